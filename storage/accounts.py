@@ -1,0 +1,61 @@
+"""People and their messenger accounts, looked up (and locked) once per incoming update."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.db import dialect_insert
+from storage.models import Account, Conversation, User, utcnow
+
+
+async def open_account(
+    session: AsyncSession, channel: str, external_id: str, chat_id: str
+) -> tuple[Account, User, Conversation]:
+    """The account (created on first contact) with its person and conversation, row-locked.
+
+    The lock (SELECT ... FOR UPDATE on PostgreSQL; SQLite's write lock otherwise) makes two
+    workers handling the same person's updates take turns instead of overwriting each other.
+    """
+    account = await _locked_account(session, channel, external_id)
+    if account is None:
+        user = User()
+        session.add(user)
+        await session.flush()
+        stmt = (
+            dialect_insert(session, Account)
+            .values(channel=channel, external_id=external_id, chat_id=chat_id, user_id=user.id,
+                    created_at=utcnow(), last_seen_at=utcnow())
+            .on_conflict_do_nothing(index_elements=["channel", "external_id"])
+        )
+        result = await session.execute(stmt)
+        if result.rowcount == 0:  # another worker created it first; drop our spare person
+            await session.delete(user)
+        account = await _locked_account(session, channel, external_id)
+        assert account is not None
+    else:
+        account.last_seen_at = utcnow()
+        account.blocked_at = None  # they are writing to us, so they no longer block the bot
+        if account.chat_id != chat_id:
+            account.chat_id = chat_id
+    user = await session.get(User, account.user_id)
+    assert user is not None
+    convo = await session.get(Conversation, account.id)
+    if convo is None:
+        convo = Conversation(account_id=account.id, state=None, draft={}, menu=[])
+        session.add(convo)
+    return account, user, convo
+
+
+async def _locked_account(session: AsyncSession, channel: str, external_id: str) -> Account | None:
+    stmt = (
+        select(Account)
+        .where(Account.channel == channel, Account.external_id == external_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return (await session.scalars(stmt)).one_or_none()
+
+
+async def accounts_of(session: AsyncSession, user_id: int) -> list[Account]:
+    return list((await session.scalars(select(Account).where(Account.user_id == user_id))).all())

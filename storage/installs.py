@@ -1,0 +1,24 @@
+"""Self-reported installs: "I have installed it", counted once per person."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.db import dialect_insert
+from storage.models import SelfReportedInstall, utcnow
+
+
+async def report_install(session: AsyncSession, user_id: int, commune_code: str) -> bool:
+    """Record the install; False when this person had already reported one (it is not counted twice)."""
+    stmt = (
+        dialect_insert(session, SelfReportedInstall)
+        .values(user_id=user_id, commune_code=commune_code, reported_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["user_id"])
+    )
+    return (await session.execute(stmt)).rowcount == 1
+
+
+async def reported_install(session: AsyncSession, user_id: int) -> SelfReportedInstall | None:
+    stmt = select(SelfReportedInstall).where(SelfReportedInstall.user_id == user_id)
+    return (await session.scalars(stmt)).one_or_none()

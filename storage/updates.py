@@ -1,0 +1,190 @@
+"""Exactly-once handling: which updates were processed, and the outbox of rendered messages."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Sequence
+
+from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from storage.db import dialect_insert
+from storage.models import Account, OutboxMessage, ProcessedUpdate, utcnow
+
+
+async def mark_processed(session: AsyncSession, channel: str, update_id: str) -> bool:
+    """Record the update as handled; False when it already was (a retried webhook, a replay)."""
+    stmt = (
+        dialect_insert(session, ProcessedUpdate)
+        .values(channel=channel, update_id=update_id, processed_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["channel", "update_id"])
+    )
+    result = await session.execute(stmt)
+    return result.rowcount == 1
+
+
+def queue(
+    session: AsyncSession,
+    *,
+    channel: str,
+    chat_id: str,
+    body: dict[str, Any],
+    account_id: int | None,
+    update_id: str | None,
+    attachment: bytes | None = None,
+) -> OutboxMessage:
+    row = OutboxMessage(
+        channel=channel,
+        chat_id=chat_id,
+        body=body,
+        account_id=account_id,
+        update_id=update_id,
+        attachment=attachment,
+        created_at=utcnow(),
+        next_attempt_at=utcnow(),
+        attempts=0,
+    )
+    session.add(row)
+    return row
+
+
+async def unsent_for_update(session: AsyncSession, channel: str, update_id: str) -> list[int]:
+    stmt = (
+        select(OutboxMessage.id)
+        .where(
+            OutboxMessage.channel == channel,
+            OutboxMessage.update_id == update_id,
+            OutboxMessage.sent_at.is_(None),
+            OutboxMessage.failed_at.is_(None),
+        )
+        .order_by(OutboxMessage.id)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+def _no_earlier_unsent() -> Any:
+    earlier = aliased(OutboxMessage)
+    return ~exists().where(
+        earlier.channel == OutboxMessage.channel,
+        earlier.chat_id == OutboxMessage.chat_id,
+        earlier.id < OutboxMessage.id,
+        earlier.sent_at.is_(None),
+        earlier.failed_at.is_(None),
+    )
+
+
+async def claim(session: AsyncSession, message_id: int, lease: dt.timedelta) -> OutboxMessage | None:
+    """Take one outbox row for sending, unless it is sent, failed, leased by another worker, or
+    an earlier message to the same chat is still unsent (messages keep their order)."""
+    now = utcnow()
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id == message_id,
+            OutboxMessage.sent_at.is_(None),
+            OutboxMessage.failed_at.is_(None),
+            or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+            _no_earlier_unsent(),
+        )
+        .values(claimed_until=now + lease, attempts=OutboxMessage.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        return None
+    return await session.get(OutboxMessage, message_id, populate_existing=True)
+
+
+async def is_settled(session: AsyncSession, message_id: int) -> bool:
+    """Sent or given up: nothing more to do for this row."""
+    row = await session.get(OutboxMessage, message_id, populate_existing=True)
+    return row is None or row.sent_at is not None or row.failed_at is not None
+
+
+async def pending_for_chat(session: AsyncSession, channel: str, chat_id: str) -> list[int]:
+    stmt = (
+        select(OutboxMessage.id)
+        .where(
+            OutboxMessage.channel == channel,
+            OutboxMessage.chat_id == chat_id,
+            OutboxMessage.sent_at.is_(None),
+            OutboxMessage.failed_at.is_(None),
+            OutboxMessage.next_attempt_at <= utcnow(),
+        )
+        .order_by(OutboxMessage.id)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def due(session: AsyncSession, limit: int = 100) -> Sequence[int]:
+    """Outbox rows whose time has come: never sent, or a retry after a failure or a crash.
+
+    A row waits while an earlier row for the same chat is unsent, so messages keep their order.
+    """
+    now = utcnow()
+    stmt = (
+        select(OutboxMessage.id)
+        .where(
+            OutboxMessage.sent_at.is_(None),
+            OutboxMessage.failed_at.is_(None),
+            OutboxMessage.next_attempt_at <= now,
+            or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+            _no_earlier_unsent(),
+        )
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+    )
+    return (await session.scalars(stmt)).all()
+
+
+async def describe(session: AsyncSession, ids: Sequence[int]) -> list[tuple[int, str, str]]:
+    """(id, channel, chat_id) of outbox rows, in id order."""
+    stmt = (
+        select(OutboxMessage.id, OutboxMessage.channel, OutboxMessage.chat_id)
+        .where(OutboxMessage.id.in_(ids))
+        .order_by(OutboxMessage.id)
+    )
+    return [tuple(r) for r in (await session.execute(stmt)).all()]
+
+
+async def mark_sent(session: AsyncSession, message_id: int) -> None:
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id)
+        .values(sent_at=utcnow(), claimed_until=None, attachment=None, last_error=None)
+    )
+
+
+async def mark_retry(session: AsyncSession, message_id: int, delay: dt.timedelta, error: str) -> None:
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id)
+        .values(next_attempt_at=utcnow() + delay, claimed_until=None, last_error=error[:300])
+    )
+
+
+async def mark_failed(session: AsyncSession, message_id: int, error: str) -> None:
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id)
+        .values(failed_at=utcnow(), claimed_until=None, attachment=None, last_error=error[:300])
+    )
+
+
+async def mark_blocked(session: AsyncSession, channel: str, chat_id: str) -> None:
+    """The person blocked the bot: remember it, and drop what was still queued for them."""
+    now = utcnow()
+    await session.execute(
+        update(Account)
+        .where(Account.channel == channel, Account.chat_id == chat_id, Account.blocked_at.is_(None))
+        .values(blocked_at=now)
+    )
+    await session.execute(
+        update(OutboxMessage)
+        .where(
+            and_(OutboxMessage.channel == channel, OutboxMessage.chat_id == chat_id),
+            OutboxMessage.sent_at.is_(None),
+            OutboxMessage.failed_at.is_(None),
+        )
+        .values(failed_at=now, attachment=None, last_error="blocked by the user")
+    )
