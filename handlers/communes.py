@@ -1,0 +1,80 @@
+"""The commune picker: type a name (accents optional), choose among the matches by button.
+
+Other flows call `ask_commune(ctx, then=...)`; the chosen code is left in the draft as
+"picked_commune" and the conversation continues at the step `then`.
+"""
+
+from __future__ import annotations
+
+from handlers.context import Context
+from handlers.menu import home_button
+from handlers.router import Flow
+from handlers.types import Button, Incoming, Kind, Reply, Step, Text, t
+from storage.units import CommuneEntry
+
+COMMUNE = "commune"
+SEARCH = "commune.search"
+MAX_CHOICES = 8
+MAX_QUERY = 100
+
+
+def commune_label(entry: CommuneEntry) -> Text:
+    """The commune's name with its province, as people tell same-named communes apart."""
+    return t("commune.label", name=entry.name, province=entry.province_name)
+
+
+def ask_commune(ctx: Context, then: str, prompt: str = "commune.ask") -> Step:
+    ctx.remember(commune_then=then)
+    rows = []
+    if ctx.user.commune_code and (current := ctx.communes.get(ctx.user.commune_code)):
+        rows.append([Button(t("commune.use_current", name=current.name), payload=f"{COMMUNE}:{current.code}")])
+    rows.append([home_button()])
+    return Step.to(SEARCH, Reply(t(prompt), rows))
+
+
+async def on_text(msg: Incoming, ctx: Context) -> Step:
+    """Reads a commune name; offers the matches as buttons, or says how to narrow the search."""
+    if msg.kind is not Kind.TEXT or not (msg.text or "").strip():
+        return Step.stay(Reply("commune.type_name", [[home_button()]]))
+    query = msg.text.strip()[:MAX_QUERY]
+    matches = ctx.communes.search(query, limit=50)
+    if not matches:
+        return Step.stay(Reply(t("commune.no_match", query=query), [[home_button()]]))
+    exact = [m for m in matches if m.rank == 0]
+    if len(matches) == 1 or len(exact) == 1:
+        # One commune has exactly that name: take it (the reply names it, and offers a change).
+        return await picked(msg, ctx, (exact or matches)[0].commune)
+    shown = matches[:MAX_CHOICES]
+    rows = [[Button(commune_label(m.commune), payload=f"{COMMUNE}:{m.commune.code}")] for m in shown]
+    rows.append([home_button()])
+    if len(matches) > MAX_CHOICES:
+        text = t("commune.many_matches", shown=len(shown), total=len(matches), query=query)
+    else:
+        text = t("commune.choose", count=len(matches))
+    return Step.stay(Reply(text, rows))
+
+
+async def on_button(msg: Incoming, ctx: Context) -> Step:
+    code = (msg.payload or "").partition(":")[2]
+    entry = ctx.communes.get(code)
+    if entry is None:
+        return Step.stay(Reply("commune.ask", [[home_button()]]))
+    return await picked(msg, ctx, entry)
+
+
+async def picked(msg: Incoming, ctx: Context, entry: CommuneEntry) -> Step:
+    then = ctx.draft.get("commune_then")
+    ctx.remember(picked_commune=entry.code)
+    if not then:
+        # A choice from an old list: remember it as the person's commune, as the citizen flows do.
+        ctx.user.commune_code = entry.code
+        return Step.end(Reply(t("commune.saved", name=commune_label(entry)), [[home_button()]]))
+    ctx.forget("commune_then")
+    return await ctx.router.resume(then, msg, ctx)
+
+
+FLOW = Flow(
+    name="commune",
+    buttons={COMMUNE: on_button},
+    states={SEARCH: on_text},
+)

@@ -1,0 +1,70 @@
+"""What a handler is handed besides the message: the session, the person, the conversation."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from handlers.types import Reply
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from bot.content import Content
+    from bot.settings import Settings
+    from handlers.router import Router
+    from storage.models import Account, Conversation, User
+    from storage.units import CommuneIndex
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a messenger can show; replies are adapted to it (numbered menus, split text)."""
+
+    buttons: bool = True
+    url_buttons: bool = True
+    edit: bool = False
+    file_upload: bool = True
+    request_contact: bool = False
+    request_location: bool = False
+    max_text: int = 4096
+
+
+@dataclass
+class Notice:
+    """A message for another person (a coordinator told of a new volunteer)."""
+
+    user_id: int
+    reply: Reply
+
+
+@dataclass
+class Context:
+    db: "AsyncSession"
+    account: "Account"
+    user: "User"
+    convo: "Conversation"
+    content: "Content"
+    communes: "CommuneIndex"
+    settings: "Settings"
+    capabilities: Capabilities
+    now: dt.datetime
+    # The flows' table: to continue at another flow's step (the commune picker hands back to
+    # whoever asked for it) and to build the menu from every flow's entries.
+    router: "Router"
+    notices: list[Notice] = field(default_factory=list)
+
+    @property
+    def draft(self) -> dict[str, Any]:
+        """The conversation's scratch data. Reassigned, not mutated, so the JSON column is saved."""
+        return self.convo.draft
+
+    def remember(self, **values: Any) -> None:
+        self.convo.draft = {**(self.convo.draft or {}), **values}
+
+    def forget(self, *names: str) -> None:
+        self.convo.draft = {k: v for k, v in (self.convo.draft or {}).items() if k not in names}
+
+    def notify(self, user_id: int, reply: Reply) -> None:
+        self.notices.append(Notice(user_id, reply))

@@ -1,0 +1,57 @@
+""""I have installed it": a citizen's self-reported install, counted once for their commune."""
+
+from __future__ import annotations
+
+from handlers.communes import ask_commune, commune_label
+from handlers.context import Context
+from handlers.menu import home_button
+from handlers.router import Flow, MenuEntry
+from handlers.types import Button, Incoming, Reply, Step, t
+from storage.installs import report_install, reported_install
+
+INSTALL = "install"
+PICKED = "install.commune_picked"
+
+
+async def start(msg: Incoming, ctx: Context) -> Step:
+    """Counts the install, asking for the commune first if we do not know it yet."""
+    previous = await reported_install(ctx.db, ctx.user.id)
+    if previous is not None:
+        return Step.end(already(ctx, previous.reported_at, previous.commune_code))
+    if not ctx.user.commune_code:
+        return ask_commune(ctx, then=PICKED, prompt="install.ask_commune")
+    return await record(ctx, ctx.user.commune_code)
+
+
+async def commune_picked(msg: Incoming, ctx: Context) -> Step:
+    ctx.user.commune_code = ctx.draft["picked_commune"]
+    return await record(ctx, ctx.user.commune_code)
+
+
+async def record(ctx: Context, commune_code: str) -> Step:
+    if not await report_install(ctx.db, ctx.user.id, commune_code):
+        # Counted meanwhile (a double tap handled by another worker): say so, count nothing.
+        previous = await reported_install(ctx.db, ctx.user.id)
+        return Step.end(already(ctx, previous.reported_at, previous.commune_code))
+    entry = ctx.communes.get(commune_code)
+    rows = [
+        [Button(t("install.help_relatives"), payload="faq:q:relatives")],
+        [Button(t("menu.guide"), payload="guide"), home_button()],
+    ]
+    return Step.end(Reply(t("install.counted", commune=commune_label(entry) if entry else commune_code), rows))
+
+
+def already(ctx: Context, when, commune_code: str) -> Reply:
+    entry = ctx.communes.get(commune_code)
+    name = commune_label(entry) if entry else commune_code
+    rows = [[Button(t("install.help_relatives"), payload="faq:q:relatives")], [home_button()]]
+    return Reply(t("install.already", when=when, commune=name), rows)
+
+
+FLOW = Flow(
+    name="install",
+    buttons={INSTALL: start},
+    commands={"dacai": start},
+    states={PICKED: commune_picked},
+    menu=[MenuEntry(INSTALL, "menu.installed", order=40)],
+)

@@ -1,0 +1,65 @@
+"""The greeting and home menu, and what the bot says when it does not understand."""
+
+from __future__ import annotations
+
+from handlers.context import Context
+from handlers.router import Fallbacks, Flow
+from handlers.types import Button, Incoming, Reply, Step, t
+
+HOME = "menu"
+
+
+async def main_menu(ctx: Context, key: str = "menu.home", **values: object) -> Reply:
+    """A message with one button per menu entry the person may use, two to a row."""
+    entries = await ctx.router.menu_for(ctx)
+    buttons = [Button(t(e.label), payload=e.payload) for e in entries]
+    rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+    return Reply(t(key, **values), rows)
+
+
+def home_button() -> Button:
+    return Button(t("common.home"), payload=HOME)
+
+
+async def greet(msg: Incoming, ctx: Context) -> Step:
+    """/start, /menu, /huy and the home button: drop any open step and show the menu."""
+    key = "menu.greeting" if msg.command and msg.command[0] == "start" else "menu.home"
+    return Step.end(await main_menu(ctx, key))
+
+
+async def not_understood(msg: Incoming, ctx: Context) -> Step:
+    """Text nobody recognised, a sticker, a photo, a voice note: a short help line and the menu."""
+    return Step.end(await main_menu(ctx, "menu.not_understood"))
+
+
+async def stale_button(msg: Incoming, ctx: Context) -> Step:
+    """A button from an old message, or a payload nobody serves."""
+    return Step.end(await main_menu(ctx, "menu.stale_button"))
+
+
+async def off_topic_in_step(msg: Incoming, ctx: Context) -> Step:
+    """A sticker or photo while a question waits: say what is expected; keep the question open."""
+    return Step.stay(Reply("menu.off_topic_in_step", [[home_button()]]))
+
+
+async def show_help(msg: Incoming, ctx: Context) -> Step:
+    return Step.end(await main_menu(ctx, "menu.help"))
+
+
+def error_reply() -> Reply:
+    """The apology sent when a handler fails; the details go to the log only."""
+    return Reply("menu.internal_error", [[home_button()]])
+
+
+FALLBACKS = Fallbacks(
+    home=greet,
+    not_understood=not_understood,
+    stale_button=stale_button,
+    off_topic_in_step=off_topic_in_step,
+)
+
+FLOW = Flow(
+    name="menu",
+    buttons={HOME: greet},
+    commands={"help": show_help, "trogiup": show_help},
+)

@@ -1,0 +1,58 @@
+"""Support points near the citizen: the places in their commune that help people install."""
+
+from __future__ import annotations
+
+from handlers.communes import ask_commune, commune_label
+from handlers.context import Context
+from handlers.menu import home_button
+from handlers.router import Flow, MenuEntry
+from handlers.types import Button, Incoming, Reply, Step, t
+from handlers.values import Join
+from storage import support_points
+
+SUPPORT = "support"
+PICKED = "support.commune_picked"
+
+
+async def show(msg: Incoming, ctx: Context) -> Step:
+    """support → the points of the remembered commune; support:change → pick another commune."""
+    if msg.payload == f"{SUPPORT}:change" or not ctx.user.commune_code:
+        return ask_commune(ctx, then=PICKED, prompt="support.ask_commune")
+    return await points_of(ctx, ctx.user.commune_code)
+
+
+async def commune_picked(msg: Incoming, ctx: Context) -> Step:
+    code = ctx.draft["picked_commune"]
+    ctx.user.commune_code = code  # remembered for next time
+    return await points_of(ctx, code)
+
+
+async def points_of(ctx: Context, code: str) -> Step:
+    entry = ctx.communes.get(code)
+    name = commune_label(entry) if entry else code
+    points = await support_points.in_commune(ctx.db, code)
+    change = Button(t("support.change_commune"), payload=f"{SUPPORT}:change")
+    if not points:
+        rows = [[Button(t("menu.guide"), payload="guide")], [change], [home_button()]]
+        return Step.end(Reply(t("support.none", commune=name), rows))
+    lines = [
+        t(
+            "support.point",
+            name=p.name,
+            address=p.address,
+            hours=p.opening_hours or t("support.hours_unknown"),
+            phone=p.phone or t("support.phone_unknown"),
+        )
+        for p in points
+    ]
+    listing = t("support.points", commune=name, count=len(points), points=Join(tuple(lines)))
+    return Step.end(Reply(listing, [[change], [home_button()]]))
+
+
+FLOW = Flow(
+    name="support",
+    buttons={SUPPORT: show},
+    commands={"hotro": show},
+    states={PICKED: commune_picked},
+    menu=[MenuEntry(SUPPORT, "menu.support", order=30)],
+)

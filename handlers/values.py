@@ -1,0 +1,39 @@
+"""Typed values a handler puts into a Text, so the renderer formats them for the locale."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, Decimal
+from fractions import Fraction
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Percent:
+    """A share shown as a percentage, truncated (never rounded up) to `digits` decimals.
+
+    Truncation matters: a commune at 59.996% must never be shown as having reached 60%.
+    """
+
+    value: Fraction
+    digits: int = 2
+
+    @classmethod
+    def of(cls, numerator: int, denominator: int, digits: int = 2) -> "Percent | None":
+        if not denominator:
+            return None
+        return cls(Fraction(numerator, denominator), digits)
+
+    def truncated(self) -> Decimal:
+        """The fraction (0.4759 for 47.59%), cut after `digits` decimals of the percentage."""
+        exact = Decimal(self.value.numerator) / Decimal(self.value.denominator)
+        step = Decimal(1).scaleb(-(self.digits + 2))
+        return exact.quantize(step, rounding=ROUND_DOWN)
+
+
+@dataclass(frozen=True)
+class Join:
+    """Several values (Texts or data) shown as one: a list inside a message."""
+
+    items: tuple[Any, ...]
+    separator: str = "\n\n"
