@@ -1,0 +1,262 @@
+"""Telegram through python-telegram-bot, as transport only: updates in, rendered messages out."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import hmac
+import logging
+import os
+from typing import Any, Awaitable, Callable
+
+# Opt in to the library's coming behaviour (RetryAfter.retry_after as a timedelta) now, which
+# also silences its deprecation warning on every rate-limited send.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
+
+from telegram import (  # noqa: E402
+    Bot,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    KeyboardButton,
+    Message,
+    ReplyKeyboardMarkup,
+    Update,
+)
+from telegram.constants import ChatType  # noqa: E402
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
+
+from bot.channels.base import OutMessage, SendBlocked, SendFailed, SendRetry
+from bot.engine import is_infrastructure_error
+from bot.settings import Secret, Settings
+from handlers.context import Capabilities
+from handlers.types import Incoming, Kind, Location
+
+log = logging.getLogger(__name__)
+
+NAME = "telegram"
+WEBHOOK_PATH = "/webhooks/telegram"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+ALLOWED_UPDATES = ["message", "callback_query"]
+
+Receive = Callable[[Incoming], Awaitable[None]]
+
+
+def to_incoming(update: Update) -> Incoming | None:
+    """The normalized message for an update; None for what the bot ignores (groups, edits)."""
+    uid = str(update.update_id)
+    query = update.callback_query
+    if query is not None:
+        message = query.message if isinstance(query.message, Message) else None
+        chat = message.chat if message else None
+        if chat is not None and chat.type != ChatType.PRIVATE:
+            return None
+        return Incoming(
+            channel=NAME,
+            user_id=str(query.from_user.id),
+            update_id=uid,
+            kind=Kind.BUTTON,
+            chat_id=str(chat.id) if chat else str(query.from_user.id),
+            payload=query.data or "",
+            message_ref=str(message.message_id) if message else None,
+            language=query.from_user.language_code,
+        )
+    message = update.message
+    if message is None or message.from_user is None or message.chat.type != ChatType.PRIVATE:
+        return None
+    base: dict[str, Any] = dict(
+        channel=NAME,
+        user_id=str(message.from_user.id),
+        update_id=uid,
+        chat_id=str(message.chat.id),
+        language=message.from_user.language_code,
+    )
+    if message.text is not None:
+        return Incoming(kind=Kind.TEXT, text=message.text, **base)
+    if message.location is not None:
+        loc = Location(message.location.latitude, message.location.longitude)
+        return Incoming(kind=Kind.LOCATION, location=loc, **base)
+    if message.contact is not None:
+        own = message.contact.user_id == message.from_user.id
+        return Incoming(kind=Kind.CONTACT, contact_phone=message.contact.phone_number, contact_is_own=own, **base)
+    if message.sticker is not None:
+        return Incoming(kind=Kind.STICKER, **base)
+    if message.photo:
+        return Incoming(kind=Kind.PHOTO, **base)
+    if message.voice is not None or message.audio is not None or message.video_note is not None:
+        return Incoming(kind=Kind.VOICE, **base)
+    return Incoming(kind=Kind.OTHER, **base)
+
+
+def derive_webhook_secret(token: Secret) -> Secret:
+    """A stable secret for setWebhook when none is configured: every worker derives the same."""
+    return Secret(hmac.new(token.reveal().encode(), b"telegram-webhook", hashlib.sha256).hexdigest())
+
+
+def _inline(buttons: list) -> InlineKeyboardMarkup | None:
+    if not buttons:
+        return None
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(b.label, url=b.url) if b.url else InlineKeyboardButton(b.label, callback_data=b.payload)
+                for b in row
+            ]
+            for row in buttons
+        ]
+    )
+
+
+def _seconds(retry_after: int | dt.timedelta) -> float:
+    return retry_after.total_seconds() if isinstance(retry_after, dt.timedelta) else float(retry_after)
+
+
+class TelegramChannel:
+    name = NAME
+    capabilities = Capabilities(
+        buttons=True,
+        url_buttons=True,
+        edit=True,
+        file_upload=True,
+        request_contact=True,
+        request_location=True,
+        max_text=4096,
+    )
+
+    def __init__(self, settings: Settings, receive: Receive) -> None:
+        if settings.telegram_bot_token is None:
+            raise ValueError("TELEGRAM_BOT_TOKEN is not set")
+        self.settings = settings
+        self.receive = receive
+        self.webhook_secret = settings.telegram_webhook_secret or derive_webhook_secret(settings.telegram_bot_token)
+        builder: ApplicationBuilder = (
+            Application.builder()
+            .token(settings.telegram_bot_token.reveal())
+            .base_url(settings.telegram_api_base_url)
+            .base_file_url(settings.telegram_api_base_url.replace("/bot", "/file/bot"))
+            .rate_limiter(AIORateLimiter())
+            .concurrent_updates(32)
+        )
+        if settings.telegram_webhook_mode:
+            builder = builder.updater(None)
+        self.application = builder.build()
+        self.application.add_handler(TypeHandler(Update, self._on_polled_update))
+
+    @property
+    def bot(self) -> Bot:
+        return self.application.bot
+
+    @property
+    def username(self) -> str | None:
+        return self.application.bot.username if self.application.bot._bot_user else None  # noqa: SLF001
+
+    async def start(self) -> None:
+        """Connect (getMe), then poll, or register the webhook on PUBLIC_BASE_URL."""
+        await self.application.initialize()
+        await self.application.start()
+        if self.settings.telegram_webhook_mode:
+            url = f"{self.settings.public_base_url}{WEBHOOK_PATH}"
+            await self.bot.set_webhook(
+                url=url, secret_token=self.webhook_secret.reveal(), allowed_updates=ALLOWED_UPDATES
+            )
+            log.info("telegram: webhook set to %s for @%s", url, self.username)
+        else:
+            await self.bot.delete_webhook()
+            assert self.application.updater is not None
+            await self.application.updater.start_polling(
+                poll_interval=0.0, timeout=10, allowed_updates=ALLOWED_UPDATES
+            )
+            log.info("telegram: polling as @%s", self.username)
+
+    async def stop(self) -> None:
+        if self.application.updater is not None and self.application.updater.running:
+            await self.application.updater.stop()
+        if self.application.running:
+            await self.application.stop()
+        await self.application.shutdown()
+
+    # --- inbound ---
+
+    def check_secret(self, header: str | None) -> bool:
+        expected = self.webhook_secret.reveal().encode()
+        return header is not None and hmac.compare_digest(header.encode(), expected)
+
+    async def handle_webhook(self, data: dict[str, Any]) -> None:
+        """One webhook update. Raises when it could not be stored, so Telegram retries it."""
+        update = Update.de_json(data, self.bot)
+        await self._handle(update)
+
+    async def _on_polled_update(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if not isinstance(update, Update):
+            return
+        # Polling has already confirmed the update to Telegram: retry a database outage here.
+        for attempt in range(6):
+            try:
+                await self._handle(update)
+                return
+            except Exception as exc:
+                if not is_infrastructure_error(exc) or attempt == 5:
+                    log.exception("telegram update %s lost", update.update_id)
+                    return
+                await asyncio.sleep(2**attempt)
+
+    async def _handle(self, update: Update) -> None:
+        incoming = to_incoming(update)
+        if incoming is not None:
+            await self.receive(incoming)
+        if update.callback_query is not None:
+            try:  # stops the spinner on the pressed button; harmless if it fails
+                await update.callback_query.answer()
+            except TelegramError as exc:
+                log.debug("answerCallbackQuery failed: %s", exc)
+
+    # --- outbound ---
+
+    async def send(self, chat_id: str, message: OutMessage, attachment: bytes | None) -> None:
+        try:
+            await self._send(int(chat_id), message, attachment)
+        except Forbidden as exc:
+            raise SendBlocked(str(exc)) from exc
+        except RetryAfter as exc:
+            raise SendRetry("rate limited", retry_after=_seconds(exc.retry_after)) from exc
+        except (TimedOut, NetworkError) as exc:
+            if isinstance(exc, BadRequest):
+                if "chat not found" in exc.message.lower():
+                    raise SendBlocked(exc.message) from exc
+                raise SendFailed(exc.message) from exc
+            raise SendRetry(str(exc)) from exc
+
+    async def _send(self, chat_id: int, message: OutMessage, attachment: bytes | None) -> None:
+        markup = _inline(message.buttons)
+        if attachment is not None:
+            file = InputFile(attachment, filename=message.filename)
+            caption = message.text or None
+            if message.attachment_kind == "image":
+                await self.bot.send_photo(chat_id, photo=file, caption=caption, reply_markup=markup)
+            else:
+                await self.bot.send_document(chat_id, document=file, caption=caption, reply_markup=markup)
+            return
+        if message.edit_ref:
+            try:
+                await self.bot.edit_message_text(
+                    message.text, chat_id=chat_id, message_id=int(message.edit_ref), reply_markup=markup
+                )
+                return
+            except BadRequest as exc:
+                if "not modified" in exc.message.lower():
+                    return
+                log.debug("edit failed (%s); sending a new message", exc.message)
+        if message.ask:
+            keyboard = ReplyKeyboardMarkup(
+                [[KeyboardButton(message.ask_label or "📎", request_contact=message.ask == "contact",
+                                 request_location=message.ask == "location")]],
+                resize_keyboard=True,
+                one_time_keyboard=True,
+            )
+            await self.bot.send_message(chat_id, message.text, reply_markup=keyboard)
+            if markup is not None:  # Telegram allows one keyboard per message
+                await self.bot.send_message(chat_id, message.ask_alternatives or "…", reply_markup=markup)
+            return
+        await self.bot.send_message(chat_id, message.text, reply_markup=markup)

@@ -1,0 +1,172 @@
+"""Loads the keyed texts of content/<locale>/ and renders them with locale-aware formatting."""
+
+from __future__ import annotations
+
+import datetime as dt
+import string
+import tomllib
+import unicodedata
+from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_datetime, format_time
+from babel.numbers import format_decimal, format_percent
+
+from handlers.types import Text
+from handlers.values import Join, Percent
+
+DEFAULT_CONTENT_DIR = Path(__file__).resolve().parent.parent / "content" / "vi"
+LOCAL_TIMEZONE = ZoneInfo("Asia/Ho_Chi_Minh")
+# Values of campaign.toml are available to every template, so the app's name or store link is
+# written once: another campaign is a change to that file (and the guide/FAQ), not to code.
+CAMPAIGN_SECTION = "campaign"
+
+
+class ContentError(Exception):
+    """The content files are missing a key, or a template does not fit its values."""
+
+
+@dataclass(frozen=True)
+class Template:
+    key: str
+    source: str
+    fields: frozenset[str]
+
+
+def _fields(source: str) -> frozenset[str]:
+    names = set()
+    for _, name, _, _ in string.Formatter().parse(source):
+        if name is not None:
+            if not name or not name.isidentifier():
+                raise ContentError(f"placeholder {{{name}}} is not a plain name")
+            names.add(name)
+    return frozenset(names)
+
+
+def _flatten(prefix: str, node: Any, out: dict[str, Any]) -> None:
+    if isinstance(node, dict):
+        for k, v in node.items():
+            _flatten(f"{prefix}.{k}" if prefix else k, v, out)
+    elif isinstance(node, list) and all(isinstance(x, dict) for x in node) and node:
+        for i, item in enumerate(node):
+            _flatten(f"{prefix}.{i}", item, out)
+    else:
+        out[prefix] = node
+
+
+def _nfc(node: Any) -> Any:
+    if isinstance(node, str):
+        return unicodedata.normalize("NFC", node)
+    if isinstance(node, list):
+        return [_nfc(x) for x in node]
+    if isinstance(node, dict):
+        return {k: _nfc(v) for k, v in node.items()}
+    return node
+
+
+class Content:
+    """Every word a user reads, by key ("guide.android.steps.0.text"), for one locale."""
+
+    def __init__(self, tree: Mapping[str, Any], locale: str = "vi_VN") -> None:
+        self.locale = locale
+        self.tree = _nfc(dict(tree))
+        flat: dict[str, Any] = {}
+        _flatten("", self.tree, flat)
+        self.templates: dict[str, Template] = {}
+        for key, value in flat.items():
+            if isinstance(value, str):
+                self.templates[key] = Template(key, value, _fields(value))
+        self.campaign: dict[str, str] = {
+            k: v for k, v in self.tree.get(CAMPAIGN_SECTION, {}).items() if isinstance(v, str)
+        }
+
+    @classmethod
+    def load(cls, directory: Path | str = DEFAULT_CONTENT_DIR, locale: str = "vi_VN") -> "Content":
+        directory = Path(directory)
+        files = sorted(directory.glob("*.toml"))
+        if not files:
+            raise ContentError(f"no content files in {directory}")
+        tree: dict[str, Any] = {}
+        for path in files:
+            with path.open("rb") as f:
+                try:
+                    tree[path.stem] = tomllib.load(f)
+                except tomllib.TOMLDecodeError as e:
+                    raise ContentError(f"{path.name}: {e}") from e
+        content = cls(tree, locale)
+        content.validate()
+        return content
+
+    def validate(self) -> None:
+        """Every template may only use campaign values and its own placeholders; checked at start."""
+        for name, value in self.campaign.items():
+            if _fields(value):
+                raise ContentError(f"campaign.{name} must not contain placeholders")
+
+    # -- structure, for handlers that walk lists of content (guide steps, FAQ entries) --
+
+    def has(self, key: str) -> bool:
+        return key in self.templates
+
+    def section(self, path: str) -> Any:
+        node: Any = self.tree
+        for part in path.split("."):
+            if isinstance(node, list):
+                node = node[int(part)]
+            elif isinstance(node, dict) and part in node:
+                node = node[part]
+            else:
+                raise ContentError(f"no content section {path!r}")
+        return node
+
+    def count(self, path: str) -> int:
+        node = self.section(path)
+        if not isinstance(node, list):
+            raise ContentError(f"{path!r} is not a list")
+        return len(node)
+
+    def keys(self) -> Iterator[str]:
+        return iter(self.templates)
+
+    # -- rendering --
+
+    def render(self, text: Text | str) -> str:
+        if isinstance(text, str):  # data shown verbatim (a commune's name)
+            return unicodedata.normalize("NFC", text)
+        template = self.templates.get(text.key)
+        if template is None:
+            raise ContentError(f"missing content key {text.key!r}")
+        values = {**self.campaign, **{k: self.format_value(v) for k, v in text.values.items()}}
+        missing = template.fields - values.keys()
+        if missing:
+            raise ContentError(f"{text.key}: no value for {sorted(missing)}")
+        return unicodedata.normalize("NFC", template.source.format_map(values))
+
+    def format_value(self, value: Any) -> str:
+        """Numbers, percentages and dates in the locale's way: 82.930; 47,59%; Thứ Ba, 31 tháng 8, 2021."""
+        if isinstance(value, Text):
+            return self.render(value)
+        if isinstance(value, Join):
+            return value.separator.join(self.format_value(v) for v in value.items)
+        if isinstance(value, bool) or value is None:
+            return str(value)
+        if isinstance(value, Percent):
+            pattern = "#,##0" + ("." + "0" * value.digits if value.digits else "") + "%"
+            return format_percent(value.truncated(), format=pattern, locale=self.locale)
+        if isinstance(value, (int, Decimal)):
+            return format_decimal(value, locale=self.locale)
+        if isinstance(value, (float, Fraction)):
+            return format_decimal(Decimal(float(value)).quantize(Decimal("0.01")), locale=self.locale)
+        if isinstance(value, dt.datetime):
+            # Stored times are UTC; people read Vietnam's time.
+            local = value.astimezone(LOCAL_TIMEZONE) if value.tzinfo else value
+            return format_datetime(local, "short", locale=self.locale)
+        if isinstance(value, dt.date):
+            return format_date(value, format="full", locale=self.locale)
+        if isinstance(value, dt.time):
+            return format_time(value, "short", locale=self.locale)
+        return unicodedata.normalize("NFC", str(value))

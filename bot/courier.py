@@ -1,0 +1,128 @@
+"""Sends the outbox: in order per chat, retried with back-off, never to someone who blocked the bot."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import random
+from typing import Iterable
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.channels.base import Channel, OutMessage, SendBlocked, SendFailed, SendRetry
+from storage import updates
+
+log = logging.getLogger(__name__)
+
+LEASE = dt.timedelta(seconds=60)  # a worker that dies mid-send frees its rows after this
+MAX_ATTEMPTS = 8
+
+
+def backoff(attempts: int, retry_after: float | None) -> dt.timedelta:
+    """The messenger's own retry_after when it gives one; else 1, 2, 4 ... 300 s with jitter."""
+    if retry_after is not None:
+        return dt.timedelta(seconds=retry_after)
+    base = min(300.0, 2.0 ** max(0, attempts - 1))
+    return dt.timedelta(seconds=base * random.uniform(0.8, 1.2))
+
+
+class Courier:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], channels: dict[str, Channel]) -> None:
+        self.sessions = sessions
+        self.channels = channels
+        self._wake = asyncio.Event()
+        self._tasks: set[asyncio.Task] = set()
+
+    async def deliver(self, ids: Iterable[int]) -> None:
+        """Send these outbox rows now, in order; stop at the first that must wait."""
+        for message_id in ids:
+            if not await self._send_one(message_id):
+                self._wake.set()  # the sweep takes over the rest, in order
+                return
+
+    def deliver_soon(self, ids: list[int]) -> None:
+        """Deliver in the background (a webhook answers at once; the send follows)."""
+        if not ids:
+            return
+        task = asyncio.create_task(self.deliver(ids))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self) -> None:
+        """Wait for background deliveries (shutdown, tests)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def _send_one(self, message_id: int) -> bool:
+        async with self.sessions() as db, db.begin():
+            row = await updates.claim(db, message_id, LEASE)
+            if row is None:
+                # Sent already: go on. Leased elsewhere, or behind an unsent message: the sweep
+                # sends it once its turn comes.
+                return await updates.is_settled(db, message_id)
+        channel = self.channels.get(row.channel)
+        if channel is None:
+            log.warning("no channel %r configured; outbox %s waits", row.channel, row.id)
+            async with self.sessions() as db, db.begin():
+                await updates.mark_retry(db, row.id, dt.timedelta(minutes=10), "channel not configured")
+            return False
+        try:
+            await channel.send(row.chat_id, OutMessage.from_body(row.body), row.attachment)
+        except SendBlocked as exc:
+            log.info("%s chat blocked the bot; outbox %s dropped", row.channel, row.id)
+            async with self.sessions() as db, db.begin():
+                await updates.mark_blocked(db, row.channel, row.chat_id)
+            return True
+        except SendFailed as exc:
+            log.warning("outbox %s refused by %s: %s", row.id, row.channel, exc)
+            async with self.sessions() as db, db.begin():
+                await updates.mark_failed(db, row.id, str(exc))
+            return True
+        except (SendRetry, asyncio.TimeoutError) as exc:
+            retry_after = getattr(exc, "retry_after", None)
+            async with self.sessions() as db, db.begin():
+                if row.attempts >= MAX_ATTEMPTS:
+                    log.warning("outbox %s gave up after %s attempts: %s", row.id, row.attempts, exc)
+                    await updates.mark_failed(db, row.id, f"gave up: {exc}")
+                    return True
+                await updates.mark_retry(db, row.id, backoff(row.attempts, retry_after), str(exc))
+            log.info("outbox %s will be retried: %s", row.id, exc)
+            return False
+        except Exception:
+            # A bug in a channel must not kill the courier; keep the row for a later retry.
+            log.exception("unexpected error sending outbox %s", row.id)
+            async with self.sessions() as db, db.begin():
+                await updates.mark_retry(db, row.id, backoff(row.attempts, None), "unexpected error")
+            return False
+        async with self.sessions() as db, db.begin():
+            await updates.mark_sent(db, row.id)
+        return True
+
+    async def sweep(self) -> int:
+        """One pass: for every chat whose oldest unsent message is due, send its queue in order."""
+        async with self.sessions() as db:
+            heads = await updates.describe(db, await updates.due(db))
+        if not heads:
+            return 0
+
+        async def chat_queue(channel: str, chat_id: str) -> None:
+            async with self.sessions() as db:
+                ids = await updates.pending_for_chat(db, channel, chat_id)
+            await self.deliver(ids)
+
+        await asyncio.gather(*(chat_queue(channel, chat_id) for _, channel, chat_id in heads))
+        return len(heads)
+
+    async def run(self, interval: float = 2.0) -> None:
+        """The background sweep: wakes every `interval` seconds, or at once after a failed send."""
+        while True:
+            try:
+                await self.sweep()
+            except Exception as exc:  # the database may be down; try again next round
+                log.warning("outbox sweep failed: %s", exc)
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=interval)
+            except asyncio.TimeoutError:
+                pass
+            self._wake.clear()

@@ -1,0 +1,148 @@
+"""Handles one normalized update exactly once: the person, the conversation step, the outbox.
+
+Everything an update changes (its "processed" mark, the conversation, the campaign data, the
+messages to send) is written in one transaction. A retried webhook finds the mark and only gets
+its still-unsent messages; a crash before commit leaves nothing, so the messenger's retry redoes it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Callable
+
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.content import Content
+from bot.render import Rendered, render_step
+from bot.settings import Settings
+from handlers.context import Capabilities, Context
+from handlers.router import Router
+from handlers.types import Incoming, Kind, Reply, Step
+from storage import updates
+from storage.accounts import accounts_of, open_account
+from storage.models import Account, utcnow
+from storage.units import CommuneIndex
+
+log = logging.getLogger(__name__)
+
+
+def is_infrastructure_error(exc: BaseException) -> bool:
+    """Errors of the database connection itself: the update must be retried, not answered."""
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, (ConnectionError, OSError))
+
+
+class Engine:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        router: Router,
+        content: Content,
+        settings: Settings,
+        capabilities: dict[str, Capabilities],
+        error_reply: Callable[[], Reply],
+    ) -> None:
+        self.sessions = sessions
+        self.router = router
+        self.content = content
+        self.settings = settings
+        self.capabilities = capabilities
+        self.error_reply = error_reply
+        self._communes: CommuneIndex | None = None
+
+    async def communes(self, db: AsyncSession) -> CommuneIndex:
+        # Units change once a decade (a reform, then `units load`); a restart picks them up.
+        if self._communes is None or not len(self._communes):
+            self._communes = await CommuneIndex.load(db)
+        return self._communes
+
+    async def handle(self, msg: Incoming) -> list[int]:
+        """Process `msg` if it is new; return the ids of its outbox messages still to send."""
+        caps = self.capabilities[msg.channel]
+        async with self.sessions() as db, db.begin():
+            if not await updates.mark_processed(db, msg.channel, msg.update_id):
+                log.info("duplicate update %s/%s skipped", msg.channel, msg.update_id)
+                return await updates.unsent_for_update(db, msg.channel, msg.update_id)
+            account, user, convo = await open_account(db, msg.channel, msg.user_id, msg.reply_to)
+            msg = _resolve_numbered(msg, convo.menu, caps)
+            ctx = Context(
+                db=db,
+                account=account,
+                user=user,
+                convo=convo,
+                content=self.content,
+                communes=await self.communes(db),
+                settings=self.settings,
+                capabilities=caps,
+                now=utcnow(),
+                router=self.router,
+            )
+            step, rendered, menu = await self._run(msg, ctx)
+            if not step.keeps_state:
+                convo.state = step.state
+                if step.state is None:
+                    convo.draft = {}
+            if not caps.buttons:
+                convo.menu = menu or []
+            rows = self._queue(db, account, rendered, msg.update_id)
+            for notice in ctx.notices:
+                rows.extend(await self._queue_notice(db, notice.user_id, notice.reply))
+            await db.flush()
+            return [row.id for row in rows]
+
+    async def _run(self, msg: Incoming, ctx: Context) -> tuple[Step, list[Rendered], list[str] | None]:
+        """The handler's step, rendered; a bug in a handler (or a content error) costs the user an
+        apology, never a stack trace, and its half-done writes are rolled back."""
+        try:
+            async with ctx.db.begin_nested():
+                step = await self.router.dispatch(msg, ctx)
+                return (step, *render_step(step.replies, self.content, ctx.capabilities, msg.message_ref))
+        except Exception as exc:
+            if is_infrastructure_error(exc):
+                raise
+            log.exception("handler failed on %s update %s", msg.channel, msg.update_id)
+            ctx.notices.clear()
+            await ctx.db.refresh(ctx.convo)
+            step = Step.end(self.error_reply())
+            return (step, *render_step(step.replies, self.content, ctx.capabilities, None))
+
+    @staticmethod
+    def _queue(db: AsyncSession, account: Account, rendered: list[Rendered], update_id: str | None) -> list:
+        return [
+            updates.queue(
+                db,
+                channel=account.channel,
+                chat_id=account.chat_id,
+                body=r.message.to_body(),
+                attachment=r.attachment,
+                account_id=account.id,
+                update_id=update_id,
+            )
+            for r in rendered
+        ]
+
+    async def _queue_notice(self, db: AsyncSession, user_id: int, reply: Reply) -> list:
+        """A message for another person, on each of their accounts the deployment can reach."""
+        rows = []
+        for account in await accounts_of(db, user_id):
+            caps = self.capabilities.get(account.channel)
+            if account.blocked_at is not None or caps is None:
+                continue
+            rendered, _ = render_step((reply,), self.content, caps, None)
+            rows.extend(self._queue(db, account, rendered, None))
+        return rows
+
+
+def _resolve_numbered(msg: Incoming, menu: list, caps: Capabilities) -> Incoming:
+    """On a channel without buttons, "2" means the second option of the last numbered menu."""
+    if caps.buttons or msg.kind is not Kind.TEXT or not menu:
+        return msg
+    text = (msg.text or "").strip().rstrip(".)")
+    if text.isdigit() and 1 <= int(text) <= len(menu):
+        return dataclasses.replace(msg, kind=Kind.BUTTON, payload=menu[int(text) - 1], text=None)
+    return msg

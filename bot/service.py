@@ -1,0 +1,85 @@
+"""The running bot: database, content, the conversation engine, the courier and the channels."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from bot.channels.base import Channel
+from bot.content import Content
+from bot.courier import Courier
+from bot.engine import Engine
+from bot.settings import Settings
+from handlers import build_router
+from handlers.context import Capabilities
+from handlers.menu import error_reply
+from handlers.types import Incoming
+from storage.db import create_engine, sessionmaker
+
+log = logging.getLogger(__name__)
+
+
+class Service:
+    """Built by `init_app()` (or the CLI); `start()` connects the channels, `stop()` lets go."""
+
+    def __init__(self, settings: Settings, *, content: Content | None = None, db_engine: Any = None) -> None:
+        self.settings = settings
+        self.content = content or Content.load(settings.content_dir)
+        self.db = db_engine or create_engine(settings.database_url)
+        self._owns_db = db_engine is None
+        self.sessions = sessionmaker(self.db)
+        self.router = build_router()
+        self.channels: dict[str, Channel] = {}
+        self.capabilities: dict[str, Capabilities] = {}
+        self.engine = Engine(self.sessions, self.router, self.content, settings, self.capabilities, error_reply)
+        self.courier = Courier(self.sessions, self.channels)
+        self._sweeper: asyncio.Task | None = None
+        self._started: list[Any] = []
+
+    def add_channel(self, channel: Channel) -> None:
+        self.channels[channel.name] = channel
+        self.capabilities[channel.name] = channel.capabilities
+
+    def configure_channels(self) -> None:
+        """The messengers whose credentials are in the settings."""
+        if self.settings.telegram_bot_token is not None:
+            from bot.channels.telegram import TelegramChannel
+
+            self.add_channel(TelegramChannel(self.settings, self.receive))
+
+    async def receive(self, incoming: Incoming) -> None:
+        """Handle one update (exactly once) and send its replies in the background."""
+        ids = await self.engine.handle(incoming)
+        self.courier.deliver_soon(ids)
+
+    async def start(self) -> None:
+        for channel in self.channels.values():
+            start = getattr(channel, "start", None)
+            if start is not None:
+                await start()
+                self._started.append(channel)
+        self._sweeper = asyncio.create_task(self.courier.run())
+
+    async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            await asyncio.gather(self._sweeper, return_exceptions=True)
+        for channel in reversed(self._started):
+            try:
+                await channel.stop()
+            except Exception:
+                log.exception("stopping channel %s failed", channel.name)
+        self._started.clear()
+        await self.courier.drain()
+        if self._owns_db:
+            await self.db.dispose()
+
+    def bot_handles(self) -> dict[str, str]:
+        """The bot's public name per channel (@username on Telegram), for links and posters."""
+        handles = {}
+        for name, channel in self.channels.items():
+            handle = getattr(channel, "username", None)
+            if handle:
+                handles[name] = handle
+        return handles

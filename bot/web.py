@@ -1,0 +1,74 @@
+"""The aiohttp server: health check and messenger webhooks. `init_app()` wires everything."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import AsyncIterator
+
+from aiohttp import web
+from sqlalchemy import text
+
+from bot.engine import is_infrastructure_error
+from bot.service import Service
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+SERVICE = web.AppKey("service", Service)
+SETTINGS = web.AppKey("settings", Settings)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    service = request.app[SERVICE]
+    try:
+        async with service.sessions() as db:
+            await db.execute(text("SELECT 1"))
+    except Exception as exc:
+        log.warning("health check: database unreachable: %s", exc)
+        return web.json_response({"status": "unavailable", "database": "unreachable"}, status=503)
+    return web.json_response({"status": "ok", "channels": sorted(service.channels)})
+
+
+async def telegram_webhook(request: web.Request) -> web.Response:
+    service = request.app[SERVICE]
+    channel = service.channels.get("telegram")
+    if channel is None:
+        raise web.HTTPNotFound()
+    if not channel.check_secret(request.headers.get("X-Telegram-Bot-Api-Secret-Token")):
+        return web.json_response({"ok": False, "error": "unauthorized"}, status=401)
+    try:
+        data = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return web.json_response({"ok": False, "error": "malformed JSON"}, status=400)
+    if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+        return web.json_response({"ok": False, "error": "not an update"}, status=400)
+    try:
+        await channel.handle_webhook(data)
+    except Exception as exc:
+        if is_infrastructure_error(exc):
+            # Not stored: a 5xx makes Telegram deliver it again later instead of losing it.
+            log.warning("telegram update %s not stored: %s", data.get("update_id"), exc)
+            return web.json_response({"ok": False, "error": "temporarily unavailable"}, status=503)
+        log.exception("telegram update %s could not be handled", data.get("update_id"))
+    return web.json_response({"ok": True})
+
+
+def init_app(settings: Settings, service: Service | None = None) -> web.Application:
+    """The web application; the service (database, channels, courier) lives in its cleanup_ctx."""
+    app = web.Application(client_max_size=1024**2)
+    app[SETTINGS] = settings
+
+    async def service_ctx(app: web.Application) -> AsyncIterator[None]:
+        svc = service or Service(settings)
+        if not svc.channels:
+            svc.configure_channels()
+        app[SERVICE] = svc
+        await svc.start()
+        yield
+        await svc.stop()
+
+    app.cleanup_ctx.append(service_ctx)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_post("/webhooks/telegram", telegram_webhook)
+    return app
