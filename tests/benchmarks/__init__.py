@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`): print figures, never fail on time. See the README for results."""

@@ -1,0 +1,66 @@
+"""Rendering for a channel's limits: numbered menus without buttons, long text split at paragraphs."""
+
+from __future__ import annotations
+
+from hypothesis import given, strategies as st
+
+from bot.render import render_step, split_text
+from handlers.context import Capabilities
+from handlers.types import Ask, Attachment, Button, Reply, t
+from tests.harness import BUTTONS, NO_BUTTONS
+
+
+@given(st.lists(st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=300), max_size=30), st.integers(50, 2000))
+def test_split_text_keeps_everything_within_the_limit(paragraphs, limit):
+    text = "\n\n".join(paragraphs)
+    pieces = split_text(text, limit)
+    assert all(len(p) <= limit for p in pieces)
+    if len(text) <= limit:
+        assert pieces == [text]
+    else:
+        joined = "".join(pieces)
+        assert joined.replace("\n", "").replace(" ", "") == text.replace("\n", "").replace(" ", "")
+
+
+def test_split_prefers_paragraph_boundaries():
+    text = "\n\n".join(["a" * 900, "b" * 900, "c" * 900])
+    assert split_text(text, 2000) == ["a" * 900 + "\n\n" + "b" * 900, "c" * 900]
+
+
+def test_numbered_menu_counts_across_replies(content):
+    replies = (
+        Reply("menu.home", [[Button(t("menu.guide"), payload="guide"), Button(t("menu.faq"), payload="faq")]]),
+        Reply("commune.ask", [[Button("Xã A", payload="commune:00001")], [Button(t("common.home"), payload="menu")]]),
+    )
+    rendered, menu = render_step(replies, content, NO_BUTTONS, None)
+    assert menu == ["guide", "faq", "commune:00001", "menu"]
+    assert "1. 📲 Hướng dẫn cài đặt" in rendered[0].message.text and "Gõ 1 hoặc 2" in rendered[0].message.text
+    assert "3. Xã A" in rendered[1].message.text and "Gõ 3 hoặc 4" in rendered[1].message.text
+    assert all(r.message.buttons == [] for r in rendered)
+
+
+def test_buttons_kept_where_the_channel_has_them(content):
+    rendered, menu = render_step((Reply("menu.home", [[Button(t("menu.guide"), payload="guide")]], edit=True),), content, BUTTONS, "9")
+    assert menu is None
+    (r,) = rendered
+    assert r.message.buttons[0][0].payload == "guide" and r.message.edit_ref == "9"
+
+
+def test_long_reply_split_with_buttons_on_the_last_piece(content):
+    caps = Capabilities(max_text=2000)
+    long_text = "\n\n".join(["đoạn " * 100] * 6)
+    reply = Reply(t("faq.answer", question="?", answer=long_text), [[Button(t("common.home"), payload="menu")]])
+    rendered, _ = render_step((reply,), content, caps, None)
+    assert len(rendered) > 1
+    assert all(len(r.message.text) <= 2000 for r in rendered)
+    assert [bool(r.message.buttons) for r in rendered] == [False] * (len(rendered) - 1) + [True]
+
+
+def test_attachment_follows_its_text_and_ask_only_where_supported(content):
+    pdf = Attachment("document", "poster.pdf", b"%PDF-1.7", "application/pdf", caption=t("common.home"))
+    rendered, _ = render_step((Reply("menu.home", attachment=pdf, ask=Ask.LOCATION),), content, BUTTONS, None)
+    assert [r.message.attachment_kind for r in rendered] == [None, "document"]
+    assert rendered[1].attachment == b"%PDF-1.7" and rendered[1].message.filename == "poster.pdf"
+    assert rendered[0].message.ask == "location" and rendered[0].message.ask_label
+    rendered, _ = render_step((Reply("menu.home", ask=Ask.LOCATION),), content, NO_BUTTONS, None)
+    assert rendered[0].message.ask is None

@@ -1,0 +1,56 @@
+"""Settings come from the environment; secrets never reach a log line or a repr."""
+
+from __future__ import annotations
+
+import io
+import logging
+
+from bot.logs import setup_logging
+from bot.settings import Secret, Settings
+from storage.db import DEFAULT_DATABASE_URL, normalize_url
+
+
+def test_defaults_need_nothing_configured():
+    s = Settings.from_env({})
+    assert s.database_url == DEFAULT_DATABASE_URL
+    assert (s.http_host, s.http_port, s.log_level) == ("127.0.0.1", 8080, "INFO")
+    assert s.telegram_bot_token is None and not s.telegram_webhook_mode
+    assert s.telegram_api_base_url == "https://api.telegram.org/bot"
+
+
+def test_environment_is_read():
+    s = Settings.from_env(
+        {
+            "DATABASE_URL": "postgresql://postgres@127.0.0.1/test",
+            "HTTP_PORT": "9000",
+            "LOG_LEVEL": "debug",
+            "TELEGRAM_BOT_TOKEN": "123:abcdef",
+            "PUBLIC_BASE_URL": "https://bot.example.vn/",
+        }
+    )
+    assert s.http_port == 9000 and s.log_level == "DEBUG"
+    assert s.public_base_url == "https://bot.example.vn"
+    assert s.telegram_webhook_mode
+    assert s.telegram_bot_token.reveal() == "123:abcdef"
+    assert "abcdef" not in repr(s)
+
+
+def test_urls_pick_the_async_drivers():
+    assert normalize_url("postgres://u@h/db").startswith("postgresql+asyncpg://")
+    assert normalize_url("sqlite:///./data/x.db") == "sqlite+aiosqlite:///./data/x.db"
+
+
+def test_secret_is_masked_everywhere(capsys):
+    token = "123456:SECRET-token-value"
+    secret = Secret(token)
+    assert token not in repr(secret) and token not in str(secret) and token not in f"{secret}"
+    setup_logging("DEBUG", [token])
+    log = logging.getLogger("test")
+    log.info("calling https://api.telegram.org/bot%s/getMe", token)
+    try:
+        raise RuntimeError(f"failed with {token}")
+    except RuntimeError:
+        log.exception("boom")
+    err = capsys.readouterr().err
+    assert token not in err and "***" in err
+    logging.getLogger().handlers.clear()

@@ -1,0 +1,228 @@
+"""End to end on Telegram: the real python-telegram-bot client against the Bot API stand-in,
+in polling and in webhook mode, checking the wire and what was stored."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import aiohttp
+import pytest
+from aiohttp import web
+from sqlalchemy import func, select
+
+from bot.service import Service
+from bot.settings import Secret, Settings
+from bot.web import init_app
+from storage.models import OutboxMessage, SelfReportedInstall, SupportPoint
+from storage.support_points import import_csv
+from tests.standins.telegram_api import TelegramStandin
+
+TOKEN = "123456:TEST-token-for-the-stand-in"
+
+
+async def exchange(tg: TelegramStandin, chat_id: int, action, count: int = 1):
+    """Do `action` (a user's message) and return the bot's next `count` sending calls to that chat."""
+    before = len(tg.sent(chat_id))
+    action()
+    calls = await tg.wait_calls_since(chat_id, before, count) if hasattr(tg, "wait_calls_since") else None
+    if calls is None:
+        deadline = asyncio.get_running_loop().time() + 10
+        while len(tg.sent(chat_id)) < before + count:
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"no reply to chat {chat_id}\n{tg.describe_calls()}")
+            await asyncio.sleep(0.01)
+        calls = tg.sent(chat_id)[before : before + count]
+    return calls
+
+
+@pytest.fixture
+async def tg():
+    async with TelegramStandin(token=TOKEN, username="bluezone_test_bot") as standin:
+        yield standin
+
+
+@pytest.fixture
+async def polling_bot(tg, database, db_engine):
+    settings = Settings(
+        database_url=database["url"],
+        telegram_bot_token=Secret(TOKEN),
+        telegram_api_base_url=tg.base_url,
+    )
+    service = Service(settings, db_engine=db_engine)
+    service.configure_channels()
+    await service.start()
+    yield service
+    await service.stop()
+
+
+async def test_polling_conversation(tg, polling_bot):
+    service = polling_bot
+    assert service.bot_handles() == {"telegram": "bluezone_test_bot"}
+    lan = tg.user(7001, first_name="Lan")
+
+    # /start: greeting and the menu as an inline keyboard.
+    (greeting,) = await exchange(tg, lan.id, lambda: lan.send_command("start"))
+    assert greeting.method == "sendMessage"
+    assert "Bluezone" in greeting.text
+    assert greeting.callback_data() == ["guide", "faq", "support", "install"]
+
+    # The Android guide, to its last step, by pressing the buttons the bot sent.
+    await exchange(tg, lan.id, lambda: lan.press("guide"))
+    (screen,) = await exchange(tg, lan.id, lambda: lan.press("guide:android"))
+    assert screen.method == "editMessageText"  # the same message, turned into step 1
+    total = int(screen.text.split("/", 1)[1].split(" ", 1)[0])
+    assert any("play.google.com" in b.get("url", "") for b in screen.buttons())
+    for i in range(1, total):
+        (screen,) = await exchange(tg, lan.id, lambda i=i: lan.press(f"guide:android:{i}"))
+        assert screen.text.startswith(f"Bước {i + 1}/{total}")
+    assert "install" in screen.callback_data()
+    assert len(tg.messages[lan.id]) == 1  # the menu message, turned into the guide and edited in place
+    await tg.wait_for(lambda c: c.method == "answerCallbackQuery")
+
+    # A question typed in free text, without accents.
+    (answer,) = await exchange(tg, lan.id, lambda: lan.send_text("het pin thi sao"))
+    assert "pin" in answer.text and "10%" in answer.text
+
+
+async def test_polling_support_points_and_install_counted_once(tg, polling_bot):
+    service = polling_bot
+    async with service.sessions() as db, db.begin():
+        await import_csv(db, "commune_code,name,address,opening_hours,phone\n"
+                             "00070,Bưu điện Hoàn Kiếm,75 Đinh Tiên Hoàng,7:00–19:00,02438255555\n")
+    minh = tg.user(7002, first_name="Minh")
+    await exchange(tg, minh.id, lambda: minh.send_command("start"))
+    (ask,) = await exchange(tg, minh.id, lambda: minh.press("support"))
+    (choices,) = await exchange(tg, minh.id, lambda: minh.send_text("Hoan Kiem"))
+    assert "Bưu điện Hoàn Kiếm" in choices.text and "75 Đinh Tiên Hoàng" in choices.text
+
+    (thanks,) = await exchange(tg, minh.id, lambda: minh.send_command("dacai"))
+    assert "Hoàn Kiếm" in thanks.text
+    (again,) = await exchange(tg, minh.id, lambda: minh.press("install"))  # on the greeting's menu
+    assert "một lần" in again.text
+    async with service.sessions() as db:
+        assert await db.scalar(select(func.count()).select_from(SelfReportedInstall)) == 1
+        assert (await db.scalars(select(SelfReportedInstall.commune_code))).all() == ["00070"]
+
+
+async def test_polling_media_and_unknown_buttons(tg, polling_bot):
+    hoa = tg.user(7003)
+    for action in (hoa.send_sticker, hoa.send_photo, hoa.send_voice, lambda: hoa.send_text("😀")):
+        (reply,) = await exchange(tg, hoa.id, action)
+        assert reply.callback_data() == ["guide", "faq", "support", "install"]
+    # A button from a message the bot never sent in this form (forged / old keyboards).
+    old = {"message_id": 1, "chat": {"id": hoa.id, "type": "private"}, "date": 0,
+           "text": "old", "reply_markup": {"inline_keyboard": [[{"text": "x", "callback_data": "vaccine:old"}]]}}
+    tg.messages.setdefault(hoa.id, []).append(old)
+    (reply,) = await exchange(tg, hoa.id, lambda: hoa.press("vaccine:old", message=old))
+    assert "cũ" in reply.text
+
+
+async def test_polling_send_retried_after_429(tg, polling_bot):
+    vy = tg.user(7004)
+    tg.fail_next("sendMessage", error_code=429, retry_after=1)
+    await exchange(tg, vy.id, lambda: vy.send_command("start"))
+    failed = [c for c in tg.calls_of("sendMessage", vy.id) if c.failed_with]
+    assert [c.failed_with for c in failed] == [429]
+    assert len(tg.sent(vy.id)) == 1  # delivered once, after the retry
+
+    async def unsent() -> int:
+        async with polling_bot.sessions() as db:
+            return await db.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at.is_(None)))
+
+    for _ in range(200):  # the courier marks the row sent just after the call returns
+        if await unsent() == 0:
+            break
+        await asyncio.sleep(0.01)
+    assert await unsent() == 0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+async def webhook_bot(tg, database, db_engine):
+    port = _free_port()
+    settings = Settings(
+        database_url=database["url"],
+        telegram_bot_token=Secret(TOKEN),
+        telegram_api_base_url=tg.base_url,
+        telegram_webhook_secret=Secret("s3cret-for-tests"),
+        public_base_url=f"http://127.0.0.1:{port}",
+        http_port=port,
+    )
+    service = Service(settings, db_engine=db_engine)
+    app = init_app(settings, service)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    yield settings, service
+    await runner.cleanup()
+
+
+async def test_webhook_conversation(tg, webhook_bot):
+    settings, service = webhook_bot
+    (set_webhook,) = tg.calls_of("setWebhook")
+    assert set_webhook.params["url"] == f"{settings.public_base_url}/webhooks/telegram"
+    assert set_webhook.params["secret_token"] == "s3cret-for-tests"
+
+    an = tg.user(7101)
+    (greeting,) = await exchange(tg, an.id, lambda: an.send_command("start"))
+    assert greeting.callback_data() == ["guide", "faq", "support", "install"]
+    await exchange(tg, an.id, lambda: an.press("guide"))
+    (step,) = await exchange(tg, an.id, lambda: an.press("guide:iphone"))
+    assert "apps.apple.com" in str(step.buttons())
+    deliveries = await tg.deliver_pending()
+    assert all(d.status == 200 for d in tg.webhook_deliveries)
+
+
+async def test_webhook_refuses_a_wrong_or_missing_secret(tg, webhook_bot):
+    settings, service = webhook_bot
+    update = tg.user(7102).build_text("/start")
+    url = f"{settings.public_base_url}/webhooks/telegram"
+    async with aiohttp.ClientSession() as http:
+        for headers in ({}, {"X-Telegram-Bot-Api-Secret-Token": "wrong"},
+                        {"X-Telegram-Bot-Api-Secret-Token": "s3cret-for-test"}):
+            async with http.post(url, json=update, headers=headers) as response:
+                assert response.status == 401
+        async with http.post(url, data=b"{not json", headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret-for-tests"}) as response:
+            assert response.status == 400
+        async with http.get(f"{settings.public_base_url}/healthz") as response:
+            assert response.status == 200 and (await response.json())["status"] == "ok"
+    await asyncio.sleep(0.1)
+    assert tg.sent(7102) == []  # nothing processed
+
+
+async def test_webhook_retry_of_the_same_update_is_not_handled_twice(tg, webhook_bot):
+    settings, service = webhook_bot
+    user = tg.user(7103)
+    user.send_command("start")
+    await tg.deliver_pending()
+    update = user.build_command("dacai")
+    url = f"{settings.public_base_url}/webhooks/telegram"
+    headers = {"X-Telegram-Bot-Api-Secret-Token": "s3cret-for-tests"}
+    async with aiohttp.ClientSession() as http:
+        for _ in range(3):  # Telegram retrying an update it thinks failed
+            async with http.post(url, json=update, headers=headers) as response:
+                assert response.status == 200
+    await service.courier.drain()
+    texts = [c.text for c in tg.sent(user.id)]
+    assert len(texts) == 2  # the greeting, and one answer to /dacai
+
+
+async def test_webhook_answers_503_when_the_database_is_down(tg, webhook_bot, monkeypatch):
+    settings, service = webhook_bot
+    from sqlalchemy.exc import OperationalError
+
+    async def down(incoming):
+        raise OperationalError("SELECT 1", {}, ConnectionRefusedError("database down"))
+
+    monkeypatch.setattr(service.engine, "handle", down)
+    update = tg.user(7104).build_text("/start")
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{settings.public_base_url}/webhooks/telegram", json=update,
+                             headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret-for-tests"}) as response:
+            assert response.status == 503  # Telegram will deliver it again

@@ -1,0 +1,133 @@
+"""Shared fixtures: a migrated database on SQLite and on PostgreSQL, the service, a chat driver."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from bot.settings import Settings
+from storage.db import create_engine, sessionmaker
+from storage.migrate import upgrade
+from storage.models import Base
+from storage.units import load_units
+
+PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+# Tables that hold reference data, loaded once per test session and kept between tests.
+KEEP = {"provinces", "communes"}
+
+
+async def _prepare(url: str, schema: str | None) -> None:
+    if schema:
+        admin = create_engine(url)
+        async with admin.begin() as conn:
+            await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        await admin.dispose()
+    engine = create_engine(url, schema=schema)
+    await upgrade(engine)
+    async with sessionmaker(engine)() as db, db.begin():
+        await load_units(db)
+    await engine.dispose()
+
+
+async def _drop_schema(url: str, schema: str) -> None:
+    admin = create_engine(url)
+    async with admin.begin() as conn:
+        await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    await admin.dispose()
+
+
+async def _pg_reachable() -> str | None:
+    engine = create_engine(PG_URL)
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        return None
+    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+        return str(exc)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_database(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    path = tmp_path_factory.mktemp("db") / "test.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    asyncio.run(_prepare(url, None))
+    return {"url": url, "schema": None}
+
+
+@pytest.fixture(scope="session")
+def postgresql_database() -> dict:
+    problem = asyncio.run(_pg_reachable())
+    if problem:
+        message = f"PostgreSQL at {PG_URL} is unreachable: {problem}"
+        if os.environ.get("CI"):
+            pytest.fail(message)  # CI has PostgreSQL: a missing one is a failure, not a skip
+        pytest.skip(message)
+    schema = f"test_{uuid.uuid4().hex[:10]}"
+    asyncio.run(_prepare(PG_URL, schema))
+    yield {"url": PG_URL, "schema": schema}
+    asyncio.run(_drop_schema(PG_URL, schema))
+
+
+async def _clear(engine) -> None:
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables) if t.name not in KEEP]
+    async with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            await conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                await conn.execute(text(f'DELETE FROM "{table}"'))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest) -> dict:
+    """The prepared database of one backend; tests using it run once on each."""
+    return request.getfixturevalue(f"{request.param}_database")
+
+
+@pytest.fixture
+def sqlite_only(request: pytest.FixtureRequest) -> dict:
+    return request.getfixturevalue("sqlite_database")
+
+
+@pytest.fixture
+async def db_engine(database: dict):
+    engine = create_engine(database["url"], schema=database["schema"])
+    await _clear(engine)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def sessions(db_engine):
+    return sessionmaker(db_engine)
+
+
+@pytest.fixture
+def settings(database: dict) -> Settings:
+    return Settings(database_url=database["url"])
+
+
+@pytest.fixture
+async def service(settings: Settings, db_engine):
+    from bot.service import Service
+
+    svc = Service(settings, db_engine=db_engine)
+    yield svc
+    await svc.stop()
+
+
+@pytest.fixture
+def content():
+    from bot.content import Content
+
+    return Content.load()
+
+
+ROOT = Path(__file__).resolve().parent.parent

@@ -1,0 +1,83 @@
+"""Drives conversations through the real engine, router and courier with an in-process channel,
+so flow tests assert on reply keys and stored rows, not on wording."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+from bot.channels.base import OutMessage
+from handlers.context import Capabilities
+from handlers.types import Incoming, Kind, Location
+
+BUTTONS = Capabilities(buttons=True, url_buttons=True, edit=True, request_contact=True, request_location=True)
+NO_BUTTONS = Capabilities(buttons=False, url_buttons=False, edit=False, max_text=2000)
+
+_update_ids = itertools.count(1)
+
+
+@dataclass
+class Sent:
+    chat_id: str
+    message: OutMessage
+    attachment: bytes | None
+
+
+@dataclass
+class RecordingChannel:
+    name: str
+    capabilities: Capabilities
+    sent: list[Sent] = field(default_factory=list)
+
+    async def send(self, chat_id: str, message: OutMessage, attachment: bytes | None) -> None:
+        self.sent.append(Sent(chat_id, message, attachment))
+
+
+class ChatDriver:
+    """One person talking to the bot on one channel: each call returns the messages they got."""
+
+    def __init__(self, service, user_id: str = "1001", channel: str = "test", caps: Capabilities = BUTTONS) -> None:
+        self.service = service
+        self.user_id = user_id
+        if channel not in service.channels:
+            service.add_channel(RecordingChannel(channel, caps))
+        self.channel: RecordingChannel = service.channels[channel]
+        self.last: list[OutMessage] = []
+
+    async def _deliver(self, **fields) -> list[OutMessage]:
+        fields.setdefault("update_id", f"u{next(_update_ids)}")
+        incoming = Incoming(channel=self.channel.name, user_id=self.user_id, chat_id=self.user_id, **fields)
+        return await self.deliver(incoming)
+
+    async def deliver(self, incoming: Incoming) -> list[OutMessage]:
+        before = len(self.channel.sent)
+        ids = await self.service.engine.handle(incoming)
+        await self.service.courier.deliver(ids)
+        self.last = [s.message for s in self.channel.sent[before:] if s.chat_id == self.user_id]
+        return self.last
+
+    async def send(self, text: str, **fields) -> list[OutMessage]:
+        return await self._deliver(kind=Kind.TEXT, text=text, **fields)
+
+    async def press(self, payload: str, message_ref: str | None = "42", **fields) -> list[OutMessage]:
+        return await self._deliver(kind=Kind.BUTTON, payload=payload, message_ref=message_ref, **fields)
+
+    async def send_kind(self, kind: Kind, **fields) -> list[OutMessage]:
+        return await self._deliver(kind=kind, **fields)
+
+    async def send_location(self, lat: float, lon: float) -> list[OutMessage]:
+        return await self._deliver(kind=Kind.LOCATION, location=Location(lat, lon))
+
+    @property
+    def keys(self) -> list[str]:
+        return [m.key for m in self.last]
+
+    def payloads(self, message: OutMessage | None = None) -> list[str]:
+        messages = [message] if message else self.last
+        return [b.payload for m in messages for row in m.buttons for b in row if b.payload]
+
+    def urls(self) -> list[str]:
+        return [b.url for m in self.last for row in m.buttons for b in row if b.url]
+
+    def text(self) -> str:
+        return "\n".join(m.text for m in self.last)

@@ -1,0 +1,143 @@
+"""The outbox and the courier: order per chat, retries with back-off, leases, blocked users."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+from sqlalchemy import select, update
+
+from bot.channels.base import OutMessage, SendBlocked, SendFailed, SendRetry
+from bot.courier import Courier
+from handlers.context import Capabilities
+from storage import updates
+from storage.accounts import open_account
+from storage.models import Account, OutboxMessage, utcnow
+
+
+class FlakyChannel:
+    name = "test"
+    capabilities = Capabilities()
+
+    def __init__(self):
+        self.sent: list[tuple[str, str]] = []
+        self.failures: list[Exception] = []
+
+    async def send(self, chat_id, message, attachment):
+        if self.failures:
+            raise self.failures.pop(0)
+        self.sent.append((chat_id, message.text))
+
+
+async def _queue(sessions, texts, chat_id="c1", update_id="u1"):
+    async with sessions() as db, db.begin():
+        rows = [
+            updates.queue(db, channel="test", chat_id=chat_id, body=OutMessage(text=x, key="k").to_body(),
+                          account_id=None, update_id=update_id)
+            for x in texts
+        ]
+        await db.flush()
+        return [r.id for r in rows]
+
+
+async def test_processed_mark_is_once(sessions):
+    async with sessions() as db, db.begin():
+        assert await updates.mark_processed(db, "telegram", "1")
+        assert not await updates.mark_processed(db, "telegram", "1")
+        assert await updates.mark_processed(db, "zalo", "1")
+
+
+async def test_messages_go_out_in_order_and_once(sessions):
+    channel = FlakyChannel()
+    courier = Courier(sessions, {"test": channel})
+    ids = await _queue(sessions, ["a", "b", "c"])
+    await asyncio.gather(courier.deliver(ids), courier.deliver(ids), courier.sweep())
+    assert channel.sent == [("c1", "a"), ("c1", "b"), ("c1", "c")]
+
+
+async def test_a_retry_keeps_later_messages_waiting(sessions):
+    channel = FlakyChannel()
+    courier = Courier(sessions, {"test": channel})
+    channel.failures = [SendRetry("429", retry_after=0)]
+    ids = await _queue(sessions, ["a", "b"])
+    await courier.deliver(ids)
+    assert channel.sent == []  # "b" must not overtake "a"
+    async with sessions() as db:
+        first = await db.get(OutboxMessage, ids[0])
+        assert first.attempts == 1 and first.sent_at is None and first.last_error == "429"
+    await courier.sweep()
+    assert channel.sent == [("c1", "a"), ("c1", "b")]
+
+
+async def test_other_chats_are_not_held_up(sessions):
+    channel = FlakyChannel()
+    courier = Courier(sessions, {"test": channel})
+    channel.failures = [SendRetry("timeout", retry_after=60)]
+    a = await _queue(sessions, ["to-1"], chat_id="c1")
+    b = await _queue(sessions, ["to-2"], chat_id="c2", update_id="u2")
+    await courier.deliver(a)
+    await courier.deliver(b)
+    await courier.sweep()
+    assert channel.sent == [("c2", "to-2")]
+
+
+async def test_blocked_user_is_marked_and_skipped(sessions):
+    async with sessions() as db, db.begin():
+        account, _, _ = await open_account(db, "test", "u-9", "c9")
+    channel = FlakyChannel()
+    channel.failures = [SendBlocked("Forbidden: bot was blocked by the user")]
+    courier = Courier(sessions, {"test": channel})
+    ids = await _queue(sessions, ["a", "b"], chat_id="c9")
+    await courier.deliver(ids)
+    await courier.sweep()
+    assert channel.sent == []
+    async with sessions() as db:
+        assert (await db.scalars(select(Account))).one().blocked_at is not None
+        rows = (await db.scalars(select(OutboxMessage))).all()
+        assert all(r.failed_at is not None and r.attachment is None for r in rows)
+
+
+async def test_refused_message_is_not_retried(sessions):
+    channel = FlakyChannel()
+    channel.failures = [SendFailed("Bad Request: message text is empty")]
+    courier = Courier(sessions, {"test": channel})
+    ids = await _queue(sessions, ["a", "b"])
+    await courier.deliver(ids)
+    assert channel.sent == [("c1", "b")]
+
+
+async def test_a_dead_workers_lease_expires(sessions):
+    channel = FlakyChannel()
+    courier = Courier(sessions, {"test": channel})
+    (row_id,) = await _queue(sessions, ["a"])
+    async with sessions() as db, db.begin():
+        assert await updates.claim(db, row_id, dt.timedelta(seconds=60)) is not None  # then "crashes"
+    await courier.sweep()
+    assert channel.sent == []
+    async with sessions() as db, db.begin():
+        await db.execute(update(OutboxMessage).values(claimed_until=utcnow() - dt.timedelta(seconds=1)))
+    await courier.sweep()
+    assert channel.sent == [("c1", "a")]
+
+
+async def test_gives_up_after_many_attempts(sessions):
+    channel = FlakyChannel()
+    courier = Courier(sessions, {"test": channel})
+    (row_id,) = await _queue(sessions, ["a"])
+    async with sessions() as db, db.begin():
+        await db.execute(update(OutboxMessage).values(attempts=8))
+    channel.failures = [SendRetry("502")]
+    await courier.deliver([row_id])
+    async with sessions() as db:
+        row = await db.get(OutboxMessage, row_id)
+        assert row.failed_at is not None and "gave up" in row.last_error
+
+
+async def test_account_opened_once_under_concurrency(sessions):
+    async def open_one():
+        async with sessions() as db, db.begin():
+            account, user, convo = await open_account(db, "test", "same", "same")
+            return account.id
+
+    ids = await asyncio.gather(*(open_one() for _ in range(5)))
+    assert len(set(ids)) == 1
