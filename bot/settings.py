@@ -64,6 +64,10 @@ class Settings:
             telegram_webhook_secret=_secret(env, "TELEGRAM_WEBHOOK_SECRET"),
         )
 
+    def secrets(self) -> list[str]:
+        """Every secret value, for the log formatter to mask."""
+        return [v.reveal() for v in vars(self).values() if isinstance(v, Secret)]
+
     @property
     def telegram_webhook_mode(self) -> bool:
         return self.telegram_bot_token is not None and self.public_base_url is not None

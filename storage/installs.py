@@ -5,8 +5,9 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.counters import bump
 from storage.db import dialect_insert
-from storage.models import SelfReportedInstall, utcnow
+from storage.models import SelfReportedInstall, local_date, utcnow
 
 
 async def report_install(session: AsyncSession, user_id: int, commune_code: str) -> bool:
@@ -16,7 +17,10 @@ async def report_install(session: AsyncSession, user_id: int, commune_code: str)
         .values(user_id=user_id, commune_code=commune_code, reported_at=utcnow())
         .on_conflict_do_nothing(index_elements=["user_id"])
     )
-    return (await session.execute(stmt)).rowcount == 1
+    if (await session.execute(stmt)).rowcount != 1:
+        return False
+    await bump(session, commune_code, local_date(utcnow()), self_reported_installs=1)
+    return True
 
 
 async def reported_install(session: AsyncSession, user_id: int) -> SelfReportedInstall | None:

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     DateTime,
+    Date,
     Float,
     ForeignKey,
     Index,
@@ -47,6 +49,14 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
+
+
+# The campaign's days are Vietnam's days: a check-in at 23:30 local time counts for that date.
+LOCAL_TIMEZONE = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def local_date(moment: dt.datetime) -> dt.date:
+    return moment.astimezone(LOCAL_TIMEZONE).date()
 
 
 # Stable constraint names, so Alembic migrations can refer to them on every backend.
@@ -199,6 +209,32 @@ class SelfReportedInstall(Base):
     reported_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
+class CommuneDailyCount(Base):
+    """Campaign activity per commune and local day, kept in step with the raw rows.
+
+    Updated (storage.counters.bump) in the same transaction as each visit, check-in, correction,
+    deletion and self-reported install, so tallies read these few rows instead of scanning raw
+    visits and check-ins. Phone counts (smartphones_seen, installs_helped, already_installed)
+    are phones; the outcome counts (no_smartphone, refused, nobody_home) are households.
+    """
+
+    __tablename__ = "commune_daily_counts"
+
+    commune_code: Mapped[str] = mapped_column(ForeignKey("communes.code"), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    households_visited: Mapped[int] = mapped_column(Integer, default=0)
+    revisits: Mapped[int] = mapped_column(Integer, default=0)
+    smartphones_seen: Mapped[int] = mapped_column(Integer, default=0)
+    installs_helped: Mapped[int] = mapped_column(Integer, default=0)
+    already_installed: Mapped[int] = mapped_column(Integer, default=0)
+    no_smartphone: Mapped[int] = mapped_column(Integer, default=0)
+    refused: Mapped[int] = mapped_column(Integer, default=0)
+    nobody_home: Mapped[int] = mapped_column(Integer, default=0)
+    checkins: Mapped[int] = mapped_column(Integer, default=0)
+    checkins_already_installed: Mapped[int] = mapped_column(Integer, default=0)
+    self_reported_installs: Mapped[int] = mapped_column(Integer, default=0)
+
+
 __all__ = [
     "Base",
     "Province",
@@ -210,5 +246,7 @@ __all__ = [
     "OutboxMessage",
     "SupportPoint",
     "SelfReportedInstall",
+    "CommuneDailyCount",
     "utcnow",
+    "local_date",
 ]

@@ -1,0 +1,64 @@
+"""What every command needs: settings and logging, a migrated database, a session to work in."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Awaitable, Callable, TypeVar
+
+import click
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.logs import setup_logging
+from bot.settings import Settings
+from storage.db import create_engine, sessionmaker
+from storage.migrate import upgrade
+from storage.models import Commune
+from storage.units import load_units
+
+log = logging.getLogger("bluezone_bot")
+T = TypeVar("T")
+
+
+def load_settings() -> Settings:
+    settings = Settings.from_env()
+    setup_logging(settings.log_level, settings.secrets())
+    return settings
+
+
+async def prepare_database(settings: Settings) -> None:
+    """Bring the schema to the latest revision and load the units if they are missing."""
+    engine = create_engine(settings.database_url)
+    try:
+        await upgrade(engine)
+        async with sessionmaker(engine)() as db, db.begin():
+            if not await db.scalar(select(func.count()).select_from(Commune)):
+                provinces, communes = await load_units(db)
+                log.info("loaded %s provinces and %s communes", provinces, communes)
+    finally:
+        await engine.dispose()
+
+
+def in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run `work` in one transaction on a migrated database (committed if it returns)."""
+
+    async def go() -> T:
+        await prepare_database(settings)
+        engine = create_engine(settings.database_url)
+        try:
+            async with sessionmaker(engine)() as db, db.begin():
+                return await work(db)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(go())
+
+
+def read_csv_text(path: Path) -> str:
+    """A CSV file as text: UTF-8 (with or without BOM, as Excel's "CSV UTF-8" writes it)."""
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise click.ClickException(f"{path} is not UTF-8: in Excel, save it as \"CSV UTF-8\"") from None

@@ -1,0 +1,46 @@
+"""Per-commune, per-day activity counters, bumped in the same transaction as the raw rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.db import dialect_insert
+from storage.models import CommuneDailyCount
+
+METRICS = (
+    "households_visited",
+    "revisits",
+    "smartphones_seen",
+    "installs_helped",
+    "already_installed",
+    "no_smartphone",
+    "refused",
+    "nobody_home",
+    "checkins",
+    "checkins_already_installed",
+    "self_reported_installs",
+)
+
+
+async def bump(session: AsyncSession, commune_code: str, day: dt.date, **deltas: int) -> None:
+    """Add `deltas` (negative to undo: a deleted or corrected visit) to a commune's day.
+
+    One upsert, so concurrent bumps from several workers add up instead of overwriting.
+    """
+    unknown = deltas.keys() - set(METRICS)
+    if unknown:
+        raise ValueError(f"unknown counters: {sorted(unknown)}")
+    deltas = {k: v for k, v in deltas.items() if v}
+    if not deltas:
+        return
+    table = CommuneDailyCount.__table__
+    stmt = dialect_insert(session, CommuneDailyCount).values(
+        commune_code=commune_code, day=day, **{m: deltas.get(m, 0) for m in METRICS}
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["commune_code", "day"],
+        set_={m: table.c[m] + stmt.excluded[m] for m in deltas},
+    )
+    await session.execute(stmt)

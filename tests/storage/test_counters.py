@@ -1,0 +1,55 @@
+"""Per-commune daily counters: upserts that add up, also when several workers bump at once."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+import pytest
+from sqlalchemy import select
+
+from storage.counters import bump
+from storage.installs import report_install
+from storage.models import CommuneDailyCount, User
+
+DAY = dt.date(2021, 8, 3)
+
+
+async def test_bumps_add_up_and_undo(sessions):
+    async with sessions() as db, db.begin():
+        await bump(db, "00070", DAY, households_visited=1, smartphones_seen=4, installs_helped=3)
+        await bump(db, "00070", DAY, households_visited=1, smartphones_seen=2)
+        await bump(db, "00070", DAY, smartphones_seen=-2)  # a correction
+        await bump(db, "00070", DAY)  # nothing to add: no row touched
+    async with sessions() as db:
+        row = await db.get(CommuneDailyCount, ("00070", DAY))
+        assert (row.households_visited, row.smartphones_seen, row.installs_helped, row.checkins) == (2, 4, 3, 0)
+
+
+async def test_unknown_counter_is_refused(sessions):
+    async with sessions() as db, db.begin():
+        with pytest.raises(ValueError):
+            await bump(db, "00070", DAY, vaccinated=1)
+
+
+async def test_concurrent_bumps_are_not_lost(sessions):
+    async def one():
+        async with sessions() as db, db.begin():
+            await bump(db, "00073", DAY, checkins=1, checkins_already_installed=1)
+
+    await asyncio.gather(*(one() for _ in range(20)))
+    async with sessions() as db:
+        row = await db.get(CommuneDailyCount, ("00073", DAY))
+        assert (row.checkins, row.checkins_already_installed) == (20, 20)
+
+
+async def test_self_reported_install_bumps_its_commune_once(sessions):
+    async with sessions() as db, db.begin():
+        user = User()
+        db.add(user)
+        await db.flush()
+        assert await report_install(db, user.id, "00070")
+        assert not await report_install(db, user.id, "00070")
+    async with sessions() as db:
+        rows = (await db.scalars(select(CommuneDailyCount))).all()
+        assert [(r.commune_code, r.self_reported_installs) for r in rows] == [("00070", 1)]
