@@ -46,6 +46,7 @@ class Engine:
         settings: Settings,
         capabilities: dict[str, Capabilities],
         error_reply: Callable[[], Reply],
+        bot_handles: Callable[[], dict[str, str]] = dict,
     ) -> None:
         self.sessions = sessions
         self.router = router
@@ -53,6 +54,7 @@ class Engine:
         self.settings = settings
         self.capabilities = capabilities
         self.error_reply = error_reply
+        self.bot_handles = bot_handles
         self._communes: CommuneIndex | None = None
 
     async def communes(self, db: AsyncSession) -> CommuneIndex:
@@ -80,6 +82,7 @@ class Engine:
                 settings=self.settings,
                 capabilities=caps,
                 now=utcnow(),
+                bot_handles=self.bot_handles(),
                 router=self.router,
             )
             step, rendered, menu = await self._run(msg, ctx)

@@ -32,7 +32,9 @@ class Service:
         self.router = build_router()
         self.channels: dict[str, Channel] = {}
         self.capabilities: dict[str, Capabilities] = {}
-        self.engine = Engine(self.sessions, self.router, self.content, settings, self.capabilities, error_reply)
+        self.engine = Engine(
+            self.sessions, self.router, self.content, settings, self.capabilities, error_reply, self.bot_handles
+        )
         self.courier = Courier(self.sessions, self.channels)
         self._sweeper: asyncio.Task | None = None
         self._started: list[Any] = []

@@ -50,6 +50,8 @@ class Context:
     settings: "Settings"
     capabilities: Capabilities
     now: dt.datetime
+    # The bot's public name per channel ({"telegram": "bluezone_bot"}), for deep links and posters.
+    bot_handles: dict[str, str]
     # The flows' table: to continue at another flow's step (the commune picker hands back to
     # whoever asked for it) and to build the menu from every flow's entries.
     router: "Router"
