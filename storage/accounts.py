@@ -44,6 +44,8 @@ async def open_account(
     if convo is None:
         convo = Conversation(account_id=account.id, state=None, draft={}, menu=[])
         session.add(convo)
+    # Written now, outside any savepoint a handler later rolls back.
+    await session.flush()
     return account, user, convo
 
 

@@ -241,3 +241,15 @@ async def test_a_failing_handler_apologises_and_stores_nothing(service, monkeypa
     async with service.sessions() as db:
         assert await db.scalar(select(func.count()).select_from(SelfReportedInstall)) == 0
         assert await db.scalar(select(func.count()).select_from(OutboxMessage)) >= 1
+
+
+async def test_a_failing_first_message_still_gets_an_apology(service, monkeypatch):
+    async def boom(msg, ctx):
+        raise RuntimeError("bug on the very first update")
+
+    monkeypatch.setitem(service.router.commands, "hoidap", boom)
+    chat = ChatDriver(service, user_id="first-timer")
+    await chat.send("/hoidap")
+    assert chat.keys == ["menu.internal_error"]
+    await chat.send("/start")
+    assert chat.keys == ["menu.greeting"]
