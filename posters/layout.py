@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 import qrcode
 from qrcode.constants import ERROR_CORRECT_M
 
-from posters.fonts import POINT, printable, width_mm
+from posters.fonts import POINT, ink, printable, width_mm
 from posters.words import PosterWords
 
 PAGE_WIDTH, PAGE_HEIGHT = 210.0, 297.0  # A4 portrait
@@ -29,8 +29,9 @@ QUIET_MODULES = 4
 QR_LEVEL = ERROR_CORRECT_M
 QR_LEVEL_NAME = "M"
 
-# Line metrics of Be Vietnam Pro, in em: stacked capitals (Ế, Ặ) reach 1.11 above the baseline.
-ASCENT, LEADING = 1.06, 1.28
+# A line's box, in em: at least this far above and below the baseline, more where its glyphs
+# reach further (stacked capitals such as Ẫ reach 1.23 em), and a gap before the next line.
+ASCENT, DESCENT, LINE_GAP = 1.0, 0.26, 0.07
 
 BLUE = (11, 92, 173)
 LIGHT_BLUE = (227, 240, 251)
@@ -133,8 +134,16 @@ def qr_matrix(data: str) -> tuple[tuple[tuple[bool, ...], ...], int]:
 # --- text fitting ---------------------------------------------------------------------------------
 
 
-def line_height(size: float) -> float:
-    return size * POINT * LEADING
+def line_box(text: str, weight: str, size: float) -> tuple[float, float]:
+    """(baseline below the box's top, box height), in millimetres."""
+    up, down = ink(text, weight)
+    em = size * POINT
+    above = max(up, ASCENT) * em
+    return above, above + (max(down, DESCENT) + LINE_GAP) * em
+
+
+def lines_height(lines: list[str], weight: str, size: float) -> float:
+    return sum(line_box(line, weight, size)[1] for line in lines)
 
 
 def wrap(text: str, weight: str, size: float, width: float) -> list[str]:
@@ -188,9 +197,9 @@ class _Column:
 
     def lines(self, lines: list[str], x: float, size: float, weight: str, color: RGB, centered: bool = True) -> None:
         for line in lines:
-            baseline = self.top + size * POINT * ASCENT
-            self.items.append(TextLine(line, x, baseline, size, weight, color, centered))
-            self.top += line_height(size)
+            above, height = line_box(line, weight, size)
+            self.items.append(TextLine(line, x, self.top + above, size, weight, color, centered))
+            self.top += height
 
     def space(self, mm: float) -> None:
         self.top += mm
@@ -204,8 +213,12 @@ def poster_layout(words: PosterWords, qr_data: str) -> Layout:
     its address on two or one) while the QR still comes out at QR_TARGET, else at 150 mm; a text
     shortened with "…" only when nothing else fits."""
     matrix, version = qr_matrix(qr_data)
-    layouts = [_layout(words, matrix, version, qr_data, *block) for block in _VENUE_BLOCKS]
-    for floor, whole in ((QR_TARGET, True), (QR_MIN, True), (QR_TARGET, False), (QR_MIN, False)):
+    layouts: list[Layout] = []
+    for block in _VENUE_BLOCKS:  # the usual case stops at the first
+        layouts.append(_layout(words, matrix, version, qr_data, *block))
+        if layouts[-1].qr.side >= QR_TARGET - 1e-6 and layouts[-1].whole:
+            return layouts[-1]
+    for floor, whole in ((QR_MIN, True), (QR_TARGET, False), (QR_MIN, False)):
         for layout in layouts:
             if layout.qr.side >= floor - 1e-6 and (layout.whole or not whole):
                 return layout
@@ -224,13 +237,13 @@ def _layout(
     centre = PAGE_WIDTH / 2
 
     # The band with the headline.
-    band = 28.0
-    items.append(Box(0, 0, PAGE_WIDTH, band, BLUE))
-    col = _Column(3.5, items)
+    col = _Column(3.0, items)
     size, lines = fit(words.headline, "extrabold", inner, 34, 20, 1)
     col.lines(lines, centre, size, "extrabold", WHITE)
     size, lines = fit(words.subheadline, "semibold", inner, 15, 10, 1)
     col.lines(lines, centre, size, "semibold", WHITE)
+    band = col.top + 2.0
+    items.insert(0, Box(0, 0, PAGE_WIDTH, band, BLUE))
 
     # The venue.
     col = _Column(band + 4.0, items)
@@ -250,12 +263,12 @@ def _layout(
         size, lines = fit(step, "semibold", step_width - 11.0, 10.5, 8, 3)
         step_size = min(step_size, size)
         step_lines.append(lines)
-    steps_height = max(max(len(lines) for lines in step_lines) * line_height(step_size), 8.0)
+    steps_height = max(max(lines_height(lines, "semibold", step_size) for lines in step_lines), 8.0)
     for i, lines in enumerate(step_lines):
         x = MARGIN + i * (step_width + 6.0)
         bottom.append(Circle(x + 4.0, foot.top + 4.0, 4.0, BLUE))
         bottom.append(TextLine(str(i + 1), x + 4.0, foot.top + 4.0 + 11 * POINT * 0.36, 11, "extrabold", WHITE, True))
-        text = _Column(foot.top + max(0.0, (8.0 - len(lines) * line_height(step_size)) / 2), bottom)
+        text = _Column(foot.top + max(0.0, (8.0 - lines_height(lines, "semibold", step_size)) / 2), bottom)
         text.lines(lines, x + 10.0, step_size, "semibold", INK, centered=False)
     foot.space(steps_height + 4.0)
 

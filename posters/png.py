@@ -3,21 +3,14 @@ at 150 dpi (1240 × 1754 pixels), with the same font files."""
 
 from __future__ import annotations
 
-import functools
 import io
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
-from posters.fonts import POINT, path
+from posters.fonts import POINT, pil_font
 from posters.layout import Box, Circle, Layout, QrCode, TextLine
 
 DPI = 150
-
-
-@functools.cache
-def _font(weight: str, pixels: float) -> ImageFont.FreeTypeFont:
-    # BASIC layout: advance widths only, as the PDF sets the text (and as the layout measured it).
-    return ImageFont.truetype(str(path(weight)), pixels, layout_engine=ImageFont.Layout.BASIC)
 
 
 def draw(layout: Layout, dpi: int = DPI) -> bytes:
@@ -35,7 +28,7 @@ def draw(layout: Layout, dpi: int = DPI) -> bytes:
         elif isinstance(item, Circle):
             canvas.ellipse((px(item.cx - item.r), px(item.cy - item.r), px(item.cx + item.r), px(item.cy + item.r)), fill=item.fill)
         elif isinstance(item, TextLine):
-            font = _font(item.weight, item.size * POINT * scale)
+            font = pil_font(item.weight, item.size * POINT * scale)
             anchor = "ms" if item.centered else "ls"  # middle or left, on the baseline
             canvas.text((item.x * scale, item.baseline * scale), item.text, font=font, fill=item.color, anchor=anchor)
         elif isinstance(item, QrCode):
