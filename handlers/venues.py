@@ -51,9 +51,14 @@ async def start(msg: Incoming, ctx: Context) -> Step:
     return Step.to(NAME, Reply("venue.ask_name", [cancel_row()]))
 
 
+def typed(msg: Incoming, limit: int) -> str | None:
+    """A typed name or address, tidied; None when too short to be one."""
+    text = venues.clean_text(msg.text if msg.kind is Kind.TEXT else "", limit)
+    return text if len(text) >= MIN_TEXT else None
+
+
 async def name_typed(msg: Incoming, ctx: Context) -> Step:
-    name = venues.clean_text(msg.text if msg.kind is Kind.TEXT else "", venues.NAME_MAX)
-    if len(name) < MIN_TEXT:
+    if (name := typed(msg, venues.NAME_MAX)) is None:
         return Step.stay(Reply("venue.name_invalid", [cancel_row()]))
     ctx.remember(venue_name=name)
     return Step.to(KIND, ask_kind())
@@ -83,8 +88,7 @@ async def commune_picked(msg: Incoming, ctx: Context) -> Step:
 
 
 async def address_typed(msg: Incoming, ctx: Context) -> Step:
-    address = venues.clean_text(msg.text if msg.kind is Kind.TEXT else "", venues.ADDRESS_MAX)
-    if len(address) < MIN_TEXT:
+    if (address := typed(msg, venues.ADDRESS_MAX)) is None:
         return Step.stay(Reply("venue.address_invalid", [cancel_row()]))
     ctx.remember(venue_address=address)
     return Step.to(LOCATION, ask_location())

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import unicodedata
 from dataclasses import dataclass, field
 
@@ -12,7 +10,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.counters import add_counts, bump
-from storage.models import CheckIn, Commune, RevokedVenueCode, Venue, VenueDailyCount, local_date
+from storage.csv_rows import known_communes, read_rows
+from storage.models import CheckIn, RevokedVenueCode, Venue, VenueDailyCount, local_date
 from storage.venue_codes import new_code
 
 # The kinds of place the provinces' letters name; their labels are content (venue.kinds.<kind>).
@@ -276,17 +275,13 @@ async def import_csv(session: AsyncSession, text: str) -> ImportReport:
     its type, address and position and keeps its code, so a corrected file can be re-imported.
     """
     report = ImportReport()
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    header = [h.strip() for h in (reader.fieldnames or [])]
-    missing = [c for c in IMPORT_REQUIRED if c not in header]
-    if missing:
-        report.errors.append(f"missing column(s): {', '.join(missing)}")
+    parsed, problem = read_rows(text, IMPORT_REQUIRED)
+    if problem:
+        report.errors.append(problem)
         return report
-    known = set((await session.scalars(select(Commune.code))).all())
-    for line, raw in enumerate(reader, start=2):
-        row = {k.strip(): (v or "").strip() for k, v in raw.items() if k}
-        code = row.get("commune_code", "")
-        code = code.zfill(5) if code.isdigit() else code
+    known = await known_communes(session)
+    for line, row in parsed:
+        code = row["commune_code"]
         name, address, kind = clean_text(row.get("name"), NAME_MAX), clean_text(row.get("address"), ADDRESS_MAX), row.get("type", "")
         if code not in known:
             report.errors.append(f"line {line}: unknown commune code {code!r}")

@@ -19,15 +19,12 @@ from bot.content import Content
 from bot.settings import Settings
 from posters.venue import PosterRequest, PosterUnavailable, draw, poster_request, public_handles
 from storage import venues
+from storage.csv_rows import commune_code
 from storage.models import Commune, Venue
 from storage.units import CommuneIndex
 from storage.venue_codes import normalize_code
 
 FORMATS = ("pdf", "png")
-
-
-def commune_code(value: str) -> str:
-    return value.zfill(5) if value.isdigit() else value
 
 
 async def telegram_username(settings: Settings) -> str | None:

@@ -93,7 +93,7 @@ def test_dynamic_key_families_are_complete(content):
         assert len(question) <= 64, question  # fits a button
         content.render(t(f"faq.questions.{i}.answer"))
     for intent in content.section("search.intents"):
-        assert intent["payload"].split(":")[0] in {"guide", "faq", "support", "install"}
+        assert intent["payload"].split(":")[0] in {"guide", "faq", "support", "install", "venue", "venues"}
 
 
 def test_every_text_is_nfc_and_content_lives_in_content():
