@@ -7,10 +7,12 @@ import csv
 import io
 
 import pytest
-from sqlalchemy import func, select
+from hypothesis import given, strategies as st
+from sqlalchemy import select
 
 from bot.service import Service
 from bot.settings import Secret, Settings
+from handlers.venues import typed_coordinates
 from storage.models import CheckIn, CommuneDailyCount, Venue
 from storage.venue_codes import ALPHABET, new_code, sign
 from tests.harness import NO_BUTTONS, ChatDriver
@@ -267,3 +269,17 @@ async def test_typed_requests_open_the_venue_flows(service):
     await chat.send("/menu")
     await chat.send("diem check-in cua toi")
     assert chat.keys == ["venue.none"]
+
+
+@given(st.floats(-90, 90, allow_nan=False), st.floats(-180, 180, allow_nan=False), st.sampled_from([", ", ",", " ", "; "]), st.booleans())
+def test_typed_coordinates_parse_back(lat, lon, separator, decimal_comma):
+    lat, lon = round(lat, 5), round(lon, 5)
+    text = f"{lat:.5f}{separator}{lon:.5f}"
+    if decimal_comma:
+        text = f"{lat:.5f}".replace(".", ",") + " " + f"{lon:.5f}".replace(".", ",")
+    assert typed_coordinates(text) == (lat, lon)
+
+
+@pytest.mark.parametrize("text", ["", "ở đây", "91, 20", "20, 181", "21.0", "21.0, 105.8, 3", "abc, def", None])
+def test_typed_coordinates_refuse_what_is_no_position(text):
+    assert typed_coordinates(text) == (None, None)
