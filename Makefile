@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test bench chat clean
+.PHONY: run test bench chat clean tools
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +19,22 @@ run: $(STAMP)
 chat: $(STAMP)
 	$(BIN)/bluezone-bot chat
 
-test: $(STAMP)
+test: $(STAMP) tools
 	$(BIN)/python -m pytest
+
+# The poster tests read PDFs back with pdftoppm (Debian's poppler-utils). CI runs as root on
+# Debian: install it there when it is missing; elsewhere say what to install.
+tools:
+	@command -v pdftoppm >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing poppler-utils (pdftoppm, for the poster tests)"; \
+	    log=$$(mktemp); \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends poppler-utils; } >"$$log" 2>&1 \
+	      || { cat "$$log" >&2; echo "error: could not install poppler-utils with apt-get" >&2; exit 1; }; \
+	    rm -f "$$log"; \
+	  else \
+	    echo "error: the poster tests need pdftoppm: install poppler-utils (sudo apt-get install poppler-utils)" >&2; exit 1; \
+	  fi; }
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.benchmarks

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from bot.commands import data, service
+from bot.commands import data, service, venues
 
 
 @click.group()
@@ -17,6 +17,9 @@ main.add_command(service.chat)
 main.add_command(data.db)
 main.add_command(data.units)
 main.add_command(data.support_points)
+main.add_command(venues.venue)
+main.add_command(venues.poster)
+main.add_command(venues.posters)
 
 
 if __name__ == "__main__":

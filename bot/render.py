@@ -61,7 +61,9 @@ def render_step(
 
         # The messenger's share-contact / share-location button, where it has one.
         ask = reply.ask if reply.ask and getattr(caps, f"request_{reply.ask.value}") else None
-        chunks = split_text(text, caps.max_text)
+        # A reply whose words are all in its file's caption (its text renders empty) is the file alone.
+        file_only = reply.attachment is not None and not text.strip()
+        chunks = [] if file_only else split_text(text, caps.max_text)
         for i, chunk in enumerate(chunks):
             last = i == len(chunks) - 1
             edit = reply.edit and caps.edit and message_ref is not None and i == 0
@@ -87,6 +89,7 @@ def render_step(
                     OutMessage(
                         text=content.render(a.caption) if a.caption else "",
                         key=a.caption.key if a.caption else reply.text.key,
+                        buttons=rows if file_only else [],
                         attachment_kind=a.kind,
                         filename=a.filename,
                         mime_type=a.mime_type,

@@ -37,6 +37,16 @@ def _optional(env: Mapping[str, str], name: str) -> str | None:
     return value or None
 
 
+QR_KEY_MIN_LENGTH = 16
+
+
+def _qr_key(env: Mapping[str, str]) -> Secret | None:
+    key = _secret(env, "QR_SIGNING_KEY")
+    if key is not None and len(key.reveal()) < QR_KEY_MIN_LENGTH:
+        raise ValueError(f"QR_SIGNING_KEY must be at least {QR_KEY_MIN_LENGTH} characters")
+    return key
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
@@ -48,6 +58,10 @@ class Settings:
     telegram_bot_token: Secret | None = None
     telegram_api_base_url: str = "https://api.telegram.org/bot"
     telegram_webhook_secret: Secret | None = None
+    # Signs the QR check-in payloads; without it no poster is made and no QR link is accepted.
+    qr_signing_key: Secret | None = None
+    # The bot's @username for posters made outside the running bot (CLI without a token).
+    telegram_bot_username: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -62,6 +76,8 @@ class Settings:
             telegram_bot_token=_secret(env, "TELEGRAM_BOT_TOKEN"),
             telegram_api_base_url=env.get("TELEGRAM_API_BASE_URL") or "https://api.telegram.org/bot",
             telegram_webhook_secret=_secret(env, "TELEGRAM_WEBHOOK_SECRET"),
+            qr_signing_key=_qr_key(env),
+            telegram_bot_username=(_optional(env, "TELEGRAM_BOT_USERNAME") or "").lstrip("@") or None,
         )
 
     def secrets(self) -> list[str]:

@@ -1,4 +1,4 @@
-"""The aiohttp server: health check and messenger webhooks. `init_app()` wires everything."""
+"""The aiohttp server: health check, messenger webhooks, the QR landing page. `init_app()` wires everything."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from aiohttp import web
 from sqlalchemy import text
 
 from bot.engine import is_infrastructure_error
+from bot.landing import Landing, add_routes as add_landing_routes
 from bot.service import Service
 from bot.settings import Settings
 
@@ -17,6 +18,7 @@ log = logging.getLogger(__name__)
 
 SERVICE = web.AppKey("service", Service)
 SETTINGS = web.AppKey("settings", Settings)
+LANDING = web.AppKey("landing", Landing)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -71,4 +73,6 @@ def init_app(settings: Settings, service: Service | None = None) -> web.Applicat
     app.cleanup_ctx.append(service_ctx)
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/webhooks/telegram", telegram_webhook)
+    app[LANDING] = Landing(SERVICE)
+    add_landing_routes(app, app[LANDING])
     return app

@@ -6,9 +6,10 @@ from handlers.router import Router
 
 
 def build_router() -> Router:
-    from handlers import communes, faq, guide, install, menu, support
+    from handlers import checkin, communes, faq, guide, install, menu, support, venues
 
+    # Free-text handlers run in this order: "CHECKIN AB23CD7" must reach check-in before the FAQ search.
     return Router(
-        [menu.FLOW, guide.FLOW, faq.FLOW, support.FLOW, install.FLOW, communes.FLOW],
+        [menu.FLOW, guide.FLOW, checkin.FLOW, faq.FLOW, support.FLOW, install.FLOW, communes.FLOW, venues.FLOW],
         menu.FALLBACKS,
     )

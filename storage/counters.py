@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any, Iterable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,18 +30,24 @@ async def bump(session: AsyncSession, commune_code: str, day: dt.date, **deltas:
 
     One upsert, so concurrent bumps from several workers add up instead of overwriting.
     """
-    unknown = deltas.keys() - set(METRICS)
+    await add_counts(session, CommuneDailyCount, {"commune_code": commune_code, "day": day}, METRICS, deltas)
+
+
+async def add_counts(
+    session: AsyncSession, model: Any, keys: dict[str, Any], metrics: Iterable[str], deltas: dict[str, int]
+) -> None:
+    """Add `deltas` to the counter row of `model` named by `keys` (its primary key), creating it."""
+    metrics = tuple(metrics)
+    unknown = deltas.keys() - set(metrics)
     if unknown:
         raise ValueError(f"unknown counters: {sorted(unknown)}")
     deltas = {k: v for k, v in deltas.items() if v}
     if not deltas:
         return
-    table = CommuneDailyCount.__table__
-    stmt = dialect_insert(session, CommuneDailyCount).values(
-        commune_code=commune_code, day=day, **{m: deltas.get(m, 0) for m in METRICS}
-    )
+    table = model.__table__
+    stmt = dialect_insert(session, model).values(**keys, **{m: deltas.get(m, 0) for m in metrics})
     stmt = stmt.on_conflict_do_update(
-        index_elements=["commune_code", "day"],
+        index_elements=list(keys),
         set_={m: table.c[m] + stmt.excluded[m] for m in deltas},
     )
     await session.execute(stmt)

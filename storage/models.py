@@ -235,6 +235,70 @@ class CommuneDailyCount(Base):
     self_reported_installs: Mapped[int] = mapped_column(Integer, default=0)
 
 
+# --- venues and check-ins -----------------------------------------------------------------------
+
+
+class Venue(Base):
+    """A check-in point: an office, market, school, bus station… with its poster.
+
+    `code` is the current manual code (printed on the poster, signed into its QR). Revoking the
+    poster moves it to revoked_venue_codes and issues a new one. `manager_user_id` is the person
+    who registered it in the bot (None for venues added from the command line).
+    """
+
+    __tablename__ = "venues"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(8), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(30))
+    commune_code: Mapped[str] = mapped_column(ForeignKey("communes.code"), index=True)
+    address: Mapped[str] = mapped_column(String(300))
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    manager_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class RevokedVenueCode(Base):
+    """A venue's former code: its old posters are refused with "ask the staff", not "unknown"."""
+
+    __tablename__ = "revoked_venue_codes"
+
+    code: Mapped[str] = mapped_column(String(8), primary_key=True)
+    venue_id: Mapped[int] = mapped_column(ForeignKey("venues.id", ondelete="CASCADE"), index=True)
+    revoked_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class CheckIn(Base):
+    """One visitor checking in at a venue. `visitor` is "u:<user id>" for a messenger user or
+    "w:<random cookie id>" for the web page: enough to count a person once per 30 minutes and to
+    number visitors anonymously in a venue's export; no name, phone number or IP address."""
+
+    __tablename__ = "check_ins"
+    __table_args__ = (Index("ix_check_ins_visit", "venue_id", "visitor", "checked_in_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    venue_id: Mapped[int] = mapped_column(ForeignKey("venues.id", ondelete="CASCADE"))
+    visitor: Mapped[str] = mapped_column(String(40))
+    channel: Mapped[str] = mapped_column(String(20))
+    checked_in_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # The visitor's answer to "do you already have the app?"; None until they answer.
+    already_installed: Mapped[bool | None] = mapped_column()
+
+
+class VenueDailyCount(Base):
+    """Check-ins per venue and local day, kept in step with check_ins (today / 7 days / total)."""
+
+    __tablename__ = "venue_daily_counts"
+
+    venue_id: Mapped[int] = mapped_column(ForeignKey("venues.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    checkins: Mapped[int] = mapped_column(Integer, default=0)
+    answered: Mapped[int] = mapped_column(Integer, default=0)
+    already_installed: Mapped[int] = mapped_column(Integer, default=0)
+
+
 __all__ = [
     "Base",
     "Province",
@@ -247,6 +311,10 @@ __all__ = [
     "SupportPoint",
     "SelfReportedInstall",
     "CommuneDailyCount",
+    "Venue",
+    "RevokedVenueCode",
+    "CheckIn",
+    "VenueDailyCount",
     "utcnow",
     "local_date",
 ]

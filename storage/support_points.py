@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import unicodedata
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.csv_rows import known_communes, read_rows
 from storage.db import dialect_insert
-from storage.models import Commune, SupportPoint, utcnow
+from storage.models import SupportPoint, utcnow
 
 COLUMNS = ("commune_code", "name", "address", "opening_hours", "phone", "latitude", "longitude")
 REQUIRED = ("commune_code", "name", "address")
@@ -36,18 +34,14 @@ async def import_csv(session: AsyncSession, text: str) -> ImportReport:
     are imported.
     """
     report = ImportReport()
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    header = [h.strip() for h in (reader.fieldnames or [])]
-    missing = [c for c in REQUIRED if c not in header]
-    if missing:
-        report.errors.append(f"missing column(s): {', '.join(missing)}")
+    parsed, problem = read_rows(text, REQUIRED)
+    if problem:
+        report.errors.append(problem)
         return report
-    known = set((await session.scalars(select(Commune.code))).all())
+    known = await known_communes(session)
     rows = []
-    for line, raw in enumerate(reader, start=2):
-        row = {k.strip(): unicodedata.normalize("NFC", (v or "").strip()) for k, v in raw.items() if k}
-        code = row.get("commune_code", "")
-        code = code.zfill(5) if code.isdigit() else code
+    for line, row in parsed:
+        code = row["commune_code"]
         if code not in known:
             report.errors.append(f"line {line}: unknown commune code {code!r}")
             continue

@@ -64,3 +64,15 @@ def test_attachment_follows_its_text_and_ask_only_where_supported(content):
     assert rendered[0].message.ask == "location" and rendered[0].message.ask_label
     rendered, _ = render_step((Reply("menu.home", ask=Ask.LOCATION),), content, NO_BUTTONS, None)
     assert rendered[0].message.ask is None
+
+
+def test_a_file_only_reply_sends_the_file_with_its_buttons(content):
+    png = Attachment("image", "poster.png", b"\x89PNG", "image/png", caption=t("common.home"))
+    home = [[Button(t("common.home"), payload="menu")]]
+    rendered, _ = render_step((Reply("common.file_only", home, attachment=png),), content, BUTTONS, None)
+    (only,) = rendered
+    assert only.message.attachment_kind == "image" and only.message.text == "🏠 Menu chính"
+    assert only.message.buttons[0][0].payload == "menu"
+    # Without buttons the choices need words: the numbered list comes first, then the file.
+    rendered, menu = render_step((Reply("common.file_only", home, attachment=png),), content, NO_BUTTONS, None)
+    assert [r.message.attachment_kind for r in rendered] == [None, "image"] and menu == ["menu"]

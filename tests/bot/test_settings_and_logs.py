@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import logging
 
+import pytest
+
 from bot.logs import setup_logging
 from bot.settings import Secret, Settings
 from storage.db import DEFAULT_DATABASE_URL, normalize_url
@@ -54,3 +56,12 @@ def test_secret_is_masked_everywhere(capsys):
     err = capsys.readouterr().err
     assert token not in err and "***" in err
     logging.getLogger().handlers.clear()
+
+
+def test_qr_signing_key_and_bot_username():
+    s = Settings.from_env({"QR_SIGNING_KEY": "0123456789abcdef", "TELEGRAM_BOT_USERNAME": "@bluezone_vn_bot"})
+    assert s.qr_signing_key.reveal() == "0123456789abcdef" and "0123456789abcdef" in s.secrets()
+    assert s.telegram_bot_username == "bluezone_vn_bot"
+    assert Settings.from_env({}).qr_signing_key is None
+    with pytest.raises(ValueError, match="at least 16"):
+        Settings.from_env({"QR_SIGNING_KEY": "short"})

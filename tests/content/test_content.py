@@ -18,6 +18,8 @@ from handlers.values import Join, Percent
 
 ROOT = Path(__file__).resolve().parents[2]
 HANDLERS = ROOT / "handlers"
+# Code that turns content keys into words: the handlers, the poster, the QR's landing page.
+WORDING = sorted([*HANDLERS.glob("*.py"), *(ROOT / "posters").glob("*.py"), ROOT / "bot" / "landing.py"])
 CONTENT = ROOT / "content" / "vi"
 VIETNAMESE = re.compile(r"[ăâđêôơưàáảãạằắẳẵặầấẩẫậèéẻẽẹềếểễệìíỉĩịòóỏõọồốổỗộờớởỡợùúủũụừứửữựỳýỷỹỵ]", re.I)
 
@@ -26,7 +28,7 @@ def _key_uses() -> list[tuple[str, str, set[str] | None, bool]]:
     """(where, key or prefix, keyword names or None when unknown, is_prefix) for every use of a
     content key in handlers/: t("k", a=...), Reply("k", a=...), MenuEntry(.., "k"), prompt="k"."""
     uses = []
-    for path in sorted(HANDLERS.glob("*.py")):
+    for path in WORDING:
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             if not isinstance(node, ast.Call):
@@ -91,17 +93,17 @@ def test_dynamic_key_families_are_complete(content):
         assert len(question) <= 64, question  # fits a button
         content.render(t(f"faq.questions.{i}.answer"))
     for intent in content.section("search.intents"):
-        assert intent["payload"].split(":")[0] in {"guide", "faq", "support", "install"}
+        assert intent["payload"].split(":")[0] in {"guide", "faq", "support", "install", "venue", "venues"}
 
 
 def test_every_text_is_nfc_and_content_lives_in_content():
     for path in CONTENT.glob("*.toml"):
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             assert unicodedata.is_normalized("NFC", line), f"{path.name}:{n} is not NFC"
-    for path in HANDLERS.glob("*.py"):
+    for path in WORDING:
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             code = line.split("#", 1)[0]
-            assert not VIETNAMESE.search(code), f"handlers/{path.name}:{n}: Vietnamese text belongs in content/vi/"
+            assert not VIETNAMESE.search(code), f"{path.parent.name}/{path.name}:{n}: Vietnamese text belongs in content/vi/"
 
 
 def test_campaign_values_fill_every_template(content):

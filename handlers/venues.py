@@ -1,0 +1,312 @@
+"""Venue managers: register a check-in point and get its poster; list their venues, see counts,
+get a poster again, export the check-in log, revoke a poster (a new code is issued)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+from handlers.communes import ask_commune, commune_label
+from handlers.context import Context
+from handlers.menu import home_button
+from handlers.router import Flow, MenuEntry
+from handlers.types import Ask, Attachment, Button, Incoming, Kind, Reply, Step, t
+from handlers.values import Percent
+from posters.venue import PosterUnavailable, draw_async, poster_request, public_handles
+from storage import venues
+from storage.models import LOCAL_TIMEZONE, Venue, local_date
+
+REGISTER = "venue"  # venue → start; venue:kind:<kind>, venue:skip, venue:ok, venue:redo
+MINE = "venues"  # venues → list; venues:<action>:<venue id>
+NAME, KIND, COMMUNE, ADDRESS, LOCATION, CONFIRM = (
+    "venue.name", "venue.kind", "venue.commune_picked", "venue.address", "venue.location", "venue.confirm"
+)
+MIN_TEXT = 3
+DRAFT = ("venue_name", "venue_kind", "venue_commune", "venue_address", "venue_latitude", "venue_longitude")
+COORDINATES = re.compile(r"\s*(-?\d{1,2}(?:[.,]\d+)?)\s*[,;\s]\s*(-?\d{1,3}(?:[.,]\d+)?)\s*")
+
+
+async def configured(ctx: Context) -> bool:
+    """Posters need the QR signing key: without it the entry is not offered at all."""
+    return ctx.settings.qr_signing_key is not None
+
+
+async def manages(ctx: Context) -> bool:
+    return await venues.manages_venues(ctx.db, ctx.user.id)
+
+
+def cancel_row() -> list[Button]:
+    return [home_button()]
+
+
+# --- registration --------------------------------------------------------------------------------
+
+
+async def start(msg: Incoming, ctx: Context) -> Step:
+    """The register button or /dangkydiem: asks for the name first."""
+    if not await configured(ctx):
+        return Step.end(Reply("venue.not_configured", [[home_button()]]))
+    ctx.forget(*DRAFT)
+    return Step.to(NAME, Reply("venue.ask_name", [cancel_row()]))
+
+
+def typed(msg: Incoming, limit: int) -> str | None:
+    """A typed name or address, tidied; None when too short to be one."""
+    text = venues.clean_text(msg.text if msg.kind is Kind.TEXT else "", limit)
+    return text if len(text) >= MIN_TEXT else None
+
+
+async def name_typed(msg: Incoming, ctx: Context) -> Step:
+    if (name := typed(msg, venues.NAME_MAX)) is None:
+        return Step.stay(Reply("venue.name_invalid", [cancel_row()]))
+    ctx.remember(venue_name=name)
+    return Step.to(KIND, ask_kind())
+
+
+def ask_kind() -> Reply:
+    buttons = [Button(t(f"venue.kinds.{k}"), payload=f"{REGISTER}:kind:{k}") for k in venues.VENUE_KINDS]
+    rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+    return Reply("venue.ask_kind", [*rows, cancel_row()])
+
+
+async def kind_typed(msg: Incoming, ctx: Context) -> Step:
+    return Step.stay(ask_kind())
+
+
+async def kind_chosen(ctx: Context, kind: str) -> Step:
+    if kind not in venues.VENUE_KINDS or "venue_name" not in ctx.draft:
+        return await stale(ctx)
+    ctx.remember(venue_kind=kind)
+    return ask_commune(ctx, then=COMMUNE, prompt="venue.ask_commune")
+
+
+async def commune_picked(msg: Incoming, ctx: Context) -> Step:
+    ctx.remember(venue_commune=ctx.draft["picked_commune"])
+    ctx.forget("picked_commune")
+    return Step.to(ADDRESS, Reply("venue.ask_address", [cancel_row()]))
+
+
+async def address_typed(msg: Incoming, ctx: Context) -> Step:
+    if (address := typed(msg, venues.ADDRESS_MAX)) is None:
+        return Step.stay(Reply("venue.address_invalid", [cancel_row()]))
+    ctx.remember(venue_address=address)
+    return Step.to(LOCATION, ask_location())
+
+
+def ask_location() -> Reply:
+    return Reply("venue.ask_location", [[Button(t("venue.skip_location"), payload=f"{REGISTER}:skip")], cancel_row()], ask=Ask.LOCATION)
+
+
+async def location_given(msg: Incoming, ctx: Context) -> Step:
+    """A shared location, or coordinates typed as "21.0285, 105.8542" where there is no share button."""
+    if msg.kind is Kind.LOCATION and msg.location is not None:
+        lat, lon = msg.location.latitude, msg.location.longitude
+    else:
+        lat, lon = typed_coordinates(msg.text if msg.kind is Kind.TEXT else None)
+        if lat is None:
+            return Step.stay(Reply("venue.location_invalid", [[Button(t("venue.skip_location"), payload=f"{REGISTER}:skip")], cancel_row()]))
+    ctx.remember(venue_latitude=lat, venue_longitude=lon)
+    return Step.to(CONFIRM, confirmation(ctx))
+
+
+def typed_coordinates(text: str | None) -> tuple[float | None, float | None]:
+    """"21.0285, 105.8542" (or with decimal commas, "21,0285 105,8542") → numbers; else Nones."""
+    match = COORDINATES.fullmatch(text or "")
+    if match is None:
+        return None, None
+    try:
+        return venues.parse_coordinates(*(g.replace(",", ".") for g in match.groups()))
+    except ValueError:
+        return None, None
+
+
+def confirmation(ctx: Context) -> Reply:
+    d = ctx.draft
+    entry = ctx.communes.get(d["venue_commune"])
+    if d.get("venue_latitude") is not None:
+        where = t("venue.location_set", latitude=f"{d['venue_latitude']:.5f}", longitude=f"{d['venue_longitude']:.5f}")
+    else:
+        where = t("venue.location_none")
+    text = t(
+        "venue.confirm",
+        name=d["venue_name"],
+        kind=t(f"venue.kinds.{d['venue_kind']}"),
+        commune=commune_label(entry) if entry else d["venue_commune"],
+        address=d["venue_address"],
+        location=where,
+    )
+    rows = [
+        [Button(t("venue.confirm_yes"), payload=f"{REGISTER}:ok")],
+        [Button(t("venue.confirm_redo"), payload=f"{REGISTER}:redo")],
+        cancel_row(),
+    ]
+    return Reply(text, rows)
+
+
+async def confirm_typed(msg: Incoming, ctx: Context) -> Step:
+    return Step.stay(confirmation(ctx))
+
+
+async def create(msg: Incoming, ctx: Context) -> Step:
+    d = ctx.draft
+    if ctx.convo.state != CONFIRM or not all(k in d for k in DRAFT[:4]):
+        return await stale(ctx)  # a second tap on "confirm": the venue exists already
+    venue = await venues.create_venue(
+        ctx.db,
+        name=d["venue_name"],
+        kind=d["venue_kind"],
+        commune_code=d["venue_commune"],
+        address=d["venue_address"],
+        latitude=d.get("venue_latitude"),
+        longitude=d.get("venue_longitude"),
+        manager_user_id=ctx.user.id,
+    )
+    created = Reply(t("venue.created", name=venue.name, code=venue.code))
+    return Step.end(created, *await poster_replies(ctx, venue))
+
+
+async def on_register_button(msg: Incoming, ctx: Context) -> Step:
+    parts = (msg.payload or "").split(":")
+    if len(parts) == 1:
+        return await start(msg, ctx)
+    action = parts[1]
+    if action == "kind" and len(parts) == 3:
+        return await kind_chosen(ctx, parts[2])
+    if action == "skip" and ctx.convo.state == LOCATION:
+        ctx.remember(venue_latitude=None, venue_longitude=None)
+        return Step.to(CONFIRM, confirmation(ctx))
+    if action == "ok":
+        return await create(msg, ctx)
+    if action == "redo":
+        return await start(msg, ctx)
+    return await stale(ctx)
+
+
+async def stale(ctx: Context) -> Step:
+    return Step.end(Reply("venue.stale", [[home_button()]]))
+
+
+# --- the poster ----------------------------------------------------------------------------------
+
+
+async def poster_replies(ctx: Context, venue: Venue) -> list[Reply]:
+    """The poster as a PDF to print and a PNG to share, or why it cannot be made here."""
+    handles = public_handles(ctx.settings, ctx.bot_handles)
+    try:
+        request = poster_request(ctx.content, ctx.settings, handles, venue, ctx.communes.get(venue.commune_code))
+    except PosterUnavailable as exc:
+        key = "venue.poster_no_handle" if exc.reason == "no_handle" else "venue.not_configured"
+        return [Reply(t(key), [[home_button()]])]
+    poster = await draw_async(request)
+    pdf = Attachment("document", f"{request.filename}.pdf", poster.pdf, "application/pdf", caption=t("venue.poster_pdf"))
+    png = Attachment("image", f"{request.filename}.png", poster.png, "image/png", caption=t("venue.poster_png", code=venue.code))
+    return [
+        Reply("common.file_only", attachment=pdf),
+        Reply("common.file_only", [[Button(t("venue.my_venues"), payload=MINE)], [home_button()]], attachment=png),
+    ]
+
+
+# --- a manager's venues --------------------------------------------------------------------------
+
+
+async def list_mine(msg: Incoming, ctx: Context) -> Step:
+    mine = await venues.venues_of(ctx.db, ctx.user.id)
+    if not mine:
+        rows = [[Button(t("venue.menu_register"), payload=REGISTER)]] if await configured(ctx) else []
+        return Step.end(Reply("venue.none", [*rows, [home_button()]]))
+    rows = [[Button(f"{v.name} · {v.code}", payload=f"{MINE}:v:{v.id}")] for v in mine]
+    if await configured(ctx):
+        rows.append([Button(t("venue.menu_register"), payload=REGISTER)])
+    rows.append([home_button()])
+    return Step.end(Reply(t("venue.list", count=len(mine)), rows))
+
+
+async def on_mine_button(msg: Incoming, ctx: Context) -> Step:
+    """venues:v:<id> details and counts; :p: the poster again; :x: the CSV log; :r: revoke? :R: revoke."""
+    parts = (msg.payload or "").split(":")
+    if len(parts) == 1:
+        return await list_mine(msg, ctx)
+    if len(parts) != 3 or not parts[2].isdigit():
+        return await stale(ctx)
+    venue = await venues.managed_venue(ctx.db, int(parts[2]), ctx.user.id)
+    if venue is None:
+        return await stale(ctx)
+    action = parts[1]
+    if action == "v":
+        return Step.end(await details(ctx, venue))
+    if action == "p":
+        return Step.end(Reply(t("venue.poster_again", name=venue.name, code=venue.code)), *await poster_replies(ctx, venue))
+    if action == "x":
+        return Step.end(await export(ctx, venue))
+    if action == "r":
+        rows = [[Button(t("venue.revoke_yes"), payload=f"{MINE}:R:{venue.id}")], [Button(t("common.back"), payload=f"{MINE}:v:{venue.id}")]]
+        return Step.end(Reply(t("venue.revoke_ask", name=venue.name, code=venue.code), rows))
+    if action == "R":
+        old = venue.code
+        await venues.revoke(ctx.db, venue, ctx.now)
+        revoked = Reply(t("venue.revoked", name=venue.name, old=old, code=venue.code))
+        return Step.end(revoked, *await poster_replies(ctx, venue))
+    return await stale(ctx)
+
+
+async def details(ctx: Context, venue: Venue) -> Reply:
+    counts = await venues.venue_counts(ctx.db, venue.id, local_date(ctx.now))
+    entry = ctx.communes.get(venue.commune_code)
+    share = Percent.of(counts.already_installed, counts.answered)
+    text = t(
+        "venue.details",
+        name=venue.name,
+        code=venue.code,
+        kind=t(f"venue.kinds.{venue.kind}"),
+        address=venue.address,
+        commune=commune_label(entry) if entry else venue.commune_code,
+        today=counts.today,
+        week=counts.last_7_days,
+        total=counts.total,
+        installed=t("venue.share", share=share, installed=counts.already_installed, answered=counts.answered)
+        if share is not None
+        else t("venue.share_none"),
+    )
+    rows = [
+        [Button(t("venue.get_poster"), payload=f"{MINE}:p:{venue.id}"), Button(t("venue.export"), payload=f"{MINE}:x:{venue.id}")],
+        [Button(t("venue.revoke"), payload=f"{MINE}:r:{venue.id}")],
+        [Button(t("venue.my_venues"), payload=MINE), home_button()],
+    ]
+    return Reply(text, rows)
+
+
+async def export(ctx: Context, venue: Venue) -> Reply:
+    """The check-in log as CSV (UTF-8 with BOM, so Excel shows the accents): time, an anonymous
+    visitor number for this venue, channel, answered "already installed"."""
+    render = ctx.content.render
+    answers = {True: render(t("venue.csv_yes")), False: render(t("venue.csv_no")), None: ""}
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([render(t(f"venue.csv_columns.{c}")) for c in ("time", "visitor", "channel", "installed")])
+    log = await venues.check_in_log(ctx.db, venue.id)
+    for row in log:
+        when = row.checked_in_at.astimezone(LOCAL_TIMEZONE).strftime("%Y-%m-%d %H:%M:%S")  # Vietnam's time
+        writer.writerow([when, row.visitor_number, row.channel, answers[row.already_installed]])
+    data = ("\ufeff" + out.getvalue()).encode("utf-8")
+    csv_file = Attachment("document", f"checkins-{venue.code}.csv", data, "text/csv", caption=t("venue.export_caption", count=len(log)))
+    return Reply("common.file_only", [[Button(t("common.back"), payload=f"{MINE}:v:{venue.id}")]], attachment=csv_file)
+
+
+FLOW = Flow(
+    name="venue",
+    buttons={REGISTER: on_register_button, MINE: on_mine_button},
+    commands={"dangkydiem": start, "diemcheckin": list_mine},
+    states={
+        NAME: name_typed,
+        KIND: kind_typed,
+        COMMUNE: commune_picked,
+        ADDRESS: address_typed,
+        LOCATION: location_given,
+        CONFIRM: confirm_typed,
+    },
+    menu=[
+        MenuEntry(REGISTER, "venue.menu_register", order=50, visible=configured),
+        MenuEntry(MINE, "venue.menu_mine", order=55, visible=manages),
+    ],
+)

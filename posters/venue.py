@@ -1,0 +1,83 @@
+"""A venue's poster: its words and the link its QR holds, for the bot, the CLI and the landing page."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Mapping
+
+from handlers.types import t
+from posters import Poster, make_poster, make_poster_async
+from posters.words import PosterWords, poster_words, printed_channels
+from storage.venue_codes import sign
+
+if TYPE_CHECKING:
+    from bot.content import Content
+    from bot.settings import Settings
+    from storage.models import Venue
+    from storage.units import CommuneEntry
+
+
+class PosterUnavailable(Exception):
+    """The deployment cannot make posters yet: `reason` is "no_key" (QR_SIGNING_KEY unset) or
+    "no_handle" (the bot's Telegram username is unknown: no token, no TELEGRAM_BOT_USERNAME)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def public_handles(settings: "Settings", bot_handles: Mapping[str, str]) -> dict[str, str]:
+    """The bot's names to print: what the running channels report (getMe), else the settings."""
+    handles = {}
+    if settings.telegram_bot_username:
+        handles["telegram"] = settings.telegram_bot_username
+    handles.update({k: v for k, v in bot_handles.items() if v})
+    return handles
+
+
+def telegram_link(username: str, payload: str) -> str:
+    return f"https://t.me/{username}?start={payload}"
+
+
+def landing_link(settings: "Settings", payload: str) -> str:
+    return f"{settings.public_base_url}/q/{payload}"
+
+
+@dataclass(frozen=True)
+class PosterRequest:
+    words: PosterWords
+    qr_data: str
+    filename: str  # without extension: "poster-AB23CD7"
+
+
+def poster_request(
+    content: "Content", settings: "Settings", handles: Mapping[str, str], venue: "Venue", commune: "CommuneEntry | None"
+) -> PosterRequest:
+    """What to draw for `venue`: its words and the QR's link (the landing page when
+    PUBLIC_BASE_URL is set, else the Telegram deep link)."""
+    if settings.qr_signing_key is None:
+        raise PosterUnavailable("no_key")
+    if not handles.get("telegram"):
+        raise PosterUnavailable("no_handle")
+    payload = sign(settings.qr_signing_key.reveal(), venue.code)
+    web = settings.public_base_url is not None
+    qr_data = landing_link(settings, payload) if web else telegram_link(handles["telegram"], payload)
+    label = content.render(t("commune.label", name=commune.name, province=commune.province_name)) if commune else venue.commune_code
+    words = poster_words(
+        content,
+        venue_name=venue.name,
+        venue_address=venue.address,
+        commune=label,
+        code=venue.code,
+        channels=printed_channels(content, handles),
+        web=web,
+    )
+    return PosterRequest(words, qr_data, f"poster-{venue.code}")
+
+
+def draw(request: PosterRequest, *, pdf: bool = True, png: bool = True) -> Poster:
+    return make_poster(request.words, request.qr_data, pdf=pdf, png=png)
+
+
+async def draw_async(request: PosterRequest) -> Poster:
+    return await make_poster_async(request.words, request.qr_data)

@@ -1,0 +1,313 @@
+"""Check-in venues and their check-ins: registration, codes and revocation, counting, the CSV log."""
+
+from __future__ import annotations
+
+import datetime as dt
+import unicodedata
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.counters import add_counts, bump
+from storage.csv_rows import known_communes, read_rows
+from storage.models import CheckIn, RevokedVenueCode, Venue, VenueDailyCount, local_date
+from storage.venue_codes import new_code
+
+# The kinds of place the provinces' letters name; their labels are content (venue.kinds.<kind>).
+VENUE_KINDS = (
+    "government_office",
+    "public_service_centre",
+    "school",
+    "market",
+    "enterprise",
+    "health_facility",
+    "bus_station",
+    "restaurant_hotel",
+    "tourist_site",
+    "other",
+)
+# A visitor scanning again within this time is already checked in: counted once.
+CHECK_IN_WINDOW = dt.timedelta(minutes=30)
+NAME_MAX = 200
+ADDRESS_MAX = 300
+VENUE_METRICS = ("checkins", "answered", "already_installed")
+
+
+def clean_text(text: str | None, limit: int) -> str:
+    """NFC, single spaces, at most `limit` characters: what we store of a typed name or address."""
+    text = " ".join(unicodedata.normalize("NFC", text or "").split())
+    return text[:limit].rstrip()
+
+
+# --- venues --------------------------------------------------------------------------------------
+
+
+async def _unused_code(session: AsyncSession) -> str:
+    """A fresh code used by no venue, now or before (an old poster must never reach a new venue)."""
+    while True:
+        code = new_code()
+        taken = await session.scalar(select(func.count()).select_from(Venue).where(Venue.code == code))
+        revoked = await session.get(RevokedVenueCode, code)
+        if not taken and revoked is None:
+            return code
+
+
+async def create_venue(
+    session: AsyncSession,
+    *,
+    name: str,
+    kind: str,
+    commune_code: str,
+    address: str,
+    latitude: float | None = None,
+    longitude: float | None = None,
+    manager_user_id: int | None = None,
+) -> Venue:
+    if kind not in VENUE_KINDS:
+        raise ValueError(f"unknown venue kind {kind!r}")
+    venue = Venue(
+        code=await _unused_code(session),
+        name=clean_text(name, NAME_MAX),
+        kind=kind,
+        commune_code=commune_code,
+        address=clean_text(address, ADDRESS_MAX),
+        latitude=latitude,
+        longitude=longitude,
+        manager_user_id=manager_user_id,
+    )
+    session.add(venue)
+    await session.flush()
+    return venue
+
+
+@dataclass(frozen=True)
+class CodeLookup:
+    venue: Venue | None
+    revoked: bool = False
+
+
+async def find_by_code(session: AsyncSession, code: str) -> CodeLookup:
+    """The venue a code names; `revoked` when it is a former code of a venue (an old poster)."""
+    venue = (await session.scalars(select(Venue).where(Venue.code == code))).one_or_none()
+    if venue is not None:
+        return CodeLookup(venue)
+    old = await session.get(RevokedVenueCode, code)
+    if old is not None:
+        return CodeLookup(await session.get(Venue, old.venue_id), revoked=True)
+    return CodeLookup(None)
+
+
+async def managed_venue(session: AsyncSession, venue_id: int, user_id: int) -> Venue | None:
+    """The venue if this person manages it (registered it); None otherwise."""
+    venue = await session.get(Venue, venue_id)
+    return venue if venue is not None and venue.manager_user_id == user_id else None
+
+
+async def venues_of(session: AsyncSession, user_id: int) -> list[Venue]:
+    stmt = select(Venue).where(Venue.manager_user_id == user_id).order_by(Venue.created_at, Venue.id)
+    return list((await session.scalars(stmt)).all())
+
+
+async def manages_venues(session: AsyncSession, user_id: int) -> bool:
+    stmt = select(Venue.id).where(Venue.manager_user_id == user_id).limit(1)
+    return (await session.scalar(stmt)) is not None
+
+
+async def venues_in_commune(session: AsyncSession, commune_code: str) -> list[Venue]:
+    stmt = select(Venue).where(Venue.commune_code == commune_code).order_by(Venue.name, Venue.id)
+    return list((await session.scalars(stmt)).all())
+
+
+async def revoke(session: AsyncSession, venue: Venue, now: dt.datetime) -> str:
+    """Retire the venue's code (its posters stop working) and issue a new one."""
+    session.add(RevokedVenueCode(code=venue.code, venue_id=venue.id, revoked_at=now))
+    await session.flush()
+    venue.code = await _unused_code(session)
+    await session.flush()
+    return venue.code
+
+
+# --- check-ins -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckInResult:
+    check_in: CheckIn
+    new: bool  # False: the same visitor within CHECK_IN_WINDOW, counted once
+
+
+async def record_check_in(
+    session: AsyncSession, venue: Venue, visitor: str, channel: str, now: dt.datetime
+) -> CheckInResult:
+    """Record a check-in, unless this visitor checked in here within the last 30 minutes."""
+    # The venue's row lock makes two taps of one visitor (two web requests) take turns.
+    await session.execute(select(Venue.id).where(Venue.id == venue.id).with_for_update())
+    recent = (
+        await session.scalars(
+            select(CheckIn)
+            .where(CheckIn.venue_id == venue.id, CheckIn.visitor == visitor, CheckIn.checked_in_at > now - CHECK_IN_WINDOW)
+            .order_by(CheckIn.checked_in_at.desc())
+            .limit(1)
+        )
+    ).one_or_none()
+    if recent is not None:
+        return CheckInResult(recent, new=False)
+    check_in = CheckIn(venue_id=venue.id, visitor=visitor, channel=channel, checked_in_at=now)
+    session.add(check_in)
+    await session.flush()
+    day = local_date(now)
+    await bump(session, venue.commune_code, day, checkins=1)
+    await add_counts(session, VenueDailyCount, {"venue_id": venue.id, "day": day}, VENUE_METRICS, {"checkins": 1})
+    return CheckInResult(check_in, new=True)
+
+
+async def answer_installed(session: AsyncSession, check_in_id: int, visitor: str, installed: bool) -> CheckIn | None:
+    """Store the visitor's answer on their check-in (a changed answer moves the counts); None when
+    the check-in is not this visitor's."""
+    check_in = await session.get(CheckIn, check_in_id, with_for_update=True)
+    if check_in is None or check_in.visitor != visitor:
+        return None
+    before = check_in.already_installed
+    if before is installed:
+        return check_in
+    check_in.already_installed = installed
+    venue = await session.get(Venue, check_in.venue_id)
+    day = local_date(check_in.checked_in_at)
+    delta_installed = int(installed) - int(bool(before))
+    await bump(session, venue.commune_code, day, checkins_already_installed=delta_installed)
+    await add_counts(
+        session,
+        VenueDailyCount,
+        {"venue_id": venue.id, "day": day},
+        VENUE_METRICS,
+        {"answered": int(before is None), "already_installed": delta_installed},
+    )
+    return check_in
+
+
+async def latest_check_in(session: AsyncSession, venue_id: int, visitor: str) -> CheckIn | None:
+    stmt = (
+        select(CheckIn)
+        .where(CheckIn.venue_id == venue_id, CheckIn.visitor == visitor)
+        .order_by(CheckIn.checked_in_at.desc(), CheckIn.id.desc())
+        .limit(1)
+    )
+    return (await session.scalars(stmt)).one_or_none()
+
+
+@dataclass(frozen=True)
+class VenueCounts:
+    today: int
+    last_7_days: int
+    total: int
+    answered: int
+    already_installed: int
+
+
+async def venue_counts(session: AsyncSession, venue_id: int, today: dt.date) -> VenueCounts:
+    """Today, the last 7 days (today included) and all time, from the daily rows."""
+    rows = (await session.execute(
+        select(VenueDailyCount.day, VenueDailyCount.checkins, VenueDailyCount.answered, VenueDailyCount.already_installed)
+        .where(VenueDailyCount.venue_id == venue_id)
+    )).all()
+    week_start = today - dt.timedelta(days=6)
+    return VenueCounts(
+        today=sum(r.checkins for r in rows if r.day == today),
+        last_7_days=sum(r.checkins for r in rows if week_start <= r.day <= today),
+        total=sum(r.checkins for r in rows),
+        answered=sum(r.answered for r in rows),
+        already_installed=sum(r.already_installed for r in rows),
+    )
+
+
+@dataclass(frozen=True)
+class LogRow:
+    checked_in_at: dt.datetime
+    visitor_number: int  # 1 for the venue's first visitor, 2 for the next new one...
+    channel: str
+    already_installed: bool | None
+
+
+async def check_in_log(session: AsyncSession, venue_id: int) -> list[LogRow]:
+    """The venue's check-ins, oldest first, with visitors numbered anonymously for this venue."""
+    stmt = (
+        select(CheckIn.checked_in_at, CheckIn.visitor, CheckIn.channel, CheckIn.already_installed)
+        .where(CheckIn.venue_id == venue_id)
+        .order_by(CheckIn.checked_in_at, CheckIn.id)
+    )
+    numbers: dict[str, int] = {}
+    rows = []
+    for when, visitor, channel, installed in (await session.execute(stmt)).all():
+        number = numbers.setdefault(visitor, len(numbers) + 1)
+        rows.append(LogRow(when, number, channel, installed))
+    return rows
+
+
+# --- the command line's CSV import -----------------------------------------------------------------
+
+
+IMPORT_COLUMNS = ("name", "type", "commune_code", "address", "latitude", "longitude")
+IMPORT_REQUIRED = ("name", "type", "commune_code", "address")
+
+
+@dataclass
+class ImportReport:
+    created: list[Venue] = field(default_factory=list)
+    updated: list[Venue] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def parse_coordinates(latitude: str | None, longitude: str | None) -> tuple[float | None, float | None]:
+    """Both or neither, in range; ValueError otherwise."""
+    if not latitude and not longitude:
+        return None, None
+    lat, lon = float(latitude or "x"), float(longitude or "x")
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise ValueError("out of range")
+    return lat, lon
+
+
+async def import_csv(session: AsyncSession, text: str) -> ImportReport:
+    """Venues from CSV text (columns: IMPORT_COLUMNS; the first four required).
+
+    A row naming a venue already added from the command line (same commune, same name) updates
+    its type, address and position and keeps its code, so a corrected file can be re-imported.
+    """
+    report = ImportReport()
+    parsed, problem = read_rows(text, IMPORT_REQUIRED)
+    if problem:
+        report.errors.append(problem)
+        return report
+    known = await known_communes(session)
+    for line, row in parsed:
+        code = row["commune_code"]
+        name, address, kind = clean_text(row.get("name"), NAME_MAX), clean_text(row.get("address"), ADDRESS_MAX), row.get("type", "")
+        if code not in known:
+            report.errors.append(f"line {line}: unknown commune code {code!r}")
+            continue
+        if not name or not address:
+            report.errors.append(f"line {line}: name and address are required")
+            continue
+        if kind not in VENUE_KINDS:
+            report.errors.append(f"line {line}: unknown type {kind!r} (one of: {', '.join(VENUE_KINDS)})")
+            continue
+        try:
+            lat, lon = parse_coordinates(row.get("latitude"), row.get("longitude"))
+        except ValueError:
+            report.errors.append(f"line {line}: latitude/longitude must be numbers, both or neither")
+            continue
+        existing = (
+            await session.scalars(
+                select(Venue).where(Venue.commune_code == code, Venue.name == name, Venue.manager_user_id.is_(None)).limit(1)
+            )
+        ).one_or_none()
+        if existing is not None:
+            existing.kind, existing.address, existing.latitude, existing.longitude = kind, address, lat, lon
+            report.updated.append(existing)
+            continue
+        report.created.append(
+            await create_venue(session, name=name, kind=kind, commune_code=code, address=address, latitude=lat, longitude=lon)
+        )
+    await session.flush()
+    return report

@@ -1,0 +1,95 @@
+"""`bluezone-bot venue add|import`, `poster` and `posters` on a fresh SQLite file, and the bot's
+username from getMe when only the token is configured."""
+
+from __future__ import annotations
+
+
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from bot.cli import main
+from bot.commands.venues import telegram_username
+from bot.settings import Secret, Settings
+from storage.venue_codes import is_valid_code
+from tests.posters.tools import decode_qr
+from tests.standins.telegram_api import TelegramStandin
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/cli.db")
+    monkeypatch.setenv("QR_SIGNING_KEY", "cli-tests-signing-key")
+    monkeypatch.setenv("TELEGRAM_BOT_USERNAME", "@bluezone_vn_bot")
+    for name in ("TELEGRAM_BOT_TOKEN", "PUBLIC_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def add(name: str, commune: str = "70") -> str:
+    result = CliRunner().invoke(main, ["venue", "add", "--name", name, "--type", "market", "--commune", commune, "--address", "Phố Hàng Da"])
+    assert result.exit_code == 0, result.output
+    code = result.stdout.strip().splitlines()[-1]
+    assert is_valid_code(code)
+    return code
+
+
+def test_venue_add_prints_the_code_last_and_poster_draws_it(env, tmp_path):
+    code = add("Chợ Hàng Da")
+    for suffix in ("pdf", "png"):
+        out = tmp_path / f"poster.{suffix}"
+        result = CliRunner().invoke(main, ["poster", "--venue", code.lower(), "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        assert "4-M" in result.stdout
+    assert (tmp_path / "poster.pdf").read_bytes().startswith(b"%PDF-")
+    link, _, _ = decode_qr(Image.open(tmp_path / "poster.png"))
+    assert link.startswith("https://t.me/bluezone_vn_bot?start=c-" + code)
+
+
+def test_venue_add_and_poster_refuse_bad_input(env, tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(main, ["venue", "add", "--name", "X market", "--type", "market", "--commune", "99999", "--address", "somewhere"])
+    assert result.exit_code != 0 and "unknown commune code '99999'" in result.output
+    result = runner.invoke(main, ["venue", "add", "--name", "Chợ", "--type", "casino", "--commune", "70", "--address", "x"])
+    assert result.exit_code != 0
+    result = runner.invoke(main, ["venue", "add", "--name", "Chợ A", "--type", "market", "--commune", "70", "--address", "xyz", "--latitude", "21"])
+    assert result.exit_code != 0 and "--longitude" in result.output
+    assert runner.invoke(main, ["poster", "--venue", "2345678", "--out", str(tmp_path / "x.pdf")]).exit_code != 0
+    assert "must end in .pdf or .png" in runner.invoke(main, ["poster", "--venue", "x", "--out", str(tmp_path / "x.jpg")]).output
+
+
+def test_poster_needs_the_signing_key(env, tmp_path, monkeypatch):
+    code = add("Chợ Hàng Da")
+    monkeypatch.delenv("QR_SIGNING_KEY")
+    result = CliRunner().invoke(main, ["poster", "--venue", code, "--out", str(tmp_path / "p.pdf")])
+    assert result.exit_code != 0 and "set QR_SIGNING_KEY" in result.output
+
+
+def test_import_and_every_poster_of_a_commune(env, tmp_path):
+    csv_file = tmp_path / "venues.csv"
+    csv_file.write_text(
+        "name,type,commune_code,address,latitude,longitude\n"
+        "UBND phường Hoàn Kiếm,government_office,00070,126 Hàng Trống,21.03,105.85\n"
+        "Trường Tiểu học Tràng An,school,70,6 Tràng Thi,,\n"
+        "Nowhere,school,99999,x,,\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(main, ["venue", "import", str(csv_file)])
+    assert result.exit_code == 0, result.output
+    assert "line 4: unknown commune code '99999'" in result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert lines[-1] == "imported 2 new venue(s), updated 0"
+    codes = sorted(line.split("\t")[0] for line in lines[:-1])
+    out = tmp_path / "posters"
+    result = CliRunner().invoke(main, ["posters", "--commune", "70", "--out", str(out), "--format", "both"])
+    assert result.exit_code == 0, result.output
+    assert "2 posters" in result.stderr  # the progress bar's label
+    assert sorted(p.name for p in out.iterdir()) == sorted(f"poster-{c}.{s}" for c in codes for s in ("pdf", "png"))
+    assert "commune 00073 has no venues" in CliRunner().invoke(main, ["posters", "--commune", "73", "--out", str(out)]).output
+
+
+async def test_username_comes_from_getme_when_only_the_token_is_set():
+    async with TelegramStandin(token="123:abc", username="bluezone_getme_bot") as tg:
+        settings = Settings(telegram_bot_token=Secret("123:abc"), telegram_api_base_url=tg.base_url)
+        assert await telegram_username(settings) == "bluezone_getme_bot"
+        assert await telegram_username(Settings(telegram_bot_username="configured_bot", telegram_bot_token=Secret("123:abc"))) == "configured_bot"
+    assert await telegram_username(Settings()) is None

@@ -1,0 +1,171 @@
+"""The QR's landing page on the real aiohttp app: one-tap web check-in counted once per visitor,
+the install question, Vietnamese error pages, the rate limit, and a web-mode poster's QR."""
+
+from __future__ import annotations
+
+import io
+from unittest import mock
+from urllib.parse import urlsplit
+
+import pytest
+from aiohttp.test_utils import make_mocked_request
+from PIL import Image
+from sqlalchemy import select
+
+from bot.content import Content
+from bot.landing import COOKIE, AddressLimiter, client_address
+from bot.service import Service
+from bot.settings import Secret, Settings
+from bot.web import LANDING, init_app
+from posters.venue import draw, poster_request
+from storage import venues
+from storage.models import CheckIn, CommuneDailyCount, utcnow
+from storage.venue_codes import new_code, sign
+from tests.posters.tools import decode_qr
+
+KEY = "landing-tests-signing-key"
+BASE = "http://bot.example.gov.vn"  # the test client speaks plain HTTP: a Secure cookie would not come back
+
+
+@pytest.fixture
+def settings(database: dict) -> Settings:
+    return Settings(
+        database_url=database["url"], qr_signing_key=Secret(KEY), telegram_bot_username="bluezone_test_bot", public_base_url=BASE
+    )
+
+
+@pytest.fixture
+async def service(settings, db_engine):
+    return Service(settings, db_engine=db_engine)
+
+
+@pytest.fixture
+async def client(aiohttp_client, settings, service):
+    return await aiohttp_client(init_app(settings, service))
+
+
+async def add_venue(service, name="Bưu điện Hoàn Kiếm <b>&</b>"):
+    async with service.sessions() as db, db.begin():
+        return await venues.create_venue(db, name=name, kind="other", commune_code="00070", address="75 Đinh Tiên Hoàng")
+
+
+async def check_ins(service) -> list[CheckIn]:
+    async with service.sessions() as db:
+        return list((await db.scalars(select(CheckIn).order_by(CheckIn.id))).all())
+
+
+async def test_page_names_the_venue_and_offers_telegram_and_the_web(client, service):
+    venue = await add_venue(service)
+    payload = sign(KEY, venue.code)
+    response = await client.get(f"/q/{payload}")
+    assert response.status == 200 and response.content_type == "text/html"
+    page = await response.text()
+    assert "Bưu điện Hoàn Kiếm &lt;b&gt;&amp;&lt;/b&gt;" in page and "<b>&</b>" not in page  # escaped
+    assert f"https://t.me/bluezone_test_bot?start={payload}" in page
+    assert "Check-in ngay tại đây" in page and f'action="/q/{payload}"' in page
+    assert COOKIE in response.cookies and response.cookies[COOKIE]["httponly"]
+    assert not response.cookies[COOKIE]["secure"]
+    assert await check_ins(service) == []  # looking is not checking in
+
+
+async def test_web_check_in_counts_a_repeat_tap_once(client, service):
+    venue = await add_venue(service)
+    path = f"/q/{sign(KEY, venue.code)}"
+    await client.get(path)
+    first = await client.post(path)
+    assert first.status == 200 and "Cảm ơn bạn đã check-in" in await first.text()
+    again = await client.post(path)
+    assert "đã check-in tại" in await again.text() and "rồi" in await again.text()
+    (row,) = await check_ins(service)
+    assert row.channel == "web" and row.visitor == f"w:{client.session.cookie_jar.filter_cookies(client.make_url('/'))[COOKIE].value}"
+    assert "127.0.0.1" not in row.visitor  # no address is stored
+
+    answer = await client.post(f"{path}/answer", data={"installed": "no"})
+    page = await answer.text()
+    assert "play.google.com" in page and "apps.apple.com" in page
+    assert (await check_ins(service))[0].already_installed is False
+    await client.post(f"{path}/answer", data={"installed": "yes"})
+    assert (await check_ins(service))[0].already_installed is True
+    async with service.sessions() as db:
+        (counts,) = (await db.scalars(select(CommuneDailyCount))).all()
+        assert (counts.checkins, counts.checkins_already_installed) == (1, 1)
+
+    client.session.cookie_jar.clear()  # another phone
+    await client.post(path)
+    assert len(await check_ins(service)) == 2
+
+
+async def test_answer_without_a_check_in_goes_back_to_the_venue(client, service):
+    venue = await add_venue(service)
+    path = f"/q/{sign(KEY, venue.code)}"
+    response = await client.post(f"{path}/answer", data={"installed": "yes"}, allow_redirects=False)
+    assert response.status == 303 and response.headers["Location"] == path
+    assert await check_ins(service) == []
+
+
+async def test_unknown_forged_and_revoked_codes(client, service):
+    venue = await add_venue(service)
+    payload = sign(KEY, venue.code)
+    for bad in (sign(KEY, next(c for c in iter(new_code, None) if c != venue.code)), payload[:-1] + ("x" if payload[-1] != "x" else "y"), sign("another-key-xxxxxxxx", venue.code)):
+        for method in (client.get, client.post):
+            response = await method(f"/q/{bad}")
+            assert response.status == 404
+            assert "Không tìm thấy điểm check-in" in await response.text()
+    async with service.sessions() as db, db.begin():
+        await venues.revoke(db, await db.get(type(venue), venue.id), utcnow())
+    response = await client.post(f"/q/{payload}")
+    assert response.status == 410 and "thu hồi" in await response.text()
+    assert await check_ins(service) == []
+
+
+async def test_check_ins_are_rate_limited_per_address(client, service):
+    client.app[LANDING].limiter = AddressLimiter(burst=3, every=60)
+    venue = await add_venue(service)
+    path = f"/q/{sign(KEY, venue.code)}"
+    statuses = [(await client.post(path)).status for _ in range(5)]
+    assert statuses == [200, 200, 200, 429, 429]
+    response = await client.post(path)
+    assert "đợi một phút" in await response.text()
+
+
+def test_limiter_refills_and_forgets_old_addresses():
+    limiter = AddressLimiter(burst=2, every=10, max_addresses=3)
+    assert [limiter.allow("a", now=0) for _ in range(3)] == [True, True, False]
+    assert limiter.allow("a", now=10) and not limiter.allow("a", now=10)
+    for n, address in enumerate("bcde"):
+        limiter.allow(address, now=11 + n)
+    assert len(limiter._buckets) == 3 and "a" not in limiter._buckets
+
+
+@pytest.mark.parametrize(
+    "peer,forwarded,expected",
+    [("203.0.113.5", None, "203.0.113.5"), ("203.0.113.5", "1.2.3.4", "203.0.113.5"),
+     ("127.0.0.1", "10.0.0.1, 198.51.100.7", "198.51.100.7"), ("127.0.0.1", None, "127.0.0.1")],
+)
+def test_client_address_trusts_only_a_local_proxy(peer, forwarded, expected):
+    transport = mock.Mock()
+    transport.get_extra_info.side_effect = lambda name, default=None: (peer, 1234) if name == "peername" else default
+    headers = {"X-Forwarded-For": forwarded} if forwarded else {}
+    assert client_address(make_mocked_request("POST", "/q/x", headers=headers, transport=transport)) == expected
+
+
+async def test_a_web_mode_poster_opens_the_landing_page(client, service, settings):
+    venue = await add_venue(service, name="Chợ Đồng Xuân")
+    content = Content.load()
+    request = poster_request(content, settings, {"telegram": "bluezone_test_bot"}, venue, None)
+    assert "Bấm “Check-in” trên trang vừa mở" in request.words.steps[1]
+    link, _, _ = decode_qr(Image.open(io.BytesIO(draw(request, pdf=False).png)))
+    parts = urlsplit(link)
+    assert f"{parts.scheme}://{parts.netloc}" == BASE
+    response = await client.get(parts.path)
+    assert response.status == 200 and "Chợ Đồng Xuân" in await response.text()
+
+
+async def test_cookie_is_secure_behind_https(aiohttp_client, database, db_engine):
+    settings = Settings(database_url=database["url"], qr_signing_key=Secret(KEY), public_base_url="https://bot.example.gov.vn")
+    service = Service(settings, db_engine=db_engine)
+    client = await aiohttp_client(init_app(settings, service))
+    venue = await add_venue(service)
+    response = await client.get(f"/q/{sign(KEY, venue.code)}")
+    assert response.status == 200 and response.cookies[COOKIE]["secure"]
+    assert "t.me" not in await response.text()  # no Telegram name known: the web check-in alone
