@@ -23,7 +23,7 @@ test: $(STAMP) tools
 	$(BIN)/python -m pytest
 
 # The poster tests read PDFs back with pdftoppm (Debian's poppler-utils). CI runs as root on
-# Debian: install it there when it is missing; elsewhere say what to install.
+# Debian: install it there when it is missing; elsewhere those tests skip, and say what to install.
 tools:
 	@command -v pdftoppm >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
@@ -32,8 +32,10 @@ tools:
 	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends poppler-utils; } >"$$log" 2>&1 \
 	      || { cat "$$log" >&2; echo "error: could not install poppler-utils with apt-get" >&2; exit 1; }; \
 	    rm -f "$$log"; \
-	  else \
+	  elif [ -n "$$CI" ]; then \
 	    echo "error: the poster tests need pdftoppm: install poppler-utils (sudo apt-get install poppler-utils)" >&2; exit 1; \
+	  else \
+	    echo "note: pdftoppm is missing, so the poster read-back tests will be skipped (sudo apt-get install poppler-utils)" >&2; \
 	  fi; }
 
 bench: $(STAMP)

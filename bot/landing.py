@@ -21,8 +21,8 @@ from aiohttp import web
 
 from bot.engine import is_infrastructure_error
 from handlers.types import t
-from posters.venue import public_handles, telegram_link
-from posters.words import printed_channels
+from bot.posters.venue import public_handles, telegram_link
+from bot.posters.words import printed_channels
 from storage import venues
 from storage.models import Venue, utcnow
 from storage.venue_codes import verify

@@ -13,7 +13,7 @@ from handlers.menu import home_button
 from handlers.router import Flow, MenuEntry
 from handlers.types import Ask, Attachment, Button, Incoming, Kind, Reply, Step, t
 from handlers.values import Percent
-from posters.venue import PosterUnavailable, draw_async, poster_request, public_handles
+from bot.posters.venue import PosterUnavailable, draw_async, poster_request, public_handles
 from storage import venues
 from storage.models import LOCAL_TIMEZONE, Venue, local_date
 

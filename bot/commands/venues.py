@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.commands.common import in_session, load_settings, read_csv_text
 from bot.content import Content
 from bot.settings import Settings
-from posters.venue import PosterRequest, PosterUnavailable, draw, poster_request, public_handles
+from bot.posters.venue import PosterRequest, PosterUnavailable, draw, poster_request, public_handles
 from storage import venues
 from storage.csv_rows import commune_code
 from storage.models import Commune, Venue

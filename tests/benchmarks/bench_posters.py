@@ -12,10 +12,10 @@ from click.testing import CliRunner
 
 from bot.cli import main as cli
 from bot.content import Content
-from posters import pdf as pdf_backend
-from posters import png as png_backend
-from posters.layout import poster_layout
-from posters.words import poster_words, printed_channels
+from bot.posters import pdf as pdf_backend
+from bot.posters import png as png_backend
+from bot.posters.layout import poster_layout
+from bot.posters.words import poster_words, printed_channels
 from storage.venue_codes import new_code, sign
 
 VENUES = 1000

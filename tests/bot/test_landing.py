@@ -17,7 +17,7 @@ from bot.landing import COOKIE, AddressLimiter, client_address
 from bot.service import Service
 from bot.settings import Secret, Settings
 from bot.web import LANDING, init_app
-from posters.venue import draw, poster_request
+from bot.posters.venue import draw, poster_request
 from storage import venues
 from storage.models import CheckIn, CommuneDailyCount, utcnow
 from storage.venue_codes import new_code, sign

@@ -19,7 +19,7 @@ from handlers.values import Join, Percent
 ROOT = Path(__file__).resolve().parents[2]
 HANDLERS = ROOT / "handlers"
 # Code that turns content keys into words: the handlers, the poster, the QR's landing page.
-WORDING = sorted([*HANDLERS.glob("*.py"), *(ROOT / "posters").glob("*.py"), ROOT / "bot" / "landing.py"])
+WORDING = sorted([*HANDLERS.glob("*.py"), *(ROOT / "bot" / "posters").glob("*.py"), ROOT / "bot" / "landing.py"])
 CONTENT = ROOT / "content" / "vi"
 VIETNAMESE = re.compile(r"[ăâđêôơưàáảãạằắẳẵặầấẩẫậèéẻẽẹềếểễệìíỉĩịòóỏõọồốổỗộờớởỡợùúủũụừứửữựỳýỷỹỵ]", re.I)
 

@@ -14,10 +14,10 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 from PIL import Image, ImageChops
 
 from bot.content import Content
-from posters import make_poster
-from posters.fonts import POINT, ink, width_mm
-from posters.layout import MARGIN, QR_MAX, QR_MIN, QUIET_MODULES, poster_layout
-from posters.words import poster_words, printed_channels
+from bot.posters import make_poster
+from bot.posters.fonts import POINT, ink, width_mm
+from bot.posters.layout import MARGIN, QR_MAX, QR_MIN, QUIET_MODULES, poster_layout
+from bot.posters.words import poster_words, printed_channels
 from storage.venue_codes import new_code, sign
 from tests.posters.tools import decode_qr, rasterise
 

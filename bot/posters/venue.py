@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Mapping
 
 from handlers.types import t
-from posters import Poster, make_poster, make_poster_async
-from posters.words import PosterWords, poster_words, printed_channels
+from bot.posters import Poster, make_poster, make_poster_async
+from bot.posters.words import PosterWords, poster_words, printed_channels
 from storage.venue_codes import sign
 
 if TYPE_CHECKING:
