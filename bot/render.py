@@ -61,10 +61,12 @@ def render_step(
 
         # The messenger's share-contact / share-location button, where it has one.
         ask = reply.ask if reply.ask and getattr(caps, f"request_{reply.ask.value}") else None
+        close = reply.close_ask and (caps.request_contact or caps.request_location)
         chunks = split_text(text, caps.max_text)
         for i, chunk in enumerate(chunks):
             last = i == len(chunks) - 1
-            edit = reply.edit and caps.edit and message_ref is not None and i == 0
+            edit = reply.edit and caps.edit and message_ref is not None and i == 0 and not close
+            alternatives = (ask and last) or (close and i == 0 and last and rows)
             out.append(
                 Rendered(
                     OutMessage(
@@ -74,7 +76,8 @@ def render_step(
                         edit_ref=message_ref if edit else None,
                         ask=ask.value if (ask and last) else None,
                         ask_label=content.render(t(f"common.ask_{ask.value}")) if (ask and last) else None,
-                        ask_alternatives=content.render(t("common.ask_alternatives")) if (ask and last) else None,
+                        ask_alternatives=content.render(t("common.ask_alternatives")) if alternatives else None,
+                        close_ask=bool(close and i == 0),
                     ),
                     None,
                 )
