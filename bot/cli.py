@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from bot.commands import data, service
+from bot.commands import data, roles, service
 
 
 @click.group()
@@ -17,6 +17,9 @@ main.add_command(service.chat)
 main.add_command(data.db)
 main.add_command(data.units)
 main.add_command(data.support_points)
+main.add_command(roles.grant)
+main.add_command(roles.revoke)
+main.add_command(roles.list_roles)
 
 
 if __name__ == "__main__":
