@@ -160,6 +160,16 @@ def parse(text: str, vocabulary: Vocabulary) -> Parsed:
             t.role = phrase.category
         tags.append((i, phrase))
         i += len(phrase.words)
+    # An address part ("ngõ") is one only before its number; otherwise it is a plain word
+    # ("nhà đầu ngõ": the house at the end of the alley).
+    for start, phrase in list(tags):
+        end = start + len(phrase.words)
+        if phrase.category == "household_part" and not (
+            end < len(tokens) and tokens[end].kind == "number" and tokens[end].segment == tokens[start].segment
+        ):
+            tags.remove((start, phrase))
+            for t in tokens[start:end]:
+                t.role = None
 
     def next_index(j: int, step: int, segment: int) -> int | None:
         """The next token from j in direction step, skipping fillers, within the segment."""
