@@ -9,9 +9,10 @@ its local day (storage.models.local_date of the moment it was saved):
   the counter of its outcome when that outcome has one (no_smartphone, refused, nobody_home).
 - A return visit (the volunteer confirmed it is the household visited before): revisits +1;
   installs_helped +I; smartphones_seen +max(0, S - S0); already_installed +max(0, A - C0); its
-  outcome's counter +1 and the earlier outcome's counter -1. S0 is the smartphones and C0 the
-  phones already covered (installed then or already had it) at the visit returned to, and that
-  visit's outcome, all copied onto the return visit when it is saved (its baseline).
+  outcome's counter +1 and the earlier outcome's counter -1. S0 is the most smartphones and C0
+  the most phones covered (installed with help or already having the app) at any earlier visit
+  of the household; with the outcome of the visit returned to, they are copied onto the return
+  visit when it is saved (its baseline, storage.visits.baseline).
 
 S, I, A are the household's smartphones, phones installed now with the volunteer's help, and
 phones that already had the app. So, summed over any period from the campaign's start:
@@ -167,6 +168,18 @@ def contribution(f: Figures) -> dict[str, int]:
     return {k: v for k, v in out.items() if v}
 
 
+def baseline(earlier: Visit | Mapping[str, Any]) -> dict[str, Any]:
+    """What a return visit is measured against: the earlier visit's outcome, and the most phones
+    seen and covered at any visit of the household so far (so phones are counted once even when
+    a return visit finds fewer of them at home)."""
+    f = Figures.of(earlier)
+    return {
+        "base_outcome": f.outcome,
+        "base_smartphones": max(f.smartphones, f.base_smartphones),
+        "base_covered": max(f.installed_now + f.already_installed, f.base_covered),
+    }
+
+
 def difference(new: Mapping[str, int], old: Mapping[str, int]) -> dict[str, int]:
     keys = set(new) | set(old)
     return {k: new.get(k, 0) - old.get(k, 0) for k in keys if new.get(k, 0) != old.get(k, 0)}
@@ -274,12 +287,7 @@ async def save_visit(
     if problems:
         raise ValueError(f"visit figures do not add up: {problems}")
     if revisit_of is not None:
-        values.update(
-            revisit_of=revisit_of.id,
-            base_outcome=revisit_of.outcome,
-            base_smartphones=revisit_of.smartphones,
-            base_covered=revisit_of.installed_now + revisit_of.already_installed,
-        )
+        values.update(revisit_of=revisit_of.id, **baseline(revisit_of))
     stmt = (
         dialect_insert(session, Visit)
         .values(token=token, volunteer_id=volunteer_id, visited_at=now, day=local_date(now), **values)
