@@ -533,3 +533,41 @@ async def test_menu_entries_follow_roles(service):
     assert chat.payloads() == CITIZEN_MENU + ["visit", "vl", "vme", "co"]
     async with service.sessions() as db:
         assert await db.scalar(select(func.count()).select_from(RoleGrant)) == 2
+
+
+async def test_two_taps_handled_by_two_workers_at_once_store_one_visit(service, database):
+    """[Lưu] tapped twice quickly, the two updates served by two worker processes at the same time
+    (two services, two connection pools, one PostgreSQL database)."""
+    if database["schema"] is None:
+        pytest.skip("one SQLite file has one writer at a time; the race needs PostgreSQL")
+    import asyncio
+
+    from bot.service import Service
+    from handlers.types import Incoming
+    from storage.db import create_engine
+
+    chat = await volunteer(service, "945")
+    await chat.send("thôn 1 số 4 3 máy cài 3")
+    token = token_of(chat)
+    engine = create_engine(database["url"], schema=database["schema"])
+    other = Service(service.settings, db_engine=engine)
+    other.capabilities.update(service.capabilities)
+    try:
+        taps = [
+            Incoming(channel="test", user_id="945", chat_id="945", update_id=f"tap-{n}", kind=Kind.BUTTON,
+                     payload=f"vs:save:{token}", message_ref="42")
+            for n in (1, 2)
+        ]
+        results = await asyncio.gather(service.engine.handle(taps[0]), other.engine.handle(taps[1]))
+        assert all(results)
+    finally:
+        await other.stop()
+        await engine.dispose()
+    assert len(await stored_visits(service)) == 1
+    assert (await counters(service))["installs_helped"] == 3
+    async with service.sessions() as db:
+        from storage.models import OutboxMessage
+
+        keys = sorted(b["key"] for b in (await db.scalars(select(OutboxMessage.body).where(
+            OutboxMessage.update_id.in_(["tap-1", "tap-2"])))).all())
+    assert keys == ["visit.already_saved", "visit.saved"]
