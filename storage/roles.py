@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.db import dialect_insert
 from storage.models import Commune, Province, RoleGrant, Volunteer, utcnow
 from storage.units import COUNTRY_CODE, unit_level
 
@@ -90,9 +91,13 @@ async def grant(session: AsyncSession, user_id: int, role: Role, unit_code: str,
         raise ValueError(f"no {level} with code {unit_code}")
     row = await _row(session, user_id, role, unit_code)
     if row is None:
-        session.add(RoleGrant(user_id=user_id, role=role.value, unit_code=unit_code, granted_at=utcnow(), granted_by=by))
-        await session.flush()
-        return True
+        # ON CONFLICT: the same grant made at once elsewhere (two coordinators approving) is one row.
+        stmt = (
+            dialect_insert(session, RoleGrant)
+            .values(user_id=user_id, role=role.value, unit_code=unit_code, granted_at=utcnow(), granted_by=by)
+            .on_conflict_do_nothing(index_elements=["user_id", "role", "unit_code"])
+        )
+        return (await session.execute(stmt)).rowcount == 1
     if row.revoked_at is None:
         return False
     row.revoked_at, row.revoked_by = None, None

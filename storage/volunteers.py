@@ -168,8 +168,11 @@ async def register(
         row.status = Status.ACTIVE.value
         row.invite_id = invite.id
         row.decided_at, row.decided_by = now, invite.created_by
-        invite.uses += 1
         await session.flush()
+        # In SQL, so two people joining at once both count.
+        await session.execute(
+            update(VolunteerInvite).where(VolunteerInvite.id == invite.id).values(uses=VolunteerInvite.uses + 1)
+        )
         await roles.grant(session, user_id, Role.VOLUNTEER, commune_code, by=invite.created_by)
     elif row.status != Status.ACTIVE.value:
         row.status = Status.PENDING.value
@@ -182,6 +185,7 @@ async def register(
 async def decide(session: AsyncSession, volunteer: Volunteer, approve: bool, by: int, now: dt.datetime) -> bool:
     """Approve or refuse a pending registration; False when it was no longer pending (another
     coordinator decided first), so nothing is changed."""
+    await _lock(session, volunteer)
     if volunteer.status != Status.PENDING.value:
         return False
     volunteer.status = (Status.ACTIVE if approve else Status.REFUSED).value
@@ -193,6 +197,7 @@ async def decide(session: AsyncSession, volunteer: Volunteer, approve: bool, by:
 
 async def set_active(session: AsyncSession, volunteer: Volunteer, active: bool, by: int, now: dt.datetime) -> bool:
     """Deactivate (past visits stay) or reactivate a volunteer; False when nothing changed."""
+    await _lock(session, volunteer)
     wanted = Status.ACTIVE if active else Status.INACTIVE
     if volunteer.status == wanted.value:
         return False
@@ -205,6 +210,12 @@ async def set_active(session: AsyncSession, volunteer: Volunteer, active: bool, 
     else:
         await roles.revoke(session, volunteer.user_id, Role.VOLUNTEER, volunteer.commune_code, by=by)
     return True
+
+
+async def _lock(session: AsyncSession, volunteer: Volunteer) -> None:
+    """Re-read the registration under a row lock: two coordinators deciding at once take turns,
+    and the second sees the first one's decision."""
+    await session.refresh(volunteer, with_for_update=True)
 
 
 async def of_commune(session: AsyncSession, commune_code: str, status: Status | None = None) -> list[Volunteer]:
