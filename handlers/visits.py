@@ -507,7 +507,8 @@ async def on_summary_action(msg: Incoming, ctx: Context) -> Step:
 
 
 async def on_summary_text(msg: Incoming, ctx: Context) -> Step:
-    """At a summary: a location is added to it; a new shorthand line starts the next visit."""
+    """At a summary: a location is added to it; a new shorthand line starts the next visit; any
+    other message is read as if no question were open (the summary's buttons keep working)."""
     if msg.kind is Kind.LOCATION and msg.location is not None:
         token = ctx.draft.get("v_token")
         draft = await visits.get_draft(ctx.db, token, ctx.user.id) if token else None
@@ -517,9 +518,9 @@ async def on_summary_text(msg: Incoming, ctx: Context) -> Step:
         await visits.update_draft(ctx.db, draft, {"latitude": rounded[0], "longitude": rounded[1]})
         reply = await summary_reply(ctx, token, draft.data, draft.visit_id)
         return Step.stay(Reply("visit.location_saved", close_ask=True), reply)
-    if msg.kind is Kind.TEXT and (step := await by_text(msg, ctx)) is not None:
-        return step
-    return Step.stay(Reply("visit.summary_waiting", [[home_button()]]))
+    ctx.forget(*BUILD_KEYS)
+    ctx.convo.state = None
+    return await ctx.router.dispatch(msg, ctx)
 
 
 async def save(ctx: Context, token: str, choice: str | None) -> Step:

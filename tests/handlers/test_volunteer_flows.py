@@ -571,3 +571,56 @@ async def test_two_taps_handled_by_two_workers_at_once_store_one_visit(service, 
         keys = sorted(b["key"] for b in (await db.scalars(select(OutboxMessage.body).where(
             OutboxMessage.update_id.in_(["tap-1", "tap-2"])))).all())
     assert keys == ["visit.already_saved", "visit.saved"]
+
+
+async def test_other_messages_at_a_summary_are_answered_and_the_summary_still_saves(service):
+    chat = await volunteer(service, "946")
+    await chat.send("thôn 1 số 5 2 máy cài 1")
+    token = token_of(chat)
+    await chat.send("het pin thi sao")
+    assert chat.keys == ["faq.answer"]
+    await chat.press(f"vs:save:{token}")
+    assert chat.keys == ["visit.saved"]
+
+
+async def test_two_coordinators_deciding_at_once_decide_once(service, database):
+    if database["schema"] is None:
+        pytest.skip("the race needs PostgreSQL")
+    import asyncio
+
+    from bot.service import Service
+    from handlers.types import Incoming
+    from storage.db import create_engine
+
+    await grant_role(service, "1030", "coordinator", HOAN_KIEM)
+    await grant_role(service, "1031", "coordinator", HOAN_KIEM)
+    hanh = ChatDriver(service, user_id="1032")
+    await hanh.press("reg:nocode")
+    await hanh.send("Hoàn Kiếm")
+    await hanh.send("Hạnh")
+    await hanh.send("0912000222")
+    await hanh.press("reg:skip")
+    async with service.sessions() as db:
+        registration = (await db.scalars(select(Volunteer))).one()
+    engine = create_engine(database["url"], schema=database["schema"])
+    other = Service(service.settings, db_engine=engine)
+    other.capabilities.update(service.capabilities)
+    try:
+        presses = [
+            Incoming(channel="test", user_id=who, chat_id=who, update_id=f"decide-{who}", kind=Kind.BUTTON,
+                     payload=f"vr:{verdict}:{registration.id}")
+            for who, verdict in (("1030", "ok"), ("1031", "no"))
+        ]
+        await asyncio.gather(service.engine.handle(presses[0]), other.engine.handle(presses[1]))
+    finally:
+        await other.stop()
+        await engine.dispose()
+    async with service.sessions() as db:
+        from storage.models import OutboxMessage
+
+        keys = sorted(b["key"] for b in (await db.scalars(select(OutboxMessage.body).where(
+            OutboxMessage.update_id.in_(["decide-1030", "decide-1031"])))).all())
+        status = (await db.scalars(select(Volunteer.status))).one()
+        grants = (await db.scalars(select(RoleGrant).where(RoleGrant.role == "volunteer"))).all()
+    assert "coordinator.already_decided" in keys and len(keys) == 2
+    assert (status == "active") == (len(grants) == 1) and status in ("active", "refused")
