@@ -41,6 +41,15 @@ class Vocabulary:
     phrases: tuple[Phrase, ...]
     abbreviations: Mapping[str, str] = field(default_factory=dict)  # folded short form → word
 
+    def __post_init__(self) -> None:
+        by_first: dict[str, list[Phrase]] = {}
+        for phrase in self.phrases:  # keeps the longest-first order within each list
+            by_first.setdefault(phrase.folded[0], []).append(phrase)
+        object.__setattr__(self, "_by_first", {k: tuple(v) for k, v in by_first.items()})
+
+    def starting_with(self, folded_word: str) -> tuple[Phrase, ...]:
+        return self._by_first.get(folded_word, ())  # type: ignore[attr-defined]
+
     @classmethod
     def from_section(cls, section: Mapping[str, Any]) -> "Vocabulary":
         """Built from content/vi/shorthand.toml (`content.section("shorthand")`)."""
@@ -128,7 +137,7 @@ def _word_matches(token: _Token, lower: str, folded: str) -> bool:
 
 
 def _match_at(tokens: list[_Token], i: int, vocabulary: Vocabulary) -> Phrase | None:
-    for phrase in vocabulary.phrases:
+    for phrase in vocabulary.starting_with(tokens[i].folded):
         n = len(phrase.words)
         if i + n > len(tokens):
             continue
