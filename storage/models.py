@@ -215,7 +215,8 @@ class CommuneDailyCount(Base):
     Updated (storage.counters.bump) in the same transaction as each visit, check-in, correction,
     deletion and self-reported install, so tallies read these few rows instead of scanning raw
     visits and check-ins. Phone counts (smartphones_seen, installs_helped, already_installed)
-    are phones; the outcome counts (no_smartphone, refused, nobody_home) are households.
+    are phones; the outcome counts (no_smartphone, refused, nobody_home) are households. What
+    exactly a visit (a first or a return visit, a correction, a deletion) adds: storage.visits.
     """
 
     __tablename__ = "commune_daily_counts"
