@@ -3,6 +3,8 @@ says why (not a hidden button: a forged or old payload reaches the handler and i
 
 from __future__ import annotations
 
+from typing import Awaitable, Callable
+
 from handlers.communes import commune_label
 from handlers.context import Context
 from handlers.menu import home_button
@@ -80,3 +82,28 @@ async def home_unit(ctx: Context) -> str:
     if grants:
         return max(grants, key=lambda g: g.granted_at).unit_code
     return ctx.user.commune_code or COUNTRY_CODE
+
+
+async def in_commune(
+    ctx: Context,
+    role: Role,
+    go: Callable[[Context, str], Awaitable[Step]],
+    *,
+    payload: str,
+    choose: Text,
+    picker: Callable[[], Step],
+) -> Step:
+    """Act as `role` in a commune: the person's only one at once; a choice (buttons
+    "<payload>:<code>") when they hold the role in several; the commune picker for officers and
+    admins, who cover many; otherwise the refusal that says why."""
+    communes = await roles.communes_for(ctx.db, ctx.user.id, role)
+    if len(communes) == 1:
+        return await go(ctx, communes[0])
+    if communes:
+        rows = [[Button(unit_name(ctx, c), payload=f"{payload}:{c}")] for c in communes]
+        rows.append([home_button()])
+        return Step.end(Reply(choose, rows))
+    if await roles.has_any(ctx.db, ctx.user.id, {Role.PROVINCE_OFFICER, Role.ADMIN}):
+        return picker()
+    unit = await home_unit(ctx)
+    return await refusal(ctx, await check(ctx, role, unit), role, unit)

@@ -3,7 +3,7 @@ registrations to approve or refuse, the invite link and code, and the per-hamlet
 
 from __future__ import annotations
 
-from handlers.access import check, home_unit, refusal, refuse_unless, unit_name
+from handlers.access import in_commune, refuse_unless, unit_name
 from handlers.communes import ask_commune
 from handlers.context import Context
 from handlers.menu import home_button
@@ -26,17 +26,10 @@ def _back(code: str) -> list[Button]:
 
 async def start(msg: Incoming, ctx: Context) -> Step:
     """co → the coordinator's commune (asked when several; officers pick any of theirs)."""
-    communes = await roles.communes_for(ctx.db, ctx.user.id, Role.COORDINATOR)
-    if len(communes) == 1:
-        return await desk(ctx, communes[0])
-    if communes:
-        rows = [[Button(unit_name(ctx, c), payload=f"{DESK}:c:{c}")] for c in communes]
-        rows.append([home_button()])
-        return Step.end(Reply("coordinator.choose_commune", rows))
-    if await roles.has_any(ctx.db, ctx.user.id, {Role.PROVINCE_OFFICER, Role.ADMIN}):
-        return ask_commune(ctx, then=PICKED, prompt="coordinator.ask_commune")
-    unit = await home_unit(ctx)
-    return await refusal(ctx, await check(ctx, Role.COORDINATOR, unit), Role.COORDINATOR, unit)
+    return await in_commune(
+        ctx, Role.COORDINATOR, desk, payload=f"{DESK}:c", choose=t("coordinator.choose_commune"),
+        picker=lambda: ask_commune(ctx, then=PICKED, prompt="coordinator.ask_commune"),
+    )
 
 
 async def commune_picked(msg: Incoming, ctx: Context) -> Step:

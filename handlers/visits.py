@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from handlers import shorthand
-from handlers.access import home_unit, refuse_unless, refusal, check, unit_name
+from handlers.access import home_unit, in_commune, refuse_unless, refusal, check, unit_name
 from handlers.communes import ask_commune
 from handlers.context import Context
 from handlers.menu import home_button
@@ -122,16 +122,10 @@ async def start(msg: Incoming, ctx: Context) -> Step:
     code = (msg.payload or "").partition(":c:")[2]
     if code:
         return await begin(ctx, code)
-    communes = await roles.communes_for(ctx.db, ctx.user.id, Role.VOLUNTEER)
-    if len(communes) == 1:
-        return await begin(ctx, communes[0])
-    if communes:
-        rows = [[Button(unit_name(ctx, c), payload=f"{VISIT}:c:{c}")] for c in communes]
-        rows.append([home_button()])
-        return Step.end(Reply("visit.choose_commune", rows))
-    if await roles.has_any(ctx.db, ctx.user.id, {Role.PROVINCE_OFFICER, Role.ADMIN}):
-        return ask_commune(ctx, then=PICKED, prompt="visit.ask_commune")
-    return await refuse_volunteer(ctx)
+    return await in_commune(
+        ctx, Role.VOLUNTEER, begin, payload=f"{VISIT}:c", choose=t("visit.choose_commune"),
+        picker=lambda: ask_commune(ctx, then=PICKED, prompt="visit.ask_commune"),
+    )
 
 
 async def refuse_volunteer(ctx: Context) -> Step:
@@ -204,18 +198,7 @@ async def ask(ctx: Context, field: str, reason: Text | None = None) -> Step:
 
 async def on_hamlet(msg: Incoming, ctx: Context) -> Step:
     """A hamlet typed (or a whole shorthand line), or a location sent meanwhile."""
-    if (step := await _aside(msg, ctx, "hamlet")) is not None:
-        return step
-    vocabulary = shorthand.vocabulary_of(ctx.content)
-    parsed = shorthand.parse(msg.text or "", vocabulary)
-    if parsed.is_visit:
-        return await from_line(ctx, ctx.draft["v"]["commune_code"], msg.text or "", keep=ctx.draft["v"])
-    hamlet = shorthand.parse_hamlet(msg.text or "", vocabulary)
-    if hamlet is None:
-        return await ask(ctx, "hamlet", t("visit.reason.hamlet_empty"))
-    if problem := _free_text_problem(hamlet, visits.HAMLET_MAX):
-        return await ask(ctx, "hamlet", problem)
-    return await _answered(ctx, hamlet=hamlet)
+    return await _typed_place(msg, ctx, "hamlet")
 
 
 async def hamlet_button(msg: Incoming, ctx: Context) -> Step:
@@ -227,18 +210,26 @@ async def hamlet_button(msg: Incoming, ctx: Context) -> Step:
 
 
 async def on_household(msg: Incoming, ctx: Context) -> Step:
-    if (step := await _aside(msg, ctx, "household")) is not None:
+    return await _typed_place(msg, ctx, "household")
+
+
+async def _typed_place(msg: Incoming, ctx: Context, field: str) -> Step:
+    """The hamlet or household typed at its question; a whole shorthand line is read as such."""
+    if (step := await _aside(msg, ctx, field)) is not None:
         return step
+    text = msg.text or ""
     vocabulary = shorthand.vocabulary_of(ctx.content)
-    parsed = shorthand.parse(msg.text or "", vocabulary)
-    if parsed.is_visit:
-        return await from_line(ctx, ctx.draft["v"]["commune_code"], msg.text or "", keep=ctx.draft["v"])
-    household = shorthand.parse_household(msg.text or "", vocabulary)
-    if household is None:
-        return await ask(ctx, "household", t("visit.reason.household_empty"))
-    if problem := _free_text_problem(household, visits.HOUSEHOLD_MAX):
-        return await ask(ctx, "household", problem)
-    return await _answered(ctx, household=household)
+    if shorthand.parse(text, vocabulary).is_visit:
+        return await from_line(ctx, ctx.draft["v"]["commune_code"], text, keep=ctx.draft["v"])
+    if field == "hamlet":
+        value, limit, empty = shorthand.parse_hamlet(text, vocabulary), visits.HAMLET_MAX, t("visit.reason.hamlet_empty")
+    else:
+        value, limit, empty = shorthand.parse_household(text, vocabulary), visits.HOUSEHOLD_MAX, t("visit.reason.household_empty")
+    if value is None:
+        return await ask(ctx, field, empty)
+    if problem := _free_text_problem(value, limit):
+        return await ask(ctx, field, problem)
+    return await _answered(ctx, **{field: value})
 
 
 async def skip_household(msg: Incoming, ctx: Context) -> Step:

@@ -40,6 +40,13 @@ def unit_code(role: Role, value: str | None) -> str:
     return value.strip().zfill(5 if level == "commune" else 2)
 
 
+def target(role: str, user: str, unit: str | None) -> tuple[Role, str, str, str]:
+    """(role, channel, external id, unit code) from the command's arguments, checked."""
+    the_role = Role(role)
+    channel, external_id = parse_user(user)
+    return the_role, channel, external_id, unit_code(the_role, unit)
+
+
 async def describe_unit(db: AsyncSession, code: str) -> str:
     if code == COUNTRY_CODE:
         return "the whole country"
@@ -64,9 +71,7 @@ unit_option = click.option("--unit", "unit", help="GSO code: a commune (00070), 
 @unit_option
 def grant(role: str, user: str, unit: str | None) -> None:
     """Give ROLE over a unit to a person (who may not have written to the bot yet)."""
-    the_role = Role(role)
-    channel, external_id = parse_user(user)
-    code = unit_code(the_role, unit)
+    the_role, channel, external_id, code = target(role, user, unit)
 
     async def work(db: AsyncSession) -> str:
         person, created = await find_or_create_person(db, channel, external_id)
@@ -88,9 +93,7 @@ def grant(role: str, user: str, unit: str | None) -> None:
 @unit_option
 def revoke(role: str, user: str, unit: str | None) -> None:
     """End ROLE over a unit for a person."""
-    the_role = Role(role)
-    channel, external_id = parse_user(user)
-    code = unit_code(the_role, unit)
+    the_role, channel, external_id, code = target(role, user, unit)
 
     async def work(db: AsyncSession) -> bool:
         account = (

@@ -13,14 +13,7 @@ from sqlalchemy import select
 from bot.cli import main
 from storage.db import create_engine, sessionmaker
 from storage.models import Account, RoleGrant, Visit
-
-
-@pytest.fixture
-def env(tmp_path, monkeypatch):
-    url = f"sqlite+aiosqlite:///{tmp_path}/cli.db"
-    monkeypatch.setenv("DATABASE_URL", url)
-    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
-    return url
+from tests.bot.test_cli import env  # noqa: F401 - the fixture: a fresh SQLite file
 
 
 def rows(url, model):

@@ -100,13 +100,19 @@ async def test_each_shorthand_example(tg, polling_bot):
     ]
 
 
+async def location_asked(tg, service, telegram_id: int, line: str):
+    """A volunteer sends a line and taps 📍 on its summary: the location keyboard appears."""
+    await grant(service, telegram_id, "volunteer", HOAN_KIEM)
+    user = tg.user(telegram_id)
+    (summary,) = await exchange(tg, user.id, lambda: user.send_text(line))
+    (ask,) = await exchange(tg, user.id, lambda: user.press(data_starting(summary, "vs:loc:")))
+    assert ask.reply_markup["keyboard"][0][0]["request_location"] is True and tg.reply_keyboard(user.id) is not None
+    return user, summary
+
+
 async def test_location_keyboard_comes_and_goes(tg, polling_bot):
     service = polling_bot
-    await grant(service, 7221, "volunteer", HOAN_KIEM)
-    cuong = tg.user(7221)
-    (summary,) = await exchange(tg, cuong.id, lambda: cuong.send_text("thôn 1 số 2 vắng nhà"))
-    (ask,) = await exchange(tg, cuong.id, lambda: cuong.press(data_starting(summary, "vs:loc:")))
-    assert ask.reply_markup["keyboard"][0][0]["request_location"] is True
+    cuong, _ = await location_asked(tg, service, 7221, "thôn 1 số 2 vắng nhà")
     added, again = await exchange(tg, cuong.id, lambda: cuong.send_location(21.028511, 105.854167), count=2)
     assert added.reply_markup == {"remove_keyboard": True} and tg.reply_keyboard(cuong.id) is None
     assert "📍" in again.text and not any(d.startswith("vs:loc:") for d in again.callback_data())
@@ -117,11 +123,7 @@ async def test_location_keyboard_comes_and_goes(tg, polling_bot):
 
 async def test_location_asked_then_saved_without_it_removes_the_keyboard(tg, polling_bot):
     service = polling_bot
-    await grant(service, 7222, "volunteer", HOAN_KIEM)
-    dao = tg.user(7222)
-    (summary,) = await exchange(tg, dao.id, lambda: dao.send_text("thôn 1 số 3 từ chối 1 máy"))
-    await exchange(tg, dao.id, lambda: dao.press(data_starting(summary, "vs:loc:")))
-    assert tg.reply_keyboard(dao.id) is not None
+    dao, summary = await location_asked(tg, service, 7222, "thôn 1 số 3 từ chối 1 máy")
     saved, more = await exchange(tg, dao.id, lambda: dao.press(data_starting(summary, "vs:save:"), message=summary.result),
                                  count=2)
     assert saved.text.startswith("✅") and saved.reply_markup == {"remove_keyboard": True}

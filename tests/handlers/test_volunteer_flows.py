@@ -50,6 +50,26 @@ async def save_line(chat: ChatDriver, line: str) -> None:
 # --- joining ---
 
 
+async def join_by_invite(service, coordinator: ChatDriver, user_id: str, name: str, phone: str) -> ChatDriver:
+    """The coordinator shows the commune's invite; the person opens its link and registers,
+    sharing their phone with the contact button."""
+    await coordinator.press(f"co:i:{HOAN_KIEM}")
+    assert coordinator.keys == ["coordinator.invite_text"]
+    async with service.sessions() as db:
+        code = (await db.scalars(select(VolunteerInvite.code).where(VolunteerInvite.revoked_at.is_(None)))).one()
+    assert code in coordinator.text()
+    chat = ChatDriver(service, user_id=user_id)
+    await chat.send(f"/start v-{code}")
+    assert chat.keys == ["volunteer.ask_name"]
+    await chat.send(name)
+    assert chat.keys == ["volunteer.ask_phone_button"] and chat.last[0].ask == "contact"
+    await chat.send_kind(Kind.CONTACT, contact_phone=phone, contact_is_own=True)
+    assert chat.keys == ["volunteer.ask_team"] and chat.last[0].close_ask  # the contact keyboard goes away
+    await chat.press("reg:skip")
+    assert chat.keys == ["volunteer.welcome"]
+    return chat
+
+
 async def test_invite_register_log_by_buttons_and_save(service):
     await grant_role(service, "900", "coordinator", HOAN_KIEM)
     coordinator = ChatDriver(service, user_id="900")
@@ -57,21 +77,7 @@ async def test_invite_register_log_by_buttons_and_save(service):
     assert "co" in coordinator.payloads() and "guide" in coordinator.payloads()
     await coordinator.press("co")
     assert coordinator.keys == ["coordinator.desk"]
-    await coordinator.press(f"co:i:{HOAN_KIEM}")
-    assert coordinator.keys == ["coordinator.invite_text"]
-    async with service.sessions() as db:
-        code = (await db.scalars(select(VolunteerInvite.code))).one()
-    assert code in coordinator.text()
-
-    an = ChatDriver(service, user_id="901")
-    await an.send(f"/start v-{code}")
-    assert an.keys == ["volunteer.ask_name"]
-    await an.send("Nguyễn Văn An")
-    assert an.keys == ["volunteer.ask_phone_button"] and an.last[0].ask == "contact"
-    await an.send_kind(Kind.CONTACT, contact_phone="84912345678", contact_is_own=True)
-    assert an.keys == ["volunteer.ask_team"] and an.last[0].close_ask  # the contact keyboard goes away
-    await an.press("reg:skip")
-    assert an.keys == ["volunteer.welcome"]
+    an = await join_by_invite(service, coordinator, "901", "Nguyễn Văn An", "84912345678")
     assert {"visit", "vl", "vme"} <= set(an.payloads()) and "co" not in an.payloads()
     notices = [s.message.key for s in coordinator.channel.sent if s.chat_id == "900"]
     assert notices[-1] == "volunteer.joined_notice"
@@ -449,17 +455,10 @@ async def test_a_volunteer_of_one_commune_cannot_act_for_another(service):
 async def test_a_deactivated_volunteer_keeps_their_visits_but_cannot_log(service):
     await grant_role(service, "980", "coordinator", HOAN_KIEM)
     coordinator = ChatDriver(service, user_id="980")
-    await coordinator.press(f"co:i:{HOAN_KIEM}")
-    async with service.sessions() as db:
-        code = (await db.scalars(select(VolunteerInvite.code))).one()
-    em = ChatDriver(service, user_id="981")
-    await em.send(f"/start v-{code}")
-    await em.send("Em")
-    await em.send("0912000111")
-    await em.press("reg:skip")
+    em = await join_by_invite(service, coordinator, "981", "Em", "+84912000111")
     await save_line(em, "thôn 1 số 1 1 máy cài 1")
     await coordinator.press(f"co:v:{HOAN_KIEM}:0")
-    assert coordinator.keys == ["coordinator.volunteer_list"] and "0912000111" not in coordinator.text()
+    assert coordinator.keys == ["coordinator.volunteer_list"]
     assert "+84912000111" in coordinator.text() and "1 hộ" in coordinator.text()
     off = next(p for p in coordinator.payloads() if p.startswith("co:off:"))
     await coordinator.press(off)
