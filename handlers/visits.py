@@ -14,6 +14,7 @@ from handlers.router import Flow, MenuEntry
 from handlers.types import Ask, Button, Incoming, Kind, Reply, Step, Text, t
 from handlers.values import Join
 from storage import roles, visits, volunteers
+from storage.folding import fold
 from storage.models import local_date
 from storage.roles import Role
 from storage.visits import MAX_PER_HOUSEHOLD, Outcome
@@ -170,8 +171,11 @@ async def ask(ctx: Context, field: str, reason: Text | None = None) -> Step:
         question = t("visit.ask_hamlet") if hamlets else t("visit.ask_hamlet_first")
         rows.append([Button(t("visit.syntax_button"), payload="vhelp"), home_button()])
     elif field == "household":
-        question = t("visit.ask_household", hamlet=v["hamlet"])
-        rows = [[Button(t("visit.skip_household"), payload="vx")], [home_button()]]
+        if ctx.capabilities.buttons:
+            question = t("visit.ask_household", hamlet=v["hamlet"])
+            rows = [[Button(t("visit.skip_household"), payload="vx")], [home_button()]]
+        else:  # a numbered menu would read house number "1" as its first choice: skipping is typed
+            question, rows = t("visit.ask_household_typed", hamlet=v["hamlet"]), []
     elif field == "outcome":
         question = t("visit.ask_outcome")
         rows = [
@@ -189,7 +193,9 @@ async def ask(ctx: Context, field: str, reason: Text | None = None) -> Step:
         else:
             question = t("visit.ask_already_installed", lo=lo, hi=hi)
         choices = [Button(str(n), payload=f"vn:{field}:{n}") for n in range(lo, min(hi, lo + NUMBER_BUTTONS - 1) + 1)]
-        rows = [choices, [home_button()]]
+        # Without buttons, choices become a numbered menu, where typing "1" would pick the first
+        # choice ("0"): there the count is simply typed.
+        rows = [choices, [home_button()]] if ctx.capabilities.buttons else []
         ctx.remember(v_field=field)
     state = STATES_OF.get(field, NUMBER)
     text = t("visit.retry", reason=reason, question=question) if reason is not None else question
@@ -223,6 +229,8 @@ async def _typed_place(msg: Incoming, ctx: Context, field: str) -> Step:
         return await from_line(ctx, ctx.draft["v"]["commune_code"], text, keep=ctx.draft["v"])
     if field == "hamlet":
         value, limit, empty = shorthand.parse_hamlet(text, vocabulary), visits.HAMLET_MAX, t("visit.reason.hamlet_empty")
+    elif fold(text) in {fold(w) for w in ctx.content.section("visit.skip_words")}:
+        value, limit, empty = "", visits.HOUSEHOLD_MAX, None
     else:
         value, limit, empty = shorthand.parse_household(text, vocabulary), visits.HOUSEHOLD_MAX, t("visit.reason.household_empty")
     if value is None:

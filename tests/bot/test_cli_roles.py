@@ -77,3 +77,15 @@ def test_a_volunteer_granted_from_the_cli_logs_a_visit_in_the_terminal(env):
     assert "Thôn 3" in result.output and "✅ Đã lưu." in result.output and "Xếp hạng theo số hộ đã thăm: 1/1" in result.output
     (visit,) = rows(env, Visit)
     assert (visit.hamlet, visit.household, visit.smartphones, visit.installed_now, visit.already_installed) == ("Thôn 3", "12", 4, 3, 1)
+
+
+def test_counts_are_typed_where_there_are_no_buttons(env):
+    """In a numbered menu "1" would pick the first choice, so count questions offer none."""
+    runner = CliRunner()
+    runner.invoke(main, ["grant", "volunteer", "--user", f"terminal:local-{getpass.getuser()}", "--unit", "70"])
+    answers = ["/ghinhan", "thôn 3", "số 12", "1", "3", "2", "1", "1"]  # helped; 3 phones, 2 installed, 1 had it
+    result = runner.invoke(main, ["chat"], input="\n".join(answers) + "\n")
+    assert result.exit_code == 0, result.output
+    assert "Điện thoại thông minh: 3 · cài giúp: 2 · có sẵn: 1" in result.output
+    (visit,) = rows(env, Visit)
+    assert (visit.smartphones, visit.installed_now, visit.already_installed) == (3, 2, 1)

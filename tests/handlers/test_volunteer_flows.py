@@ -623,3 +623,25 @@ async def test_two_coordinators_deciding_at_once_decide_once(service, database):
         grants = (await db.scalars(select(RoleGrant).where(RoleGrant.role == "volunteer"))).all()
     assert "coordinator.already_decided" in keys and len(keys) == 2
     assert (status == "active") == (len(grants) == 1) and status in ("active", "refused")
+
+
+async def test_without_buttons_numbers_are_answers_not_menu_choices(service):
+    await grant_role(service, "1040", "volunteer", HOAN_KIEM, channel="plain")
+    chat = ChatDriver(service, user_id="1040", channel="plain", caps=NO_BUTTONS)
+    await chat.send("/ghinhan")
+    await chat.send("Thôn 7")
+    assert chat.keys == ["visit.ask_household_typed"] and "1. " not in chat.text()  # no numbered menu
+    await chat.send("1")  # house number 1, not "the first choice"
+    assert chat.keys == ["visit.ask_outcome"]
+    await chat.send("5")  # the fifth outcome: nobody home
+    await chat.send("1")  # [Lưu]
+    await chat.send("/ghinhan")
+    await chat.send("1")  # the hamlet offered first: Thôn 7
+    await chat.send("bỏ qua")
+    await chat.send("1")  # helped
+    assert chat.keys == ["visit.ask_smartphones"] and "1. " not in chat.text()
+    await chat.send("1")
+    assert chat.keys == ["visit.summary"]
+    await chat.send("1")
+    assert [(v.hamlet, v.household, v.outcome) for v in await stored_visits(service)] == [
+        ("Thôn 7", "1", "nobody_home"), ("Thôn 7", "", "helped")]
