@@ -46,8 +46,20 @@ async def on_button(msg: Incoming, ctx: Context) -> Step:
     if action == "nocode":
         ctx.forget(*DRAFT_KEYS)
         return ask_commune(ctx, then=PICKED, prompt="volunteer.ask_commune")
-    if action == "skip" and ctx.convo.state == TEAM:
-        return await finish(ctx, team="")
+    if action == "skip":
+        if ctx.convo.state == TEAM:
+            return await finish(ctx, team="")
+        return await already_registered(ctx)  # a second tap on an old [Bỏ qua]
+    return ask_code(ctx)
+
+
+async def already_registered(ctx: Context) -> Step:
+    """Where the person's registration stands, for a button of a registration already finished."""
+    for row in reversed(await volunteers.registrations_of(ctx.db, ctx.user.id)):
+        if row.status == Status.ACTIVE:
+            return Step.end(await main_menu(ctx, "volunteer.already_active", commune=unit_name(ctx, row.commune_code)))
+        if row.status == Status.PENDING:
+            return Step.end(Reply(t("access.pending", commune=unit_name(ctx, row.commune_code)), [[home_button()]]))
     return ask_code(ctx)
 
 

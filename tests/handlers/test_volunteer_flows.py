@@ -131,6 +131,8 @@ async def test_registration_without_invite_waits_for_the_coordinator(service):
     assert binh.keys == ["volunteer.ask_team"]
     await binh.send("Chi đoàn tổ 5")
     assert binh.keys == ["volunteer.pending"]
+    await binh.press("reg:skip")  # an old button
+    assert binh.keys == ["access.pending"]
 
     request = [s.message for s in coordinator.channel.sent if s.chat_id == "910"][-1]
     assert request.key == "volunteer.approval_request" and "Trần Thị Bình" in request.text and "+84912345679" in request.text
@@ -645,3 +647,17 @@ async def test_without_buttons_numbers_are_answers_not_menu_choices(service):
     await chat.send("1")
     assert [(v.hamlet, v.household, v.outcome) for v in await stored_visits(service)] == [
         ("Thôn 7", "1", "nobody_home"), ("Thôn 7", "", "helped")]
+
+
+async def test_a_retried_update_stores_nothing_twice(service):
+    """The same update delivered again (a webhook retry): the engine answers it from the outbox."""
+    from handlers.types import Incoming
+
+    chat = await volunteer(service, "1050")
+    await chat.send("thôn 2 số 8 2 máy cài 2")
+    tap = Incoming(channel="test", user_id="1050", chat_id="1050", update_id="retried-save", kind=Kind.BUTTON,
+                   payload=f"vs:save:{token_of(chat)}", message_ref="42")
+    first = await chat.deliver(tap)
+    again = await chat.deliver(tap)
+    assert [m.key for m in first] == ["visit.saved"] and again == []
+    assert len(await stored_visits(service)) == 1 and (await counters(service))["installs_helped"] == 2
