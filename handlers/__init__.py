@@ -6,12 +6,12 @@ from handlers.router import Router
 
 
 def build_router() -> Router:
-    from handlers import communes, coordinators, faq, guide, install, menu, support, visits, volunteers
+    from handlers import communes, coordinators, faq, guide, install, menu, support, visit_history, visits, volunteers
 
     # Free-text handlers run in this order: a volunteer's shorthand visit line must be read as a
     # visit before the FAQ search sees words like "cài" in it.
     return Router(
         [menu.FLOW, guide.FLOW, visits.FLOW, faq.FLOW, support.FLOW, install.FLOW, communes.FLOW,
-         volunteers.FLOW, coordinators.FLOW],
+         visit_history.FLOW, volunteers.FLOW, coordinators.FLOW],
         menu.FALLBACKS,
     )

@@ -434,13 +434,6 @@ class Totals:
     revisits: int = 0
     installs: int = 0  # phones installed with help
 
-    def add(self, visit_revisit: bool, installed: int) -> None:
-        if visit_revisit:
-            self.revisits += 1
-        else:
-            self.households += 1
-        self.installs += installed
-
 
 async def totals(
     session: AsyncSession, *, volunteer_id: int | None = None, commune_code: str | None = None,

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from storage import roles
 from storage.accounts import find_or_create_person
-from storage.models import Visit, VisitRevision, VolunteerInvite
+from storage.models import Visit, VisitRevision
 from tests.channels.test_telegram_e2e import exchange, polling_bot, tg  # noqa: F401 - fixtures
 
 HOAN_KIEM, CUA_NAM = "00070", "00073"
