@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from bot.commands import data, service, venues
+from bot.commands import data, roles, service, venues
 
 
 @click.group()
@@ -20,6 +20,9 @@ main.add_command(data.support_points)
 main.add_command(venues.venue)
 main.add_command(venues.poster)
 main.add_command(venues.posters)
+main.add_command(roles.grant)
+main.add_command(roles.revoke)
+main.add_command(roles.list_roles)
 
 
 if __name__ == "__main__":

@@ -61,12 +61,14 @@ def render_step(
 
         # The messenger's share-contact / share-location button, where it has one.
         ask = reply.ask if reply.ask and getattr(caps, f"request_{reply.ask.value}") else None
+        close = reply.close_ask and (caps.request_contact or caps.request_location)
         # A reply whose words are all in its file's caption (its text renders empty) is the file alone.
         file_only = reply.attachment is not None and not text.strip()
         chunks = [] if file_only else split_text(text, caps.max_text)
         for i, chunk in enumerate(chunks):
             last = i == len(chunks) - 1
-            edit = reply.edit and caps.edit and message_ref is not None and i == 0
+            edit = reply.edit and caps.edit and message_ref is not None and i == 0 and not close
+            alternatives = (ask and last) or (close and i == 0 and last and rows)
             out.append(
                 Rendered(
                     OutMessage(
@@ -76,7 +78,8 @@ def render_step(
                         edit_ref=message_ref if edit else None,
                         ask=ask.value if (ask and last) else None,
                         ask_label=content.render(t(f"common.ask_{ask.value}")) if (ask and last) else None,
-                        ask_alternatives=content.render(t("common.ask_alternatives")) if (ask and last) else None,
+                        ask_alternatives=content.render(t("common.ask_alternatives")) if alternatives else None,
+                        close_ask=bool(close and i == 0),
                     ),
                     None,
                 )

@@ -6,10 +6,26 @@ from handlers.router import Router
 
 
 def build_router() -> Router:
-    from handlers import checkin, communes, faq, guide, install, menu, support, venues
+    from handlers import (
+        checkin,
+        communes,
+        coordinators,
+        faq,
+        guide,
+        install,
+        menu,
+        support,
+        venues,
+        visit_history,
+        visits,
+        volunteers,
+    )
 
-    # Free-text handlers run in this order: "CHECKIN AB23CD7" must reach check-in before the FAQ search.
+    # Free-text handlers run in this order: "CHECKIN AB23CD7" must reach check-in, and a
+    # volunteer's shorthand visit line must be read as a visit, before the FAQ search sees words
+    # like "cài" in them.
     return Router(
-        [menu.FLOW, guide.FLOW, checkin.FLOW, faq.FLOW, support.FLOW, install.FLOW, communes.FLOW, venues.FLOW],
+        [menu.FLOW, guide.FLOW, checkin.FLOW, visits.FLOW, faq.FLOW, support.FLOW, install.FLOW, communes.FLOW,
+         venues.FLOW, visit_history.FLOW, volunteers.FLOW, coordinators.FLOW],
         menu.FALLBACKS,
     )

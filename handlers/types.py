@@ -115,7 +115,9 @@ class Reply:
     """One message to send back. `buttons` are rows of buttons.
 
     `edit` asks to replace the message the pressed button was on (guide Next/Back) when the
-    channel can; otherwise it is sent as a new message.
+    channel can; otherwise it is sent as a new message. `ask` offers the messenger's own
+    share-contact or share-location button; `close_ask` takes such a button away once the answer
+    came (or is no longer wanted), where the messenger leaves it on screen.
     """
 
     text: Text
@@ -123,6 +125,7 @@ class Reply:
     attachment: Attachment | None = None
     edit: bool = False
     ask: Ask | None = None
+    close_ask: bool = False
 
     def __init__(
         self,
@@ -132,6 +135,7 @@ class Reply:
         attachment: Attachment | None = None,
         edit: bool = False,
         ask: Ask | None = None,
+        close_ask: bool = False,
         **values: Any,
     ) -> None:
         if isinstance(text, str):
@@ -143,6 +147,7 @@ class Reply:
         object.__setattr__(self, "attachment", attachment)
         object.__setattr__(self, "edit", edit)
         object.__setattr__(self, "ask", ask)
+        object.__setattr__(self, "close_ask", close_ask)
 
 
 _KEEP = object()

@@ -61,3 +61,25 @@ async def _locked_account(session: AsyncSession, channel: str, external_id: str)
 
 async def accounts_of(session: AsyncSession, user_id: int) -> list[Account]:
     return list((await session.scalars(select(Account).where(Account.user_id == user_id))).all())
+
+
+async def find_or_create_person(session: AsyncSession, channel: str, external_id: str) -> tuple[User, bool]:
+    """The person behind a messenger id, created (with their account) when they never wrote to
+    the bot: the CLI grants roles before people start the bot. In a private chat the chat id is
+    the user id (Telegram, Zalo), so the account can be written to as soon as they do start.
+    Returns (person, created)."""
+    account = (
+        await session.scalars(select(Account).where(Account.channel == channel, Account.external_id == external_id))
+    ).one_or_none()
+    if account is not None:
+        user = await session.get(User, account.user_id)
+        assert user is not None
+        return user, False
+    user = User()
+    session.add(user)
+    await session.flush()
+    now = utcnow()
+    session.add(Account(channel=channel, external_id=external_id, chat_id=external_id, user_id=user.id,
+                        created_at=now, last_seen_at=now))
+    await session.flush()
+    return user, True

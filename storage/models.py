@@ -215,7 +215,8 @@ class CommuneDailyCount(Base):
     Updated (storage.counters.bump) in the same transaction as each visit, check-in, correction,
     deletion and self-reported install, so tallies read these few rows instead of scanning raw
     visits and check-ins. Phone counts (smartphones_seen, installs_helped, already_installed)
-    are phones; the outcome counts (no_smartphone, refused, nobody_home) are households.
+    are phones; the outcome counts (no_smartphone, refused, nobody_home) are households. What
+    exactly a visit (a first or a return visit, a correction, a deletion) adds: storage.visits.
     """
 
     __tablename__ = "commune_daily_counts"
@@ -299,6 +300,137 @@ class VenueDailyCount(Base):
     already_installed: Mapped[int] = mapped_column(Integer, default=0)
 
 
+# --- roles, volunteers and visits ---------------------------------------------------------------
+
+
+class RoleGrant(Base):
+    """A role held over an administrative unit: admin over "VN", a province officer over a
+    province, a coordinator or volunteer over a commune. Revoking keeps the row (revoked_at), so
+    a refusal can say "your volunteer role was ended" and a re-grant reuses it."""
+
+    __tablename__ = "role_grants"
+    __table_args__ = (
+        UniqueConstraint("user_id", "role", "unit_code"),
+        Index("ix_role_grants_role_unit", "role", "unit_code"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    unit_code: Mapped[str] = mapped_column(String(5))
+    granted_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    granted_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column()
+    revoked_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class Volunteer(Base):
+    """A person's registration as a Youth Union volunteer of one commune.
+
+    The volunteer's own phone is kept only so their coordinator can reach them. `status` is
+    pending (waiting for a coordinator), active, refused or inactive (deactivated; past visits stay).
+    """
+
+    __tablename__ = "volunteers"
+    __table_args__ = (UniqueConstraint("user_id", "commune_code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    commune_code: Mapped[str] = mapped_column(ForeignKey("communes.code"), index=True)
+    display_name: Mapped[str] = mapped_column(String(80))
+    phone: Mapped[str] = mapped_column(String(20))
+    team: Mapped[str] = mapped_column(String(80), default="")
+    status: Mapped[str] = mapped_column(String(10))
+    invite_id: Mapped[int | None] = mapped_column(ForeignKey("volunteer_invites.id", ondelete="SET NULL"))
+    registered_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[dt.datetime | None] = mapped_column()
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class VolunteerInvite(Base):
+    """An invite link and code for one commune: expiring, revocable; opening it registers a
+    volunteer who is active at once."""
+
+    __tablename__ = "volunteer_invites"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    commune_code: Mapped[str] = mapped_column(ForeignKey("communes.code"), index=True)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column()
+    revoked_at: Mapped[dt.datetime | None] = mapped_column()
+    uses: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Visit(Base):
+    """A household visited by a volunteer. No citizen's name or phone: a hamlet, a house number or
+    short description, what happened, phone counts, and a location rounded to about 100 m.
+
+    `token` is the draft's token: a unique key, so two taps on [Save] store one visit. A return
+    visit points at the visit it returns to (`revisit_of`) and keeps that visit's figures as its
+    baseline, so its counter contribution depends on its own row only (storage.visits.contribution).
+    """
+
+    __tablename__ = "visits"
+    __table_args__ = (
+        Index("ix_visits_household", "commune_code", "hamlet_key", "household_key", "visited_at"),
+        Index("ix_visits_volunteer", "volunteer_id", "visited_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token: Mapped[str] = mapped_column(String(16), unique=True)
+    volunteer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    commune_code: Mapped[str] = mapped_column(ForeignKey("communes.code"))
+    hamlet: Mapped[str] = mapped_column(String(80))
+    hamlet_key: Mapped[str] = mapped_column(String(80))
+    household: Mapped[str] = mapped_column(String(120), default="")
+    household_key: Mapped[str] = mapped_column(String(120), default="")
+    outcome: Mapped[str] = mapped_column(String(16))
+    smartphones: Mapped[int] = mapped_column(Integer, default=0)
+    installed_now: Mapped[int] = mapped_column(Integer, default=0)
+    already_installed: Mapped[int] = mapped_column(Integer, default=0)
+    revisit_of: Mapped[int | None] = mapped_column(ForeignKey("visits.id"), index=True)
+    base_outcome: Mapped[str | None] = mapped_column(String(16))
+    base_smartphones: Mapped[int] = mapped_column(Integer, default=0)
+    base_covered: Mapped[int] = mapped_column(Integer, default=0)
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    visited_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    day: Mapped[dt.date] = mapped_column(Date)
+    updated_at: Mapped[dt.datetime | None] = mapped_column()
+    deleted_at: Mapped[dt.datetime | None] = mapped_column()
+
+
+class VisitRevision(Base):
+    """A correction or deletion of a visit: the figures before and after, who and when."""
+
+    __tablename__ = "visit_revisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id", ondelete="CASCADE"), index=True)
+    # The correction's draft token: a second tap on [Save] finds the correction already made.
+    token: Mapped[str | None] = mapped_column(String(16), unique=True)
+    action: Mapped[str] = mapped_column(String(10))  # "corrected" | "deleted"
+    changed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    changed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    before: Mapped[dict[str, Any]] = mapped_column()
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class VisitDraft(Base):
+    """A visit shown as a summary and not saved yet. In the database, not in the conversation, so
+    several summaries (lines typed offline, sent together) each keep a working [Save] button."""
+
+    __tablename__ = "visit_drafts"
+
+    token: Mapped[str] = mapped_column(String(16), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    visit_id: Mapped[int | None] = mapped_column(ForeignKey("visits.id", ondelete="CASCADE"))
+    data: Mapped[dict[str, Any]] = mapped_column()
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
 __all__ = [
     "Base",
     "Province",
@@ -315,6 +447,12 @@ __all__ = [
     "RevokedVenueCode",
     "CheckIn",
     "VenueDailyCount",
+    "RoleGrant",
+    "Volunteer",
+    "VolunteerInvite",
+    "Visit",
+    "VisitRevision",
+    "VisitDraft",
     "utcnow",
     "local_date",
 ]

@@ -81,3 +81,14 @@ class ChatDriver:
 
     def text(self) -> str:
         return "\n".join(m.text for m in self.last)
+
+
+async def grant_role(service, external_id: str, role: str, unit_code: str, channel: str = "test") -> int:
+    """Give a role to the person behind `channel:external_id` (created if new); their user id."""
+    from storage import roles
+    from storage.accounts import find_or_create_person
+
+    async with service.sessions() as db, db.begin():
+        person, _ = await find_or_create_person(db, channel, external_id)
+        await roles.grant(db, person.id, roles.Role(role), unit_code)
+        return person.id

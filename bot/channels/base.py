@@ -29,6 +29,7 @@ class OutMessage:
     ask: str | None = None  # "contact" | "location"
     ask_label: str | None = None  # the label of the share-contact / share-location button
     ask_alternatives: str | None = None  # shown above the other buttons when both are needed
+    close_ask: bool = False  # take away a share-contact / share-location button left on screen
 
     def to_body(self) -> dict[str, Any]:
         return asdict(self)

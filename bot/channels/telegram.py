@@ -22,6 +22,7 @@ from telegram import (  # noqa: E402
     KeyboardButton,
     Message,
     ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
     Update,
 )
 from telegram.constants import ChatType  # noqa: E402
@@ -248,6 +249,13 @@ class TelegramChannel:
                 if "not modified" in exc.message.lower():
                     return
                 log.debug("edit failed (%s); sending a new message", exc.message)
+        if message.close_ask:
+            # A message takes one keyboard: the share button goes with this text, and any
+            # inline buttons follow on a short message of their own.
+            await self.bot.send_message(chat_id, message.text, reply_markup=ReplyKeyboardRemove())
+            if markup is not None:
+                await self.bot.send_message(chat_id, message.ask_alternatives or "…", reply_markup=markup)
+            return
         if message.ask:
             keyboard = ReplyKeyboardMarkup(
                 [[KeyboardButton(message.ask_label or "📎", request_contact=message.ask == "contact",

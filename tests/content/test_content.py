@@ -39,7 +39,7 @@ def _key_uses() -> list[tuple[str, str, set[str] | None, bool]]:
                 kwargs = {k.arg for k in node.keywords if k.arg}
                 known = not any(k.arg is None for k in node.keywords)
                 if name == "Reply":
-                    kwargs -= {"attachment", "edit", "ask"}
+                    kwargs -= {"attachment", "edit", "ask", "close_ask"}
                 candidates.append((node.args[0], kwargs if known else None))
             if name == "MenuEntry" and len(node.args) > 1:
                 candidates.append((node.args[1], set()))

@@ -778,11 +778,13 @@ class FakeUser:
         return self.standin.enqueue(self.build_document(filename, data, mime_type))
 
     def send_location(self, lat: float, lon: float) -> dict:
+        self.standin.use_reply_keyboard(self.id)
         return self.standin.enqueue(self.build_location(lat, lon))
 
     def send_contact(
         self, phone: str, user_id: int | None = None, first_name: str | None = None
     ) -> dict:
+        self.standin.use_reply_keyboard(self.id)
         return self.standin.enqueue(self.build_contact(phone, user_id, first_name))
 
     def send_raw(self, update: dict) -> dict:
@@ -873,6 +875,9 @@ class TelegramStandin:
         self.webhook_deliveries: list[WebhookDelivery] = []
         self.callback_answers: dict[str, dict] = {}
         self.commands: dict[tuple[str, str], list[dict]] = {}
+        # The custom reply keyboard each chat shows under its input field (ReplyKeyboardMarkup),
+        # until a ReplyKeyboardRemove; "hidden" once a one-time keyboard was used.
+        self.reply_keyboards: dict[Any, dict] = {}
         self.users: dict[int, FakeUser] = {}
 
         self._pending: list[dict] = []
@@ -1057,6 +1062,16 @@ class TelegramStandin:
         self._stubs[method.lower()] = (method, result)
 
     # --- assertions ---
+
+    def reply_keyboard(self, chat_id: Any) -> dict | None:
+        """The custom keyboard the chat still has (shown or, after a one-time use, hidden)."""
+        return copy.deepcopy(self.reply_keyboards.get(_chat_key(chat_id)))
+
+    def use_reply_keyboard(self, chat_id: Any) -> None:
+        """The user pressed a button of the custom keyboard: a one-time keyboard hides (but stays)."""
+        keyboard = self.reply_keyboards.get(_chat_key(chat_id))
+        if keyboard is not None and keyboard.get("one_time_keyboard"):
+            keyboard["hidden"] = True
 
     def sent(self, chat_id: Any = None) -> list[Call]:
         """Successful sending calls (see SENDING_METHODS), optionally to one chat."""
@@ -1502,8 +1517,26 @@ class TelegramStandin:
         markup = self._inline_markup(params.get("reply_markup"))
         if markup is not None:
             message["reply_markup"] = markup
+        self._reply_keyboard(chat_id, params.get("reply_markup"))
         self.messages[chat_id].append(message)
         return copy.deepcopy(message)
+
+    def _reply_keyboard(self, chat_id: Any, markup: Any) -> None:
+        """A ReplyKeyboardMarkup replaces the chat's keyboard; a ReplyKeyboardRemove removes it."""
+        if not isinstance(markup, dict):
+            return
+        if markup.get("remove_keyboard") is True:
+            self.reply_keyboards.pop(_chat_key(chat_id), None)
+        elif "keyboard" in markup:
+            rows = markup["keyboard"]
+            if not isinstance(rows, list) or not rows or not all(isinstance(row, list) and row for row in rows):
+                raise _bad('field "keyboard" of the ReplyKeyboardMarkup must be an Array of Arrays')
+            for row in rows:
+                for button in row:
+                    text = button.get("text") if isinstance(button, dict) else button
+                    if not isinstance(text, str) or not text:
+                        raise _bad("can't parse keyboard button: Text must be non-empty")
+            self.reply_keyboards[_chat_key(chat_id)] = {**copy.deepcopy(markup), "hidden": False}
 
     def _find_message(self, params: dict, missing: str) -> dict:
         chat_id = self._chat_id(params)

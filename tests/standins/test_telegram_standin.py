@@ -464,3 +464,20 @@ async def test_webhook_reply_runs_the_method(tg, bot, aiohttp_server):
     tg.user(1001).send_text("hi")
     [reply] = await tg.wait_calls("sendMessage", 1, chat_id=1001)
     assert reply.via_webhook_reply and reply.result["text"] == "đã nhận"
+
+
+async def test_reply_keyboard_stays_until_removed(tg, bot):
+    from telegram import KeyboardButton, ReplyKeyboardMarkup, ReplyKeyboardRemove
+
+    user = tg.user(77)
+    keyboard = ReplyKeyboardMarkup([[KeyboardButton("Gửi số", request_contact=True)]], one_time_keyboard=True)
+    await bot.send_message(77, "Số điện thoại?", reply_markup=keyboard)
+    shown = tg.reply_keyboard(77)
+    assert shown["keyboard"][0][0]["request_contact"] is True and not shown["hidden"]
+    user.send_contact("+84912345678")
+    assert tg.reply_keyboard(77)["hidden"]  # one-time: hidden after use, still there
+    await bot.send_message(77, "Tiếp", reply_markup=keyboard)
+    await bot.send_message(77, "Cảm ơn", reply_markup=ReplyKeyboardRemove())
+    assert tg.reply_keyboard(77) is None
+    with pytest.raises(BadRequest):
+        await bot.send_message(77, "x", reply_markup=ReplyKeyboardMarkup([[]]))

@@ -1,0 +1,126 @@
+"""Roles from the command line: the first admins, officers and coordinators (`grant`, `revoke`,
+`roles`). Coordinators then invite volunteers from inside the bot."""
+
+from __future__ import annotations
+
+import re
+
+import click
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.commands.common import in_session, load_settings
+from storage import roles
+from storage.accounts import find_or_create_person
+from storage.models import Account, Commune, Province
+from storage.roles import LEVEL, Role
+from storage.units import COUNTRY_CODE
+
+ROLE_NAMES = [r.value for r in Role]
+_USER = re.compile(r"(?P<channel>[a-z]+):(?P<id>[A-Za-z0-9_\-]{1,64})")
+
+
+def parse_user(value: str) -> tuple[str, str]:
+    """"telegram:123456789" → ("telegram", "123456789")."""
+    match = _USER.fullmatch(value.strip())
+    if not match:
+        raise click.BadParameter("write it as CHANNEL:ID, e.g. telegram:123456789 (the person's Telegram user id)")
+    return match["channel"], match["id"]
+
+
+def unit_code(role: Role, value: str | None) -> str:
+    """The unit for the role, leading zeros optional: commune 70 → 00070, province 1 → 01."""
+    level = LEVEL[role]
+    if level == "country":
+        if value not in (None, "", COUNTRY_CODE):
+            raise click.BadParameter(f"an admin covers the whole country: leave --unit out or give {COUNTRY_CODE}")
+        return COUNTRY_CODE
+    if not value or not value.strip().isdigit():
+        raise click.BadParameter(f"a {role.value} needs --unit with the GSO code of a {level}")
+    return value.strip().zfill(5 if level == "commune" else 2)
+
+
+def target(role: str, user: str, unit: str | None) -> tuple[Role, str, str, str]:
+    """(role, channel, external id, unit code) from the command's arguments, checked."""
+    the_role = Role(role)
+    channel, external_id = parse_user(user)
+    return the_role, channel, external_id, unit_code(the_role, unit)
+
+
+async def describe_unit(db: AsyncSession, code: str) -> str:
+    if code == COUNTRY_CODE:
+        return "the whole country"
+    if len(code) == 2:
+        province = await db.get(Province, code)
+        return province.name if province else code
+    commune = await db.get(Commune, code)
+    if commune is None:
+        return code
+    province = await db.get(Province, commune.province_code)
+    return f"{commune.name}, {province.name if province else commune.province_code}"
+
+
+role_argument = click.argument("role", type=click.Choice(ROLE_NAMES))
+user_option = click.option("--user", "user", required=True, help="CHANNEL:ID, e.g. telegram:123456789")
+unit_option = click.option("--unit", "unit", help="GSO code: a commune (00070), a province (01); none for admin")
+
+
+@click.command()
+@role_argument
+@user_option
+@unit_option
+def grant(role: str, user: str, unit: str | None) -> None:
+    """Give ROLE over a unit to a person (who may not have written to the bot yet)."""
+    the_role, channel, external_id, code = target(role, user, unit)
+
+    async def work(db: AsyncSession) -> str:
+        person, created = await find_or_create_person(db, channel, external_id)
+        try:
+            new = await roles.grant(db, person.id, the_role, code)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        where = await describe_unit(db, code)
+        verb = "granted" if new else "already held:"
+        note = " (not yet started the bot; the role applies as soon as they do)" if created else ""
+        return f"{verb} {the_role.value} of {code} ({where}) to {channel}:{external_id}{note}"
+
+    click.echo(in_session(load_settings(), work))
+
+
+@click.command()
+@role_argument
+@user_option
+@unit_option
+def revoke(role: str, user: str, unit: str | None) -> None:
+    """End ROLE over a unit for a person."""
+    the_role, channel, external_id, code = target(role, user, unit)
+
+    async def work(db: AsyncSession) -> bool:
+        account = (
+            await db.scalars(select(Account).where(Account.channel == channel, Account.external_id == external_id))
+        ).one_or_none()
+        return account is not None and await roles.revoke(db, account.user_id, the_role, code)
+
+    if not in_session(load_settings(), work):
+        raise click.ClickException(f"{channel}:{external_id} does not hold {the_role.value} of {code}")
+    click.echo(f"revoked {the_role.value} of {code} from {channel}:{external_id}")
+
+
+@click.command("roles")
+@click.option("--unit", "unit", help="only the roles held over this unit (GSO code)")
+def list_roles(unit: str | None) -> None:
+    """List who holds which role over which unit."""
+
+    async def work(db: AsyncSession) -> list[str]:
+        lines = []
+        for g in await roles.list_grants(db, unit.strip() if unit else None):
+            accounts = (await db.scalars(select(Account).where(Account.user_id == g.user_id).order_by(Account.id))).all()
+            who = ", ".join(f"{a.channel}:{a.external_id}" for a in accounts) or f"person {g.user_id}"
+            lines.append(f"{g.role.value:<17} {g.unit_code:<5} {await describe_unit(db, g.unit_code):<45} {who}")
+        return lines
+
+    lines = in_session(load_settings(), work)
+    for line in lines:
+        click.echo(line)
+    if not lines:
+        click.echo("no roles granted")

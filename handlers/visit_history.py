@@ -1,0 +1,99 @@
+"""A volunteer's recent visits: viewed, corrected or deleted within 24 hours (every change kept
+as history, the counters following)."""
+
+from __future__ import annotations
+
+from handlers.access import refuse_unless
+from handlers.context import Context
+from handlers.menu import home_button
+from handlers.router import Flow, MenuEntry
+from handlers.types import Button, Incoming, Reply, Step, t
+from handlers.visits import details, edit_menu, field_worker, refuse_volunteer, today_line
+from storage import roles, visits
+from storage.models import Visit
+from storage.roles import Role
+
+RECENT = "vl"
+
+
+async def correct(msg: Incoming, ctx: Context) -> Step:
+    """vc:<id>: correct one of my visits (within 24 hours)."""
+    visit = await _own_visit(ctx, (msg.payload or "").partition(":")[2])
+    if isinstance(visit, Step):
+        return visit
+    refused = await refuse_unless(ctx, Role.VOLUNTEER, visit.commune_code)
+    if refused:
+        return refused
+    token = await visits.create_draft(ctx.db, ctx.user.id, visits.snapshot(visit), ctx.now, visit_id=visit.id)
+    return edit_menu(ctx, token, visits.snapshot(visit), True)
+
+
+async def _own_visit(ctx: Context, raw_id: str) -> Visit | Step:
+    visit = await visits.get_visit(ctx.db, int(raw_id)) if raw_id.isdigit() else None
+    if visit is None or visit.deleted_at is not None:
+        return Step.end(Reply("visit.not_found", [[Button(t("visit.menu_recent"), payload=RECENT)], [home_button()]]))
+    if visit.volunteer_id != ctx.user.id:
+        return Step.end(Reply("visit.not_yours", [[home_button()]]))
+    if not visits.changeable(visit, ctx.now):
+        return Step.end(Reply("visit.too_late", [[Button(t("visit.menu_recent"), payload=RECENT)], [home_button()]]))
+    return visit
+
+
+async def recent(msg: Incoming, ctx: Context) -> Step:
+    if not await roles.communes_for(ctx.db, ctx.user.id, Role.VOLUNTEER) and not await visits.recent_of(ctx.db, ctx.user.id, 1):
+        return await refuse_volunteer(ctx)
+    rows = [
+        [Button(t("visit.list_button", hamlet=v.hamlet, household=v.household or "—", outcome=t(f"visit.outcome.{v.outcome}")),
+                payload=f"vv:{v.id}")]
+        for v in await visits.recent_of(ctx.db, ctx.user.id)
+    ]
+    key = "visit.recent" if rows else "visit.recent_none"
+    rows.append([home_button()])
+    return Step.end(Reply(t(key), rows))
+
+
+async def view(msg: Incoming, ctx: Context) -> Step:
+    raw = (msg.payload or "").partition(":")[2]
+    visit = await visits.get_visit(ctx.db, int(raw)) if raw.isdigit() else None
+    if visit is None or visit.volunteer_id != ctx.user.id or visit.deleted_at is not None:
+        return Step.end(Reply("visit.not_found", [[Button(t("visit.menu_recent"), payload=RECENT)], [home_button()]]))
+    corrections = sum(1 for r in await visits.history(ctx.db, visit.id) if r.action == "corrected")
+    rows = []
+    if visits.changeable(visit, ctx.now):
+        rows.append([Button(t("visit.correct"), payload=f"vc:{visit.id}"), Button(t("visit.delete"), payload=f"vd:{visit.id}")])
+    rows.append([Button(t("visit.menu_recent"), payload=RECENT), home_button()])
+    text = t(
+        "visit.view",
+        when=visit.visited_at,
+        details=details(ctx, visits.snapshot(visit)),
+        revisit=t("visit.view_revisit") if visit.revisit_of else "",
+        corrections=t("visit.view_corrections", count=corrections) if corrections else "",
+        locked="" if visits.changeable(visit, ctx.now) else t("visit.view_locked"),
+    )
+    return Step.end(Reply(text, rows))
+
+
+async def remove(msg: Incoming, ctx: Context) -> Step:
+    """vd:<id> asks; vd:<id>:y deletes (within 24 hours; counts follow)."""
+    raw, _, confirmed = (msg.payload or "").partition(":")[2].partition(":")
+    visit = await _own_visit(ctx, raw)
+    if isinstance(visit, Step):
+        return visit
+    refused = await refuse_unless(ctx, Role.VOLUNTEER, visit.commune_code)
+    if refused:
+        return refused
+    if await visits.has_return_visits(ctx.db, visit):
+        return Step.end(Reply("visit.delete_has_revisit", [[Button(t("visit.correct"), payload=f"vc:{visit.id}")], [home_button()]]))
+    if confirmed != "y":
+        rows = [[Button(t("visit.delete_confirm"), payload=f"vd:{visit.id}:y"), Button(t("common.no"), payload=f"vv:{visit.id}")]]
+        return Step.end(Reply(t("visit.delete_ask", details=details(ctx, visits.snapshot(visit))), rows))
+    await visits.delete_visit(ctx.db, visit, ctx.user.id, ctx.now)
+    return Step.end(Reply(t("visit.deleted", today=await today_line(ctx)), [[Button(t("visit.menu_recent"), payload=RECENT), home_button()]]))
+
+
+FLOW = Flow(
+    name="visit_history",
+    buttons={RECENT: recent, "vv": view, "vc": correct, "vd": remove},
+    commands={"luotham": recent},
+    menu=[MenuEntry(RECENT, "visit.menu_recent", order=61, visible=field_worker)],
+)

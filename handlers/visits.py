@@ -1,0 +1,655 @@
+"""Logging a household visit: by buttons in as few taps as possible, or by a one-line shorthand;
+a one-screen summary with [Save] [Edit] [Cancel]; saved exactly once; today's running count."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from handlers import shorthand
+from handlers.access import home_unit, in_commune, refuse_unless, refusal, check, unit_name
+from handlers.communes import ask_commune
+from handlers.context import Context
+from handlers.menu import home_button
+from handlers.router import Flow, MenuEntry
+from handlers.types import Ask, Button, Incoming, Kind, Reply, Step, Text, t
+from handlers.values import Join
+from storage import roles, visits, volunteers
+from storage.folding import fold
+from storage.models import local_date
+from storage.roles import Role
+from storage.visits import MAX_PER_HOUSEHOLD, Outcome
+
+VISIT = "visit"
+HAMLET, HOUSEHOLD, OUTCOME, NUMBER, SUMMARY = (f"visit.{s}" for s in ("hamlet", "household", "outcome", "number", "summary"))
+PICKED = "visit.commune_picked"
+STATES_OF = {"hamlet": HAMLET, "household": HOUSEHOLD, "outcome": OUTCOME}
+COUNTS = visits.COUNT_FIELDS
+# Draft keys of the visit being built, in the conversation.
+BUILD_KEYS = ("v", "v_quick", "v_token", "v_field", "v_hamlets")
+MAX_LINES = 10
+NUMBER_BUTTONS = 6
+
+
+# --- the order of questions, and what an answer may be (pure) ---
+
+
+def bounds(v: dict[str, Any], field: str) -> tuple[int, int]:
+    """The answers a count question accepts, given the outcome and the counts before it."""
+    s, i = v.get("smartphones", 0), v.get("installed_now", 0)
+    outcome = v.get("outcome")
+    if field == "smartphones":
+        return 1, MAX_PER_HOUSEHOLD
+    if field == "installed_now":
+        return (1, s) if outcome == Outcome.HELPED else (0, 0)
+    if outcome == Outcome.ALREADY:
+        return 1, s
+    if outcome == Outcome.REFUSED:
+        return 0, s - 1
+    return 0, s - i
+
+
+def answer_problem(v: dict[str, Any], field: str, n: int) -> Text | None:
+    """Why `n` is not an answer to the count question `field` (None when it is)."""
+    lo, hi = bounds(v, field)
+    if lo <= n <= hi:
+        return None
+    outcome = t(f"visit.outcome.{v.get('outcome')}")
+    s, i = v.get("smartphones", 0), v.get("installed_now", 0)
+    if n > MAX_PER_HOUSEHOLD:
+        return t("visit.reason.too_many", number=n, most=MAX_PER_HOUSEHOLD)
+    if field == "smartphones":
+        return t("visit.reason.needs_phone", outcome=outcome)
+    if field == "installed_now":
+        if v.get("outcome") != Outcome.HELPED:
+            return t("visit.reason.installed_not_helped", outcome=outcome, number=n)
+        if n < 1:
+            return t("visit.reason.helped_needs_install")
+        return t("visit.reason.installed_over", number=n, smartphones=s)
+    if v.get("outcome") == Outcome.ALREADY and n < 1:
+        return t("visit.reason.already_needs_one")
+    if v.get("outcome") == Outcome.REFUSED:
+        return t("visit.reason.refused_all_had", number=n, smartphones=s)
+    return t("visit.reason.already_over", number=n, smartphones=s, installed=i)
+
+
+def next_question(v: dict[str, Any], quick: bool) -> tuple[str | None, Text | None]:
+    """The next thing to ask ("hamlet", "household", "outcome" or a count), with the reason when a
+    value already given does not fit; None when the visit is complete. Fills what needs no
+    question: zeros for no smartphone / nobody home, the only possible answer when there is one,
+    and in a shorthand line (`quick`) counts not written (smartphones = installed + already had)."""
+    for name in ("hamlet", "household", "outcome"):
+        if not v.get(name) and not (name == "household" and name in v):
+            return name, None
+    outcome = Outcome(v["outcome"])
+    if outcome in (Outcome.NO_SMARTPHONE, Outcome.NOBODY_HOME):
+        if any(v.get(f) for f in COUNTS):
+            reason = t("visit.reason.no_phone_counts" if outcome is Outcome.NO_SMARTPHONE else "visit.reason.nobody_counts",
+                       outcome=t(f"visit.outcome.{outcome}"))
+            for f in ("outcome", *COUNTS):
+                v.pop(f, None)
+            return "outcome", reason
+        v.update(smartphones=0, installed_now=0, already_installed=0)
+        return None, None
+    if outcome is not Outcome.HELPED:
+        if v.get("installed_now"):
+            reason = t("visit.reason.installed_not_helped", outcome=t(f"visit.outcome.{outcome}"), number=v["installed_now"])
+            for f in ("outcome", *COUNTS):
+                v.pop(f, None)
+            return "outcome", reason
+        v["installed_now"] = 0
+    if quick and "smartphones" not in v and (v.get("installed_now") or v.get("already_installed")):
+        v["smartphones"] = v.get("installed_now", 0) + v.get("already_installed", 0)
+    order = ("smartphones", "installed_now", "already_installed")
+    for field in order:
+        if field not in v:
+            lo, hi = bounds(v, field)
+            if field != "smartphones" and (lo == hi or (quick and field == "already_installed" and lo == 0)):
+                v[field] = lo  # the only possible answer, or "none" left unwritten in a line
+                continue
+            return field, None
+        problem = answer_problem(v, field, v[field])
+        if problem is not None:
+            for later in order[order.index(field):]:
+                v.pop(later, None)
+            return field, problem
+    return None, None
+
+
+# --- starting ---
+
+
+async def start(msg: Incoming, ctx: Context) -> Step:
+    """visit → the volunteer's commune (asked when they serve several); visit:c:<code> → that one."""
+    code = (msg.payload or "").partition(":c:")[2]
+    if code:
+        return await begin(ctx, code)
+    return await in_commune(
+        ctx, Role.VOLUNTEER, begin, payload=f"{VISIT}:c", choose=t("visit.choose_commune"),
+        picker=lambda: ask_commune(ctx, then=PICKED, prompt="visit.ask_commune"),
+    )
+
+
+async def refuse_volunteer(ctx: Context) -> Step:
+    """The refusal for someone who is not (or no longer) a volunteer anywhere."""
+    unit = await home_unit(ctx)
+    return await refusal(ctx, await check(ctx, Role.VOLUNTEER, unit), Role.VOLUNTEER, unit)
+
+
+async def commune_picked(msg: Incoming, ctx: Context) -> Step:
+    return await begin(ctx, ctx.draft["picked_commune"])
+
+
+async def begin(ctx: Context, commune_code: str) -> Step:
+    refused = await refuse_unless(ctx, Role.VOLUNTEER, commune_code)
+    if refused:
+        return refused
+    ctx.forget(*BUILD_KEYS, "picked_commune")
+    ctx.remember(v={"commune_code": commune_code}, v_quick=False)
+    return await advance(ctx)
+
+
+# --- the questions ---
+
+
+async def advance(ctx: Context, reason: Text | None = None) -> Step:
+    """Ask the next question, or show the summary when nothing is missing."""
+    v = dict(ctx.draft["v"])
+    field, problem = next_question(v, bool(ctx.draft.get("v_quick")))
+    ctx.remember(v=v)
+    if field is None:
+        return await summary(ctx)
+    return await ask(ctx, field, problem or reason)
+
+
+async def ask(ctx: Context, field: str, reason: Text | None = None) -> Step:
+    v = ctx.draft["v"]
+    rows: list[list[Button]]
+    if field == "hamlet":
+        hamlets = await visits.recent_hamlets(ctx.db, v["commune_code"], ctx.user.id)
+        ctx.remember(v_hamlets=hamlets)
+        rows = [[Button(h, payload=f"vh:{i}")] for i, h in enumerate(hamlets)]
+        question = t("visit.ask_hamlet") if hamlets else t("visit.ask_hamlet_first")
+        rows.append([Button(t("visit.syntax_button"), payload="vhelp"), home_button()])
+    elif field == "household":
+        if ctx.capabilities.buttons:
+            question = t("visit.ask_household", hamlet=v["hamlet"])
+            rows = [[Button(t("visit.skip_household"), payload="vx")], [home_button()]]
+        else:  # a numbered menu would read house number "1" as its first choice: skipping is typed
+            question, rows = t("visit.ask_household_typed", hamlet=v["hamlet"]), []
+    elif field == "outcome":
+        question = t("visit.ask_outcome")
+        rows = [
+            [Button(t("visit.outcome.helped"), payload="vo:helped"), Button(t("visit.outcome.already"), payload="vo:already")],
+            [Button(t("visit.outcome.no_smartphone"), payload="vo:no_smartphone"), Button(t("visit.outcome.refused"), payload="vo:refused")],
+            [Button(t("visit.outcome.nobody_home"), payload="vo:nobody_home")],
+            [home_button()],
+        ]
+    else:
+        lo, hi = bounds(v, field)
+        if field == "smartphones":
+            question = t("visit.ask_smartphones", lo=lo, hi=hi)
+        elif field == "installed_now":
+            question = t("visit.ask_installed_now", lo=lo, hi=hi)
+        else:
+            question = t("visit.ask_already_installed", lo=lo, hi=hi)
+        choices = [Button(str(n), payload=f"vn:{field}:{n}") for n in range(lo, min(hi, lo + NUMBER_BUTTONS - 1) + 1)]
+        # Without buttons, choices become a numbered menu, where typing "1" would pick the first
+        # choice ("0"): there the count is simply typed.
+        rows = [choices, [home_button()]] if ctx.capabilities.buttons else []
+        ctx.remember(v_field=field)
+    state = STATES_OF.get(field, NUMBER)
+    text = t("visit.retry", reason=reason, question=question) if reason is not None else question
+    return Step.to(state, Reply(text, rows))
+
+
+async def on_hamlet(msg: Incoming, ctx: Context) -> Step:
+    """A hamlet typed (or a whole shorthand line), or a location sent meanwhile."""
+    return await _typed_place(msg, ctx, "hamlet")
+
+
+async def hamlet_button(msg: Incoming, ctx: Context) -> Step:
+    choices = ctx.draft.get("v_hamlets") or []
+    index = (msg.payload or "").partition(":")[2]
+    if "v" not in ctx.draft or not index.isdigit() or int(index) >= len(choices):
+        return await stale(ctx)
+    return await _answered(ctx, hamlet=choices[int(index)])
+
+
+async def on_household(msg: Incoming, ctx: Context) -> Step:
+    return await _typed_place(msg, ctx, "household")
+
+
+async def _typed_place(msg: Incoming, ctx: Context, field: str) -> Step:
+    """The hamlet or household typed at its question; a whole shorthand line is read as such."""
+    if (step := await _aside(msg, ctx, field)) is not None:
+        return step
+    text = msg.text or ""
+    vocabulary = shorthand.vocabulary_of(ctx.content)
+    if shorthand.parse(text, vocabulary).is_visit:
+        return await from_line(ctx, ctx.draft["v"]["commune_code"], text, keep=ctx.draft["v"])
+    if field == "hamlet":
+        value, limit, empty = shorthand.parse_hamlet(text, vocabulary), visits.HAMLET_MAX, t("visit.reason.hamlet_empty")
+    elif fold(text) in {fold(w) for w in ctx.content.section("visit.skip_words")}:
+        value, limit, empty = "", visits.HOUSEHOLD_MAX, None
+    else:
+        value, limit, empty = shorthand.parse_household(text, vocabulary), visits.HOUSEHOLD_MAX, t("visit.reason.household_empty")
+    if value is None:
+        return await ask(ctx, field, empty)
+    if problem := _free_text_problem(value, limit):
+        return await ask(ctx, field, problem)
+    return await _answered(ctx, **{field: value})
+
+
+async def skip_household(msg: Incoming, ctx: Context) -> Step:
+    if "v" not in ctx.draft:
+        return await stale(ctx)
+    return await _answered(ctx, household="")
+
+
+async def on_outcome(msg: Incoming, ctx: Context) -> Step:
+    if (step := await _aside(msg, ctx, "outcome")) is not None:
+        return step
+    parsed = shorthand.parse(msg.text or "", shorthand.vocabulary_of(ctx.content))
+    if parsed.is_visit:
+        return await from_line(ctx, ctx.draft["v"]["commune_code"], msg.text or "", keep=ctx.draft["v"])
+    if parsed.outcome and not parsed.unknown:
+        return await _answered(ctx, outcome=parsed.outcome)
+    return await ask(ctx, "outcome", t("visit.reason.choose_outcome"))
+
+
+async def outcome_button(msg: Incoming, ctx: Context) -> Step:
+    value = (msg.payload or "").partition(":")[2]
+    if "v" not in ctx.draft or value not in set(Outcome):
+        return await stale(ctx)
+    return await _answered(ctx, outcome=value)
+
+
+async def on_number(msg: Incoming, ctx: Context) -> Step:
+    field = ctx.draft.get("v_field")
+    if field not in COUNTS or "v" not in ctx.draft:
+        return await stale(ctx)
+    if (step := await _aside(msg, ctx, field)) is not None:
+        return step
+    text = (msg.text or "").strip()
+    parsed = shorthand.parse(text, shorthand.vocabulary_of(ctx.content))
+    if parsed.is_visit:
+        return await from_line(ctx, ctx.draft["v"]["commune_code"], text, keep=ctx.draft["v"])
+    if not text.isdigit() or len(text) > 3:
+        lo, hi = bounds(ctx.draft["v"], field)
+        return await ask(ctx, field, t("visit.reason.not_a_number", lo=lo, hi=hi))
+    return await _count(ctx, field, int(text))
+
+
+async def number_button(msg: Incoming, ctx: Context) -> Step:
+    _, field, value = ((msg.payload or "").split(":") + ["", ""])[:3]
+    if "v" not in ctx.draft or field not in COUNTS or not value.isdigit():
+        return await stale(ctx)
+    if ctx.draft.get("v_field") != field:  # a button of an earlier question: ask the current one
+        return await advance(ctx)
+    return await _count(ctx, field, int(value))
+
+
+async def _count(ctx: Context, field: str, n: int) -> Step:
+    problem = answer_problem(ctx.draft["v"], field, n)
+    if problem is not None:
+        return await ask(ctx, field, problem)
+    return await _answered(ctx, **{field: n})
+
+
+async def _answered(ctx: Context, **values: Any) -> Step:
+    ctx.remember(v={**ctx.draft["v"], **values})
+    return await advance(ctx)
+
+
+def _free_text_problem(text: str, limit: int) -> Text | None:
+    if sum(ch.isdigit() for ch in text) >= 8:
+        return t("visit.reason.no_phone_numbers")  # citizens' phone numbers are never stored
+    if len(text) > limit:
+        return t("visit.reason.too_long", most=limit)
+    return None
+
+
+async def _aside(msg: Incoming, ctx: Context, field: str) -> Step | None:
+    """A location sent while a question waits is kept for the visit; other kinds get a nudge."""
+    if msg.kind is Kind.LOCATION and msg.location is not None:
+        rounded = visits.round_location(msg.location.latitude, msg.location.longitude)
+        if rounded:
+            ctx.remember(v={**ctx.draft["v"], "latitude": rounded[0], "longitude": rounded[1]})
+        return await ask(ctx, field, t("visit.location_kept"))
+    if msg.kind is not Kind.TEXT or not (msg.text or "").strip():
+        return await ask(ctx, field, t("visit.reason.answer_expected"))
+    return None
+
+
+async def stale(ctx: Context) -> Step:
+    """A button of a visit no longer being logged (an old message)."""
+    return Step.end(Reply("visit.stale", [[Button(t("visit.menu"), payload=VISIT)], [home_button()]]))
+
+
+# --- the shorthand line ---
+
+
+async def by_text(msg: Incoming, ctx: Context) -> Step | None:
+    """Free text that is a shorthand visit line (or several, one a line), typed outside a flow."""
+    text = msg.text or ""
+    vocabulary = shorthand.vocabulary_of(ctx.content)
+    lines = [line for line in text.splitlines() if line.strip()][: MAX_LINES + 1]
+    if not lines or not any(shorthand.parse(line, vocabulary).is_visit for line in lines):
+        return None
+    communes = await roles.communes_for(ctx.db, ctx.user.id, Role.VOLUNTEER)
+    if not communes:
+        return await refuse_volunteer(ctx)
+    commune = await visits.last_commune(ctx.db, ctx.user.id, communes) or communes[0]
+    if len(lines) == 1:
+        return await from_line(ctx, commune, lines[0])
+    return await from_lines(ctx, commune, lines)
+
+
+def _from_parsed(parsed: shorthand.Parsed, commune_code: str, keep: dict[str, Any] | None) -> dict[str, Any]:
+    v: dict[str, Any] = {"commune_code": commune_code}
+    if keep:  # typed while answering: what was answered stays unless the line says otherwise
+        v.update({k: keep[k] for k in ("hamlet", "household", "latitude", "longitude") if k in keep})
+    if parsed.hamlet:
+        v["hamlet"] = parsed.hamlet
+    v["household"] = parsed.household if parsed.household is not None else v.get("household", "")
+    for name in COUNTS:
+        if getattr(parsed, name) is not None:
+            v[name] = getattr(parsed, name)
+    outcome = parsed.outcome or visits.infer_outcome(parsed.smartphones, parsed.installed_now, parsed.already_installed)
+    if outcome:
+        v["outcome"] = str(outcome)
+    return v
+
+
+def _line_problem(parsed: shorthand.Parsed, line: str) -> Text | None:
+    if parsed.unknown or parsed.repeated:
+        parts = Join(tuple(f"“{p}”" for p in parsed.unknown) or tuple(parsed.repeated), ", ")
+        return t("visit.line_unclear", line=line, parts=parts)
+    for value, limit in ((parsed.hamlet, visits.HAMLET_MAX), (parsed.household, visits.HOUSEHOLD_MAX)):
+        if value and (problem := _free_text_problem(value, limit)):
+            return problem
+    return None
+
+
+async def from_line(ctx: Context, commune_code: str, line: str, keep: dict[str, Any] | None = None) -> Step:
+    """One shorthand line: what it says goes into the visit; anything missing is asked."""
+    parsed = shorthand.parse(line, shorthand.vocabulary_of(ctx.content))
+    problem = _line_problem(parsed, line)
+    if problem is not None:
+        rows = [[Button(t("visit.syntax_button"), payload="vhelp"), home_button()]]
+        return Step.stay(Reply(problem, rows))
+    refused = await refuse_unless(ctx, Role.VOLUNTEER, commune_code)
+    if refused:
+        return refused
+    ctx.forget(*BUILD_KEYS)
+    ctx.remember(v=_from_parsed(parsed, commune_code, keep), v_quick=True)
+    return await advance(ctx)
+
+
+async def from_lines(ctx: Context, commune_code: str, lines: list[str]) -> Step:
+    """Several lines at once (typed offline, sent together): a summary for each complete line."""
+    refused = await refuse_unless(ctx, Role.VOLUNTEER, commune_code)
+    if refused:
+        return refused
+    vocabulary = shorthand.vocabulary_of(ctx.content)
+    replies: list[Reply] = []
+    if len(lines) > MAX_LINES:
+        replies.append(Reply(t("visit.too_many_lines", most=MAX_LINES)))
+        lines = lines[:MAX_LINES]
+    for line in lines:
+        parsed = shorthand.parse(line, vocabulary)
+        problem = _line_problem(parsed, line) if parsed.is_visit else t("visit.line_not_visit", line=line)
+        if problem is None:
+            v = _from_parsed(parsed, commune_code, None)
+            field, reason = next_question(v, quick=True)
+            if field is None:
+                token = await visits.create_draft(ctx.db, ctx.user.id, v, ctx.now)
+                replies.append(await summary_reply(ctx, token, v, None))
+                continue
+            problem = t("visit.line_incomplete", line=line, missing=reason or t(f"visit.missing.{field}"))
+        replies.append(Reply(problem))
+    ctx.forget(*BUILD_KEYS)
+    return Step.end(*replies)
+
+
+# --- the summary, and saving ---
+
+
+async def summary(ctx: Context) -> Step:
+    """Keep the visit as a draft (one per summary, so each summary's buttons keep working) and
+    show it with [Save] [Edit] [Cancel]."""
+    v = ctx.draft["v"]
+    token = ctx.draft.get("v_token")
+    draft = await visits.get_draft(ctx.db, token, ctx.user.id) if token else None
+    if draft is not None:
+        await visits.update_draft(ctx.db, draft, v)
+    else:
+        token = await visits.create_draft(ctx.db, ctx.user.id, v, ctx.now)
+    ctx.forget(*BUILD_KEYS)
+    ctx.remember(v_token=token)
+    correction = draft.visit_id if draft is not None else None
+    return Step.to(SUMMARY, await summary_reply(ctx, token, {**(draft.data if draft else {}), **v}, correction))
+
+
+async def summary_reply(ctx: Context, token: str, v: dict[str, Any], correction: int | None) -> Reply:
+    duplicate = None
+    if correction is None:
+        duplicate = await visits.find_duplicate(ctx.db, v["commune_code"], v["hamlet"], v.get("household", ""), ctx.now)
+    text = t(
+        "visit.summary",
+        title=t("visit.summary_correction") if correction else t("visit.summary_new"),
+        details=details(ctx, v),
+        duplicate=await _duplicate_line(ctx, duplicate) if duplicate else "",
+    )
+    if duplicate:
+        rows = [
+            [Button(t("visit.save_revisit"), payload=f"vs:save:{token}:r")],
+            [Button(t("visit.save_new_household"), payload=f"vs:save:{token}:n")],
+        ]
+    else:
+        rows = [[Button(t("visit.save"), payload=f"vs:save:{token}")]]
+    rows.append([Button(t("visit.edit"), payload=f"vs:edit:{token}"), Button(t("visit.cancel"), payload=f"vs:cancel:{token}")])
+    if ctx.capabilities.request_location and v.get("latitude") is None:
+        rows.append([Button(t("visit.add_location"), payload=f"vs:loc:{token}")])
+    return Reply(text, rows)
+
+
+def details(ctx: Context, v: dict[str, Any]) -> Text:
+    """The visit's lines, as in the summary and in the list of recent visits."""
+    outcome = v.get("outcome")
+    phones: Text | str = ""
+    if outcome not in (Outcome.NO_SMARTPHONE, Outcome.NOBODY_HOME):
+        phones = t("visit.summary_phones", smartphones=v.get("smartphones", 0), installed=v.get("installed_now", 0),
+                   already=v.get("already_installed", 0))
+    return t(
+        "visit.details",
+        commune=unit_name(ctx, v["commune_code"]),
+        hamlet=v["hamlet"],
+        household=v.get("household") or t("visit.household_none"),
+        outcome=t(f"visit.outcome.{outcome}"),
+        phones=phones,
+        location=t("visit.summary_location") if v.get("latitude") is not None else "",
+    )
+
+
+async def _duplicate_line(ctx: Context, earlier) -> Text:
+    who = (await volunteers.names(ctx.db, {earlier.volunteer_id}, earlier.commune_code)).get(earlier.volunteer_id)
+    if earlier.volunteer_id == ctx.user.id:
+        by: Text | str = t("visit.by_you")
+    else:
+        by = who or t("visit.by_someone")
+    return t("visit.duplicate", when=earlier.visited_at, by=by, outcome=t(f"visit.outcome.{earlier.outcome}"))
+
+
+async def on_summary_action(msg: Incoming, ctx: Context) -> Step:
+    """vs:save:<token>[:r|:n], vs:edit:<token>, vs:cancel:<token>, vs:loc:<token>."""
+    parts = (msg.payload or "").split(":")
+    action, token = (parts + ["", ""])[1:3]
+    choice = parts[3] if len(parts) > 3 else None
+    if action == "save":
+        return await save(ctx, token, choice)
+    draft = await visits.get_draft(ctx.db, token, ctx.user.id)
+    if draft is None:
+        return await _gone(ctx, token)
+    if action == "edit":
+        return edit_menu(ctx, token, draft.data, bool(draft.visit_id))
+    if action == "cancel":
+        await visits.claim_draft(ctx.db, token, ctx.user.id)
+        rows = [[Button(t("visit.log_another"), payload=f"{VISIT}:c:{draft.data['commune_code']}")], [home_button()]]
+        return Step.end(Reply(t("visit.cancelled"), rows, close_ask=bool(draft.data.get("location_asked"))))
+    if action == "loc":
+        await visits.update_draft(ctx.db, draft, {"location_asked": True})
+        ctx.forget(*BUILD_KEYS)
+        ctx.remember(v_token=token)
+        return Step.to(SUMMARY, Reply("visit.ask_location", ask=Ask.LOCATION))
+    return await stale(ctx)
+
+
+async def on_summary_text(msg: Incoming, ctx: Context) -> Step:
+    """At a summary: a location is added to it; a new shorthand line starts the next visit; any
+    other message is read as if no question were open (the summary's buttons keep working)."""
+    if msg.kind is Kind.LOCATION and msg.location is not None:
+        token = ctx.draft.get("v_token")
+        draft = await visits.get_draft(ctx.db, token, ctx.user.id) if token else None
+        rounded = visits.round_location(msg.location.latitude, msg.location.longitude)
+        if draft is None or rounded is None:
+            return Step.end(Reply("visit.location_no_visit", [[home_button()]], close_ask=True))
+        await visits.update_draft(ctx.db, draft, {"latitude": rounded[0], "longitude": rounded[1]})
+        reply = await summary_reply(ctx, token, draft.data, draft.visit_id)
+        return Step.stay(Reply("visit.location_saved", close_ask=True), reply)
+    ctx.forget(*BUILD_KEYS)
+    ctx.convo.state = None
+    return await ctx.router.dispatch(msg, ctx)
+
+
+async def save(ctx: Context, token: str, choice: str | None) -> Step:
+    """Store the visit (or the correction) exactly once, whatever the number of taps or workers."""
+    draft = await visits.get_draft(ctx.db, token, ctx.user.id)
+    if draft is None:
+        return await _gone(ctx, token)
+    data = dict(draft.data)
+    refused = await refuse_unless(ctx, Role.VOLUNTEER, data["commune_code"])
+    if refused:
+        return refused
+    close = bool(data.get("location_asked")) and data.get("latitude") is None
+    if draft.visit_id is not None:
+        return await _save_correction(ctx, token, draft.visit_id, data, close)
+    duplicate = await visits.find_duplicate(ctx.db, data["commune_code"], data["hamlet"], data.get("household", ""), ctx.now)
+    if duplicate is not None and choice not in ("r", "n"):
+        # Someone saved this household since the summary was shown: ask first.
+        return Step.to(SUMMARY, await summary_reply(ctx, token, data, None))
+    if not await visits.claim_draft(ctx.db, token, ctx.user.id):
+        return await _gone(ctx, token)
+    visit = await visits.save_visit(
+        ctx.db, token, ctx.user.id, data, ctx.now, revisit_of=duplicate if choice == "r" else None
+    )
+    if visit is None:
+        return await _gone(ctx, token)
+    key = "visit.saved_revisit" if visit.revisit_of else "visit.saved"
+    return Step.end(Reply(t(key, today=await today_line(ctx)), after_save_rows(data["commune_code"]), close_ask=close))
+
+
+async def _save_correction(ctx: Context, token: str, visit_id: int, data: dict[str, Any], close: bool) -> Step:
+    visit = await visits.get_visit(ctx.db, visit_id)
+    if visit is None or visit.volunteer_id != ctx.user.id:
+        return await stale(ctx)
+    if not visits.changeable(visit, ctx.now):
+        return Step.end(Reply("visit.too_late", [[home_button()]], close_ask=close))
+    if not await visits.claim_draft(ctx.db, token, ctx.user.id):
+        return await _gone(ctx, token)
+    await visits.correct_visit(ctx.db, visit, data, ctx.user.id, ctx.now, token)
+    return Step.end(Reply(t("visit.corrected", today=await today_line(ctx)), after_save_rows(visit.commune_code), close_ask=close))
+
+
+def after_save_rows(commune_code: str) -> list[list[Button]]:
+    return [
+        [Button(t("visit.log_another"), payload=f"{VISIT}:c:{commune_code}")],
+        [Button(t("visit.menu_recent"), payload="vl"), home_button()],
+    ]
+
+
+async def _gone(ctx: Context, token: str) -> Step:
+    """A summary whose draft is no more: saved already (a second tap), or too old."""
+    if await visits.by_token(ctx.db, token) is not None:
+        return Step.end(Reply(t("visit.already_saved", today=await today_line(ctx)), [[home_button()]]))
+    if await visits.revision_by_token(ctx.db, token) is not None:
+        return Step.end(Reply(t("visit.already_corrected"), [[home_button()]]))
+    return Step.end(Reply("visit.draft_expired", [[Button(t("visit.menu"), payload=VISIT)], [home_button()]]))
+
+
+async def today_line(ctx: Context) -> Text:
+    today = local_date(ctx.now)
+    mine = (await visits.totals(ctx.db, volunteer_id=ctx.user.id, since=today)).get(ctx.user.id, visits.Totals())
+    return t("visit.today", households=mine.households, revisits=mine.revisits, installs=mine.installs)
+
+
+# --- editing a summary ---
+
+
+def edit_menu(ctx: Context, token: str, data: dict[str, Any], correction: bool) -> Step:
+    ctx.forget(*BUILD_KEYS)
+    ctx.remember(v_token=token)
+    rows = [
+        [Button(t("visit.edit_hamlet", hamlet=data["hamlet"]), payload=f"ve:{token}:hamlet")],
+        [Button(t("visit.edit_household"), payload=f"ve:{token}:household")],
+        [Button(t("visit.edit_result"), payload=f"ve:{token}:result")],
+        [Button(t("visit.back_to_summary"), payload=f"ve:{token}:back")],
+    ]
+    key = "visit.edit_which_correction" if correction else "visit.edit_which"
+    return Step.to(SUMMARY, Reply(t(key), rows))
+
+
+async def edit_field(msg: Incoming, ctx: Context) -> Step:
+    """ve:<token>:<hamlet|household|result|back>: ask that again, then back to the summary."""
+    _, token, what = ((msg.payload or "").split(":") + ["", ""])[:3]
+    draft = await visits.get_draft(ctx.db, token, ctx.user.id)
+    if draft is None:
+        return await _gone(ctx, token)
+    v = dict(draft.data)
+    if what == "hamlet":
+        v.pop("hamlet", None)
+    elif what == "household":
+        v.pop("household", None)
+    elif what == "result":
+        for name in ("outcome", *COUNTS):
+            v.pop(name, None)
+    ctx.forget(*BUILD_KEYS)
+    ctx.remember(v=v, v_quick=False, v_token=token)
+    return await advance(ctx)
+
+
+async def syntax(msg: Incoming, ctx: Context) -> Step:
+    """The shorthand's syntax, with the examples; the open question (if any) stays open."""
+    return Step.stay(Reply("visit.syntax", [[home_button()]]))
+
+
+async def field_worker(ctx: Context) -> bool:
+    return await roles.has_any(ctx.db, ctx.user.id, {Role.VOLUNTEER, Role.COORDINATOR})
+
+
+FLOW = Flow(
+    name="visit",
+    buttons={
+        VISIT: start,
+        "vh": hamlet_button,
+        "vx": skip_household,
+        "vo": outcome_button,
+        "vn": number_button,
+        "vs": on_summary_action,
+        "ve": edit_field,
+        "vhelp": syntax,
+    },
+    commands={"ghinhan": start, "cuphap": syntax},
+    states={
+        HAMLET: on_hamlet,
+        HOUSEHOLD: on_household,
+        OUTCOME: on_outcome,
+        NUMBER: on_number,
+        SUMMARY: on_summary_text,
+        PICKED: commune_picked,
+    },
+    text=[by_text],
+    menu=[
+        MenuEntry(VISIT, "visit.menu", order=60, visible=field_worker),
+    ],
+)

@@ -1,0 +1,234 @@
+"""Joining as a Youth Union volunteer (by a coordinator's invite, or waiting for approval), and
+"Me": a volunteer's totals and rank in their commune."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from handlers.access import check, home_unit, refusal, unit_name
+from handlers.communes import ask_commune
+from handlers.context import Context
+from handlers.menu import home_button, main_menu
+from handlers.router import Flow, MenuEntry
+from handlers.types import Ask, Button, Incoming, Kind, Reply, Step, t
+from handlers.values import Join
+from storage import roles, visits, volunteers
+from storage.models import VolunteerInvite, local_date
+from storage.roles import Role
+from storage.volunteers import InviteState, Status
+
+REGISTER = "reg"
+INVITE_LINK = "v"  # deep link: /start v-<invite code>
+CODE, PICKED, NAME, PHONE, TEAM = (f"volunteer.{s}" for s in ("code", "commune_picked", "name", "phone", "team"))
+DRAFT_KEYS = ("reg_commune", "reg_invite", "reg_name", "reg_phone")
+
+
+# --- joining ---
+
+
+async def register_command(msg: Incoming, ctx: Context) -> Step:
+    """/dangky [code]: with a code, as the invite link; without, asks for one."""
+    code = msg.command[1] if msg.command else ""
+    if code:
+        return await with_code(ctx, code)
+    return ask_code(ctx)
+
+
+def ask_code(ctx: Context) -> Step:
+    ctx.forget(*DRAFT_KEYS)
+    rows = [[Button(t("volunteer.no_code"), payload=f"{REGISTER}:nocode")], [home_button()]]
+    return Step.to(CODE, Reply("volunteer.ask_code", rows))
+
+
+async def on_button(msg: Incoming, ctx: Context) -> Step:
+    """reg:start → ask for an invite code; reg:nocode → register and wait; reg:skip → no team."""
+    action = (msg.payload or "").partition(":")[2]
+    if action == "nocode":
+        ctx.forget(*DRAFT_KEYS)
+        return ask_commune(ctx, then=PICKED, prompt="volunteer.ask_commune")
+    if action == "skip":
+        if ctx.convo.state == TEAM:
+            return await finish(ctx, team="")
+        return await already_registered(ctx)  # a second tap on an old [Bỏ qua]
+    return ask_code(ctx)
+
+
+async def already_registered(ctx: Context) -> Step:
+    """Where the person's registration stands, for a button of a registration already finished."""
+    for row in reversed(await volunteers.registrations_of(ctx.db, ctx.user.id)):
+        if row.status == Status.ACTIVE:
+            return Step.end(await main_menu(ctx, "volunteer.already_active", commune=unit_name(ctx, row.commune_code)))
+        if row.status == Status.PENDING:
+            return Step.end(Reply(t("access.pending", commune=unit_name(ctx, row.commune_code)), [[home_button()]]))
+    return ask_code(ctx)
+
+
+async def on_code(msg: Incoming, ctx: Context) -> Step:
+    if msg.kind is not Kind.TEXT or not (msg.text or "").strip():
+        return Step.stay(Reply("volunteer.ask_code", [[Button(t("volunteer.no_code"), payload=f"{REGISTER}:nocode")], [home_button()]]))
+    return await with_code(ctx, msg.text or "")
+
+
+async def invite_link(msg: Incoming, ctx: Context) -> Step:
+    """/start v-<code>: the invite link a coordinator shared."""
+    code = msg.command[1].partition("-")[2] if msg.command else ""
+    return await with_code(ctx, code)
+
+
+async def with_code(ctx: Context, code: str) -> Step:
+    invite = await volunteers.find_invite(ctx.db, code)
+    no_code = [[Button(t("volunteer.register_without_code"), payload=f"{REGISTER}:nocode")], [home_button()]]
+    if invite is None:
+        return Step.to(CODE, Reply(t("volunteer.code_unknown", code=volunteers.normalize_code(code)[:16]), no_code))
+    state = volunteers.invite_state(invite, ctx.now)
+    if state is not InviteState.ACTIVE:
+        key = "volunteer.code_expired" if state is InviteState.EXPIRED else "volunteer.code_revoked"
+        return Step.end(Reply(t(key, commune=unit_name(ctx, invite.commune_code)), no_code))
+    existing = await volunteers.registration(ctx.db, ctx.user.id, invite.commune_code)
+    if existing is not None and existing.status == Status.ACTIVE:
+        return Step.end(await main_menu(ctx, "volunteer.already_active", commune=unit_name(ctx, invite.commune_code)))
+    ctx.forget(*DRAFT_KEYS)
+    ctx.remember(reg_commune=invite.commune_code, reg_invite=invite.id)
+    return ask_name(ctx)
+
+
+async def commune_picked(msg: Incoming, ctx: Context) -> Step:
+    code = ctx.draft["picked_commune"]
+    existing = await volunteers.registration(ctx.db, ctx.user.id, code)
+    if existing is not None and existing.status == Status.ACTIVE:
+        return Step.end(await main_menu(ctx, "volunteer.already_active", commune=unit_name(ctx, code)))
+    ctx.remember(reg_commune=code)
+    return ask_name(ctx)
+
+
+def ask_name(ctx: Context) -> Step:
+    return Step.to(NAME, Reply(t("volunteer.ask_name", commune=unit_name(ctx, ctx.draft["reg_commune"])), [[home_button()]]))
+
+
+async def on_name(msg: Incoming, ctx: Context) -> Step:
+    name = volunteers.clean_name(msg.text or "") if msg.kind is Kind.TEXT else None
+    if name is None:
+        return Step.stay(Reply(t("volunteer.name_invalid", most=volunteers.NAME_MAX), [[home_button()]]))
+    ctx.remember(reg_name=name)
+    return ask_phone(ctx)
+
+
+def ask_phone(ctx: Context, retry: bool = False) -> Step:
+    if ctx.capabilities.request_contact:
+        key = "volunteer.phone_retry_button" if retry else "volunteer.ask_phone_button"
+        return Step.to(PHONE, Reply(key, ask=Ask.CONTACT))
+    key = "volunteer.phone_retry_typed" if retry else "volunteer.ask_phone_typed"
+    return Step.to(PHONE, Reply(key, [[home_button()]]))
+
+
+async def on_phone(msg: Incoming, ctx: Context) -> Step:
+    """The phone from the contact button (the person's own only), or typed."""
+    if msg.kind is Kind.CONTACT:
+        if not msg.contact_is_own:
+            return Step.stay(Reply("volunteer.phone_not_own", ask=Ask.CONTACT if ctx.capabilities.request_contact else None))
+        phone = volunteers.normalize_phone(msg.contact_phone or "", any_country=True)
+    elif msg.kind is Kind.TEXT:
+        phone = volunteers.normalize_phone(msg.text or "")
+    else:
+        phone = None
+    if phone is None:
+        return ask_phone(ctx, retry=True)
+    ctx.remember(reg_phone=phone)
+    rows = [[Button(t("volunteer.skip_team"), payload=f"{REGISTER}:skip")], [home_button()]]
+    return Step.to(TEAM, Reply("volunteer.ask_team", rows, close_ask=True))
+
+
+async def on_team(msg: Incoming, ctx: Context) -> Step:
+    team = volunteers.clean_name(msg.text or "", volunteers.TEAM_MAX) if msg.kind is Kind.TEXT else None
+    if team is None:
+        rows = [[Button(t("volunteer.skip_team"), payload=f"{REGISTER}:skip")], [home_button()]]
+        return Step.stay(Reply(t("volunteer.team_invalid", most=volunteers.TEAM_MAX), rows))
+    return await finish(ctx, team)
+
+
+async def finish(ctx: Context, team: str) -> Step:
+    """Register: active at once with a working invite, else pending and the coordinators told."""
+    d = ctx.draft
+    if not all(k in d for k in ("reg_commune", "reg_name", "reg_phone")):
+        return ask_code(ctx)
+    commune = d["reg_commune"]
+    invite = None
+    if d.get("reg_invite"):
+        invite = await ctx.db.get(VolunteerInvite, d["reg_invite"])
+    row = await volunteers.register(
+        ctx.db, ctx.user.id, commune, display_name=d["reg_name"], phone=d["reg_phone"], team=team, now=ctx.now, invite=invite
+    )
+    where = unit_name(ctx, commune)
+    if row.status == Status.ACTIVE:
+        if invite is not None and invite.created_by:
+            ctx.notify(invite.created_by, Reply(t("volunteer.joined_notice", name=row.display_name, commune=where)))
+        return Step.end(await main_menu(ctx, "volunteer.welcome", commune=where))
+    coordinators = await roles.holders(ctx.db, Role.COORDINATOR, commune)
+    for coordinator in coordinators:
+        ctx.notify(coordinator, approval_request(row, where))
+    key = "volunteer.pending" if coordinators else "volunteer.pending_no_coordinator"
+    if invite is not None:  # the invite stopped working between the link and the last answer
+        key = "volunteer.pending_invite_gone"
+    return Step.end(Reply(t(key, commune=where), [[home_button()]]))
+
+
+def approval_request(row, where) -> Reply:
+    rows = [[Button(t("volunteer.approve"), payload=f"vr:ok:{row.id}"), Button(t("volunteer.refuse"), payload=f"vr:no:{row.id}")]]
+    text = t("volunteer.approval_request", name=row.display_name, phone=row.phone, team=row.team or "—", commune=where)
+    return Reply(text, rows)
+
+
+# --- "Me": my totals and my rank ---
+
+
+async def me(msg: Incoming, ctx: Context) -> Step:
+    communes = await roles.communes_for(ctx.db, ctx.user.id, Role.VOLUNTEER)
+    if not communes:
+        unit = await home_unit(ctx)
+        return await refusal(ctx, await check(ctx, Role.VOLUNTEER, unit), Role.VOLUNTEER, unit)
+    today = local_date(ctx.now)
+    week_start = today - dt.timedelta(days=today.weekday())
+    lines = []
+    for code in communes:
+        periods = {}
+        for name, since in (("today", today), ("week", week_start), ("all", None)):
+            periods[name] = (await visits.totals(ctx.db, volunteer_id=ctx.user.id, commune_code=code, since=since)).get(
+                ctx.user.id, visits.Totals()
+            )
+        everyone = await visits.totals(ctx.db, commune_code=code)
+        rank, out_of = visits.rank_of(ctx.user.id, {who: tot.households for who, tot in everyone.items()})
+        lines.append(
+            t(
+                "volunteer.me_commune",
+                commune=unit_name(ctx, code),
+                today=periods["today"].households,
+                today_installs=periods["today"].installs,
+                week=periods["week"].households,
+                week_installs=periods["week"].installs,
+                total=periods["all"].households,
+                total_installs=periods["all"].installs,
+                revisits=periods["all"].revisits,
+                rank=rank,
+                out_of=out_of,
+            )
+        )
+    rows = [
+        [Button(t("visit.menu"), payload="visit"), Button(t("visit.menu_recent"), payload="vl")],
+        *[[Button(t("volunteer.hamlets_of", commune=unit_name(ctx, c)), payload=f"co:h:{c}")] for c in communes],
+        [home_button()],
+    ]
+    return Step.end(Reply(t("volunteer.me", communes=Join(tuple(lines))), rows))
+
+
+async def field_worker(ctx: Context) -> bool:
+    return await roles.has_any(ctx.db, ctx.user.id, {Role.VOLUNTEER, Role.COORDINATOR})
+
+
+FLOW = Flow(
+    name="volunteer",
+    buttons={REGISTER: on_button, "vme": me},
+    commands={"dangky": register_command, "toi": me},
+    states={CODE: on_code, PICKED: commune_picked, NAME: on_name, PHONE: on_phone, TEAM: on_team},
+    deep_links={INVITE_LINK: invite_link},
+    menu=[MenuEntry("vme", "volunteer.menu_me", order=62, visible=field_worker)],
+)

@@ -1,0 +1,211 @@
+"""Roles over administrative units, and the one permission check every flow makes.
+
+The hierarchy: an admin covers everything; a province officer covers their province and its
+communes; a coordinator their commune; a volunteer their commune. Roles are ranked (volunteer <
+coordinator < province officer < admin): `check(session, user, Role.COORDINATOR, "00070")` allows
+a coordinator of 00070, an officer of its province, or an admin. Every check reads the database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.db import dialect_insert
+from storage.models import Commune, Province, RoleGrant, Volunteer, utcnow
+from storage.units import COUNTRY_CODE, unit_level
+
+
+class Role(enum.StrEnum):
+    VOLUNTEER = "volunteer"
+    COORDINATOR = "coordinator"
+    PROVINCE_OFFICER = "province_officer"
+    ADMIN = "admin"
+
+
+RANK = {Role.VOLUNTEER: 1, Role.COORDINATOR: 2, Role.PROVINCE_OFFICER: 3, Role.ADMIN: 4}
+# The kind of unit each role is held over.
+LEVEL = {Role.VOLUNTEER: "commune", Role.COORDINATOR: "commune", Role.PROVINCE_OFFICER: "province", Role.ADMIN: "country"}
+
+
+class Refusal(enum.StrEnum):
+    """Why a check said no, from the most to the least telling."""
+
+    TOO_LOW = "too_low"  # a role over this unit (or elsewhere), but a lesser one
+    OTHER_UNIT = "other_unit"  # the role, but over other units (listed in Decision.units)
+    ENDED = "ended"  # held the role here once; it was revoked (a deactivated volunteer)
+    PENDING = "pending"  # registered as a volunteer, waiting for a coordinator's approval
+    NO_ROLE = "no_role"  # no role at all: a citizen
+
+
+@dataclass(frozen=True)
+class Grant:
+    user_id: int
+    role: Role
+    unit_code: str
+    granted_at: dt.datetime
+    revoked_at: dt.datetime | None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    refusal: Refusal | None = None
+    units: tuple[str, ...] = ()  # OTHER_UNIT: where the role is held
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+
+def _grant(row: RoleGrant) -> Grant:
+    return Grant(row.user_id, Role(row.role), row.unit_code, row.granted_at, row.revoked_at)
+
+
+async def unit_exists(session: AsyncSession, unit_code: str) -> bool:
+    level = unit_level(unit_code)
+    if level == "country":
+        return True
+    model = Province if level == "province" else Commune
+    return await session.get(model, unit_code) is not None
+
+
+async def grant(session: AsyncSession, user_id: int, role: Role, unit_code: str, by: int | None = None) -> bool:
+    """Give `role` over the unit; False when the person already held it. Raises ValueError when
+    the unit does not exist or is of the wrong kind for the role (a volunteer of a province)."""
+    role = Role(role)
+    try:
+        level = unit_level(unit_code)
+    except ValueError:
+        raise ValueError(f"not a unit code: {unit_code!r}") from None
+    if level != LEVEL[role]:
+        raise ValueError(f"a {role.value} is held over a {LEVEL[role]}, not a {level} ({unit_code})")
+    if not await unit_exists(session, unit_code):
+        raise ValueError(f"no {level} with code {unit_code}")
+    row = await _row(session, user_id, role, unit_code)
+    if row is None:
+        # ON CONFLICT: the same grant made at once elsewhere (two coordinators approving) is one row.
+        stmt = (
+            dialect_insert(session, RoleGrant)
+            .values(user_id=user_id, role=role.value, unit_code=unit_code, granted_at=utcnow(), granted_by=by)
+            .on_conflict_do_nothing(index_elements=["user_id", "role", "unit_code"])
+        )
+        return (await session.execute(stmt)).rowcount == 1
+    if row.revoked_at is None:
+        return False
+    row.revoked_at, row.revoked_by = None, None
+    row.granted_at, row.granted_by = utcnow(), by
+    return True
+
+
+async def revoke(session: AsyncSession, user_id: int, role: Role, unit_code: str, by: int | None = None) -> bool:
+    """End `role` over the unit; False when the person did not hold it."""
+    row = await _row(session, user_id, Role(role), unit_code)
+    if row is None or row.revoked_at is not None:
+        return False
+    row.revoked_at, row.revoked_by = utcnow(), by
+    return True
+
+
+async def _row(session: AsyncSession, user_id: int, role: Role, unit_code: str) -> RoleGrant | None:
+    stmt = select(RoleGrant).where(
+        RoleGrant.user_id == user_id, RoleGrant.role == role.value, RoleGrant.unit_code == unit_code
+    )
+    return (await session.scalars(stmt)).one_or_none()
+
+
+async def grants_of(session: AsyncSession, user_id: int, include_revoked: bool = False) -> list[Grant]:
+    stmt = select(RoleGrant).where(RoleGrant.user_id == user_id)
+    if not include_revoked:
+        stmt = stmt.where(RoleGrant.revoked_at.is_(None))
+    rows = (await session.scalars(stmt.order_by(RoleGrant.role, RoleGrant.unit_code))).all()
+    return [_grant(r) for r in rows]
+
+
+async def list_grants(session: AsyncSession, unit_code: str | None = None) -> list[Grant]:
+    """Every active grant, or those held over one unit."""
+    stmt = select(RoleGrant).where(RoleGrant.revoked_at.is_(None))
+    if unit_code:
+        stmt = stmt.where(RoleGrant.unit_code == unit_code)
+    rows = (await session.scalars(stmt.order_by(RoleGrant.unit_code, RoleGrant.role, RoleGrant.user_id))).all()
+    return [_grant(r) for r in rows]
+
+
+async def holders(session: AsyncSession, role: Role, unit_code: str) -> list[int]:
+    """The people holding exactly `role` over exactly this unit (a commune's coordinators)."""
+    stmt = (
+        select(RoleGrant.user_id)
+        .where(RoleGrant.role == Role(role).value, RoleGrant.unit_code == unit_code, RoleGrant.revoked_at.is_(None))
+        .order_by(RoleGrant.granted_at)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def province_of(session: AsyncSession, unit_code: str) -> str | None:
+    level = unit_level(unit_code)
+    if level == "province":
+        return unit_code
+    if level == "commune":
+        commune = await session.get(Commune, unit_code)
+        return commune.province_code if commune else None
+    return None
+
+
+def covers(grant: Grant, unit_code: str, province_code: str | None) -> bool:
+    """Whether a grant's unit contains `unit_code` (whose province is `province_code`)."""
+    if grant.role is Role.ADMIN:
+        return True
+    if unit_code == COUNTRY_CODE:
+        return False
+    if grant.role is Role.PROVINCE_OFFICER:
+        return grant.unit_code == province_code
+    return grant.unit_code == unit_code
+
+
+async def check(session: AsyncSession, user_id: int, role: Role, unit_code: str) -> Decision:
+    """May this person act as `role` (or above) over the unit? With the reason when not."""
+    role = Role(role)
+    grants = await grants_of(session, user_id, include_revoked=True)
+    province = await province_of(session, unit_code)
+    active = [g for g in grants if g.active]
+    enough = [g for g in active if RANK[g.role] >= RANK[role]]
+    if any(covers(g, unit_code, province) for g in enough):
+        return Decision(True)
+    if any(covers(g, unit_code, province) for g in active):
+        return Decision(False, Refusal.TOO_LOW)
+    if enough:
+        return Decision(False, Refusal.OTHER_UNIT, tuple(sorted({g.unit_code for g in enough})))
+    ended = [g for g in grants if not g.active and RANK[g.role] >= RANK[role]]
+    if any(covers(g, unit_code, province) for g in ended):
+        return Decision(False, Refusal.ENDED)
+    if role is Role.VOLUNTEER and await _pending(session, user_id):
+        return Decision(False, Refusal.PENDING)
+    if active:
+        return Decision(False, Refusal.TOO_LOW)
+    return Decision(False, Refusal.NO_ROLE)
+
+
+async def _pending(session: AsyncSession, user_id: int) -> bool:
+    stmt = select(Volunteer.id).where(Volunteer.user_id == user_id, Volunteer.status == "pending").limit(1)
+    return (await session.scalar(stmt)) is not None
+
+
+async def communes_for(session: AsyncSession, user_id: int, role: Role) -> list[str]:
+    """The communes this person holds `role` (or a higher commune-level role) over directly."""
+    rank = RANK[Role(role)]
+    codes = {
+        g.unit_code for g in await grants_of(session, user_id) if LEVEL[g.role] == "commune" and RANK[g.role] >= rank
+    }
+    return sorted(codes)
+
+
+async def has_any(session: AsyncSession, user_id: int, roles: set[Role] | None = None) -> bool:
+    """Whether the person holds any active role (or one of `roles`): for showing menu entries."""
+    return any(roles is None or g.role in roles for g in await grants_of(session, user_id))
