@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from bot.commands import data, service
+from bot.commands import data, service, tally
 
 
 @click.group()
@@ -17,6 +17,9 @@ main.add_command(service.chat)
 main.add_command(data.db)
 main.add_command(data.units)
 main.add_command(data.support_points)
+main.add_command(tally.tally)
+main.add_command(tally.figures)
+main.add_command(tally.target)
 
 
 if __name__ == "__main__":
