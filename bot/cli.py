@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from bot.commands import data, roles, service, venues
+from bot.commands import data, roles, service, tally, venues
 
 
 @click.group()
@@ -23,6 +23,9 @@ main.add_command(venues.posters)
 main.add_command(roles.grant)
 main.add_command(roles.revoke)
 main.add_command(roles.list_roles)
+main.add_command(tally.tally)
+main.add_command(tally.figures)
+main.add_command(tally.target)
 
 
 if __name__ == "__main__":

@@ -140,6 +140,14 @@ class Engine:
             rows.extend(self._queue(db, account, rendered, None))
         return rows
 
+    async def queue_for_user(self, db: AsyncSession, user_id: int, replies: list[Reply]) -> list[int]:
+        """Messages the bot starts (daily reports): queued in the caller's transaction."""
+        rows = []
+        for reply in replies:
+            rows.extend(await self._queue_notice(db, user_id, reply))
+        await db.flush()
+        return [row.id for row in rows]
+
 
 def _resolve_numbered(msg: Incoming, menu: list, caps: Capabilities) -> Incoming:
     """On a channel without buttons, "2" means the second option of the last numbered menu."""

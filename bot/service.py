@@ -37,6 +37,7 @@ class Service:
         )
         self.courier = Courier(self.sessions, self.channels)
         self._sweeper: asyncio.Task | None = None
+        self._reporter: asyncio.Task | None = None
         self._started: list[Any] = []
 
     def add_channel(self, channel: Channel) -> None:
@@ -62,11 +63,15 @@ class Service:
                 await start()
                 self._started.append(channel)
         self._sweeper = asyncio.create_task(self.courier.run())
+        from bot.daily_reports import DailyReports
+
+        self._reporter = asyncio.create_task(DailyReports(self).run())
 
     async def stop(self) -> None:
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            await asyncio.gather(self._sweeper, return_exceptions=True)
+        for task in (self._sweeper, self._reporter):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         for channel in reversed(self._started):
             try:
                 await channel.stop()

@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Iterable
 
+from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import dialect_insert
-from storage.models import CommuneDailyCount
+from storage.models import LOCAL_TIMEZONE, CommuneDailyCount
 
 METRICS = (
     "households_visited",
@@ -51,3 +52,18 @@ async def add_counts(
         set_={m: table.c[m] + stmt.excluded[m] for m in deltas},
     )
     await session.execute(stmt)
+
+
+def local_day_sql(session: AsyncSession, column: Any) -> Any:
+    """SQL for the Vietnam date of a stored UTC timestamp, for recounts grouped by day.
+
+    Vietnam has kept UTC+7 without daylight saving since 1975, so SQLite's fixed offset is exact.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        return func.date(func.timezone(LOCAL_TIMEZONE.key, column))
+    return func.date(column, "+7 hours")
+
+
+def as_date(value: Any) -> dt.date:
+    """A day from local_day_sql: a date on PostgreSQL, ISO text on SQLite."""
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(value)

@@ -431,6 +431,59 @@ class VisitDraft(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
+# --- official figures, targets and reports ---
+
+
+class OfficialFigure(Base):
+    """Figures an official entered for a commune as of a date: the operator's installed count and
+    the denominators. Blank fields keep the last known value; every entry is kept (history)."""
+
+    __tablename__ = "official_figures"
+    __table_args__ = (Index("ix_official_figures_commune_date", "commune_code", "as_of"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    commune_code: Mapped[str] = mapped_column(ForeignKey("communes.code"))
+    as_of: Mapped[dt.date] = mapped_column(Date)
+    installed: Mapped[int | None] = mapped_column(Integer)
+    subscribers: Mapped[int | None] = mapped_column(Integer)
+    population: Mapped[int | None] = mapped_column(Integer)
+    households: Mapped[int | None] = mapped_column(Integer)
+    entered_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    source: Mapped[str] = mapped_column(String(200))  # "chat", or "import:<file name>"
+    entered_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Target(Base):
+    """An install rate to reach by a deadline, for the country, a province (its communes inherit
+    it) or a commune; the latest one set for a unit is in force, earlier ones are history."""
+
+    __tablename__ = "targets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    unit_code: Mapped[str] = mapped_column(String(5), index=True)
+    # Parts per million (600000 = 60%): exact on every backend, unlike floats.
+    rate_ppm: Mapped[int] = mapped_column(Integer)
+    deadline: Mapped[dt.date] = mapped_column(Date)
+    denominator: Mapped[str] = mapped_column(String(20))  # subscribers | population | households
+    set_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    source: Mapped[str] = mapped_column(String(200))
+    set_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ReportSubscription(Base):
+    """An official's daily summary of a unit, delivered at a local hour, once per day."""
+
+    __tablename__ = "report_subscriptions"
+    __table_args__ = (UniqueConstraint("user_id", "unit_code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    unit_code: Mapped[str] = mapped_column(String(5))
+    hour: Mapped[int] = mapped_column(Integer)  # 0-23, Asia/Ho_Chi_Minh
+    last_sent_on: Mapped[dt.date | None] = mapped_column(Date)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
 __all__ = [
     "Base",
     "Province",
@@ -453,6 +506,9 @@ __all__ = [
     "Visit",
     "VisitRevision",
     "VisitDraft",
+    "OfficialFigure",
+    "Target",
+    "ReportSubscription",
     "utcnow",
     "local_date",
 ]

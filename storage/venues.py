@@ -6,12 +6,12 @@ import datetime as dt
 import unicodedata
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.counters import add_counts, bump
+from storage.counters import add_counts, as_date, bump, local_day_sql
 from storage.csv_rows import known_communes, read_rows
-from storage.models import CheckIn, RevokedVenueCode, Venue, VenueDailyCount, local_date
+from storage.models import LOCAL_TIMEZONE, CheckIn, RevokedVenueCode, Venue, VenueDailyCount, local_date
 from storage.venue_codes import new_code
 
 # The kinds of place the provinces' letters name; their labels are content (venue.kinds.<kind>).
@@ -311,3 +311,29 @@ async def import_csv(session: AsyncSession, text: str) -> ImportReport:
         )
     await session.flush()
     return report
+
+
+async def recount(session: AsyncSession) -> dict[tuple[str, dt.date], dict[str, int]]:
+    """The check-in counters per commune and local day, from the check-in rows (`tally rebuild`)."""
+    day = local_day_sql(session, CheckIn.checked_in_at)
+    stmt = (
+        select(
+            Venue.commune_code,
+            day,
+            func.count(),
+            func.coalesce(func.sum(case((CheckIn.already_installed.is_(True), 1), else_=0)), 0),
+        )
+        .join(Venue, Venue.id == CheckIn.venue_id)
+        .group_by(Venue.commune_code, day)
+    )
+    return {
+        (code, as_date(d)): {"checkins": int(n), "checkins_already_installed": int(yes)}
+        for code, d, n, yes in (await session.execute(stmt)).all()
+    }
+
+
+async def venues_per_commune(session: AsyncSession, as_of: dt.date) -> dict[str, dict[str, int]]:
+    """How many venues each commune had registered by the end of `as_of` (for tallies)."""
+    cutoff = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time(), tzinfo=LOCAL_TIMEZONE)
+    stmt = select(Venue.commune_code, func.count()).where(Venue.created_at < cutoff).group_by(Venue.commune_code)
+    return {code: {"venues": int(n)} for code, n in (await session.execute(stmt)).all()}

@@ -36,7 +36,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import case, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.counters import bump
@@ -524,3 +524,35 @@ def summarize(visits: list[Visit]) -> list[HamletSummary]:
             summary.nobody_home.append(latest.household)
     return sorted(hamlets.values(), key=lambda h: fold(h.hamlet))
 
+
+
+async def recount(session: AsyncSession) -> dict[tuple[str, dt.date], dict[str, int]]:
+    """Every visit counter per commune and day, from the visit rows, in one GROUP BY: the same
+    arithmetic as `contribution`, in SQL, for `tally rebuild`."""
+    first = Visit.revisit_of.is_(None)
+
+    def when(condition: Any, then: Any) -> Any:
+        return func.coalesce(func.sum(case((condition, then), else_=0)), 0)
+
+    def above(value: Any, base: Any) -> Any:
+        return case((value > base, value - base), else_=0)
+
+    columns = {
+        "households_visited": when(first, 1),
+        "revisits": when(~first, 1),
+        "smartphones_seen": when(first, Visit.smartphones) + when(~first, above(Visit.smartphones, Visit.base_smartphones)),
+        "installs_helped": func.coalesce(func.sum(Visit.installed_now), 0),
+        "already_installed": when(first, Visit.already_installed)
+        + when(~first, above(Visit.already_installed, Visit.base_covered)),
+    }
+    for outcome, metric in OUTCOME_COUNTERS.items():
+        columns[metric] = when(Visit.outcome == outcome.value, 1) - when(~first & (Visit.base_outcome == outcome.value), 1)
+    stmt = (
+        select(Visit.commune_code, Visit.day, *columns.values())
+        .where(Visit.deleted_at.is_(None))
+        .group_by(Visit.commune_code, Visit.day)
+    )
+    return {
+        (code, day): dict(zip(columns, map(int, values)))
+        for code, day, *values in (await session.execute(stmt)).all()
+    }

@@ -8,7 +8,7 @@ import enum
 import re
 import secrets
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import roles
@@ -235,3 +235,13 @@ async def names(session: AsyncSession, user_ids: set[int], commune_code: str | N
         if row.user_id not in found or row.commune_code == commune_code:
             found[row.user_id] = row.display_name
     return found
+
+
+async def active_per_commune(session: AsyncSession, as_of: dt.date) -> dict[str, dict[str, int]]:
+    """Active volunteers per commune now (for tallies: a stock, not a history)."""
+    stmt = (
+        select(Volunteer.commune_code, func.count())
+        .where(Volunteer.status == Status.ACTIVE.value)
+        .group_by(Volunteer.commune_code)
+    )
+    return {code: {"active_volunteers": int(n)} for code, n in (await session.execute(stmt)).all()}

@@ -53,3 +53,26 @@ async def test_self_reported_install_bumps_its_commune_once(sessions):
     async with sessions() as db:
         rows = (await db.scalars(select(CommuneDailyCount))).all()
         assert [(r.commune_code, r.self_reported_installs) for r in rows] == [("00070", 1)]
+
+
+async def test_rebuild_reports_and_repairs_drift(sessions):
+    from storage.recount import rebuild
+
+    async with sessions() as db, db.begin():
+        for _ in range(3):
+            user = User()
+            db.add(user)
+            await db.flush()
+            await report_install(db, user.id, "00070")
+        assert await rebuild(db) == []  # counters kept in step
+        today = (await db.scalars(select(CommuneDailyCount))).one().day
+        await bump(db, "00070", today, self_reported_installs=2)  # drift, as a bug would leave
+        await bump(db, "00073", DAY, checkins=0, refused=1)
+    async with sessions() as db, db.begin():
+        drift = await rebuild(db)
+        assert {(d.commune_code, d.metric, d.counter, d.recount) for d in drift} == {
+            ("00070", "self_reported_installs", 5, 3),
+            ("00073", "refused", 1, 0),
+        }
+    async with sessions() as db, db.begin():
+        assert await rebuild(db, fix=False) == []

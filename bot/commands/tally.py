@@ -1,0 +1,156 @@
+"""Officials' figures from the command line: install progress, official figures, targets."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import click
+
+from bot.commands.common import in_session, load_settings, read_csv_text
+from storage.models import local_date, utcnow
+
+FORMATS = ("table", "json", "csv", "xlsx")
+
+
+def _date(value: str | None) -> dt.date:
+    if not value:
+        return local_date(utcnow())
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter("use YYYY-MM-DD") from None
+
+
+@click.group("tally", invoke_without_command=True)
+@click.option("--unit", help="A commune (00070), a province (01) or VN.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option("--date", "day", help="As of the end of this day (YYYY-MM-DD); default today.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of the terminal.")
+@click.pass_context
+def tally(ctx: click.Context, unit: str | None, fmt: str, day: str | None, out: Path | None) -> None:
+    """Install progress per commune of a unit against targets, with totals."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if not unit:
+        raise click.UsageError("--unit is required (a commune, a province or VN)")
+    from bot.content import Content
+    from bot.tally_exports import to_csv, to_json, to_table, to_xlsx
+    from handlers.types import t
+    from storage.tally import tally as compute
+    from storage.units import unit_level
+
+    try:
+        unit_level(unit)
+    except ValueError:
+        raise click.BadParameter(f"{unit!r} is not a unit code", param_hint="--unit") from None
+    settings = load_settings()
+    content = Content.load(settings.content_dir)
+    as_of = _date(day)
+
+    async def work(db):
+        try:
+            result = await compute(db, unit, as_of)
+        except LookupError:
+            raise click.ClickException(f"no unit {unit}") from None
+        name = result.unit_name or content.render(t("tally.country"))
+        if fmt == "json":
+            return to_json(result, name)
+        if fmt == "csv":
+            return to_csv(result)
+        if fmt == "xlsx":
+            return to_xlsx(result, content, name)
+        return to_table(result, content, name)
+
+    document = in_session(settings, work)
+    if isinstance(document, bytes):
+        if out is None:
+            if sys.stdout.isatty():
+                raise click.UsageError("XLSX is a binary file: give --out FILE.xlsx")
+            sys.stdout.buffer.write(document)
+            return
+        out.write_bytes(document)
+    elif out is not None:
+        out.write_text(document, encoding="utf-8")
+    else:
+        click.echo(document, nl=False)
+    if out is not None:
+        click.echo(f"wrote {out}", err=True)
+
+
+@tally.command("rebuild")
+@click.option("--check", is_flag=True, help="Only report drift; change nothing.")
+def tally_rebuild(check: bool) -> None:
+    """Recompute the per-commune counters from the raw rows and report any drift."""
+    from storage.recount import rebuild
+
+    drift = in_session(load_settings(), lambda db: rebuild(db, fix=not check))
+    for d in drift:
+        click.echo(f"{d.commune_code} {d.day} {d.metric}: counter {d.counter}, raw rows {d.recount}")
+    click.echo(f"{len(drift)} drifting counter(s)" + ("" if check or not drift else ", repaired"))
+    if check and drift:
+        sys.exit(1)
+
+
+@click.group("figures")
+def figures() -> None:
+    """Official figures: installed counts and denominators per commune and date."""
+
+
+@figures.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def figures_import(file: Path) -> None:
+    """Import figures from CSV or XLSX (columns: commune_code, date, installed, subscribers,
+    population, households; blanks allowed). Every row is kept as a dated entry."""
+    from storage.figures import import_rows
+
+    if file.suffix.lower() == ".xlsx":
+        from openpyxl import load_workbook
+
+        sheet = load_workbook(file, read_only=True, data_only=True).active
+        rows = list(sheet.iter_rows(values_only=True))
+    else:
+        import csv
+
+        rows = list(csv.reader(read_csv_text(file).splitlines()))
+    if not rows:
+        raise click.ClickException(f"{file} is empty")
+    header, body = rows[0], rows[1:]
+    report = in_session(load_settings(), lambda db: import_rows(db, header, body, f"import:{file.name}"))
+    for error in report.errors:
+        click.echo(f"skipped: {error}", err=True)
+    click.echo(f"imported {report.imported} row(s)")
+    if report.errors and not report.imported:
+        sys.exit(1)
+
+
+@click.group("target")
+def target() -> None:
+    """Install-rate targets for a unit (a province's communes inherit its target)."""
+
+
+@target.command("set")
+@click.option("--unit", required=True, help="VN, a province (01) or a commune (00070).")
+@click.option("--rate", required=True, help="0.6 or 60%.")
+@click.option("--by", "deadline", required=True, help="Deadline, YYYY-MM-DD.")
+@click.option("--denominator", type=click.Choice(["subscribers", "population", "households"]), default="subscribers", show_default=True)
+def target_set(unit: str, rate: str, deadline: str, denominator: str) -> None:
+    """Set the target in force for a unit (earlier ones are kept as history)."""
+    from storage.figures import set_target
+
+    try:
+        value = Fraction(rate.rstrip("%")) / (100 if rate.endswith("%") else 1)
+    except (ValueError, ZeroDivisionError):
+        raise click.BadParameter("use 0.6 or 60%", param_hint="--rate") from None
+    due = _date(deadline)
+
+    async def work(db):
+        try:
+            return await set_target(db, unit, value, due, denominator, set_by=None, source="cli")
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+
+    row = in_session(load_settings(), work)
+    click.echo(f"target for {row.unit_code}: {float(value):.2%} of {denominator} by {due.isoformat()}")

@@ -1,0 +1,92 @@
+"""Install progress in words and pictures: the summary officials read in chat and each morning."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from bot.charts import Bar, bar_chart
+from bot.content import Content
+from handlers.types import Attachment, Text, t
+from handlers.values import Join, Percent
+from storage.tally import Tally, TallyRow
+
+BEHIND = 10
+
+
+def summary_lines(row: TallyRow, as_of: dt.date) -> list[Text]:
+    lines = []
+    if row.rate is not None:
+        lines.append(t("tally.summary.rate", installed=row.installed, denominator=row.denominator,
+                       kind=t(f"tally.denominators.{row.denominator_kind}"), rate=Percent(row.rate)))
+    else:
+        lines.append(t("tally.summary.no_figures"))
+    if row.communes > 1:
+        lines.append(t("tally.summary.coverage", with_figures=row.communes_with_figures, communes=row.communes))
+    if row.target is None:
+        lines.append(t("tally.summary.no_target"))
+    elif row.gap == 0:
+        lines.append(t("tally.summary.target_reached", target=Percent(row.target.rate), deadline=row.target.deadline))
+    elif row.gap is not None:
+        lines.append(t("tally.summary.target", target=Percent(row.target.rate), deadline=row.target.deadline, gap=row.gap))
+        projected = row.projected(as_of)
+        if projected is None:
+            lines.append(t("tally.summary.pace_stalled"))
+        else:
+            key = "tally.summary.pace_late" if row.late(as_of) else "tally.summary.pace"
+            lines.append(t(key, gain=row.gain, projected=projected))
+    a = row.activity
+    share = row.checkins_installed_share
+    lines.append(
+        t(
+            "tally.summary.activity",
+            households=a["households_visited"],
+            revisits=a["revisits"],
+            helped=a["installs_helped"],
+            already=a["already_installed"],
+            nobody_home=a["nobody_home"],
+            checkins=a["checkins"],
+            share=Percent(share) if share is not None else t("tally.summary.share_none"),
+            self_reported=a["self_reported_installs"],
+            volunteers=a["active_volunteers"],
+            venues=a["venues"],
+        )
+    )
+    return lines
+
+
+def summary_text(tally: Tally, unit_name: Text | str) -> Text:
+    """The unit's summary; for a province or the country also the communes furthest behind."""
+    lines: list[Text] = [t("tally.summary.title", unit=unit_name, date=tally.as_of)]
+    lines.extend(summary_lines(tally.totals, tally.as_of))
+    if len(tally.rows) > 1:
+        behind = tally.furthest_behind(BEHIND)
+        if behind:
+            lines.append(t("tally.summary.behind_title"))
+            for n, row in enumerate(behind, start=1):
+                if row.rate is None:
+                    lines.append(t("tally.summary.behind_line_no_figures", number=n, name=row.name))
+                else:
+                    lines.append(t("tally.summary.behind_line", number=n, name=row.name, rate=Percent(row.rate),
+                                   target=Percent(row.target.rate), gap=row.gap))
+    return t("common.lines", lines=Join(tuple(lines), "\n"))
+
+
+def chart(tally: Tally, unit_name: str, content: Content) -> Attachment:
+    """One bar per commune, lowest rate first (those without figures last), with the target."""
+    rows = sorted(tally.rows, key=lambda r: (r.rate is None, r.rate or 0, r.name))
+    bars = [
+        Bar(
+            r.name,
+            r.rate,
+            r.target_rate,
+            content.format_value(Percent(r.rate)) if r.rate is not None else content.render(t("tally.summary.no_data")),
+        )
+        for r in rows
+    ]
+    target = tally.totals.target_rate
+    png = bar_chart(
+        content.render(t("tally.summary.chart_title", unit=unit_name, date=tally.as_of)),
+        bars,
+        content.render(t("tally.summary.chart_target", target=Percent(target))) if target else None,
+    )
+    return Attachment("image", f"tien-do-{tally.unit_code}-{tally.as_of.isoformat()}.png", png, "image/png")

@@ -1,0 +1,227 @@
+"""Official figures (installed count, denominators) and targets, entered in chat or imported."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Iterable, Sequence
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Commune, OfficialFigure, Province, Target, utcnow
+from storage.units import COUNTRY_CODE, unit_level
+
+FIGURE_FIELDS = ("installed", "subscribers", "population", "households")
+DENOMINATORS = ("subscribers", "population", "households")
+IMPORT_COLUMNS = ("commune_code", "date", "installed", "subscribers", "population", "households")
+MAX_COUNT = 200_000_000  # more people than the country has: a typo, not a figure
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    unit_code: str
+    rate: Fraction
+    deadline: dt.date
+    denominator: str
+
+
+@dataclass
+class ImportReport:
+    imported: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+async def record_figure(
+    session: AsyncSession,
+    commune_code: str,
+    as_of: dt.date,
+    *,
+    entered_by: int | None,
+    source: str,
+    **values: int | None,
+) -> OfficialFigure:
+    """Add one dated, attributed entry; earlier entries stay as history."""
+    unknown = values.keys() - set(FIGURE_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown figures: {sorted(unknown)}")
+    for name, value in values.items():
+        if value is not None and not 0 <= value <= MAX_COUNT:
+            raise ValueError(f"{name} out of range: {value}")
+    if all(values.get(f) is None for f in FIGURE_FIELDS):
+        raise ValueError("no figure given")
+    row = OfficialFigure(
+        commune_code=commune_code,
+        as_of=as_of,
+        entered_by=entered_by,
+        source=source[:200],
+        entered_at=utcnow(),
+        **{f: values.get(f) for f in FIGURE_FIELDS},
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+_GROUPED = re.compile(r"\d{1,3}(?:([.,  ])\d{3})(?:\1\d{3})*")
+
+
+def parse_count(value: object) -> int | None:
+    """"82.930", "82,930", "82 930" or "82930" → 82930; blank → None; anything else raises.
+
+    Separators must group thousands ("1.5" is refused, not read as 15), as people write them.
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"not a whole number: {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):  # a spreadsheet cell
+        if not value.is_integer():
+            raise ValueError(f"not a whole number: {value!r}")
+        return int(value)
+    text = unicodedata.normalize("NFKC", str(value)).strip()
+    if not text:
+        return None
+    if text.isdigit():
+        return int(text)
+    if _GROUPED.fullmatch(text):
+        return int(re.sub(r"\D", "", text))
+    raise ValueError(f"not a whole number: {text!r}")
+
+
+def parse_date(value: object) -> dt.date:
+    """A date cell or text: 2021-08-03, 03/08/2021, 3/8/2021."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    text = str(value).strip()
+    for fmt in ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y"):
+        try:
+            return dt.datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    raise ValueError(f"not a date: {text!r} (use YYYY-MM-DD or DD/MM/YYYY)")
+
+
+async def import_rows(
+    session: AsyncSession, header: Sequence[str], rows: Iterable[Sequence[object]], source: str
+) -> ImportReport:
+    """Import figure rows (from CSV or XLSX): one entry per row; bad rows are reported and skipped."""
+    report = ImportReport()
+    header = [unicodedata.normalize("NFC", str(h or "")).strip().lower() for h in header]
+    missing = [c for c in ("commune_code", "date") if c not in header]
+    if missing:
+        report.errors.append(f"missing column(s): {', '.join(missing)}")
+        return report
+    known = set((await session.scalars(select(Commune.code))).all())
+    for line, raw in enumerate(rows, start=2):
+        cells = {h: ("" if v is None else v) for h, v in zip(header, raw)}
+        if not any(str(v).strip() for v in cells.values()):
+            continue  # an empty spreadsheet row
+        code = str(cells.get("commune_code", "")).strip()
+        if code.endswith(".0"):
+            code = code[:-2]
+        code = code.zfill(5) if code.isdigit() else code
+        if code not in known:
+            report.errors.append(f"line {line}: unknown commune code {code!r}")
+            continue
+        try:
+            as_of = parse_date(cells.get("date", ""))
+            values = {f: parse_count(cells.get(f, "")) for f in FIGURE_FIELDS if f in cells}
+            await record_figure(session, code, as_of, entered_by=None, source=source, **values)
+        except ValueError as exc:
+            report.errors.append(f"line {line}: {exc}")
+            continue
+        report.imported += 1
+    return report
+
+
+async def set_target(
+    session: AsyncSession,
+    unit_code: str,
+    rate: Fraction,
+    deadline: dt.date,
+    denominator: str = "subscribers",
+    *,
+    set_by: int | None,
+    source: str,
+) -> Target:
+    unit_level(unit_code)  # raises on a malformed code
+    if denominator not in DENOMINATORS:
+        raise ValueError(f"denominator must be one of {', '.join(DENOMINATORS)}")
+    if not 0 < rate <= 1:
+        raise ValueError("rate must be above 0 and at most 1")
+    if unit_code != COUNTRY_CODE:
+        model = Province if unit_level(unit_code) == "province" else Commune
+        if await session.get(model, unit_code) is None:
+            raise ValueError(f"unknown unit {unit_code}")
+    row = Target(
+        unit_code=unit_code,
+        rate_ppm=int(rate * 1_000_000),
+        deadline=deadline,
+        denominator=denominator,
+        set_by=set_by,
+        source=source[:200],
+        set_at=utcnow(),
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def targets_in_force(session: AsyncSession) -> dict[str, TargetSpec]:
+    """The latest target of every unit that has one (a handful of rows)."""
+    rows = (await session.scalars(select(Target).order_by(Target.set_at, Target.id))).all()
+    return {
+        r.unit_code: TargetSpec(r.unit_code, Fraction(r.rate_ppm, 1_000_000), r.deadline, r.denominator)
+        for r in rows
+    }
+
+
+def target_for(code: str, province_code: str | None, targets: dict[str, TargetSpec]) -> TargetSpec | None:
+    """A commune's own target, else its province's, else the country's."""
+    for unit in (code, province_code, COUNTRY_CODE):
+        if unit and unit in targets:
+            return targets[unit]
+    return None
+
+
+@dataclass(frozen=True)
+class Known:
+    """The last known value of each figure as of a date (blanks carry the earlier value)."""
+
+    values: dict[str, int | None]
+    installed_on: dt.date | None  # the date of the installed count in force
+
+
+async def figures_as_of(
+    session: AsyncSession, commune_codes: Sequence[str] | None, as_of: dt.date
+) -> dict[str, list[OfficialFigure]]:
+    """Every entry up to `as_of` for these communes (all communes when None), oldest first."""
+    stmt = select(OfficialFigure).where(OfficialFigure.as_of <= as_of)
+    if commune_codes is not None:
+        stmt = stmt.where(OfficialFigure.commune_code.in_(list(commune_codes)))
+    stmt = stmt.order_by(OfficialFigure.commune_code, OfficialFigure.as_of, OfficialFigure.entered_at, OfficialFigure.id)
+    history: dict[str, list[OfficialFigure]] = {}
+    for row in (await session.scalars(stmt)).all():
+        history.setdefault(row.commune_code, []).append(row)
+    return history
+
+
+def known_as_of(history: Sequence[OfficialFigure], as_of: dt.date) -> Known:
+    values: dict[str, int | None] = {f: None for f in FIGURE_FIELDS}
+    installed_on = None
+    for row in history:
+        if row.as_of > as_of:
+            break
+        for f in FIGURE_FIELDS:
+            value = getattr(row, f)
+            if value is not None:
+                values[f] = value
+                if f == "installed":
+                    installed_on = row.as_of
+    return Known(values, installed_on)

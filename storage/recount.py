@@ -1,0 +1,63 @@
+"""`tally rebuild`: recompute the per-commune day counters from the raw rows and report drift."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Awaitable, Callable
+
+from sqlalchemy import delete, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage import installs, venues, visits
+from storage.counters import METRICS
+from storage.db import is_postgres
+from storage.models import CommuneDailyCount
+
+Counts = dict[tuple[str, dt.date], dict[str, int]]
+# Every raw source of the counters, each recounting its own metrics from its own rows.
+SOURCES: list[Callable[[AsyncSession], Awaitable[Counts]]] = [installs.recount, visits.recount, venues.recount]
+
+
+@dataclass(frozen=True)
+class Drift:
+    commune_code: str
+    day: dt.date
+    metric: str
+    counter: int  # what the counters said
+    recount: int  # what the raw rows say
+
+
+async def rebuild(session: AsyncSession, *, fix: bool = True) -> list[Drift]:
+    """Compare the counters with a recount of the raw rows; with `fix`, replace them by it.
+
+    On PostgreSQL the counters table is locked first, so an update committing meanwhile waits
+    and then adds its own bump on top of the recount (which cannot have seen it).
+    """
+    if is_postgres(session):
+        await session.execute(text("LOCK TABLE commune_daily_counts IN EXCLUSIVE MODE"))
+    expected: Counts = defaultdict(lambda: {m: 0 for m in METRICS})
+    for source in SOURCES:
+        for key, values in (await source(session)).items():
+            for metric, value in values.items():
+                expected[key][metric] += value
+    actual: Counts = {}
+    for row in (await session.scalars(select(CommuneDailyCount))).all():
+        actual[(row.commune_code, row.day)] = {m: getattr(row, m) for m in METRICS}
+    drift = []
+    for key in sorted(expected.keys() | actual.keys()):
+        want = expected.get(key, {m: 0 for m in METRICS})
+        have = actual.get(key, {m: 0 for m in METRICS})
+        for metric in METRICS:
+            if want[metric] != have[metric]:
+                drift.append(Drift(key[0], key[1], metric, have[metric], want[metric]))
+    if fix and drift:
+        await session.execute(delete(CommuneDailyCount))
+        session.add_all(
+            CommuneDailyCount(commune_code=code, day=day, **values)
+            for (code, day), values in expected.items()
+            if any(values.values())
+        )
+        await session.flush()
+    return drift

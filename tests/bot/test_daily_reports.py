@@ -1,0 +1,38 @@
+"""Daily reports: delivered at the chosen local hour, once per day even with several workers."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from fractions import Fraction
+
+from bot.daily_reports import DailyReports
+from storage.accounts import open_account
+from storage.figures import record_figure, set_target
+from storage.reports import subscribe
+from tests.harness import ChatDriver
+
+UTC = dt.timezone.utc
+
+
+async def test_report_once_a_day_across_workers(service):
+    chat = ChatDriver(service, user_id="9001")
+    await chat.send("/start")
+    subscribed_at = dt.datetime(2021, 8, 3, 1, 0, tzinfo=UTC)  # 08:00 in Vietnam
+    async with service.sessions() as db, db.begin():
+        account, user, _ = await open_account(db, "test", "9001", "9001")
+        await subscribe(db, user.id, "24", 7, subscribed_at)  # 07:00 has passed today: from tomorrow
+        await set_target(db, "24", Fraction(3, 5), dt.date(2021, 8, 31), set_by=None, source="t")
+        await record_figure(db, "07210", dt.date(2021, 8, 3), entered_by=None, source="t", installed=82930, subscribers=174229)
+    workers = [DailyReports(service) for _ in range(3)]
+    assert await workers[0].run_once(subscribed_at) == 0
+    before_seven = dt.datetime(2021, 8, 3, 23, 30, tzinfo=UTC)  # 06:30 on 4 August
+    assert await workers[0].run_once(before_seven) == 0
+    at_seven = dt.datetime(2021, 8, 4, 0, 5, tzinfo=UTC)  # 07:05 on 4 August
+    sent = await asyncio.gather(*(w.run_once(at_seven) for w in workers))
+    assert sum(sent) == 1
+    messages = [s.message for s in chat.channel.sent if s.chat_id == "9001" and s.message.key == "common.lines"]
+    assert len(messages) == 1
+    assert "Bắc Ninh" in messages[0].text and "47,59%" in messages[0].text and "21.608" in messages[0].text
+    assert sum(await asyncio.gather(*(w.run_once(at_seven + dt.timedelta(hours=5)) for w in workers))) == 0
+    assert await workers[1].run_once(at_seven + dt.timedelta(days=1)) == 1  # the next morning
