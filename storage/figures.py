@@ -92,6 +92,32 @@ def parse_count(value: object) -> int | None:
     raise ValueError(f"not a whole number: {text!r}")
 
 
+_RATE = re.compile(r"(\d{1,3})(?:[.,](\d{1,4}))?(%?)")
+
+
+def parse_rate(value: str) -> Fraction:
+    """A target rate as people write it: "60%", "65,5%", "0,65", "0.6", "1" or "65" → a fraction
+    above 0 and at most 1. Without "%", a number up to 1 is a fraction and a whole number from 2
+    to 100 a percentage; anything else ("1.5", "150") is refused rather than guessed."""
+    text = re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(value)))
+    match = _RATE.fullmatch(text)
+    if not match:
+        raise ValueError(f"not a rate: {value!r} (write 60% or 0.6)")
+    whole, decimals, percent = match.groups()
+    number = Fraction(int(whole + (decimals or "")), 10 ** len(decimals or ""))
+    if percent:
+        rate = number / 100
+    elif number <= 1:
+        rate = number
+    elif decimals is None and number <= 100:
+        rate = number / 100
+    else:
+        raise ValueError(f"ambiguous rate: {value!r} (write 60% or 0.6)")
+    if not 0 < rate <= 1:
+        raise ValueError(f"a rate is above 0 and at most 100%: {value!r}")
+    return rate
+
+
 def parse_date(value: object) -> dt.date:
     """A date cell or text: 2021-08-03, 03/08/2021, 3/8/2021."""
     if isinstance(value, dt.datetime):
@@ -225,3 +251,9 @@ def known_as_of(history: Sequence[OfficialFigure], as_of: dt.date) -> Known:
                 if f == "installed":
                     installed_on = row.as_of
     return Known(values, installed_on)
+
+
+async def last_known(session: AsyncSession, commune_code: str, as_of: dt.date) -> Known:
+    """A commune's figures in force on `as_of` (what an official keeps or changes)."""
+    history = (await figures_as_of(session, [commune_code], as_of)).get(commune_code, [])
+    return known_as_of(history, as_of)

@@ -30,6 +30,9 @@ class Role(enum.StrEnum):
 RANK = {Role.VOLUNTEER: 1, Role.COORDINATOR: 2, Role.PROVINCE_OFFICER: 3, Role.ADMIN: 4}
 # The kind of unit each role is held over.
 LEVEL = {Role.VOLUNTEER: "commune", Role.COORDINATOR: "commune", Role.PROVINCE_OFFICER: "province", Role.ADMIN: "country"}
+# The least role that sees a unit's figures (its tally, its daily report): the role held over
+# that kind of unit. Volunteers see their own results, not the commune's figures.
+VIEWER = {"commune": Role.COORDINATOR, "province": Role.PROVINCE_OFFICER, "country": Role.ADMIN}
 
 
 class Refusal(enum.StrEnum):
@@ -190,6 +193,15 @@ async def check(session: AsyncSession, user_id: int, role: Role, unit_code: str)
     if active:
         return Decision(False, Refusal.TOO_LOW)
     return Decision(False, Refusal.NO_ROLE)
+
+
+def viewer_role(unit_code: str) -> Role:
+    """The role needed over `unit_code` to see its figures (checked with `check`)."""
+    return VIEWER[unit_level(unit_code)]
+
+
+async def may_view(session: AsyncSession, user_id: int, unit_code: str) -> Decision:
+    return await check(session, user_id, viewer_role(unit_code), unit_code)
 
 
 async def _pending(session: AsyncSession, user_id: int) -> bool:

@@ -258,9 +258,11 @@ async def _counter_sums(session: AsyncSession, codes: Sequence[str] | None, as_o
     return {r[0]: {m: int(v) for m, v in zip(METRICS, r[1:])} for r in (await session.execute(stmt)).all()}
 
 
-async def province_rollups(session: AsyncSession, as_of: dt.date) -> list[TallyRow]:
-    """One row per province (for the country view), each rolled up from its communes."""
-    national = await tally(session, COUNTRY_CODE, as_of)
+async def province_rollups(session: AsyncSession, as_of: dt.date, national: Tally | None = None) -> list[TallyRow]:
+    """One row per province (for the country view), each rolled up from its communes; pass the
+    country's tally as of the same date when it is at hand, so it is not computed twice."""
+    if national is None or national.unit_code != COUNTRY_CODE or national.as_of != as_of:
+        national = await tally(session, COUNTRY_CODE, as_of)
     targets = await targets_in_force(session)
     by_province: dict[str, list[TallyRow]] = {}
     for row in national.rows:

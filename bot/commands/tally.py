@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-from fractions import Fraction
 from pathlib import Path
 
 import click
@@ -138,11 +137,11 @@ def target() -> None:
 @click.option("--denominator", type=click.Choice(["subscribers", "population", "households"]), default="subscribers", show_default=True)
 def target_set(unit: str, rate: str, deadline: str, denominator: str) -> None:
     """Set the target in force for a unit (earlier ones are kept as history)."""
-    from storage.figures import set_target
+    from storage.figures import parse_rate, set_target
 
     try:
-        value = Fraction(rate.rstrip("%")) / (100 if rate.endswith("%") else 1)
-    except (ValueError, ZeroDivisionError):
+        value = parse_rate(rate)
+    except ValueError:
         raise click.BadParameter("use 0.6 or 60%", param_hint="--rate") from None
     due = _date(deadline)
 
