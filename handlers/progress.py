@@ -25,11 +25,14 @@ def summary_lines(row: TallyRow, as_of: dt.date) -> list[Text]:
     if row.target is None:
         lines.append(t("tally.summary.no_target"))
     elif row.gap == 0:
-        lines.append(t("tally.summary.target_reached", target=Percent(row.target.rate), deadline=row.target.deadline))
+        lines.append(t("tally.summary.target_reached", target=Percent.target(row.target.rate), deadline=row.target.deadline))
     elif row.gap is not None:
-        lines.append(t("tally.summary.target", target=Percent(row.target.rate), deadline=row.target.deadline, gap=row.gap))
+        lines.append(t("tally.summary.target", target=Percent.target(row.target.rate), deadline=row.target.deadline, gap=row.gap))
         projected = row.projected(as_of)
-        if projected is None:
+        if row.gain is None:
+            # One count only: no pace to speak of yet (not "stalled").
+            lines.append(t("tally.summary.pace_unknown"))
+        elif projected is None:
             lines.append(t("tally.summary.pace_stalled"))
         else:
             key = "tally.summary.pace_late" if row.late(as_of) else "tally.summary.pace"
@@ -67,12 +70,13 @@ def summary_text(tally: Tally, unit_name: Text | str) -> Text:
                     lines.append(t("tally.summary.behind_line_no_figures", number=n, name=row.name))
                 else:
                     lines.append(t("tally.summary.behind_line", number=n, name=row.name, rate=Percent(row.rate),
-                                   target=Percent(row.target.rate), gap=row.gap))
+                                   target=Percent.target(row.target.rate), gap=row.gap))
     return t("common.lines", lines=Join(tuple(lines), "\n"))
 
 
-def chart(tally: Tally, unit_name: str, content: Content) -> Attachment:
-    """One bar per commune, lowest rate first (those without figures last), with the target."""
+def chart(tally: Tally, unit_name: str, content: Content, title: Text | None = None) -> Attachment:
+    """One bar per row (commune, or province for the country), lowest rate first (those without
+    figures last), with the target; `title` replaces the per-commune chart title."""
     rows = sorted(tally.rows, key=lambda r: (r.rate is None, r.rate or 0, r.name))
     bars = [
         Bar(
@@ -85,8 +89,8 @@ def chart(tally: Tally, unit_name: str, content: Content) -> Attachment:
     ]
     target = tally.totals.target_rate
     png = bar_chart(
-        content.render(t("tally.summary.chart_title", unit=unit_name, date=tally.as_of)),
+        content.render(title or t("tally.summary.chart_title", unit=unit_name, date=tally.as_of)),
         bars,
-        content.render(t("tally.summary.chart_target", target=Percent(target))) if target else None,
+        content.render(t("tally.summary.chart_target", target=Percent.target(target))) if target else None,
     )
     return Attachment("image", f"tien-do-{tally.unit_code}-{tally.as_of.isoformat()}.png", png, "image/png")

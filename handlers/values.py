@@ -24,6 +24,14 @@ class Percent:
             return None
         return cls(Fraction(numerator, denominator), digits)
 
+    @classmethod
+    def target(cls, value: Fraction) -> "Percent":
+        """A target as officials write it: 60%, 62,5%; two decimals (truncated) at most."""
+        for digits in (0, 1):
+            if (value * 10 ** (digits + 2)).denominator == 1:
+                return cls(value, digits)
+        return cls(value, 2)
+
     def truncated(self) -> Decimal:
         """The fraction (0.4759 for 47.59%), cut after `digits` decimals of the percentage."""
         exact = Decimal(self.value.numerator) / Decimal(self.value.denominator)
