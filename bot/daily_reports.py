@@ -6,9 +6,10 @@ import asyncio
 import datetime as dt
 import logging
 
+from handlers.officials import VIEW
 from handlers.progress import summary_text
-from handlers.types import Reply, t
-from storage import reports
+from handlers.types import Button, Reply, t
+from storage import reports, roles
 from storage.models import local_date, utcnow
 from storage.tally import tally
 
@@ -31,9 +32,16 @@ class DailyReports:
                 subscription = await reports.claim(db, subscription_id, now)
                 if subscription is None:  # another worker took it
                     continue
-                result = await tally(db, subscription.unit_code, local_date(now))
+                user_id, unit = subscription.user_id, subscription.unit_code
+                if not await roles.may_view(db, user_id, unit):
+                    # The role was revoked since subscribing: no more figures for them.
+                    await reports.unsubscribe(db, user_id, unit)
+                    log.info("daily report of %s for user %s dropped: no longer allowed", unit, user_id)
+                    continue
+                result = await tally(db, unit, local_date(now))
                 name = result.unit_name or t("tally.country")
-                ids = await self.service.engine.queue_for_user(db, subscription.user_id, [Reply(summary_text(result, name))])
+                details = [[Button(t("official.reports.open"), payload=f"{VIEW}:u:{unit}")]]
+                ids = await self.service.engine.queue_for_user(db, user_id, [Reply(summary_text(result, name), details)])
             await self.service.courier.deliver(ids)
             sent += 1
         return sent

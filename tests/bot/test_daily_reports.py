@@ -9,7 +9,9 @@ from fractions import Fraction
 from bot.daily_reports import DailyReports
 from storage.accounts import open_account
 from storage.figures import record_figure, set_target
-from storage.reports import subscribe
+from storage import roles
+from storage.reports import subscribe, subscriptions_of
+from storage.roles import Role
 from tests.harness import ChatDriver
 
 UTC = dt.timezone.utc
@@ -21,6 +23,7 @@ async def test_report_once_a_day_across_workers(service):
     subscribed_at = dt.datetime(2021, 8, 3, 1, 0, tzinfo=UTC)  # 08:00 in Vietnam
     async with service.sessions() as db, db.begin():
         account, user, _ = await open_account(db, "test", "9001", "9001")
+        await roles.grant(db, user.id, Role.PROVINCE_OFFICER, "24")
         await subscribe(db, user.id, "24", 7, subscribed_at)  # 07:00 has passed today: from tomorrow
         await set_target(db, "24", Fraction(3, 5), dt.date(2021, 8, 31), set_by=None, source="t")
         await record_figure(db, "07210", dt.date(2021, 8, 3), entered_by=None, source="t", installed=82930, subscribers=174229)
@@ -36,3 +39,25 @@ async def test_report_once_a_day_across_workers(service):
     assert "Bắc Ninh" in messages[0].text and "47,59%" in messages[0].text and "21.608" in messages[0].text
     assert sum(await asyncio.gather(*(w.run_once(at_seven + dt.timedelta(hours=5)) for w in workers))) == 0
     assert await workers[1].run_once(at_seven + dt.timedelta(days=1)) == 1  # the next morning
+
+
+async def test_report_dropped_when_the_subscriber_may_no_longer_view_the_unit(service):
+    officer = ChatDriver(service, user_id="9002")
+    coordinator = ChatDriver(service, user_id="9003")
+    subscribed_at = dt.datetime(2021, 8, 3, 1, 0, tzinfo=UTC)
+    async with service.sessions() as db, db.begin():
+        ids = {}
+        for external, role, unit in (("9002", Role.PROVINCE_OFFICER, "24"), ("9003", Role.COORDINATOR, "07210")):
+            _, user, _ = await open_account(db, "test", external, external)
+            await roles.grant(db, user.id, role, unit)
+            await subscribe(db, user.id, unit, 7, subscribed_at)
+            ids[external] = user.id
+        await roles.revoke(db, ids["9003"], Role.COORDINATOR, "07210")
+    at_seven = dt.datetime(2021, 8, 4, 0, 5, tzinfo=UTC)
+    assert await DailyReports(service).run_once(at_seven) == 1
+    (report,) = [s.message for s in officer.channel.sent if s.chat_id == "9002"]
+    assert report.key == "common.lines" and [b.payload for row in report.buttons for b in row] == ["tk:u:24"]
+    assert [s for s in coordinator.channel.sent if s.chat_id == "9003"] == []
+    async with service.sessions() as db:
+        assert await subscriptions_of(db, ids["9003"]) == []  # dropped, not retried every day
+        assert len(await subscriptions_of(db, ids["9002"])) == 1
