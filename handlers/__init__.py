@@ -11,10 +11,13 @@ def build_router() -> Router:
         communes,
         coordinators,
         faq,
+        figures_entry,
         guide,
         install,
         menu,
+        officials,
         support,
+        targets,
         venues,
         visit_history,
         visits,
@@ -26,6 +29,7 @@ def build_router() -> Router:
     # like "cài" in them.
     return Router(
         [menu.FLOW, guide.FLOW, checkin.FLOW, visits.FLOW, faq.FLOW, support.FLOW, install.FLOW, communes.FLOW,
-         venues.FLOW, visit_history.FLOW, volunteers.FLOW, coordinators.FLOW],
+         venues.FLOW, visit_history.FLOW, volunteers.FLOW, coordinators.FLOW, officials.FLOW, figures_entry.FLOW,
+         targets.FLOW],
         menu.FALLBACKS,
     )

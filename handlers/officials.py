@@ -1,0 +1,389 @@
+"""Officials' desk: a unit's install progress (/thongke) with its chart and Excel file, the daily
+report of a unit (/baocao), and the loudspeaker script of a commune (/loaphat).
+
+Who sees what: a commune's figures need a coordinator of it (or above), a province's a province
+officer of it, the country's an admin (`storage.roles.viewer_role`), checked at every action.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import re
+
+from bot.tally_exports import to_xlsx
+from handlers.access import check, holds_any, home_unit, in_commune, refusal, refuse_unless, unit_name
+from handlers.communes import ask_commune, commune_label
+from handlers.context import Context
+from handlers.menu import home_button
+from handlers.progress import BEHIND, chart, summary_text
+from handlers.router import Flow, MenuEntry
+from handlers.types import Attachment, Button, Incoming, Kind, Reply, Step, Text, t
+from handlers.values import Join, Percent
+from storage import reports, roles, support_points
+from storage.folding import fold
+from storage.models import LOCAL_TIMEZONE, local_date
+from storage.roles import RANK, Role, viewer_role
+from storage.tally import Tally, province_rollups, tally
+from storage.units import COUNTRY_CODE, unit_level
+
+VIEW, REPORTS, SCRIPT = "tk", "bc", "lp"
+# The figures and targets flows (handlers/figures_entry.py), which the summary's buttons open.
+FIGURES, TARGETS = "cn", "ct"
+VIEW_PICKED = "official.commune_picked"
+SCRIPT_PICKED = "official.script_picked"
+REPORT_HOUR = "official.report_hour"
+REPORT_HOURS = range(6, 22)  # the hours offered as buttons; any hour may be typed
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def unit_title(ctx: Context, code: str) -> Text | str:
+    """A unit as a summary names it: the whole country, a province, a commune with its province."""
+    return t("tally.country") if code == COUNTRY_CODE else unit_name(ctx, code)
+
+
+def target_role(code: str) -> Role:
+    """Who sets a unit's target: an admin for the country, a province officer (of its province) below."""
+    return Role.ADMIN if code == COUNTRY_CODE else Role.PROVINCE_OFFICER
+
+
+async def viewable_units(ctx: Context) -> list[str]:
+    """The units whose figures the person sees by their roles: the country, their provinces,
+    their communes (biggest first)."""
+    grants = [g for g in await roles.grants_of(ctx.db, ctx.user.id) if g.role is not Role.VOLUNTEER]
+    units: list[str] = []
+    for g in sorted(grants, key=lambda g: (-RANK[g.role], g.unit_code)):
+        if g.unit_code not in units:
+            units.append(g.unit_code)
+    return units
+
+
+async def refuse_official(ctx: Context) -> Step:
+    """For someone with no official role at all (a citizen, a volunteer): the refusal saying why."""
+    unit = await home_unit(ctx)
+    return await refusal(ctx, await check(ctx, Role.COORDINATOR, unit), Role.COORDINATOR, unit)
+
+
+def _unit_code(typed: str) -> str:
+    """A typed unit code as stored: "1" or "01" a province, "70" … "00070" a commune when longer
+    than two digits, "VN" the country."""
+    if typed.isdigit():
+        return typed.zfill(2) if len(typed) <= 2 else typed.zfill(5)
+    return typed
+
+
+def _known_unit(ctx: Context, code: str) -> bool:
+    try:
+        level = unit_level(code)
+    except ValueError:
+        return False
+    if level == "province":
+        return code in ctx.communes.provinces
+    return level == "country" or ctx.communes.get(code) is not None
+
+
+# --- the summary (/thongke) ----------------------------------------------------------------------
+
+
+async def start(msg: Incoming, ctx: Context) -> Step:
+    """/thongke [CODE] and the menu's 📊: the person's unit at once, or a choice when several."""
+    argument = (msg.command[1] if msg.command else "").strip().upper()
+    if argument:
+        code = _unit_code(argument)
+        if not _known_unit(ctx, code):
+            return Step.end(Reply(t("official.unknown_unit", code=argument[:20]), [[home_button()]]))
+        return await show(ctx, code)
+    units = await viewable_units(ctx)
+    if not units:
+        return await refuse_official(ctx)
+    if len(units) == 1:
+        return await show(ctx, units[0])
+    rows = [[Button(unit_title(ctx, u), payload=f"{VIEW}:u:{u}")] for u in units]
+    rows.append([home_button()])
+    return Step.end(Reply("official.choose_unit", rows))
+
+
+async def on_view_button(msg: Incoming, ctx: Context) -> Step:
+    """tk · tk:u:<unit> summary · tk:x:<unit> Excel · tk:f another commune · tk:p the provinces."""
+    parts = (msg.payload or "").split(":")
+    action = parts[1] if len(parts) > 1 else ""
+    code = parts[2] if len(parts) > 2 else ""
+    if action == "f":
+        if not await holds_any(ctx, Role.PROVINCE_OFFICER, Role.ADMIN):
+            return await start(msg, ctx)
+        return ask_commune(ctx, then=VIEW_PICKED, prompt="official.ask_commune")
+    if action == "p":
+        return await provinces(ctx, VIEW, "official.choose_province", Role.ADMIN)
+    if action in ("u", "x") and _known_unit(ctx, code):
+        return await (show(ctx, code) if action == "u" else excel(ctx, code))
+    return await start(msg, ctx)
+
+
+async def commune_picked(msg: Incoming, ctx: Context) -> Step:
+    return await show(ctx, ctx.draft["picked_commune"])
+
+
+async def provinces(ctx: Context, prefix: str, prompt: str, role: Role) -> Step:
+    """Every province as a button "<prefix>:u:<code>", for someone who is `role` over the country."""
+    refused = await refuse_unless(ctx, role, COUNTRY_CODE)
+    if refused:
+        return refused
+    names = sorted(ctx.communes.provinces.items(), key=lambda item: fold(item[1]))
+    buttons = [Button(name, payload=f"{prefix}:u:{code}") for code, name in names]
+    rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+    rows.append([home_button()])
+    return Step.end(Reply(t(prompt), rows))
+
+
+async def show(ctx: Context, code: str, *before: Reply) -> Step:
+    refused = await refuse_unless(ctx, viewer_role(code), code)
+    if refused:
+        return refused
+    return Step.end(*before, *await summary_replies(ctx, code))
+
+
+async def summary_replies(ctx: Context, code: str) -> list[Reply]:
+    """The unit's summary with its buttons; for a province or the country, the chart after it
+    (carrying the buttons, so they stay under the last message)."""
+    result = await tally(ctx.db, code, local_date(ctx.now))
+    title = unit_title(ctx, code)
+    text = summary_text(result, title)
+    rows = await summary_buttons(ctx, result)
+    if unit_level(code) == "commune" or not ctx.capabilities.file_upload:
+        return [Reply(text, rows)]
+    return [Reply(text), Reply("common.file_only", rows, attachment=await chart_of(ctx, result, title))]
+
+
+async def chart_of(ctx: Context, result: Tally, title: Text | str) -> Attachment:
+    """A province's chart has a bar per commune; the country's a bar per province (34, not 3,321)."""
+    name = ctx.content.render(title)
+    heading = None
+    drawn = result
+    if result.unit_code == COUNTRY_CODE:
+        rows = await province_rollups(ctx.db, result.as_of, result)
+        drawn = Tally(result.unit_code, name, result.as_of, rows, result.totals)
+        heading = t("tally.summary.chart_title_provinces", unit=name, date=result.as_of)
+    picture = await asyncio.to_thread(chart, drawn, name, ctx.content, heading)
+    return Attachment(picture.kind, picture.filename, picture.data, picture.mime_type, caption=t("official.chart_caption"))
+
+
+async def summary_buttons(ctx: Context, result: Tally) -> list[list[Button]]:
+    code = result.unit_code
+    level = unit_level(code)
+    rows = [[Button(t("official.excel"), payload=f"{VIEW}:x:{code}"),
+             Button(t("official.daily_report"), payload=f"{REPORTS}:s:{code}")]]
+    if level == "commune":
+        rows.append([Button(t("official.update_figures"), payload=f"{FIGURES}:c:{code}"),
+                     Button(t("official.script_button"), payload=f"{SCRIPT}:c:{code}")])
+    else:
+        # Drill-down into the communes furthest behind, as listed in the summary.
+        drill = []
+        for n, row in enumerate(result.furthest_behind(BEHIND), start=1):
+            entry = ctx.communes.get(row.code)
+            name = commune_label(entry) if level == "country" and entry else row.name
+            drill.append(Button(t("official.drill", number=n, name=name), payload=f"{VIEW}:u:{row.code}"))
+        rows.extend(drill[i : i + 2] for i in range(0, len(drill), 2))
+        more = [Button(t("official.other_commune"), payload=f"{VIEW}:f")]
+        if level == "country":
+            more.append(Button(t("official.by_province"), payload=f"{VIEW}:p"))
+        rows.append(more)
+    if await roles.check(ctx.db, ctx.user.id, target_role(code), code):
+        rows.append([Button(t("official.set_target"), payload=f"{TARGETS}:u:{code}")])
+    up = _parent(ctx, code)
+    if up and await roles.may_view(ctx.db, ctx.user.id, up):
+        rows.append([Button(t("official.back_to", unit=unit_title(ctx, up)), payload=f"{VIEW}:u:{up}"), home_button()])
+    else:
+        rows.append([home_button()])
+    return rows
+
+
+def _parent(ctx: Context, code: str) -> str | None:
+    level = unit_level(code)
+    if level == "commune":
+        entry = ctx.communes.get(code)
+        return entry.province_code if entry else None
+    return COUNTRY_CODE if level == "province" else None
+
+
+async def excel(ctx: Context, code: str) -> Step:
+    """The same XLSX as `bluezone-bot tally --format xlsx`: what the Department forwards."""
+    refused = await refuse_unless(ctx, viewer_role(code), code)
+    if refused:
+        return refused
+    result = await tally(ctx.db, code, local_date(ctx.now))
+    title = unit_title(ctx, code)
+    data = await asyncio.to_thread(to_xlsx, result, ctx.content, ctx.content.render(title))
+    document = Attachment(
+        "document", f"tien-do-{code}-{result.as_of.isoformat()}.xlsx", data, XLSX,
+        caption=t("official.excel_caption", unit=title, date=result.as_of),
+    )
+    rows = [[Button(t("official.back_summary"), payload=f"{VIEW}:u:{code}"), home_button()]]
+    return Step.end(Reply("common.file_only", rows, attachment=document))
+
+
+# --- daily reports (/baocao) ---------------------------------------------------------------------
+
+
+async def reports_menu(msg: Incoming, ctx: Context) -> Step:
+    """/baocao and bc: the person's daily reports (each with its cancel button), and their units
+    not yet subscribed to."""
+    return await _reports_list(ctx)
+
+
+async def _reports_list(ctx: Context, *before: Reply) -> Step:
+    mine = await reports.subscriptions_of(ctx.db, ctx.user.id)
+    units = await viewable_units(ctx)
+    if not mine and not units:
+        return await refuse_official(ctx)
+    subscribed = {s.unit_code for s in mine}
+    rows = [[Button(t("official.reports.cancel", unit=unit_title(ctx, s.unit_code)), payload=f"{REPORTS}:x:{s.unit_code}")] for s in mine]
+    rows += [[Button(t("official.reports.add", unit=unit_title(ctx, u)), payload=f"{REPORTS}:s:{u}")] for u in units if u not in subscribed]
+    rows.append([home_button()])
+    if not mine:
+        return Step.end(*before, Reply("official.reports.none", rows))
+    lines = tuple(t("official.reports.line", unit=unit_title(ctx, s.unit_code), hour=s.hour) for s in mine)
+    return Step.end(*before, Reply(t("official.reports.list", lines=Join(lines, "\n")), rows))
+
+
+async def on_reports_button(msg: Incoming, ctx: Context) -> Step:
+    """bc · bc:s:<unit> choose the hour · bc:h:<unit>:<hour> subscribe · bc:x:<unit> cancel."""
+    parts = (msg.payload or "").split(":")
+    action = parts[1] if len(parts) > 1 else ""
+    code = parts[2] if len(parts) > 2 else ""
+    if action == "x" and code:
+        return await cancel_report(ctx, code)
+    if not _known_unit(ctx, code):
+        return await _reports_list(ctx)
+    if action == "s":
+        return await ask_hour(ctx, code)
+    if action == "h" and len(parts) > 3 and parts[3].isdigit() and 0 <= int(parts[3]) <= 23:
+        return await subscribe(ctx, code, int(parts[3]))
+    return await _reports_list(ctx)
+
+
+async def ask_hour(ctx: Context, code: str, reason: Text | None = None) -> Step:
+    refused = await refuse_unless(ctx, viewer_role(code), code)
+    if refused:
+        return refused
+    current = next((s for s in await reports.subscriptions_of(ctx.db, ctx.user.id) if s.unit_code == code), None)
+    now = t("official.reports.current_hour", hour=current.hour) if current else ""
+    ctx.remember(report_unit=code)
+    if ctx.capabilities.buttons:
+        hours = [Button(t("official.reports.hour", hour=h), payload=f"{REPORTS}:h:{code}:{h}") for h in REPORT_HOURS]
+        rows = [hours[i : i + 4] for i in range(0, len(hours), 4)]
+        rows.append([home_button()])
+        question = t("official.reports.ask_hour", unit=unit_title(ctx, code), current=now)
+    else:
+        # A numbered menu would read "7" as its seventh choice: the hour is typed.
+        rows = []
+        question = t("official.reports.ask_hour_typed", unit=unit_title(ctx, code), current=now)
+    if reason is not None:
+        return Step.to(REPORT_HOUR, Reply(reason), Reply(question, rows))
+    return Step.to(REPORT_HOUR, Reply(question, rows))
+
+
+_HOUR = re.compile(r"(\d{1,2})(?::00)?\s*\D{0,4}")
+
+
+def read_hour(text: str) -> int | None:
+    """"7", "07", "7h", "7:00", or 7 followed by the word for hours → 7; None when not an hour of the day."""
+    match = _HOUR.fullmatch(text.strip())
+    if not match or not 0 <= int(match.group(1)) <= 23:
+        return None
+    return int(match.group(1))
+
+
+async def on_hour(msg: Incoming, ctx: Context) -> Step:
+    code = ctx.draft.get("report_unit")
+    if not code:
+        return await _reports_list(ctx)
+    hour = read_hour(msg.text or "") if msg.kind is Kind.TEXT else None
+    if hour is None:
+        return await ask_hour(ctx, code, t("official.reports.bad_hour"))
+    return await subscribe(ctx, code, hour)
+
+
+async def subscribe(ctx: Context, code: str, hour: int) -> Step:
+    refused = await refuse_unless(ctx, viewer_role(code), code)
+    if refused:
+        return refused
+    await reports.subscribe(ctx.db, ctx.user.id, code, hour, ctx.now)
+    local = ctx.now.astimezone(LOCAL_TIMEZONE)
+    first = local.date() if hour > local.hour else local.date() + dt.timedelta(days=1)
+    text = t("official.reports.subscribed", unit=unit_title(ctx, code), hour=hour, first=first)
+    rows = [[Button(t("official.reports.mine"), payload=REPORTS), home_button()]]
+    return Step.end(Reply(text, rows))
+
+
+async def cancel_report(ctx: Context, code: str) -> Step:
+    if not await reports.unsubscribe(ctx.db, ctx.user.id, code):
+        return await _reports_list(ctx, Reply(t("official.reports.not_subscribed", unit=unit_title(ctx, code))))
+    return await _reports_list(ctx, Reply(t("official.reports.cancelled", unit=unit_title(ctx, code))))
+
+
+# --- the loudspeaker script (/loaphat) -----------------------------------------------------------
+
+
+async def script_start(msg: Incoming, ctx: Context) -> Step:
+    """/loaphat, lp, lp:c:<commune>: the script of a commune the person coordinates (or covers)."""
+    code = (msg.payload or "").partition(":c:")[2]
+    if code and ctx.communes.get(code) is not None:
+        return await script(ctx, code)
+    return await in_commune(
+        ctx, Role.COORDINATOR, script, payload=f"{SCRIPT}:c", choose=t("official.script.choose_commune"),
+        picker=lambda: ask_commune(ctx, then=SCRIPT_PICKED, prompt="official.script.ask_commune"),
+    )
+
+
+async def script_picked(msg: Incoming, ctx: Context) -> Step:
+    return await script(ctx, ctx.draft["picked_commune"])
+
+
+async def script(ctx: Context, code: str) -> Step:
+    refused = await refuse_unless(ctx, Role.COORDINATOR, code)
+    if refused:
+        return refused
+    today = local_date(ctx.now)
+    row = (await tally(ctx.db, code, today)).totals
+    entry = ctx.communes.get(code)
+    name = entry.name if entry else code
+    parts: list[Text] = [t("official.script.opening", commune=name), t("official.script.about")]
+    if row.rate is not None:
+        parts.append(t("official.script.rate", date=today, commune=name, installed=row.installed,
+                       rate=Percent(row.rate), kind=t(f"official.script.kinds.{row.denominator_kind}")))
+    else:
+        parts.append(t("official.script.no_figures"))
+    if row.target is not None:
+        target = Percent.target(row.target.rate)
+        if row.gap == 0:
+            parts.append(t("official.script.reached", commune=name, target=target))
+        elif row.gap is not None:
+            parts.append(t("official.script.target", target=target, deadline=row.target.deadline, gap=row.gap))
+        else:
+            parts.append(t("official.script.target_no_figures", target=target, deadline=row.target.deadline))
+    parts.append(t("official.script.call"))
+    points = await support_points.in_commune(ctx.db, code)
+    if points:
+        listed = Join(tuple(t("official.script.point", name=p.name, address=p.address) for p in points), "; ")
+        parts.append(t("official.script.points", points=listed))
+    else:
+        parts.append(t("official.script.no_points"))
+    handle = ctx.bot_handles.get("telegram")
+    parts.append(t("official.script.help_telegram", handle=f"@{handle}") if handle else t("official.script.help_web"))
+    parts.append(t("official.script.closing"))
+    rows = [[Button(t("official.back_summary"), payload=f"{VIEW}:u:{code}"), home_button()]]
+    intro = t("official.script.intro", commune=commune_label(entry) if entry else code, date=today)
+    return Step.end(Reply(intro), Reply(t("common.lines", lines=Join(tuple(parts), "\n")), rows))
+
+
+async def official(ctx: Context) -> bool:
+    return await holds_any(ctx, Role.COORDINATOR, Role.PROVINCE_OFFICER, Role.ADMIN)
+
+
+FLOW = Flow(
+    name="official",
+    buttons={VIEW: on_view_button, REPORTS: on_reports_button, SCRIPT: script_start},
+    commands={"thongke": start, "baocao": reports_menu, "loaphat": script_start},
+    states={VIEW_PICKED: commune_picked, SCRIPT_PICKED: script_picked, REPORT_HOUR: on_hour},
+    menu=[MenuEntry(VIEW, "official.menu", order=70, visible=official)],
+)

@@ -1,0 +1,218 @@
+"""Targets set in chat (/chitieu): an install rate by a deadline on a chosen denominator, for the
+country (admins), a province or one of its communes (its province officers). A province's communes
+inherit its target unless they have their own; earlier targets are kept as history."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from fractions import Fraction
+from typing import Any
+
+from handlers.access import check, holds_any, home_unit, refusal, refuse_unless
+from handlers.communes import ask_commune
+from handlers.context import Context
+from handlers.figures_entry import read_day, typed_words
+from handlers.menu import home_button
+from handlers.officials import TARGETS, provinces, show, target_role, unit_title
+from handlers.router import Flow
+from handlers.types import Button, Incoming, Kind, Reply, Step, Text, t
+from handlers.values import Percent
+from storage import roles
+from storage.figures import DENOMINATORS, TargetSpec, parse_rate, set_target, target_for, targets_in_force
+from storage.folding import fold
+from storage.models import local_date
+from storage.roles import Role
+from storage.units import COUNTRY_CODE, unit_level
+
+ANSWER, CONFIRM, PICKED = "target.answer", "target.confirm", "target.commune_picked"
+RATE_BUTTONS = (50, 60, 70, 80, 100)
+
+
+def next_target_field(tg: dict[str, Any]) -> str | None:
+    return next((f for f in ("rate", "deadline", "denominator") if f not in tg), None)
+
+
+async def targets_start(msg: Incoming, ctx: Context) -> Step:
+    """/chitieu and ct: the units the person sets targets for (an officer's province or one of its
+    communes; for an admin also the country and any province)."""
+    grants = [g for g in await roles.grants_of(ctx.db, ctx.user.id) if g.role in (Role.ADMIN, Role.PROVINCE_OFFICER)]
+    if not grants:
+        unit = await home_unit(ctx)
+        return await refusal(ctx, await check(ctx, Role.PROVINCE_OFFICER, unit), Role.PROVINCE_OFFICER, unit)
+    rows = []
+    if any(g.role is Role.ADMIN for g in grants):
+        rows.append([Button(t("tally.country"), payload=f"{TARGETS}:u:{COUNTRY_CODE}"),
+                     Button(t("official.targets.a_province"), payload=f"{TARGETS}:p")])
+    rows += [[Button(unit_title(ctx, g.unit_code), payload=f"{TARGETS}:u:{g.unit_code}")]
+             for g in grants if g.role is Role.PROVINCE_OFFICER]
+    rows.append([Button(t("official.targets.a_commune"), payload=f"{TARGETS}:c")])
+    rows.append([home_button()])
+    return Step.end(Reply("official.targets.choose_unit", rows))
+
+
+async def target_commune_picked(msg: Incoming, ctx: Context) -> Step:
+    return await begin_target(ctx, ctx.draft["picked_commune"])
+
+
+async def begin_target(ctx: Context, code: str) -> Step:
+    refused = await refuse_unless(ctx, target_role(code), code)
+    if refused:
+        return refused
+    spec = await _target_in_force(ctx, code)
+    ctx.forget("tg", "picked_commune")
+    tg: dict[str, Any] = {"unit": code, "token": secrets.token_hex(4)}
+    if spec is not None and spec.deadline >= local_date(ctx.now):
+        tg["current_deadline"] = spec.deadline.isoformat()
+    ctx.remember(tg=tg)
+    return await ask_target(ctx, "rate")
+
+
+async def _target_in_force(ctx: Context, code: str) -> TargetSpec | None:
+    entry = ctx.communes.get(code) if unit_level(code) == "commune" else None
+    return target_for(code, entry.province_code if entry else None, await targets_in_force(ctx.db))
+
+
+async def ask_target(ctx: Context, field: str, reason: Text | None = None) -> Step:
+    tg = ctx.draft["tg"]
+    if field == "rate":
+        code = tg["unit"]
+        spec = await _target_in_force(ctx, code)
+        if spec is None:
+            current: Text = t("official.targets.current_none")
+        else:
+            source = t("official.targets.current_own") if spec.unit_code == code else \
+                t("official.targets.current_inherited", unit=unit_title(ctx, spec.unit_code))
+            current = t("official.targets.current", rate=Percent.target(spec.rate), deadline=spec.deadline,
+                        source=source, kind=t(f"tally.denominators.{spec.denominator}"))
+        question = t("official.targets.ask_rate", unit=unit_title(ctx, code), current=current)
+        rows = [[Button(t("official.targets.rate_button", rate=Percent.target(Fraction(p, 100))), payload=f"{TARGETS}:r:{p}") for p in RATE_BUTTONS], [home_button()]]
+    elif field == "deadline":
+        kept = tg.get("current_deadline")
+        question = t("official.targets.ask_deadline", rate=Percent.target(Fraction(tg["rate"])),
+                     current=t("official.targets.current_deadline", deadline=dt.date.fromisoformat(kept)) if kept else "")
+        rows = [[Button(t("official.targets.keep_deadline"), payload=f"{TARGETS}:dk")]] if kept else []
+        rows.append([home_button()])
+    else:
+        question = t("official.targets.ask_denominator", rate=Percent.target(Fraction(tg["rate"])))
+        rows = [[Button(t(f"official.targets.denominators.{d}"), payload=f"{TARGETS}:n:{d}") for d in DENOMINATORS], [home_button()]]
+    text = t("official.targets.retry", reason=reason, question=question) if reason is not None else question
+    return Step.to(ANSWER, Reply(text, rows))
+
+
+async def target_answered(ctx: Context, **values: Any) -> Step:
+    tg = {**ctx.draft["tg"], **values}
+    ctx.remember(tg=tg)
+    field = next_target_field(tg)
+    if field is not None:
+        return await ask_target(ctx, field)
+    return Step.to(CONFIRM, target_confirmation(ctx))
+
+
+async def on_target_answer(msg: Incoming, ctx: Context) -> Step:
+    tg = ctx.draft.get("tg")
+    field = next_target_field(tg) if tg else None
+    if field is None:
+        return target_stale()
+    text = (msg.text or "").strip()
+    if msg.kind is not Kind.TEXT or not text:
+        return await ask_target(ctx, field, t("official.targets.reason.answer_expected"))
+    if field == "rate":
+        try:
+            rate = parse_rate(text)
+        except ValueError:
+            return await ask_target(ctx, "rate", t("official.targets.reason.not_a_rate"))
+        return await target_answered(ctx, rate=str(rate))
+    if field == "deadline":
+        if tg.get("current_deadline") and fold(text) in typed_words(ctx, "keep"):
+            return await target_answered(ctx, deadline=tg["current_deadline"])
+        return await set_deadline(ctx, read_day(text, local_date(ctx.now)))
+    typed = fold(text)
+    for d in DENOMINATORS:
+        names = {fold(ctx.content.render(t(f"official.targets.denominators.{d}"))), fold(ctx.content.render(t(f"tally.denominators.{d}")))}
+        if typed in names:
+            return await target_answered(ctx, denominator=d)
+    return await ask_target(ctx, field, t("official.targets.reason.choose_denominator"))
+
+
+async def set_deadline(ctx: Context, day: dt.date | None) -> Step:
+    if day is None:
+        return await ask_target(ctx, "deadline", t("official.targets.reason.not_a_date"))
+    if day < local_date(ctx.now):
+        return await ask_target(ctx, "deadline", t("official.targets.reason.past", date=day))
+    return await target_answered(ctx, deadline=day.isoformat())
+
+
+def target_confirmation(ctx: Context) -> Reply:
+    tg = ctx.draft["tg"]
+    scope = {"country": t("official.targets.scope_country"), "province": t("official.targets.scope_province"),
+             "commune": t("official.targets.scope_commune")}[unit_level(tg["unit"])]
+    text = t("official.targets.confirm", unit=unit_title(ctx, tg["unit"]), rate=Percent.target(Fraction(tg["rate"])),
+             kind=t(f"tally.denominators.{tg['denominator']}"), deadline=dt.date.fromisoformat(tg["deadline"]), scope=scope)
+    rows = [[Button(t("official.figures.save"), payload=f"{TARGETS}:save:{tg['token']}"),
+             Button(t("common.cancel"), payload=f"{TARGETS}:no:{tg['token']}")]]
+    return Reply(text, rows)
+
+
+async def on_target_confirm_text(msg: Incoming, ctx: Context) -> Step:
+    if not ctx.draft.get("tg"):
+        return target_stale()
+    return Step.stay(Reply("official.targets.press_save"), target_confirmation(ctx))
+
+
+async def on_target_button(msg: Incoming, ctx: Context) -> Step:
+    """ct · ct:u:<unit> · ct:p provinces · ct:c a commune · ct:r:<percent> · ct:dk keep the deadline
+    · ct:n:<denominator> · ct:save:<token> · ct:no:<token>."""
+    parts = (msg.payload or "").split(":")
+    action = parts[1] if len(parts) > 1 else ""
+    arg = parts[2] if len(parts) > 2 else ""
+    if action == "u" and (arg == COUNTRY_CODE or arg in ctx.communes.provinces or ctx.communes.get(arg)):
+        return await begin_target(ctx, arg)
+    if action in ("", "u"):
+        return await targets_start(msg, ctx)
+    if action == "p":
+        return await provinces(ctx, TARGETS, "official.targets.choose_province", Role.ADMIN)
+    if action == "c":
+        if not await holds_any(ctx, Role.PROVINCE_OFFICER, Role.ADMIN):
+            return await targets_start(msg, ctx)
+        return ask_commune(ctx, then=PICKED, prompt="official.targets.ask_commune")
+    tg = ctx.draft.get("tg")
+    if not tg or (action in ("save", "no") and arg != tg.get("token")):
+        return target_stale()
+    if action == "no":
+        return Step.end(Reply("official.targets.cancelled", [[home_button()]]))
+    field = next_target_field(tg)
+    if field is None:
+        return await save_target(ctx) if action == "save" else Step.to(CONFIRM, target_confirmation(ctx))
+    if action == "r" and field == "rate" and arg.isdigit() and int(arg) in RATE_BUTTONS:
+        return await target_answered(ctx, rate=str(Fraction(int(arg), 100)))
+    if action == "dk" and field == "deadline" and tg.get("current_deadline"):
+        return await set_deadline(ctx, dt.date.fromisoformat(tg["current_deadline"]))
+    if action == "n" and field == "denominator" and arg in DENOMINATORS:
+        return await target_answered(ctx, denominator=arg)
+    return await ask_target(ctx, field)  # a button of an earlier question: ask the open one again
+
+
+async def save_target(ctx: Context) -> Step:
+    tg = ctx.draft["tg"]
+    code = tg["unit"]
+    refused = await refuse_unless(ctx, target_role(code), code)
+    if refused:
+        return refused
+    rate, deadline = Fraction(tg["rate"]), dt.date.fromisoformat(tg["deadline"])
+    await set_target(ctx.db, code, rate, deadline, tg["denominator"], set_by=ctx.user.id, source="chat")
+    saved = t("official.targets.saved", unit=unit_title(ctx, code), rate=Percent.target(rate),
+              kind=t(f"tally.denominators.{tg['denominator']}"), deadline=deadline)
+    return await show(ctx, code, Reply(saved))
+
+
+def target_stale() -> Step:
+    return Step.end(Reply("official.targets.stale", [[home_button()]]))
+
+
+FLOW = Flow(
+    name="target",
+    buttons={TARGETS: on_target_button},
+    commands={"chitieu": targets_start},
+    states={ANSWER: on_target_answer, CONFIRM: on_target_confirm_text, PICKED: target_commune_picked},
+)
