@@ -302,8 +302,12 @@ async def on_button(msg: Incoming, ctx: Context) -> Step:
     if action in ("", "c"):
         return await start(msg, ctx)
     fig = ctx.draft.get("fig")
-    if not fig or (action in ("save", "no") and arg != fig.get("token")):
+    if not fig:
         return stale()
+    if action in ("save", "no") and arg != fig.get("token"):
+        # A button of an entry saved or cancelled before: the one being entered stays open.
+        step = await advance(ctx)
+        return Step((Reply("official.figures.stale_open"), *step.replies), step.state)
     if action == "save":
         return await save(ctx)
     if action == "no":

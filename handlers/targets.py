@@ -177,11 +177,15 @@ async def on_target_button(msg: Incoming, ctx: Context) -> Step:
             return await targets_start(msg, ctx)
         return ask_commune(ctx, then=PICKED, prompt="official.targets.ask_commune")
     tg = ctx.draft.get("tg")
-    if not tg or (action in ("save", "no") and arg != tg.get("token")):
+    if not tg:
         return target_stale()
+    field = next_target_field(tg)
+    if action in ("save", "no") and arg != tg.get("token"):
+        # A button of a target saved or cancelled before: the one being set stays open.
+        step = await ask_target(ctx, field) if field else Step.to(CONFIRM, target_confirmation(ctx))
+        return Step((Reply("official.targets.stale_open"), *step.replies), step.state)
     if action == "no":
         return Step.end(Reply("official.targets.cancelled", [[home_button()]]))
-    field = next_target_field(tg)
     if field is None:
         return await save_target(ctx) if action == "save" else Step.to(CONFIRM, target_confirmation(ctx))
     if action == "r" and field == "rate" and arg.isdigit() and int(arg) in RATE_BUTTONS:

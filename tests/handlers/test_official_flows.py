@@ -56,6 +56,16 @@ async def seed_figures(service, target: bool = True) -> None:
             await set_target(db, BAC_NINH, Fraction(3, 5), AUG31, set_by=None, source="t")
 
 
+async def fill(chat: ChatDriver, date: str = "cn:d:0", installed: str = "5", subscribers: str = "10") -> None:
+    """From the date question to the confirmation: each answer a button (cn:...) or typed;
+    population and households skipped."""
+    for answer in (date, installed, subscribers):
+        await (chat.press(answer) if answer.startswith("cn:") else chat.send(answer))
+    await chat.press("cn:s:population")
+    await chat.press("cn:s:households")
+    assert chat.keys == ["official.figures.confirm"], chat.text()
+
+
 def token(chat: ChatDriver, prefix: str) -> str:
     return next(p for p in chat.payloads() if p.startswith(prefix)).rsplit(":", 1)[1]
 
@@ -157,12 +167,7 @@ async def test_dates_typed_and_refused(service):
         await chat.send(bad)
         assert chat.keys == ["official.figures.retry"], bad
         assert chat.text().startswith(words(service, f"official.figures.reason.{reason}", date=day)), bad
-    await chat.send("hom qua")
-    assert chat.keys == ["official.figures.ask_installed"]
-    await chat.send("1")
-    await chat.send("10")
-    await chat.press("cn:s:population")
-    await chat.press("cn:s:households")
+    await fill(chat, date="hom qua", installed="1")
     await chat.press(f"cn:save:{token(chat, 'cn:save:')}")
     (row,) = await stored(service, OfficialFigure)
     assert row.as_of == dt.date(2021, 8, 2)
@@ -171,11 +176,7 @@ async def test_dates_typed_and_refused(service):
 async def test_saved_once_and_cancel_saves_nothing(service):
     chat = await official(service, "505", "coordinator", BAC_GIANG)
     await chat.send("/capnhat")
-    await chat.press("cn:d:0")
-    await chat.send("5")
-    await chat.send("10")
-    await chat.press("cn:s:population")
-    await chat.press("cn:s:households")
+    await fill(chat)
     save = f"cn:save:{token(chat, 'cn:save:')}"
     await chat.press(save)
     await chat.press(save)  # a second tap on the same button
@@ -183,24 +184,19 @@ async def test_saved_once_and_cancel_saves_nothing(service):
     assert len(await stored(service, OfficialFigure)) == 1
 
     await chat.send("/capnhat")
-    await chat.send("hôm nay")
-    await chat.send("6")
-    await chat.press("cn:k:subscribers")
-    await chat.press("cn:s:population")
-    await chat.press("cn:s:households")
-    cancel = next(p for p in chat.payloads() if p.startswith("cn:no:"))
-    await chat.press(save)  # the old summary's [Lưu] does not save this one
-    assert chat.keys == ["official.figures.stale"]
+    await fill(chat, date="hôm nay", installed="6", subscribers="cn:k:subscribers")
+    await chat.press(save)  # the first entry's [Lưu]: this one is not saved, and stays open
+    assert chat.keys == ["official.figures.stale_open", "official.figures.confirm"]
+    cancel = f"cn:no:{token(chat, 'cn:no:')}"
+    await chat.press(cancel)
+    assert chat.keys == ["official.figures.cancelled"] and f"cn:c:{BAC_GIANG}" in chat.payloads()
+    for old in (cancel, save):
+        await chat.press(old)
+        assert chat.keys == ["official.figures.stale"], old
     await chat.send("/capnhat")
     await chat.press("cn:d:0")
-    await chat.send("7")
-    await chat.press("cn:k:subscribers")
-    await chat.press("cn:s:population")
-    await chat.press("cn:s:households")
-    await chat.press(f"cn:no:{token(chat, 'cn:no:')}")
-    assert chat.keys == ["official.figures.cancelled"] and f"cn:c:{BAC_GIANG}" in chat.payloads()
-    await chat.press(cancel)
-    assert chat.keys == ["official.figures.stale"]
+    await chat.press(cancel)  # mid-entry: the open question again
+    assert chat.keys == ["official.figures.stale_open", "official.figures.ask_installed"]
     assert len(await stored(service, OfficialFigure)) == 1
 
 
@@ -425,7 +421,8 @@ async def test_typed_rates_commune_targets_and_kept_deadline(service):
     await chat.press("ct:dk")  # the province's deadline, kept
     await chat.send("dân số")
     assert chat.keys == ["official.targets.confirm"] and "65,5%" in chat.text()
-    await chat.press(f"ct:save:{token(chat, 'ct:save:')}")
+    first = f"ct:save:{token(chat, 'ct:save:')}"
+    await chat.press(first)
     assert chat.keys == ["official.targets.saved", "common.lines"]
     own = (await stored(service, Target))[-1]
     assert (own.unit_code, own.rate_ppm, own.deadline, own.denominator) == (BAC_GIANG, 655000, AUG31, "population")
@@ -434,6 +431,8 @@ async def test_typed_rates_commune_targets_and_kept_deadline(service):
     await chat.press(f"ct:u:{BAC_GIANG}")
     assert words(service, "official.targets.current_own") in chat.text()
     await chat.send("0,7")
+    await chat.press(first)  # the saved target's button: this one stays open at its question
+    assert chat.keys == ["official.targets.stale_open", "official.targets.ask_deadline"]
     await chat.send("giữ nguyên")  # the deadline, typed
     await chat.send("Thuê bao")
     assert chat.keys == ["official.targets.confirm"]
