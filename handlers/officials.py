@@ -38,7 +38,8 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def unit_title(ctx: Context, code: str) -> Text | str:
-    """A unit as a summary names it: the whole country, a province, a commune with its province."""
+    """A unit as a title or a button names it (the country capitalised); within a sentence
+    `handlers.access.unit_name`."""
     return t("tally.country") if code == COUNTRY_CODE else unit_name(ctx, code)
 
 
@@ -215,7 +216,7 @@ async def excel(ctx: Context, code: str) -> Step:
     data = await asyncio.to_thread(to_xlsx, result, ctx.content, ctx.content.render(title))
     document = Attachment(
         "document", f"tien-do-{code}-{result.as_of.isoformat()}.xlsx", data, XLSX,
-        caption=t("official.excel_caption", unit=title, date=result.as_of),
+        caption=t("official.excel_caption", unit=unit_name(ctx, code), date=result.as_of),
     )
     rows = [[Button(t("official.back_summary"), payload=f"{VIEW}:u:{code}"), home_button()]]
     return Step.end(Reply("common.file_only", rows, attachment=document))
@@ -272,11 +273,11 @@ async def ask_hour(ctx: Context, code: str, reason: Text | None = None) -> Step:
         hours = [Button(t("official.reports.hour", hour=h), payload=f"{REPORTS}:h:{code}:{h}") for h in REPORT_HOURS]
         rows = [hours[i : i + 4] for i in range(0, len(hours), 4)]
         rows.append([home_button()])
-        question = t("official.reports.ask_hour", unit=unit_title(ctx, code), current=now)
+        question = t("official.reports.ask_hour", unit=unit_name(ctx, code), current=now)
     else:
         # A numbered menu would read "7" as its seventh choice: the hour is typed.
         rows = []
-        question = t("official.reports.ask_hour_typed", unit=unit_title(ctx, code), current=now)
+        question = t("official.reports.ask_hour_typed", unit=unit_name(ctx, code), current=now)
     if reason is not None:
         return Step.to(REPORT_HOUR, Reply(reason), Reply(question, rows))
     return Step.to(REPORT_HOUR, Reply(question, rows))
@@ -310,15 +311,15 @@ async def subscribe(ctx: Context, code: str, hour: int) -> Step:
     await reports.subscribe(ctx.db, ctx.user.id, code, hour, ctx.now)
     local = ctx.now.astimezone(LOCAL_TIMEZONE)
     first = local.date() if hour > local.hour else local.date() + dt.timedelta(days=1)
-    text = t("official.reports.subscribed", unit=unit_title(ctx, code), hour=hour, first=first)
+    text = t("official.reports.subscribed", unit=unit_name(ctx, code), hour=hour, first=first)
     rows = [[Button(t("official.reports.mine"), payload=REPORTS), home_button()]]
     return Step.end(Reply(text, rows))
 
 
 async def cancel_report(ctx: Context, code: str) -> Step:
     if not await reports.unsubscribe(ctx.db, ctx.user.id, code):
-        return await _reports_list(ctx, Reply(t("official.reports.not_subscribed", unit=unit_title(ctx, code))))
-    return await _reports_list(ctx, Reply(t("official.reports.cancelled", unit=unit_title(ctx, code))))
+        return await _reports_list(ctx, Reply(t("official.reports.not_subscribed", unit=unit_name(ctx, code))))
+    return await _reports_list(ctx, Reply(t("official.reports.cancelled", unit=unit_name(ctx, code))))
 
 
 # --- the loudspeaker script (/loaphat) -----------------------------------------------------------

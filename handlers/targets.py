@@ -9,7 +9,7 @@ import secrets
 from fractions import Fraction
 from typing import Any
 
-from handlers.access import check, holds_any, home_unit, refusal, refuse_unless
+from handlers.access import check, holds_any, home_unit, refusal, refuse_unless, unit_name
 from handlers.communes import ask_commune
 from handlers.context import Context
 from handlers.figures_entry import read_day, typed_words
@@ -82,10 +82,10 @@ async def ask_target(ctx: Context, field: str, reason: Text | None = None) -> St
             current: Text = t("official.targets.current_none")
         else:
             source = t("official.targets.current_own") if spec.unit_code == code else \
-                t("official.targets.current_inherited", unit=unit_title(ctx, spec.unit_code))
+                t("official.targets.current_inherited", unit=unit_name(ctx, spec.unit_code))
             current = t("official.targets.current", rate=Percent.target(spec.rate), deadline=spec.deadline,
                         source=source, kind=t(f"tally.denominators.{spec.denominator}"))
-        question = t("official.targets.ask_rate", unit=unit_title(ctx, code), current=current)
+        question = t("official.targets.ask_rate", unit=unit_name(ctx, code), current=current)
         rows = [[Button(t("official.targets.rate_button", rate=Percent.target(Fraction(p, 100))), payload=f"{TARGETS}:r:{p}") for p in RATE_BUTTONS], [home_button()]]
     elif field == "deadline":
         kept = tg.get("current_deadline")
@@ -205,7 +205,7 @@ async def save_target(ctx: Context) -> Step:
         return refused
     rate, deadline = Fraction(tg["rate"]), dt.date.fromisoformat(tg["deadline"])
     await set_target(ctx.db, code, rate, deadline, tg["denominator"], set_by=ctx.user.id, source="chat")
-    saved = t("official.targets.saved", unit=unit_title(ctx, code), rate=Percent.target(rate),
+    saved = t("official.targets.saved", unit=unit_name(ctx, code), rate=Percent.target(rate),
               kind=t(f"tally.denominators.{tg['denominator']}"), deadline=deadline)
     return await show(ctx, code, Reply(saved))
 
