@@ -23,8 +23,14 @@ log = logging.getLogger(__name__)
 class Service:
     """Built by `init_app()` (or the CLI); `start()` connects the channels, `stop()` lets go."""
 
-    def __init__(self, settings: Settings, *, content: Content | None = None, db_engine: Any = None) -> None:
+    def __init__(
+        self, settings: Settings, *, content: Content | None = None, db_engine: Any = None, worker: int = 1
+    ) -> None:
         self.settings = settings
+        # With several worker processes (`run --workers N`), this one's number; worker 1 is the
+        # one that polls messengers and registers webhooks.
+        self.worker = worker
+        self.primary = worker == 1
         self.content = content or Content.load(settings.content_dir)
         self.db = db_engine or create_engine(settings.database_url)
         self._owns_db = db_engine is None
@@ -49,7 +55,7 @@ class Service:
         if self.settings.telegram_bot_token is not None:
             from bot.channels.telegram import TelegramChannel
 
-            self.add_channel(TelegramChannel(self.settings, self.receive))
+            self.add_channel(TelegramChannel(self.settings, self.receive, primary=self.primary))
 
     async def receive(self, incoming: Incoming) -> None:
         """Handle one update (exactly once) and send its replies in the background."""
