@@ -63,8 +63,12 @@ class Engine:
             self._communes = await CommuneIndex.load(db)
         return self._communes
 
-    async def handle(self, msg: Incoming) -> list[int]:
-        """Process `msg` if it is new; return the ids of its outbox messages still to send."""
+    async def handle(self, msg: Incoming, only_reply: Reply | None = None) -> list[int]:
+        """Process `msg` if it is new; return the ids of its outbox messages still to send.
+
+        With `only_reply`, the update is not routed: that reply is its whole answer (the flood
+        guard's "slow down"), and the conversation stays where it was.
+        """
         caps = self.capabilities[msg.channel]
         async with self.sessions() as db, db.begin():
             if not await updates.mark_processed(db, msg.channel, msg.update_id):
@@ -85,7 +89,12 @@ class Engine:
                 bot_handles=self.bot_handles(),
                 router=self.router,
             )
-            step, rendered, menu = await self._run(msg, ctx)
+            if only_reply is not None:
+                step = Step.stay(only_reply)
+                rendered, menu = render_step(step.replies, self.content, caps, None)
+                menu = menu if menu is not None else convo.menu
+            else:
+                step, rendered, menu = await self._run(msg, ctx)
             if not step.keeps_state:
                 convo.state = step.state
                 if step.state is None:

@@ -14,7 +14,8 @@ from bot.settings import Settings
 from handlers import build_router
 from handlers.context import Capabilities
 from handlers.menu import error_reply
-from handlers.types import Incoming
+from bot.ratelimit import FloodGuard, Verdict
+from handlers.types import Incoming, Reply
 from storage.db import create_engine, sessionmaker
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ class Service:
             self.sessions, self.router, self.content, settings, self.capabilities, error_reply, self.bot_handles
         )
         self.courier = Courier(self.sessions, self.channels)
+        self.flood_guard = FloodGuard()
         self._sweeper: asyncio.Task | None = None
         self._reporter: asyncio.Task | None = None
         self._started: list[Any] = []
@@ -58,8 +60,18 @@ class Service:
             self.add_channel(TelegramChannel(self.settings, self.receive, primary=self.primary))
 
     async def receive(self, incoming: Incoming) -> None:
-        """Handle one update (exactly once) and send its replies in the background."""
-        ids = await self.engine.handle(incoming)
+        """Handle one update (exactly once) and send its replies in the background.
+
+        A person flooding the bot gets one "slow down" notice; what they send beyond it is
+        dropped before it costs a database transaction, so others are not slowed down.
+        """
+        verdict = self.flood_guard.check(incoming.channel, incoming.user_id)
+        if verdict is Verdict.DROP:
+            return
+        if verdict is Verdict.WARN:
+            ids = await self.engine.handle(incoming, only_reply=Reply("menu.too_fast"))
+        else:
+            ids = await self.engine.handle(incoming)
         self.courier.deliver_soon(ids)
 
     async def start(self) -> None:
