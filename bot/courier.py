@@ -27,10 +27,18 @@ def backoff(attempts: int, retry_after: float | None) -> dt.timedelta:
     return dt.timedelta(seconds=base * random.uniform(0.8, 1.2))
 
 
+SWEEP_BATCH = 100
+
+
 class Courier:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], channels: dict[str, Channel]) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], channels: dict[str, Channel], *, sends_broadcasts: bool = True
+    ) -> None:
         self.sessions = sessions
         self.channels = channels
+        # Of several workers only one sends announcements, so that together they stay under the
+        # messenger's overall rate (about 30 messages a second on Telegram).
+        self.sends_broadcasts = sends_broadcasts
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task] = set()
         self._chat_locks: dict[tuple[str, str], asyncio.Lock] = {}
@@ -55,7 +63,7 @@ class Courier:
         try:
             async with lock:
                 async with self.sessions() as db:
-                    queue = await updates.pending_for_chat(db, channel, chat_id)
+                    queue = await updates.pending_for_chat(db, channel, chat_id, self.sends_broadcasts)
                 for message_id in queue:
                     if not await self._send_one(message_id):
                         self._wake.set()  # the sweep takes over the rest, in order
@@ -125,7 +133,7 @@ class Courier:
     async def sweep(self) -> int:
         """One pass: for every chat whose oldest unsent message is due, send its queue in order."""
         async with self.sessions() as db:
-            heads = await updates.describe(db, await updates.due(db))
+            heads = await updates.describe(db, await updates.due(db, SWEEP_BATCH, self.sends_broadcasts))
         if not heads:
             return 0
 
@@ -136,7 +144,8 @@ class Courier:
         """The background sweep: wakes every `interval` seconds, or at once after a failed send."""
         while True:
             try:
-                await self.sweep()
+                if await self.sweep() >= SWEEP_BATCH:
+                    continue  # more waiting (an announcement going out): straight on
             except Exception as exc:  # the database may be down; try again next round
                 log.warning("outbox sweep failed: %s", exc)
             try:

@@ -42,10 +42,11 @@ class Service:
         self.engine = Engine(
             self.sessions, self.router, self.content, settings, self.capabilities, error_reply, self.bot_handles
         )
-        self.courier = Courier(self.sessions, self.channels)
+        self.courier = Courier(self.sessions, self.channels, sends_broadcasts=self.primary)
         self.flood_guard = FloodGuard()
         self._sweeper: asyncio.Task | None = None
         self._reporter: asyncio.Task | None = None
+        self._housekeeper: asyncio.Task | None = None
         self._started: list[Any] = []
 
     def add_channel(self, channel: Channel) -> None:
@@ -84,9 +85,12 @@ class Service:
         from bot.daily_reports import DailyReports
 
         self._reporter = asyncio.create_task(DailyReports(self).run())
+        from bot import housekeeping
+
+        self._housekeeper = asyncio.create_task(housekeeping.run(self.sessions, self.settings.checkin_retention_days))
 
     async def stop(self) -> None:
-        for task in (self._sweeper, self._reporter):
+        for task in (self._sweeper, self._reporter, self._housekeeper):
             if task is not None:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)

@@ -7,6 +7,7 @@ from handlers.router import Router
 
 def build_router() -> Router:
     from handlers import (
+        announcements,
         checkin,
         communes,
         coordinators,
@@ -14,6 +15,7 @@ def build_router() -> Router:
         guide,
         install,
         menu,
+        privacy,
         support,
         venues,
         visit_history,
@@ -26,6 +28,7 @@ def build_router() -> Router:
     # like "cài" in them.
     return Router(
         [menu.FLOW, guide.FLOW, checkin.FLOW, visits.FLOW, faq.FLOW, support.FLOW, install.FLOW, communes.FLOW,
-         venues.FLOW, visit_history.FLOW, volunteers.FLOW, coordinators.FLOW],
+         venues.FLOW, visit_history.FLOW, volunteers.FLOW, coordinators.FLOW, privacy.FLOW,
+         announcements.FLOW],
         menu.FALLBACKS,
     )
