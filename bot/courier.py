@@ -27,19 +27,50 @@ def backoff(attempts: int, retry_after: float | None) -> dt.timedelta:
     return dt.timedelta(seconds=base * random.uniform(0.8, 1.2))
 
 
+SWEEP_BATCH = 100
+
+
 class Courier:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], channels: dict[str, Channel]) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], channels: dict[str, Channel], *, sends_broadcasts: bool = True
+    ) -> None:
         self.sessions = sessions
         self.channels = channels
+        # Of several workers only one sends announcements, so that together they stay under the
+        # messenger's overall rate (about 30 messages a second on Telegram).
+        self.sends_broadcasts = sends_broadcasts
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task] = set()
+        self._chat_locks: dict[tuple[str, str], asyncio.Lock] = {}
 
     async def deliver(self, ids: Iterable[int]) -> None:
-        """Send these outbox rows now, in order; stop at the first that must wait."""
-        for message_id in ids:
-            if not await self._send_one(message_id):
-                self._wake.set()  # the sweep takes over the rest, in order
-                return
+        """Send these outbox rows now, and whatever else waits for their chats, in order.
+
+        One delivery at a time per chat in this process: a row another delivery could not send
+        yet (its chat's earlier message was still on its way) goes with the next delivery
+        for that chat instead of waiting for the sweep.
+        """
+        ids = list(ids)
+        if not ids:
+            return
+        async with self.sessions() as db:
+            chats = list(dict.fromkeys((channel, chat_id) for _, channel, chat_id in await updates.describe(db, ids)))
+        for chat in chats:
+            await self._deliver_chat(*chat)
+
+    async def _deliver_chat(self, channel: str, chat_id: str) -> None:
+        lock = self._chat_locks.setdefault((channel, chat_id), asyncio.Lock())
+        try:
+            async with lock:
+                async with self.sessions() as db:
+                    queue = await updates.pending_for_chat(db, channel, chat_id, self.sends_broadcasts)
+                for message_id in queue:
+                    if not await self._send_one(message_id):
+                        self._wake.set()  # the sweep takes over the rest, in order
+                        return
+        finally:
+            if not lock.locked():
+                self._chat_locks.pop((channel, chat_id), None)
 
     def deliver_soon(self, ids: list[int]) -> None:
         """Deliver in the background (a webhook answers at once; the send follows)."""
@@ -102,23 +133,19 @@ class Courier:
     async def sweep(self) -> int:
         """One pass: for every chat whose oldest unsent message is due, send its queue in order."""
         async with self.sessions() as db:
-            heads = await updates.describe(db, await updates.due(db))
+            heads = await updates.describe(db, await updates.due(db, SWEEP_BATCH, self.sends_broadcasts))
         if not heads:
             return 0
 
-        async def chat_queue(channel: str, chat_id: str) -> None:
-            async with self.sessions() as db:
-                ids = await updates.pending_for_chat(db, channel, chat_id)
-            await self.deliver(ids)
-
-        await asyncio.gather(*(chat_queue(channel, chat_id) for _, channel, chat_id in heads))
+        await asyncio.gather(*(self._deliver_chat(channel, chat_id) for _, channel, chat_id in heads))
         return len(heads)
 
     async def run(self, interval: float = 2.0) -> None:
         """The background sweep: wakes every `interval` seconds, or at once after a failed send."""
         while True:
             try:
-                await self.sweep()
+                if await self.sweep() >= SWEEP_BATCH:
+                    continue  # more waiting (an announcement going out): straight on
             except Exception as exc:  # the database may be down; try again next round
                 log.warning("outbox sweep failed: %s", exc)
             try:

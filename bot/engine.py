@@ -20,9 +20,11 @@ from bot.settings import Settings
 from handlers.context import Capabilities, Context
 from handlers.router import Router
 from handlers.types import Incoming, Kind, Reply, Step
-from storage import updates
+from sqlalchemy import insert, update
+
+from storage import broadcasts, updates
 from storage.accounts import accounts_of, open_account
-from storage.models import Account, utcnow
+from storage.models import Account, Broadcast, OutboxMessage, utcnow
 from storage.units import CommuneIndex
 
 log = logging.getLogger(__name__)
@@ -63,8 +65,12 @@ class Engine:
             self._communes = await CommuneIndex.load(db)
         return self._communes
 
-    async def handle(self, msg: Incoming) -> list[int]:
-        """Process `msg` if it is new; return the ids of its outbox messages still to send."""
+    async def handle(self, msg: Incoming, only_reply: Reply | None = None) -> list[int]:
+        """Process `msg` if it is new; return the ids of its outbox messages still to send.
+
+        With `only_reply`, the update is not routed: that reply is its whole answer (the flood
+        guard's "slow down"), and the conversation stays where it was.
+        """
         caps = self.capabilities[msg.channel]
         async with self.sessions() as db, db.begin():
             if not await updates.mark_processed(db, msg.channel, msg.update_id):
@@ -83,9 +89,22 @@ class Engine:
                 capabilities=caps,
                 now=utcnow(),
                 bot_handles=self.bot_handles(),
+                channels=list(self.capabilities),
                 router=self.router,
             )
-            step, rendered, menu = await self._run(msg, ctx)
+            if only_reply is not None:
+                step = Step.stay(only_reply)
+                rendered, menu = render_step(step.replies, self.content, caps, None)
+                menu = menu if menu is not None else convo.menu
+            else:
+                step, rendered, menu = await self._run(msg, ctx)
+            if ctx.erased:
+                # The account and its conversation were deleted: answer this once, keep nothing.
+                db.expunge(convo)
+                rows = self._queue(db, account, rendered, msg.update_id, keep_account=False)
+                db.expunge(account)
+                await db.flush()
+                return [row.id for row in rows]
             if not step.keeps_state:
                 convo.state = step.state
                 if step.state is None:
@@ -95,6 +114,8 @@ class Engine:
             rows = self._queue(db, account, rendered, msg.update_id)
             for notice in ctx.notices:
                 rows.extend(await self._queue_notice(db, notice.user_id, notice.reply))
+            for announcement in ctx.announcements:
+                await self._queue_announcement(db, announcement)
             await db.flush()
             return [row.id for row in rows]
 
@@ -115,7 +136,9 @@ class Engine:
             return (step, *render_step(step.replies, self.content, ctx.capabilities, None))
 
     @staticmethod
-    def _queue(db: AsyncSession, account: Account, rendered: list[Rendered], update_id: str | None) -> list:
+    def _queue(
+        db: AsyncSession, account: Account, rendered: list[Rendered], update_id: str | None, keep_account: bool = True
+    ) -> list:
         return [
             updates.queue(
                 db,
@@ -123,11 +146,37 @@ class Engine:
                 chat_id=account.chat_id,
                 body=r.message.to_body(),
                 attachment=r.attachment,
-                account_id=account.id,
+                account_id=account.id if keep_account else None,
                 update_id=update_id,
             )
             for r in rendered
         ]
+
+    async def _queue_announcement(self, db: AsyncSession, announcement) -> int:
+        """One copy per recipient account, rendered once per channel, in the handler's
+        transaction; the (broadcast, account) unique key means nobody gets it twice."""
+        total = 0
+        for channel, caps in self.capabilities.items():
+            rendered, _ = render_step((announcement.reply,), self.content, caps, None)
+            bodies = [r.message.to_body() for r in rendered]
+            recipients = (await db.execute(broadcasts.audience(announcement.unit_code, [channel]))).all()
+            now = utcnow()
+            for start in range(0, len(recipients), 1000):
+                rows = [
+                    {
+                        "channel": channel, "chat_id": chat_id, "body": body, "account_id": account_id,
+                        "broadcast_id": announcement.broadcast_id, "created_at": now, "next_attempt_at": now,
+                        "attempts": 0,
+                    }
+                    for account_id, _, chat_id in recipients[start : start + 1000]
+                    for body in bodies[:1]  # an announcement is one message
+                ]
+                await db.execute(insert(OutboxMessage), rows)
+            total += len(recipients)
+        await db.execute(
+            update(Broadcast).where(Broadcast.id == announcement.broadcast_id).values(recipients=total)
+        )
+        return total
 
     async def _queue_notice(self, db: AsyncSession, user_id: int, reply: Reply) -> list:
         """A message for another person, on each of their accounts the deployment can reach."""

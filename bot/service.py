@@ -14,7 +14,8 @@ from bot.settings import Settings
 from handlers import build_router
 from handlers.context import Capabilities
 from handlers.menu import error_reply
-from handlers.types import Incoming
+from bot.ratelimit import FloodGuard, Verdict
+from handlers.types import Incoming, Reply
 from storage.db import create_engine, sessionmaker
 
 log = logging.getLogger(__name__)
@@ -23,8 +24,14 @@ log = logging.getLogger(__name__)
 class Service:
     """Built by `init_app()` (or the CLI); `start()` connects the channels, `stop()` lets go."""
 
-    def __init__(self, settings: Settings, *, content: Content | None = None, db_engine: Any = None) -> None:
+    def __init__(
+        self, settings: Settings, *, content: Content | None = None, db_engine: Any = None, worker: int = 1
+    ) -> None:
         self.settings = settings
+        # With several worker processes (`run --workers N`), this one's number; worker 1 is the
+        # one that polls messengers and registers webhooks.
+        self.worker = worker
+        self.primary = worker == 1
         self.content = content or Content.load(settings.content_dir)
         self.db = db_engine or create_engine(settings.database_url)
         self._owns_db = db_engine is None
@@ -35,9 +42,11 @@ class Service:
         self.engine = Engine(
             self.sessions, self.router, self.content, settings, self.capabilities, error_reply, self.bot_handles
         )
-        self.courier = Courier(self.sessions, self.channels)
+        self.courier = Courier(self.sessions, self.channels, sends_broadcasts=self.primary)
+        self.flood_guard = FloodGuard()
         self._sweeper: asyncio.Task | None = None
         self._reporter: asyncio.Task | None = None
+        self._housekeeper: asyncio.Task | None = None
         self._started: list[Any] = []
 
     def add_channel(self, channel: Channel) -> None:
@@ -49,11 +58,21 @@ class Service:
         if self.settings.telegram_bot_token is not None:
             from bot.channels.telegram import TelegramChannel
 
-            self.add_channel(TelegramChannel(self.settings, self.receive))
+            self.add_channel(TelegramChannel(self.settings, self.receive, primary=self.primary))
 
     async def receive(self, incoming: Incoming) -> None:
-        """Handle one update (exactly once) and send its replies in the background."""
-        ids = await self.engine.handle(incoming)
+        """Handle one update (exactly once) and send its replies in the background.
+
+        A person flooding the bot gets one "slow down" notice; what they send beyond it is
+        dropped before it costs a database transaction, so others are not slowed down.
+        """
+        verdict = self.flood_guard.check(incoming.channel, incoming.user_id)
+        if verdict is Verdict.DROP:
+            return
+        if verdict is Verdict.WARN:
+            ids = await self.engine.handle(incoming, only_reply=Reply("menu.too_fast"))
+        else:
+            ids = await self.engine.handle(incoming)
         self.courier.deliver_soon(ids)
 
     async def start(self) -> None:
@@ -66,9 +85,12 @@ class Service:
         from bot.daily_reports import DailyReports
 
         self._reporter = asyncio.create_task(DailyReports(self).run())
+        from bot import housekeeping
+
+        self._housekeeper = asyncio.create_task(housekeeping.run(self.sessions, self.settings.checkin_retention_days))
 
     async def stop(self) -> None:
-        for task in (self._sweeper, self._reporter):
+        for task in (self._sweeper, self._reporter, self._housekeeper):
             if task is not None:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)

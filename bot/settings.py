@@ -58,6 +58,7 @@ class Settings:
     telegram_bot_token: Secret | None = None
     telegram_api_base_url: str = "https://api.telegram.org/bot"
     telegram_webhook_secret: Secret | None = None
+    checkin_retention_days: int = 21
     # Signs the QR check-in payloads; without it no poster is made and no QR link is accepted.
     qr_signing_key: Secret | None = None
     # The bot's @username for posters made outside the running bot (CLI without a token).
@@ -76,6 +77,7 @@ class Settings:
             telegram_bot_token=_secret(env, "TELEGRAM_BOT_TOKEN"),
             telegram_api_base_url=env.get("TELEGRAM_API_BASE_URL") or "https://api.telegram.org/bot",
             telegram_webhook_secret=_secret(env, "TELEGRAM_WEBHOOK_SECRET"),
+            checkin_retention_days=int(env.get("CHECKIN_RETENTION_DAYS") or 21),
             qr_signing_key=_qr_key(env),
             telegram_bot_username=(_optional(env, "TELEGRAM_BOT_USERNAME") or "").lstrip("@") or None,
         )

@@ -56,9 +56,19 @@ async def telegram_webhook(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
+@web.middleware
+async def worker_header(request: web.Request, handler) -> web.StreamResponse:
+    """Names the worker process that answered (several share one port behind the kernel)."""
+    response = await handler(request)
+    service = request.app.get(SERVICE)
+    if service is not None:
+        response.headers["X-Bluezone-Worker"] = str(service.worker)
+    return response
+
+
 def init_app(settings: Settings, service: Service | None = None) -> web.Application:
     """The web application; the service (database, channels, courier) lives in its cleanup_ctx."""
-    app = web.Application(client_max_size=1024**2)
+    app = web.Application(client_max_size=1024**2, middlewares=[worker_header])
     app[SETTINGS] = settings
 
     async def service_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -7,6 +7,7 @@ from handlers.router import Router
 
 def build_router() -> Router:
     from handlers import (
+        announcements,
         checkin,
         communes,
         coordinators,
@@ -16,6 +17,7 @@ def build_router() -> Router:
         install,
         menu,
         officials,
+        privacy,
         support,
         targets,
         venues,
@@ -30,6 +32,6 @@ def build_router() -> Router:
     return Router(
         [menu.FLOW, guide.FLOW, checkin.FLOW, visits.FLOW, faq.FLOW, support.FLOW, install.FLOW, communes.FLOW,
          venues.FLOW, visit_history.FLOW, volunteers.FLOW, coordinators.FLOW, officials.FLOW, figures_entry.FLOW,
-         targets.FLOW],
+         targets.FLOW, privacy.FLOW, announcements.FLOW],
         menu.FALLBACKS,
     )

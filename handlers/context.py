@@ -40,6 +40,15 @@ class Notice:
 
 
 @dataclass
+class Announcement:
+    """An announcement's copies, one per person of the unit who may receive it (queued by the engine)."""
+
+    broadcast_id: int
+    unit_code: str
+    reply: Reply
+
+
+@dataclass
 class Context:
     db: "AsyncSession"
     account: "Account"
@@ -52,10 +61,15 @@ class Context:
     now: dt.datetime
     # The bot's public name per channel ({"telegram": "bluezone_bot"}), for deep links and posters.
     bot_handles: dict[str, str]
+    # The messengers this deployment runs (announcements reach people on these).
+    channels: list[str]
     # The flows' table: to continue at another flow's step (the commune picker hands back to
     # whoever asked for it) and to build the menu from every flow's entries.
     router: "Router"
     notices: list[Notice] = field(default_factory=list)
+    announcements: list[Announcement] = field(default_factory=list)
+    # Set by the erasure step (/xoadulieu): the account is gone; only this update's reply goes out.
+    erased: bool = False
 
     @property
     def draft(self) -> dict[str, Any]:
@@ -70,3 +84,6 @@ class Context:
 
     def notify(self, user_id: int, reply: Reply) -> None:
         self.notices.append(Notice(user_id, reply))
+
+    def announce(self, broadcast_id: int, unit_code: str, reply: Reply) -> None:
+        self.announcements.append(Announcement(broadcast_id, unit_code, reply))

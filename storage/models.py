@@ -19,6 +19,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
+    Text,
     TypeDecorator,
     UniqueConstraint,
 )
@@ -107,6 +108,10 @@ class User(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     commune_code: Mapped[str | None] = mapped_column(ForeignKey("communes.code"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # "/ngung": no announcements (broadcasts) any more; "/batdau" clears it.
+    opted_out_at: Mapped[dt.datetime | None] = mapped_column()
+    # "/xoadulieu": the person's data was erased; the row stays, anonymous, under their counts.
+    erased_at: Mapped[dt.datetime | None] = mapped_column()
 
 
 class Account(Base):
@@ -160,10 +165,13 @@ class OutboxMessage(Base):
     __table_args__ = (
         Index("ix_outbox_pending", "sent_at", "next_attempt_at"),
         Index("ix_outbox_chat", "channel", "chat_id", "id"),
+        UniqueConstraint("broadcast_id", "account_id", name="uq_outbox_broadcast_account"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    # An announcement's copy for one account: unique, so nobody gets the same one twice.
+    broadcast_id: Mapped[int | None] = mapped_column(ForeignKey("broadcasts.id", ondelete="CASCADE"))
     channel: Mapped[str] = mapped_column(String(20))
     chat_id: Mapped[str] = mapped_column(String(64))
     update_id: Mapped[str | None] = mapped_column(String(64))
@@ -484,6 +492,50 @@ class ReportSubscription(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
+# --- production: announcements, the audit log, data purges ---
+
+
+class Broadcast(Base):
+    """An announcement an official sent to the citizens of a unit who talk to the bot."""
+
+    __tablename__ = "broadcasts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    unit_code: Mapped[str] = mapped_column(String(5), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    recipients: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AuditEntry(Base):
+    """An official's action (targets, figures, grants, announcements, corrections): who, what, when."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_unit_at", "unit_code", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    source: Mapped[str] = mapped_column(String(40))  # "chat", "cli", "import:<file>"
+    action: Mapped[str] = mapped_column(String(40))
+    unit_code: Mapped[str | None] = mapped_column(String(5))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class DataPurge(Base):
+    """Raw rows deleted for retention (check-ins older than the retention period): what and up
+    to when, so `tally rebuild` keeps the counters of those days instead of "repairing" them."""
+
+    __tablename__ = "data_purges"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    before: Mapped[dt.date] = mapped_column(Date)
+    rows: Mapped[int] = mapped_column(Integer)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
 __all__ = [
     "Base",
     "Province",
@@ -509,6 +561,9 @@ __all__ = [
     "OfficialFigure",
     "Target",
     "ReportSubscription",
+    "Broadcast",
+    "AuditEntry",
+    "DataPurge",
     "utcnow",
     "local_date",
 ]

@@ -64,13 +64,19 @@ async def unsent_for_update(session: AsyncSession, channel: str, update_id: str)
 
 
 def _no_earlier_unsent() -> Any:
+    """No earlier conversation message to the same chat is unsent. Announcements neither wait
+    nor hold anyone up: a reply must not queue behind a 10,000-person broadcast."""
     earlier = aliased(OutboxMessage)
-    return ~exists().where(
-        earlier.channel == OutboxMessage.channel,
-        earlier.chat_id == OutboxMessage.chat_id,
-        earlier.id < OutboxMessage.id,
-        earlier.sent_at.is_(None),
-        earlier.failed_at.is_(None),
+    return or_(
+        OutboxMessage.broadcast_id.is_not(None),
+        ~exists().where(
+            earlier.channel == OutboxMessage.channel,
+            earlier.chat_id == OutboxMessage.chat_id,
+            earlier.id < OutboxMessage.id,
+            earlier.sent_at.is_(None),
+            earlier.failed_at.is_(None),
+            earlier.broadcast_id.is_(None),
+        ),
     )
 
 
@@ -101,7 +107,11 @@ async def is_settled(session: AsyncSession, message_id: int) -> bool:
     return row is None or row.sent_at is not None or row.failed_at is not None
 
 
-async def pending_for_chat(session: AsyncSession, channel: str, chat_id: str) -> list[int]:
+async def pending_for_chat(
+    session: AsyncSession, channel: str, chat_id: str, broadcasts: bool = True
+) -> list[int]:
+    """A chat's unsent messages in order; without `broadcasts`, its announcements are left to
+    the worker that sends them (one sender keeps them under the messenger's rate limit)."""
     stmt = (
         select(OutboxMessage.id)
         .where(
@@ -113,13 +123,16 @@ async def pending_for_chat(session: AsyncSession, channel: str, chat_id: str) ->
         )
         .order_by(OutboxMessage.id)
     )
+    if not broadcasts:
+        stmt = stmt.where(OutboxMessage.broadcast_id.is_(None))
     return list((await session.scalars(stmt)).all())
 
 
-async def due(session: AsyncSession, limit: int = 100) -> Sequence[int]:
+async def due(session: AsyncSession, limit: int = 100, broadcasts: bool = True) -> Sequence[int]:
     """Outbox rows whose time has come: never sent, or a retry after a failure or a crash.
 
     A row waits while an earlier row for the same chat is unsent, so messages keep their order.
+    Without `broadcasts`, announcements are left to the worker that sends them.
     """
     now = utcnow()
     stmt = (
@@ -134,6 +147,8 @@ async def due(session: AsyncSession, limit: int = 100) -> Sequence[int]:
         .order_by(OutboxMessage.id)
         .limit(limit)
     )
+    if not broadcasts:
+        stmt = stmt.where(OutboxMessage.broadcast_id.is_(None))
     return (await session.scalars(stmt)).all()
 
 

@@ -126,11 +126,14 @@ class TelegramChannel:
         max_text=4096,
     )
 
-    def __init__(self, settings: Settings, receive: Receive) -> None:
+    def __init__(self, settings: Settings, receive: Receive, *, primary: bool = True) -> None:
         if settings.telegram_bot_token is None:
             raise ValueError("TELEGRAM_BOT_TOKEN is not set")
         self.settings = settings
         self.receive = receive
+        # Of several workers, only the primary polls or registers the webhook; all of them send
+        # and (with a webhook) all of them receive.
+        self.primary = primary
         self.webhook_secret = settings.telegram_webhook_secret or derive_webhook_secret(settings.telegram_bot_token)
         builder: ApplicationBuilder = (
             Application.builder()
@@ -157,7 +160,9 @@ class TelegramChannel:
         """Connect (getMe), then poll, or register the webhook on PUBLIC_BASE_URL."""
         await self.application.initialize()
         await self.application.start()
-        if self.settings.telegram_webhook_mode:
+        if not self.primary:
+            log.info("telegram: connected as @%s (another worker polls or registers the webhook)", self.username)
+        elif self.settings.telegram_webhook_mode:
             url = f"{self.settings.public_base_url}{WEBHOOK_PATH}"
             await self.bot.set_webhook(
                 url=url, secret_token=self.webhook_secret.reveal(), allowed_updates=ALLOWED_UPDATES

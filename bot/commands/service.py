@@ -1,10 +1,13 @@
-"""`run` (the service) and `chat` (the bot in this terminal)."""
+"""`run` (the service, in one process or several workers) and `chat` (the bot in this terminal)."""
 
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
+import os
 import signal
 import sys
+import time
 
 import click
 from aiohttp import web
@@ -16,28 +19,36 @@ from handlers.types import t
 
 @click.command()
 @click.option("--chat/--no-chat", default=None, help="Also chat in this terminal (default: when no messenger is configured and stdin is a terminal).")
-def run(chat: bool | None) -> None:
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Worker processes sharing the port (SO_REUSEPORT) and the database; use PostgreSQL for more than one.")
+def run(chat: bool | None, workers: int) -> None:
     """Serve: the web server (health check, webhooks) and every configured messenger."""
-    asyncio.run(serve(load_settings(), chat))
+    settings = load_settings()
+    if workers == 1:
+        asyncio.run(serve(settings, chat))
+    else:
+        supervise(settings, workers)
 
 
-async def serve(settings: Settings, chat: bool | None) -> None:
+async def serve(settings: Settings, chat: bool | None, *, worker: int = 0, workers: int = 1) -> None:
     from bot.channels.terminal import TerminalChannel, chat_loop
     from bot.service import Service
     from bot.web import init_app
 
-    await prepare_database(settings)
-    service = Service(settings)
+    if workers == 1:
+        await prepare_database(settings)  # with several workers the supervisor did it once
+    service = Service(settings, worker=worker + 1)
     service.configure_channels()
     if chat is None:
-        chat = not service.channels and sys.stdin.isatty()
+        chat = workers == 1 and not service.channels and sys.stdin.isatty()
     if chat:
         service.add_channel(TerminalChannel())
     app = init_app(settings, service)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, settings.http_host, settings.http_port).start()
-    log.info("serving on http://%s:%s (health check: /healthz)", settings.http_host, settings.http_port)
+    await web.TCPSite(runner, settings.http_host, settings.http_port, reuse_port=workers > 1).start()
+    name = f"worker {worker + 1}/{workers} (pid {os.getpid()}) " if workers > 1 else ""
+    log.info("%sserving on http://%s:%s (health check: /healthz)", name, settings.http_host, settings.http_port)
     if set(service.channels) <= {"terminal"}:
         log.info("no messenger configured (set TELEGRAM_BOT_TOKEN to serve Telegram)")
     stop = asyncio.Event()
@@ -55,8 +66,51 @@ async def serve(settings: Settings, chat: bool | None) -> None:
         else:
             await stop.wait()
     finally:
-        log.info("shutting down")
+        log.info("%sshutting down", name)
         await runner.cleanup()
+
+
+def _worker_main(worker: int, workers: int) -> None:
+    asyncio.run(serve(load_settings(), False, worker=worker, workers=workers))
+
+
+def supervise(settings: Settings, workers: int) -> None:
+    """Run `workers` processes on one port; restart any that dies; stop them all on SIGTERM."""
+    if settings.database_url.startswith("sqlite"):
+        log.warning("several workers on SQLite take turns at its write lock; use PostgreSQL to scale out")
+    asyncio.run(prepare_database(settings))
+    context = multiprocessing.get_context("spawn")
+    processes: dict[int, multiprocessing.process.BaseProcess] = {}
+    stopping = False
+
+    def start(index: int) -> None:
+        process = context.Process(target=_worker_main, args=(index, workers), name=f"bluezone-worker-{index + 1}")
+        process.start()
+        processes[index] = process
+
+    def stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for index in range(workers):
+        start(index)
+    log.info("supervising %s workers on http://%s:%s", workers, settings.http_host, settings.http_port)
+    while not stopping:
+        time.sleep(0.5)
+        for index, process in list(processes.items()):
+            if not process.is_alive() and not stopping:
+                log.warning("worker %s (pid %s) exited with %s; restarting it", index + 1, process.pid, process.exitcode)
+                start(index)
+    for process in processes.values():
+        if process.is_alive():
+            process.terminate()
+    for process in processes.values():
+        process.join(timeout=20)
+        if process.is_alive():
+            process.kill()
+    log.info("all workers stopped")
 
 
 @click.command()

@@ -1,0 +1,46 @@
+"""Hourly housekeeping: purge check-ins past their retention, and old delivery bookkeeping."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+
+from sqlalchemy import delete, or_
+
+from storage.models import OutboxMessage, ProcessedUpdate, local_date, utcnow
+from storage.privacy import purge_check_ins
+
+log = logging.getLogger(__name__)
+
+# Telegram retries a webhook for about a day; a week of processed marks is plenty.
+BOOKKEEPING_DAYS = 7
+
+
+async def run_once(sessions, checkin_retention_days: int, now: dt.datetime | None = None) -> dict[str, int]:
+    """Delete what has outlived its purpose; safe to run in every worker at once."""
+    now = now or utcnow()
+    old = now - dt.timedelta(days=BOOKKEEPING_DAYS)
+    async with sessions() as db, db.begin():
+        check_ins = await purge_check_ins(db, local_date(now) - dt.timedelta(days=checkin_retention_days))
+        processed = (await db.execute(delete(ProcessedUpdate).where(ProcessedUpdate.processed_at < old))).rowcount
+        outbox = (
+            await db.execute(
+                delete(OutboxMessage).where(
+                    OutboxMessage.created_at < old,
+                    or_(OutboxMessage.sent_at.is_not(None), OutboxMessage.failed_at.is_not(None)),
+                )
+            )
+        ).rowcount
+    if check_ins or processed or outbox:
+        log.info("housekeeping: purged %s check-ins, %s processed marks, %s sent messages", check_ins, processed, outbox)
+    return {"check_ins": check_ins, "processed_updates": processed, "outbox": outbox}
+
+
+async def run(sessions, checkin_retention_days: int, interval: float = 3600.0) -> None:
+    while True:
+        try:
+            await run_once(sessions, checkin_retention_days)
+        except Exception:  # the database may be down; the next round tries again
+            log.exception("housekeeping round failed")
+        await asyncio.sleep(interval)

@@ -1,0 +1,124 @@
+"""Announcements: a coordinator writes to their commune, a province officer to a commune or the
+whole province; every citizen there who talks to the bot and has not opted out gets it once."""
+
+from __future__ import annotations
+
+from handlers.access import in_commune, refuse_unless, unit_name
+from handlers.communes import ask_commune
+from handlers.context import Context
+from handlers.menu import home_button
+from handlers.router import Flow, MenuEntry
+from handlers.types import Button, Incoming, Kind, Reply, Step, t
+from storage import broadcasts, roles
+from storage.broadcasts import MAX_TEXT
+from storage.roles import Role
+from storage.units import unit_level
+
+ANNOUNCE = "ann"
+PICKED, TEXT = "announce.commune_picked", "announce.text"
+
+
+def required_role(unit_code: str) -> Role:
+    return Role.PROVINCE_OFFICER if unit_level(unit_code) == "province" else Role.COORDINATOR
+
+
+async def start(msg: Incoming, ctx: Context) -> Step:
+    """/thongbao: the coordinator's commune, or (officers, admins) any commune they pick."""
+    return await in_commune(
+        ctx, Role.COORDINATOR, scope, payload=f"{ANNOUNCE}:c", choose=t("announce.choose_commune"),
+        picker=lambda: ask_commune(ctx, then=PICKED, prompt="announce.ask_commune"),
+    )
+
+
+async def commune_picked(msg: Incoming, ctx: Context) -> Step:
+    return await scope(ctx, ctx.draft["picked_commune"])
+
+
+async def scope(ctx: Context, commune_code: str) -> Step:
+    """An officer of the commune's province may choose the whole province instead."""
+    refused = await refuse_unless(ctx, Role.COORDINATOR, commune_code)
+    if refused:
+        return refused
+    entry = ctx.communes.get(commune_code)
+    if entry and await roles.check(ctx.db, ctx.user.id, Role.PROVINCE_OFFICER, entry.province_code):
+        rows = [
+            [Button(t("announce.scope_commune", name=entry.name), payload=f"{ANNOUNCE}:u:{commune_code}")],
+            [Button(t("announce.scope_province", name=entry.province_name), payload=f"{ANNOUNCE}:u:{entry.province_code}")],
+            [home_button()],
+        ]
+        return Step.end(Reply("announce.choose_scope", rows))
+    return ask_text(ctx, commune_code)
+
+
+def ask_text(ctx: Context, unit_code: str) -> Step:
+    ctx.remember(announce_unit=unit_code)
+    return Step.to(TEXT, Reply(t("announce.ask_text", unit=unit_name(ctx, unit_code), limit=MAX_TEXT), [[home_button()]]))
+
+
+async def on_text(msg: Incoming, ctx: Context) -> Step:
+    """Reads the announcement; shows it as citizens will see it, with how many will get it."""
+    unit_code = ctx.draft.get("announce_unit")
+    text = (msg.text or "").strip() if msg.kind is Kind.TEXT else ""
+    if not unit_code:
+        return await start(msg, ctx)
+    if not text:
+        return Step.stay(Reply("announce.empty", [[home_button()]]))
+    if len(text) > MAX_TEXT:
+        return Step.stay(Reply(t("announce.too_long", length=len(text), limit=MAX_TEXT), [[home_button()]]))
+    count = await broadcasts.audience_size(ctx.db, unit_code, ctx.channels)
+    if not count:
+        return Step.end(Reply(t("announce.nobody", unit=unit_name(ctx, unit_code)), [[home_button()]]))
+    ctx.remember(announce_text=text)
+    rows = [
+        [Button(t("announce.send"), payload=f"{ANNOUNCE}:send")],
+        [Button(t("announce.edit"), payload=f"{ANNOUNCE}:u:{unit_code}"), home_button()],
+    ]
+    preview = t("announce.preview", count=count, unit=unit_name(ctx, unit_code), message=citizen_message(ctx, unit_code, text))
+    return Step.stay(Reply(preview, rows))
+
+
+def citizen_message(ctx: Context, unit_code: str, text: str):
+    return t("announce.message", unit=unit_name(ctx, unit_code), text=text)
+
+
+async def on_button(msg: Incoming, ctx: Context) -> Step:
+    """ann:c:<commune> a coordinator's choice · ann:u:<unit> write for that unit · ann:send."""
+    parts = (msg.payload or "").split(":")
+    if len(parts) == 3 and parts[1] == "c":
+        return await scope(ctx, parts[2])
+    if len(parts) == 3 and parts[1] == "u":
+        try:
+            role = required_role(parts[2])
+        except ValueError:
+            return await start(msg, ctx)
+        refused = await refuse_unless(ctx, role, parts[2])
+        return refused or ask_text(ctx, parts[2])
+    if parts[1:] == ["send"]:
+        return await send(ctx)
+    return await start(msg, ctx)
+
+
+async def send(ctx: Context) -> Step:
+    unit_code, text = ctx.draft.get("announce_unit"), ctx.draft.get("announce_text")
+    if not unit_code or not text:
+        return Step.end(Reply("announce.gone", [[home_button()]]))  # a second tap on [Gửi]
+    refused = await refuse_unless(ctx, required_role(unit_code), unit_code)
+    if refused:
+        return refused
+    row = await broadcasts.create(ctx.db, unit_code, text, by=ctx.user.id, source="chat")
+    count = await broadcasts.audience_size(ctx.db, unit_code, ctx.channels)
+    ctx.announce(row.id, unit_code, Reply(citizen_message(ctx, unit_code, text)))
+    return Step.end(Reply(t("announce.queued", count=count, unit=unit_name(ctx, unit_code)), [[home_button()]]))
+
+
+async def _may_announce(ctx: Context) -> bool:
+    return await roles.has_any(ctx.db, ctx.user.id, {Role.COORDINATOR, Role.PROVINCE_OFFICER, Role.ADMIN})
+
+
+FLOW = Flow(
+    name="announce",
+    buttons={ANNOUNCE: on_button},
+    commands={"thongbao": start},
+    states={PICKED: commune_picked, TEXT: on_text},
+    menu=[MenuEntry(ANNOUNCE, "announce.menu", order=75, visible=_may_announce)],
+)

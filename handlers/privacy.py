@@ -1,0 +1,43 @@
+"""A person's control over their data: no announcements (/ngung, /batdau), erase me (/xoadulieu)."""
+
+from __future__ import annotations
+
+from handlers.context import Context
+from handlers.menu import home_button
+from handlers.router import Flow
+from handlers.types import Button, Incoming, Reply, Step, t
+from storage.privacy import erase_person
+
+PRIVACY = "privacy"
+
+
+async def opt_out(msg: Incoming, ctx: Context) -> Step:
+    ctx.user.opted_out_at = ctx.user.opted_out_at or ctx.now
+    return Step.end(Reply("privacy.opted_out", [[home_button()]]))
+
+
+async def opt_in(msg: Incoming, ctx: Context) -> Step:
+    ctx.user.opted_out_at = None
+    return Step.end(Reply("privacy.opted_in", [[home_button()]]))
+
+
+async def explain(msg: Incoming, ctx: Context) -> Step:
+    """/xoadulieu: what is kept and what erasing means, then a confirmation button."""
+    rows = [[Button(t("privacy.confirm"), payload=f"{PRIVACY}:erase")], [Button(t("common.cancel"), payload=f"{PRIVACY}:keep")]]
+    return Step.end(Reply("privacy.explain", rows))
+
+
+async def on_button(msg: Incoming, ctx: Context) -> Step:
+    """privacy:erase deletes the person's data (the counts stay, anonymous); privacy:keep cancels."""
+    if msg.payload == f"{PRIVACY}:erase":
+        await erase_person(ctx.db, ctx.user.id)
+        ctx.erased = True
+        return Step.end(Reply("privacy.erased"))
+    return Step.end(Reply("privacy.cancelled", [[home_button()]]))
+
+
+FLOW = Flow(
+    name="privacy",
+    buttons={PRIVACY: on_button},
+    commands={"ngung": opt_out, "batdau": opt_in, "xoadulieu": explain},
+)

@@ -1,0 +1,47 @@
+"""Announcements to the citizens of a unit: who receives them, and the record of each one."""
+
+from __future__ import annotations
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.audit import record
+from storage.models import Account, Broadcast, Commune, User, utcnow
+from storage.units import unit_level
+
+MAX_TEXT = 1500
+
+
+def audience(unit_code: str, channels: list[str]) -> Select:
+    """(account id, channel, chat id) of everyone who talked to the bot on these channels, lives
+    in the unit (their commune, as they told it), has not opted out (/ngung) nor blocked the bot."""
+    stmt = (
+        select(Account.id, Account.channel, Account.chat_id)
+        .join(User, User.id == Account.user_id)
+        .where(
+            Account.channel.in_(channels),
+            Account.blocked_at.is_(None),
+            User.opted_out_at.is_(None),
+            User.erased_at.is_(None),
+            User.commune_code.is_not(None),
+        )
+    )
+    level = unit_level(unit_code)
+    if level == "commune":
+        stmt = stmt.where(User.commune_code == unit_code)
+    elif level == "province":
+        stmt = stmt.join(Commune, Commune.code == User.commune_code).where(Commune.province_code == unit_code)
+    return stmt.order_by(Account.id)
+
+
+async def audience_size(session: AsyncSession, unit_code: str, channels: list[str]) -> int:
+    return await session.scalar(select(func.count()).select_from(audience(unit_code, channels).subquery())) or 0
+
+
+async def create(session: AsyncSession, unit_code: str, text: str, *, by: int | None, source: str) -> Broadcast:
+    """The announcement's record (its copies are queued by the engine in the same transaction)."""
+    row = Broadcast(unit_code=unit_code, text=text[:MAX_TEXT], created_by=by, created_at=utcnow(), recipients=0)
+    session.add(row)
+    await session.flush()
+    await record(session, "broadcast", actor=by, source=source, unit_code=unit_code, broadcast_id=row.id, text=row.text)
+    return row

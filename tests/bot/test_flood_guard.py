@@ -1,0 +1,75 @@
+"""One account flooding the bot cannot slow others: beyond its burst its updates are dropped
+before they reach the database, after a single "slow down" notice."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+from hypothesis import given, strategies as st
+from sqlalchemy import select
+
+from bot.ratelimit import FloodGuard, Verdict
+from handlers.types import Incoming, Kind
+from storage.models import ProcessedUpdate
+from tests.harness import ChatDriver
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_burst_then_one_warning_then_drops_then_refills():
+    clock = Clock()
+    guard = FloodGuard(burst=20, window=10, clock=clock)
+    verdicts = [guard.check("telegram", "1") for _ in range(25)]
+    assert verdicts[:20] == [Verdict.ALLOW] * 20
+    assert verdicts[20:] == [Verdict.WARN] + [Verdict.DROP] * 4
+    assert guard.check("telegram", "2") is Verdict.ALLOW  # others are not affected
+    clock.now += 1.0  # two tokens back
+    assert [guard.check("telegram", "1") for _ in range(3)] == [Verdict.ALLOW, Verdict.ALLOW, Verdict.DROP]
+    clock.now += 10.0
+    assert guard.check("telegram", "1") is Verdict.ALLOW
+
+
+@given(st.lists(st.floats(0, 2), max_size=200))
+def test_never_more_than_the_rate_allows(gaps):
+    clock = Clock()
+    guard = FloodGuard(burst=20, window=10, clock=clock)
+    allowed = 0
+    for gap in gaps:
+        clock.now += gap
+        allowed += guard.check("c", "u") is Verdict.ALLOW
+    assert allowed <= 20 + clock.now * 2 + 1e-9
+
+
+def test_forgets_the_least_recently_seen():
+    guard = FloodGuard(max_keys=3)
+    for user in "abcd":
+        guard.check("c", user)
+    assert len(guard._buckets) == 3 and ("c", "a") not in guard._buckets
+
+
+async def test_a_flood_is_dropped_before_the_database_and_others_are_answered(service):
+    ChatDriver(service, user_id="flooder")  # registers the in-process test channel
+    calm = ChatDriver(service, user_id="calm")
+
+    def update(user: str, n: int) -> Incoming:
+        return Incoming(channel="test", user_id=user, chat_id=user, update_id=f"{user}-{n}", kind=Kind.TEXT, text="het pin")
+
+    await asyncio.gather(
+        *(service.receive(update("flooder", n)) for n in range(200)),
+        *(service.receive(update("calm", n)) for n in range(5)),
+    )
+    await service.courier.drain()
+    async with service.sessions() as db:
+        handled = Counter(u.split("-")[0] for u in (await db.scalars(select(ProcessedUpdate.update_id))).all())
+    assert handled == {"flooder": 21, "calm": 5}  # 20 in the burst and the one that was told to slow down
+    sent = calm.channel.sent
+    assert len([s for s in sent if s.chat_id == "calm"]) == 5
+    notices = [s for s in sent if s.chat_id == "flooder" and s.message.key == "menu.too_fast"]
+    assert len(notices) == 1
