@@ -147,8 +147,10 @@ def roll_up(rows: Sequence[TallyRow], code: str, name: str, target: TargetSpec |
     if complete:
         total.installed = sum(r.installed for r in complete)
         total.denominators = {d: _sum_if_all([r.denominators.get(d) for r in complete]) for d in DENOMINATORS}
-        gains = [r.gain for r in complete]
-        total.gain = sum(gains) if all(g is not None for g in gains) else None
+        # The pace of the communes that have one; a commune with a single count adds none, which
+        # errs on the late side rather than leaving the province without a projection.
+        gains = [r.gain for r in complete if r.gain is not None]
+        total.gain = sum(gains) if gains else None
         dates = [r.installed_on for r in complete if r.installed_on]
         total.installed_on = max(dates) if dates else None
     for metric in ACTIVITY:

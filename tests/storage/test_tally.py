@@ -165,3 +165,14 @@ async def test_bad_targets_refused(sessions):
             await set_target(db, "01", Fraction(1, 2), AUG31, "voters", set_by=None, source="t")
         with pytest.raises(ValueError):
             await set_target(db, "99", Fraction(1, 2), AUG31, set_by=None, source="t")
+
+
+def test_province_pace_from_the_communes_that_have_one():
+    a = TallyRow("a", "A", "24", "P", SIXTY, installed=100, gain=Fraction(10))
+    b = TallyRow("b", "B", "24", "P", SIXTY, installed=50)  # one count only: no pace yet
+    a.denominators["subscribers"] = b.denominators["subscribers"] = 1000
+    total = roll_up([a, b], "24", "P", SIXTY)
+    assert total.gain == 10 and total.projected(AUG3) is not None
+    b.gain = None
+    a.gain = None
+    assert roll_up([a, b], "24", "P", SIXTY).gain is None
