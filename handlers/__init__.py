@@ -8,6 +8,7 @@ from handlers.router import Router
 def build_router() -> Router:
     from handlers import (
         announcements,
+        audit_log,
         checkin,
         communes,
         coordinators,
@@ -32,6 +33,6 @@ def build_router() -> Router:
     return Router(
         [menu.FLOW, guide.FLOW, checkin.FLOW, visits.FLOW, faq.FLOW, support.FLOW, install.FLOW, communes.FLOW,
          venues.FLOW, visit_history.FLOW, volunteers.FLOW, coordinators.FLOW, officials.FLOW, figures_entry.FLOW,
-         targets.FLOW, privacy.FLOW, announcements.FLOW],
+         targets.FLOW, privacy.FLOW, announcements.FLOW, audit_log.FLOW],
         menu.FALLBACKS,
     )

@@ -251,10 +251,10 @@ async def on_reports_button(msg: Incoming, ctx: Context) -> Step:
     parts = (msg.payload or "").split(":")
     action = parts[1] if len(parts) > 1 else ""
     code = parts[2] if len(parts) > 2 else ""
-    if action == "x" and code:
-        return await cancel_report(ctx, code)
     if not _known_unit(ctx, code):
         return await _reports_list(ctx)
+    if action == "x":
+        return await cancel_report(ctx, code)
     if action == "s":
         return await ask_hour(ctx, code)
     if action == "h" and len(parts) > 3 and parts[3].isdigit() and 0 <= int(parts[3]) <= 23:

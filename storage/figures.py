@@ -12,6 +12,7 @@ from typing import Iterable, Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.audit import record
 from storage.models import Commune, OfficialFigure, Province, Target, utcnow
 from storage.units import COUNTRY_CODE, unit_level
 
@@ -42,9 +43,10 @@ async def record_figure(
     *,
     entered_by: int | None,
     source: str,
+    audit: bool = True,
     **values: int | None,
 ) -> OfficialFigure:
-    """Add one dated, attributed entry; earlier entries stay as history."""
+    """Add one dated, attributed entry (and its audit entry); earlier entries stay as history."""
     unknown = values.keys() - set(FIGURE_FIELDS)
     if unknown:
         raise ValueError(f"unknown figures: {sorted(unknown)}")
@@ -63,6 +65,9 @@ async def record_figure(
     )
     session.add(row)
     await session.flush()
+    if audit:
+        await record(session, "figures", actor=entered_by, source=source, unit_code=commune_code,
+                     as_of=as_of, **{f: values.get(f) for f in FIGURE_FIELDS})
     return row
 
 
@@ -158,11 +163,13 @@ async def import_rows(
         try:
             as_of = parse_date(cells.get("date", ""))
             values = {f: parse_count(cells.get(f, "")) for f in FIGURE_FIELDS if f in cells}
-            await record_figure(session, code, as_of, entered_by=None, source=source, **values)
+            await record_figure(session, code, as_of, entered_by=None, source=source, audit=False, **values)
         except ValueError as exc:
             report.errors.append(f"line {line}: {exc}")
             continue
         report.imported += 1
+    if report.imported:  # one entry for the whole file, not one per row
+        await record(session, "figures_import", actor=None, source=source, rows=report.imported, skipped=len(report.errors))
     return report
 
 
@@ -196,6 +203,8 @@ async def set_target(
     )
     session.add(row)
     await session.flush()
+    await record(session, "target", actor=set_by, source=source, unit_code=unit_code,
+                 rate=str(rate), deadline=deadline, denominator=denominator)
     return row
 
 

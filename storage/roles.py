@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import audit
 from storage.db import dialect_insert
 from storage.models import Commune, Province, RoleGrant, Volunteer, utcnow
 from storage.units import COUNTRY_CODE, unit_level
@@ -100,12 +101,17 @@ async def grant(session: AsyncSession, user_id: int, role: Role, unit_code: str,
             .values(user_id=user_id, role=role.value, unit_code=unit_code, granted_at=utcnow(), granted_by=by)
             .on_conflict_do_nothing(index_elements=["user_id", "role", "unit_code"])
         )
-        return (await session.execute(stmt)).rowcount == 1
-    if row.revoked_at is None:
-        return False
-    row.revoked_at, row.revoked_by = None, None
-    row.granted_at, row.granted_by = utcnow(), by
-    return True
+        granted = (await session.execute(stmt)).rowcount == 1
+    else:
+        if row.revoked_at is None:
+            return False
+        row.revoked_at, row.revoked_by = None, None
+        row.granted_at, row.granted_by = utcnow(), by
+        granted = True
+    if granted:
+        await audit.record(session, "grant", actor=by, source="chat" if by else "cli", unit_code=unit_code,
+                           user=user_id, role=role.value)
+    return granted
 
 
 async def revoke(session: AsyncSession, user_id: int, role: Role, unit_code: str, by: int | None = None) -> bool:
@@ -114,6 +120,8 @@ async def revoke(session: AsyncSession, user_id: int, role: Role, unit_code: str
     if row is None or row.revoked_at is not None:
         return False
     row.revoked_at, row.revoked_by = utcnow(), by
+    await audit.record(session, "revoke", actor=by, source="chat" if by else "cli", unit_code=unit_code,
+                       user=user_id, role=Role(role).value)
     return True
 
 

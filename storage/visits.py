@@ -39,6 +39,7 @@ from typing import Any, Iterable, Mapping
 from sqlalchemy import case, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import audit
 from storage.counters import bump
 from storage.db import dialect_insert
 from storage.folding import fold
@@ -349,6 +350,7 @@ async def correct_visit(
     session.add(revision)
     await session.flush()
     await bump(session, visit.commune_code, visit.day, **difference(contribution(Figures.of(visit)), before_figures))
+    await audit.record(session, "visit_corrected", actor=by, source="chat", unit_code=visit.commune_code, visit=visit.id)
     return revision
 
 
@@ -368,6 +370,7 @@ async def delete_visit(session: AsyncSession, visit: Visit, by: int, now: dt.dat
     )
     minus = {k: -v for k, v in contribution(Figures.of(visit)).items()}
     await bump(session, visit.commune_code, visit.day, **minus)
+    await audit.record(session, "visit_deleted", actor=by, source="chat", unit_code=visit.commune_code, visit=visit.id)
     return True
 
 

@@ -11,7 +11,7 @@ import secrets
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import roles
+from storage import audit, roles
 from storage.models import Volunteer, VolunteerInvite
 from storage.roles import Role
 
@@ -190,6 +190,8 @@ async def decide(session: AsyncSession, volunteer: Volunteer, approve: bool, by:
         return False
     volunteer.status = (Status.ACTIVE if approve else Status.REFUSED).value
     volunteer.decided_at, volunteer.decided_by = now, by
+    await audit.record(session, "volunteer_approved" if approve else "volunteer_refused", actor=by, source="chat",
+                       unit_code=volunteer.commune_code, user=volunteer.user_id)
     if approve:
         await roles.grant(session, volunteer.user_id, Role.VOLUNTEER, volunteer.commune_code, by=by)
     return True
@@ -205,6 +207,8 @@ async def set_active(session: AsyncSession, volunteer: Volunteer, active: bool, 
         return False
     volunteer.status = wanted.value
     volunteer.decided_at, volunteer.decided_by = now, by
+    await audit.record(session, "volunteer_reactivated" if active else "volunteer_deactivated", actor=by,
+                       source="chat", unit_code=volunteer.commune_code, user=volunteer.user_id)
     if active:
         await roles.grant(session, volunteer.user_id, Role.VOLUNTEER, volunteer.commune_code, by=by)
     else:

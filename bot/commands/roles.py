@@ -124,3 +124,21 @@ def list_roles(unit: str | None) -> None:
         click.echo(line)
     if not lines:
         click.echo("no roles granted")
+
+
+@click.command("audit")
+@click.option("--unit", help="Only entries about this unit (commune, province or VN).")
+@click.option("--limit", type=click.IntRange(1, 10000), default=50, show_default=True)
+def audit_log(unit: str | None, limit: int) -> None:
+    """Officials' actions (targets, figures, grants, announcements, corrections), latest first."""
+    import json
+
+    from storage import audit
+
+    entries = in_session(load_settings(), lambda db: audit.entries(db, unit_code=unit, limit=limit))
+    for e in entries:
+        who = f"user {e.actor_user_id}" if e.actor_user_id else "cli"
+        click.echo(f"{e.at.isoformat(timespec='seconds')}  {who:<10}  {e.action:<22} {e.unit_code or '-':<5}  "
+                   f"{json.dumps(e.details, ensure_ascii=False)}")
+    if not entries:
+        click.echo("no entries")

@@ -112,7 +112,7 @@ async def test_announcements_reach_the_unit_once(service):
         rows = (await db.execute(select(OutboxMessage.chat_id, OutboxMessage.broadcast_id).where(OutboxMessage.broadcast_id.is_not(None)))).all()
         assert [r[0] for r in rows] == ["a1"]
         assert (await db.scalars(select(Broadcast.recipients))).all() == [1]
-        assert (await db.scalars(select(AuditEntry.action))).all() == ["broadcast"]
+        assert (await db.scalars(select(AuditEntry.action).order_by(AuditEntry.id))).all() == ["grant", "broadcast"]
 
     # Only the worker that sends announcements sends them; then each arrives once.
     other_worker = Courier(service.sessions, service.channels, sends_broadcasts=False)
