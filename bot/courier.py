@@ -76,9 +76,15 @@ class Courier:
         """Deliver in the background (a webhook answers at once; the send follows)."""
         if not ids:
             return
-        task = asyncio.create_task(self.deliver(ids))
+        task = asyncio.create_task(self._deliver_logged(ids))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _deliver_logged(self, ids: list[int]) -> None:
+        try:
+            await self.deliver(ids)
+        except Exception as exc:  # the database went away mid-send: the sweep takes over later
+            log.warning("delivery of outbox %s interrupted: %s", ids, exc)
 
     async def drain(self) -> None:
         """Wait for background deliveries (shutdown, tests)."""

@@ -30,13 +30,31 @@ from storage.units import CommuneIndex
 log = logging.getLogger(__name__)
 
 
-def is_infrastructure_error(exc: BaseException) -> bool:
-    """Errors of the database connection itself: the update must be retried, not answered."""
-    if isinstance(exc, (OperationalError, InterfaceError)):
-        return True
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    return isinstance(exc, (ConnectionError, OSError))
+def _connection_errors() -> tuple[type[BaseException], ...]:
+    import asyncpg.exceptions as pg
+
+    return (
+        OperationalError, InterfaceError, ConnectionError, OSError, TimeoutError,
+        pg.InterfaceError, pg.PostgresConnectionError, pg.CannotConnectNowError, pg.AdminShutdownError,
+        pg.CrashShutdownError, pg.TooManyConnectionsError,
+    )
+
+
+_CONNECTION_ERRORS = _connection_errors()
+
+
+def is_infrastructure_error(exc: BaseException | None) -> bool:
+    """Errors of the database connection itself (down, restarting, dropped mid-query), found
+    anywhere in the exception's chain: the update must be retried, not answered."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, _CONNECTION_ERRORS):
+            return True
+        if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+            return True
+        exc = getattr(exc, "orig", None) or exc.__cause__ or exc.__context__
+    return False
 
 
 class Engine:

@@ -55,3 +55,10 @@ class FloodGuard:
             return Verdict.DROP
         bucket.warned = True
         return Verdict.WARN
+
+    def refund(self, channel: str, user_id: str) -> None:
+        """Give back the token of an update that could not be handled (the database was down):
+        the messenger will deliver it again, and a retry must not count as flooding."""
+        bucket = self._buckets.get((channel, user_id))
+        if bucket is not None:
+            bucket.tokens = min(float(self.burst), bucket.tokens + 1)

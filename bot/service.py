@@ -69,10 +69,14 @@ class Service:
         verdict = self.flood_guard.check(incoming.channel, incoming.user_id)
         if verdict is Verdict.DROP:
             return
-        if verdict is Verdict.WARN:
-            ids = await self.engine.handle(incoming, only_reply=Reply("menu.too_fast"))
-        else:
-            ids = await self.engine.handle(incoming)
+        try:
+            if verdict is Verdict.WARN:
+                ids = await self.engine.handle(incoming, only_reply=Reply("menu.too_fast"))
+            else:
+                ids = await self.engine.handle(incoming)
+        except Exception:
+            self.flood_guard.refund(incoming.channel, incoming.user_id)
+            raise
         self.courier.deliver_soon(ids)
 
     async def start(self) -> None:

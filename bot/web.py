@@ -48,11 +48,14 @@ async def telegram_webhook(request: web.Request) -> web.Response:
     try:
         await channel.handle_webhook(data)
     except Exception as exc:
+        # Not stored (the engine turns a handler's failure into an apology, so what reaches here
+        # is the database or the engine itself): a 5xx makes Telegram deliver it again later,
+        # and the processed mark keeps the retry from being handled twice.
         if is_infrastructure_error(exc):
-            # Not stored: a 5xx makes Telegram deliver it again later instead of losing it.
             log.warning("telegram update %s not stored: %s", data.get("update_id"), exc)
-            return web.json_response({"ok": False, "error": "temporarily unavailable"}, status=503)
-        log.exception("telegram update %s could not be handled", data.get("update_id"))
+        else:
+            log.exception("telegram update %s could not be handled", data.get("update_id"))
+        return web.json_response({"ok": False, "error": "temporarily unavailable"}, status=503)
     return web.json_response({"ok": True})
 
 

@@ -73,3 +73,11 @@ async def test_a_flood_is_dropped_before_the_database_and_others_are_answered(se
     assert len([s for s in sent if s.chat_id == "calm"]) == 5
     notices = [s for s in sent if s.chat_id == "flooder" and s.message.key == "menu.too_fast"]
     assert len(notices) == 1
+
+
+def test_an_update_that_could_not_be_handled_gives_its_token_back():
+    guard = FloodGuard(burst=2, window=10, clock=Clock())
+    for _ in range(50):  # the same update retried through a database outage
+        assert guard.check("telegram", "1") is Verdict.ALLOW
+        guard.refund("telegram", "1")
+    assert guard.check("telegram", "1") is Verdict.ALLOW
