@@ -46,7 +46,12 @@ async def telegram_webhook(request: web.Request) -> web.Response:
     if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
         return web.json_response({"ok": False, "error": "not an update"}, status=400)
     try:
-        await channel.handle_webhook(data)
+        update = channel.parse(data)
+    except ValueError as exc:
+        log.warning("telegram webhook: %s", exc)
+        return web.json_response({"ok": False, "error": "not an update"}, status=400)
+    try:
+        await channel.handle_webhook(update)
     except Exception as exc:
         # Not stored (the engine turns a handler's failure into an apology, so what reaches here
         # is the database or the engine itself): a 5xx makes Telegram deliver it again later,

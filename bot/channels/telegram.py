@@ -189,9 +189,15 @@ class TelegramChannel:
         expected = self.webhook_secret.reveal().encode()
         return header is not None and hmac.compare_digest(header.encode(), expected)
 
-    async def handle_webhook(self, data: dict[str, Any]) -> None:
+    def parse(self, data: dict[str, Any]) -> Update:
+        """The update in a webhook body; ValueError when it is not one (nothing to retry)."""
+        try:
+            return Update.de_json(data, self.bot)
+        except Exception as exc:  # the library raises TypeError, KeyError, AttributeError...
+            raise ValueError(f"not a Telegram update: {exc}") from exc
+
+    async def handle_webhook(self, update: Update) -> None:
         """One webhook update. Raises when it could not be stored, so Telegram retries it."""
-        update = Update.de_json(data, self.bot)
         await self._handle(update)
 
     async def _on_polled_update(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
