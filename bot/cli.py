@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from bot.commands import data, roles, service, tally, venues
+from bot.commands import data, roles, service, tally, venues, zalo
 
 
 @click.group()
@@ -27,6 +27,7 @@ main.add_command(roles.audit_log)
 main.add_command(tally.tally)
 main.add_command(tally.figures)
 main.add_command(tally.target)
+main.add_command(zalo.zalo)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from typing import Iterable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.background import repeat
 from bot.channels.base import Channel, OutMessage, SendBlocked, SendFailed, SendRetry
 from storage import updates
 

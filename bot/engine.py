@@ -95,7 +95,7 @@ class Engine:
                 log.info("duplicate update %s/%s skipped", msg.channel, msg.update_id)
                 return await updates.unsent_for_update(db, msg.channel, msg.update_id)
             account, user, convo = await open_account(db, msg.channel, msg.user_id, msg.reply_to)
-            msg = _resolve_numbered(msg, convo.menu, caps)
+            msg = _resolve_numbered(msg, convo.menu)
             ctx = Context(
                 db=db,
                 account=account,
@@ -127,7 +127,7 @@ class Engine:
                 convo.state = step.state
                 if step.state is None:
                     convo.draft = {}
-            if not caps.buttons:
+            if menu or convo.menu:  # remembered for a typed number; an old one is cleared
                 convo.menu = menu or []
             rows = self._queue(db, account, rendered, msg.update_id)
             for notice in ctx.notices:
@@ -216,9 +216,10 @@ class Engine:
         return [row.id for row in rows]
 
 
-def _resolve_numbered(msg: Incoming, menu: list, caps: Capabilities) -> Incoming:
-    """On a channel without buttons, "2" means the second option of the last numbered menu."""
-    if caps.buttons or msg.kind is not Kind.TEXT or not menu:
+def _resolve_numbered(msg: Incoming, menu: list) -> Incoming:
+    """After a numbered menu (a channel without buttons, or a reply with more buttons than the
+    channel allows), "2" means the second option of that menu."""
+    if msg.kind is not Kind.TEXT or not menu:
         return msg
     text = (msg.text or "").strip().rstrip(".)")
     if text.isdigit() and 1 <= int(text) <= len(menu):

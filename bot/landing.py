@@ -192,6 +192,11 @@ class _Page:
             if url is not None:
                 label = self.words(f"landing.open.{channel.name}")
                 links.append(f'<a class="button secondary" href="{html.escape(url)}">{label}</a>')
+            if self.service.content.has(f"landing.send_code.{channel.name}"):
+                # No deep link into this messenger: the code to send, large enough to copy by eye.
+                send = self.words(f"landing.send_code.{channel.name}", handle=channel.handle)
+                code = self.words("poster.manual_message", code=venue.code)
+                links.append(f'<p>{send}</p><p class="code">{code}</p>')
         main = (
             f"<h1>{html.escape(venue.name)}</h1>"
             f'<p class="muted">{html.escape(venue.address)}</p>'
@@ -227,9 +232,12 @@ class _Page:
 
 
 def channel_link(channel: str, handle: str, payload: str) -> str | None:
-    """The link that checks in through a messenger: the hook a new channel (Zalo) adds its link to."""
+    """The link that opens a messenger to check in: Telegram's carries the check-in itself; Zalo
+    has no start parameter, so its link opens the OA's chat and the page shows the code to send."""
     if channel == "telegram":
         return telegram_link(handle, payload)
+    if channel == "zalo_oa":
+        return f"https://zalo.me/{handle}"
     return None
 
 
@@ -247,6 +255,7 @@ h1{{font-size:1.4rem;line-height:1.3}}
 background:#0b5cad;color:#fff;font-size:1.1rem;font-weight:600;text-align:center;text-decoration:none;cursor:pointer}}
 .secondary{{background:#e3f0fb;color:#0b5cad}}
 footer{{color:#777;font-size:.85rem;text-align:center;padding:1rem}}
+.code{{font-size:2rem;font-weight:700;letter-spacing:.08em;text-align:center;color:#0b5cad;margin:.25rem 0 1rem}}
 </style></head>
 <body><main>{main}</main><footer>{footer}</footer></body></html>
 """

@@ -23,7 +23,8 @@ def render_step(
     """The messages to send, and the numbered menu to remember (None: leave no menu).
 
     On a channel without buttons every payload button of the step gets a number, counted across
-    the step's replies; the typed number is mapped back to the payload on the next message.
+    the step's replies; the typed number is mapped back to the payload on the next message. A reply
+    with more buttons than the channel allows in one message (`max_buttons`) is numbered the same way.
     """
     out: list[Rendered] = []
     menu: list[str] = []
@@ -32,17 +33,21 @@ def render_step(
         rows: list[list[OutButton]] = []
         numbered: list[str] = []
         links: list[str] = []
+        # Too many buttons for one message: this reply gets the button-less treatment.
+        as_buttons = caps.buttons and (
+            caps.max_buttons is None or sum(len(row) for row in reply.buttons) <= caps.max_buttons
+        )
         for row in reply.buttons:
             out_row = []
             for button in row:
                 label = content.render(button.label)
                 url = content.render(button.url) if isinstance(button.url, Text) else button.url
                 if url is not None:
-                    if caps.url_buttons:
+                    if caps.url_buttons and as_buttons:
                         out_row.append(OutButton(label=label, url=url))
                     else:
                         links.append(content.render(t("common.link_line", label=label, url=url)))
-                elif caps.buttons:
+                elif as_buttons:
                     out_row.append(OutButton(label=label, payload=button.payload))
                 elif button.payload:
                     menu.append(button.payload)

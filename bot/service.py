@@ -10,6 +10,8 @@ from bot.channels.base import Channel
 from bot.content import Content
 from bot.courier import Courier
 from bot.engine import Engine
+from bot.inbox import Inbox
+from bot.media import MediaLinks
 from bot.settings import Settings
 from handlers import build_router
 from handlers.context import Capabilities
@@ -44,9 +46,11 @@ class Service:
         )
         self.courier = Courier(self.sessions, self.channels, sends_broadcasts=self.primary)
         self.flood_guard = FloodGuard()
-        self._sweeper: asyncio.Task | None = None
-        self._reporter: asyncio.Task | None = None
-        self._housekeeper: asyncio.Task | None = None
+        self.media = MediaLinks(settings, self.sessions)
+        # SQLite has one writer at a time: handling events one by one keeps the lock free for the
+        # webhooks' short inserts; PostgreSQL handles a few at once.
+        self.inbox = Inbox(self.sessions, self.receive, concurrency=1 if self.db.dialect.name == "sqlite" else 4)
+        self._tasks: list[asyncio.Task] = []
         self._started: list[Any] = []
 
     def add_channel(self, channel: Channel) -> None:
@@ -59,6 +63,14 @@ class Service:
             from bot.channels.telegram import TelegramChannel
 
             self.add_channel(TelegramChannel(self.settings, self.receive, primary=self.primary))
+        if self.settings.zalo_oa_configured:
+            from bot.channels.zalo_oa import ZaloOaChannel
+
+            self.add_channel(ZaloOaChannel(self.settings, self.accept, self.sessions, self.media))
+        if self.settings.zalo_bot_token is not None:
+            from bot.channels.zalo_bot import ZaloBotChannel
+
+            self.add_channel(ZaloBotChannel(self.settings, self.accept, self.media, primary=self.primary))
 
     async def receive(self, incoming: Incoming) -> None:
         """Handle one update (exactly once) and send its replies in the background.
@@ -79,25 +91,32 @@ class Service:
             raise
         self.courier.deliver_soon(ids)
 
+    async def accept(self, incoming: Incoming) -> None:
+        """Store one update in the durable queue and return: a webhook answers at once, the inbox
+        worker handles it (as `receive` does) right after. Used by the Zalo channels."""
+        await self.inbox.accept(incoming)
+
     async def start(self) -> None:
         for channel in self.channels.values():
             start = getattr(channel, "start", None)
             if start is not None:
                 await start()
                 self._started.append(channel)
-        self._sweeper = asyncio.create_task(self.courier.run())
+        from bot import housekeeping
         from bot.daily_reports import DailyReports
 
-        self._reporter = asyncio.create_task(DailyReports(self).run())
-        from bot import housekeeping
-
-        self._housekeeper = asyncio.create_task(housekeeping.run(self.sessions, self.settings.checkin_retention_days))
+        self._tasks = [
+            asyncio.create_task(self.inbox.run()),
+            asyncio.create_task(self.courier.run()),
+            asyncio.create_task(DailyReports(self).run()),
+            asyncio.create_task(housekeeping.run(self.sessions, self.settings.checkin_retention_days)),
+        ]
 
     async def stop(self) -> None:
-        for task in (self._sweeper, self._reporter, self._housekeeper):
-            if task is not None:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
         for channel in reversed(self._started):
             try:
                 await channel.stop()
@@ -109,7 +128,8 @@ class Service:
             await self.db.dispose()
 
     def bot_handles(self) -> dict[str, str]:
-        """The bot's public name per channel (@username on Telegram), for links and posters."""
+        """The bot's public name per channel, for links and posters: @username on Telegram, the
+        OA id on Zalo OA (https://zalo.me/<id>), the account name on the Zalo Bot Platform."""
         handles = {}
         for name, channel in self.channels.items():
             handle = getattr(channel, "username", None)

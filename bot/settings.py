@@ -47,6 +47,10 @@ def _qr_key(env: Mapping[str, str]) -> Secret | None:
     return key
 
 
+def _base(env: Mapping[str, str], name: str, default: str) -> str:
+    return (_optional(env, name) or default).rstrip("/")
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
@@ -63,6 +67,23 @@ class Settings:
     qr_signing_key: Secret | None = None
     # The bot's @username for posters made outside the running bot (CLI without a token).
     telegram_bot_username: str | None = None
+    # Zalo Official Account (Open API v3): the app linked to the OA, and the OA's own secret key
+    # (webhook signatures). The refresh token seeds the database once; after that the database
+    # holds the current pair, since every refresh spends the old refresh token.
+    zalo_oa_app_id: str | None = None
+    zalo_oa_app_secret: Secret | None = None
+    zalo_oa_secret_key: Secret | None = None
+    zalo_oa_refresh_token: Secret | None = None
+    zalo_oa_id: str | None = None
+    zalo_oa_api_base_url: str = "https://openapi.zalo.me"
+    zalo_oauth_base_url: str = "https://oauth.zaloapp.com"
+    # Zalo Bot Platform (Telegram-like Bot API).
+    zalo_bot_token: Secret | None = None
+    zalo_bot_api_base_url: str = "https://bot-api.zaloplatforms.com"
+    zalo_bot_webhook_secret: Secret | None = None
+    # Files the messengers fetch by URL are served from this server under signed, expiring URLs.
+    media_url_key: Secret | None = None
+    media_url_ttl_hours: float = 24.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -80,6 +101,18 @@ class Settings:
             checkin_retention_days=int(env.get("CHECKIN_RETENTION_DAYS") or 21),
             qr_signing_key=_qr_key(env),
             telegram_bot_username=(_optional(env, "TELEGRAM_BOT_USERNAME") or "").lstrip("@") or None,
+            zalo_oa_app_id=_optional(env, "ZALO_OA_APP_ID"),
+            zalo_oa_app_secret=_secret(env, "ZALO_OA_APP_SECRET"),
+            zalo_oa_secret_key=_secret(env, "ZALO_OA_SECRET_KEY"),
+            zalo_oa_refresh_token=_secret(env, "ZALO_OA_REFRESH_TOKEN"),
+            zalo_oa_id=_optional(env, "ZALO_OA_ID"),
+            zalo_oa_api_base_url=_base(env, "ZALO_OA_API_BASE_URL", "https://openapi.zalo.me"),
+            zalo_oauth_base_url=_base(env, "ZALO_OAUTH_BASE_URL", "https://oauth.zaloapp.com"),
+            zalo_bot_token=_secret(env, "ZALO_BOT_TOKEN"),
+            zalo_bot_api_base_url=_base(env, "ZALO_BOT_API_BASE_URL", "https://bot-api.zaloplatforms.com"),
+            zalo_bot_webhook_secret=_secret(env, "ZALO_BOT_WEBHOOK_SECRET"),
+            media_url_key=_secret(env, "MEDIA_URL_KEY"),
+            media_url_ttl_hours=float(env.get("MEDIA_URL_TTL_HOURS") or 24),
         )
 
     def secrets(self) -> list[str]:
@@ -89,3 +122,17 @@ class Settings:
     @property
     def telegram_webhook_mode(self) -> bool:
         return self.telegram_bot_token is not None and self.public_base_url is not None
+
+    @property
+    def zalo_oa_configured(self) -> bool:
+        """The OA needs its app (id and secret, for tokens) and the OA secret key (for webhooks)."""
+        return bool(self.zalo_oa_app_id and self.zalo_oa_app_secret and self.zalo_oa_secret_key)
+
+    @property
+    def zalo_bot_webhook_mode(self) -> bool:
+        return self.zalo_bot_token is not None and self.public_base_url is not None
+
+    @property
+    def own_base_url(self) -> str:
+        """Where this server is reached: the public address, else the local one (development)."""
+        return self.public_base_url or f"http://{self.http_host}:{self.http_port}"

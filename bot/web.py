@@ -1,16 +1,19 @@
-"""The aiohttp server: health check, messenger webhooks, the QR landing page. `init_app()` wires everything."""
+"""The aiohttp server: health check, messenger webhooks, the QR landing page, signed media.
+`init_app()` wires everything."""
 
 from __future__ import annotations
 
 import json
 import logging
-from typing import AsyncIterator
+from typing import AsyncIterator, Awaitable
 
 from aiohttp import web
 from sqlalchemy import text
 
+from bot.channels import zalo_bot, zalo_oa
 from bot.engine import is_infrastructure_error
 from bot.landing import Landing, add_routes as add_landing_routes
+from bot.media import MEDIA_PATH
 from bot.service import Service
 from bot.settings import Settings
 
@@ -74,6 +77,43 @@ async def worker_header(request: web.Request, handler) -> web.StreamResponse:
     return response
 
 
+async def zalo_oa_webhook(request: web.Request) -> web.Response:
+    channel = request.app[SERVICE].channels.get(zalo_oa.NAME)
+    if channel is None:
+        raise web.HTTPNotFound()
+    raw = await request.read()
+    return await _answer_webhook("zalo_oa", channel.handle_webhook(raw, request.headers.get(zalo_oa.SIGNATURE_HEADER)))
+
+
+async def zalo_bot_webhook(request: web.Request) -> web.Response:
+    channel = request.app[SERVICE].channels.get(zalo_bot.NAME)
+    if channel is None:
+        raise web.HTTPNotFound()
+    if not channel.check_secret(request.headers.get(zalo_bot.SECRET_HEADER)):
+        return web.json_response({"ok": False, "error": "unauthorized"}, status=401)
+    return await _answer_webhook("zalo_bot", channel.handle_webhook(await request.read()))
+
+
+async def _answer_webhook(name: str, handling: Awaitable[tuple[int, str]]) -> web.Response:
+    """200 once the event and its effects are committed (the replies follow from the outbox);
+    503 when the database is unreachable, so the messenger delivers the event again."""
+    try:
+        status, reason = await handling
+    except Exception as exc:
+        # Not stored: a 5xx makes the messenger deliver it again, and the processed mark keeps
+        # a retry of what was stored after all from being handled twice.
+        if is_infrastructure_error(exc):
+            log.warning("%s event not stored: %s", name, exc)
+        else:
+            log.exception("%s event could not be stored", name)
+        return web.json_response({"ok": False, "error": "temporarily unavailable"}, status=503)
+    return web.json_response({"ok": status == 200, "status": reason}, status=status)
+
+
+async def media_file(request: web.Request) -> web.Response:
+    return await request.app[SERVICE].media.serve(request)
+
+
 def init_app(settings: Settings, service: Service | None = None) -> web.Application:
     """The web application; the service (database, channels, courier) lives in its cleanup_ctx."""
     app = web.Application(client_max_size=1024**2, middlewares=[worker_header])
@@ -93,4 +133,7 @@ def init_app(settings: Settings, service: Service | None = None) -> web.Applicat
     app.router.add_post("/webhooks/telegram", telegram_webhook)
     app[LANDING] = Landing(SERVICE)
     add_landing_routes(app, app[LANDING])
+    app.router.add_post("/webhooks/zalo-oa", zalo_oa_webhook)
+    app.router.add_post("/webhooks/zalo-bot", zalo_bot_webhook)
+    app.router.add_get(MEDIA_PATH + "/{file_id}/{filename}", media_file)
     return app

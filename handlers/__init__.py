@@ -16,6 +16,7 @@ def build_router() -> Router:
         figures_entry,
         guide,
         install,
+        link,
         menu,
         officials,
         privacy,
@@ -31,8 +32,8 @@ def build_router() -> Router:
     # volunteer's shorthand visit line must be read as a visit, before the FAQ search sees words
     # like "cài" in them.
     return Router(
-        [menu.FLOW, guide.FLOW, checkin.FLOW, visits.FLOW, faq.FLOW, support.FLOW, install.FLOW, communes.FLOW,
-         venues.FLOW, visit_history.FLOW, volunteers.FLOW, coordinators.FLOW, officials.FLOW, figures_entry.FLOW,
-         targets.FLOW, privacy.FLOW, announcements.FLOW, audit_log.FLOW],
+        [menu.FLOW, guide.FLOW, checkin.FLOW, visits.FLOW, link.FLOW, faq.FLOW, support.FLOW, install.FLOW,
+         communes.FLOW, venues.FLOW, visit_history.FLOW, volunteers.FLOW, coordinators.FLOW, officials.FLOW,
+         figures_entry.FLOW, targets.FLOW, privacy.FLOW, announcements.FLOW, audit_log.FLOW],
         menu.FALLBACKS,
     )

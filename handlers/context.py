@@ -29,6 +29,9 @@ class Capabilities:
     request_contact: bool = False
     request_location: bool = False
     max_text: int = 4096
+    # The most buttons one message may carry (Zalo OA templates); a reply with more gets a
+    # numbered list instead, as on a channel without buttons. None: no limit.
+    max_buttons: int | None = None
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from handlers.context import Context
 from handlers.router import Fallbacks, Flow
-from handlers.types import Button, Incoming, Reply, Step, t
+from handlers.types import Button, Incoming, Kind, Reply, Step, t
 
 HOME = "menu"
 
@@ -22,8 +22,10 @@ def home_button() -> Button:
 
 
 async def greet(msg: Incoming, ctx: Context) -> Step:
-    """/start, /menu, /huy and the home button: drop any open step and show the menu."""
-    key = "menu.greeting" if msg.command and msg.command[0] == "start" else "menu.home"
+    """/start, following the account (Zalo), /menu, /huy and the home button: drop any open step
+    and show the menu, with the greeting for a first contact."""
+    first = msg.kind is Kind.FOLLOW or (msg.command is not None and msg.command[0] == "start")
+    key = "menu.greeting" if first else "menu.home"
     return Step.end(await main_menu(ctx, key))
 
 

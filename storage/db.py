@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from storage.models import utcnow
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/bluezone.db"
 
@@ -75,3 +77,18 @@ def dialect_insert(session: AsyncSession, table: Any) -> Any:
 
 def is_postgres(session: AsyncSession) -> bool:
     return session.get_bind().dialect.name == "postgresql"
+
+
+async def claim_row(session: AsyncSession, model: Any, row_id: int, lease: Any, *conditions: Any) -> Any:
+    """Lease one queue row (the outbox, the inbound queue) to this worker until now + `lease`,
+    unless another worker holds it or `conditions` say it is not its turn; the row, or None."""
+    now = utcnow()
+    result = await session.execute(
+        update(model)
+        .where(model.id == row_id, or_(model.claimed_until.is_(None), model.claimed_until < now), *conditions)
+        .values(claimed_until=now + lease, attempts=model.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        return None
+    return await session.get(model, row_id, populate_existing=True)

@@ -534,6 +534,86 @@ class DataPurge(Base):
     before: Mapped[dt.date] = mapped_column(Date)
     rows: Mapped[int] = mapped_column(Integer)
     at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+# --- Zalo: tokens, links and media -------------------------------------------------------------
+
+
+class ZaloOaToken(Base):
+    """The Official Account's current token pair, one row per Zalo app.
+
+    Each refresh spends the refresh token and returns a new pair, so both are replaced together
+    under a row lock (SELECT ... FOR UPDATE; SQLite's write lock) by exactly one worker at a time.
+    `seeded_from` is a hash of the ZALO_OA_REFRESH_TOKEN the row was started from: a new one in
+    the environment (after an admin re-authorised the app) replaces the stored pair.
+    """
+
+    __tablename__ = "zalo_oa_tokens"
+
+    app_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    access_token: Mapped[str] = mapped_column(String(2000))
+    refresh_token: Mapped[str] = mapped_column(String(2000))
+    expires_at: Mapped[dt.datetime] = mapped_column()
+    seeded_from: Mapped[str] = mapped_column(String(64))
+    refreshed_at: Mapped[dt.datetime | None] = mapped_column()
+
+
+class LinkCode(Base):
+    """A one-time code a person shows on one messenger and types into another, to be one person."""
+
+    __tablename__ = "link_codes"
+
+    code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column()
+    used_at: Mapped[dt.datetime | None] = mapped_column()
+
+
+class LinkAttempt(Base):
+    """Wrong link codes typed by an account in the current hour (guessing is cut off)."""
+
+    __tablename__ = "link_attempts"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class MediaFile(Base):
+    """A file a messenger fetches by URL (Zalo Bot Platform photos, OA links), served under a
+    signed, expiring URL and deleted after it expires. Keyed by a hash of its bytes."""
+
+    __tablename__ = "media_files"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    mime_type: Mapped[str] = mapped_column(String(100))
+    filename: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True)
+
+
+class InboundEvent(Base):
+    """A webhook event answered 200 but not handled yet: the durable queue that lets the Zalo
+    webhooks answer within Zalo's 2 seconds whatever the load. Handled in order per person;
+    (channel, update_id) is unique, so a retried event is recognised before it is queued twice."""
+
+    __tablename__ = "inbound_events"
+    __table_args__ = (
+        UniqueConstraint("channel", "update_id"),
+        Index("ix_inbound_events_pending", "done_at", "next_attempt_at"),
+        Index("ix_inbound_events_person", "channel", "user_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    update_id: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[str] = mapped_column(String(64))
+    incoming: Mapped[dict[str, Any]] = mapped_column()
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    claimed_until: Mapped[dt.datetime | None] = mapped_column()
+    done_at: Mapped[dt.datetime | None] = mapped_column()
 
 
 __all__ = [
@@ -564,6 +644,11 @@ __all__ = [
     "Broadcast",
     "AuditEntry",
     "DataPurge",
+    "ZaloOaToken",
+    "LinkCode",
+    "LinkAttempt",
+    "MediaFile",
+    "InboundEvent",
     "utcnow",
     "local_date",
 ]

@@ -17,6 +17,7 @@ from storage.models import (
     Account,
     CheckIn,
     DataPurge,
+    LinkCode,
     ReportSubscription,
     RoleGrant,
     User,
@@ -34,6 +35,7 @@ OWN_ROWS = [
     (RoleGrant, RoleGrant.user_id),
     (ReportSubscription, ReportSubscription.user_id),
     (VisitDraft, VisitDraft.user_id),
+    (LinkCode, LinkCode.user_id),
 ]
 # References kept for the campaign's counts and records, which after erasure point at an
 # anonymous row: self-reported installs, visits logged as a volunteer, audit entries, figures.

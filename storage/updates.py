@@ -9,7 +9,7 @@ from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from storage.db import dialect_insert
+from storage.db import claim_row, dialect_insert
 from storage.models import Account, OutboxMessage, ProcessedUpdate, utcnow
 
 
@@ -83,22 +83,10 @@ def _no_earlier_unsent() -> Any:
 async def claim(session: AsyncSession, message_id: int, lease: dt.timedelta) -> OutboxMessage | None:
     """Take one outbox row for sending, unless it is sent, failed, leased by another worker, or
     an earlier message to the same chat is still unsent (messages keep their order)."""
-    now = utcnow()
-    result = await session.execute(
-        update(OutboxMessage)
-        .where(
-            OutboxMessage.id == message_id,
-            OutboxMessage.sent_at.is_(None),
-            OutboxMessage.failed_at.is_(None),
-            or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
-            _no_earlier_unsent(),
-        )
-        .values(claimed_until=now + lease, attempts=OutboxMessage.attempts + 1)
-        .execution_options(synchronize_session=False)
+    return await claim_row(
+        session, OutboxMessage, message_id, lease,
+        OutboxMessage.sent_at.is_(None), OutboxMessage.failed_at.is_(None), _no_earlier_unsent(),
     )
-    if result.rowcount != 1:
-        return None
-    return await session.get(OutboxMessage, message_id, populate_existing=True)
 
 
 async def is_settled(session: AsyncSession, message_id: int) -> bool:

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import hashlib
-import hmac
 import logging
 import os
 from typing import Any, Awaitable, Callable
@@ -30,7 +27,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
 
 from bot.channels.base import OutMessage, SendBlocked, SendFailed, SendRetry
-from bot.engine import is_infrastructure_error
+from bot.channels.common import derive_secret, handle_polled, same_secret
 from bot.settings import Secret, Settings
 from handlers.context import Capabilities
 from handlers.types import Incoming, Kind, Location
@@ -93,7 +90,7 @@ def to_incoming(update: Update) -> Incoming | None:
 
 def derive_webhook_secret(token: Secret) -> Secret:
     """A stable secret for setWebhook when none is configured: every worker derives the same."""
-    return Secret(hmac.new(token.reveal().encode(), b"telegram-webhook", hashlib.sha256).hexdigest())
+    return derive_secret(token, b"telegram-webhook")
 
 
 def _inline(buttons: list) -> InlineKeyboardMarkup | None:
@@ -186,8 +183,7 @@ class TelegramChannel:
     # --- inbound ---
 
     def check_secret(self, header: str | None) -> bool:
-        expected = self.webhook_secret.reveal().encode()
-        return header is not None and hmac.compare_digest(header.encode(), expected)
+        return same_secret(header, self.webhook_secret)
 
     def parse(self, data: dict[str, Any]) -> Update:
         """The update in a webhook body; ValueError when it is not one (nothing to retry)."""
@@ -203,16 +199,7 @@ class TelegramChannel:
     async def _on_polled_update(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         if not isinstance(update, Update):
             return
-        # Polling has already confirmed the update to Telegram: retry a database outage here.
-        for attempt in range(6):
-            try:
-                await self._handle(update)
-                return
-            except Exception as exc:
-                if not is_infrastructure_error(exc) or attempt == 5:
-                    log.exception("telegram update %s lost", update.update_id)
-                    return
-                await asyncio.sleep(2**attempt)
+        await handle_polled(lambda: self._handle(update), f"telegram update {update.update_id}")
 
     async def _handle(self, update: Update) -> None:
         incoming = to_incoming(update)

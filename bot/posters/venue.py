@@ -31,6 +31,8 @@ def public_handles(settings: "Settings", bot_handles: Mapping[str, str]) -> dict
     handles = {}
     if settings.telegram_bot_username:
         handles["telegram"] = settings.telegram_bot_username
+    if settings.zalo_oa_id:
+        handles["zalo_oa"] = settings.zalo_oa_id
     handles.update({k: v for k, v in bot_handles.items() if v})
     return handles
 
@@ -54,13 +56,14 @@ def poster_request(
     content: "Content", settings: "Settings", handles: Mapping[str, str], venue: "Venue", commune: "CommuneEntry | None"
 ) -> PosterRequest:
     """What to draw for `venue`: its words and the QR's link (the landing page when
-    PUBLIC_BASE_URL is set, else the Telegram deep link)."""
+    PUBLIC_BASE_URL is set, else the Telegram deep link; Zalo has no deep link, so a Zalo-only
+    bot needs the landing page)."""
     if settings.qr_signing_key is None:
         raise PosterUnavailable("no_key")
-    if not handles.get("telegram"):
+    web = settings.public_base_url is not None
+    if not handles.get("telegram") and not (web and printed_channels(content, handles)):
         raise PosterUnavailable("no_handle")
     payload = sign(settings.qr_signing_key.reveal(), venue.code)
-    web = settings.public_base_url is not None
     qr_data = landing_link(settings, payload) if web else telegram_link(handles["telegram"], payload)
     label = content.render(t("commune.label", name=commune.name, province=commune.province_name)) if commune else venue.commune_code
     words = poster_words(

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 # The order messengers are named in; channels not listed follow by name. A channel is printed
 # when the bot has a public handle on it (Service.bot_handles) and content/vi/poster.toml has its
 # line (poster.channels.<name>); its manual instruction is poster.send_to.<name>, if written.
-PRINT_ORDER = ("telegram", "zalo")
+PRINT_ORDER = ("telegram", "zalo_oa", "zalo_bot")
 STEP_NAMES = ("first", "second", "third")
 
 

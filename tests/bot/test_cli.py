@@ -114,3 +114,20 @@ def test_run_serves_health_and_stops_cleanly(env, tmp_path):
     finally:
         if process.poll() is None:
             process.kill()
+
+
+async def test_zalo_oa_token_status_and_refresh(env, monkeypatch):
+    from tests.standins.zalo_oa_api import ZaloOaStandin
+
+    async with ZaloOaStandin() as oa:
+        for name, value in {"ZALO_OA_APP_ID": oa.app_id, "ZALO_OA_APP_SECRET": oa.app_secret,
+                            "ZALO_OA_SECRET_KEY": oa.oa_secret_key, "ZALO_OA_REFRESH_TOKEN": "refresh-token-0",
+                            "ZALO_OAUTH_BASE_URL": oa.base_url, "ZALO_OA_API_BASE_URL": oa.base_url}.items():
+            monkeypatch.setenv(name, value)
+        runner = CliRunner()
+        result = await asyncio.to_thread(runner.invoke, main, ["zalo", "oa-token"])
+        assert result.exit_code == 0 and "no OA access token stored yet" in result.output
+        result = await asyncio.to_thread(runner.invoke, main, ["zalo", "oa-token", "--refresh"])
+        assert result.exit_code == 0, result.output
+        assert "valid until" in result.output and "access-" not in result.output
+        assert len(oa.oauth_calls()) == 1 and oa.reused == []

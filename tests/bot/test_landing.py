@@ -169,3 +169,20 @@ async def test_cookie_is_secure_behind_https(aiohttp_client, database, db_engine
     response = await client.get(f"/q/{sign(KEY, venue.code)}")
     assert response.status == 200 and response.cookies[COOKIE]["secure"]
     assert "t.me" not in await response.text()  # no Telegram name known: the web check-in alone
+
+
+async def test_with_a_zalo_oa_the_page_and_the_poster_offer_zalo_with_the_code(aiohttp_client, database, db_engine):
+    from bot.posters.venue import draw, poster_request
+
+    settings = Settings(database_url=database["url"], qr_signing_key=Secret(KEY), telegram_bot_username="bluezone_test_bot",
+                        public_base_url=BASE, zalo_oa_id="4318802913410839210")
+    service = Service(settings, db_engine=db_engine)
+    client = await aiohttp_client(init_app(settings, service))
+    venue = await add_venue(service, name="UBND phường Hoàn Kiếm")
+    page = await (await client.get(f"/q/{sign(KEY, venue.code)}")).text()
+    assert "https://zalo.me/4318802913410839210" in page  # opens the OA's chat...
+    assert f'<p class="code">CHECKIN {venue.code}</p>' in page  # ...with the code to send, large
+    from bot.posters.venue import public_handles
+
+    request = poster_request(service.content, settings, public_handles(settings, service.bot_handles()), venue, None)
+    assert "Telegram @bluezone_test_bot" in request.words.channels and "Zalo zalo.me/4318802913410839210" in request.words.channels

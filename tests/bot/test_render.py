@@ -76,3 +76,27 @@ def test_a_file_only_reply_sends_the_file_with_its_buttons(content):
     # Without buttons the choices need words: the numbered list comes first, then the file.
     rendered, menu = render_step((Reply("common.file_only", home, attachment=png),), content, NO_BUTTONS, None)
     assert [r.message.attachment_kind for r in rendered] == [None, "image"] and menu == ["menu"]
+
+
+def test_more_buttons_than_a_message_takes_become_a_numbered_list(content):
+    caps = Capabilities(buttons=True, url_buttons=True, max_buttons=5)
+    few = Reply("menu.home", [[Button(t("menu.guide"), payload="guide"), Button(t("menu.faq"), payload="faq")]])
+    many = Reply(
+        "commune.ask",
+        [[Button(f"Xã {i}", payload=f"commune:{i:05d}")] for i in range(1, 7)]
+        + [[Button("Mở CH Play", url="https://play.google.com/store/apps/details?id=x")]],
+    )
+    rendered, menu = render_step((few, many), content, caps, None)
+    assert [b.payload for b in rendered[0].message.buttons[0]] == ["guide", "faq"]  # fits: kept as buttons
+    assert rendered[1].message.buttons == []
+    assert menu == [f"commune:{i:05d}" for i in range(1, 7)]  # numbered from 1 within this menu
+    text = rendered[1].message.text
+    assert "1. Xã 1" in text and "6. Xã 6" in text and "Gõ 1, 2, 3, 4, 5 hoặc 6" in text
+    assert "play.google.com" in text  # the link button became a link line too
+
+
+def test_exactly_max_buttons_stay_buttons(content):
+    caps = Capabilities(buttons=True, max_buttons=5)
+    reply = Reply("menu.home", [[Button(f"{i}", payload=f"p{i}")] for i in range(5)])
+    rendered, menu = render_step((reply,), content, caps, None)
+    assert menu is None and len(rendered[0].message.buttons) == 5

@@ -65,3 +65,26 @@ def test_qr_signing_key_and_bot_username():
     assert Settings.from_env({}).qr_signing_key is None
     with pytest.raises(ValueError, match="at least 16"):
         Settings.from_env({"QR_SIGNING_KEY": "short"})
+
+
+def test_zalo_settings_are_read_and_their_secrets_masked():
+    env = {
+        "ZALO_OA_APP_ID": "1234567890",
+        "ZALO_OA_APP_SECRET": "app-secret-value",
+        "ZALO_OA_SECRET_KEY": "oa-secret-value",
+        "ZALO_OA_REFRESH_TOKEN": "refresh-token-value",
+        "ZALO_OA_ID": "4321",
+        "ZALO_BOT_TOKEN": "999:zalo-bot-token-value",
+        "ZALO_BOT_API_BASE_URL": "http://127.0.0.1:9/",
+        "PUBLIC_BASE_URL": "https://bot.example.vn",
+        "MEDIA_URL_TTL_HOURS": "2",
+    }
+    s = Settings.from_env(env)
+    assert s.zalo_oa_configured and s.zalo_bot_webhook_mode
+    assert s.zalo_bot_api_base_url == "http://127.0.0.1:9"  # no trailing slash: paths are appended
+    assert s.zalo_oa_api_base_url == "https://openapi.zalo.me" and s.media_url_ttl_hours == 2
+    assert s.own_base_url == "https://bot.example.vn"
+    assert {"app-secret-value", "oa-secret-value", "refresh-token-value", "999:zalo-bot-token-value"} <= set(s.secrets())
+    assert "secret-value" not in repr(s) and "token-value" not in repr(s)
+    local = Settings.from_env({"ZALO_OA_APP_ID": "1", "HTTP_PORT": "8099"})
+    assert not local.zalo_oa_configured and local.own_base_url == "http://127.0.0.1:8099"

@@ -141,3 +141,41 @@ async def test_account_opened_once_under_concurrency(sessions):
 
     ids = await asyncio.gather(*(open_one() for _ in range(5)))
     assert len(set(ids)) == 1
+
+
+async def test_a_message_held_back_behind_one_being_sent_goes_out_when_that_one_is_done(sessions):
+    """The person writes again while the previous reply is still being sent: the new reply waits
+    for it (order per chat), then goes at once, not at the next periodic sweep."""
+
+    class SlowChannel(FlakyChannel):
+        def __init__(self):
+            super().__init__()
+            self.release = asyncio.Event()
+
+        async def send(self, chat_id, message, attachment):
+            if message.text == "first":
+                await self.release.wait()
+            await super().send(chat_id, message, attachment)
+
+    channel = SlowChannel()
+    courier = Courier(sessions, {"test": channel})
+    sweeper = asyncio.create_task(courier.run(interval=3600))  # no periodic sweep in this test
+    try:
+        (first,) = await _queue(sessions, ["first"], update_id="u1")
+        sending = asyncio.create_task(courier.deliver([first]))
+        while not channel.release.is_set() and not sending.done():
+            async with sessions() as db:
+                row = await db.get(OutboxMessage, first)
+            if row.claimed_until is not None:
+                break
+            await asyncio.sleep(0.01)
+        (second,) = await _queue(sessions, ["second"], update_id="u2")
+        behind = asyncio.create_task(courier.deliver([second]))  # waits: "first" is not sent yet
+        await asyncio.sleep(0.2)
+        assert channel.sent == [] and not behind.done()
+        channel.release.set()
+        await asyncio.wait_for(asyncio.gather(sending, behind), timeout=10)
+        assert channel.sent == [("c1", "first"), ("c1", "second")]
+    finally:
+        sweeper.cancel()
+        await asyncio.gather(sweeper, return_exceptions=True)

@@ -1,7 +1,7 @@
 """announcements, opt-out, erasure, audit log, data purges
 
-Revision ID: 0008
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 """
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from alembic import op
 import storage.models
 
 
-revision = '0008'
-down_revision = '0005'
+revision = '0007'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,337 @@
+"""Zalo Official Account (Open API v3) as transport only: signed webhook events in, messages out.
+
+Events arrive at POST /webhooks/zalo-oa, signed in X-ZEvent-Signature with
+sha256(app_id + raw body + timestamp + OA secret key); a good one is stored in the durable
+inbound queue (`receive` is Service.accept) and answered at once, within Zalo's 2 seconds, and
+bot/inbox.py hands it to the engine right after. Replies go through
+POST /v3.0/oa/message/cs with the access token in an `access_token` header: text, text with a
+button template (our buttons are `oa.query.hide`, whose payload comes back as the user's text),
+images (uploaded first, then attached) and files. See the README's "Zalo" section for what was
+verified in Zalo's documentation and what is assumed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+from typing import Any, Awaitable, Callable
+
+import aiohttp
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.channels.base import OutMessage, SendBlocked, SendFailed, SendRetry
+from bot.channels.zalo_oa_tokens import OaTokens, TokenError
+from bot.media import MediaLinks
+from bot.settings import Settings
+from handlers.context import Capabilities
+from handlers.types import Incoming, Kind, Location
+from storage import updates
+
+log = logging.getLogger(__name__)
+
+NAME = "zalo_oa"
+WEBHOOK_PATH = "/webhooks/zalo-oa"
+SIGNATURE_HEADER = "X-ZEvent-Signature"
+SEND_PATH = "/v3.0/oa/message/cs"
+UPLOAD_IMAGE_PATH = "/v2.0/oa/upload/image"
+UPLOAD_FILE_PATH = "/v2.0/oa/upload/file"
+# Our buttons send their payload back as a hidden text with this mark, so a press is told apart
+# from typed text (a person typing it just "presses" that button: handlers check payloads anyway).
+BUTTON_MARK = "btn:"
+MAX_BUTTONS = 5
+MAX_BUTTON_TITLE = 100
+MAX_TEXT = 2000
+UPLOAD_IMAGE_TYPES = {"image/jpeg", "image/png"}
+UPLOAD_IMAGE_MAX = 1024 * 1024
+UPLOAD_FILE_TYPES = {
+    "application/pdf",
+    "application/msword",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+}
+UPLOAD_FILE_MAX = 5 * 1024 * 1024
+# Error codes in the JSON body (Zalo answers most failures with HTTP 200): the access token
+# expired or is invalid; too many calls; the person cannot be messaged (not following the OA, or
+# no interaction for 7 days) until they write again. Anything else drops the message.
+TOKEN_ERRORS = {-216, -124}
+RATE_LIMIT_ERRORS = {-32}
+UNREACHABLE_ERRORS = {-213, -230}
+
+Receive = Callable[[Incoming], Awaitable[None]]
+
+_MEDIA_KINDS = {
+    "user_send_image": Kind.PHOTO,
+    "user_send_gif": Kind.PHOTO,
+    "user_send_sticker": Kind.STICKER,
+    "user_send_audio": Kind.VOICE,
+    "user_send_video": Kind.OTHER,
+    "user_send_file": Kind.OTHER,
+    "user_send_link": Kind.OTHER,
+    "user_send_business_card": Kind.OTHER,
+}
+
+
+def signature(app_id: str, raw_body: bytes, timestamp: str, oa_secret_key: str) -> str:
+    """The hex digest Zalo puts in X-ZEvent-Signature (documented as mac=sha256(appId + data +
+    timeStamp + OAsecretKey)); not an HMAC, a plain SHA-256 of the concatenation."""
+    return hashlib.sha256(app_id.encode() + raw_body + timestamp.encode() + oa_secret_key.encode()).hexdigest()
+
+
+def signature_matches(header: str | None, expected: str) -> bool:
+    if not header:
+        return False
+    given = header.strip()
+    if given.lower().startswith("mac="):  # some deliveries write it as "mac=<hex>"
+        given = given[4:].strip()
+    return hmac.compare_digest(given.lower().encode(), expected.encode())
+
+
+class Unfollow:
+    """The person stopped following the OA: nothing more is sent until they write again."""
+
+    def __init__(self, user_id: str) -> None:
+        self.user_id = user_id
+
+
+def update_id_of(event: dict[str, Any], user_id: str) -> str:
+    """message.msg_id when the event carries one (Zalo's own id, the same on every retry);
+    otherwise a hash of what identifies the event (follow: event, person, timestamp)."""
+    message = event.get("message") if isinstance(event.get("message"), dict) else {}
+    msg_id = message.get("msg_id") or message.get("mid")
+    if msg_id:
+        return str(msg_id)[:64]
+    key = f"{event.get('event_name')}|{user_id}|{event.get('timestamp')}"
+    return "h:" + hashlib.sha256(key.encode()).hexdigest()[:40]
+
+
+def to_incoming(event: dict[str, Any]) -> Incoming | Unfollow | None:
+    """The normalized message for a webhook event; Unfollow; None for events the bot ignores
+    (the OA's own messages, seen/received receipts, tags, anything unknown)."""
+    name = event.get("event_name")
+    sender = event.get("sender") if isinstance(event.get("sender"), dict) else {}
+    follower = event.get("follower") if isinstance(event.get("follower"), dict) else {}
+    user_id = str(follower.get("id") or sender.get("id") or "")
+    if not name or not user_id:
+        return None
+    if name == "unfollow":
+        return Unfollow(user_id)
+    base = dict(channel=NAME, user_id=user_id, chat_id=user_id, update_id=update_id_of(event, user_id))
+    if name == "follow":
+        return Incoming(kind=Kind.FOLLOW, **base)
+    message = event.get("message") if isinstance(event.get("message"), dict) else {}
+    if name in ("user_send_text", "user_click_button"):
+        text = message.get("text")
+        if not isinstance(text, str):
+            return None
+        if text.startswith(BUTTON_MARK):
+            return Incoming(kind=Kind.BUTTON, payload=text[len(BUTTON_MARK):], **base)
+        return Incoming(kind=Kind.TEXT, text=text, **base)
+    if name == "user_send_location":
+        location = _location(message)
+        if location is None:
+            return Incoming(kind=Kind.OTHER, **base)
+        return Incoming(kind=Kind.LOCATION, location=location, **base)
+    if name in _MEDIA_KINDS:
+        return Incoming(kind=_MEDIA_KINDS[name], **base)
+    return None
+
+
+def _location(message: dict[str, Any]) -> Location | None:
+    for attachment in message.get("attachments") or []:
+        if not isinstance(attachment, dict) or attachment.get("type") != "location":
+            continue
+        coordinates = (attachment.get("payload") or {}).get("coordinates") or {}
+        try:
+            return Location(float(coordinates["latitude"]), float(coordinates["longitude"]))
+        except (KeyError, TypeError, ValueError):
+            return None
+    return None
+
+
+def _button(label: str, payload: str | None, url: str | None) -> dict[str, Any]:
+    title = label if len(label) <= MAX_BUTTON_TITLE else label[: MAX_BUTTON_TITLE - 1] + "…"
+    if url:
+        return {"title": title, "type": "oa.open.url", "payload": {"url": url}}
+    return {"title": title, "type": "oa.query.hide", "payload": f"{BUTTON_MARK}{payload}"}
+
+
+class ZaloApiError(Exception):
+    def __init__(self, status: int, code: int | None, message: str) -> None:
+        super().__init__(f"HTTP {status}, error {code}: {message}")
+        self.status = status
+        self.code = code
+
+
+class ZaloOaChannel:
+    name = NAME
+    capabilities = Capabilities(
+        buttons=True,
+        url_buttons=True,
+        edit=False,
+        file_upload=True,
+        request_contact=False,
+        request_location=False,
+        max_text=MAX_TEXT,
+        max_buttons=MAX_BUTTONS,
+    )
+
+    def __init__(
+        self,
+        settings: Settings,
+        receive: Receive,
+        sessions: async_sessionmaker[AsyncSession],
+        media: MediaLinks,
+    ) -> None:
+        if not settings.zalo_oa_configured:
+            raise ValueError("ZALO_OA_APP_ID, ZALO_OA_APP_SECRET and ZALO_OA_SECRET_KEY are needed")
+        self.settings = settings
+        self.receive = receive
+        self.sessions = sessions
+        self.media = media
+        self._http: aiohttp.ClientSession | None = None
+        self.tokens = OaTokens(settings, sessions, self.http)
+
+    @property
+    def username(self) -> str | None:
+        """The OA's id: the poster's "chat on Zalo" link is https://zalo.me/<id>."""
+        return self.settings.zalo_oa_id
+
+    def http(self) -> aiohttp.ClientSession:
+        if self._http is None or self._http.closed:
+            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+        return self._http
+
+    async def start(self) -> None:
+        self.http()
+        log.info("zalo oa: receiving events at %s%s", self.settings.own_base_url, WEBHOOK_PATH)
+
+    async def stop(self) -> None:
+        if self._http is not None:
+            await self._http.close()
+
+    # --- inbound ---
+
+    async def handle_webhook(self, raw_body: bytes, signature_header: str | None) -> tuple[int, str]:
+        """One webhook call: (HTTP status, short reason). Raises when the event could not be stored
+        (the caller answers 503, so Zalo delivers it again). An event already stored (Zalo
+        retrying) is answered 200 and not stored again."""
+        if not signature_header:
+            return 401, "signature missing"
+        try:
+            event = json.loads(raw_body)
+        except (ValueError, UnicodeDecodeError):
+            return 400, "malformed JSON"
+        if not isinstance(event, dict) or event.get("timestamp") is None:
+            return 400, "not an event"
+        assert self.settings.zalo_oa_app_id and self.settings.zalo_oa_secret_key
+        expected = signature(
+            self.settings.zalo_oa_app_id, raw_body, str(event["timestamp"]), self.settings.zalo_oa_secret_key.reveal()
+        )
+        if not signature_matches(signature_header, expected):
+            return 401, "bad signature"
+        incoming = to_incoming(event)
+        if incoming is None:
+            log.debug("zalo oa: %s ignored", event.get("event_name"))
+            return 200, "ignored"
+        if isinstance(incoming, Unfollow):
+            async with self.sessions() as db, db.begin():
+                await updates.mark_blocked(db, NAME, incoming.user_id)
+            return 200, "unfollowed"
+        await self.receive(incoming)
+        return 200, "ok"
+
+    # --- outbound ---
+
+    async def send(self, chat_id: str, message: OutMessage, attachment: bytes | None) -> None:
+        try:
+            if attachment is not None:
+                await self._send_attachment(chat_id, message, attachment)
+            else:
+                await self._send_text(chat_id, message.text, message.buttons)
+        except TokenError as exc:
+            raise SendRetry(f"no access token: {exc}", retry_after=300) from exc
+        except ZaloApiError as exc:
+            if exc.status >= 500 or exc.status == 429 or exc.code in RATE_LIMIT_ERRORS or exc.code in TOKEN_ERRORS:
+                raise SendRetry(str(exc)) from exc
+            if exc.code in UNREACHABLE_ERRORS:
+                raise SendBlocked(str(exc)) from exc
+            raise SendFailed(str(exc)) from exc
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            raise SendRetry(f"network: {exc!r}") from exc
+
+    async def _send_text(self, user_id: str, text: str, rows: list) -> None:
+        message: dict[str, Any] = {"text": text}
+        buttons = [_button(b.label, b.payload, b.url) for row in rows for b in row]
+        if buttons:
+            message["attachment"] = {"type": "template", "payload": {"buttons": buttons}}
+        await self._message(user_id, message)
+
+    async def _send_attachment(self, user_id: str, message: OutMessage, data: bytes) -> None:
+        mime = (message.mime_type or "application/octet-stream").lower()
+        filename = message.filename or "file"
+        if message.attachment_kind == "image":
+            if mime in UPLOAD_IMAGE_TYPES and len(data) <= UPLOAD_IMAGE_MAX:
+                uploaded = await self._api(UPLOAD_IMAGE_PATH, upload=(data, filename, mime))
+                element = {"media_type": "image", "attachment_id": uploaded["attachment_id"]}
+            else:  # too big or another format for the upload: Zalo fetches it from our URL
+                element = {"media_type": "image", "url": await self.media.publish(data, mime, filename)}
+            body: dict[str, Any] = {
+                "attachment": {"type": "template", "payload": {"template_type": "media", "elements": [element]}}
+            }
+            if message.text:
+                body["text"] = message.text
+            await self._message(user_id, body)
+            return
+        if mime in UPLOAD_FILE_TYPES and len(data) <= UPLOAD_FILE_MAX:
+            uploaded = await self._api(UPLOAD_FILE_PATH, upload=(data, filename, mime))
+            if message.text:
+                await self._message(user_id, {"text": message.text})
+            await self._message(user_id, {"attachment": {"type": "file", "payload": {"token": uploaded["token"]}}})
+            return
+        # A file the OA cannot carry (a spreadsheet, a big poster): a link to it on our server.
+        url = await self.media.publish(data, mime, filename)
+        text = f"{message.text}\n{filename}: {url}" if message.text else f"{filename}: {url}"
+        await self._message(user_id, {"text": text})
+
+    async def _message(self, user_id: str, message: dict[str, Any]) -> dict[str, Any]:
+        return await self._api(SEND_PATH, json_body={"recipient": {"user_id": user_id}, "message": message})
+
+    async def _api(
+        self, path: str, *, json_body: dict | None = None, upload: tuple[bytes, str, str] | None = None
+    ) -> dict[str, Any]:
+        """One OpenAPI call; an expired token is refreshed and the call repeated once."""
+        token = await self.tokens.get()
+        for attempt in (1, 2):
+            status, body = await self._post(path, token, json_body, upload)
+            code = body.get("error") if isinstance(body, dict) else None
+            expired = status == 401 or code in TOKEN_ERRORS
+            if expired and attempt == 1:
+                log.info("zalo oa: access token rejected (%s); refreshing", code or status)
+                token = await self.tokens.refresh(stale=token)
+                continue
+            if status != 200 or not isinstance(body, dict) or code != 0:
+                message = body.get("message", "") if isinstance(body, dict) else str(body)[:200]
+                raise ZaloApiError(status, code, message)
+            return body.get("data") or {}
+        raise AssertionError("unreachable")
+
+    async def _post(
+        self, path: str, token: str, json_body: dict | None, upload: tuple[bytes, str, str] | None
+    ) -> tuple[int, Any]:
+        url = f"{self.settings.zalo_oa_api_base_url}{path}"
+        kwargs: dict[str, Any] = {"headers": {"access_token": token}}
+        if upload is not None:
+            form = aiohttp.FormData()  # built per attempt: a FormData cannot be sent twice
+            data, filename, mime = upload
+            form.add_field("file", data, filename=filename, content_type=mime)
+            kwargs["data"] = form
+        else:
+            kwargs["json"] = json_body
+        async with self.http().post(url, **kwargs) as response:
+            try:
+                body = await response.json(content_type=None)
+            except ValueError:
+                body = await response.text()
+            return response.status, body

@@ -1,0 +1,50 @@
+"""Files kept for a while so a messenger can fetch them by URL (see bot/media.py for the signing)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.db import dialect_insert
+from storage.models import MediaFile
+
+
+def media_id(data: bytes) -> str:
+    """Same bytes, same id: a retried send reuses the stored file instead of storing it again."""
+    return hashlib.sha256(data).hexdigest()[:32]
+
+
+async def keep(
+    session: AsyncSession, data: bytes, mime_type: str, filename: str, now: dt.datetime, ttl: dt.timedelta
+) -> tuple[str, dt.datetime]:
+    """Store `data` until now + ttl (extending an earlier copy's life); its id and expiry."""
+    file_id = media_id(data)
+    expires_at = now + ttl
+    stmt = dialect_insert(session, MediaFile).values(
+        id=file_id, data=data, mime_type=mime_type[:100], filename=filename[:200], created_at=now, expires_at=expires_at
+    )
+    stmt = stmt.on_conflict_do_update(index_elements=["id"], set_={"expires_at": stmt.excluded.expires_at})
+    await session.execute(stmt)
+    await prune(session, now)
+    return file_id, expires_at
+
+
+async def fetch(session: AsyncSession, file_id: str, now: dt.datetime) -> MediaFile | None:
+    """The file, unless it is unknown or has expired."""
+    row = await session.get(MediaFile, file_id)
+    if row is None or row.expires_at <= now:
+        return None
+    return row
+
+
+async def prune(session: AsyncSession, now: dt.datetime) -> int:
+    """Forget expired files (called on every store, so the table stays small)."""
+    result = await session.execute(delete(MediaFile).where(MediaFile.expires_at <= now))
+    return result.rowcount or 0
+
+
+async def count(session: AsyncSession) -> int:
+    return await session.scalar(select(func.count()).select_from(MediaFile)) or 0

@@ -1,0 +1,195 @@
+"""End to end on the Zalo Bot Platform: long polling and webhooks against the stand-in, numbered
+menus instead of buttons, photos fetched by the platform from our signed URLs."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+
+import aiohttp
+from PIL import Image
+from sqlalchemy import func, select
+
+from sqlalchemy.exc import OperationalError
+
+from bot.channels.base import OutMessage
+from bot.channels.zalo_bot import ZaloBotChannel
+from storage.models import Account, InboundEvent, OutboxMessage, ProcessedUpdate, SelfReportedInstall
+from storage.support_points import import_csv
+from tests.channels.conftest import bot_settings
+from tests.standins.zalo_common import free_port
+
+
+async def count(service, model, *where) -> int:
+    async with service.sessions() as db:
+        return await db.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def png() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 30), (200, 30, 30)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+async def test_numbered_menu_conversation_by_polling(zbot, polling_zalo_bot):
+    service = polling_zalo_bot
+    assert service.bot_handles() == {"zalo_bot": "bot.bluezone"}
+    assert zbot.calls_of("deleteWebhook")  # polling and a webhook exclude each other
+    async with service.sessions() as db, db.begin():
+        await import_csv(db, "commune_code,name,address\n00070,Bưu điện Hoàn Kiếm,75 Đinh Tiên Hoàng\n")
+    an = zbot.user("2468458835296197922", "An")
+
+    (greeting,) = await zbot.exchange(an, "/start")
+    assert "Bluezone" in greeting
+    assert "1. 📲 Hướng dẫn cài đặt" in greeting and "4. ✅ Tôi đã cài đặt" in greeting
+    assert "Gõ 1, 2, 3 hoặc 4 để chọn." in greeting
+
+    (ask,) = await zbot.exchange(an, "3")  # the third option: support points near me
+    assert "xã, phường" in ask
+    (points,) = await zbot.exchange(an, "Hoan Kiem")
+    assert "Bưu điện Hoàn Kiếm" in points and "75 Đinh Tiên Hoàng" in points
+
+    await zbot.exchange(an, "/menu")
+    (platforms,) = await zbot.exchange(an, "1")
+    assert "1. " in platforms and "Android" in platforms
+    (step,) = await zbot.exchange(an, "1")
+    assert step.startswith("Bước 1/") and "play.google.com" in step  # the store link as a text line
+
+    (answer,) = await zbot.exchange(an, "het pin thi sao")
+    assert "pin" in answer.lower()
+
+    (menu,) = await zbot.exchange(an, "/menu")
+    (counted,) = await zbot.exchange(an, "4.")  # "4." and "4" both pick the fourth option
+    assert "Hoàn Kiếm" in counted
+    assert await count(service, SelfReportedInstall) == 1
+    assert all(len(t) <= 2000 for t in an.texts())
+    assert len(zbot.calls_of("getUpdates")) >= 10
+
+
+async def test_media_and_unknown_updates_by_polling(zbot, polling_zalo_bot):
+    service = polling_zalo_bot
+    binh = zbot.user("1001", "Bình")
+    before = len(binh.sent())
+    binh.send_sticker()
+    binh.send_image()
+    await zbot.wait_until(lambda: len(binh.sent()) >= before + 2)
+    assert all("Gõ 1, 2, 3 hoặc 4" in t for t in binh.texts())
+    group = binh.update("message.text.received", text="/start")
+    group["message"]["chat"]["chat_type"] = "GROUP"
+    zbot.enqueue(group)
+    zbot.enqueue(binh.update("message.reaction.received"))
+    await zbot.wait_until(lambda: not zbot.pending)
+    await asyncio.sleep(0.2)
+    assert len(binh.sent()) == 2 and await count(service, ProcessedUpdate) == 2
+
+
+async def test_webhook_mode(zbot, webhook_zalo_bot):
+    service = webhook_zalo_bot
+    (set_webhook,) = zbot.calls_of("setWebhook")
+    url = f"{service.settings.public_base_url}/webhooks/zalo-bot"
+    assert set_webhook.body == {"url": url, "secret_token": "zalo-bot-secret-for-tests"}
+    chi = zbot.user("3001", "Chi")
+    (greeting,) = await zbot.exchange(chi, "/start")
+    assert "Gõ 1, 2, 3 hoặc 4" in greeting
+    assert zbot.deliveries and all(d.status == 200 and d.seconds < 2 for d in zbot.deliveries)
+    assert not zbot.calls_of("getUpdates")
+
+
+async def test_webhook_refuses_a_wrong_or_missing_secret(zbot, webhook_zalo_bot):
+    service = webhook_zalo_bot
+    update = zbot.user("3002").update("message.text.received", text="/start")
+    for secret in (None, "", "wrong-secret", "zalo-bot-secret-for-test"):
+        delivery = await zbot.post_update(update, secret)
+        assert delivery.status == 401
+    assert await count(service, InboundEvent) == 0 and await count(service, Account) == 0
+    async with aiohttp.ClientSession() as http:
+        async with http.post(zbot.webhook_url, data=b"{oops", headers={"X-Bot-Api-Secret-Token": zbot.webhook_secret}) as r:
+            assert r.status == 400
+        wrapped = {"ok": True, "result": update}  # the API-answer shape is accepted too
+        async with http.post(zbot.webhook_url, json=wrapped, headers={"X-Bot-Api-Secret-Token": zbot.webhook_secret}) as r:
+            assert r.status == 200
+    assert await count(service, InboundEvent) == 1  # stored when answered; handled right after
+
+
+async def test_webhook_duplicate_is_answered_200_and_handled_once(zbot, webhook_zalo_bot):
+    service = webhook_zalo_bot
+    dung = zbot.user("3003")
+    zbot.known_chats.add(dung.id)
+    update = dung.update("message.text.received", text="/dacai")
+    for _ in range(3):
+        assert (await zbot.post_update(update, zbot.webhook_secret)).status == 200
+    await service.courier.drain()
+    await zbot.wait_until(lambda: dung.sent())
+    await asyncio.sleep(0.1)
+    assert len(dung.sent()) == 1
+    assert await count(service, ProcessedUpdate, ProcessedUpdate.update_id == update["message"]["message_id"]) == 1
+
+
+async def test_photos_go_by_signed_url_and_documents_as_links(zbot, polling_zalo_bot):
+    channel = polling_zalo_bot.channels["zalo_bot"]
+    em = zbot.user("4001")
+    zbot.known_chats.add(em.id)
+    image = png()
+    await channel.send(em.id, OutMessage(text="Áp phích", key="k", attachment_kind="image",
+                                         filename="poster.png", mime_type="image/png"), image)
+    (photo,) = zbot.calls_of("sendPhoto")
+    assert photo.ok and photo.body["caption"] == "Áp phích"
+    assert zbot.fetched[photo.body["photo"]] == image  # the platform downloaded it from us
+    assert [c.body["action"] for c in zbot.calls_of("sendChatAction")] == ["upload_photo"]
+
+    sheet = b"PK\x03\x04 xlsx bytes"
+    await channel.send(em.id, OutMessage(text="Báo cáo tuần", key="k", attachment_kind="document",
+                                         filename="bao-cao.xlsx", mime_type="application/vnd.ms-excel"), sheet)
+    text = zbot.calls_of("sendMessage")[-1].body["text"]
+    assert text.startswith("Báo cáo tuần\nbao-cao.xlsx: http")
+    async with aiohttp.ClientSession() as http, http.get(text.split(": ", 1)[1]) as response:
+        assert response.status == 200 and await response.read() == sheet
+        forged = text.split(": ", 1)[1].replace("&s=", "&s=0")
+    async with aiohttp.ClientSession() as http, http.get(forged) as response:
+        assert response.status == 403
+
+
+async def test_rate_limit_is_retried_and_a_block_stops_sending(zbot, polling_zalo_bot):
+    service = polling_zalo_bot
+    giang = zbot.user("5001")
+    zbot.fail_next("sendMessage", status=429, ok=False, error_code=429, description="Too Many Requests",
+                   parameters={"retry_after": 1})
+    (greeting,) = await zbot.exchange(giang, "/start")
+    assert [c.status for c in zbot.calls_of("sendMessage")] == [429, 200]
+
+    zbot.blocked.add(giang.id)
+    giang.send_text("/menu")
+    await zbot.wait_until(lambda: any(c.status == 403 for c in zbot.calls_of("sendMessage")))
+    for _ in range(100):
+        async with service.sessions() as db:
+            account = (await db.scalars(select(Account).where(Account.external_id == giang.id))).one()
+        if account.blocked_at is not None:
+            break
+        await asyncio.sleep(0.02)
+    assert account.blocked_at is not None
+    assert await count(service, OutboxMessage, OutboxMessage.sent_at.is_(None), OutboxMessage.failed_at.is_(None)) == 0
+
+
+async def test_a_polled_update_survives_a_database_outage(zbot):
+    """Polling confirms an update by fetching it; a database outage is waited out, not dropped."""
+
+    settings = bot_settings(zbot, {"url": "sqlite+aiosqlite:///:memory:"}, free_port(), webhook=False)
+    got: list = []
+    failures = iter([True, False])
+
+    async def receive(incoming):
+        if next(failures):
+            raise OperationalError("INSERT", {}, ConnectionRefusedError("database down"))
+        got.append(incoming)
+
+    channel = ZaloBotChannel(settings, receive, media=None, poll_timeout=1)  # type: ignore[arg-type]
+    await channel.start()
+    try:
+        zbot.user("6001").send_text("xin chào")
+        for _ in range(300):
+            if got:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        await channel.stop()
+    assert [i.text for i in got] == ["xin chào"]
