@@ -193,3 +193,46 @@ async def test_a_polled_update_survives_a_database_outage(zbot):
     finally:
         await channel.stop()
     assert [i.text for i in got] == ["xin chào"]
+
+
+async def test_a_volunteer_logs_visits_by_numbered_menu(zbot, polling_zalo_bot):
+    """No buttons on the Bot Platform: the volunteer answers by typing numbers and counts, and the
+    one-line shorthand works as on Telegram."""
+    from storage.models import CommuneDailyCount, Visit
+    from tests.harness import grant_role
+
+    service = polling_zalo_bot
+    await grant_role(service, "5566778899", "volunteer", "00070", channel="zalo_bot")
+    hoa = zbot.user("5566778899", "Hoa")
+
+    (ask,) = await zbot.exchange(hoa, "/ghinhan")
+    assert "Thôn, ấp" in ask
+    (household,) = await zbot.exchange(hoa, "Thôn 3")
+    assert household.startswith("Thôn 3: số nhà") and "gõ “bỏ qua”" in household
+    (outcome,) = await zbot.exchange(hoa, "số 12")
+    assert "1. " in outcome and "5. " in outcome and "Gõ 1, 2" in outcome  # the outcomes as a numbered menu
+    (phones,) = await zbot.exchange(hoa, "1")  # helped install
+    assert "mấy điện thoại" in phones
+    (installed,) = await zbot.exchange(hoa, "25")  # out of bounds: said why, asked again
+    assert "mấy điện thoại" in installed
+    await zbot.exchange(hoa, "3")
+    await zbot.exchange(hoa, "2")  # installed now with help
+    (summary,) = await zbot.exchange(hoa, "1")  # already had it
+    assert "Thôn 3" in summary and "cài giúp: 2" in summary and "1. 💾 Lưu" in summary
+    (saved,) = await zbot.exchange(hoa, "1")
+    assert saved.startswith("✅ Đã lưu.")
+
+    (summary,) = await zbot.exchange(hoa, "to 5 so 7 3 may cai 1 san 2")
+    assert "Tổ dân phố 5" in summary and "cài giúp: 1" in summary
+    (saved,) = await zbot.exchange(hoa, "1")
+    assert saved.startswith("✅ Đã lưu.")
+    (again,) = await zbot.exchange(hoa, "1")  # the same number once more: no second visit
+    assert not again.startswith("✅ Đã lưu.")
+
+    async with service.sessions() as db:
+        visits = (await db.scalars(select(Visit).order_by(Visit.id))).all()
+        counts = (await db.scalars(select(CommuneDailyCount).where(CommuneDailyCount.commune_code == "00070"))).all()
+    assert [(v.hamlet, v.household, v.outcome, v.smartphones, v.installed_now, v.already_installed) for v in visits] == [
+        ("Thôn 3", "12", "helped", 3, 2, 1), ("Tổ dân phố 5", "7", "helped", 3, 1, 2)]
+    assert sum(c.households_visited for c in counts) == 2 and sum(c.installs_helped for c in counts) == 3
+    assert all(len(t) <= 2000 for t in hoa.texts())

@@ -270,3 +270,30 @@ async def test_replies_beyond_the_free_window_are_dropped_not_retried(oa, oa_bot
     oa.last_user_message[user.id] -= 49 * 3600  # 49 hours since the person last wrote
     with pytest.raises(SendBlocked):  # unreachable until they write again
         await channel.send(user.id, OutMessage(text="sau 49 giờ", key="k"), None)
+
+
+async def test_check_in_by_the_manual_code(oa, oa_bot):
+    """Zalo has no start parameter: the visitor types the poster's code, as on Telegram."""
+    from storage.models import CheckIn, CommuneDailyCount
+    from storage.venues import create_venue
+
+    service = oa_bot
+    async with service.sessions() as db, db.begin():
+        venue = await create_venue(db, name="Chợ Hàng Da", kind="market", commune_code="00070", address="Phố Hàng Da")
+    mai = oa.user("8800112233")
+    (thanks,) = await oa.exchange(mai.send_text(f"checkin {venue.code.lower()}"), mai)
+    assert "Chợ Hàng Da" in thanks["text"] and "Bluezone" in thanks["text"]
+    assert [p.rsplit(":", 1)[0] for p in payloads(thanks)] == ["btn:ci:y", "btn:ci:n"]  # the install question
+    (glad,) = await oa.exchange(mai.press("✅ Đã cài"), mai)
+    assert "Bluetooth" in glad["text"]
+    (again,) = await oa.exchange(mai.send_text(f"CHECKIN {venue.code}"), mai)
+    assert "không cần check-in lại" in again["text"]
+    (unknown,) = await oa.exchange(mai.send_text("CHECKIN ZZZZZZ"), mai)
+    assert "không đúng" in unknown["text"] and "gõ lại" in unknown["text"]  # what to do next
+    async with service.sessions() as db:
+        (check_in,) = (await db.scalars(select(CheckIn))).all()
+        (account,) = (await db.scalars(select(Account).where(Account.external_id == mai.id))).all()
+        counts = (await db.scalars(select(CommuneDailyCount).where(CommuneDailyCount.commune_code == "00070"))).all()
+    assert (check_in.venue_id, check_in.channel, check_in.already_installed) == (venue.id, "zalo_oa", True)
+    assert check_in.visitor == f"u:{account.user_id}"
+    assert (sum(c.checkins for c in counts), sum(c.checkins_already_installed for c in counts)) == (1, 1)
