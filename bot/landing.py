@@ -58,15 +58,18 @@ class AddressLimiter:
 
 
 def client_address(request: web.Request) -> str:
-    """The visitor's address. Behind a reverse proxy on this machine (the peer is loopback), the
-    last X-Forwarded-For entry, the one the proxy added; a client cannot forge that one."""
+    """The visitor's address. Behind a reverse proxy on this machine or the private network (the
+    peer is a loopback or private address), the last X-Forwarded-For entry, the one the proxy
+    added; a client on the internet cannot forge that one. Workers must therefore not be
+    reachable from the internet except through the proxy."""
     peer = request.remote or "unknown"
     forwarded = request.headers.get("X-Forwarded-For")
     try:
-        loopback = ipaddress.ip_address(peer).is_loopback
+        address = ipaddress.ip_address(peer)
+        proxied = address.is_loopback or address.is_private
     except ValueError:
-        loopback = False
-    if loopback and forwarded:
+        proxied = False
+    if proxied and forwarded:
         return forwarded.split(",")[-1].strip() or peer
     return peer
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
 
 from bot.content import DEFAULT_CONTENT_DIR
 from storage.db import DEFAULT_DATABASE_URL
@@ -45,6 +45,20 @@ def _qr_key(env: Mapping[str, str]) -> Secret | None:
     if key is not None and len(key.reveal()) < QR_KEY_MIN_LENGTH:
         raise ValueError(f"QR_SIGNING_KEY must be at least {QR_KEY_MIN_LENGTH} characters")
     return key
+
+
+def _number(env: Mapping[str, str], name: str, default: float, kind: type = int, minimum: float = 1) -> Any:
+    """A positive number setting; a value that is not one stops the start with a plain message."""
+    raw = _optional(env, name)
+    if raw is None:
+        return kind(default)
+    try:
+        value = kind(raw)
+    except ValueError:
+        value = None
+    if value is None or value < minimum:
+        raise ValueError(f"{name} must be a {'whole ' if kind is int else ''}number of at least {minimum:g}, not {raw!r}")
+    return value
 
 
 def _base(env: Mapping[str, str], name: str, default: str) -> str:
@@ -91,14 +105,14 @@ class Settings:
         return cls(
             database_url=env.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
             http_host=env.get("HTTP_HOST") or "127.0.0.1",
-            http_port=int(env.get("HTTP_PORT") or 8080),
+            http_port=_number(env, "HTTP_PORT", 8080),
             log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
             content_dir=Path(env.get("CONTENT_DIR") or DEFAULT_CONTENT_DIR),
             public_base_url=(_optional(env, "PUBLIC_BASE_URL") or "").rstrip("/") or None,
             telegram_bot_token=_secret(env, "TELEGRAM_BOT_TOKEN"),
             telegram_api_base_url=env.get("TELEGRAM_API_BASE_URL") or "https://api.telegram.org/bot",
             telegram_webhook_secret=_secret(env, "TELEGRAM_WEBHOOK_SECRET"),
-            checkin_retention_days=int(env.get("CHECKIN_RETENTION_DAYS") or 21),
+            checkin_retention_days=_number(env, "CHECKIN_RETENTION_DAYS", 21),
             qr_signing_key=_qr_key(env),
             telegram_bot_username=(_optional(env, "TELEGRAM_BOT_USERNAME") or "").lstrip("@") or None,
             zalo_oa_app_id=_optional(env, "ZALO_OA_APP_ID"),
@@ -112,7 +126,7 @@ class Settings:
             zalo_bot_api_base_url=_base(env, "ZALO_BOT_API_BASE_URL", "https://bot-api.zaloplatforms.com"),
             zalo_bot_webhook_secret=_secret(env, "ZALO_BOT_WEBHOOK_SECRET"),
             media_url_key=_secret(env, "MEDIA_URL_KEY"),
-            media_url_ttl_hours=float(env.get("MEDIA_URL_TTL_HOURS") or 24),
+            media_url_ttl_hours=_number(env, "MEDIA_URL_TTL_HOURS", 24, float, minimum=0.01),
         )
 
     def secrets(self) -> list[str]:

@@ -23,7 +23,10 @@ T = TypeVar("T")
 
 
 def load_settings() -> Settings:
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except ValueError as problem:  # a bad setting: say which, without a traceback
+        raise click.ClickException(str(problem)) from None
     setup_logging(settings.log_level, settings.secrets())
     return settings
 

@@ -88,3 +88,24 @@ def test_zalo_settings_are_read_and_their_secrets_masked():
     assert "secret-value" not in repr(s) and "token-value" not in repr(s)
     local = Settings.from_env({"ZALO_OA_APP_ID": "1", "HTTP_PORT": "8099"})
     assert not local.zalo_oa_configured and local.own_base_url == "http://127.0.0.1:8099"
+
+
+@pytest.mark.parametrize(
+    "name,value",
+    [("HTTP_PORT", "eighty"), ("HTTP_PORT", "0"), ("CHECKIN_RETENTION_DAYS", "21.5"),
+     ("CHECKIN_RETENTION_DAYS", "-3"), ("MEDIA_URL_TTL_HOURS", "a day")],
+)
+def test_a_bad_number_names_the_setting(name, value):
+    with pytest.raises(ValueError, match=f"^{name} must be .* not '{value}'$"):
+        Settings.from_env({name: value})
+    assert Settings.from_env({"CHECKIN_RETENTION_DAYS": " 30 ", "MEDIA_URL_TTL_HOURS": "0.5"}).checkin_retention_days == 30
+
+
+def test_the_command_line_says_which_setting_is_bad_without_a_traceback():
+    from click.testing import CliRunner
+
+    from bot.cli import main
+
+    result = CliRunner().invoke(main, ["roles"], env={"CHECKIN_RETENTION_DAYS": "abc"})
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "CHECKIN_RETENTION_DAYS must be a whole number of at least 1, not 'abc'" in result.output
