@@ -122,3 +122,33 @@ async def test_a_conversation_carries_on_across_workers(workers):
     assert any(len(set(s)) > 1 for s in served), served  # some conversations did switch workers
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) == 0
+
+
+async def test_the_same_update_reaching_both_workers_is_handled_once(workers, fresh_pg_database):
+    """Telegram retrying an update whose answer it missed may hit either worker, even both at
+    once: (channel, update id) is claimed in the database, so one of them handles it."""
+    tg, base, process = workers
+    user = tg.user(9300)
+    start = user.build_text("/start")
+    async with aiohttp.ClientSession() as http:
+        served = await asyncio.gather(*(_post(http, base, start) for _ in range(8)))
+        await _reply(tg, 9300, 0)
+        press = user.build_press("install")
+        served += await asyncio.gather(*(_post(http, base, press) for _ in range(8)))
+        await _reply(tg, 9300, 1)
+    engine = create_engine(fresh_pg_database)
+    try:
+        async with engine.connect() as conn:
+            marks = await conn.scalar(text(
+                "SELECT count(*) FROM processed_updates WHERE channel = 'telegram' AND update_id IN (:a, :b)"
+            ), {"a": str(start["update_id"]), "b": str(press["update_id"])})
+            queued = await conn.scalar(text(
+                "SELECT count(*) FROM outbox o JOIN accounts a ON a.id = o.account_id "
+                "WHERE a.channel = 'telegram' AND a.chat_id = '9300'"
+            ))
+    finally:
+        await engine.dispose()
+    assert marks == 2 and queued == 2  # two updates, each handled once, each answered once
+    assert len(tg.sent(9300)) == 2 and "Bluezone" in tg.sent(9300)[0].text
+    # The kernel spreads the 16 connections over both workers (all on one: a 1 in 32,768 chance).
+    assert set(served) == {"1", "2"}, served
