@@ -1,7 +1,7 @@
 """Fuzzing every handler: random text, commands, button payloads and update kinds, from people
 holding every role. No handler may fail (the apology for an internal error must never be the
 answer) and every update gets an answer. Random update shapes posted to the webhook never
-make it answer 500."""
+make it answer 500, and random Zalo events map to a message or to nothing, never to an error."""
 
 from __future__ import annotations
 
@@ -115,3 +115,47 @@ updates = st.one_of(
 async def test_random_update_shapes_never_break_the_webhook(webhook, update):
     response = await webhook.post("/webhooks/telegram", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "fuzz-secret"})
     assert response.status in (200, 400), await response.text()
+
+
+zalo_keys = st.sampled_from(["event_name", "sender", "recipient", "follower", "message", "text", "msg_id", "id",
+                             "attachments", "payload", "type", "coordinates", "latitude", "longitude", "timestamp",
+                             "from", "chat", "chat_type", "message_id", "is_bot", "ok", "result"])
+zalo_event_names = st.sampled_from(["user_send_text", "user_send_location", "user_send_image", "follow", "unfollow",
+                                    "user_click_button", "message.text.received", "message.image.received",
+                                    "message.sticker.received", "oa_send_text"])
+zalo_events = st.one_of(
+    st.dictionaries(zalo_keys, json_values, max_size=6),
+    st.dictionaries(zalo_keys, st.dictionaries(zalo_keys, json_values, max_size=5), max_size=5),
+    st.builds(lambda name, rest: {**rest, "event_name": name}, zalo_event_names,
+              st.dictionaries(zalo_keys, st.one_of(json_values, st.dictionaries(zalo_keys, json_values, max_size=4)),
+                              max_size=5)),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(event=zalo_events)
+def test_random_zalo_events_map_to_a_message_or_nothing(event):
+    from bot.channels import zalo_bot, zalo_oa
+
+    for mapped in (zalo_oa.to_incoming(event), zalo_bot.to_incoming(event)):
+        if isinstance(mapped, Incoming):
+            assert mapped.user_id and mapped.chat_id and mapped.update_id and len(mapped.update_id) <= 64
+            assert mapped.location is None or (-90 <= mapped.location.latitude <= 90)
+
+
+def test_the_zalo_shapes_the_fuzzing_found():
+    """Events that used to raise (an id or event name that is an object, attachments that are
+    not a list, coordinates out of range) are now ignored or read as "something else"."""
+    from bot.channels import zalo_bot, zalo_oa
+
+    assert zalo_oa.to_incoming({"event_name": {"x": 1}, "sender": {"id": "1"}}) is None
+    assert zalo_oa.to_incoming({"event_name": "follow", "follower": {"id": {"x": 1}}}) is None
+    odd = zalo_oa.to_incoming({"event_name": "user_send_location", "sender": {"id": "7"},
+                               "message": {"attachments": 5, "msg_id": {"a": 1}}})
+    assert odd.kind is Kind.OTHER and odd.update_id.startswith("h:")
+    far = zalo_oa.to_incoming({"event_name": "user_send_location", "sender": {"id": "7"}, "message": {
+        "attachments": [{"type": "location", "payload": {"coordinates": {"latitude": "nan", "longitude": "1e9"}}}]}})
+    assert far.kind is Kind.OTHER
+    assert zalo_bot.to_incoming({"event_name": {}}) is None
+    assert zalo_bot.to_incoming({"event_name": "message.text.received",
+                                 "message": {"text": "hi", "from": {"id": ["1"]}, "chat": {"id": True}}}) is None

@@ -1,5 +1,5 @@
-"""Small pieces every messenger channel needs: derived webhook secrets, polled-update retries,
-and the answer a webhook gives."""
+"""Small pieces every messenger channel needs: derived webhook secrets, ids read from untrusted
+JSON, polled-update retries, and the answer a webhook gives."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import asyncio
 import hashlib
 import hmac
 import logging
-from typing import Awaitable, Callable
+from typing import Any, Awaitable, Callable
 
 from bot.engine import is_infrastructure_error
 from bot.settings import Secret
@@ -23,6 +23,14 @@ def derive_secret(token: Secret, purpose: bytes) -> Secret:
 def same_secret(given: str | None, expected: Secret) -> bool:
     """Compared in constant time; a missing header never matches."""
     return given is not None and hmac.compare_digest(given.encode(), expected.reveal().encode())
+
+
+def json_id(value: Any) -> str:
+    """An id as a messenger sends it in JSON (a string or a number); "" for anything else, so
+    that a malformed event is ignored rather than crashing its mapping."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return ""
+    return str(value)[:64]
 
 
 async def handle_polled(work: Callable[[], Awaitable[None]], label: str, attempts: int = 6) -> None:

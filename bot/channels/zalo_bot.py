@@ -21,7 +21,7 @@ from typing import Any, Awaitable, Callable
 import aiohttp
 
 from bot.channels.base import OutMessage, SendBlocked, SendFailed, SendRetry
-from bot.channels.common import derive_secret, handle_polled, same_secret
+from bot.channels.common import derive_secret, handle_polled, json_id, same_secret
 from bot.media import MediaLinks
 from bot.settings import Secret, Settings
 from handlers.context import Capabilities
@@ -61,8 +61,10 @@ def unwrap(body: Any) -> dict[str, Any] | None:
 
 
 def to_incoming(update: dict[str, Any]) -> Incoming | None:
-    """The normalized message; None for what the bot ignores (groups, unknown events)."""
-    kind = _KINDS.get(update.get("event_name", ""))
+    """The normalized message; None for what the bot ignores (groups, unknown events, malformed
+    ones). Total: whatever the JSON holds, it answers and never raises."""
+    name = update.get("event_name")
+    kind = _KINDS.get(name) if isinstance(name, str) else None
     message = update.get("message")
     if kind is None or not isinstance(message, dict):
         return None
@@ -70,12 +72,12 @@ def to_incoming(update: dict[str, Any]) -> Incoming | None:
     sender = message.get("from") if isinstance(message.get("from"), dict) else {}
     if str(chat.get("chat_type", "PRIVATE")).upper() != "PRIVATE" or sender.get("is_bot"):
         return None
-    user_id = str(sender.get("id") or chat.get("id") or "")
+    user_id = json_id(sender.get("id")) or json_id(chat.get("id"))
     if not user_id:
         return None
-    message_id = message.get("message_id")
+    message_id = json_id(message.get("message_id"))
     if message_id:
-        update_id = str(message_id)[:64]
+        update_id = message_id
     else:  # not seen in practice; a hash of the event keeps retries idempotent all the same
         update_id = "h:" + hashlib.sha256(json.dumps(update, sort_keys=True).encode()).hexdigest()[:40]
     text = message.get("text") if kind is Kind.TEXT else None
@@ -86,7 +88,7 @@ def to_incoming(update: dict[str, Any]) -> Incoming | None:
         user_id=user_id,
         update_id=update_id,
         kind=kind,
-        chat_id=str(chat.get("id") or user_id),
+        chat_id=json_id(chat.get("id")) or user_id,
         text=text,
     )
 

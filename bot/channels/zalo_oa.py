@@ -23,6 +23,7 @@ import aiohttp
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.channels.base import OutMessage, SendBlocked, SendFailed, SendRetry
+from bot.channels.common import json_id
 from bot.channels.zalo_oa_tokens import OaTokens, TokenError
 from bot.media import MediaLinks
 from bot.settings import Settings
@@ -98,29 +99,32 @@ class Unfollow:
 def update_id_of(event: dict[str, Any], user_id: str) -> str:
     """message.msg_id when the event carries one (Zalo's own id, the same on every retry);
     otherwise a hash of what identifies the event (follow: event, person, timestamp)."""
-    message = event.get("message") if isinstance(event.get("message"), dict) else {}
+    message = _dict(event.get("message"))
     msg_id = message.get("msg_id") or message.get("mid")
-    if msg_id:
+    if isinstance(msg_id, (str, int)) and not isinstance(msg_id, bool) and msg_id:
         return str(msg_id)[:64]
     key = f"{event.get('event_name')}|{user_id}|{event.get('timestamp')}"
     return "h:" + hashlib.sha256(key.encode()).hexdigest()[:40]
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def to_incoming(event: dict[str, Any]) -> Incoming | Unfollow | None:
     """The normalized message for a webhook event; Unfollow; None for events the bot ignores
-    (the OA's own messages, seen/received receipts, tags, anything unknown)."""
+    (the OA's own messages, seen/received receipts, tags, anything unknown or malformed).
+    Total: whatever the JSON holds, it answers and never raises."""
     name = event.get("event_name")
-    sender = event.get("sender") if isinstance(event.get("sender"), dict) else {}
-    follower = event.get("follower") if isinstance(event.get("follower"), dict) else {}
-    user_id = str(follower.get("id") or sender.get("id") or "")
-    if not name or not user_id:
+    user_id = json_id(_dict(event.get("follower")).get("id")) or json_id(_dict(event.get("sender")).get("id"))
+    if not isinstance(name, str) or not user_id:
         return None
     if name == "unfollow":
         return Unfollow(user_id)
     base = dict(channel=NAME, user_id=user_id, chat_id=user_id, update_id=update_id_of(event, user_id))
     if name == "follow":
         return Incoming(kind=Kind.FOLLOW, **base)
-    message = event.get("message") if isinstance(event.get("message"), dict) else {}
+    message = _dict(event.get("message"))
     if name in ("user_send_text", "user_click_button"):
         text = message.get("text")
         if not isinstance(text, str):
@@ -139,14 +143,18 @@ def to_incoming(event: dict[str, Any]) -> Incoming | Unfollow | None:
 
 
 def _location(message: dict[str, Any]) -> Location | None:
-    for attachment in message.get("attachments") or []:
+    attachments = message.get("attachments")
+    for attachment in attachments if isinstance(attachments, list) else []:
         if not isinstance(attachment, dict) or attachment.get("type") != "location":
             continue
-        coordinates = (attachment.get("payload") or {}).get("coordinates") or {}
+        coordinates = _dict(_dict(attachment.get("payload")).get("coordinates"))
         try:
-            return Location(float(coordinates["latitude"]), float(coordinates["longitude"]))
+            latitude, longitude = float(coordinates["latitude"]), float(coordinates["longitude"])
         except (KeyError, TypeError, ValueError):
             return None
+        if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):  # also NaN and infinities
+            return None
+        return Location(latitude, longitude)
     return None
 
 
