@@ -1,4 +1,6 @@
-"""Hourly housekeeping: purge check-ins past their retention, and old delivery bookkeeping."""
+"""Hourly housekeeping: purge check-ins past their retention, old delivery bookkeeping, and the
+short-lived rows (summaries never saved, link codes and wrong-code counts, expired media files)
+for as long as the README's "What is stored" table promises."""
 
 from __future__ import annotations
 
@@ -8,8 +10,19 @@ import logging
 
 from sqlalchemy import delete, or_
 
-from storage.models import OutboxMessage, ProcessedUpdate, local_date, utcnow
+from storage.identity import FAILURE_WINDOW
+from storage.models import (
+    LinkAttempt,
+    LinkCode,
+    MediaFile,
+    OutboxMessage,
+    ProcessedUpdate,
+    VisitDraft,
+    local_date,
+    utcnow,
+)
 from storage.privacy import purge_check_ins
+from storage.visits import DRAFT_LIFETIME
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +45,18 @@ async def run_once(sessions, checkin_retention_days: int, now: dt.datetime | Non
                 )
             )
         ).rowcount
-    if check_ins or processed or outbox:
-        log.info("housekeeping: purged %s check-ins, %s processed marks, %s sent messages", check_ins, processed, outbox)
-    return {"check_ins": check_ins, "processed_updates": processed, "outbox": outbox}
+        short_lived = 0
+        for statement in (
+            delete(VisitDraft).where(VisitDraft.created_at < now - DRAFT_LIFETIME),
+            delete(LinkCode).where(or_(LinkCode.expires_at < now, LinkCode.used_at.is_not(None))),
+            delete(LinkAttempt).where(LinkAttempt.window_started_at < now - FAILURE_WINDOW),
+            delete(MediaFile).where(MediaFile.expires_at <= now),
+        ):
+            short_lived += (await db.execute(statement)).rowcount or 0
+    if check_ins or processed or outbox or short_lived:
+        log.info("housekeeping: purged %s check-ins, %s processed marks, %s sent messages, %s short-lived rows",
+                 check_ins, processed, outbox, short_lived)
+    return {"check_ins": check_ins, "processed_updates": processed, "outbox": outbox, "short_lived": short_lived}
 
 
 async def run(sessions, checkin_retention_days: int, interval: float = 3600.0) -> None:
