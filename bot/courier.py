@@ -16,7 +16,7 @@ from storage import updates
 
 log = logging.getLogger(__name__)
 
-LEASE = dt.timedelta(seconds=60)  # a worker that dies mid-send frees its rows after this
+LEASE = dt.timedelta(seconds=60)  # a worker that dies mid-send frees its rows after this (OUTBOX_LEASE_SECONDS)
 MAX_ATTEMPTS = 8
 
 
@@ -33,10 +33,16 @@ SWEEP_BATCH = 100
 
 class Courier:
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], channels: dict[str, Channel], *, sends_broadcasts: bool = True
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        channels: dict[str, Channel],
+        *,
+        sends_broadcasts: bool = True,
+        lease: dt.timedelta = LEASE,
     ) -> None:
         self.sessions = sessions
         self.channels = channels
+        self.lease = lease
         # Of several workers only one sends announcements, so that together they stay under the
         # messenger's overall rate (about 30 messages a second on Telegram).
         self.sends_broadcasts = sends_broadcasts
@@ -94,7 +100,7 @@ class Courier:
 
     async def _send_one(self, message_id: int) -> bool:
         async with self.sessions() as db, db.begin():
-            row = await updates.claim(db, message_id, LEASE)
+            row = await updates.claim(db, message_id, self.lease)
             if row is None:
                 # Sent already: go on. Leased elsewhere, or behind an unsent message: the sweep
                 # sends it once its turn comes.

@@ -138,6 +138,7 @@ class TelegramChannel:
             .base_url(settings.telegram_api_base_url)
             .base_file_url(settings.telegram_api_base_url.replace("/bot", "/file/bot"))
             .rate_limiter(AIORateLimiter())
+            .read_timeout(settings.telegram_send_timeout)
             .concurrent_updates(32)
         )
         if settings.telegram_webhook_mode:
