@@ -1,4 +1,9 @@
-"""Sends the outbox: in order per chat, retried with back-off, never to someone who blocked the bot."""
+"""Sends the outbox: in order per chat, retried with back-off, never to someone who blocked the bot.
+
+At least once: a message is marked sent after the messenger's answer, so one that was on its
+way when its worker died (sent again when the lease runs out) or whose answer came after the
+time-out (retried) can reach the person twice; the Bot API has no idempotency key to prevent it.
+"""
 
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ import aiohttp
 from sqlalchemy import func, select
 
 from storage.db import create_engine
-from storage.models import OutboxMessage, ProcessedUpdate, SelfReportedInstall
+from storage.models import CommuneDailyCount, OutboxMessage, ProcessedUpdate, SelfReportedInstall
 from tests.standins.telegram_api import TelegramStandin
 from tests.workers import SECRET_HEADER, run_workers
 
@@ -99,6 +99,7 @@ async def test_a_killed_worker_loses_and_repeats_nothing(fresh_pg_database):
                     select(OutboxMessage.update_id, OutboxMessage.chat_id, OutboxMessage.body, OutboxMessage.attempts)
                     .order_by(OutboxMessage.id))).all()
                 installs = Counter((await conn.scalars(select(SelfReportedInstall.commune_code))).all())
+                counted = await conn.scalar(select(func.sum(CommuneDailyCount.self_reported_installs)))
         finally:
             await engine.dispose()
 
@@ -106,7 +107,7 @@ async def test_a_killed_worker_loses_and_repeats_nothing(fresh_pg_database):
     assert processed == {str(u) for u in accepted}  # every acknowledged update was handled...
     per_update = Counter(r.update_id for r in rows)
     assert set(per_update) == processed and set(per_update.values()) == {1}  # ...once: one reply each
-    assert installs == {"00070": USERS}  # each user's install counted once, in Hoàn Kiếm
+    assert installs == {"00070": USERS} and counted == USERS  # each user's install counted once, in Hoàn Kiếm
 
     # Each user got each reply; only a reply the killed worker had handed to Telegram but not
     # yet marked sent (its row leased twice) can arrive twice: the Bot API has no idempotency key.
