@@ -1,4 +1,9 @@
-"""Sends the outbox: in order per chat, retried with back-off, never to someone who blocked the bot."""
+"""Sends the outbox: in order per chat, retried with back-off, never to someone who blocked the bot.
+
+At least once: a message is marked sent after the messenger's answer, so one that was on its
+way when its worker died (sent again when the lease runs out) or whose answer came after the
+time-out (retried) can reach the person twice; the Bot API has no idempotency key to prevent it.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +21,7 @@ from storage import updates
 
 log = logging.getLogger(__name__)
 
-LEASE = dt.timedelta(seconds=60)  # a worker that dies mid-send frees its rows after this
+LEASE = dt.timedelta(seconds=60)  # a worker that dies mid-send frees its rows after this (OUTBOX_LEASE_SECONDS)
 MAX_ATTEMPTS = 8
 
 
@@ -33,10 +38,16 @@ SWEEP_BATCH = 100
 
 class Courier:
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], channels: dict[str, Channel], *, sends_broadcasts: bool = True
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        channels: dict[str, Channel],
+        *,
+        sends_broadcasts: bool = True,
+        lease: dt.timedelta = LEASE,
     ) -> None:
         self.sessions = sessions
         self.channels = channels
+        self.lease = lease
         # Of several workers only one sends announcements, so that together they stay under the
         # messenger's overall rate (about 30 messages a second on Telegram).
         self.sends_broadcasts = sends_broadcasts
@@ -94,7 +105,7 @@ class Courier:
 
     async def _send_one(self, message_id: int) -> bool:
         async with self.sessions() as db, db.begin():
-            row = await updates.claim(db, message_id, LEASE)
+            row = await updates.claim(db, message_id, self.lease)
             if row is None:
                 # Sent already: go on. Leased elsewhere, or behind an unsent message: the sweep
                 # sends it once its turn comes.

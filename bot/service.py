@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 from typing import Any
 
@@ -44,7 +45,10 @@ class Service:
         self.engine = Engine(
             self.sessions, self.router, self.content, settings, self.capabilities, error_reply, self.bot_handles
         )
-        self.courier = Courier(self.sessions, self.channels, sends_broadcasts=self.primary)
+        self.courier = Courier(
+            self.sessions, self.channels, sends_broadcasts=self.primary,
+            lease=dt.timedelta(seconds=settings.outbox_lease_seconds),
+        )
         self.flood_guard = FloodGuard()
         self.media = MediaLinks(settings, self.sessions)
         # SQLite has one writer at a time: handling events one by one keeps the lock free for the

@@ -98,6 +98,13 @@ class Settings:
     # Files the messengers fetch by URL are served from this server under signed, expiring URLs.
     media_url_key: Secret | None = None
     media_url_ttl_hours: float = 24.0
+    # How long a worker holds an outbox row it is sending. Another worker takes the row over once
+    # the lease runs out, so a worker killed mid-send has its replies sent again after this long;
+    # it must exceed the longest a send can take (time-outs, waits in the rate limiter).
+    outbox_lease_seconds: float = 60.0
+    # How long a Bot API call may wait for Telegram's answer before it counts as timed out and
+    # is retried later (python-telegram-bot's own default is 5 s).
+    telegram_send_timeout: float = 5.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -127,6 +134,8 @@ class Settings:
             zalo_bot_webhook_secret=_secret(env, "ZALO_BOT_WEBHOOK_SECRET"),
             media_url_key=_secret(env, "MEDIA_URL_KEY"),
             media_url_ttl_hours=_number(env, "MEDIA_URL_TTL_HOURS", 24, float, minimum=0.01),
+            outbox_lease_seconds=_number(env, "OUTBOX_LEASE_SECONDS", 60, float, minimum=1),
+            telegram_send_timeout=_number(env, "TELEGRAM_SEND_TIMEOUT", 5, float, minimum=0.1),
         )
 
     def secrets(self) -> list[str]:

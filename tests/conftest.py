@@ -131,3 +131,18 @@ def content():
 
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+async def fresh_pg_database(postgresql_database) -> str:
+    """The URL of a PostgreSQL database of its own, dropped afterwards: for service processes,
+    which connect without the test schema's search_path."""
+    name = f"bz_test_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield PG_URL.rsplit("/", 1)[0] + "/" + name
+    async with admin.connect() as conn:
+        await conn.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
+        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+    await admin.dispose()

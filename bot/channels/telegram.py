@@ -107,6 +107,17 @@ def _inline(buttons: list) -> InlineKeyboardMarkup | None:
     )
 
 
+class _RetriedRateLimits(logging.Filter):
+    """The rate limiter logs every 429 it passes on as an error with a traceback; the courier
+    retries it after Telegram's retry_after and logs that itself, so the traceback is noise."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Rate limit hit after maximum of 0 retries")
+
+
+logging.getLogger("telegram.ext.AIORateLimiter").addFilter(_RetriedRateLimits())
+
+
 def _seconds(retry_after: int | dt.timedelta) -> float:
     return retry_after.total_seconds() if isinstance(retry_after, dt.timedelta) else float(retry_after)
 
@@ -138,6 +149,7 @@ class TelegramChannel:
             .base_url(settings.telegram_api_base_url)
             .base_file_url(settings.telegram_api_base_url.replace("/bot", "/file/bot"))
             .rate_limiter(AIORateLimiter())
+            .read_timeout(settings.telegram_send_timeout)
             .concurrent_updates(32)
         )
         if settings.telegram_webhook_mode:

@@ -4,86 +4,25 @@ and a conversation whose updates reach different workers carries on."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import socket
-import subprocess
-import sys
-import uuid
 
 import aiohttp
 import pytest
 from sqlalchemy import text
 
 from storage.db import create_engine
-from tests.conftest import PG_URL
 from tests.standins.telegram_api import TelegramStandin
+from tests.workers import run_workers
 
 TOKEN = "4242:workers-test-token"
 SECRET = "workers-test-secret"
 
 
 @pytest.fixture
-async def fresh_pg_database(postgresql_database):
-    """A database of its own (the workers connect without our test schema's search_path)."""
-    name = f"bz_workers_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield PG_URL.rsplit("/", 1)[0] + "/" + name
-    async with admin.connect() as conn:
-        await conn.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
-        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-    await admin.dispose()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
 async def workers(fresh_pg_database):
     async with TelegramStandin(token=TOKEN, username="bluezone_workers_bot") as tg:
-        port = _free_port()
-        env = {
-            **os.environ,
-            "DATABASE_URL": fresh_pg_database,
-            "TELEGRAM_BOT_TOKEN": TOKEN,
-            "TELEGRAM_API_BASE_URL": tg.base_url,
-            "TELEGRAM_WEBHOOK_SECRET": SECRET,
-            "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-            "HTTP_PORT": str(port),
-            "LOG_LEVEL": "WARNING",
-        }
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "run", "--workers", "2"],
-            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            seen: set[str] = set()
-            async with aiohttp.ClientSession() as http:
-                for _ in range(600):
-                    try:
-                        async with http.get(f"{base}/healthz", headers={"Connection": "close"}) as response:
-                            if response.status == 200:
-                                seen.add(response.headers["X-Bluezone-Worker"])
-                    except aiohttp.ClientError:
-                        pass
-                    if seen == {"1", "2"}:
-                        break
-                    await asyncio.sleep(0.1)
-            assert seen == {"1", "2"}, process.stdout.read() if process.poll() is not None else seen
-            yield tg, base, process
-        finally:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+        async with run_workers(tg, fresh_pg_database, SECRET) as service:
+            yield tg, service.base, service.process
 
 
 async def _post(http, base, update) -> str:

@@ -5,12 +5,10 @@ the service recovers by itself; every update is handled exactly once."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 
 import aiohttp
-import pytest
 from aiohttp import web
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from bot.commands.common import prepare_database
 from bot.service import Service
@@ -18,7 +16,6 @@ from bot.settings import Secret, Settings
 from bot.web import init_app
 from storage.db import create_engine
 from storage.models import OutboxMessage, ProcessedUpdate
-from tests.conftest import PG_URL
 from tests.standins.tcp_proxy import CuttableProxy
 from tests.standins.telegram_api import TelegramStandin
 
@@ -26,21 +23,9 @@ TOKEN = "5151:outage-token"
 SECRET = "outage-secret"
 
 
-@pytest.fixture
-async def fresh_database(postgresql_database):
-    name = f"bz_outage_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield name
-    async with admin.connect() as conn:
-        await conn.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
-        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-    await admin.dispose()
-
-
-async def test_service_survives_a_database_outage(fresh_database, unused_tcp_port):
-    direct = PG_URL.rsplit("/", 1)[0] + "/" + fresh_database
+async def test_service_survives_a_database_outage(fresh_pg_database, unused_tcp_port):
+    direct = fresh_pg_database
+    fresh_database = direct.rsplit("/", 1)[1]
     await prepare_database(Settings(database_url=direct))
     async with TelegramStandin(token=TOKEN) as tg, CuttableProxy("127.0.0.1", 5432) as proxy:
         via_proxy = f"postgresql+asyncpg://postgres@127.0.0.1:{proxy.port}/{fresh_database}"

@@ -901,6 +901,7 @@ class TelegramStandin:
         self._open_callbacks: set[str] = set()
         self._faults: defaultdict[str, deque[_Fault]] = defaultdict(deque)
         self._delays: defaultdict[str, deque[list[float]]] = defaultdict(deque)
+        self._late_answers: defaultdict[str, deque[list[float]]] = defaultdict(deque)
         self._blocked: set[Any] = set()
         self._send_times: deque[float] = deque()
         self._stubs: dict[str, tuple[str, Any]] = {}
@@ -1046,9 +1047,14 @@ class TelegramStandin:
         """The next `times` calls of `method` answer with `error_code`, as Telegram would."""
         self._faults[method.lower()].append(_Fault(error_code, description, retry_after, times))
 
-    def delay(self, method: str, seconds: float, times: int = 1) -> None:
-        """The next `times` calls of `method` wait `seconds` before being answered."""
-        self._delays[method.lower()].append([seconds, times])
+    def delay(self, method: str, seconds: float, times: int = 1, *, after: bool = False) -> None:
+        """The next `times` calls of `method` wait `seconds` before being answered.
+
+        By default they wait before being carried out, so a client that gives up meanwhile
+        changed nothing. With `after`, they are carried out first and only the answer is late,
+        as when Telegram did send a message whose answer the bot stopped waiting for; such a
+        call is recorded as failed (499) although its message is in `messages`."""
+        (self._late_answers if after else self._delays)[method.lower()].append([seconds, times])
 
     def block(self, user_id: int) -> None:
         """The user blocked the bot: sends to their chat answer 403."""
@@ -1200,11 +1206,14 @@ class TelegramStandin:
             return result(params) if callable(result) else copy.deepcopy(result)
         handler = self._methods[key][1]
         if key in _UPLOAD_METHODS:
-            return await handler(params, files)
-        return await handler(params)
+            result = await handler(params, files)
+        else:
+            result = await handler(params)
+        await self._apply_delay(key, self._late_answers)
+        return result
 
-    async def _apply_delay(self, key: str) -> None:
-        delays = self._delays.get(key)
+    async def _apply_delay(self, key: str, queue: dict[str, deque[list[float]]] | None = None) -> None:
+        delays = (self._delays if queue is None else queue).get(key)
         if not delays:
             return
         entry = delays[0]

@@ -203,6 +203,15 @@ async def test_delay_lets_the_client_time_out(tg, bot):
     await bot.send_message(42, "fast")  # the delay was for one call only
 
 
+async def test_a_late_answer_comes_after_the_call_was_carried_out(tg, bot):
+    tg.delay("sendMessage", 0.5, after=True)
+    with pytest.raises(TimedOut):
+        await bot.send_message(42, "slow", read_timeout=0.1)
+    gave_up = await tg.wait_for(lambda c: c.method == "sendMessage", timeout=1.0)
+    assert gave_up.failed_with == 499  # the bot saw no answer...
+    assert [m["text"] for m in tg.messages[42]] == ["slow"]  # ...but the message was sent
+
+
 async def test_rate_limit_answers_429_beyond_the_window(monkeypatch):
     monkeypatch.setenv("PTB_TIMEDELTA", "true")
     async with TelegramStandin(TOKEN, max_per_second=3) as tg:
