@@ -48,6 +48,13 @@ async def show_help(msg: Incoming, ctx: Context) -> Step:
     return Step.end(await main_menu(ctx, "menu.help"))
 
 
+async def show_account(msg: Incoming, ctx: Context) -> Step:
+    """/maso: the person's account as the command line writes it (`bluezone-bot grant ROLE --user
+    zalo_oa:<id>`). Zalo ids are app-scoped and shown nowhere else, so an official on Zalo reads
+    theirs here and sends it to whoever grants roles."""
+    return Step.end(Reply(t("menu.your_account", account=f"{msg.channel}:{msg.user_id}"), [[home_button()]]))
+
+
 def error_reply() -> Reply:
     """The apology sent when a handler fails; the details go to the log only."""
     return Reply("menu.internal_error", [[home_button()]])
@@ -63,5 +70,5 @@ FALLBACKS = Fallbacks(
 FLOW = Flow(
     name="menu",
     buttons={HOME: greet},
-    commands={"help": show_help, "trogiup": show_help},
+    commands={"help": show_help, "trogiup": show_help, "maso": show_account},
 )

@@ -281,13 +281,15 @@ async def export(ctx: Context, venue: Venue) -> Reply:
     visitor number for this venue, channel, answered "already installed"."""
     render = ctx.content.render
     answers = {True: render(t("venue.csv_yes")), False: render(t("venue.csv_no")), None: ""}
+    channel_names = ctx.content.section("venue.csv_channels")
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow([render(t(f"venue.csv_columns.{c}")) for c in ("time", "visitor", "channel", "installed")])
     log = await venues.check_in_log(ctx.db, venue.id)
     for row in log:
         when = row.checked_in_at.astimezone(LOCAL_TIMEZONE).strftime("%Y-%m-%d %H:%M:%S")  # Vietnam's time
-        writer.writerow([when, row.visitor_number, row.channel, answers[row.already_installed]])
+        channel = channel_names.get(row.channel, row.channel)
+        writer.writerow([when, row.visitor_number, channel, answers[row.already_installed]])
     data = ("\ufeff" + out.getvalue()).encode("utf-8")
     csv_file = Attachment("document", f"checkins-{venue.code}.csv", data, "text/csv", caption=t("venue.export_caption", count=len(log)))
     return Reply("common.file_only", [[Button(t("common.back"), payload=f"{MINE}:v:{venue.id}")]], attachment=csv_file)

@@ -17,14 +17,21 @@ from storage.roles import LEVEL, Role
 from storage.units import COUNTRY_CODE
 
 ROLE_NAMES = [r.value for r in Role]
-_USER = re.compile(r"(?P<channel>[a-z]+):(?P<id>[A-Za-z0-9_\-]{1,64})")
+_USER = re.compile(r"(?P<channel>[a-z_]+):(?P<id>[A-Za-z0-9_\-]{1,64})")
+# The messengers a person can be reached on ("terminal" is `bluezone-bot chat`'s local user).
+CHANNELS = ("telegram", "zalo_oa", "zalo_bot", "terminal")
 
 
 def parse_user(value: str) -> tuple[str, str]:
     """"telegram:123456789" → ("telegram", "123456789")."""
     match = _USER.fullmatch(value.strip())
     if not match:
-        raise click.BadParameter("write it as CHANNEL:ID, e.g. telegram:123456789 (the person's Telegram user id)")
+        raise click.BadParameter(
+            "write it as CHANNEL:ID, e.g. telegram:123456789 (the person's Telegram user id) or "
+            "zalo_oa:4318802913410839210 (the person sends /maso to the bot to read theirs)"
+        )
+    if match["channel"] not in CHANNELS:
+        raise click.BadParameter(f"unknown channel {match['channel']!r}: one of {', '.join(CHANNELS)}")
     return match["channel"], match["id"]
 
 

@@ -77,7 +77,7 @@ def poster_words(
         manual_instruction=instruction,
         manual_message=content.render(t("poster.manual_message", code=code)),
         channels=content.render(
-            t("poster.channels_line", channels=Join(tuple(t(f"poster.channels.{c.name}", handle=c.handle) for c in channels), "   "))
+            t("poster.channels_line", channels=Join(tuple(t(f"poster.channels.{c.name}", handle=c.handle) for c in channels), " · "))
         ),
         footer=content.render(t("poster.footer", code=code)),
     )

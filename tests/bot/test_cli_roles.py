@@ -60,11 +60,25 @@ def test_grant_to_someone_who_never_wrote_then_list_and_revoke(env):
         (["grant", "coordinator", "--user", "telegram:1", "--unit", "01"], "no commune with code 00001"),
         (["grant", "admin", "--user", "telegram:1", "--unit", "01"], "whole country"),
         (["grant", "mayor", "--user", "telegram:1", "--unit", "01"], "Invalid value"),
+        (["grant", "volunteer", "--user", "telegrm:1", "--unit", "70"], "unknown channel 'telegrm'"),
     ],
 )
 def test_bad_grants_are_explained(env, args, message):
     result = CliRunner().invoke(main, args)
     assert result.exit_code != 0 and message in result.output
+
+
+def test_a_zalo_user_is_granted_by_the_account_the_bot_showed_them(env):
+    """An official on Zalo sends /maso, reads "zalo_oa:<id>", and is granted by that."""
+    import bot.channels.telegram, bot.channels.terminal, bot.channels.zalo_bot, bot.channels.zalo_oa  # noqa: E401
+    from bot.commands.roles import CHANNELS
+
+    modules = (bot.channels.telegram, bot.channels.zalo_oa, bot.channels.zalo_bot, bot.channels.terminal)
+    assert set(CHANNELS) == {m.NAME for m in modules}
+    result = CliRunner().invoke(main, ["grant", "coordinator", "--user", "zalo_oa:4318802913410839210", "--unit", "70"])
+    assert result.exit_code == 0, result.output
+    (account,) = rows(env, Account)
+    assert (account.channel, account.external_id) == ("zalo_oa", "4318802913410839210")
 
 
 def test_a_volunteer_granted_from_the_cli_logs_a_visit_in_the_terminal(env):

@@ -188,8 +188,8 @@ async def test_qr_link_checks_in_and_forged_links_store_nothing(service):
 async def test_manager_sees_counts_exports_and_revokes(service):
     manager = ChatDriver(service, user_id="5020")
     venue = await register(manager)
-    for n, answer in ((1, "y"), (2, "n"), (3, None)):
-        visitor = ChatDriver(service, user_id=f"70{n}")
+    for n, answer, channel in ((1, "y", "zalo_oa"), (2, "n", "test"), (3, None, "test")):
+        visitor = ChatDriver(service, user_id=f"70{n}", channel=channel)
         await visitor.send(f"CHECKIN {venue.code}")
         if answer:
             await visitor.press(next(p for p in visitor.payloads() if p.startswith(f"ci:{answer}:")))
@@ -206,7 +206,8 @@ async def test_manager_sees_counts_exports_and_revokes(service):
     assert data.startswith("\ufeff".encode())
     table = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
     assert table[0] == ["Thời gian", "Khách số", "Kênh", "Đã cài sẵn"]
-    assert [r[1:] for r in table[1:]] == [["1", "test", "có"], ["2", "test", "chưa"], ["3", "test", ""]]
+    # Channels by their Vietnamese names (one the content does not name, as it is).
+    assert [r[1:] for r in table[1:]] == [["1", "Zalo (Official Account)", "có"], ["2", "test", "chưa"], ["3", "test", ""]]
     # Somebody else cannot see or revoke it.
     stranger = ChatDriver(service, user_id="5021")
     for action in "vpxrR":

@@ -253,3 +253,10 @@ async def test_a_failing_first_message_still_gets_an_apology(service, monkeypatc
     assert chat.keys == ["menu.internal_error"]
     await chat.send("/start")
     assert chat.keys == ["menu.greeting"]
+
+
+async def test_maso_shows_the_account_as_the_command_line_takes_it(service):
+    chat = ChatDriver(service, user_id="4318802913410839210", channel="zalo_oa")
+    await chat.send("/maso")
+    assert chat.keys == ["menu.your_account"]
+    assert "zalo_oa:4318802913410839210" in chat.text() and "menu" in chat.payloads()
