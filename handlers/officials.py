@@ -235,6 +235,8 @@ async def _reports_list(ctx: Context, *before: Reply) -> Step:
     mine = await reports.subscriptions_of(ctx.db, ctx.user.id)
     units = await viewable_units(ctx)
     if not mine and not units:
+        if before:  # someone whose role ended stopping their last report: done, not refused
+            return Step.end(*(Reply(r.text, [[home_button()]]) for r in before))
         return await refuse_official(ctx)
     subscribed = {s.unit_code for s in mine}
     rows = [[Button(t("official.reports.cancel", unit=unit_title(ctx, s.unit_code)), payload=f"{REPORTS}:x:{s.unit_code}")] for s in mine]

@@ -43,6 +43,16 @@ class Flow:
 
 
 @dataclass(frozen=True)
+class Entry:
+    """One way into the bot: a command, a button prefix, a deep-link prefix or a free-text reader
+    (named "<module>.<function>"), with the flow that serves it ("router" for the router's own)."""
+
+    flow: str
+    kind: str  # "command", "button", "deep_link" or "text"
+    name: str
+
+
+@dataclass(frozen=True)
 class Fallbacks:
     """The answers the router itself gives, supplied by the menu flow."""
 
@@ -123,6 +133,17 @@ class Router:
                 if step is not None:
                     return step
         return await self.fallbacks.not_understood(msg, ctx)
+
+    def entries(self) -> list[Entry]:
+        """Everything a person can send that reaches a handler without an open step: for the
+        permission walk (tests/handlers/test_role_walk.py), which must classify each of them."""
+        found = [Entry("router", "command", name) for name in ("start", *sorted(HOME_COMMANDS))]
+        for flow in self.flows:
+            found += [Entry(flow.name, "command", name) for name in flow.commands]
+            found += [Entry(flow.name, "button", prefix) for prefix in flow.buttons]
+            found += [Entry(flow.name, "deep_link", prefix) for prefix in flow.deep_links]
+            found += [Entry(flow.name, "text", f"{h.__module__}.{h.__name__}") for h in flow.text]
+        return found
 
     async def resume(self, state: str, msg: Incoming, ctx: Context) -> Step:
         """Run the handler of `state` now, as if the conversation were already there."""
