@@ -335,6 +335,7 @@ ACTIONS: list[Action] = [
     *[action(f"/{c}", Public(), send(f"/{c}", HOME), f"command:{c}") for c in ("menu", "huy", "cancel")],
     action("menu button", Public(), press(("menu", HOME)), "button:menu"),
     *[action(f"/{c}", Public(), send(f"/{c}", ("menu.help",)), f"command:{c}") for c in ("help", "trogiup")],
+    action("/maso", Public(), send("/maso", ("menu.your_account",)), "command:maso"),
     *[action(f"/{c}", Public(), send(f"/{c}", ("guide.choose_platform",)), f"command:{c}") for c in ("guide", "huongdan")],
     action("guide button", Public(), press(("guide", ("guide.choose_platform",))), "button:guide"),
     *[action(f"/{c}", Public(), send(f"/{c}", ("faq.list",)), f"command:{c}") for c in ("faq", "hoidap")],
