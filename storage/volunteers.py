@@ -12,7 +12,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import audit, roles
-from storage.models import Volunteer, VolunteerInvite
+from storage.models import LOCAL_TIMEZONE, Volunteer, VolunteerInvite
 from storage.roles import Role
 
 # Easy to read aloud and to type on a phone: no 0/O, 1/I/L.
@@ -242,10 +242,16 @@ async def names(session: AsyncSession, user_ids: set[int], commune_code: str | N
 
 
 async def active_per_commune(session: AsyncSession, as_of: dt.date) -> dict[str, dict[str, int]]:
-    """Active volunteers per commune now (for tallies: a stock, not a history)."""
+    """Volunteers per commune who are active now and were already active by the end of `as_of`
+    (for tallies). Deactivations keep no history, so for a past date someone deactivated since
+    is not counted: a slight undercount, never a volunteer who had not joined yet."""
+    cutoff = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time(), tzinfo=LOCAL_TIMEZONE)
     stmt = (
         select(Volunteer.commune_code, func.count())
-        .where(Volunteer.status == Status.ACTIVE.value)
+        .where(
+            Volunteer.status == Status.ACTIVE.value,
+            func.coalesce(Volunteer.decided_at, Volunteer.registered_at) < cutoff,
+        )
         .group_by(Volunteer.commune_code)
     )
     return {code: {"active_volunteers": int(n)} for code, n in (await session.execute(stmt)).all()}

@@ -124,6 +124,26 @@ async def test_tally_from_the_database(sessions):
     assert behind[0].code == "00070" and "00073" not in [r.code for r in behind]
 
 
+async def test_stocks_as_of_a_past_date(sessions):
+    """Venues and active volunteers as they stood at the end of the date asked for, not today."""
+    from storage.accounts import find_or_create_person
+    from storage.models import Volunteer
+    from storage.venues import create_venue
+
+    local = dt.timezone(dt.timedelta(hours=7))
+    async with sessions() as db, db.begin():
+        for n, joined in enumerate((dt.datetime(2021, 8, 1, 9, tzinfo=local), dt.datetime(2021, 8, 5, 9, tzinfo=local))):
+            person, _ = await find_or_create_person(db, "telegram", f"88{n}")
+            db.add(Volunteer(user_id=person.id, commune_code="00070", display_name=f"TNV {n}", phone="+84912345678",
+                             status="active", registered_at=joined, decided_at=joined))
+            venue = await create_venue(db, name=f"Điểm {n}", kind="market", commune_code="00070", address="x")
+            venue.created_at = joined
+    async with sessions() as db:
+        early, later = await tally(db, "00070", AUG3), await tally(db, "00070", dt.date(2021, 8, 5))
+    assert (early.rows[0].activity["active_volunteers"], early.rows[0].activity["venues"]) == (1, 1)
+    assert (later.rows[0].activity["active_volunteers"], later.rows[0].activity["venues"]) == (2, 2)
+
+
 async def test_country_and_provinces(sessions):
     async with sessions() as db, db.begin():
         await record_figure(db, "00070", AUG3, entered_by=None, source="t", installed=1, subscribers=4)
