@@ -246,8 +246,23 @@ async def test_webhook_conversation(tg, webhook_bot):
     await exchange(tg, an.id, lambda: an.press("guide"))
     (step,) = await exchange(tg, an.id, lambda: an.press("guide:iphone"))
     assert "apps.apple.com" in str(step.buttons())
-    deliveries = await tg.deliver_pending()
-    assert all(d.status == 200 for d in tg.webhook_deliveries)
+    (answer,) = await exchange(tg, an.id, lambda: an.send_text("het pin thi sao"))
+    assert "pin" in answer.text.lower()
+
+    async with service.sessions() as db, db.begin():
+        await import_csv(db, "commune_code,name,address\n00070,Bưu điện Hoàn Kiếm,75 Đinh Tiên Hoàng\n")
+    await exchange(tg, an.id, lambda: an.send_command("menu"))
+    await exchange(tg, an.id, lambda: an.press("support"))
+    (points,) = await exchange(tg, an.id, lambda: an.send_text("Hoan Kiem"))
+    assert "Bưu điện Hoàn Kiếm" in points.text
+    (thanks,) = await exchange(tg, an.id, lambda: an.send_command("dacai"))
+    assert "Hoàn Kiếm" in thanks.text
+    (again,) = await exchange(tg, an.id, lambda: an.send_command("dacai"))
+    assert "một lần" in again.text
+    async with service.sessions() as db:
+        assert (await db.scalars(select(SelfReportedInstall.commune_code))).all() == ["00070"]
+    await tg.deliver_pending()
+    assert tg.webhook_deliveries and all(d.status == 200 for d in tg.webhook_deliveries)
 
 
 async def test_webhook_refuses_a_wrong_or_missing_secret(tg, webhook_bot):

@@ -170,6 +170,17 @@ async def test_rate_limit_is_retried_and_a_block_stops_sending(zbot, polling_zal
     assert await count(service, OutboxMessage, OutboxMessage.sent_at.is_(None), OutboxMessage.failed_at.is_(None)) == 0
 
 
+async def test_server_errors_are_retried_and_the_answer_arrives_once(zbot, polling_zalo_bot):
+    service = polling_zalo_bot
+    hieu = zbot.user("5002")
+    zbot.fail_next("sendMessage", status=502, times=2, ok=False, error_code=502, description="Bad Gateway")
+    (greeting,) = await zbot.exchange(hieu, "/start")
+    assert "Bluezone" in greeting
+    assert [c.status for c in zbot.calls_of("sendMessage")] == [502, 502, 200]
+    assert len(hieu.texts()) == 1  # retried with back-off (1 s, then 2 s), delivered once
+    assert await count(service, OutboxMessage, OutboxMessage.sent_at.is_not(None)) == 1
+
+
 async def test_a_polled_update_survives_a_database_outage(zbot):
     """Polling confirms an update by fetching it; a database outage is waited out, not dropped."""
 
