@@ -137,7 +137,7 @@ class TelegramChannel:
             .token(settings.telegram_bot_token.reveal())
             .base_url(settings.telegram_api_base_url)
             .base_file_url(settings.telegram_api_base_url.replace("/bot", "/file/bot"))
-            .rate_limiter(AIORateLimiter())
+            .rate_limiter(AIORateLimiter(overall_max_rate=settings.telegram_max_per_second))
             .concurrent_updates(32)
         )
         if settings.telegram_webhook_mode:
