@@ -29,6 +29,8 @@ def backoff(attempts: int, retry_after: float | None) -> dt.timedelta:
 
 
 SWEEP_BATCH = 100
+# A pass hands over to the next when this many of its chats are still being sent to.
+SWEEP_TAIL = 30
 
 
 class Courier:
@@ -138,14 +140,30 @@ class Courier:
         return True
 
     async def sweep(self) -> int:
-        """One pass: for every chat whose oldest unsent message is due, send its queue in order."""
+        """One pass: for every chat whose oldest unsent message is due, send its queue in order.
+
+        Returns once all but SWEEP_TAIL of those chats are done; the rest finish in the
+        background (and `drain` waits for them), so that the next pass claims its rows while
+        they go out and a rate-limited channel never idles between passes."""
         async with self.sessions() as db:
             heads = await updates.describe(db, await updates.due(db, SWEEP_BATCH, self.sends_broadcasts))
         if not heads:
             return 0
-
-        await asyncio.gather(*(self._deliver_chat(channel, chat_id) for _, channel, chat_id in heads))
+        pending = set()
+        for _, channel, chat_id in heads:
+            task = asyncio.create_task(self._deliver_chat_logged(channel, chat_id))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            pending.add(task)
+        while len(pending) > SWEEP_TAIL:
+            _, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
         return len(heads)
+
+    async def _deliver_chat_logged(self, channel: str, chat_id: str) -> None:
+        try:
+            await self._deliver_chat(channel, chat_id)
+        except Exception as exc:  # the database went away mid-send: a later sweep takes over
+            log.warning("delivery to %s chat %s interrupted: %s", channel, chat_id, exc)
 
     async def run(self, interval: float = 2.0) -> None:
         """The background sweep: wakes every `interval` seconds, or at once after a failed send."""

@@ -75,7 +75,7 @@ class Result:
     refused_sends: int = 0
     rss_idle_mib: float | None = None
     rss_peak_mib: float | None = None
-    note: str = ""
+    cpu_ms: dict[str, float] = field(default_factory=dict)  # CPU time per update, by process kind
 
 
 # --- the simulated people ---
@@ -186,6 +186,27 @@ def status_kib(pid: int, key: str) -> int | None:
     return None
 
 
+def cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """User + system CPU time of each process (all its threads) so far."""
+    out = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return out
+
+
+async def backend_pids(engine) -> list[int]:
+    """PostgreSQL's server processes serving the bot's database."""
+    if engine is None or engine.dialect.name != "postgresql":
+        return []
+    async with engine.connect() as conn:
+        return list((await conn.scalars(text(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"))).all())
+
+
 def worker_pids(process: subprocess.Popen, workers: int) -> list[int]:
     """The processes that serve: the bot itself, or the supervisor's worker children."""
     if workers == 1:
@@ -216,14 +237,17 @@ async def wait_up(base: str, process: subprocess.Popen, workers: int) -> None:
     raise RuntimeError(f"the bot did not come up (workers seen: {sorted(seen)})")
 
 
-def stop(process: subprocess.Popen) -> None:
+async def stop(process: subprocess.Popen) -> None:
+    """SIGTERM, and wait without blocking this event loop: the stand-in in it must go on
+    answering the sends the bot finishes while it stops."""
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        for _ in range(300):
+            if process.poll() is not None:
+                return
+            await asyncio.sleep(0.1)
+        process.kill()
+        process.wait()
 
 
 # --- the databases ---
@@ -313,11 +337,21 @@ async def measure(config: str, url: str | None, workers: int) -> Result:
             await drive(base, people, USERS_AT_ONCE * 3)
             await settle(tg, 0, outbox if engine else None)
             since = len(tg.calls)
+            bot_pids = [process.pid, *pids]
+            cpu_before = {"bot": cpu_seconds(bot_pids), "PostgreSQL": cpu_seconds(await backend_pids(engine))}
+            harness_before = time.process_time()
             answers, started = await drive(base, people, UPDATES)
             last_send = await settle(tg, since, outbox if engine else None)
+            harness = time.process_time() - harness_before
+            cpu_after = {"bot": cpu_seconds(bot_pids), "PostgreSQL": cpu_seconds(await backend_pids(engine))}
+            for kind, after in cpu_after.items():
+                used = sum(seconds - cpu_before[kind].get(pid, 0.0) for pid, seconds in after.items())
+                if after:
+                    result.cpu_ms[kind] = used * 1000 / UPDATES
+            result.cpu_ms["harness (load, stand-in)"] = harness * 1000 / UPDATES
             result.rss_peak_mib = max(status_kib(p, "VmHWM") or 0 for p in pids) / 1024
         finally:
-            stop(process)
+            await stop(process)
             if engine is not None:
                 await engine.dispose()
         ok = [seconds for _, seconds, status in answers if status == 200]
@@ -350,6 +384,9 @@ def table(results: list[Result]) -> None:
         print(f"   | {r.config}{errors} | {r.accepted_per_s:.0f} | {r.p50_ms:.0f} | {r.p99_ms:.0f} | "
               f"{r.done_after_s:.1f} s | {r.done_per_s:.0f} | {share} | {r.sends} ({r.refused_sends}) | "
               f"{r.rss_idle_mib:.0f} / {r.rss_peak_mib:.0f} MiB |", flush=True)
+    print("   CPU time per update (all processes of a kind, measured window incl. sending the replies):")
+    for r in results:
+        print(f"     {r.config}: " + ", ".join(f"{kind} {ms:.1f} ms" for kind, ms in r.cpu_ms.items()))
 
 
 async def run() -> None:
