@@ -139,12 +139,12 @@ class Courier:
             await updates.mark_sent(db, row.id)
         return True
 
-    async def sweep(self) -> int:
+    async def sweep(self, tail: int = 0) -> int:
         """One pass: for every chat whose oldest unsent message is due, send its queue in order.
 
-        Returns once all but SWEEP_TAIL of those chats are done; the rest finish in the
-        background (and `drain` waits for them), so that the next pass claims its rows while
-        they go out and a rate-limited channel never idles between passes."""
+        Returns once all but `tail` of those chats are done; the rest finish in the background
+        (`drain` waits for them). The background sweep hands over early, so that the next pass
+        claims its rows while they go out and a rate-limited channel never idles between passes."""
         async with self.sessions() as db:
             heads = await updates.describe(db, await updates.due(db, SWEEP_BATCH, self.sends_broadcasts))
         if not heads:
@@ -155,7 +155,7 @@ class Courier:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
             pending.add(task)
-        while len(pending) > SWEEP_TAIL:
+        while len(pending) > tail:
             _, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
         return len(heads)
 
@@ -169,7 +169,7 @@ class Courier:
         """The background sweep: wakes every `interval` seconds, or at once after a failed send."""
         while True:
             try:
-                if await self.sweep() >= SWEEP_BATCH:
+                if await self.sweep(tail=SWEEP_TAIL) >= SWEEP_BATCH:
                     continue  # more waiting (an announcement going out): straight on
             except Exception as exc:  # the database may be down; try again next round
                 log.warning("outbox sweep failed: %s", exc)
