@@ -16,8 +16,8 @@ accepted/s counts webhook 200s over the sending window; done/s counts the same u
 time until their last reply reached the stand-in (the echo bot answers 200 before handling, the
 bot after committing, so done/s is the fair comparison and "% of echo" is taken from it). Memory:
 VmRSS of a worker process after start-up (idle) and its VmHWM (peak) after the load.
-BENCH_WEBHOOK_UPDATES sets the number of measured updates per configuration (default 2,400);
-BENCH_WEBHOOK_PROFILE=file runs the 1-worker SQLite bot under cProfile and writes its stats there.
+BENCH_WEBHOOK_UPDATES sets the number of measured updates per configuration (default 1,200);
+BENCH_WEBHOOK_PROFILE=file runs the 1-worker bots under cProfile (stats in file.sqlite, file.postgresql).
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ TOKEN = "4242:bench-webhook-token"
 SECRET = "bench-webhook-secret"
 QR_KEY = "bench-qr-signing-key-0123456789"
 USERS_AT_ONCE = 40
-UPDATES = int(os.environ.get("BENCH_WEBHOOK_UPDATES") or 2400)
+UPDATES = int(os.environ.get("BENCH_WEBHOOK_UPDATES") or 1200)
 VOLUNTEER_EVERY = 5  # one person in five is a volunteer
 VENUES = 5
 PROJECT = Path(__file__).resolve().parents[2]
@@ -316,8 +316,8 @@ async def measure(config: str, url: str | None, workers: int) -> Result:
                     "TELEGRAM_MAX_PER_SECOND": "0"}
             command = [sys.executable, "-m", "bot.cli", "run", "--workers", str(workers)]
             profile = os.environ.get("BENCH_WEBHOOK_PROFILE")
-            if profile and workers == 1 and url.startswith("sqlite"):
-                command[1:3] = ["-m", "cProfile", "-o", profile, "-m", "bot.cli"]
+            if profile and workers == 1:
+                command[1:3] = ["-m", "cProfile", "-o", f"{profile}.{url.split('+')[0]}", "-m", "bot.cli"]
         process = subprocess.Popen(command, env=env, cwd=PROJECT, stdin=subprocess.DEVNULL,
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         engine = create_engine(url) if url else None
