@@ -88,3 +88,13 @@ def test_zalo_settings_are_read_and_their_secrets_masked():
     assert "secret-value" not in repr(s) and "token-value" not in repr(s)
     local = Settings.from_env({"ZALO_OA_APP_ID": "1", "HTTP_PORT": "8099"})
     assert not local.zalo_oa_configured and local.own_base_url == "http://127.0.0.1:8099"
+
+
+def test_telegram_send_rate():
+    from bot.channels.telegram import RATE_BURST, rate_limiter
+
+    assert Settings.from_env({}).telegram_max_per_second == 29
+    assert Settings.from_env({"TELEGRAM_MAX_PER_SECOND": "0"}).telegram_max_per_second == 0
+    paced = rate_limiter(29)._base_limiter  # noqa: SLF001 - the pace is what this setting is for
+    assert paced.max_rate == RATE_BURST and abs(paced.max_rate / paced.time_period - 29) < 1e-9
+    assert rate_limiter(0)._base_limiter is None  # noqa: SLF001
