@@ -34,6 +34,8 @@ def backoff(attempts: int, retry_after: float | None) -> dt.timedelta:
 
 
 SWEEP_BATCH = 100
+# A pass hands over to the next when this many of its chats are still being sent to.
+SWEEP_TAIL = 30
 
 
 class Courier:
@@ -148,21 +150,37 @@ class Courier:
             await updates.mark_sent(db, row.id)
         return True
 
-    async def sweep(self) -> int:
-        """One pass: for every chat whose oldest unsent message is due, send its queue in order."""
+    async def sweep(self, tail: int = 0) -> int:
+        """One pass: for every chat whose oldest unsent message is due, send its queue in order.
+
+        Returns once all but `tail` of those chats are done; the rest finish in the background
+        (`drain` waits for them). The background sweep hands over early, so that the next pass
+        claims its rows while they go out and a rate-limited channel never idles between passes."""
         async with self.sessions() as db:
             heads = await updates.describe(db, await updates.due(db, SWEEP_BATCH, self.sends_broadcasts))
         if not heads:
             return 0
-
-        await asyncio.gather(*(self._deliver_chat(channel, chat_id) for _, channel, chat_id in heads))
+        pending = set()
+        for _, channel, chat_id in heads:
+            task = asyncio.create_task(self._deliver_chat_logged(channel, chat_id))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            pending.add(task)
+        while len(pending) > tail:
+            _, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
         return len(heads)
+
+    async def _deliver_chat_logged(self, channel: str, chat_id: str) -> None:
+        try:
+            await self._deliver_chat(channel, chat_id)
+        except Exception as exc:  # the database went away mid-send: a later sweep takes over
+            log.warning("delivery to %s chat %s interrupted: %s", channel, chat_id, exc)
 
     async def run(self, interval: float = 2.0) -> None:
         """The background sweep: wakes every `interval` seconds, or at once after a failed send."""
         while True:
             try:
-                if await self.sweep() >= SWEEP_BATCH:
+                if await self.sweep(tail=SWEEP_TAIL) >= SWEEP_BATCH:
                     continue  # more waiting (an announcement going out): straight on
             except Exception as exc:  # the database may be down; try again next round
                 log.warning("outbox sweep failed: %s", exc)

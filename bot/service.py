@@ -121,13 +121,15 @@ class Service:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
+        # Sends under way finish before the channels close: one cut off after Telegram took it
+        # would be sent again after the restart.
+        await self.courier.drain()
         for channel in reversed(self._started):
             try:
                 await channel.stop()
             except Exception:
                 log.exception("stopping channel %s failed", channel.name)
         self._started.clear()
-        await self.courier.drain()
         if self._owns_db:
             await self.db.dispose()
 

@@ -76,6 +76,9 @@ class Settings:
     telegram_bot_token: Secret | None = None
     telegram_api_base_url: str = "https://api.telegram.org/bot"
     telegram_webhook_secret: Secret | None = None
+    # Sends per second this process allows itself on Telegram, evenly spaced: a little under
+    # Telegram's limit of about 30 a second. 0: no limit of our own (benchmarks, a local Bot API).
+    telegram_max_per_second: float = 29.0
     checkin_retention_days: int = 21
     # Signs the QR check-in payloads; without it no poster is made and no QR link is accepted.
     qr_signing_key: Secret | None = None
@@ -119,6 +122,7 @@ class Settings:
             telegram_bot_token=_secret(env, "TELEGRAM_BOT_TOKEN"),
             telegram_api_base_url=env.get("TELEGRAM_API_BASE_URL") or "https://api.telegram.org/bot",
             telegram_webhook_secret=_secret(env, "TELEGRAM_WEBHOOK_SECRET"),
+            telegram_max_per_second=_number(env, "TELEGRAM_MAX_PER_SECOND", 29, float, minimum=0),
             checkin_retention_days=_number(env, "CHECKIN_RETENTION_DAYS", 21),
             qr_signing_key=_qr_key(env),
             telegram_bot_username=(_optional(env, "TELEGRAM_BOT_USERNAME") or "").lstrip("@") or None,

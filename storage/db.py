@@ -83,12 +83,11 @@ async def claim_row(session: AsyncSession, model: Any, row_id: int, lease: Any, 
     """Lease one queue row (the outbox, the inbound queue) to this worker until now + `lease`,
     unless another worker holds it or `conditions` say it is not its turn; the row, or None."""
     now = utcnow()
-    result = await session.execute(
+    claimed = await session.scalars(
         update(model)
         .where(model.id == row_id, or_(model.claimed_until.is_(None), model.claimed_until < now), *conditions)
         .values(claimed_until=now + lease, attempts=model.attempts + 1)
-        .execution_options(synchronize_session=False)
+        .returning(model)  # the row as claimed, in the same round trip
+        .execution_options(synchronize_session=False, populate_existing=True)
     )
-    if result.rowcount != 1:
-        return None
-    return await session.get(model, row_id, populate_existing=True)
+    return claimed.one_or_none()

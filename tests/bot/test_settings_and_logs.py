@@ -109,3 +109,13 @@ def test_the_command_line_says_which_setting_is_bad_without_a_traceback():
     result = CliRunner().invoke(main, ["roles"], env={"CHECKIN_RETENTION_DAYS": "abc"})
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert "CHECKIN_RETENTION_DAYS must be a whole number of at least 1, not 'abc'" in result.output
+
+
+def test_telegram_send_rate():
+    from bot.channels.telegram import RATE_BURST, rate_limiter
+
+    assert Settings.from_env({}).telegram_max_per_second == 29
+    assert Settings.from_env({"TELEGRAM_MAX_PER_SECOND": "0"}).telegram_max_per_second == 0
+    paced = rate_limiter(29)._base_limiter  # noqa: SLF001 - the pace is what this setting is for
+    assert paced.max_rate == RATE_BURST and abs(paced.max_rate / paced.time_period - 29) < 1e-9
+    assert rate_limiter(0)._base_limiter is None  # noqa: SLF001
