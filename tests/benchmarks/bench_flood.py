@@ -4,12 +4,13 @@ Ten calm citizens each send 15 updates one after another (/start, the guide's bu
 questions typed in), waiting for the bot's reply and THINK_S before the next, like a person
 reading. Each is timed twice: until the webhook's answer (POST /webhooks/telegram → 200) and until
 the update's reply (its first send or edit to that chat) reached the TelegramStandin. Scenarios,
-side by side against `bluezone-bot run` (1 worker, the harness of bench_webhook): (a) the calm
-people alone; (b) the same while one account posts /start as fast as FLOOD_CONNECTIONS
-connections allow, from FLOOD_LEAD_S before the calm people start until they finish; (c) the same
-flood with the guard turned off (FLOOD_BURST=0), for contrast. "accepted" counts the flooder's
-updates the bot handled (its processed-update marks), "replies" its sends on the stand-in.
-The guard is a token bucket: 20 at once, then 2 a second, and one "slow down" notice.
+side by side against `bluezone-bot run` (1 worker, the harness of bench_webhook), on PostgreSQL
+and SQLite: the calm people alone; the same while one account posts /start over
+FLOOD_CONNECTIONS connections, from FLOOD_LEAD_S before the calm people start until they finish,
+paced at FLOOD_PACED_PER_S and then as fast as the connections allow; for contrast, the unpaced
+flood with the guard turned off (FLOOD_BURST=0). "accepted" counts the flooder's updates the bot
+handled (its processed-update marks), "replies" its sends on the stand-in. The guard is a token
+bucket: 20 at once, then 2 a second, and one "slow down" notice.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ CALM_USERS = 10
 THINK_S = 0.2
 FLOOD_CONNECTIONS = 8
 FLOOD_LEAD_S = 1.0
+FLOOD_PACED_PER_S = 100  # far more than a person can type: a scripted account
 
 
 @dataclass
@@ -99,14 +101,21 @@ async def calm_person(http: aiohttp.ClientSession, base: str, tg: TelegramStandi
         await asyncio.sleep(think)
 
 
-async def flood(base: str, user: FakeUser, result: Scenario, stop_flood: asyncio.Event) -> list[int]:
-    """Post /start as fast as FLOOD_CONNECTIONS connections allow until told to stop; the update ids."""
+async def flood(base: str, user: FakeUser, result: Scenario, stop_flood: asyncio.Event,
+                rate: float | None) -> list[int]:
+    """Post /start over FLOOD_CONNECTIONS connections, `rate` a second (None: as fast as they
+    allow) until told to stop; the update ids."""
     ids: list[int] = []
     connector = aiohttp.TCPConnector(limit=FLOOD_CONNECTIONS)
+    due = time.monotonic()
     async with aiohttp.ClientSession(connector=connector) as http:
 
         async def connection() -> None:
+            nonlocal due
             while not stop_flood.is_set():
+                if rate:
+                    due = max(due + 1 / rate, time.monotonic() - 1)  # a late connection does not burst
+                    await asyncio.sleep(due - time.monotonic())
                 update = user.build_text("/start")
                 ids.append(update["update_id"])
                 status = await post_update(http, base, update)
@@ -119,12 +128,13 @@ async def flood(base: str, user: FakeUser, result: Scenario, stop_flood: asyncio
     return ids
 
 
-async def scenario(name: str, base: str, tg: TelegramStandin, engine, users: Iterator[int], flooding: bool) -> Scenario:
+async def scenario(name: str, base: str, tg: TelegramStandin, engine, users: Iterator[int], flooding: bool,
+                   rate: float | None) -> Scenario:
     result = Scenario(name)
     since = len(tg.calls)
     stop_flood = asyncio.Event()
     flooder = tg.user(next(users)) if flooding else None
-    flooding_task = asyncio.create_task(flood(base, flooder, result, stop_flood)) if flooder else None
+    flooding_task = asyncio.create_task(flood(base, flooder, result, stop_flood, rate)) if flooder else None
     if flooder:
         await asyncio.sleep(FLOOD_LEAD_S)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CALM_USERS)) as http:
@@ -156,8 +166,9 @@ async def measure(database: str, url: str) -> list[Scenario]:
     engine = create_engine(url)
     try:
         async with TelegramStandin(token=TOKEN, username="bluezone_bench_bot") as tg:
-            for guard, names in ((True, ("calm people alone", "with a flood, guard on")),
-                                 (False, ("with a flood, guard off (FLOOD_BURST=0)",))):
+            for guard, names in ((True, ("calm people alone", f"flood at {FLOOD_PACED_PER_S}/s, guard on",
+                                         "flood as fast as possible, guard on")),
+                                 (False, ("flood as fast as possible, guard off (FLOOD_BURST=0)",))):
                 process, base = start_bot(tg, url, 1, env=None if guard else {"FLOOD_BURST": "0"})
                 try:
                     await wait_up(base, process, 1)
@@ -165,7 +176,8 @@ async def measure(database: str, url: str) -> list[Scenario]:
                         await calm_person(http, base, tg, tg.user(next(users)), None, think=0)
                     for name in names:
                         results.append(await scenario(f"{database}: {name}", base, tg, engine, users,
-                                                      flooding="flood" in name))
+                                                      flooding="flood" in name,
+                                                      rate=FLOOD_PACED_PER_S if "/s" in name else None))
                 finally:
                     await stop(process)
     finally:
