@@ -49,7 +49,7 @@ class Service:
             self.sessions, self.channels, sends_broadcasts=self.primary,
             lease=dt.timedelta(seconds=settings.outbox_lease_seconds),
         )
-        self.flood_guard = FloodGuard()
+        self.flood_guard = FloodGuard(burst=settings.flood_burst) if settings.flood_burst else None
         self.media = MediaLinks(settings, self.sessions)
         # SQLite has one writer at a time: handling events one by one keeps the lock free for the
         # webhooks' short inserts; PostgreSQL handles a few at once.
@@ -82,7 +82,8 @@ class Service:
         A person flooding the bot gets one "slow down" notice; what they send beyond it is
         dropped before it costs a database transaction, so others are not slowed down.
         """
-        verdict = self.flood_guard.check(incoming.channel, incoming.user_id)
+        guard = self.flood_guard
+        verdict = guard.check(incoming.channel, incoming.user_id) if guard else Verdict.ALLOW
         if verdict is Verdict.DROP:
             return
         try:
@@ -91,7 +92,8 @@ class Service:
             else:
                 ids = await self.engine.handle(incoming)
         except Exception:
-            self.flood_guard.refund(incoming.channel, incoming.user_id)
+            if guard:
+                guard.refund(incoming.channel, incoming.user_id)
             raise
         self.courier.deliver_soon(ids)
 

@@ -108,6 +108,9 @@ class Settings:
     # How long a Bot API call may wait for Telegram's answer before it counts as timed out and
     # is retried later (python-telegram-bot's own default is 5 s).
     telegram_send_timeout: float = 5.0
+    # The per-person flood guard: this many updates at once, refilled over 10 s; 0 turns it off
+    # (benchmarks that compare with and without it).
+    flood_burst: int = 20
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -140,6 +143,7 @@ class Settings:
             media_url_ttl_hours=_number(env, "MEDIA_URL_TTL_HOURS", 24, float, minimum=0.01),
             outbox_lease_seconds=_number(env, "OUTBOX_LEASE_SECONDS", 60, float, minimum=1),
             telegram_send_timeout=_number(env, "TELEGRAM_SEND_TIMEOUT", 5, float, minimum=0.1),
+            flood_burst=_number(env, "FLOOD_BURST", 20, minimum=0),
         )
 
     def secrets(self) -> list[str]:

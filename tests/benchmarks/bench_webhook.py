@@ -100,19 +100,7 @@ class People:
         return self._citizen(self.tg.user(next(self.ids)), n)
 
     def _citizen(self, user: FakeUser, n: int) -> list[Callable[[], dict]]:
-        menu: dict = {}
-
-        def press(data: str) -> dict:
-            if not menu:
-                # The message whose buttons are pressed: as if the bot had shown the menu before.
-                menu.update(self.tg._new_message(user.id, {"reply_markup": {"inline_keyboard": [
-                    [{"text": "Hướng dẫn cài đặt", "callback_data": "guide"}]]}}, text="Bluezone"))
-            update = user.build_raw({"callback_query": {
-                "id": self.tg._next_callback_id(), "from": user.as_dict(), "message": menu,
-                "chat_instance": str(8_000_000_000_000_000_000 + user.id), "data": data}})
-            self.tg._open_callbacks.add(update["callback_query"]["id"])  # as Telegram would
-            return update
-
+        press = presser(self.tg, user)
         payload = self.payloads[n % len(self.payloads)]
         return [lambda: user.build_text("/start"), lambda: press("guide"), lambda: press("guide:android"),
                 lambda: press("guide:android:1"), lambda: user.build_text(f"/start {payload}")]
@@ -123,12 +111,40 @@ class People:
                 lambda: user.build_text(f"thon {n % 9 + 1} so {n}/2 vang nha")]
 
 
+def presser(tg: TelegramStandin, user: FakeUser) -> Callable[[str], dict]:
+    """Builds `user`'s button presses (callback_query updates) on one menu message of the bot."""
+    menu: dict = {}
+
+    def press(data: str) -> dict:
+        if not menu:
+            # The message whose buttons are pressed: as if the bot had shown the menu before.
+            menu.update(tg._new_message(user.id, {"reply_markup": {"inline_keyboard": [
+                [{"text": "Hướng dẫn cài đặt", "callback_data": "guide"}]]}}, text="Bluezone"))
+        update = user.build_raw({"callback_query": {
+            "id": tg._next_callback_id(), "from": user.as_dict(), "message": menu,
+            "chat_instance": str(8_000_000_000_000_000_000 + user.id), "data": data}})
+        tg._open_callbacks.add(update["callback_query"]["id"])  # as Telegram would
+        return update
+
+    return press
+
+
+async def post_update(http: aiohttp.ClientSession, base: str, update: dict) -> int:
+    """POST one update to the bot's Telegram webhook as Telegram would: the answer's status (0: no answer)."""
+    try:
+        async with http.post(f"{base}/webhooks/telegram", json=update,
+                             headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}) as response:
+            await response.read()
+            return response.status
+    except aiohttp.ClientError:
+        return 0
+
+
 async def drive(base: str, people: People, updates: int) -> tuple[list[tuple[float, float, int]], float]:
     """USERS_AT_ONCE people at a time until `updates` were posted: (sent at, seconds, status)."""
     results: list[tuple[float, float, int]] = []
     budget = itertools.count()
     connector = aiohttp.TCPConnector(limit=USERS_AT_ONCE)
-    headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
     started = time.monotonic()
     async with aiohttp.ClientSession(connector=connector) as http:
 
@@ -139,12 +155,7 @@ async def drive(base: str, people: People, updates: int) -> tuple[list[tuple[flo
                         return
                     update = build()
                     t0 = time.monotonic()
-                    try:
-                        async with http.post(f"{base}/webhooks/telegram", json=update, headers=headers) as response:
-                            await response.read()
-                            status = response.status
-                    except aiohttp.ClientError:
-                        status = 0
+                    status = await post_update(http, base, update)
                     results.append((t0, time.monotonic() - t0, status))
 
         await asyncio.gather(*(one_at_a_time() for _ in range(USERS_AT_ONCE)))
@@ -217,6 +228,28 @@ def worker_pids(process: subprocess.Popen, workers: int) -> list[int]:
             if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
                 pids.append(int(child))
     return pids
+
+
+def start_bot(tg: TelegramStandin, url: str | None, workers: int, env: dict[str, str] | None = None,
+              profile: str | None = None) -> tuple[subprocess.Popen, str]:
+    """`bluezone-bot run` on database `url` (None: the echo bot) in its own process, its webhook
+    on a free port and its Bot API calls going to `tg`, with no send rate limit of its own (the
+    workers' own work is measured); `env` adds or overrides settings. The process and its base URL."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    full = {**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE_URL": tg.base_url,
+            "TELEGRAM_WEBHOOK_SECRET": SECRET, "HTTP_PORT": str(port), "LOG_LEVEL": "WARNING"}
+    if url is None:
+        command = [sys.executable, "-m", "tests.benchmarks.echo_bot"]
+    else:
+        full |= {"DATABASE_URL": url, "PUBLIC_BASE_URL": base, "QR_SIGNING_KEY": QR_KEY,
+                 "TELEGRAM_MAX_PER_SECOND": "0"}
+        command = [sys.executable, "-m", "bot.cli", "run", "--workers", str(workers)]
+        if profile:
+            command[1:3] = ["-m", "cProfile", "-o", f"{profile}.{url.split('+')[0]}", "-m", "bot.cli"]
+    process = subprocess.Popen(command, env={**full, **(env or {})}, cwd=PROJECT, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return process, base
 
 
 async def wait_up(base: str, process: subprocess.Popen, workers: int) -> None:
@@ -305,21 +338,8 @@ async def measure(config: str, url: str | None, workers: int) -> Result:
     payloads = await seed(url, volunteers) if url else ["c-bench"]
     result = Result(config)
     async with TelegramStandin(token=TOKEN, username="bluezone_bench_bot") as tg:
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        env = {**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE_URL": tg.base_url,
-               "TELEGRAM_WEBHOOK_SECRET": SECRET, "HTTP_PORT": str(port), "LOG_LEVEL": "WARNING"}
-        if url is None:
-            command = [sys.executable, "-m", "tests.benchmarks.echo_bot"]
-        else:
-            env |= {"DATABASE_URL": url, "PUBLIC_BASE_URL": base, "QR_SIGNING_KEY": QR_KEY,
-                    "TELEGRAM_MAX_PER_SECOND": "0"}
-            command = [sys.executable, "-m", "bot.cli", "run", "--workers", str(workers)]
-            profile = os.environ.get("BENCH_WEBHOOK_PROFILE")
-            if profile and workers == 1:
-                command[1:3] = ["-m", "cProfile", "-o", f"{profile}.{url.split('+')[0]}", "-m", "bot.cli"]
-        process = subprocess.Popen(command, env=env, cwd=PROJECT, stdin=subprocess.DEVNULL,
-                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        profile = os.environ.get("BENCH_WEBHOOK_PROFILE")
+        process, base = start_bot(tg, url, workers, profile=profile if profile and url and workers == 1 else None)
         engine = create_engine(url) if url else None
 
         async def outbox() -> int:

@@ -4,12 +4,14 @@ before they reach the database, after a single "slow down" notice."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections import Counter
 
 from hypothesis import given, strategies as st
 from sqlalchemy import select
 
 from bot.ratelimit import FloodGuard, Verdict
+from bot.settings import Settings
 from handlers.types import Incoming, Kind
 from storage.models import ProcessedUpdate
 from tests.harness import ChatDriver
@@ -73,6 +75,25 @@ async def test_a_flood_is_dropped_before_the_database_and_others_are_answered(se
     assert len([s for s in sent if s.chat_id == "calm"]) == 5
     notices = [s for s in sent if s.chat_id == "flooder" and s.message.key == "menu.too_fast"]
     assert len(notices) == 1
+
+
+async def test_flood_burst_0_turns_the_guard_off(settings, db_engine):
+    from bot.service import Service
+
+    assert Settings.from_env({}).flood_burst == 20
+    assert Settings.from_env({"FLOOD_BURST": "0"}).flood_burst == 0
+    service = Service(dataclasses.replace(settings, flood_burst=0), db_engine=db_engine)
+    try:
+        ChatDriver(service, user_id="flooder")
+        await asyncio.gather(*(service.receive(Incoming(
+            channel="test", user_id="flooder", chat_id="flooder", update_id=f"off-{n}", kind=Kind.TEXT, text="het pin",
+        )) for n in range(30)))
+        async with service.sessions() as db:
+            handled = (await db.scalars(select(ProcessedUpdate.update_id).where(
+                ProcessedUpdate.update_id.like("off-%")))).all()
+        assert len(handled) == 30
+    finally:
+        await service.stop()
 
 
 def test_an_update_that_could_not_be_handled_gives_its_token_back():
