@@ -56,6 +56,14 @@ class FloodGuard:
         bucket.warned = True
         return Verdict.WARN
 
+    def dropping(self, channel: str, user_id: str) -> bool:
+        """Whether `check` would drop this person's next update now, without counting it: lets
+        a webhook turn a flood away before it parses the update."""
+        bucket = self._buckets.get((channel, user_id))
+        if bucket is None or not bucket.warned:
+            return False
+        return min(float(self.burst), bucket.tokens + (self.clock() - bucket.at) * self.rate) < 1
+
     def refund(self, channel: str, user_id: str) -> None:
         """Give back the token of an update that could not be handled (the database was down):
         the messenger will deliver it again, and a retry must not count as flooding."""

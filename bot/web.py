@@ -35,6 +35,17 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", "channels": sorted(service.channels)})
 
 
+def _sender_id(data: dict) -> str | None:
+    """The sender of a Telegram update read straight from its JSON (message, callback query...),
+    cheaper than parsing it; None when it has none in the usual place."""
+    for value in data.values():
+        if isinstance(value, dict):
+            sender = value.get("from")
+            if isinstance(sender, dict) and isinstance(sender.get("id"), int) and not isinstance(sender.get("id"), bool):
+                return str(sender["id"])
+    return None
+
+
 async def telegram_webhook(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
     channel = service.channels.get("telegram")
@@ -48,6 +59,9 @@ async def telegram_webhook(request: web.Request) -> web.Response:
         return web.json_response({"ok": False, "error": "malformed JSON"}, status=400)
     if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
         return web.json_response({"ok": False, "error": "not an update"}, status=400)
+    guard, sender = service.flood_guard, _sender_id(data)
+    if guard and sender is not None and guard.dropping("telegram", sender):
+        return web.json_response({"ok": True})  # a flood: dropped before parsing, as it would be after
     try:
         update = channel.parse(data)
     except ValueError as exc:

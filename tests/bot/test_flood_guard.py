@@ -8,7 +8,7 @@ import dataclasses
 from collections import Counter
 
 from hypothesis import given, strategies as st
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.ratelimit import FloodGuard, Verdict
 from bot.settings import Settings
@@ -102,3 +102,43 @@ def test_an_update_that_could_not_be_handled_gives_its_token_back():
         assert guard.check("telegram", "1") is Verdict.ALLOW
         guard.refund("telegram", "1")
     assert guard.check("telegram", "1") is Verdict.ALLOW
+
+
+def test_dropping_tells_in_advance_what_check_would_drop_without_counting():
+    clock = Clock()
+    guard = FloodGuard(burst=2, window=10, clock=clock)
+    assert not guard.dropping("telegram", "1")  # never seen
+    assert [guard.check("telegram", "1") for _ in range(3)] == [Verdict.ALLOW, Verdict.ALLOW, Verdict.WARN]
+    assert guard.dropping("telegram", "1") and not guard.dropping("telegram", "2")
+    assert guard.check("telegram", "1") is Verdict.DROP
+    clock.now += 5  # one token back
+    assert not guard.dropping("telegram", "1") and guard.check("telegram", "1") is Verdict.ALLOW
+
+
+async def test_a_flood_on_the_webhook_is_turned_away_before_parsing(aiohttp_client, service, monkeypatch):
+    """Past the notice, a flooder's posts get 200 without the update being parsed or handled."""
+    from bot.settings import Secret
+    from bot.web import init_app
+    from tests.standins.telegram_api import TelegramStandin
+
+    async with TelegramStandin(token="1:flood") as tg:
+        cfg = service.settings.__class__(**{**vars(service.settings), "telegram_bot_token": Secret("1:flood"),
+                                            "telegram_api_base_url": tg.base_url, "public_base_url": "http://127.0.0.1:1",
+                                            "telegram_webhook_secret": Secret("flood-secret")})
+        service.settings = service.engine.settings = cfg
+        service.configure_channels()
+        client = await aiohttp_client(init_app(cfg, service))
+        channel = service.channels["telegram"]
+        parsed = []
+        real_parse = channel.parse
+        monkeypatch.setattr(channel, "parse", lambda data: parsed.append(data["update_id"]) or real_parse(data))
+        service.flood_guard.clock = Clock()  # no refill while the posts go in, however slow the machine
+        flooder = tg.user(4242)
+        for _ in range(40):
+            response = await client.post("/webhooks/telegram", json=flooder.build_text("het pin"),
+                                         headers={"X-Telegram-Bot-Api-Secret-Token": "flood-secret"})
+            assert response.status == 200
+        await service.courier.drain()
+        async with service.sessions() as db:
+            handled = await db.scalar(select(func.count()).select_from(ProcessedUpdate))
+    assert handled == 21 and len(parsed) == 21  # 20 and the "slow down" notice; 19 never parsed
