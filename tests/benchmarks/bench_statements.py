@@ -6,12 +6,14 @@ and their replies through the courier, on a fresh PostgreSQL database (SQLite wh
 Each statement costs about a millisecond of the worker's CPU (SQLAlchemy and the driver), so
 these counts, unlike the throughput figures of a shared machine, show the effect of a change
 exactly. The second update of each kind is counted (the first warms caches: the commune index).
+BENCH_STATEMENTS_SHOW=kind prints that kind's statements (e.g. "citizen /start").
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import tempfile
 from collections import Counter
 
@@ -36,8 +38,10 @@ async def count(url: str) -> dict[str, tuple[int, int]]:
     current = ["-"]
 
     @event.listens_for(service.db.sync_engine, "before_cursor_execute")
-    def on_statement(*_args) -> None:
+    def on_statement(_conn, _cursor, statement, *_args) -> None:
         statements[current[0]] += 1
+        if current[0] == os.environ.get("BENCH_STATEMENTS_SHOW"):
+            print("     ", " ".join(statement.split())[:160])
 
     @event.listens_for(service.db.sync_engine.pool, "checkout")
     def on_checkout(*_args) -> None:
