@@ -87,16 +87,17 @@ def _forget(session: Session | AsyncSession) -> None:
 
 @event.listens_for(Session, "after_transaction_end")
 def _on_transaction_end(session: Session, _transaction: SessionTransaction) -> None:
-    # Commit, rollback, or a savepoint's end (a failed handler's writes undone): read again.
+    # Commit, rollback, a savepoint's end (a failed handler's writes undone), or a flush of
+    # pending changes (which may be role grants): read again.
     _forget(session)
 
 
 @event.listens_for(Session, "do_orm_execute")
 def _on_execute(state: ORMExecuteState) -> None:
     # Any INSERT, UPDATE or DELETE of role grants (a grant, the erasure of a person's data).
-    if (state.is_insert or state.is_update or state.is_delete) and getattr(
-        state.statement, "table", None
-    ) is RoleGrant.__table__:
+    table = getattr(state.statement, "table", None)  # an annotated copy of the Table: by name
+    writes = state.is_insert or state.is_update or state.is_delete
+    if writes and getattr(table, "name", None) == RoleGrant.__tablename__:
         _forget(state.session)
 
 
@@ -162,11 +163,12 @@ async def _row(session: AsyncSession, user_id: int, role: Role, unit_code: str) 
 
 
 async def grants_of(session: AsyncSession, user_id: int, include_revoked: bool = False) -> list[Grant]:
-    read = session.info.setdefault(_READ, {})
-    grants = read.get(user_id)
+    grants = session.info.get(_READ, {}).get(user_id)
     if grants is None:
         stmt = select(RoleGrant).where(RoleGrant.user_id == user_id).order_by(RoleGrant.role, RoleGrant.unit_code)
-        grants = read[user_id] = tuple(_grant(r) for r in (await session.scalars(stmt)).all())
+        grants = tuple(_grant(r) for r in (await session.scalars(stmt)).all())
+        # Kept after the query: its autoflush (which ends a subtransaction) forgets what was read.
+        session.info.setdefault(_READ, {})[user_id] = grants
     return [g for g in grants if include_revoked or g.active]
 
 
