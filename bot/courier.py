@@ -63,19 +63,34 @@ class Courier:
         One delivery at a time per chat in this process: a row another delivery could not send
         yet (its chat's earlier message was still on its way) goes with the next delivery
         for that chat instead of waiting for the sweep.
+
+        Rows just queued (updates.Queued: their chat known) are claimed and sent as they are,
+        without first reading their chat's queue: the claim itself refuses a row behind an
+        earlier unsent message to the same chat, and then the chat's queue is read and sent
+        in order, as for any other delivery.
         """
         ids = list(ids)
         if not ids:
+            return
+        if all(isinstance(i, updates.Queued) for i in ids):
+            fresh: dict[tuple[str, str], list[int]] = {}
+            for i in sorted(ids):
+                fresh.setdefault((i.channel, i.chat_id), []).append(int(i))
+            for (channel, chat_id), rows in fresh.items():
+                await self._deliver_chat(channel, chat_id, rows)
             return
         async with self.sessions() as db:
             chats = list(dict.fromkeys((channel, chat_id) for _, channel, chat_id in await updates.describe(db, ids)))
         for chat in chats:
             await self._deliver_chat(*chat)
 
-    async def _deliver_chat(self, channel: str, chat_id: str) -> None:
+    async def _deliver_chat(self, channel: str, chat_id: str, rows: list[int] | None = None) -> None:
+        """Send a chat's due messages in order; `rows`: only these (just queued), in order."""
         lock = self._chat_locks.setdefault((channel, chat_id), asyncio.Lock())
         try:
             async with lock:
+                if rows is not None and await self._send_in_turn(rows):
+                    return
                 async with self.sessions() as db:
                     queue = await updates.pending_for_chat(db, channel, chat_id, self.sends_broadcasts)
                 for message_id in queue:
@@ -85,6 +100,18 @@ class Courier:
         finally:
             if not lock.locked():
                 self._chat_locks.pop((channel, chat_id), None)
+
+    async def _send_in_turn(self, rows: list[int]) -> bool:
+        """Send these rows in order; False as soon as one is not its turn yet (the chat's queue
+        must be read and sent in order), True when done (or a failed one left to the sweep)."""
+        for message_id in rows:
+            sent = await self._send_one(message_id)
+            if sent is None:
+                return False
+            if not sent:
+                self._wake.set()  # the sweep takes over the rest, in order
+                return True
+        return True
 
     def deliver_soon(self, ids: list[int]) -> None:
         """Deliver in the background (a webhook answers at once; the send follows)."""
@@ -105,13 +132,15 @@ class Courier:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-    async def _send_one(self, message_id: int) -> bool:
+    async def _send_one(self, message_id: int) -> bool | None:
+        """True: sent or settled, go on with the chat's next; False: to be retried later; None:
+        not claimed (leased elsewhere, or behind an unsent message)."""
         async with self.sessions() as db, db.begin():
             row = await updates.claim(db, message_id, self.lease)
             if row is None:
                 # Sent already: go on. Leased elsewhere, or behind an unsent message: the sweep
                 # sends it once its turn comes.
-                return await updates.is_settled(db, message_id)
+                return True if await updates.is_settled(db, message_id) else None
         channel = self.channels.get(row.channel)
         if channel is None:
             log.warning("no channel %r configured; outbox %s waits", row.channel, row.id)

@@ -122,7 +122,7 @@ class Engine:
                 rows = self._queue(db, account, rendered, msg.update_id, keep_account=False)
                 db.expunge(account)
                 await db.flush()
-                return [row.id for row in rows]
+                return updates.queued(rows)
             if not step.keeps_state:
                 convo.state = step.state
                 if step.state is None:
@@ -135,7 +135,7 @@ class Engine:
             for announcement in ctx.announcements:
                 await self._queue_announcement(db, announcement)
             await db.flush()
-            return [row.id for row in rows]
+            return updates.queued(rows)
 
     async def _run(self, msg: Incoming, ctx: Context) -> tuple[Step, list[Rendered], list[str] | None]:
         """The handler's step, rendered; a bug in a handler (or a content error) costs the user an
@@ -213,7 +213,7 @@ class Engine:
         for reply in replies:
             rows.extend(await self._queue_notice(db, user_id, reply))
         await db.flush()
-        return [row.id for row in rows]
+        return updates.queued(rows)
 
 
 def _resolve_numbered(msg: Incoming, menu: list) -> Incoming:

@@ -1,5 +1,6 @@
-"""Permission checks for handlers: read from the database at every action, and a refusal that
-says why (not a hidden button: a forged or old payload reaches the handler and is refused here)."""
+"""Permission checks for handlers: read from the database at every action (a person's grants
+once per update's transaction, see storage.roles), and a refusal that says why (not a hidden
+button: a forged or old payload reaches the handler and is refused here)."""
 
 from __future__ import annotations
 

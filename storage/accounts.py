@@ -17,8 +17,8 @@ async def open_account(
     The lock (SELECT ... FOR UPDATE on PostgreSQL; SQLite's write lock otherwise) makes two
     workers handling the same person's updates take turns instead of overwriting each other.
     """
-    account = await _locked_account(session, channel, external_id)
-    if account is None:
+    found = await _locked_account(session, channel, external_id)
+    if found is None:
         user = User()
         session.add(user)
         await session.flush()
@@ -31,16 +31,15 @@ async def open_account(
         result = await session.execute(stmt)
         if result.rowcount == 0:  # another worker created it first; drop our spare person
             await session.delete(user)
-        account = await _locked_account(session, channel, external_id)
-        assert account is not None
+        found = await _locked_account(session, channel, external_id)
+        assert found is not None
+        account, user, convo = found
     else:
+        account, user, convo = found
         account.last_seen_at = utcnow()
         account.blocked_at = None  # they are writing to us, so they no longer block the bot
         if account.chat_id != chat_id:
             account.chat_id = chat_id
-    user = await session.get(User, account.user_id)
-    assert user is not None
-    convo = await session.get(Conversation, account.id)
     if convo is None:
         convo = Conversation(account_id=account.id, state=None, draft={}, menu=[])
         session.add(convo)
@@ -49,14 +48,20 @@ async def open_account(
     return account, user, convo
 
 
-async def _locked_account(session: AsyncSession, channel: str, external_id: str) -> Account | None:
+async def _locked_account(
+    session: AsyncSession, channel: str, external_id: str
+) -> tuple[Account, User, Conversation | None] | None:
+    """The account with its person and conversation in one query; only the account row is locked."""
     stmt = (
-        select(Account)
+        select(Account, User, Conversation)
+        .join(User, User.id == Account.user_id)
+        .outerjoin(Conversation, Conversation.account_id == Account.id)
         .where(Account.channel == channel, Account.external_id == external_id)
-        .with_for_update()
+        .with_for_update(of=Account)
         .execution_options(populate_existing=True)
     )
-    return (await session.scalars(stmt)).one_or_none()
+    row = (await session.execute(stmt)).one_or_none()
+    return None if row is None else (row[0], row[1], row[2])
 
 
 async def accounts_of(session: AsyncSession, user_id: int) -> list[Account]:

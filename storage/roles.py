@@ -3,7 +3,9 @@
 The hierarchy: an admin covers everything; a province officer covers their province and its
 communes; a coordinator their commune; a volunteer their commune. Roles are ranked (volunteer <
 coordinator < province officer < admin): `check(session, user, Role.COORDINATOR, "00070")` allows
-a coordinator of 00070, an officer of its province, or an admin. Every check reads the database.
+a coordinator of 00070, an officer of its province, or an admin. Checks read the database: a
+person's grants are read once per transaction (a /start's menu asks six times) and read again
+after anything in it grants, revokes or deletes a role, and in the next transaction.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ import datetime as dt
 import enum
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
 from storage import audit
 from storage.db import dialect_insert
@@ -73,6 +76,31 @@ def _grant(row: RoleGrant) -> Grant:
     return Grant(row.user_id, Role(row.role), row.unit_code, row.granted_at, row.revoked_at)
 
 
+# --- the grants read in this transaction: {user id: every grant, revoked ones included} ---
+
+_READ = "roles.grants_read"
+
+
+def _forget(session: Session | AsyncSession) -> None:
+    session.info.pop(_READ, None)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _on_transaction_end(session: Session, _transaction: SessionTransaction) -> None:
+    # Commit, rollback, a savepoint's end (a failed handler's writes undone), or a flush of
+    # pending changes (which may be role grants): read again.
+    _forget(session)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _on_execute(state: ORMExecuteState) -> None:
+    # Any INSERT, UPDATE or DELETE of role grants (a grant, the erasure of a person's data).
+    table = getattr(state.statement, "table", None)  # an annotated copy of the Table: by name
+    writes = state.is_insert or state.is_update or state.is_delete
+    if writes and getattr(table, "name", None) == RoleGrant.__tablename__:
+        _forget(state.session)
+
+
 async def unit_exists(session: AsyncSession, unit_code: str) -> bool:
     level = unit_level(unit_code)
     if level == "country":
@@ -93,6 +121,7 @@ async def grant(session: AsyncSession, user_id: int, role: Role, unit_code: str,
         raise ValueError(f"a {role.value} is held over a {LEVEL[role]}, not a {level} ({unit_code})")
     if not await unit_exists(session, unit_code):
         raise ValueError(f"no {level} with code {unit_code}")
+    _forget(session)
     row = await _row(session, user_id, role, unit_code)
     if row is None:
         # ON CONFLICT: the same grant made at once elsewhere (two coordinators approving) is one row.
@@ -116,6 +145,7 @@ async def grant(session: AsyncSession, user_id: int, role: Role, unit_code: str,
 
 async def revoke(session: AsyncSession, user_id: int, role: Role, unit_code: str, by: int | None = None) -> bool:
     """End `role` over the unit; False when the person did not hold it."""
+    _forget(session)
     row = await _row(session, user_id, Role(role), unit_code)
     if row is None or row.revoked_at is not None:
         return False
@@ -133,11 +163,13 @@ async def _row(session: AsyncSession, user_id: int, role: Role, unit_code: str) 
 
 
 async def grants_of(session: AsyncSession, user_id: int, include_revoked: bool = False) -> list[Grant]:
-    stmt = select(RoleGrant).where(RoleGrant.user_id == user_id)
-    if not include_revoked:
-        stmt = stmt.where(RoleGrant.revoked_at.is_(None))
-    rows = (await session.scalars(stmt.order_by(RoleGrant.role, RoleGrant.unit_code))).all()
-    return [_grant(r) for r in rows]
+    grants = session.info.get(_READ, {}).get(user_id)
+    if grants is None:
+        stmt = select(RoleGrant).where(RoleGrant.user_id == user_id).order_by(RoleGrant.role, RoleGrant.unit_code)
+        grants = tuple(_grant(r) for r in (await session.scalars(stmt)).all())
+        # Kept after the query: its autoflush (which ends a subtransaction) forgets what was read.
+        session.info.setdefault(_READ, {})[user_id] = grants
+    return [g for g in grants if include_revoked or g.active]
 
 
 async def list_grants(session: AsyncSession, unit_code: str | None = None) -> list[Grant]:

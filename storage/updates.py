@@ -24,6 +24,24 @@ async def mark_processed(session: AsyncSession, channel: str, update_id: str) ->
     return result.rowcount == 1
 
 
+class Queued(int):
+    """An outbox row's id that also knows its chat (a reply just queued): the courier can go
+    straight to sending it, without looking the row up first."""
+
+    channel: str
+    chat_id: str
+
+    def __new__(cls, message_id: int, channel: str, chat_id: str) -> "Queued":
+        queued = super().__new__(cls, message_id)
+        queued.channel, queued.chat_id = channel, chat_id
+        return queued
+
+
+def queued(rows: Sequence[OutboxMessage]) -> list[int]:
+    """The ids of rows just added (and flushed), each with its chat."""
+    return [Queued(row.id, row.channel, row.chat_id) for row in rows]
+
+
 def queue(
     session: AsyncSession,
     *,

@@ -18,6 +18,7 @@ bot after committing, so done/s is the fair comparison and "% of echo" is taken 
 VmRSS of a worker process after start-up (idle) and its VmHWM (peak) after the load.
 BENCH_WEBHOOK_UPDATES sets the number of measured updates per configuration (default 1,200);
 BENCH_WEBHOOK_PROFILE=file runs the 1-worker bots under cProfile (stats in file.sqlite, file.postgresql).
+BENCH_WEBHOOK_CONFIGS picks configurations by ";"-separated prefixes (e.g. "echo;PostgreSQL, 1"); all by default.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ SECRET = "bench-webhook-secret"
 QR_KEY = "bench-qr-signing-key-0123456789"
 USERS_AT_ONCE = 40
 UPDATES = int(os.environ.get("BENCH_WEBHOOK_UPDATES") or 1200)
+CONFIGS = [c.strip() for c in (os.environ.get("BENCH_WEBHOOK_CONFIGS") or "").split(";") if c.strip()]
 VOLUNTEER_EVERY = 5  # one person in five is a volunteer
 VENUES = 5
 PROJECT = Path(__file__).resolve().parents[2]
@@ -409,18 +411,29 @@ def table(results: list[Result]) -> None:
         print(f"     {r.config}: " + ", ".join(f"{kind} {ms:.1f} ms" for kind, ms in r.cpu_ms.items()))
 
 
+def wanted(config: str) -> bool:
+    return not CONFIGS or any(config.startswith(prefix) for prefix in CONFIGS)
+
+
 async def run() -> None:
-    results = [await measure("echo bot (python-telegram-bot, no database)", None, 1)]
+    results = []
+    echo = "echo bot (python-telegram-bot, no database)"
+    if wanted(echo):
+        results.append(await measure(echo, None, 1))
     with tempfile.TemporaryDirectory() as tmp:
         for workers in (1, 2):
-            url = f"sqlite+aiosqlite:///{tmp}/bench{workers}.db"
-            results.append(await measure(f"SQLite, {workers} worker{'s' * (workers > 1)}", url, workers))
+            config = f"SQLite, {workers} worker{'s' * (workers > 1)}"
+            if wanted(config):
+                results.append(await measure(config, f"sqlite+aiosqlite:///{tmp}/bench{workers}.db", workers))
     for workers in (1, 2):
+        config = f"PostgreSQL, {workers} worker{'s' * (workers > 1)}"
+        if not wanted(config):
+            continue
         url = await fresh_pg_database()
         if url is None:
             break
         try:
-            results.append(await measure(f"PostgreSQL, {workers} worker{'s' * (workers > 1)}", url, workers))
+            results.append(await measure(config, url, workers))
         finally:
             await drop_pg_database(url)
     table(results)

@@ -55,6 +55,30 @@ async def test_messages_go_out_in_order_and_once(sessions):
     assert channel.sent == [("c1", "a"), ("c1", "b"), ("c1", "c")]
 
 
+async def test_fresh_replies_go_out_in_order_behind_earlier_ones(sessions):
+    """Replies handed over with their chat (updates.Queued) skip reading the chat's queue, yet
+    never overtake an earlier unsent message: the courier then sends the queue in order."""
+    channel = FlakyChannel()
+    courier = Courier(sessions, {"test": channel})
+    earlier = await _queue(sessions, ["a", "b"])
+    fresh = [updates.Queued(i, "test", "c1") for i in await _queue(sessions, ["c", "d"], update_id="u2")]
+    other = [updates.Queued(i, "test", "c2") for i in await _queue(sessions, ["x"], chat_id="c2", update_id="u3")]
+    await courier.deliver(fresh + other)
+    assert channel.sent == [("c1", "a"), ("c1", "b"), ("c1", "c"), ("c1", "d"), ("c2", "x")]
+    await courier.deliver(earlier + fresh)  # sent already: nothing twice
+    assert len(channel.sent) == 5
+
+
+async def test_a_fresh_reply_waits_behind_a_retry(sessions):
+    channel = FlakyChannel()
+    courier = Courier(sessions, {"test": channel})
+    channel.failures = [SendRetry("429", retry_after=0)]
+    await courier.deliver(await _queue(sessions, ["a"]))
+    fresh = [updates.Queued(i, "test", "c1") for i in await _queue(sessions, ["b"], update_id="u2")]
+    await courier.deliver(fresh)
+    assert channel.sent == [("c1", "a"), ("c1", "b")]  # the retry was due: the queue, in order
+
+
 async def test_a_retry_keeps_later_messages_waiting(sessions):
     channel = FlakyChannel()
     courier = Courier(sessions, {"test": channel})

@@ -84,3 +84,48 @@ async def test_a_person_who_never_wrote_is_created_once(sessions):
         first, created = await find_or_create_person(db, "telegram", "424242")
         again, created_again = await find_or_create_person(db, "telegram", "424242")
         assert created and not created_again and first.id == again.id
+
+
+async def test_grants_are_read_once_per_transaction_and_again_after_a_change(sessions):
+    from sqlalchemy import delete, event
+
+    from storage.models import RoleGrant
+
+    reads = []
+
+    def count(_conn, _cursor, statement, *_args):
+        if statement.lstrip().upper().startswith("SELECT") and "FROM role_grants" in statement:
+            reads.append(statement)
+
+    engine = sessions.kw["bind"].sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        async with sessions() as db, db.begin():
+            who = await person(db, "21")
+            assert not await roles.has_any(db, who)
+            assert not await roles.check(db, who, Role.VOLUNTEER, HOAN_KIEM)
+            assert len(reads) == 1  # the menu's six questions cost one read
+            await roles.grant(db, who, Role.VOLUNTEER, HOAN_KIEM)
+            assert await roles.check(db, who, Role.VOLUNTEER, HOAN_KIEM)
+            await roles.revoke(db, who, Role.VOLUNTEER, HOAN_KIEM)
+            assert (await roles.check(db, who, Role.VOLUNTEER, HOAN_KIEM)).refusal is Refusal.ENDED
+            await roles.grant(db, who, Role.VOLUNTEER, HOAN_KIEM)  # granted again: the same row
+            assert await roles.check(db, who, Role.VOLUNTEER, HOAN_KIEM)
+            await db.execute(delete(RoleGrant).where(RoleGrant.user_id == who))  # erasure
+            assert not await roles.has_any(db, who)
+            with pytest.raises(RuntimeError):
+                async with db.begin_nested():  # a handler that fails after granting
+                    await roles.grant(db, who, Role.COORDINATOR, HOAN_KIEM)
+                    assert await roles.has_any(db, who, {Role.COORDINATOR})
+                    raise RuntimeError
+            assert not await roles.has_any(db, who)
+        async with sessions() as db, db.begin():
+            await roles.grant(db, who, Role.VOLUNTEER, CUA_NAM)
+        async with sessions() as db:
+            assert await roles.communes_for(db, who, Role.VOLUNTEER) == [CUA_NAM]
+            await db.commit()  # the next transaction (of the same session) reads again
+            async with sessions() as other, other.begin():
+                await roles.revoke(other, who, Role.VOLUNTEER, CUA_NAM)
+            assert await roles.communes_for(db, who, Role.VOLUNTEER) == []
+    finally:
+        event.remove(engine, "before_cursor_execute", count)

@@ -1,0 +1,103 @@
+"""Database work per update: SQL statements and sessions (connection checkouts) per kind of update.
+
+The webhook benchmark's updates (a citizen's /start, a guide button, a check-in by deep link; a
+volunteer's /start and a visit line) go through Service.receive, as the webhook hands them over,
+and their replies through the courier, on a fresh PostgreSQL database (SQLite when there is none).
+Each statement costs about a millisecond of the worker's CPU (SQLAlchemy and the driver), so
+these counts, unlike the throughput figures of a shared machine, show the effect of a change
+exactly. The second update of each kind is counted (the first warms caches: the commune index).
+BENCH_STATEMENTS_SHOW=kind prints that kind's statements (e.g. "citizen /start").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import tempfile
+from collections import Counter
+
+from sqlalchemy import event
+
+from bot.service import Service
+from bot.settings import Secret, Settings
+from handlers.types import Incoming, Kind
+from tests.benchmarks.bench_webhook import QR_KEY, drop_pg_database, fresh_pg_database, seed
+from tests.harness import BUTTONS, RecordingChannel
+
+KINDS = ["citizen /start", "guide button", "guide:android", "check-in (deep link)", "volunteer /start", "visit line"]
+
+
+async def count(url: str) -> dict[str, tuple[int, int]]:
+    volunteers = [7_200_000_001, 7_200_000_002]
+    payloads = await seed(url, volunteers)
+    service = Service(Settings(database_url=url, qr_signing_key=Secret(QR_KEY)))
+    service.add_channel(RecordingChannel("telegram", BUTTONS))
+    statements: Counter = Counter()
+    sessions: Counter = Counter()
+    current = ["-"]
+
+    @event.listens_for(service.db.sync_engine, "before_cursor_execute")
+    def on_statement(_conn, _cursor, statement, *_args) -> None:
+        statements[current[0]] += 1
+        if current[0] == os.environ.get("BENCH_STATEMENTS_SHOW"):
+            print("     ", " ".join(statement.split())[:160])
+
+    @event.listens_for(service.db.sync_engine.pool, "checkout")
+    def on_checkout(*_args) -> None:
+        sessions[current[0]] += 1
+
+    ids = itertools.count(1)
+
+    def incoming(user: int, kind: Kind, **fields) -> Incoming:
+        return Incoming(channel="telegram", user_id=str(user), chat_id=str(user), update_id=str(next(ids)),
+                        kind=kind, **fields)
+
+    def script(citizen: int, volunteer: int, n: int) -> list[tuple[str, Incoming]]:
+        return [
+            ("citizen /start", incoming(citizen, Kind.TEXT, text="/start")),
+            ("guide button", incoming(citizen, Kind.BUTTON, payload="guide", message_ref="1")),
+            ("guide:android", incoming(citizen, Kind.BUTTON, payload="guide:android", message_ref="1")),
+            ("check-in (deep link)", incoming(citizen, Kind.TEXT, text=f"/start {payloads[0]}")),
+            ("volunteer /start", incoming(volunteer, Kind.TEXT, text="/start")),
+            ("visit line", incoming(volunteer, Kind.TEXT, text=f"thôn 1, số {n}, 4 máy, cài 2, có sẵn 1")),
+        ]
+
+    try:
+        for round_, (citizen, volunteer) in enumerate([(6_200_000_001, volunteers[0]), (6_200_000_002, volunteers[1])]):
+            for kind, update in script(citizen, volunteer, round_):
+                current[0] = kind if round_ else "-"
+                await service.receive(update)
+                await service.courier.drain()
+    finally:
+        await service.stop()
+        await service.db.dispose()
+    return {kind: (statements[kind], sessions[kind]) for kind in KINDS}
+
+
+async def run() -> None:
+    url = await fresh_pg_database()
+    tmp = None
+    if url is None:
+        tmp = tempfile.TemporaryDirectory()
+        url = f"sqlite+aiosqlite:///{tmp.name}/statements.db"
+    try:
+        counts = await count(url)
+    finally:
+        if tmp is None:
+            await drop_pg_database(url)
+        else:
+            tmp.cleanup()
+    print(f"   {url.split('+')[0]}: per update, handling and delivering its replies")
+    print("   | update | SQL statements | sessions |")
+    print("   | --- | --- | --- |")
+    for kind, (statements, sessions) in counts.items():
+        print(f"   | {kind} | {statements} | {sessions} |")
+
+
+def main() -> None:
+    asyncio.run(run())
+
+
+if __name__ == "__main__":
+    main()
