@@ -30,7 +30,7 @@ def build_router() -> Router:
 
     # Free-text handlers run in this order: "CHECKIN AB23CD7" must reach check-in, and a
     # volunteer's shorthand visit line must be read as a visit, before the FAQ search sees words
-    # like "cài" in them.
+    # like "install" in them.
     return Router(
         [menu.FLOW, guide.FLOW, checkin.FLOW, visits.FLOW, link.FLOW, faq.FLOW, support.FLOW, install.FLOW,
          communes.FLOW, venues.FLOW, visit_history.FLOW, volunteers.FLOW, coordinators.FLOW, officials.FLOW,

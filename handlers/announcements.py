@@ -101,7 +101,7 @@ async def on_button(msg: Incoming, ctx: Context) -> Step:
 async def send(ctx: Context) -> Step:
     unit_code, text = ctx.draft.get("announce_unit"), ctx.draft.get("announce_text")
     if not unit_code or not text:
-        return Step.end(Reply("announce.gone", [[home_button()]]))  # a second tap on [Gửi]
+        return Step.end(Reply("announce.gone", [[home_button()]]))  # a second tap on the send button
     refused = await refuse_unless(ctx, required_role(unit_code), unit_code)
     if refused:
         return refused

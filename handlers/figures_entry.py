@@ -148,7 +148,7 @@ def ask(ctx: Context, field: str, reason: Text | None = None) -> Step:
         question = t("official.figures.ask_installed", date=dt.date.fromisoformat(fig["date"]), last=last, cancel=cancel)
         rows = [[home_button()]] if buttons else []
     else:
-        # Without buttons, [Giữ nguyên] and [Bỏ qua] are typed words (a numbered menu would read
+        # Without buttons, the keep and skip answers are typed words (a numbered menu would read
         # a typed count as one of its choices).
         known = fig["known"].get(field)
         if known is not None:

@@ -49,7 +49,7 @@ async def on_button(msg: Incoming, ctx: Context) -> Step:
     if action == "skip":
         if ctx.convo.state == TEAM:
             return await finish(ctx, team="")
-        return await already_registered(ctx)  # a second tap on an old [Bỏ qua]
+        return await already_registered(ctx)  # a second tap on an old skip button
     return ask_code(ctx)
 
 
