@@ -148,7 +148,7 @@ class Engine:
             if is_infrastructure_error(exc):
                 raise
             log.exception("handler failed on %s update %s", msg.channel, msg.update_id)
-            ctx.notices.clear()
+            ctx.discard_outgoing()
             await ctx.db.refresh(ctx.convo)
             step = Step.end(self.error_reply())
             return (step, *render_step(step.replies, self.content, ctx.capabilities, None))
@@ -176,7 +176,7 @@ class Engine:
         total = 0
         for channel, caps in self.capabilities.items():
             rendered, _ = render_step((announcement.reply,), self.content, caps, None)
-            bodies = [r.message.to_body() for r in rendered]
+            body = rendered[0].message.to_body()  # an announcement is one message
             recipients = (await db.execute(broadcasts.audience(announcement.unit_code, [channel]))).all()
             now = utcnow()
             for start in range(0, len(recipients), 1000):
@@ -187,7 +187,6 @@ class Engine:
                         "attempts": 0,
                     }
                     for account_id, _, chat_id in recipients[start : start + 1000]
-                    for body in bodies[:1]  # an announcement is one message
                 ]
                 await db.execute(insert(OutboxMessage), rows)
             total += len(recipients)

@@ -10,11 +10,11 @@ import logging
 
 from sqlalchemy import delete, or_
 
+from storage import inbox, media
 from storage.identity import FAILURE_WINDOW
 from storage.models import (
     LinkAttempt,
     LinkCode,
-    MediaFile,
     OutboxMessage,
     ProcessedUpdate,
     VisitDraft,
@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 # Telegram retries a webhook for about a day; a week of processed marks is plenty.
 BOOKKEEPING_DAYS = 7
+# Zalo events already handled: their processed marks keep a retry from being handled twice.
+INBOX_KEEP_HANDLED = dt.timedelta(days=1)
 
 
 async def run_once(sessions, checkin_retention_days: int, now: dt.datetime | None = None) -> dict[str, int]:
@@ -50,9 +52,10 @@ async def run_once(sessions, checkin_retention_days: int, now: dt.datetime | Non
             delete(VisitDraft).where(VisitDraft.created_at < now - DRAFT_LIFETIME),
             delete(LinkCode).where(or_(LinkCode.expires_at < now, LinkCode.used_at.is_not(None))),
             delete(LinkAttempt).where(LinkAttempt.window_started_at < now - FAILURE_WINDOW),
-            delete(MediaFile).where(MediaFile.expires_at <= now),
         ):
             short_lived += (await db.execute(statement)).rowcount or 0
+        short_lived += await media.prune(db, now)
+        short_lived += await inbox.prune(db, INBOX_KEEP_HANDLED, now)
     if check_ins or processed or outbox or short_lived:
         log.info("housekeeping: purged %s check-ins, %s processed marks, %s sent messages, %s short-lived rows",
                  check_ins, processed, outbox, short_lived)

@@ -51,7 +51,6 @@ class Inbox:
         self.handle = handle
         self.concurrency = concurrency
         self._wake = asyncio.Event()
-        self._pruned_at: dt.datetime | None = None
 
     async def accept(self, incoming: Incoming) -> bool:
         """Store the event (committed when this returns); False if it was already there."""
@@ -67,7 +66,6 @@ class Inbox:
 
         async def one_pass() -> None:
             await self.handle_due()
-            await self._prune()
 
         await repeat(one_pass, self._wake, interval, "inbound queue pass")
 
@@ -103,9 +101,3 @@ class Inbox:
         async with self.sessions() as db, db.begin():
             await inbox.finish(db, event_id)
 
-    async def _prune(self) -> None:
-        now = dt.datetime.now(dt.timezone.utc)
-        if self._pruned_at is None or now - self._pruned_at > dt.timedelta(hours=1):
-            async with self.sessions() as db, db.begin():
-                await inbox.prune(db, KEEP_HANDLED)
-            self._pruned_at = now

@@ -45,10 +45,13 @@ class MediaLinks:
         self.settings = settings
         self.sessions = sessions
         self.ttl = dt.timedelta(hours=settings.media_url_ttl_hours)
+        self._key: bytes | None = None
 
     def _signature(self, file_id: str, expires: int) -> str:
+        if self._key is None:  # derived once, when first needed (a service without Zalo needs none)
+            self._key = signing_key(self.settings)
         message = f"{file_id}:{expires}".encode()
-        return hmac.new(signing_key(self.settings), message, hashlib.sha256).hexdigest()[:32]
+        return hmac.new(self._key, message, hashlib.sha256).hexdigest()[:32]
 
     def url_for(self, file_id: str, filename: str, expires: int) -> str:
         name = quote(filename or "file", safe="")

@@ -38,12 +38,10 @@ def _plain(value: Any) -> Any:
 
 
 async def entries(
-    session: AsyncSession, *, unit_code: str | None = None, since: dt.datetime | None = None, limit: int = 50
+    session: AsyncSession, *, unit_code: str | None = None, limit: int = 50
 ) -> list[AuditEntry]:
-    """The latest entries first, optionally for one unit (its code exactly) or since a moment."""
+    """The latest entries first, optionally for one unit (its code exactly)."""
     stmt = select(AuditEntry)
     if unit_code:
         stmt = stmt.where(AuditEntry.unit_code == unit_code)
-    if since:
-        stmt = stmt.where(AuditEntry.at >= since)
     return list((await session.scalars(stmt.order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit))).all())

@@ -72,8 +72,8 @@ async def retry(session: AsyncSession, event_id: int, delay: dt.timedelta) -> No
     )
 
 
-async def prune(session: AsyncSession, older_than: dt.timedelta) -> int:
+async def prune(session: AsyncSession, older_than: dt.timedelta, now: dt.datetime | None = None) -> int:
     """Forget handled events (processed_updates keeps them from being handled twice)."""
-    cutoff = utcnow() - older_than
+    cutoff = (now or utcnow()) - older_than
     result = await session.execute(delete(InboundEvent).where(InboundEvent.done_at < cutoff))
     return result.rowcount or 0

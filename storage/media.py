@@ -28,7 +28,6 @@ async def keep(
     )
     stmt = stmt.on_conflict_do_update(index_elements=["id"], set_={"expires_at": stmt.excluded.expires_at})
     await session.execute(stmt)
-    await prune(session, now)
     return file_id, expires_at
 
 
@@ -41,7 +40,7 @@ async def fetch(session: AsyncSession, file_id: str, now: dt.datetime) -> MediaF
 
 
 async def prune(session: AsyncSession, now: dt.datetime) -> int:
-    """Forget expired files (called on every store, so the table stays small)."""
+    """Forget expired files (the hourly housekeeping does; `fetch` already ignores them)."""
     result = await session.execute(delete(MediaFile).where(MediaFile.expires_at <= now))
     return result.rowcount or 0
 

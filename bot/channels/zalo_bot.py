@@ -216,7 +216,7 @@ class ZaloBotChannel:
                 log.warning("zalo bot: getUpdates failed (%s); retrying", exc)
                 await asyncio.sleep(min(30, 2**failures))
                 continue
-            update = unwrap({"ok": True, "result": result}) if result else None
+            update = unwrap(result) if result else None
             incoming = to_incoming(update) if update else None
             if incoming is not None:
                 await handle_polled(lambda: self.receive(incoming), f"zalo bot update {incoming.update_id}")

@@ -100,9 +100,9 @@ def update_id_of(event: dict[str, Any], user_id: str) -> str:
     """message.msg_id when the event carries one (Zalo's own id, the same on every retry);
     otherwise a hash of what identifies the event (follow: event, person, timestamp)."""
     message = _dict(event.get("message"))
-    msg_id = message.get("msg_id") or message.get("mid")
-    if isinstance(msg_id, (str, int)) and not isinstance(msg_id, bool) and msg_id:
-        return str(msg_id)[:64]
+    msg_id = json_id(message.get("msg_id")) or json_id(message.get("mid"))
+    if msg_id:
+        return msg_id
     key = f"{event.get('event_name')}|{user_id}|{event.get('timestamp')}"
     return "h:" + hashlib.sha256(key.encode()).hexdigest()[:40]
 

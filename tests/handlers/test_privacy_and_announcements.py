@@ -156,3 +156,26 @@ async def test_who_may_not_announce(service):
         assert coordinator.keys[0].startswith("access."), (payload, coordinator.keys)
     await coordinator.press(f"ann:u:{CUA_NAM}")
     assert coordinator.keys == ["announce.ask_text"]
+
+
+async def test_an_announcement_whose_handler_fails_sends_nothing(service, monkeypatch):
+    """The handler's writes (the broadcast row) roll back with its failure: no copy may be queued
+    under that broadcast's id, and the official gets the apology."""
+    import handlers.announcements as announcements
+
+    await _citizen(service, "f1", "Hoàn Kiếm")
+    await grant_role(service, "coord-f", "coordinator", HOAN_KIEM)
+    coordinator = ChatDriver(service, user_id="coord-f")
+    await coordinator.send("/thongbao")
+    await coordinator.send("Chiều nay 15h hỗ trợ cài đặt tại nhà văn hóa.")
+    assert coordinator.keys == ["announce.preview"]
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("rendering the confirmation failed")
+
+    monkeypatch.setattr(announcements, "home_button", broken)  # fails after ctx.announce, in the confirmation
+    await coordinator.press("ann:send")
+    assert coordinator.keys == ["menu.internal_error"]
+    async with service.sessions() as db:
+        assert (await db.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.broadcast_id.is_not(None)))) == 0
+        assert (await db.scalar(select(func.count()).select_from(Broadcast))) == 0
