@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, or_, update
+from sqlalchemy import bindparam, event, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -79,15 +79,23 @@ def is_postgres(session: AsyncSession) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-async def claim_row(session: AsyncSession, model: Any, row_id: int, lease: Any, *conditions: Any) -> Any:
-    """Lease one queue row (the outbox, the inbound queue) to this worker until now + `lease`,
-    unless another worker holds it or `conditions` say it is not its turn; the row, or None."""
-    now = utcnow()
-    claimed = await session.scalars(
+def claim_statement(model: Any, *conditions: Any) -> Any:
+    """The UPDATE ... RETURNING that leases one row of a queue (the outbox, the inbound queue) to
+    this worker, unless another worker holds it or `conditions` say it is not its turn. Built once
+    per queue, at import: building a statement and its cache key on every claim cost more CPU than
+    running it. Parameters: row_id, now, until (see `claim_row`)."""
+    return (
         update(model)
-        .where(model.id == row_id, or_(model.claimed_until.is_(None), model.claimed_until < now), *conditions)
-        .values(claimed_until=now + lease, attempts=model.attempts + 1)
+        .where(model.id == bindparam("row_id"),
+               or_(model.claimed_until.is_(None), model.claimed_until < bindparam("now")), *conditions)
+        .values(claimed_until=bindparam("until"), attempts=model.attempts + 1)
         .returning(model)  # the row as claimed, in the same round trip
         .execution_options(synchronize_session=False, populate_existing=True)
     )
+
+
+async def claim_row(session: AsyncSession, statement: Any, row_id: int, lease: Any) -> Any:
+    """Lease one queue row with its `claim_statement` until now + `lease`; the row, or None."""
+    now = utcnow()
+    claimed = await session.scalars(statement, {"row_id": row_id, "now": now, "until": now + lease})
     return claimed.one_or_none()

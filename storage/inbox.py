@@ -9,7 +9,7 @@ from sqlalchemy import delete, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from storage.db import claim_row, dialect_insert
+from storage.db import claim_row, claim_statement, dialect_insert
 from storage.models import InboundEvent, utcnow
 
 
@@ -25,15 +25,15 @@ async def accept(session: AsyncSession, channel: str, update_id: str, user_id: s
     return (await session.execute(stmt)).rowcount == 1
 
 
-def _first_of_its_person() -> Any:
-    """No earlier unhandled event of the same person: their messages are handled in order."""
-    earlier = aliased(InboundEvent)
-    return ~exists().where(
-        earlier.channel == InboundEvent.channel,
-        earlier.user_id == InboundEvent.user_id,
-        earlier.id < InboundEvent.id,
-        earlier.done_at.is_(None),
-    )
+# No earlier unhandled event of the same person: their messages are handled in order.
+_EARLIER = aliased(InboundEvent)
+_FIRST_OF_ITS_PERSON = ~exists().where(
+    _EARLIER.channel == InboundEvent.channel,
+    _EARLIER.user_id == InboundEvent.user_id,
+    _EARLIER.id < InboundEvent.id,
+    _EARLIER.done_at.is_(None),
+)
+_CLAIM = claim_statement(InboundEvent, InboundEvent.done_at.is_(None), _FIRST_OF_ITS_PERSON)
 
 
 async def due(session: AsyncSession, limit: int = 50) -> Sequence[int]:
@@ -44,7 +44,7 @@ async def due(session: AsyncSession, limit: int = 50) -> Sequence[int]:
             InboundEvent.done_at.is_(None),
             InboundEvent.next_attempt_at <= now,
             or_(InboundEvent.claimed_until.is_(None), InboundEvent.claimed_until < now),
-            _first_of_its_person(),
+            _FIRST_OF_ITS_PERSON,
         )
         .order_by(InboundEvent.id)
         .limit(limit)
@@ -55,7 +55,7 @@ async def due(session: AsyncSession, limit: int = 50) -> Sequence[int]:
 async def claim(session: AsyncSession, event_id: int, lease: dt.timedelta) -> InboundEvent | None:
     """Take one event to handle, unless it is done, leased by another worker, or an earlier event
     of the same person is still waiting."""
-    return await claim_row(session, InboundEvent, event_id, lease, InboundEvent.done_at.is_(None), _first_of_its_person())
+    return await claim_row(session, _CLAIM, event_id, lease)
 
 
 async def finish(session: AsyncSession, event_id: int) -> None:

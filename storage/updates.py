@@ -9,7 +9,7 @@ from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from storage.db import claim_row, dialect_insert
+from storage.db import claim_row, claim_statement, dialect_insert
 from storage.models import Account, OutboxMessage, ProcessedUpdate, utcnow
 
 
@@ -81,30 +81,29 @@ async def unsent_for_update(session: AsyncSession, channel: str, update_id: str)
     return list((await session.scalars(stmt)).all())
 
 
-def _no_earlier_unsent() -> Any:
-    """No earlier conversation message to the same chat is unsent. Announcements neither wait
-    nor hold anyone up: a reply must not queue behind a 10,000-person broadcast."""
-    earlier = aliased(OutboxMessage)
-    return or_(
-        OutboxMessage.broadcast_id.is_not(None),
-        ~exists().where(
-            earlier.channel == OutboxMessage.channel,
-            earlier.chat_id == OutboxMessage.chat_id,
-            earlier.id < OutboxMessage.id,
-            earlier.sent_at.is_(None),
-            earlier.failed_at.is_(None),
-            earlier.broadcast_id.is_(None),
-        ),
-    )
+# No earlier conversation message to the same chat is unsent. Announcements neither wait nor
+# hold anyone up: a reply must not queue behind a 10,000-person broadcast.
+_EARLIER = aliased(OutboxMessage)
+_NO_EARLIER_UNSENT = or_(
+    OutboxMessage.broadcast_id.is_not(None),
+    ~exists().where(
+        _EARLIER.channel == OutboxMessage.channel,
+        _EARLIER.chat_id == OutboxMessage.chat_id,
+        _EARLIER.id < OutboxMessage.id,
+        _EARLIER.sent_at.is_(None),
+        _EARLIER.failed_at.is_(None),
+        _EARLIER.broadcast_id.is_(None),
+    ),
+)
+_CLAIM = claim_statement(
+    OutboxMessage, OutboxMessage.sent_at.is_(None), OutboxMessage.failed_at.is_(None), _NO_EARLIER_UNSENT
+)
 
 
 async def claim(session: AsyncSession, message_id: int, lease: dt.timedelta) -> OutboxMessage | None:
     """Take one outbox row for sending, unless it is sent, failed, leased by another worker, or
     an earlier message to the same chat is still unsent (messages keep their order)."""
-    return await claim_row(
-        session, OutboxMessage, message_id, lease,
-        OutboxMessage.sent_at.is_(None), OutboxMessage.failed_at.is_(None), _no_earlier_unsent(),
-    )
+    return await claim_row(session, _CLAIM, message_id, lease)
 
 
 async def is_settled(session: AsyncSession, message_id: int) -> bool:
@@ -148,7 +147,7 @@ async def due(session: AsyncSession, limit: int = 100, broadcasts: bool = True) 
             OutboxMessage.failed_at.is_(None),
             OutboxMessage.next_attempt_at <= now,
             or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
-            _no_earlier_unsent(),
+            _NO_EARLIER_UNSENT,
         )
         .order_by(OutboxMessage.id)
         .limit(limit)
