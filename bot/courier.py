@@ -13,7 +13,7 @@ import logging
 import random
 from typing import Iterable
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.background import repeat
 from bot.channels.base import Channel, OutMessage, SendBlocked, SendFailed, SendRetry
@@ -46,8 +46,11 @@ class Courier:
         *,
         sends_broadcasts: bool = True,
         lease: dt.timedelta = LEASE,
+        single_statements: AsyncEngine | None = None,
     ) -> None:
         self.sessions = sessions
+        # Where a one-statement write goes (marking a row sent): PostgreSQL's autocommit engine.
+        self.single_statements = single_statements
         self.channels = channels
         self.lease = lease
         # Of several workers only one sends announcements, so that together they stay under the
@@ -75,7 +78,7 @@ class Courier:
         if all(isinstance(i, updates.Queued) for i in ids):
             fresh: dict[tuple[str, str], list[int]] = {}
             for i in sorted(ids):
-                fresh.setdefault((i.channel, i.chat_id), []).append(int(i))
+                fresh.setdefault((i.channel, i.chat_id), []).append(i)
             for (channel, chat_id), rows in fresh.items():
                 await self._deliver_chat(channel, chat_id, rows)
             return
@@ -135,12 +138,15 @@ class Courier:
     async def _send_one(self, message_id: int) -> bool | None:
         """True: sent or settled, go on with the chat's next; False: to be retried later; None:
         not claimed (leased elsewhere, or behind an unsent message)."""
-        async with self.sessions() as db, db.begin():
-            row = await updates.claim(db, message_id, self.lease)
-            if row is None:
-                # Sent already: go on. Leased elsewhere, or behind an unsent message: the sweep
-                # sends it once its turn comes.
-                return True if await updates.is_settled(db, message_id) else None
+        if getattr(message_id, "held", False):
+            row = message_id  # queued already leased to this worker, with its body (updates.queue_replies)
+        else:
+            async with self.sessions() as db, db.begin():
+                row = await updates.claim(db, message_id, self.lease)
+                if row is None:
+                    # Sent already: go on. Leased elsewhere, or behind an unsent message: the sweep
+                    # sends it once its turn comes.
+                    return True if await updates.is_settled(db, message_id) else None
         channel = self.channels.get(row.channel)
         if channel is None:
             log.warning("no channel %r configured; outbox %s waits", row.channel, row.id)
@@ -175,8 +181,12 @@ class Courier:
             async with self.sessions() as db, db.begin():
                 await updates.mark_retry(db, row.id, backoff(row.attempts, None), "unexpected error")
             return False
-        async with self.sessions() as db, db.begin():
-            await updates.mark_sent(db, row.id)
+        if self.single_statements is not None:
+            async with self.single_statements.begin() as conn:
+                await updates.mark_sent(conn, row.id)
+        else:
+            async with self.sessions() as db, db.begin():
+                await updates.mark_sent(db, row.id)
         return True
 
     async def sweep(self, tail: int = 0) -> int:

@@ -8,6 +8,7 @@ its still-unsent messages; a crash before commit leaves nothing, so the messenge
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import logging
 from typing import Callable
 
@@ -119,23 +120,24 @@ class Engine:
             if ctx.erased:
                 # The account and its conversation were deleted: answer this once, keep nothing.
                 db.expunge(convo)
-                rows = self._queue(db, account, rendered, msg.update_id, keep_account=False)
+                ids = await self._queue_replies(db, account, rendered, msg.update_id, keep_account=False)
                 db.expunge(account)
                 await db.flush()
-                return updates.queued(rows)
+                return ids
             if not step.keeps_state:
                 convo.state = step.state
                 if step.state is None:
                     convo.draft = {}
             if menu or convo.menu:  # remembered for a typed number; an old one is cleared
                 convo.menu = menu or []
-            rows = self._queue(db, account, rendered, msg.update_id)
+            ids = await self._queue_replies(db, account, rendered, msg.update_id)
+            notices = []
             for notice in ctx.notices:
-                rows.extend(await self._queue_notice(db, notice.user_id, notice.reply))
+                notices.extend(await self._queue_notice(db, notice.user_id, notice.reply))
             for announcement in ctx.announcements:
                 await self._queue_announcement(db, announcement)
             await db.flush()
-            return updates.queued(rows)
+            return ids + updates.queued(notices)
 
     async def _run(self, msg: Incoming, ctx: Context) -> tuple[Step, list[Rendered], list[str] | None]:
         """The handler's step, rendered; a bug in a handler (or a content error) costs the user an
@@ -152,6 +154,19 @@ class Engine:
             await ctx.db.refresh(ctx.convo)
             step = Step.end(self.error_reply())
             return (step, *render_step(step.replies, self.content, ctx.capabilities, None))
+
+    async def _queue_replies(
+        self, db: AsyncSession, account: Account, rendered: list[Rendered], update_id: str, keep_account: bool = True
+    ) -> list[int]:
+        """The update's answer, for the chat it came from (see updates.queue_replies)."""
+        if not rendered:
+            return []
+        return await updates.queue_replies(
+            db, channel=account.channel, chat_id=account.chat_id,
+            messages=[(r.message.to_body(), r.attachment) for r in rendered],
+            account_id=account.id if keep_account else None, update_id=update_id,
+            lease=dt.timedelta(seconds=self.settings.outbox_lease_seconds),
+        )
 
     @staticmethod
     def _queue(

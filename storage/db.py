@@ -69,6 +69,15 @@ def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+def single_statements(engine: AsyncEngine) -> AsyncEngine:
+    """The engine for writes of one statement (marking a message sent): on PostgreSQL in
+    autocommit, one round trip instead of BEGIN, the statement and COMMIT; SQLite's writes keep
+    their BEGIN IMMEDIATE, which is what queues its writers."""
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(isolation_level="AUTOCOMMIT")
+    return engine
+
+
 def dialect_insert(session: AsyncSession, table: Any) -> Any:
     """INSERT with the dialect's ON CONFLICT support (both SQLite and PostgreSQL have it)."""
     name = session.get_bind().dialect.name

@@ -5,36 +5,56 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Sequence
 
-from sqlalchemy import and_, exists, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import and_, bindparam, case, exists, insert, null, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import aliased
 
 from storage.db import claim_row, claim_statement, dialect_insert
 from storage.models import Account, OutboxMessage, ProcessedUpdate, utcnow
 
 
+_PROCESSED = ProcessedUpdate.__table__
+_MARK_PROCESSED: dict[str, Any] = {}  # by dialect: built once
+
+
 async def mark_processed(session: AsyncSession, channel: str, update_id: str) -> bool:
     """Record the update as handled; False when it already was (a retried webhook, a replay)."""
-    stmt = (
-        dialect_insert(session, ProcessedUpdate)
-        .values(channel=channel, update_id=update_id, processed_at=utcnow())
-        .on_conflict_do_nothing(index_elements=["channel", "update_id"])
-    )
-    result = await session.execute(stmt)
+    name = session.get_bind().dialect.name
+    stmt = _MARK_PROCESSED.get(name)
+    if stmt is None:
+        stmt = _MARK_PROCESSED[name] = (
+            dialect_insert(session, _PROCESSED)
+            .values(channel=bindparam("p_channel", type_=_PROCESSED.c.channel.type),
+                    update_id=bindparam("p_update", type_=_PROCESSED.c.update_id.type),
+                    processed_at=bindparam("p_now", type_=_PROCESSED.c.processed_at.type))
+            .on_conflict_do_nothing(index_elements=["channel", "update_id"])
+        )
+    result = await session.execute(stmt, {"p_channel": channel, "p_update": update_id, "p_now": utcnow()})
     return result.rowcount == 1
 
 
 class Queued(int):
     """An outbox row's id that also knows its chat (a reply just queued): the courier can go
-    straight to sending it, without looking the row up first."""
+    straight to sending it, without looking the row up first.
+
+    A `held` one was queued already leased to this worker (its chat had nothing else waiting):
+    it carries what the courier needs to send it, and is sent without being claimed."""
 
     channel: str
     chat_id: str
+    held: bool = False
+    body: dict[str, Any]
+    attachment: bytes | None = None
+    attempts: int = 0
 
     def __new__(cls, message_id: int, channel: str, chat_id: str) -> "Queued":
         queued = super().__new__(cls, message_id)
         queued.channel, queued.chat_id = channel, chat_id
         return queued
+
+    @property
+    def id(self) -> int:
+        return int(self)
 
 
 def queued(rows: Sequence[OutboxMessage]) -> list[int]:
@@ -52,6 +72,7 @@ def queue(
     update_id: str | None,
     attachment: bytes | None = None,
 ) -> OutboxMessage:
+    """A message to send, added to the session (notices to others, daily reports)."""
     row = OutboxMessage(
         channel=channel,
         chat_id=chat_id,
@@ -65,6 +86,79 @@ def queue(
     )
     session.add(row)
     return row
+
+
+_OUTBOX = OutboxMessage.__table__
+_BUSY = _OUTBOX.alias("busy")
+# The chat already has a conversation message waiting (announcements do not count): a new reply
+# must wait its turn behind it.
+_CHAT_BUSY = exists().where(
+    _BUSY.c.channel == bindparam("q_channel", type_=_OUTBOX.c.channel.type),
+    _BUSY.c.chat_id == bindparam("q_chat", type_=_OUTBOX.c.chat_id.type),
+    _BUSY.c.sent_at.is_(None),
+    _BUSY.c.failed_at.is_(None),
+    _BUSY.c.broadcast_id.is_(None),
+)
+_REPLY_VALUES = dict(
+    channel=bindparam("q_channel", type_=_OUTBOX.c.channel.type),
+    chat_id=bindparam("q_chat", type_=_OUTBOX.c.chat_id.type),
+    body=bindparam("q_body", type_=_OUTBOX.c.body.type),
+    attachment=bindparam("q_attachment", type_=_OUTBOX.c.attachment.type),
+    account_id=bindparam("q_account", type_=_OUTBOX.c.account_id.type),
+    update_id=bindparam("q_update", type_=_OUTBOX.c.update_id.type),
+    created_at=bindparam("q_now", type_=_OUTBOX.c.created_at.type),
+    next_attempt_at=bindparam("q_now", type_=_OUTBOX.c.next_attempt_at.type),
+)
+_UNTIL = bindparam("q_until", type_=_OUTBOX.c.claimed_until.type)
+# An update's first reply: leased to this worker at once, unless its chat is busy.
+_FIRST_REPLY = (
+    insert(_OUTBOX)
+    .values(**_REPLY_VALUES, attempts=case((_CHAT_BUSY, 0), else_=1),
+            claimed_until=case((_CHAT_BUSY, null()), else_=_UNTIL))
+    .returning(_OUTBOX.c.id, _OUTBOX.c.claimed_until)
+)
+# Its further replies follow the first: leased with it, or waiting with it.
+_NEXT_REPLY = (
+    insert(_OUTBOX)
+    .values(**_REPLY_VALUES, attempts=bindparam("q_attempts", type_=_OUTBOX.c.attempts.type), claimed_until=_UNTIL)
+    .returning(_OUTBOX.c.id, _OUTBOX.c.claimed_until)
+)
+
+
+async def queue_replies(
+    session: AsyncSession,
+    *,
+    channel: str,
+    chat_id: str,
+    messages: Sequence[tuple[dict[str, Any], bytes | None]],
+    account_id: int | None,
+    update_id: str | None,
+    lease: dt.timedelta,
+) -> list[int]:
+    """Queue an update's replies (body, attachment) for its own chat, in the handler's transaction.
+
+    When nothing else waits for that chat, they are queued already leased to this worker (`held`),
+    so the courier sends them without a claim of its own (a transaction less per reply); when
+    something does, they wait behind it and are claimed in turn as any other row. The person's
+    account lock serialises their updates, so two replies cannot both find the chat free."""
+    now = utcnow()
+    out: list[int] = []
+    held = False
+    for n, (body, attachment) in enumerate(messages):
+        params = {"q_channel": channel, "q_chat": chat_id, "q_body": body, "q_attachment": attachment,
+                  "q_account": account_id, "q_update": update_id, "q_now": now}
+        if n == 0:
+            params["q_until"] = now + lease
+            row = (await session.execute(_FIRST_REPLY, params)).one()
+            held = row.claimed_until is not None
+        else:
+            params |= {"q_until": now + lease if held else None, "q_attempts": int(held)}
+            row = (await session.execute(_NEXT_REPLY, params)).one()
+        queued = Queued(row.id, channel, chat_id)
+        if held:
+            queued.held, queued.body, queued.attachment, queued.attempts = True, body, attachment, 1
+        out.append(queued)
+    return out
 
 
 async def unsent_for_update(session: AsyncSession, channel: str, update_id: str) -> list[int]:
@@ -167,12 +261,17 @@ async def describe(session: AsyncSession, ids: Sequence[int]) -> list[tuple[int,
     return [tuple(r) for r in (await session.execute(stmt)).all()]
 
 
-async def mark_sent(session: AsyncSession, message_id: int) -> None:
-    await session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id == message_id)
-        .values(sent_at=utcnow(), claimed_until=None, attachment=None, last_error=None)
-    )
+_MARK_SENT = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id == bindparam("m_id", type_=_OUTBOX.c.id.type))
+    .values(sent_at=bindparam("m_now", type_=_OUTBOX.c.sent_at.type), claimed_until=None, attachment=None,
+            last_error=None)
+)
+
+
+async def mark_sent(session: AsyncSession | AsyncConnection, message_id: int) -> None:
+    """One statement: the courier runs it outside a transaction where it can (`storage.db.single_statements`)."""
+    await session.execute(_MARK_SENT, {"m_id": message_id, "m_now": utcnow()})
 
 
 async def mark_retry(session: AsyncSession, message_id: int, delay: dt.timedelta, error: str) -> None:
