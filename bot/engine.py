@@ -58,6 +58,11 @@ def is_infrastructure_error(exc: BaseException | None) -> bool:
     return False
 
 
+class _HandlerFailed(Exception):
+    """A handler failed: its update's transaction is rolled back, and the update answered again
+    with an apology."""
+
+
 class Engine:
     def __init__(
         self,
@@ -89,7 +94,19 @@ class Engine:
 
         With `only_reply`, the update is not routed: that reply is its whole answer (the flood
         guard's "slow down"), and the conversation stays where it was.
+
+        A bug in a handler (or a content error) costs the user an apology, never a stack trace:
+        the whole transaction is rolled back, half-done writes and all, and the update is answered
+        with the apology in a fresh one (a savepoint around every handler would cost two more
+        round trips on every update, for the rare one that fails).
         """
+        try:
+            return await self._handle(msg, Step.stay(only_reply) if only_reply is not None else None)
+        except _HandlerFailed:
+            return await self._handle(msg, Step.end(self.error_reply()))
+
+    async def _handle(self, msg: Incoming, fixed: Step | None) -> list[int]:
+        """One transaction: the update routed to its handler, or answered with the `fixed` step."""
         caps = self.capabilities[msg.channel]
         async with self.sessions() as db, db.begin():
             if not await updates.mark_processed(db, msg.channel, msg.update_id):
@@ -111,10 +128,11 @@ class Engine:
                 channels=list(self.capabilities),
                 router=self.router,
             )
-            if only_reply is not None:
-                step = Step.stay(only_reply)
+            if fixed is not None:
+                step = fixed
                 rendered, menu = render_step(step.replies, self.content, caps, None)
-                menu = menu if menu is not None else convo.menu
+                if step.keeps_state and menu is None:
+                    menu = convo.menu
             else:
                 step, rendered, menu = await self._run(msg, ctx)
             if ctx.erased:
@@ -140,20 +158,15 @@ class Engine:
             return ids + updates.queued(notices)
 
     async def _run(self, msg: Incoming, ctx: Context) -> tuple[Step, list[Rendered], list[str] | None]:
-        """The handler's step, rendered; a bug in a handler (or a content error) costs the user an
-        apology, never a stack trace, and its half-done writes are rolled back."""
+        """The handler's step, rendered; _HandlerFailed when the handler (or its content) failed."""
         try:
-            async with ctx.db.begin_nested():
-                step = await self.router.dispatch(msg, ctx)
-                return (step, *render_step(step.replies, self.content, ctx.capabilities, msg.message_ref))
+            step = await self.router.dispatch(msg, ctx)
+            return (step, *render_step(step.replies, self.content, ctx.capabilities, msg.message_ref))
         except Exception as exc:
             if is_infrastructure_error(exc):
                 raise
             log.exception("handler failed on %s update %s", msg.channel, msg.update_id)
-            ctx.discard_outgoing()
-            await ctx.db.refresh(ctx.convo)
-            step = Step.end(self.error_reply())
-            return (step, *render_step(step.replies, self.content, ctx.capabilities, None))
+            raise _HandlerFailed from exc
 
     async def _queue_replies(
         self, db: AsyncSession, account: Account, rendered: list[Rendered], update_id: str, keep_account: bool = True

@@ -90,9 +90,3 @@ class Context:
 
     def announce(self, broadcast_id: int, unit_code: str, reply: Reply) -> None:
         self.announcements.append(Announcement(broadcast_id, unit_code, reply))
-
-    def discard_outgoing(self) -> None:
-        """The handler failed and its writes were rolled back: nothing it meant to send to
-        others (notices, announcements) may go out."""
-        self.notices.clear()
-        self.announcements.clear()

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import dialect_insert
 from storage.models import Account, Conversation, User, utcnow
+
+
+# last_seen_at is kept to the hour: writing it on every update would cost an UPDATE each time.
+SEEN_TO_WITHIN = dt.timedelta(hours=1)
 
 
 async def open_account(
@@ -36,7 +42,9 @@ async def open_account(
         account, user, convo = found
     else:
         account, user, convo = found
-        account.last_seen_at = utcnow()
+        now = utcnow()
+        if account.last_seen_at is None or now - account.last_seen_at >= SEEN_TO_WITHIN:
+            account.last_seen_at = now
         account.blocked_at = None  # they are writing to us, so they no longer block the bot
         if account.chat_id != chat_id:
             account.chat_id = chat_id

@@ -41,7 +41,11 @@ def create_engine(url: str = DEFAULT_DATABASE_URL, *, schema: str | None = None,
     connect_args: dict[str, Any] = {}
     if schema:
         connect_args["server_settings"] = {"search_path": schema}
-    kwargs.setdefault("pool_pre_ping", True)
+    # No ping on every checkout (a round trip per transaction): a connection that died with its
+    # server fails on first use instead, SQLAlchemy then invalidates the whole pool, and that one
+    # request is answered 503 and retried by the messenger. Connections are renewed every half
+    # hour, before a firewall or proxy drops them for being idle.
+    kwargs.setdefault("pool_recycle", 1800)
     kwargs.setdefault("pool_size", 10)
     return create_async_engine(url, connect_args=connect_args, **kwargs)
 

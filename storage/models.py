@@ -126,7 +126,7 @@ class Account(Base):
     chat_id: Mapped[str] = mapped_column(String(64))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    last_seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)  # to the hour (accounts.SEEN_TO_WITHIN)
     # Set when the messenger says the person blocked the bot: nothing more is sent to them.
     blocked_at: Mapped[dt.datetime | None] = mapped_column()
 
