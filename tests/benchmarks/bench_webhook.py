@@ -19,6 +19,8 @@ VmRSS of a worker process after start-up (idle) and its VmHWM (peak) after the l
 BENCH_WEBHOOK_UPDATES sets the number of measured updates per configuration (default 1,200);
 BENCH_WEBHOOK_PROFILE=file runs the 1-worker bots under cProfile (stats in file.sqlite, file.postgresql).
 BENCH_WEBHOOK_CONFIGS picks configurations by ";"-separated prefixes (e.g. "echo;PostgreSQL, 1"); all by default.
+BENCH_WEBHOOK_ROUNDS (default 2) measures them all that many times in turn, each round's shares
+taken against that round's echo bot.
 """
 
 from __future__ import annotations
@@ -56,6 +58,9 @@ SECRET = "bench-webhook-secret"
 QR_KEY = "bench-qr-signing-key-0123456789"
 USERS_AT_ONCE = 40
 UPDATES = int(os.environ.get("BENCH_WEBHOOK_UPDATES") or 1200)
+# Every configuration is measured ROUNDS times, all of them in turn, so that a busy moment of a
+# shared machine shows as spread instead of passing for a difference between configurations.
+ROUNDS = int(os.environ.get("BENCH_WEBHOOK_ROUNDS") or 2)
 CONFIGS = [c.strip() for c in (os.environ.get("BENCH_WEBHOOK_CONFIGS") or "").split(";") if c.strip()]
 VOLUNTEER_EVERY = 5  # one person in five is a volunteer
 VENUES = 5
@@ -411,11 +416,25 @@ def table(results: list[Result]) -> None:
         print(f"     {r.config}: " + ", ".join(f"{kind} {ms:.1f} ms" for kind, ms in r.cpu_ms.items()))
 
 
+def summary(rounds: list[list[Result]]) -> None:
+    """Each configuration's share of the echo bot in every round (each against that round's echo
+    bot, measured minutes apart at most): the spread shows how noisy the machine was."""
+    shares: dict[str, list[float]] = {}
+    for results in rounds:
+        echo = next((r for r in results if r.config.startswith("echo")), None)
+        for r in results:
+            if echo and echo.done_per_s and r is not echo:
+                shares.setdefault(r.config, []).append(100 * r.done_per_s / echo.done_per_s)
+    if len(rounds) > 1 and shares:
+        print(f"   % of echo over {len(rounds)} rounds: " + "; ".join(
+            f"{config} " + ", ".join(f"{s:.0f}%" for s in values) for config, values in shares.items()))
+
+
 def wanted(config: str) -> bool:
     return not CONFIGS or any(config.startswith(prefix) for prefix in CONFIGS)
 
 
-async def run() -> None:
+async def one_round() -> list[Result]:
     results = []
     echo = "echo bot (python-telegram-bot, no database)"
     if wanted(echo):
@@ -436,7 +455,17 @@ async def run() -> None:
             results.append(await measure(config, url, workers))
         finally:
             await drop_pg_database(url)
-    table(results)
+    return results
+
+
+async def run() -> None:
+    rounds = []
+    for n in range(ROUNDS):
+        if ROUNDS > 1:
+            print(f"   round {n + 1} of {ROUNDS}:", flush=True)
+        rounds.append(await one_round())
+        table(rounds[-1])
+    summary(rounds)
 
 
 def main() -> None:
