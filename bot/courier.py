@@ -13,11 +13,12 @@ import logging
 import random
 from typing import Iterable
 
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.background import repeat
 from bot.channels.base import Channel, OutMessage, SendBlocked, SendFailed, SendRetry
 from storage import updates
+from storage.db import single_statements
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +47,10 @@ class Courier:
         *,
         sends_broadcasts: bool = True,
         lease: dt.timedelta = LEASE,
-        single_statements: AsyncEngine | None = None,
     ) -> None:
         self.sessions = sessions
-        # Where a one-statement write goes (marking a row sent): PostgreSQL's autocommit engine.
-        self.single_statements = single_statements
+        # Where a claim or a "sent" mark goes, one statement each: on PostgreSQL in autocommit.
+        self.single_statements = single_statements(sessions.kw["bind"])
         self.channels = channels
         self.lease = lease
         # Of several workers only one sends announcements, so that together they stay under the
@@ -58,7 +58,7 @@ class Courier:
         self.sends_broadcasts = sends_broadcasts
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task] = set()
-        self._chat_locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._chat_locks: dict[tuple[str, str], list] = {}  # chat: [lock, deliveries using it]
 
     async def deliver(self, ids: Iterable[int]) -> None:
         """Send these outbox rows now, and whatever else waits for their chats, in order.
@@ -89,9 +89,14 @@ class Courier:
 
     async def _deliver_chat(self, channel: str, chat_id: str, rows: list[int] | None = None) -> None:
         """Send a chat's due messages in order; `rows`: only these (just queued), in order."""
-        lock = self._chat_locks.setdefault((channel, chat_id), asyncio.Lock())
+        key = (channel, chat_id)
+        # The chat's lock, with the number of deliveries holding or awaiting it: forgotten when
+        # the last one is done, not when the lock is merely free (a woken waiter has not taken it
+        # yet, and a new delivery must queue behind it rather than get a lock of its own).
+        entry = self._chat_locks.setdefault(key, [asyncio.Lock(), 0])
+        entry[1] += 1
         try:
-            async with lock:
+            async with entry[0]:
                 if rows is not None and await self._send_in_turn(rows):
                     return
                 async with self.sessions() as db:
@@ -101,8 +106,9 @@ class Courier:
                         self._wake.set()  # the sweep takes over the rest, in order
                         return
         finally:
-            if not lock.locked():
-                self._chat_locks.pop((channel, chat_id), None)
+            entry[1] -= 1
+            if not entry[1]:
+                del self._chat_locks[key]
 
     async def _send_in_turn(self, rows: list[int]) -> bool:
         """Send these rows in order; False as soon as one is not its turn yet (the chat's queue
@@ -141,12 +147,13 @@ class Courier:
         if getattr(message_id, "held", False):
             row = message_id  # queued already leased to this worker, with its body (updates.queue_replies)
         else:
-            async with self.sessions() as db, db.begin():
-                row = await updates.claim(db, message_id, self.lease)
-                if row is None:
-                    # Sent already: go on. Leased elsewhere, or behind an unsent message: the sweep
-                    # sends it once its turn comes.
-                    return True if await updates.is_settled(db, message_id) else None
+            async with self.single_statements.begin() as conn:
+                row = await updates.claim(conn, message_id, self.lease)
+            if row is None:
+                # Sent already: go on. Leased elsewhere, or behind an unsent message: the sweep
+                # sends it once its turn comes.
+                async with self.single_statements.connect() as conn:
+                    return True if await updates.is_settled(conn, message_id) else None
         channel = self.channels.get(row.channel)
         if channel is None:
             log.warning("no channel %r configured; outbox %s waits", row.channel, row.id)
@@ -181,12 +188,8 @@ class Courier:
             async with self.sessions() as db, db.begin():
                 await updates.mark_retry(db, row.id, backoff(row.attempts, None), "unexpected error")
             return False
-        if self.single_statements is not None:
-            async with self.single_statements.begin() as conn:
-                await updates.mark_sent(conn, row.id)
-        else:
-            async with self.sessions() as db, db.begin():
-                await updates.mark_sent(db, row.id)
+        async with self.single_statements.begin() as conn:
+            await updates.mark_sent(conn, row.id)
         return True
 
     async def sweep(self, tail: int = 0) -> int:

@@ -19,7 +19,7 @@ from handlers.context import Capabilities
 from handlers.menu import error_reply
 from bot.ratelimit import FloodGuard, Verdict
 from handlers.types import Incoming, Reply
-from storage.db import create_engine, sessionmaker, single_statements
+from storage.db import create_engine, sessionmaker
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ class Service:
         )
         self.courier = Courier(
             self.sessions, self.channels, sends_broadcasts=self.primary,
-            lease=dt.timedelta(seconds=settings.outbox_lease_seconds), single_statements=single_statements(self.db),
+            lease=dt.timedelta(seconds=settings.outbox_lease_seconds),
         )
         self.flood_guard = FloodGuard(burst=settings.flood_burst) if settings.flood_burst else None
         self.media = MediaLinks(settings, self.sessions)

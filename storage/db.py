@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import bindparam, event, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from storage.models import utcnow
 
@@ -96,19 +96,20 @@ def claim_statement(model: Any, *conditions: Any) -> Any:
     """The UPDATE ... RETURNING that leases one row of a queue (the outbox, the inbound queue) to
     this worker, unless another worker holds it or `conditions` say it is not its turn. Built once
     per queue, at import: building a statement and its cache key on every claim cost more CPU than
-    running it. Parameters: row_id, now, until (see `claim_row`)."""
+    running it. A Core statement returning the row's columns: one statement, so it can run
+    outside a transaction (`single_statements`). Parameters: row_id, now, until (see `claim_row`)."""
+    table = model.__table__
     return (
-        update(model)
-        .where(model.id == bindparam("row_id"),
-               or_(model.claimed_until.is_(None), model.claimed_until < bindparam("now")), *conditions)
-        .values(claimed_until=bindparam("until"), attempts=model.attempts + 1)
-        .returning(model)  # the row as claimed, in the same round trip
-        .execution_options(synchronize_session=False, populate_existing=True)
+        update(table)
+        .where(table.c.id == bindparam("row_id"),
+               or_(table.c.claimed_until.is_(None), table.c.claimed_until < bindparam("now")), *conditions)
+        .values(claimed_until=bindparam("until"), attempts=table.c.attempts + 1)
+        .returning(*table.c)  # the row as claimed, in the same round trip
     )
 
 
-async def claim_row(session: AsyncSession, statement: Any, row_id: int, lease: Any) -> Any:
-    """Lease one queue row with its `claim_statement` until now + `lease`; the row, or None."""
+async def claim_row(db: AsyncSession | AsyncConnection, statement: Any, row_id: int, lease: Any) -> Any:
+    """Lease one queue row with its `claim_statement` until now + `lease`: the row (its columns
+    as attributes), or None."""
     now = utcnow()
-    claimed = await session.scalars(statement, {"row_id": row_id, "now": now, "until": now + lease})
-    return claimed.one_or_none()
+    return (await db.execute(statement, {"row_id": row_id, "now": now, "until": now + lease})).one_or_none()

@@ -194,15 +194,20 @@ _CLAIM = claim_statement(
 )
 
 
-async def claim(session: AsyncSession, message_id: int, lease: dt.timedelta) -> OutboxMessage | None:
-    """Take one outbox row for sending, unless it is sent, failed, leased by another worker, or
-    an earlier message to the same chat is still unsent (messages keep their order)."""
-    return await claim_row(session, _CLAIM, message_id, lease)
+async def claim(db: AsyncSession | AsyncConnection, message_id: int, lease: dt.timedelta) -> Any:
+    """Take one outbox row for sending (its columns as attributes), unless it is sent, failed,
+    leased by another worker, or an earlier message to the same chat is still unsent (messages
+    keep their order). One statement: the courier runs it outside a transaction where it can."""
+    return await claim_row(db, _CLAIM, message_id, lease)
 
 
-async def is_settled(session: AsyncSession, message_id: int) -> bool:
+_SETTLED = select(OutboxMessage.__table__.c.sent_at, OutboxMessage.__table__.c.failed_at).where(
+    OutboxMessage.__table__.c.id == bindparam("s_id"))
+
+
+async def is_settled(db: AsyncSession | AsyncConnection, message_id: int) -> bool:
     """Sent or given up: nothing more to do for this row."""
-    row = await session.get(OutboxMessage, message_id, populate_existing=True)
+    row = (await db.execute(_SETTLED, {"s_id": message_id})).one_or_none()
     return row is None or row.sent_at is not None or row.failed_at is not None
 
 

@@ -203,3 +203,67 @@ async def test_a_message_held_back_behind_one_being_sent_goes_out_when_that_one_
     finally:
         sweeper.cancel()
         await asyncio.gather(sweeper, return_exceptions=True)
+
+
+async def _replies(sessions, texts, chat_id="c1", update_id="u1", lease=dt.timedelta(seconds=60)):
+    """An update's replies as the engine queues them (updates.queue_replies)."""
+    async with sessions() as db, db.begin():
+        return await updates.queue_replies(
+            db, channel="test", chat_id=chat_id, messages=[(OutMessage(text=x, key="k").to_body(), None) for x in texts],
+            account_id=None, update_id=update_id, lease=lease)
+
+
+async def test_replies_to_a_free_chat_are_queued_leased_and_sent_without_a_claim(sessions, db_engine):
+    from sqlalchemy import event
+
+    channel = FlakyChannel()
+    courier = Courier(sessions, {"test": channel})
+    first = await _replies(sessions, ["a", "b"])
+    assert [q.held for q in first] == [True, True] and [q.attempts for q in first] == [1, 1]
+    async with sessions() as db:
+        rows = (await db.scalars(select(OutboxMessage).order_by(OutboxMessage.id))).all()
+        assert all(r.claimed_until is not None and r.attempts == 1 for r in rows)  # another worker's sweep leaves them
+        assert await updates.due(db) == []
+    behind = await _replies(sessions, ["c"], update_id="u2")  # "a" and "b" are not sent yet
+    assert [q.held for q in behind] == [False]
+    statements: list[str] = []
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(db_engine.sync_engine, "before_cursor_execute", listener)
+    try:
+        await courier.deliver(first)
+    finally:
+        event.remove(db_engine.sync_engine, "before_cursor_execute", listener)
+    assert channel.sent == [("c1", "a"), ("c1", "b")]
+    assert [s.split()[0] for s in statements if not s.startswith("BEGIN")] == ["UPDATE", "UPDATE"]  # marked sent, nothing claimed
+    await courier.deliver(behind)
+    assert channel.sent == [("c1", "a"), ("c1", "b"), ("c1", "c")]
+    assert [q.held for q in await _replies(sessions, ["d"], update_id="u3")] == [True]  # free again
+    other = await _replies(sessions, ["x"], chat_id="c2", update_id="u4")  # another chat is not held up
+    assert [q.held for q in other] == [True]
+
+
+async def test_one_delivery_at_a_time_per_chat(sessions):
+    """A person writing again and again while their replies are still going out: each reply
+    waits for the chat's previous delivery in this process, none is refused for being early (left
+    to the periodic sweep, which this test does not run), and the chat's lock is forgotten after."""
+
+    class SlowChannel(FlakyChannel):
+        in_flight = 0
+        most = 0
+
+        async def send(self, chat_id, message, attachment):
+            self.in_flight += 1
+            self.most = max(self.most, self.in_flight)
+            await asyncio.sleep(0.003)
+            self.in_flight -= 1
+            await super().send(chat_id, message, attachment)
+
+    channel = SlowChannel()
+    courier = Courier(sessions, {"test": channel})
+    texts = [str(n) for n in range(30)]
+    for n, text_ in enumerate(texts):
+        courier.deliver_soon(await _replies(sessions, [text_], update_id=f"u{n}"))
+        await asyncio.sleep(0.001 * (n % 4))
+    await courier.drain()
+    assert channel.sent == [("c1", t) for t in texts]
+    assert channel.most == 1 and courier._chat_locks == {}  # noqa: SLF001
