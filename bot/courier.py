@@ -113,12 +113,18 @@ class Courier:
     async def _send_in_turn(self, rows: list[int]) -> bool:
         """Send these rows in order; False as soon as one is not its turn yet (the chat's queue
         must be read and sent in order), True when done (or a failed one left to the sweep)."""
-        for message_id in rows:
+        for n, message_id in enumerate(rows):
             sent = await self._send_one(message_id)
             if sent is None:
                 return False
             if not sent:
-                self._wake.set()  # the sweep takes over the rest, in order
+                # The sweep takes over the rest, in order: the replies queued leased to this
+                # worker along with this one must not wait for their lease to run out.
+                held = [int(i) for i in rows[n + 1:] if getattr(i, "held", False)]
+                if held:
+                    async with self.single_statements.begin() as conn:
+                        await updates.release(conn, held)
+                self._wake.set()
                 return True
         return True
 

@@ -279,6 +279,15 @@ async def mark_sent(session: AsyncSession | AsyncConnection, message_id: int) ->
     await session.execute(_MARK_SENT, {"m_id": message_id, "m_now": utcnow()})
 
 
+async def release(db: AsyncSession | AsyncConnection, ids: Sequence[int]) -> None:
+    """Give up the lease of unsent rows, for the sweep to take them in turn."""
+    await db.execute(
+        update(_OUTBOX)
+        .where(_OUTBOX.c.id.in_(ids), _OUTBOX.c.sent_at.is_(None), _OUTBOX.c.failed_at.is_(None))
+        .values(claimed_until=None)
+    )
+
+
 async def mark_retry(session: AsyncSession, message_id: int, delay: dt.timedelta, error: str) -> None:
     await session.execute(
         update(OutboxMessage)

@@ -267,3 +267,17 @@ async def test_one_delivery_at_a_time_per_chat(sessions):
     await courier.drain()
     assert channel.sent == [("c1", t) for t in texts]
     assert channel.most == 1 and courier._chat_locks == {}  # noqa: SLF001
+
+
+async def test_when_the_first_of_an_updates_replies_must_wait_the_rest_are_not_held_for_the_lease(sessions):
+    channel = FlakyChannel()
+    courier = Courier(sessions, {"test": channel})
+    channel.failures = [SendRetry("429", retry_after=0)]
+    replies = await _replies(sessions, ["a", "b"])
+    await courier.deliver(replies)
+    assert channel.sent == []  # "b" does not overtake "a"
+    async with sessions() as db:
+        rows = (await db.scalars(select(OutboxMessage).order_by(OutboxMessage.id))).all()
+        assert [r.claimed_until for r in rows] == [None, None]  # both free for the sweep now
+    await courier.sweep()
+    assert channel.sent == [("c1", "a"), ("c1", "b")]
