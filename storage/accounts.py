@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import dialect_insert
@@ -56,19 +56,21 @@ async def open_account(
     return account, user, convo
 
 
+_LOCKED_ACCOUNT = (  # built once: see storage.db.claim_statement
+    select(Account, User, Conversation)
+    .join(User, User.id == Account.user_id)
+    .outerjoin(Conversation, Conversation.account_id == Account.id)
+    .where(Account.channel == bindparam("a_channel"), Account.external_id == bindparam("a_external"))
+    .with_for_update(of=Account)
+    .execution_options(populate_existing=True)
+)
+
+
 async def _locked_account(
     session: AsyncSession, channel: str, external_id: str
 ) -> tuple[Account, User, Conversation | None] | None:
     """The account with its person and conversation in one query; only the account row is locked."""
-    stmt = (
-        select(Account, User, Conversation)
-        .join(User, User.id == Account.user_id)
-        .outerjoin(Conversation, Conversation.account_id == Account.id)
-        .where(Account.channel == channel, Account.external_id == external_id)
-        .with_for_update(of=Account)
-        .execution_options(populate_existing=True)
-    )
-    row = (await session.execute(stmt)).one_or_none()
+    row = (await session.execute(_LOCKED_ACCOUNT, {"a_channel": channel, "a_external": external_id})).one_or_none()
     return None if row is None else (row[0], row[1], row[2])
 
 

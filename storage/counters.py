@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Iterable
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, func
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import dialect_insert
@@ -42,16 +42,30 @@ async def add_counts(
     unknown = deltas.keys() - set(metrics)
     if unknown:
         raise ValueError(f"unknown counters: {sorted(unknown)}")
-    deltas = {k: v for k, v in deltas.items() if v}
-    if not deltas:
+    changed = tuple(m for m in metrics if deltas.get(m))
+    if not changed:
         return
-    table = model.__table__
-    stmt = dialect_insert(session, model).values(**keys, **{m: deltas.get(m, 0) for m in metrics})
-    stmt = stmt.on_conflict_do_update(
-        index_elements=list(keys),
-        set_={m: table.c[m] + stmt.excluded[m] for m in deltas},
-    )
-    await session.execute(stmt)
+    stmt = _upsert(session, model, tuple(keys), metrics, changed)
+    await session.execute(stmt, {**{f"v_{k}": v for k, v in keys.items()},
+                                 **{f"v_{m}": deltas.get(m, 0) for m in metrics}})
+
+
+# The upserts, by dialect, table, key and metric columns and the metrics they change: built once
+# each (a few dozen in all), as building one and its cache key costs more than running it.
+_UPSERTS: dict[tuple, Any] = {}
+
+
+def _upsert(session: AsyncSession, model: Any, keys: tuple[str, ...], metrics: tuple[str, ...],
+            changed: tuple[str, ...]) -> Any:
+    shape = (session.get_bind().dialect.name, model, keys, metrics, changed)
+    stmt = _UPSERTS.get(shape)
+    if stmt is None:
+        table = model.__table__
+        insert = dialect_insert(session, table).values(
+            {c: bindparam(f"v_{c}", type_=table.c[c].type) for c in (*keys, *metrics)})
+        stmt = _UPSERTS[shape] = insert.on_conflict_do_update(
+            index_elements=list(keys), set_={m: table.c[m] + insert.excluded[m] for m in changed})
+    return stmt
 
 
 def local_day_sql(session: AsyncSession, column: Any) -> Any:
