@@ -66,20 +66,26 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     def on_begin(conn: Any) -> None:
         # A deferred transaction that later writes can fail with "database is locked" when two
         # processes upgrade at once; taking the write lock up front makes them queue instead.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A single statement (`single_statements`) is its own transaction and needs neither.
+        if not conn.get_execution_options().get(SINGLE_STATEMENT):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+SINGLE_STATEMENT = "bluezone_single_statement"
+
+
 def single_statements(engine: AsyncEngine) -> AsyncEngine:
-    """The engine for writes of one statement (marking a message sent): on PostgreSQL in
-    autocommit, one round trip instead of BEGIN, the statement and COMMIT; SQLite's writes keep
-    their BEGIN IMMEDIATE, which is what queues its writers."""
+    """The engine for a transaction of one statement (a claim, marking a message sent): on
+    PostgreSQL in autocommit, one round trip instead of BEGIN, the statement and COMMIT; on
+    SQLite without BEGIN IMMEDIATE (the statement is its own transaction, waiting for the write
+    lock as any other). Used with `.begin()`, or `.connect()` for a read."""
     if engine.dialect.name == "postgresql":
         return engine.execution_options(isolation_level="AUTOCOMMIT")
-    return engine
+    return engine.execution_options(**{SINGLE_STATEMENT: True})
 
 
 def dialect_insert(session: AsyncSession, table: Any) -> Any:
