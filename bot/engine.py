@@ -7,6 +7,7 @@ its still-unsent messages; a crash before commit leaves nothing, so the messenge
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 import logging
@@ -82,11 +83,15 @@ class Engine:
         self.error_reply = error_reply
         self.bot_handles = bot_handles
         self._communes: CommuneIndex | None = None
+        self._communes_loading = asyncio.Lock()
 
     async def communes(self, db: AsyncSession) -> CommuneIndex:
         # Units change once a decade (a reform, then `units load`); a restart picks them up.
+        # Loaded once: the updates arriving meanwhile (a restart under load) wait for that load.
         if self._communes is None or not len(self._communes):
-            self._communes = await CommuneIndex.load(db)
+            async with self._communes_loading:
+                if self._communes is None or not len(self._communes):
+                    self._communes = await CommuneIndex.load(db)
         return self._communes
 
     async def handle(self, msg: Incoming, only_reply: Reply | None = None) -> list[int]:

@@ -216,7 +216,9 @@ async def check(session: AsyncSession, user_id: int, role: Role, unit_code: str)
     """May this person act as `role` (or above) over the unit? With the reason when not."""
     role = Role(role)
     grants = await grants_of(session, user_id, include_revoked=True)
-    province = await province_of(session, unit_code)
+    # Only a province officer's grant needs the unit's province (a read of the commune).
+    needs_province = any(g.role is Role.PROVINCE_OFFICER for g in grants)
+    province = await province_of(session, unit_code) if needs_province else None
     active = [g for g in grants if g.active]
     enough = [g for g in active if RANK[g.role] >= RANK[role]]
     if any(covers(g, unit_code, province) for g in enough):
