@@ -16,6 +16,7 @@ from typing import Iterable
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.background import repeat
+from bot.engine import is_infrastructure_error
 from bot.channels.base import Channel, OutMessage, SendBlocked, SendFailed, SendRetry
 from storage import updates
 from storage.db import single_statements
@@ -58,6 +59,7 @@ class Courier:
         self.sends_broadcasts = sends_broadcasts
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task] = set()
+        self._unmarked: set[int] = set()  # sent while the database was away, not yet marked
         self._chat_locks: dict[tuple[str, str], list] = {}  # chat: [lock, deliveries using it]
 
     async def deliver(self, ids: Iterable[int]) -> None:
@@ -146,6 +148,10 @@ class Courier:
         """Wait for background deliveries (shutdown, tests)."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        try:
+            await self.mark_unmarked()
+        except Exception as exc:  # still away: those may be sent again after the lease
+            log.warning("outbox %s could not be marked sent: %s", sorted(self._unmarked), exc)
 
     async def _send_one(self, message_id: int) -> bool | None:
         """True: sent or settled, go on with the chat's next; False: to be retried later; None:
@@ -194,9 +200,29 @@ class Courier:
             async with self.sessions() as db, db.begin():
                 await updates.mark_retry(db, row.id, backoff(row.attempts, None), "unexpected error")
             return False
-        async with self.single_statements.begin() as conn:
-            await updates.mark_sent(conn, row.id)
+        try:
+            async with self.single_statements.begin() as conn:
+                await updates.mark_sent(conn, row.id)
+        except Exception as exc:
+            if not is_infrastructure_error(exc):
+                raise
+            # Sent, but the database is away: marked from memory as soon as it answers again,
+            # instead of being sent a second time when the row's lease runs out (and holding the
+            # chat's later messages back until then).
+            log.warning("outbox %s sent, its mark waits for the database: %s", row.id, exc)
+            self._unmarked.add(row.id)
+            self._wake.set()
         return True
+
+    async def mark_unmarked(self) -> None:
+        """Mark sent what went out while the database was away (see _send_one)."""
+        if not self._unmarked:
+            return
+        ids = sorted(self._unmarked)
+        async with self.single_statements.begin() as conn:
+            await updates.mark_all_sent(conn, ids)
+        self._unmarked.difference_update(ids)
+        log.info("outbox %s marked sent after the database came back", ids)
 
     async def sweep(self, tail: int = 0) -> int:
         """One pass: for every chat whose oldest unsent message is due, send its queue in order.
@@ -228,6 +254,7 @@ class Courier:
         """The background sweep: wakes every `interval` seconds, or at once after a failed send."""
         while True:
             try:
+                await self.mark_unmarked()
                 if await self.sweep(tail=SWEEP_TAIL) >= SWEEP_BATCH:
                     continue  # more waiting (an announcement going out): straight on
             except Exception as exc:  # the database may be down; try again next round

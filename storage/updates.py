@@ -279,6 +279,15 @@ async def mark_sent(session: AsyncSession | AsyncConnection, message_id: int) ->
     await session.execute(_MARK_SENT, {"m_id": message_id, "m_now": utcnow()})
 
 
+async def mark_all_sent(db: AsyncSession | AsyncConnection, ids: Sequence[int]) -> None:
+    """Mark rows sent that went out while the database was away (the courier kept their ids)."""
+    await db.execute(
+        update(_OUTBOX)
+        .where(_OUTBOX.c.id.in_(ids), _OUTBOX.c.sent_at.is_(None))
+        .values(sent_at=utcnow(), claimed_until=None, attachment=None, last_error=None)
+    )
+
+
 async def release(db: AsyncSession | AsyncConnection, ids: Sequence[int]) -> None:
     """Give up the lease of unsent rows, for the sweep to take them in turn."""
     await db.execute(

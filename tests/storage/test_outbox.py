@@ -281,3 +281,28 @@ async def test_when_the_first_of_an_updates_replies_must_wait_the_rest_are_not_h
         assert [r.claimed_until for r in rows] == [None, None]  # both free for the sweep now
     await courier.sweep()
     assert channel.sent == [("c1", "a"), ("c1", "b")]
+
+
+async def test_a_reply_sent_while_the_database_is_away_is_marked_once_it_is_back(sessions, monkeypatch):
+    """Telegram took the reply, then marking it sent failed: it is marked from memory when the
+    database answers again, not sent a second time after its lease (nor holding the chat up)."""
+    from sqlalchemy.exc import OperationalError
+
+    channel = FlakyChannel()
+    courier = Courier(sessions, {"test": channel})
+    mark_sent = updates.mark_sent
+
+    async def away(db, message_id):
+        raise OperationalError("UPDATE outbox", {}, ConnectionError("connection was closed"))
+
+    monkeypatch.setattr(updates, "mark_sent", away)
+    await courier.deliver(await _replies(sessions, ["a"]))
+    assert channel.sent == [("c1", "a")]
+    monkeypatch.setattr(updates, "mark_sent", mark_sent)
+    later = await _replies(sessions, ["b"], update_id="u2")
+    assert [q.held for q in later] == [False]  # "a" still looks unsent
+    await courier.mark_unmarked()
+    await courier.deliver(later)
+    assert channel.sent == [("c1", "a"), ("c1", "b")]
+    async with sessions() as db:
+        assert all(r.sent_at is not None for r in (await db.scalars(select(OutboxMessage))).all())
