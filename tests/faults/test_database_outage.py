@@ -53,15 +53,23 @@ async def test_service_survives_a_database_outage(fresh_pg_database, unused_tcp_
                         await asyncio.sleep(0.1)
                     raise AssertionError(f"update {update['update_id']} never accepted")
 
+                started: set[int] = set()
+                cut = asyncio.Event()
+
                 async def user(n: int) -> None:
                     fake = tg.user(8000 + n)
-                    for text_ in ("/start", "het pin", "quyen vi tri", "hướng dẫn", "bluetooth"):
+                    for i, text_ in enumerate(("/start", "het pin", "quyen vi tri", "hướng dẫn", "bluetooth")):
                         await deliver(fake.build_text(text_))
+                        if i == 0:  # the rest are sent into the outage, whatever the speed of the bot
+                            started.add(n)
+                            await cut.wait()
                         await asyncio.sleep(0.05)
 
                 async def outage() -> None:
-                    await asyncio.sleep(0.4)
-                    proxy.cut()
+                    while len(started) < 10:
+                        await asyncio.sleep(0.01)
+                    proxy.cut()  # while the first updates' replies are on their way
+                    cut.set()
                     await asyncio.sleep(3)
                     proxy.restore()
 
