@@ -161,10 +161,9 @@ class Courier:
         else:
             async with self.single_statements.begin() as conn:
                 row = await updates.claim(conn, message_id, self.lease)
-            if row is None:
-                # Sent already: go on. Leased elsewhere, or behind an unsent message: the sweep
-                # sends it once its turn comes.
-                async with self.single_statements.connect() as conn:
+                if row is None:
+                    # Sent already: go on. Leased elsewhere, or behind an unsent message: the
+                    # sweep sends it once its turn comes.
                     return True if await updates.is_settled(conn, message_id) else None
         channel = self.channels.get(row.channel)
         if channel is None:
@@ -220,7 +219,8 @@ class Courier:
             return
         ids = sorted(self._unmarked)
         async with self.single_statements.begin() as conn:
-            await updates.mark_all_sent(conn, ids)
+            for message_id in ids:
+                await updates.mark_sent(conn, message_id)
         self._unmarked.difference_update(ids)
         log.info("outbox %s marked sent after the database came back", ids)
 
@@ -252,15 +252,10 @@ class Courier:
 
     async def run(self, interval: float = 2.0) -> None:
         """The background sweep: wakes every `interval` seconds, or at once after a failed send."""
-        while True:
-            try:
-                await self.mark_unmarked()
-                if await self.sweep(tail=SWEEP_TAIL) >= SWEEP_BATCH:
-                    continue  # more waiting (an announcement going out): straight on
-            except Exception as exc:  # the database may be down; try again next round
-                log.warning("outbox sweep failed: %s", exc)
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=interval)
-            except asyncio.TimeoutError:
-                pass
-            self._wake.clear()
+
+        async def one_pass() -> None:
+            await self.mark_unmarked()
+            if await self.sweep(tail=SWEEP_TAIL) >= SWEEP_BATCH:
+                self._wake.set()  # more waiting (an announcement going out): straight on
+
+        await repeat(one_pass, self._wake, interval, "outbox sweep")

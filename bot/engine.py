@@ -84,6 +84,7 @@ class Engine:
         self.bot_handles = bot_handles
         self._communes: CommuneIndex | None = None
         self._communes_loading = asyncio.Lock()
+        self._lease = dt.timedelta(seconds=settings.outbox_lease_seconds)  # of the replies it queues
 
     async def communes(self, db: AsyncSession) -> CommuneIndex:
         # Units change once a decade (a reform, then `units load`); a restart picks them up.
@@ -183,7 +184,7 @@ class Engine:
             db, channel=account.channel, chat_id=account.chat_id,
             messages=[(r.message.to_body(), r.attachment) for r in rendered],
             account_id=account.id if keep_account else None, update_id=update_id,
-            lease=dt.timedelta(seconds=self.settings.outbox_lease_seconds),
+            lease=self._lease,
         )
 
     @staticmethod

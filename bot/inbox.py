@@ -26,7 +26,6 @@ log = logging.getLogger(__name__)
 
 LEASE = dt.timedelta(seconds=60)  # a worker that dies mid-event frees it after this
 MAX_ATTEMPTS = 10
-KEEP_HANDLED = dt.timedelta(days=1)
 
 
 def incoming_to_json(msg: Incoming) -> dict[str, Any]:
@@ -63,11 +62,7 @@ class Inbox:
 
     async def run(self, interval: float = 2.0) -> None:
         """Handle what is due; then wait for a new event, or `interval` seconds (retries)."""
-
-        async def one_pass() -> None:
-            await self.handle_due()
-
-        await repeat(one_pass, self._wake, interval, "inbound queue pass")
+        await repeat(self.handle_due, self._wake, interval, "inbound queue pass")
 
     async def handle_due(self) -> int:
         """One pass: each person's first waiting event, a few at a time."""

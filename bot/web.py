@@ -11,6 +11,7 @@ from aiohttp import web
 from sqlalchemy import text
 
 from bot.channels import zalo_bot, zalo_oa
+from bot.channels.common import json_id
 from bot.engine import is_infrastructure_error
 from bot.landing import Landing, add_routes as add_landing_routes
 from bot.media import MEDIA_PATH
@@ -39,10 +40,8 @@ def _sender_id(data: dict) -> str | None:
     """The sender of a Telegram update read straight from its JSON (message, callback query...),
     cheaper than parsing it; None when it has none in the usual place."""
     for value in data.values():
-        if isinstance(value, dict):
-            sender = value.get("from")
-            if isinstance(sender, dict) and isinstance(sender.get("id"), int) and not isinstance(sender.get("id"), bool):
-                return str(sender["id"])
+        if isinstance(value, dict) and isinstance(value.get("from"), dict):
+            return json_id(value["from"].get("id")) or None
     return None
 
 

@@ -8,7 +8,7 @@ from typing import Any, Iterable
 from sqlalchemy import bindparam, func
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.db import dialect_insert
+from storage.db import built_once, dialect_insert
 from storage.models import LOCAL_TIMEZONE, CommuneDailyCount
 
 METRICS = (
@@ -50,22 +50,18 @@ async def add_counts(
                                  **{f"v_{m}": deltas.get(m, 0) for m in metrics}})
 
 
-# The upserts, by dialect, table, key and metric columns and the metrics they change: built once
-# each (a few dozen in all), as building one and its cache key costs more than running it.
-_UPSERTS: dict[tuple, Any] = {}
-
-
 def _upsert(session: AsyncSession, model: Any, keys: tuple[str, ...], metrics: tuple[str, ...],
             changed: tuple[str, ...]) -> Any:
-    shape = (session.get_bind().dialect.name, model, keys, metrics, changed)
-    stmt = _UPSERTS.get(shape)
-    if stmt is None:
+    """The counter upsert of this shape (a few dozen shapes in all), built once."""
+
+    def build() -> Any:
         table = model.__table__
         insert = dialect_insert(session, table).values(
             {c: bindparam(f"v_{c}", type_=table.c[c].type) for c in (*keys, *metrics)})
-        stmt = _UPSERTS[shape] = insert.on_conflict_do_update(
+        return insert.on_conflict_do_update(
             index_elements=list(keys), set_={m: table.c[m] + insert.excluded[m] for m in changed})
-    return stmt
+
+    return built_once(session, ("counters", model, keys, metrics, changed), build)
 
 
 def local_day_sql(session: AsyncSession, column: Any) -> Any:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from sqlalchemy import bindparam, event, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -86,6 +86,20 @@ def single_statements(engine: AsyncEngine) -> AsyncEngine:
     if engine.dialect.name == "postgresql":
         return engine.execution_options(isolation_level="AUTOCOMMIT")
     return engine.execution_options(**{SINGLE_STATEMENT: True})
+
+
+_BUILT: dict[tuple, Any] = {}
+
+
+def built_once(session: AsyncSession, key: Any, build: Callable[[], Any]) -> Any:
+    """A statement that depends on the session's dialect (an upsert), built on first use per
+    dialect and `key` and kept: building a statement and its cache key costs more CPU than
+    running it. Statements that do not depend on the dialect are simply built at import."""
+    full = (session.get_bind().dialect.name, key)
+    stmt = _BUILT.get(full)
+    if stmt is None:
+        stmt = _BUILT[full] = build()
+    return stmt
 
 
 def dialect_insert(session: AsyncSession, table: Any) -> Any:

@@ -9,26 +9,22 @@ from sqlalchemy import and_, bindparam, case, exists, insert, null, or_, select,
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import aliased
 
-from storage.db import claim_row, claim_statement, dialect_insert
+from storage.db import built_once, claim_row, claim_statement, dialect_insert
 from storage.models import Account, OutboxMessage, ProcessedUpdate, utcnow
 
 
 _PROCESSED = ProcessedUpdate.__table__
-_MARK_PROCESSED: dict[str, Any] = {}  # by dialect: built once
 
 
 async def mark_processed(session: AsyncSession, channel: str, update_id: str) -> bool:
     """Record the update as handled; False when it already was (a retried webhook, a replay)."""
-    name = session.get_bind().dialect.name
-    stmt = _MARK_PROCESSED.get(name)
-    if stmt is None:
-        stmt = _MARK_PROCESSED[name] = (
-            dialect_insert(session, _PROCESSED)
-            .values(channel=bindparam("p_channel", type_=_PROCESSED.c.channel.type),
-                    update_id=bindparam("p_update", type_=_PROCESSED.c.update_id.type),
-                    processed_at=bindparam("p_now", type_=_PROCESSED.c.processed_at.type))
-            .on_conflict_do_nothing(index_elements=["channel", "update_id"])
-        )
+    stmt = built_once(session, "mark_processed", lambda: (
+        dialect_insert(session, _PROCESSED)
+        .values(channel=bindparam("p_channel", type_=_PROCESSED.c.channel.type),
+                update_id=bindparam("p_update", type_=_PROCESSED.c.update_id.type),
+                processed_at=bindparam("p_now", type_=_PROCESSED.c.processed_at.type))
+        .on_conflict_do_nothing(index_elements=["channel", "update_id"])
+    ))
     result = await session.execute(stmt, {"p_channel": channel, "p_update": update_id, "p_now": utcnow()})
     return result.rowcount == 1
 
@@ -201,8 +197,7 @@ async def claim(db: AsyncSession | AsyncConnection, message_id: int, lease: dt.t
     return await claim_row(db, _CLAIM, message_id, lease)
 
 
-_SETTLED = select(OutboxMessage.__table__.c.sent_at, OutboxMessage.__table__.c.failed_at).where(
-    OutboxMessage.__table__.c.id == bindparam("s_id"))
+_SETTLED = select(_OUTBOX.c.sent_at, _OUTBOX.c.failed_at).where(_OUTBOX.c.id == bindparam("s_id"))
 
 
 async def is_settled(db: AsyncSession | AsyncConnection, message_id: int) -> bool:
@@ -277,15 +272,6 @@ _MARK_SENT = (
 async def mark_sent(session: AsyncSession | AsyncConnection, message_id: int) -> None:
     """One statement: the courier runs it outside a transaction where it can (`storage.db.single_statements`)."""
     await session.execute(_MARK_SENT, {"m_id": message_id, "m_now": utcnow()})
-
-
-async def mark_all_sent(db: AsyncSession | AsyncConnection, ids: Sequence[int]) -> None:
-    """Mark rows sent that went out while the database was away (the courier kept their ids)."""
-    await db.execute(
-        update(_OUTBOX)
-        .where(_OUTBOX.c.id.in_(ids), _OUTBOX.c.sent_at.is_(None))
-        .values(sent_at=utcnow(), claimed_until=None, attachment=None, last_error=None)
-    )
 
 
 async def release(db: AsyncSession | AsyncConnection, ids: Sequence[int]) -> None:
