@@ -72,13 +72,16 @@ class Workers:
                 await asyncio.sleep(0.1)
         raise AssertionError(f"workers answering: {sorted(seen)}\n{self.log()}")
 
-    def stop(self) -> int:
-        """SIGTERM, as a process manager stops the service; its exit code."""
+    async def stop(self) -> int:
+        """SIGTERM, as a process manager stops the service; its exit code. Waits without blocking
+        the event loop: the stand-in in it must go on answering the sends finished while stopping."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
+            for _ in range(300):
+                if self.process.poll() is not None:
+                    break
+                await asyncio.sleep(0.1)
+            else:
                 self.process.kill()
                 self.process.wait()
         return self.process.returncode
@@ -113,4 +116,4 @@ async def run_workers(
             await workers.wait_ready()
             yield workers
         finally:
-            workers.stop()
+            await workers.stop()

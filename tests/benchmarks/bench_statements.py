@@ -70,8 +70,7 @@ async def count(url: str) -> dict[str, tuple[int, int]]:
                 await service.receive(update)
                 await service.courier.drain()
     finally:
-        await service.stop()
-        await service.db.dispose()
+        await service.stop()  # disposes the engine it created
     return {kind: (statements[kind], sessions[kind]) for kind in KINDS}
 
 

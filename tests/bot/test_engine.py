@@ -11,16 +11,25 @@ from tests.harness import ChatDriver
 async def test_the_commune_index_is_loaded_once_when_updates_arrive_together(service, monkeypatch):
     """A worker restarted under load: the updates that arrive while the index loads wait for that
     load instead of each loading all 3,321 communes again."""
-    loads = []
-    load = CommuneIndex.load.__func__
+    people = 6
+    arrived, loads = [], []
+    communes, load = service.engine.communes, CommuneIndex.load.__func__
+
+    async def counted(db):
+        arrived.append(1)
+        return await communes(db)
 
     async def slow_load(cls, db):
         loads.append(1)
-        await asyncio.sleep(0.05)  # the other updates arrive meanwhile
+        for _ in range(200):  # the load lasts until every update has asked for the index
+            if len(arrived) == people:
+                break
+            await asyncio.sleep(0.01)
         return await load(cls, db)
 
+    monkeypatch.setattr(service.engine, "communes", counted)
     monkeypatch.setattr(CommuneIndex, "load", classmethod(slow_load))
-    chats = [ChatDriver(service, user_id=f"cold-{n}") for n in range(6)]
+    chats = [ChatDriver(service, user_id=f"cold-{n}") for n in range(people)]
     await asyncio.gather(*(chat.send("/start") for chat in chats))
-    assert len(loads) == 1
+    assert len(arrived) == people and len(loads) == 1
     assert all(chat.keys == ["menu.greeting"] for chat in chats)

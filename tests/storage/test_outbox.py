@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
+import pytest
 from sqlalchemy import select, update
 
 from bot.channels.base import OutMessage, SendBlocked, SendFailed, SendRetry
@@ -79,16 +80,20 @@ async def test_a_fresh_reply_waits_behind_a_retry(sessions):
     assert channel.sent == [("c1", "a"), ("c1", "b")]  # the retry was due: the queue, in order
 
 
-async def test_a_retry_keeps_later_messages_waiting(sessions):
+@pytest.mark.parametrize("queued", ["queued", "replies held"])
+async def test_a_retry_keeps_later_messages_waiting(sessions, queued):
+    """Queued as any message, or as an update's replies leased at once (updates.queue_replies):
+    "b" waits behind "a", and both are free for the sweep, not held for the lease."""
     channel = FlakyChannel()
     courier = Courier(sessions, {"test": channel})
     channel.failures = [SendRetry("429", retry_after=0)]
-    ids = await _queue(sessions, ["a", "b"])
+    ids = await (_queue if queued == "queued" else _replies)(sessions, ["a", "b"])
     await courier.deliver(ids)
     assert channel.sent == []  # "b" must not overtake "a"
     async with sessions() as db:
-        first = await db.get(OutboxMessage, ids[0])
+        first, second = (await db.scalars(select(OutboxMessage).order_by(OutboxMessage.id))).all()
         assert first.attempts == 1 and first.sent_at is None and first.last_error == "429"
+        assert first.claimed_until is None and second.claimed_until is None
     await courier.sweep()
     assert channel.sent == [("c1", "a"), ("c1", "b")]
 
@@ -267,20 +272,6 @@ async def test_one_delivery_at_a_time_per_chat(sessions):
     await courier.drain()
     assert channel.sent == [("c1", t) for t in texts]
     assert channel.most == 1 and courier._chat_locks == {}  # noqa: SLF001
-
-
-async def test_when_the_first_of_an_updates_replies_must_wait_the_rest_are_not_held_for_the_lease(sessions):
-    channel = FlakyChannel()
-    courier = Courier(sessions, {"test": channel})
-    channel.failures = [SendRetry("429", retry_after=0)]
-    replies = await _replies(sessions, ["a", "b"])
-    await courier.deliver(replies)
-    assert channel.sent == []  # "b" does not overtake "a"
-    async with sessions() as db:
-        rows = (await db.scalars(select(OutboxMessage).order_by(OutboxMessage.id))).all()
-        assert [r.claimed_until for r in rows] == [None, None]  # both free for the sweep now
-    await courier.sweep()
-    assert channel.sent == [("c1", "a"), ("c1", "b")]
 
 
 async def test_a_reply_sent_while_the_database_is_away_is_marked_once_it_is_back(sessions, monkeypatch):
