@@ -59,7 +59,9 @@ class Courier:
         self.sends_broadcasts = sends_broadcasts
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task] = set()
-        self._unmarked: set[int] = set()  # sent while the database was away, not yet marked
+        # Sent while the database was away, not yet marked: id → (its content key, to be
+        # forgotten instead: the farewell to an erased person, see OutboxMessage.forget_when_settled).
+        self._unmarked: dict[int, tuple[str | None, bool]] = {}
         self._chat_locks: dict[tuple[str, str], list] = {}  # chat: [lock, deliveries using it]
 
     async def deliver(self, ids: Iterable[int]) -> None:
@@ -165,6 +167,7 @@ class Courier:
                     # Sent already: go on. Leased elsewhere, or behind an unsent message: the
                     # sweep sends it once its turn comes.
                     return True if await updates.is_settled(conn, message_id) else None
+        forget, key = row.forget_when_settled, row.body.get("key")
         channel = self.channels.get(row.channel)
         if channel is None:
             log.warning("no channel %r configured; outbox %s waits", row.channel, row.id)
@@ -181,14 +184,14 @@ class Courier:
         except SendFailed as exc:
             log.warning("outbox %s refused by %s: %s", row.id, row.channel, exc)
             async with self.sessions() as db, db.begin():
-                await updates.mark_failed(db, row.id, str(exc))
+                await updates.mark_failed(db, row.id, str(exc), forget=forget)
             return True
         except (SendRetry, asyncio.TimeoutError) as exc:
             retry_after = getattr(exc, "retry_after", None)
             async with self.sessions() as db, db.begin():
                 if row.attempts >= MAX_ATTEMPTS:
                     log.warning("outbox %s gave up after %s attempts: %s", row.id, row.attempts, exc)
-                    await updates.mark_failed(db, row.id, f"gave up: {exc}")
+                    await updates.mark_failed(db, row.id, f"gave up: {exc}", forget=forget)
                     return True
                 await updates.mark_retry(db, row.id, backoff(row.attempts, retry_after), str(exc))
             log.info("outbox %s will be retried: %s", row.id, exc)
@@ -201,7 +204,7 @@ class Courier:
             return False
         try:
             async with self.single_statements.begin() as conn:
-                await updates.mark_sent(conn, row.id)
+                await updates.mark_sent(conn, row.id, key, forget=forget)
         except Exception as exc:
             if not is_infrastructure_error(exc):
                 raise
@@ -209,7 +212,7 @@ class Courier:
             # instead of being sent a second time when the row's lease runs out (and holding the
             # chat's later messages back until then).
             log.warning("outbox %s sent, its mark waits for the database: %s", row.id, exc)
-            self._unmarked.add(row.id)
+            self._unmarked[row.id] = (key, forget)
             self._wake.set()
         return True
 
@@ -220,8 +223,10 @@ class Courier:
         ids = sorted(self._unmarked)
         async with self.single_statements.begin() as conn:
             for message_id in ids:
-                await updates.mark_sent(conn, message_id)
-        self._unmarked.difference_update(ids)
+                key, forget = self._unmarked[message_id]
+                await updates.mark_sent(conn, message_id, key, forget=forget)
+        for message_id in ids:
+            del self._unmarked[message_id]
         log.info("outbox %s marked sent after the database came back", ids)
 
     async def sweep(self, tail: int = 0) -> int:

@@ -144,7 +144,7 @@ class Engine:
             if ctx.erased:
                 # The account and its conversation were deleted: answer this once, keep nothing.
                 db.expunge(convo)
-                ids = await self._queue_replies(db, account, rendered, msg.update_id, keep_account=False)
+                ids = await self._queue_replies(db, account, rendered, msg.update_id, erased=True)
                 db.expunge(account)
                 await db.flush()
                 return ids
@@ -157,7 +157,7 @@ class Engine:
             ids = await self._queue_replies(db, account, rendered, msg.update_id)
             notices = []
             for notice in ctx.notices:
-                notices.extend(await self._queue_notice(db, notice.user_id, notice.reply))
+                notices.extend(await self._queue_notice(db, notice.user_id, notice.reply, notice.about))
             for announcement in ctx.announcements:
                 await self._queue_announcement(db, announcement)
             await db.flush()
@@ -175,22 +175,21 @@ class Engine:
             raise _HandlerFailed from exc
 
     async def _queue_replies(
-        self, db: AsyncSession, account: Account, rendered: list[Rendered], update_id: str, keep_account: bool = True
+        self, db: AsyncSession, account: Account, rendered: list[Rendered], update_id: str, erased: bool = False
     ) -> list[int]:
-        """The update's answer, for the chat it came from (see updates.queue_replies)."""
+        """The update's answer, for the chat it came from (see updates.queue_replies). To a person
+        who has just `erased` their data: on no account, and forgotten once it has gone out."""
         if not rendered:
             return []
         return await updates.queue_replies(
             db, channel=account.channel, chat_id=account.chat_id,
             messages=[(r.message.to_body(), r.attachment) for r in rendered],
-            account_id=account.id if keep_account else None, update_id=update_id,
-            lease=self._lease,
+            account_id=None if erased else account.id, update_id=update_id,
+            lease=self._lease, forget=erased,
         )
 
     @staticmethod
-    def _queue(
-        db: AsyncSession, account: Account, rendered: list[Rendered], update_id: str | None, keep_account: bool = True
-    ) -> list:
+    def _queue(db: AsyncSession, account: Account, rendered: list[Rendered], about: int | None) -> list:
         return [
             updates.queue(
                 db,
@@ -198,8 +197,9 @@ class Engine:
                 chat_id=account.chat_id,
                 body=r.message.to_body(),
                 attachment=r.attachment,
-                account_id=account.id if keep_account else None,
-                update_id=update_id,
+                account_id=account.id,
+                update_id=None,
+                about_user_id=about,
             )
             for r in rendered
         ]
@@ -229,15 +229,16 @@ class Engine:
         )
         return total
 
-    async def _queue_notice(self, db: AsyncSession, user_id: int, reply: Reply) -> list:
-        """A message for another person, on each of their accounts the deployment can reach."""
+    async def _queue_notice(self, db: AsyncSession, user_id: int, reply: Reply, about: int | None = None) -> list:
+        """A message for another person, on each of their accounts the deployment can reach;
+        `about`: the person it names (see Notice)."""
         rows = []
         for account in await accounts_of(db, user_id):
             caps = self.capabilities.get(account.channel)
             if account.blocked_at is not None or caps is None:
                 continue
             rendered, _ = render_step((reply,), self.content, caps, None)
-            rows.extend(self._queue(db, account, rendered, None))
+            rows.extend(self._queue(db, account, rendered, about))
         return rows
 
     async def queue_for_user(self, db: AsyncSession, user_id: int, replies: list[Reply]) -> list[int]:

@@ -58,10 +58,12 @@ class MediaLinks:
         signature = self._signature(file_id, expires)
         return f"{self.settings.own_base_url}{MEDIA_PATH}/{file_id}/{name}?e={expires}&s={signature}"
 
-    async def publish(self, data: bytes, mime_type: str, filename: str) -> str:
-        """Keep the file and return the URL it can be fetched at until it expires."""
+    async def publish(self, data: bytes, mime_type: str, filename: str, *, channel: str, chat_id: str) -> str:
+        """Keep the file for that chat and return the URL it can be fetched at until it expires."""
         async with self.sessions() as db, db.begin():
-            file_id, expires_at = await media.keep(db, data, mime_type, filename, utcnow(), self.ttl)
+            file_id, expires_at = await media.keep(
+                db, data, mime_type, filename, utcnow(), self.ttl, channel=channel, chat_id=chat_id
+            )
         return self.url_for(file_id, filename, int(expires_at.timestamp()))
 
     def check(self, file_id: str, expires: str, signature: str, now: dt.datetime) -> int:

@@ -36,10 +36,12 @@ class Capabilities:
 
 @dataclass
 class Notice:
-    """A message for another person (a coordinator told of a new volunteer)."""
+    """A message for another person (a coordinator told of a new volunteer). `about` is the
+    person it names, if any: erasing that person deletes the notice too."""
 
     user_id: int
     reply: Reply
+    about: int | None = None
 
 
 @dataclass
@@ -85,8 +87,8 @@ class Context:
     def forget(self, *names: str) -> None:
         self.convo.draft = {k: v for k, v in (self.convo.draft or {}).items() if k not in names}
 
-    def notify(self, user_id: int, reply: Reply) -> None:
-        self.notices.append(Notice(user_id, reply))
+    def notify(self, user_id: int, reply: Reply, *, about: int | None = None) -> None:
+        self.notices.append(Notice(user_id, reply, about))
 
     def announce(self, broadcast_id: int, unit_code: str, reply: Reply) -> None:
         self.announcements.append(Announcement(broadcast_id, unit_code, reply))

@@ -30,7 +30,7 @@ async def explain(msg: Incoming, ctx: Context) -> Step:
 async def on_button(msg: Incoming, ctx: Context) -> Step:
     """privacy:erase deletes the person's data (the counts stay, anonymous); privacy:keep cancels."""
     if msg.payload == f"{PRIVACY}:erase":
-        await erase_person(ctx.db, ctx.user.id)
+        await erase_person(ctx.db, ctx.user.id, handling=(msg.channel, msg.update_id))
         ctx.erased = True
         return Step.end(Reply("privacy.erased"))
     return Step.end(Reply("privacy.cancelled", [[home_button()]]))

@@ -161,11 +161,12 @@ async def finish(ctx: Context, team: str) -> Step:
     where = unit_name(ctx, commune)
     if row.status == Status.ACTIVE:
         if invite is not None and invite.created_by:
-            ctx.notify(invite.created_by, Reply(t("volunteer.joined_notice", name=row.display_name, commune=where)))
+            ctx.notify(invite.created_by, Reply(t("volunteer.joined_notice", name=row.display_name, commune=where)),
+                       about=ctx.user.id)
         return Step.end(await main_menu(ctx, "volunteer.welcome", commune=where))
     coordinators = await roles.holders(ctx.db, Role.COORDINATOR, commune)
     for coordinator in coordinators:
-        ctx.notify(coordinator, approval_request(row, where))
+        ctx.notify(coordinator, approval_request(row, where), about=ctx.user.id)
     key = "volunteer.pending" if coordinators else "volunteer.pending_no_coordinator"
     if invite is not None:  # the invite stopped working between the link and the last answer
         key = "volunteer.pending_invite_gone"

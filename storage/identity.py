@@ -99,6 +99,7 @@ PERSON_COLUMNS: list[PersonColumn] = [
     PersonColumn("report_subscriptions", "user_id", merge=_once_per("report_subscriptions", "user_id", "unit_code")),
     PersonColumn("broadcasts", "created_by"),
     PersonColumn("audit_log", "actor_user_id"),
+    PersonColumn("outbox", "about_user_id"),
 ]
 
 

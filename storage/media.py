@@ -12,19 +12,22 @@ from storage.db import dialect_insert
 from storage.models import MediaFile
 
 
-def media_id(data: bytes) -> str:
-    """Same bytes, same id: a retried send reuses the stored file instead of storing it again."""
-    return hashlib.sha256(data).hexdigest()[:32]
+def media_id(data: bytes, channel: str, chat_id: str) -> str:
+    """Same bytes for the same chat, same id: a retried send reuses the stored file instead of
+    storing it again. Each recipient has their own copy, deleted if they erase their data."""
+    return hashlib.sha256(f"{channel}\x00{chat_id}\x00".encode() + data).hexdigest()[:32]
 
 
 async def keep(
-    session: AsyncSession, data: bytes, mime_type: str, filename: str, now: dt.datetime, ttl: dt.timedelta
+    session: AsyncSession, data: bytes, mime_type: str, filename: str, now: dt.datetime, ttl: dt.timedelta,
+    *, channel: str, chat_id: str,
 ) -> tuple[str, dt.datetime]:
-    """Store `data` until now + ttl (extending an earlier copy's life); its id and expiry."""
-    file_id = media_id(data)
+    """Store `data` for that chat until now + ttl (extending an earlier copy's life); its id and expiry."""
+    file_id = media_id(data, channel, chat_id)
     expires_at = now + ttl
     stmt = dialect_insert(session, MediaFile).values(
-        id=file_id, data=data, mime_type=mime_type[:100], filename=filename[:200], created_at=now, expires_at=expires_at
+        id=file_id, channel=channel, chat_id=chat_id, data=data, mime_type=mime_type[:100], filename=filename[:200],
+        created_at=now, expires_at=expires_at,
     )
     stmt = stmt.on_conflict_do_update(index_elements=["id"], set_={"expires_at": stmt.excluded.expires_at})
     await session.execute(stmt)

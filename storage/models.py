@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -175,6 +176,11 @@ class OutboxMessage(Base):
     channel: Mapped[str] = mapped_column(String(20))
     chat_id: Mapped[str] = mapped_column(String(64))
     update_id: Mapped[str | None] = mapped_column(String(64))
+    # A notice that names another person (a coordinator asked to approve a volunteer): it goes
+    # when that person erases their data (storage.privacy), sent or not.
+    about_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # The farewell to someone who just erased their data: deleted, not kept, once sent or given up.
+    forget_when_settled: Mapped[bool] = mapped_column(default=False, server_default=false())
     body: Mapped[dict[str, Any]] = mapped_column()
     attachment: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -580,11 +586,15 @@ class LinkAttempt(Base):
 
 class MediaFile(Base):
     """A file a messenger fetches by URL (Zalo Bot Platform photos, OA links), served under a
-    signed, expiring URL and deleted after it expires. Keyed by a hash of its bytes."""
+    signed, expiring URL and deleted after it expires. Keyed by a hash of its recipient and its
+    bytes; the recipient's chat is kept so that erasing that person deletes their files too."""
 
     __tablename__ = "media_files"
+    __table_args__ = (Index("ix_media_files_chat", "channel", "chat_id"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    channel: Mapped[str | None] = mapped_column(String(20))
+    chat_id: Mapped[str | None] = mapped_column(String(64))
     data: Mapped[bytes] = mapped_column(LargeBinary)
     mime_type: Mapped[str] = mapped_column(String(100))
     filename: Mapped[str] = mapped_column(String(200))

@@ -1,7 +1,8 @@
 """Personal data (Decree 13/2023/NĐ-CP): erasing a person on request, and purging old check-ins.
 
 What a person is made of in this database, in one place: when a table gains personal data, it
-is listed here, and the erasure test checks nothing of the person is left.
+is listed here. tests/handlers/test_erasure_scan.py scans every text and JSON column of every
+table (from the metadata, so a table added later is covered) for what identified an erased person.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
@@ -17,7 +18,10 @@ from storage.models import (
     Account,
     CheckIn,
     DataPurge,
+    InboundEvent,
     LinkCode,
+    MediaFile,
+    OutboxMessage,
     ReportSubscription,
     RoleGrant,
     User,
@@ -41,9 +45,33 @@ OWN_ROWS = [
 # anonymous row: self-reported installs, visits logged as a volunteer, audit entries, figures.
 
 
-async def erase_person(session: AsyncSession, user_id: int) -> None:
+async def erase_person(session: AsyncSession, user_id: int, handling: tuple[str, str] | None = None) -> None:
     """Delete what identifies the person; keep the anonymous counts (their install, the visits
-    they logged, their check-ins) so that no tally changes."""
+    they logged, their check-ins) so that no tally changes.
+
+    `handling` is the (channel, update id) of the update asking for it, when that update came
+    through the inbound queue: its stored event goes too. The farewell the engine queues after
+    this is deleted once it has gone out (updates.forgotten_when_settled)."""
+    current = handling or ("", "")
+    accounts = (
+        await session.execute(select(Account.channel, Account.external_id, Account.chat_id).where(Account.user_id == user_id))
+    ).all()
+    for channel, external_id, chat_id in accounts:
+        # What they typed, stored by the Zalo webhooks: events handled, and this one. An event
+        # still waiting (sent after this one) is left to be answered, as from a new person.
+        await session.execute(
+            delete(InboundEvent).where(
+                InboundEvent.channel == channel,
+                InboundEvent.user_id == external_id,
+                or_(InboundEvent.done_at.is_not(None), (InboundEvent.channel == current[0]) & (InboundEvent.update_id == current[1])),
+            )
+        )
+        # Messages to their chat (those queued for their accounts also go with the accounts) and
+        # the files the messenger fetched for them.
+        await session.execute(delete(OutboxMessage).where(OutboxMessage.channel == channel, OutboxMessage.chat_id == chat_id))
+        await session.execute(delete(MediaFile).where(MediaFile.channel == channel, MediaFile.chat_id == chat_id))
+    # Notices that name them (a coordinator asked to approve them), sent or not.
+    await session.execute(delete(OutboxMessage).where(OutboxMessage.about_user_id == user_id))
     for model, column in OWN_ROWS:
         await session.execute(delete(model).where(column == user_id))
     # Check-ins stay counted, and numbered in the venue's export, under a key that leads nowhere.

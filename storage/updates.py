@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Sequence
 
-from sqlalchemy import and_, bindparam, case, exists, insert, null, or_, select, update
+from sqlalchemy import and_, bindparam, case, delete, exists, insert, null, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -42,6 +42,7 @@ class Queued(int):
     body: dict[str, Any]
     attachment: bytes | None = None
     attempts: int = 0
+    forget_when_settled: bool = False
 
     def __new__(cls, message_id: int, channel: str, chat_id: str) -> "Queued":
         queued = super().__new__(cls, message_id)
@@ -67,6 +68,7 @@ def queue(
     account_id: int | None,
     update_id: str | None,
     attachment: bytes | None = None,
+    about_user_id: int | None = None,
 ) -> OutboxMessage:
     """A message to send, added to the session (notices to others, daily reports)."""
     row = OutboxMessage(
@@ -75,6 +77,7 @@ def queue(
         body=body,
         account_id=account_id,
         update_id=update_id,
+        about_user_id=about_user_id,
         attachment=attachment,
         created_at=utcnow(),
         next_attempt_at=utcnow(),
@@ -104,6 +107,7 @@ _REPLY_VALUES = dict(
     update_id=bindparam("q_update", type_=_OUTBOX.c.update_id.type),
     created_at=bindparam("q_now", type_=_OUTBOX.c.created_at.type),
     next_attempt_at=bindparam("q_now", type_=_OUTBOX.c.next_attempt_at.type),
+    forget_when_settled=bindparam("q_forget", type_=_OUTBOX.c.forget_when_settled.type),
 )
 _UNTIL = bindparam("q_until", type_=_OUTBOX.c.claimed_until.type)
 # An update's first reply: leased to this worker at once, unless its chat is busy.
@@ -130,6 +134,7 @@ async def queue_replies(
     account_id: int | None,
     update_id: str | None,
     lease: dt.timedelta,
+    forget: bool = False,
 ) -> list[int]:
     """Queue an update's replies (body, attachment) for its own chat, in the handler's transaction.
 
@@ -142,7 +147,7 @@ async def queue_replies(
     held = False
     for n, (body, attachment) in enumerate(messages):
         params = {"q_channel": channel, "q_chat": chat_id, "q_body": body, "q_attachment": attachment,
-                  "q_account": account_id, "q_update": update_id, "q_now": now}
+                  "q_account": account_id, "q_update": update_id, "q_now": now, "q_forget": forget}
         if n == 0:
             params["q_until"] = now + lease
             row = (await session.execute(_FIRST_REPLY, params)).one()
@@ -153,6 +158,7 @@ async def queue_replies(
         queued = Queued(row.id, channel, chat_id)
         if held:
             queued.held, queued.body, queued.attachment, queued.attempts = True, body, attachment, 1
+            queued.forget_when_settled = forget
         out.append(queued)
     return out
 
@@ -261,17 +267,31 @@ async def describe(session: AsyncSession, ids: Sequence[int]) -> list[tuple[int,
     return [tuple(r) for r in (await session.execute(stmt)).all()]
 
 
+def settled_body(body: dict[str, Any] | None) -> dict[str, Any]:
+    """What a message keeps once sent or given up: its content key, not its words. The outbox is a
+    queue, not an archive: a sent text may name other people (a coordinator told "approved: <name>"),
+    or repeat what the person typed (a visit's summary), and none of it is needed any more."""
+    return {"key": (body or {}).get("key")}
+
+
 _MARK_SENT = (
     update(_OUTBOX)
     .where(_OUTBOX.c.id == bindparam("m_id", type_=_OUTBOX.c.id.type))
     .values(sent_at=bindparam("m_now", type_=_OUTBOX.c.sent_at.type), claimed_until=None, attachment=None,
-            last_error=None)
+            last_error=None, body=bindparam("m_body", type_=_OUTBOX.c.body.type))
 )
+_FORGET = delete(_OUTBOX).where(_OUTBOX.c.id == bindparam("m_id", type_=_OUTBOX.c.id.type))
 
 
-async def mark_sent(session: AsyncSession | AsyncConnection, message_id: int) -> None:
-    """One statement: the courier runs it outside a transaction where it can (`storage.db.single_statements`)."""
-    await session.execute(_MARK_SENT, {"m_id": message_id, "m_now": utcnow()})
+async def mark_sent(
+    session: AsyncSession | AsyncConnection, message_id: int, key: str | None, *, forget: bool = False
+) -> None:
+    """One statement: the courier runs it outside a transaction where it can (`storage.db.single_statements`).
+    The row keeps its content `key` only (settled_body). With `forget` (the row's
+    forget_when_settled: a farewell to someone who erased their data) it is deleted instead:
+    nothing may remember whom it went to."""
+    params = {"m_id": message_id, "m_now": utcnow(), "m_body": settled_body({"key": key})}
+    await session.execute(_FORGET if forget else _MARK_SENT, params)
 
 
 async def release(db: AsyncSession | AsyncConnection, ids: Sequence[int]) -> None:
@@ -291,11 +311,15 @@ async def mark_retry(session: AsyncSession, message_id: int, delay: dt.timedelta
     )
 
 
-async def mark_failed(session: AsyncSession, message_id: int, error: str) -> None:
+async def mark_failed(session: AsyncSession, message_id: int, error: str, *, forget: bool = False) -> None:
+    if forget:
+        await session.execute(_FORGET, {"m_id": message_id})
+        return
     await session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id == message_id)
-        .values(failed_at=utcnow(), claimed_until=None, attachment=None, last_error=error[:300])
+        .values(failed_at=utcnow(), claimed_until=None, attachment=None, last_error=error[:300],
+                body=settled_body(None))
     )
 
 
@@ -307,12 +331,13 @@ async def mark_blocked(session: AsyncSession, channel: str, chat_id: str) -> Non
         .where(Account.channel == channel, Account.chat_id == chat_id, Account.blocked_at.is_(None))
         .values(blocked_at=now)
     )
+    unsent = (
+        and_(OutboxMessage.channel == channel, OutboxMessage.chat_id == chat_id),
+        OutboxMessage.sent_at.is_(None),
+        OutboxMessage.failed_at.is_(None),
+    )
+    await session.execute(delete(OutboxMessage).where(*unsent, OutboxMessage.forget_when_settled.is_(True)))
     await session.execute(
-        update(OutboxMessage)
-        .where(
-            and_(OutboxMessage.channel == channel, OutboxMessage.chat_id == chat_id),
-            OutboxMessage.sent_at.is_(None),
-            OutboxMessage.failed_at.is_(None),
-        )
-        .values(failed_at=now, attachment=None, last_error="blocked by the user")
+        update(OutboxMessage).where(*unsent).values(failed_at=now, attachment=None, last_error="blocked by the user",
+                                                    body=settled_body(None))
     )

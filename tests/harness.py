@@ -4,6 +4,7 @@ so flow tests assert on reply keys and stored rows, not on wording."""
 from __future__ import annotations
 
 import itertools
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 
 from bot.channels.base import OutMessage
@@ -92,3 +93,17 @@ async def grant_role(service, external_id: str, role: str, unit_code: str, chann
         person, _ = await find_or_create_person(db, channel, external_id)
         await roles.grant(db, person.id, roles.Role(role), unit_code)
         return person.id
+
+
+def words_by_label(labels: dict[str, list[Hashable]], got: dict[str, list[str]]) -> dict[Hashable, str]:
+    """The words each message was sent with, by a label the test gives its outbox rows (their
+    content key, or their place in a script everyone followed). A sent row keeps its content key
+    only (storage.updates.settled_body), so the words are learnt from the chats that got exactly as
+    many messages as they have rows; each label must have had one wording."""
+    words: dict[Hashable, set[str]] = {}
+    for chat, chat_labels in labels.items():
+        if len(got.get(chat, [])) == len(chat_labels):
+            for label, text in zip(chat_labels, got[chat]):
+                words.setdefault(label, set()).add(text)
+    assert words and all(len(texts) == 1 for texts in words.values()), words
+    return {label: texts.pop() for label, texts in words.items()}

@@ -237,7 +237,8 @@ class ZaloBotChannel:
             if attachment is None:
                 await self.call("sendMessage", chat_id=chat_id, text=message.text)
             elif message.attachment_kind == "image":
-                url = await self.media.publish(attachment, message.mime_type or "image/png", message.filename or "image.png")
+                url = await self.media.publish(attachment, message.mime_type or "image/png", message.filename or "image.png",
+                                               channel=NAME, chat_id=chat_id)
                 try:  # "sending a photo..." while the platform fetches it; cosmetic
                     await self.call("sendChatAction", chat_id=chat_id, action="upload_photo")
                 except BotApiError as exc:
@@ -248,7 +249,8 @@ class ZaloBotChannel:
                 await self.call("sendPhoto", http_timeout=60, **params)
             else:  # no documents on the Bot Platform: a link to the file on this server
                 filename = message.filename or "file"
-                url = await self.media.publish(attachment, message.mime_type or "application/octet-stream", filename)
+                url = await self.media.publish(attachment, message.mime_type or "application/octet-stream", filename,
+                                               channel=NAME, chat_id=chat_id)
                 line = f"{filename}: {url}"
                 await self.call("sendMessage", chat_id=chat_id, text=f"{message.text}\n{line}" if message.text else line)
         except BotApiError as exc:

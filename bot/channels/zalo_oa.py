@@ -284,7 +284,7 @@ class ZaloOaChannel:
                 uploaded = await self._api(UPLOAD_IMAGE_PATH, upload=(data, filename, mime))
                 element = {"media_type": "image", "attachment_id": uploaded["attachment_id"]}
             else:  # too big or another format for the upload: Zalo fetches it from our URL
-                element = {"media_type": "image", "url": await self.media.publish(data, mime, filename)}
+                element = {"media_type": "image", "url": await self.media.publish(data, mime, filename, channel=NAME, chat_id=user_id)}
             body: dict[str, Any] = {
                 "attachment": {"type": "template", "payload": {"template_type": "media", "elements": [element]}}
             }
@@ -299,7 +299,7 @@ class ZaloOaChannel:
             await self._message(user_id, {"attachment": {"type": "file", "payload": {"token": uploaded["token"]}}})
             return
         # A file the OA cannot carry (a spreadsheet, a big poster): a link to it on our server.
-        url = await self.media.publish(data, mime, filename)
+        url = await self.media.publish(data, mime, filename, channel=NAME, chat_id=user_id)
         text = f"{message.text}\n{filename}: {url}" if message.text else f"{filename}: {url}"
         await self._message(user_id, {"text": text})
 

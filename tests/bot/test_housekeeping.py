@@ -27,7 +27,7 @@ async def test_old_check_ins_are_purged_and_their_counts_kept(sessions):
         assert await updates.mark_processed(db, "telegram", "1")
         row = updates.queue(db, channel="telegram", chat_id="1", body={}, account_id=None, update_id="1")
         await db.flush()
-        await updates.mark_sent(db, row.id)
+        await updates.mark_sent(db, row.id, "k")
     async with sessions() as db, db.begin():
         for model, column in ((ProcessedUpdate, ProcessedUpdate.processed_at), (OutboxMessage, OutboxMessage.created_at)):
             await db.execute(model.__table__.update().values({column.key: long_ago}))

@@ -24,7 +24,7 @@ def links(settings: Settings, sessions=None) -> MediaLinks:
 async def test_published_file_is_served_until_it_expires(service, settings, aiohttp_client):
     service.media = links(settings, service.sessions)
     client = await aiohttp_client(init_app(settings, service))
-    url = await service.media.publish(b"\x89PNG fake", "image/png", "biểu đồ.png")
+    url = await service.media.publish(b"\x89PNG fake", "image/png", "biểu đồ.png", channel="zalo_bot", chat_id="c1")
     assert url.startswith("https://bot.example.vn/media/")
     path = url.split("bot.example.vn", 1)[1]
     response = await client.get(path)
@@ -49,13 +49,18 @@ async def test_published_file_is_served_until_it_expires(service, settings, aioh
     assert (await client.get(path)).status == 410
 
 
-async def test_the_same_file_is_stored_once(service, settings):
+async def test_the_same_file_is_stored_once_per_recipient(service, settings):
     service.media = links(settings, service.sessions)
-    first = await service.media.publish(b"same bytes", "application/pdf", "a.pdf")
-    second = await service.media.publish(b"same bytes", "application/pdf", "a.pdf")
+    first = await service.media.publish(b"same bytes", "application/pdf", "a.pdf", channel="zalo_bot", chat_id="c1")
+    second = await service.media.publish(b"same bytes", "application/pdf", "a.pdf", channel="zalo_bot", chat_id="c1")
     assert first.split("?")[0] == second.split("?")[0]
     async with service.sessions() as db:
         assert await media.count(db) == 1
+    # Another person's copy is their own: erasing one deletes only theirs.
+    other = await service.media.publish(b"same bytes", "application/pdf", "a.pdf", channel="zalo_bot", chat_id="c2")
+    assert other.split("?")[0] != first.split("?")[0]
+    async with service.sessions() as db:
+        assert await media.count(db) == 2
 
 
 @given(st.text("0123456789abcdef", min_size=32, max_size=32), st.integers(2_000_000_000, 3_000_000_000),

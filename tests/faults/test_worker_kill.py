@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 
 from storage.db import create_engine
 from storage.models import CommuneDailyCount, OutboxMessage, ProcessedUpdate, SelfReportedInstall
+from tests.harness import words_by_label
 from tests.standins.telegram_api import TelegramStandin
 from tests.workers import SECRET_HEADER, run_workers
 
@@ -112,10 +113,14 @@ async def test_a_killed_worker_loses_and_repeats_nothing(fresh_pg_database):
     # Each user got each reply; only a reply the killed worker had handed to Telegram but not
     # yet marked sent (its row leased twice) can arrive twice: the Bot API has no idempotency key.
     repeated = 0
-    for n in range(USERS):
-        chat = str(9300 + n)
-        expected = [(r.body["text"], r.attempts) for r in rows if r.chat_id == chat]
-        got = [call.text for call in tg.sent(9300 + n)]
+    chats = [str(9300 + n) for n in range(USERS)]
+    sent = {chat: [call.text for call in tg.sent(int(chat))] for chat in chats}
+    # A person's replies, in the order of the script each person followed, waiting for every 200.
+    script = {chat: list(enumerate(r.body["key"] for r in rows if r.chat_id == chat)) for chat in chats}
+    words = words_by_label(script, sent)
+    for chat in chats:
+        expected = [(words[label], r.attempts) for label, r in zip(script[chat], [r for r in rows if r.chat_id == chat])]
+        got = sent[chat]
         position = 0
         for text_, attempts in expected:
             assert got[position:position + 1] == [text_], (chat, expected, got)

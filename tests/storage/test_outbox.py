@@ -283,7 +283,7 @@ async def test_a_reply_sent_while_the_database_is_away_is_marked_once_it_is_back
     courier = Courier(sessions, {"test": channel})
     mark_sent = updates.mark_sent
 
-    async def away(db, message_id):
+    async def away(db, message_id, key, **_):
         raise OperationalError("UPDATE outbox", {}, ConnectionError("connection was closed"))
 
     monkeypatch.setattr(updates, "mark_sent", away)
