@@ -18,6 +18,7 @@ from urllib.parse import quote
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.logs import mask
 from bot.settings import Settings
 from storage import media
 from storage.models import utcnow
@@ -36,7 +37,9 @@ def signing_key(settings: Settings) -> bytes:
     for secret in (settings.zalo_bot_token, settings.zalo_oa_app_secret, settings.zalo_oa_secret_key,
                    settings.telegram_bot_token):
         if secret is not None:
-            return hmac.new(secret.reveal().encode(), b"media-url-key", hashlib.sha256).digest()
+            key = hmac.new(secret.reveal().encode(), b"media-url-key", hashlib.sha256).digest()
+            mask(key)
+            return key
     raise RuntimeError("MEDIA_URL_KEY is not set and there is no messenger secret to derive it from")
 
 

@@ -32,6 +32,8 @@ def create_engine(url: str = DEFAULT_DATABASE_URL, *, schema: str | None = None,
     """An async engine; `schema` sets PostgreSQL's search_path (tests use a throwaway schema)."""
     url = normalize_url(url)
     parsed = make_url(url)
+    # A failed statement's error (logged, with its traceback) must not carry what people typed.
+    kwargs.setdefault("hide_parameters", True)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)

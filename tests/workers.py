@@ -32,13 +32,14 @@ def free_port() -> int:
 class Workers:
     process: subprocess.Popen
     base: str
-    secret: str
+    secret: str | None
     log_path: Path
     count: int
+    final_log: str | None = None  # kept once stopped: the log file goes with its folder
 
     def log(self) -> str:
         """What the supervisor and its workers wrote (a file: a pipe nobody reads would fill up)."""
-        return self.log_path.read_text(errors="replace")
+        return self.final_log if self.final_log is not None else self.log_path.read_text(errors="replace")
 
     def worker_pids(self) -> set[int]:
         """The live worker processes: the supervisor's children that run a spawned worker."""
@@ -89,16 +90,17 @@ class Workers:
 
 @contextlib.asynccontextmanager
 async def run_workers(
-    tg: TelegramStandin, database_url: str, secret: str, count: int = 2, **env: str
+    tg: TelegramStandin, database_url: str, secret: str | None, count: int = 2, **env: str
 ) -> AsyncIterator[Workers]:
-    """The service with `count` workers, receiving Telegram by webhook and sending to `tg`."""
+    """The service with `count` workers, receiving Telegram by webhook and sending to `tg`;
+    without a `secret`, the webhook's is derived from the token."""
     port = free_port()
     environment = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "TELEGRAM_WEBHOOK_SECRET"},
         "DATABASE_URL": database_url,
         "TELEGRAM_BOT_TOKEN": tg.token,
         "TELEGRAM_API_BASE_URL": tg.base_url,
-        "TELEGRAM_WEBHOOK_SECRET": secret,
+        **({"TELEGRAM_WEBHOOK_SECRET": secret} if secret else {}),
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         "HTTP_PORT": str(port),
         "LOG_LEVEL": "WARNING",
@@ -117,3 +119,4 @@ async def run_workers(
             yield workers
         finally:
             await workers.stop()
+            workers.final_log = workers.log()

@@ -10,14 +10,18 @@ import logging
 from typing import Any, Awaitable, Callable
 
 from bot.engine import is_infrastructure_error
+from bot.logs import mask
 from bot.settings import Secret
 
 log = logging.getLogger(__name__)
 
 
 def derive_secret(token: Secret, purpose: bytes) -> Secret:
-    """A stable secret for a webhook when none is configured: every worker derives the same."""
-    return Secret(hmac.new(token.reveal().encode(), purpose, hashlib.sha256).hexdigest())
+    """A stable secret for a webhook when none is configured: every worker derives the same.
+    Masked in the logs from now on (python-telegram-bot logs setWebhook's parameters at DEBUG)."""
+    secret = hmac.new(token.reveal().encode(), purpose, hashlib.sha256).hexdigest()
+    mask(secret)
+    return Secret(secret)
 
 
 def same_secret(given: str | None, expected: Secret) -> bool:

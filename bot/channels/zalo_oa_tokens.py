@@ -18,6 +18,7 @@ from typing import Any, Callable
 import aiohttp
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.logs import mask
 from bot.settings import Settings
 from storage import zalo_tokens
 from storage.models import utcnow
@@ -53,6 +54,12 @@ class OaTokens:
     def _fresh(self, token: str, expires_at: dt.datetime, now: dt.datetime) -> bool:
         return bool(token) and expires_at - now > REFRESH_AHEAD
 
+    def _remember(self, row: Any) -> str:
+        """Cache the row's access token; both tokens are masked in every log line from now on."""
+        mask(row.access_token, row.refresh_token)
+        self._cached = (row.access_token, row.expires_at)
+        return row.access_token
+
     async def get(self) -> str:
         """An access token good for a while yet; refreshed first if it is about to expire."""
         now = utcnow()
@@ -62,8 +69,7 @@ class OaTokens:
             row = await zalo_tokens.current(db, self.app_id)
         reseed = self.seed is not None and (row is None or row.seeded_from != zalo_tokens.fingerprint(self.seed))
         if row is not None and not reseed and self._fresh(row.access_token, row.expires_at, now):
-            self._cached = (row.access_token, row.expires_at)
-            return row.access_token
+            return self._remember(row)
         return await self.refresh(stale=row.access_token if row is not None else None)
 
     async def refresh(self, stale: str | None) -> str:
@@ -74,14 +80,15 @@ class OaTokens:
                 row = await zalo_tokens.lock(db, self.app_id, self.seed, now)
                 if row is None:
                     raise TokenError("no OA token stored and ZALO_OA_REFRESH_TOKEN is not set")
+                mask(row.access_token, row.refresh_token)
                 if row.access_token != stale and self._fresh(row.access_token, row.expires_at, now):
-                    self._cached = (row.access_token, row.expires_at)
-                    return row.access_token
+                    return self._remember(row)
                 answer = await self._call_oauth(row.refresh_token)
+                mask(str(answer["access_token"]), str(answer["refresh_token"]))
                 zalo_tokens.replace(
                     row, answer["access_token"], answer["refresh_token"], float(answer["expires_in"]), now
                 )
-                self._cached = (row.access_token, row.expires_at)
+                self._remember(row)
             log.info("zalo oa: access token refreshed, valid until %s", self._cached[1].isoformat(timespec="minutes"))
             return self._cached[0]
 
