@@ -22,12 +22,12 @@ from storage.models import (
     utcnow,
 )
 from storage.privacy import purge_check_ins
+from storage.updates import PROCESSED_KEPT_DAYS
 from storage.visits import DRAFT_LIFETIME
 
 log = logging.getLogger(__name__)
 
-# Telegram retries a webhook for about a day; a week of processed marks is plenty.
-BOOKKEEPING_DAYS = 7
+BOOKKEEPING_DAYS = PROCESSED_KEPT_DAYS
 # Zalo events already handled: their processed marks keep a retry from being handled twice.
 INBOX_KEEP_HANDLED = dt.timedelta(days=1)
 

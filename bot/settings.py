@@ -9,6 +9,7 @@ from typing import Any, Mapping
 
 from bot.content import DEFAULT_CONTENT_DIR
 from storage.db import DEFAULT_DATABASE_URL
+from storage.updates import PROCESSED_KEPT_DAYS
 
 
 class Secret(str):
@@ -61,6 +62,18 @@ def _number(env: Mapping[str, str], name: str, default: float, kind: type = int,
     return value
 
 
+def _event_age(env: Mapping[str, str]) -> float:
+    """ZALO_EVENT_MAX_AGE_HOURS: shorter than the processed marks are kept, or a replay of an old
+    event could arrive after its mark is gone."""
+    hours = _number(env, "ZALO_EVENT_MAX_AGE_HOURS", 24, float, minimum=1)
+    if hours >= PROCESSED_KEPT_DAYS * 24:
+        raise ValueError(
+            f"ZALO_EVENT_MAX_AGE_HOURS must be less than {PROCESSED_KEPT_DAYS * 24} (processed updates are kept "
+            f"{PROCESSED_KEPT_DAYS} days), not {hours:g}"
+        )
+    return hours
+
+
 def _base(env: Mapping[str, str], name: str, default: str) -> str:
     return (_optional(env, name) or default).rstrip("/")
 
@@ -111,6 +124,10 @@ class Settings:
     # The per-person flood guard: this many updates at once, refilled over 10 s; 0 turns it off
     # (benchmarks that compare with and without it).
     flood_burst: int = 20
+    # Zalo events older than this (or dated more than 5 minutes ahead) are answered 200 and not
+    # handled: a signed event replayed after its processed mark was purged would count twice.
+    # Zalo itself retries for up to 12 hours.
+    zalo_event_max_age_hours: float = 24.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -144,6 +161,7 @@ class Settings:
             outbox_lease_seconds=_number(env, "OUTBOX_LEASE_SECONDS", 60, float, minimum=1),
             telegram_send_timeout=_number(env, "TELEGRAM_SEND_TIMEOUT", 5, float, minimum=0.1),
             flood_burst=_number(env, "FLOOD_BURST", 20, minimum=0),
+            zalo_event_max_age_hours=_event_age(env),
         )
 
     def secrets(self) -> list[str]:

@@ -14,6 +14,10 @@ from storage.models import Account, OutboxMessage, ProcessedUpdate, utcnow
 
 
 _PROCESSED = ProcessedUpdate.__table__
+# How long processed marks are kept (housekeeping deletes older ones): an update delivered again
+# within this window is recognised. Telegram retries a webhook for about a day, Zalo for 12 hours;
+# older Zalo events are refused for their age (ZALO_EVENT_MAX_AGE_HOURS), which must stay shorter.
+PROCESSED_KEPT_DAYS = 7
 
 
 async def mark_processed(session: AsyncSession, channel: str, update_id: str) -> bool:

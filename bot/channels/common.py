@@ -4,6 +4,7 @@ JSON, polled-update retries, and the answer a webhook gives."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import hashlib
 import hmac
 import logging
@@ -27,6 +28,28 @@ def derive_secret(token: Secret, purpose: bytes) -> Secret:
 def same_secret(given: str | None, expected: Secret) -> bool:
     """Compared in constant time; a missing header never matches."""
     return given is not None and hmac.compare_digest(given.encode(), expected.reveal().encode())
+
+
+# A clock a little ahead of ours is normal; an event dated further ahead is not believed.
+FUTURE_TOLERANCE = dt.timedelta(minutes=5)
+
+
+def age_problem(moment_ms: Any, max_age: dt.timedelta, now: dt.datetime) -> str | None:
+    """Why an event dated `moment_ms` (milliseconds since 1970, as both Zalo products date their
+    events) is not handled: "too old" (a replay, or a retry Zalo has long given up on) or "from the
+    future"; None when it is within bounds or carries no readable date."""
+    if isinstance(moment_ms, bool) or not isinstance(moment_ms, (int, str)):
+        return None
+    if isinstance(moment_ms, str):
+        if not (moment_ms.isascii() and moment_ms.isdigit() and len(moment_ms) <= 20):
+            return None
+        moment_ms = int(moment_ms)
+    now_ms = now.timestamp() * 1000
+    if moment_ms < now_ms - max_age.total_seconds() * 1000:
+        return "too old"
+    if moment_ms > now_ms + FUTURE_TOLERANCE.total_seconds() * 1000:
+        return "from the future"
+    return None
 
 
 def json_id(value: Any) -> str:

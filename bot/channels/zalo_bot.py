@@ -13,6 +13,7 @@ server under signed URLs. See the README's "Zalo" section for what was verified 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import hashlib
 import json
 import logging
@@ -21,11 +22,13 @@ from typing import Any, Awaitable, Callable
 import aiohttp
 
 from bot.channels.base import OutMessage, SendBlocked, SendFailed, SendRetry
-from bot.channels.common import derive_secret, handle_polled, json_id, same_secret
+from bot.channels.common import age_problem, derive_secret, handle_polled, json_id, same_secret
 from bot.media import MediaLinks
 from bot.settings import Secret, Settings
+from bot.untrusted import BadInput, loads
 from handlers.context import Capabilities
 from handlers.types import Incoming, Kind
+from storage.models import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +128,7 @@ class ZaloBotChannel:
         self.token = settings.zalo_bot_token
         self.receive = receive
         self.media = media
+        self.max_age = dt.timedelta(hours=settings.zalo_event_max_age_hours)
         self.poll_timeout = poll_timeout
         self.webhook_secret = settings.zalo_bot_webhook_secret or derive_webhook_secret(self.token)
         self.username: str | None = None
@@ -188,14 +192,19 @@ class ZaloBotChannel:
         return same_secret(header, self.webhook_secret)
 
     async def handle_webhook(self, raw_body: bytes) -> tuple[int, str]:
-        """One webhook call: (HTTP status, reason). Raises when the update could not be stored."""
+        """One webhook call (its secret header already checked): (HTTP status, reason). Raises
+        when the update could not be stored."""
         try:
-            body = json.loads(raw_body)
-        except (ValueError, UnicodeDecodeError):
-            return 400, "malformed JSON"
+            body = loads(raw_body)
+        except BadInput as exc:
+            return 400, str(exc)
         update = unwrap(body)
         if update is None:
             return 400, "not an update"
+        message = update.get("message")
+        problem = age_problem(message.get("date") if isinstance(message, dict) else None, self.max_age, utcnow())
+        if problem:
+            return 200, f"stale: {problem}"
         incoming = to_incoming(update)
         if incoming is None:
             log.debug("zalo bot: %s ignored", update.get("event_name"))

@@ -13,9 +13,9 @@ verified in Zalo's documentation and what is assumed.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import hashlib
 import hmac
-import json
 import logging
 from typing import Any, Awaitable, Callable
 
@@ -23,13 +23,15 @@ import aiohttp
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.channels.base import OutMessage, SendBlocked, SendFailed, SendRetry
-from bot.channels.common import json_id
+from bot.channels.common import age_problem, json_id
 from bot.channels.zalo_oa_tokens import OaTokens, TokenError
 from bot.media import MediaLinks
 from bot.settings import Settings
+from bot.untrusted import BadInput, field_values, loads
 from handlers.context import Capabilities
 from handlers.types import Incoming, Kind, Location
 from storage import updates
+from storage.models import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -198,6 +200,7 @@ class ZaloOaChannel:
         self.receive = receive
         self.sessions = sessions
         self.media = media
+        self.max_age = dt.timedelta(hours=settings.zalo_event_max_age_hours)
         self._http: aiohttp.ClientSession | None = None
         self.tokens = OaTokens(settings, sessions, self.http)
 
@@ -224,21 +227,31 @@ class ZaloOaChannel:
     async def handle_webhook(self, raw_body: bytes, signature_header: str | None) -> tuple[int, str]:
         """One webhook call: (HTTP status, short reason). Raises when the event could not be stored
         (the caller answers 503, so Zalo delivers it again). An event already stored (Zalo
-        retrying) is answered 200 and not stored again."""
+        retrying) is answered 200 and not stored again.
+
+        The signature covers the body and the `timestamp` inside it, so that one field is found
+        in the raw bytes (untrusted.field_values) and the signature checked before anything is
+        parsed: a stranger's body never reaches the JSON parser."""
         if not signature_header:
             return 401, "signature missing"
-        try:
-            event = json.loads(raw_body)
-        except (ValueError, UnicodeDecodeError):
-            return 400, "malformed JSON"
-        if not isinstance(event, dict) or event.get("timestamp") is None:
-            return 400, "not an event"
         assert self.settings.zalo_oa_app_id and self.settings.zalo_oa_secret_key
-        expected = signature(
-            self.settings.zalo_oa_app_id, raw_body, str(event["timestamp"]), self.settings.zalo_oa_secret_key.reveal()
+        app_id, key = self.settings.zalo_oa_app_id, self.settings.zalo_oa_secret_key.reveal()
+        signed_at = next(
+            (ts for ts in field_values(raw_body, "timestamp")
+             if signature_matches(signature_header, signature(app_id, raw_body, ts, key))),
+            None,
         )
-        if not signature_matches(signature_header, expected):
+        if signed_at is None:
             return 401, "bad signature"
+        try:
+            event = loads(raw_body)
+        except BadInput as exc:
+            return 400, str(exc)
+        if not isinstance(event, dict) or str(event.get("timestamp")) != signed_at:
+            return 400, "not an event"
+        problem = age_problem(signed_at, self.max_age, utcnow())
+        if problem:
+            return 200, f"stale: {problem}"
         incoming = to_incoming(event)
         if incoming is None:
             log.debug("zalo oa: %s ignored", event.get("event_name"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import time
 
 import aiohttp
 from PIL import Image
@@ -109,6 +110,20 @@ async def test_webhook_refuses_a_wrong_or_missing_secret(zbot, webhook_zalo_bot)
         async with http.post(zbot.webhook_url, json=wrapped, headers={"X-Bot-Api-Secret-Token": zbot.webhook_secret}) as r:
             assert r.status == 200
     assert await count(service, InboundEvent) == 1  # stored when answered; handled right after
+
+
+async def test_webhook_refuses_stale_updates_and_deep_json(zbot, webhook_zalo_bot):
+    service = webhook_zalo_bot
+    user = zbot.user("3004")
+    for date in (1_600_000_000_000, int(time.time() * 1000) + 3_600_000):  # 2020, and an hour ahead
+        update = user.update("message.text.received", text="/dacai", date=date)
+        delivery = await zbot.post_update(update, zbot.webhook_secret)
+        assert delivery.status == 200 and "stale" in delivery.body
+    async with aiohttp.ClientSession() as http:
+        deep = b'{"event_name": "message.text.received", "message": ' + b"[" * 50_000 + b"]" * 50_000 + b"}"
+        async with http.post(zbot.webhook_url, data=deep, headers={"X-Bot-Api-Secret-Token": zbot.webhook_secret}) as r:
+            assert r.status == 400
+    assert await count(service, InboundEvent) == 0 and await count(service, Account) == 0
 
 
 async def test_webhook_duplicate_is_answered_200_and_handled_once(zbot, webhook_zalo_bot):

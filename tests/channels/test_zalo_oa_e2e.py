@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import time
 import os
 
 import aiohttp
@@ -143,10 +144,34 @@ async def test_signature_written_as_mac_prefix_is_accepted(oa, oa_bot):
     assert payloads(greeting) == MENU
 
 
+async def test_a_signed_but_stale_event_is_answered_and_not_handled(oa, oa_bot, caplog):
+    """A correctly signed event from 2020, or one replayed after its processed mark was purged (7
+    days), or dated ahead of our clock: answered 200 so Zalo does not retry, handled not at all."""
+    service = oa_bot
+    user = oa.user("7010")
+    now_ms = int(time.time() * 1000)
+    for moment in (1_600_000_000_000, now_ms - 8 * 86_400_000, now_ms - 25 * 3_600_000, now_ms + 3_600_000):
+        event = user._event("user_send_text", {"text": f"CHECKIN ABCDEF{moment % 10}"}, timestamp=str(moment))
+        delivery = await oa.deliver(event)
+        assert delivery.status == 200 and "stale" in delivery.body, delivery.body
+    assert await count(service, InboundEvent) == 0 and await count(service, Account) == 0
+    assert "Traceback" not in caplog.text  # one line at most (bot.untrusted.Throttled), no traceback
+    recent = user._event("user_send_text", {"text": "/start"}, timestamp=str(now_ms - 11 * 3_600_000))
+    assert (await oa.deliver(recent)).status == 200  # Zalo retries for 12 hours: still handled
+    await oa.wait_messages(user.id, 1)
+
+
 async def test_malformed_json_and_unknown_events(oa, oa_bot):
     service = oa_bot
+    # Unsigned junk is refused before it is parsed; signed junk (the signature checked on the
+    # raw bytes and the timestamp found in them) is refused as unreadable, deep nesting too.
     delivery = await oa.post_webhook({}, b"{not json", {"X-ZEvent-Signature": "a" * 64})
-    assert delivery.status == 400
+    assert delivery.status == 401
+    now = str(int(time.time() * 1000))
+    for body in (b'{"timestamp": "' + now.encode() + b'", not json', b'{"timestamp": ' + now.encode() + b', "x": '
+                 + b"[" * 10_000 + b"]" * 10_000 + b"}", b'[{"timestamp": "' + now.encode() + b'"}]'):
+        mac = sign(oa.app_id, body, now, oa.oa_secret_key)
+        assert (await oa.post_webhook({}, body, {"X-ZEvent-Signature": mac})).status == 400
     user = oa.user("7006")
     for name in ("user_seen_message", "oa_send_text", "add_user_to_tag", "something_new"):
         event = user._event(name, {"text": "x"})
