@@ -20,10 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.logs import mask
 from bot.settings import Settings
+from bot.untrusted import Throttled, ascii_int
 from storage import media
 from storage.models import utcnow
 
 log = logging.getLogger(__name__)
+junk = Throttled(log)
 
 MEDIA_PATH = "/media"
 _ID = re.compile(r"^[0-9a-f]{32}$")
@@ -71,11 +73,12 @@ class MediaLinks:
 
     def check(self, file_id: str, expires: str, signature: str, now: dt.datetime) -> int:
         """The HTTP status the request deserves before the database is asked: 200 when it may be served."""
-        if not _ID.match(file_id) or not expires.isdigit() or not signature:
+        moment = ascii_int(expires, max_digits=12)
+        if not _ID.match(file_id) or moment is None or not signature:
             return 404
-        if not hmac.compare_digest(signature.encode(), self._signature(file_id, int(expires)).encode()):
+        if not hmac.compare_digest(signature.encode(), self._signature(file_id, moment).encode()):
             return 403
-        if int(expires) <= now.timestamp():
+        if moment <= now.timestamp():
             return 410
         return 200
 
@@ -84,6 +87,8 @@ class MediaLinks:
         now = utcnow()
         status = self.check(file_id, request.query.get("e", ""), request.query.get("s", ""), now)
         if status != 200:
+            if status != 410:  # an expired link is normal; a bad or forged one is worth a line
+                junk.warning(f"media-{status}", "media: a request with a bad link refused (%s)", status)
             return web.Response(status=status, text={403: "forbidden", 404: "not found", 410: "expired"}[status])
         async with self.sessions() as db:
             row = await media.fetch(db, file_id, now)

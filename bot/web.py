@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import AsyncIterator, Awaitable
 
@@ -17,8 +16,11 @@ from bot.landing import Landing, add_routes as add_landing_routes
 from bot.media import MEDIA_PATH
 from bot.service import Service
 from bot.settings import Settings
+from bot.untrusted import BadInput, Throttled, loads, quiet_malformed_http
 
 log = logging.getLogger(__name__)
+# Junk from strangers is logged, but at most a line a minute per kind: never a traceback.
+junk = Throttled(log)
 
 SERVICE = web.AppKey("service", Service)
 SETTINGS = web.AppKey("settings", Settings)
@@ -51,12 +53,15 @@ async def telegram_webhook(request: web.Request) -> web.Response:
     if channel is None:
         raise web.HTTPNotFound()
     if not channel.check_secret(request.headers.get("X-Telegram-Bot-Api-Secret-Token")):
+        junk.warning("telegram-401", "telegram webhook: a call without the secret token refused")
         return web.json_response({"ok": False, "error": "unauthorized"}, status=401)
     try:
-        data = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return web.json_response({"ok": False, "error": "malformed JSON"}, status=400)
+        data = loads(await request.read())
+    except BadInput as exc:
+        junk.warning("telegram-400", "telegram webhook: %s refused", exc)
+        return web.json_response({"ok": False, "error": str(exc)}, status=400)
     if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+        junk.warning("telegram-400", "telegram webhook: not an update")
         return web.json_response({"ok": False, "error": "not an update"}, status=400)
     guard, sender = service.flood_guard, _sender_id(data)
     if guard and sender is not None and guard.dropping("telegram", sender):
@@ -64,7 +69,7 @@ async def telegram_webhook(request: web.Request) -> web.Response:
     try:
         update = channel.parse(data)
     except ValueError as exc:
-        log.warning("telegram webhook: %s", exc)
+        junk.warning("telegram-400", "telegram webhook: update %s unreadable (%s)", data["update_id"], type(exc.__cause__).__name__)
         return web.json_response({"ok": False, "error": "not an update"}, status=400)
     try:
         await channel.handle_webhook(update)
@@ -103,6 +108,7 @@ async def zalo_bot_webhook(request: web.Request) -> web.Response:
     if channel is None:
         raise web.HTTPNotFound()
     if not channel.check_secret(request.headers.get(zalo_bot.SECRET_HEADER)):
+        junk.warning("zalo_bot-401", "zalo_bot webhook: a call without the secret token refused")
         return web.json_response({"ok": False, "error": "unauthorized"}, status=401)
     return await _answer_webhook("zalo_bot", channel.handle_webhook(await request.read()))
 
@@ -120,6 +126,9 @@ async def _answer_webhook(name: str, handling: Awaitable[tuple[int, str]]) -> we
         else:
             log.exception("%s event could not be stored", name)
         return web.json_response({"ok": False, "error": "temporarily unavailable"}, status=503)
+    if status != 200 or reason.startswith("stale"):
+        # Answered 200 when stale, so that Zalo does not retry; handled not at all.
+        junk.warning(f"{name}-{status}-{reason.split(':')[0]}", "%s webhook: event refused (%s %s)", name, status, reason)
     return web.json_response({"ok": status == 200, "status": reason}, status=status)
 
 
@@ -129,6 +138,7 @@ async def media_file(request: web.Request) -> web.Response:
 
 def init_app(settings: Settings, service: Service | None = None) -> web.Application:
     """The web application; the service (database, channels, courier) lives in its cleanup_ctx."""
+    quiet_malformed_http()
     app = web.Application(client_max_size=1024**2, middlewares=[worker_header])
     app[SETTINGS] = settings
 
