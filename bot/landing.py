@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.webpages import FORWARD, PAGES, Forward, PageError, add_page, render
 from bot.webpages.csrf import FIELD as CSRF_FIELD
+from bot.webpages.forms import read_form
 from bot.webpages.rendering import house_time, messengers
 from handlers.types import t
 from storage import venues
@@ -155,7 +156,7 @@ class Landing:
         self._admit(request, self.limiter)
         code = self._code(request)
         visitor = await self._poster(request)
-        installed = ANSWERS.get(str((await request.post()).get("installed", "")))
+        installed = ANSWERS.get(str((await read_form(request)).get("installed", "")))
         if installed is None:
             raise PageError(400)
         service = request.app[PAGES].service(request)
@@ -189,7 +190,7 @@ class Landing:
         the token of that cookie); None for a script's bare POST or a page from another phone. The
         form is read before the database is asked: a slow upload holds no transaction open."""
         visitor = visitor_of(request)
-        token = (await request.post()).get(CSRF_FIELD)
+        token = (await read_form(request)).get(CSRF_FIELD)
         return visitor if request.app[PAGES].csrf(request).valid(visitor, token) else None
 
     def _counted(self, visitor: str | None) -> str:

@@ -81,6 +81,8 @@ def add_page(app: web.Application, path: str, name: str | None = None, **handler
     resource = app.router.add_resource(path, name=name)
     for method, handler in handlers.items():
         resource.add_route(method, handler)
+        if method == "GET":
+            resource.add_route("HEAD", handler)
     app[PAGES].page_resources.add(resource)
     return resource
 

@@ -26,10 +26,11 @@ KEY = "webpages-tests-signing-key"
 
 
 @pytest.fixture
-async def client(aiohttp_client, sqlite_only, db_engine):
+async def client(aiohttp_client, sqlite_only):
+    """The app on SQLite alone: these pages read the database little, and the landing tests run on both."""
     settings = Settings(database_url=sqlite_only["url"], qr_signing_key=Secret(KEY), telegram_bot_username="bluezone_test_bot",
                         zalo_oa_id="4318802913410839210")
-    return await aiohttp_client(init_app(settings, Service(settings, db_engine=db_engine)))
+    return await aiohttp_client(init_app(settings, Service(settings)))
 
 
 def assert_page_headers(response) -> None:
@@ -131,3 +132,21 @@ def test_csrf_tokens_are_bound_to_the_visitor_and_the_key():
 def test_house_time_has_four_digit_years_in_vietnams_time():
     assert house_time(dt.datetime(2026, 12, 6, 6, 17, tzinfo=dt.timezone.utc)) == ("13:17", "06/12/2026")
     assert house_time(dt.datetime(2021, 8, 31, 17, 5)) == ("00:05", "01/09/2021")  # naive: stored UTC
+
+
+@pytest.mark.parametrize(
+    "body,content_type",
+    [(b"\xff" * 100, "application/x-www-form-urlencoded"), (b"--x\r\nbroken", "multipart/form-data; boundary=x")],
+    ids=["not-utf-8", "broken-multipart"],
+)
+async def test_a_body_no_browser_sends_is_a_400_page_not_a_500(client, body, content_type):
+    path = f"/q/{sign(KEY, new_code())}"
+    for target in (path, f"{path}/answer"):
+        response = await client.post(target, data=body, headers={"Content-Type": content_type})
+        assert response.status == 400 and "Yêu cầu không hợp lệ" in await response.text()
+
+
+async def test_head_answers_as_get(client):
+    for path in ("/", "/privacy"):
+        response = await client.head(path)
+        assert response.status == 200 and response.headers["Content-Security-Policy"]
