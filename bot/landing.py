@@ -172,7 +172,7 @@ class Landing:
 
     def _admit(self, request: web.Request, limiter: AddressLimiter) -> None:
         if not limiter.allow(client_address(request)):
-            raise PageError(429, "landing.too_many", forward=False)
+            raise PageError(429, "landing.too_many" if limiter is self.limiter else None, forward=False)
 
     def _code(self, request: web.Request) -> str:
         """The venue code the payload names, checked by its signature alone (no database): from
