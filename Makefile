@@ -22,21 +22,26 @@ chat: $(STAMP)
 test: $(STAMP) tools
 	$(BIN)/python -m pytest
 
-# The poster tests read PDFs back with pdftoppm (Debian's poppler-utils). CI runs as root on
-# Debian: install it there when it is missing; elsewhere those tests skip, and say what to install.
+# Tools the tests use from Debian: pdftoppm (poppler-utils) reads posters back; Chromium runs the
+# browser tests (Playwright drives it by path: its own browser download cannot work here). CI runs
+# as root on Debian: install what is missing there; elsewhere those tests skip, and say what to install.
 tools:
-	@command -v pdftoppm >/dev/null 2>&1 || { \
+	@missing=""; \
+	command -v pdftoppm >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing poppler-utils (pdftoppm, for the poster tests)"; \
+	    echo "installing$$missing (for the poster and browser tests)"; \
 	    log=$$(mktemp); \
-	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends poppler-utils; } >"$$log" 2>&1 \
-	      || { cat "$$log" >&2; echo "error: could not install poppler-utils with apt-get" >&2; exit 1; }; \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; } >"$$log" 2>&1 \
+	      || { cat "$$log" >&2; echo "error: could not install$$missing with apt-get" >&2; exit 1; }; \
 	    rm -f "$$log"; \
 	  elif [ -n "$$CI" ]; then \
-	    echo "error: the poster tests need pdftoppm: install poppler-utils (sudo apt-get install poppler-utils)" >&2; exit 1; \
+	    echo "error: the poster and browser tests need$$missing (sudo apt-get install$$missing)" >&2; exit 1; \
 	  else \
-	    echo "note: pdftoppm is missing, so the poster read-back tests will be skipped (sudo apt-get install poppler-utils)" >&2; \
-	  fi; }
+	    echo "note: missing$$missing, so the poster read-back or browser tests will be skipped (sudo apt-get install$$missing)" >&2; \
+	  fi; \
+	fi
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.benchmarks

@@ -16,6 +16,7 @@ from bot.landing import Landing, add_routes as add_landing_routes
 from bot.media import MEDIA_PATH
 from bot.service import Service
 from bot.settings import Settings
+from bot import webpages
 from bot.untrusted import BadInput, Throttled, loads, quiet_malformed_http
 
 log = logging.getLogger(__name__)
@@ -154,7 +155,8 @@ def init_app(settings: Settings, service: Service | None = None) -> web.Applicat
     app.cleanup_ctx.append(service_ctx)
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/webhooks/telegram", telegram_webhook)
-    app[LANDING] = Landing(SERVICE)
+    webpages.setup(app, SERVICE)  # templates, security headers, error pages, / and /privacy
+    app[LANDING] = Landing()
     add_landing_routes(app, app[LANDING])
     app.router.add_post("/webhooks/zalo-oa", zalo_oa_webhook)
     app.router.add_post("/webhooks/zalo-bot", zalo_bot_webhook)

@@ -114,8 +114,11 @@ async def manages_venues(session: AsyncSession, user_id: int) -> bool:
     return (await session.scalar(stmt)) is not None
 
 
-async def venues_in_commune(session: AsyncSession, commune_code: str) -> list[Venue]:
-    stmt = select(Venue).where(Venue.commune_code == commune_code).order_by(Venue.name, Venue.id)
+async def venues_in_commune(session: AsyncSession, commune_code: str | None) -> list[Venue]:
+    """A commune's venues by name; every commune's (by commune, then name) when None."""
+    stmt = select(Venue).order_by(Venue.commune_code, Venue.name, Venue.id)
+    if commune_code is not None:
+        stmt = stmt.where(Venue.commune_code == commune_code)
     return list((await session.scalars(stmt)).all())
 
 
@@ -268,11 +271,13 @@ def parse_coordinates(latitude: str | None, longitude: str | None) -> tuple[floa
     return lat, lon
 
 
-async def import_csv(session: AsyncSession, text: str) -> ImportReport:
-    """Venues from CSV text (columns: IMPORT_COLUMNS; the first four required).
+async def import_csv(session: AsyncSession, text: str, manager_user_id: int | None = None) -> ImportReport:
+    """Venues from CSV text (columns: IMPORT_COLUMNS; the first four required), managed in the bot
+    by `manager_user_id` when given.
 
-    A row naming a venue already added from the command line (same commune, same name) updates
-    its type, address and position and keeps its code, so a corrected file can be re-imported.
+    A row naming a venue already added from the command line (same commune, same name; without a
+    manager, or with this one) updates its type, address and position and keeps its code, so a
+    corrected file can be re-imported; with a manager, it also gives them the venue.
     """
     report = ImportReport()
     parsed, problem = read_rows(text, IMPORT_REQUIRED)
@@ -297,17 +302,23 @@ async def import_csv(session: AsyncSession, text: str) -> ImportReport:
         except ValueError:
             report.errors.append(f"line {line}: latitude/longitude must be numbers, both or neither")
             continue
+        managers = Venue.manager_user_id.is_(None)
+        if manager_user_id is not None:
+            managers = managers | (Venue.manager_user_id == manager_user_id)
         existing = (
             await session.scalars(
-                select(Venue).where(Venue.commune_code == code, Venue.name == name, Venue.manager_user_id.is_(None)).limit(1)
+                select(Venue).where(Venue.commune_code == code, Venue.name == name, managers).order_by(Venue.id).limit(1)
             )
         ).one_or_none()
         if existing is not None:
             existing.kind, existing.address, existing.latitude, existing.longitude = kind, address, lat, lon
+            if manager_user_id is not None:
+                existing.manager_user_id = manager_user_id
             report.updated.append(existing)
             continue
         report.created.append(
-            await create_venue(session, name=name, kind=kind, commune_code=code, address=address, latitude=lat, longitude=lon)
+            await create_venue(session, name=name, kind=kind, commune_code=code, address=address, latitude=lat, longitude=lon,
+                               manager_user_id=manager_user_id)
         )
     await session.flush()
     return report

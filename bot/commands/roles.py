@@ -67,6 +67,12 @@ async def describe_unit(db: AsyncSession, code: str) -> str:
     return f"{commune.name}, {province.name if province else commune.province_code}"
 
 
+async def describe_person(db: AsyncSession, user_id: int) -> str:
+    """A person as `--user` takes them: their accounts ("telegram:123, zalo_oa:456")."""
+    accounts = (await db.scalars(select(Account).where(Account.user_id == user_id).order_by(Account.id))).all()
+    return ", ".join(f"{a.channel}:{a.external_id}" for a in accounts) or f"person {user_id}"
+
+
 role_argument = click.argument("role", type=click.Choice(ROLE_NAMES))
 user_option = click.option("--user", "user", required=True, help="CHANNEL:ID, e.g. telegram:123456789")
 unit_option = click.option("--unit", "unit", help="GSO code: a commune (00070), a province (01); none for admin")
@@ -121,8 +127,7 @@ def list_roles(unit: str | None) -> None:
     async def work(db: AsyncSession) -> list[str]:
         lines = []
         for g in await roles.list_grants(db, unit.strip() if unit else None):
-            accounts = (await db.scalars(select(Account).where(Account.user_id == g.user_id).order_by(Account.id))).all()
-            who = ", ".join(f"{a.channel}:{a.external_id}" for a in accounts) or f"person {g.user_id}"
+            who = await describe_person(db, g.user_id)
             lines.append(f"{g.role.value:<17} {g.unit_code:<5} {await describe_unit(db, g.unit_code):<45} {who}")
         return lines
 

@@ -15,12 +15,14 @@ import click
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commands.common import in_session, load_settings, read_csv_text
+from bot.commands.roles import describe_person, parse_user
 from bot.content import Content
 from bot.settings import Settings
 from bot.posters.venue import PosterRequest, PosterUnavailable, draw, poster_request, public_handles
 from storage import venues
+from storage.accounts import find_or_create_person
 from storage.csv_rows import commune_code
-from storage.models import Commune, Venue
+from storage.models import Commune, Venue, utcnow
 from storage.units import CommuneIndex
 from storage.venue_codes import normalize_code
 
@@ -61,6 +63,22 @@ def venue() -> None:
     """Check-in venues (offices, markets, schools…) and their QR posters."""
 
 
+manager_option = click.option(
+    "--manager",
+    callback=lambda ctx, param, value: parse_user(value) if value else None,
+    help="CHANNEL:ID (as `grant --user` takes it, e.g. telegram:123456789) of the person who manages the venue "
+    "in the bot: sees its check-ins, exports its log, revokes its posters.",
+)
+
+
+async def manager_id(db: AsyncSession, manager: tuple[str, str] | None) -> int | None:
+    """The manager's person id, created if they have not written to the bot yet (as `grant` does)."""
+    if manager is None:
+        return None
+    person, _ = await find_or_create_person(db, *manager)
+    return person.id
+
+
 @venue.command("add")
 @click.option("--name", required=True, help="The venue's name, as printed on the poster.")
 @click.option("--type", "kind", required=True, type=click.Choice(venues.VENUE_KINDS), help="The kind of place.")
@@ -68,7 +86,11 @@ def venue() -> None:
 @click.option("--address", required=True)
 @click.option("--latitude", type=float)
 @click.option("--longitude", type=float)
-def venue_add(name: str, kind: str, commune: str, address: str, latitude: float | None, longitude: float | None) -> None:
+@manager_option
+def venue_add(
+    name: str, kind: str, commune: str, address: str, latitude: float | None, longitude: float | None,
+    manager: tuple[str, str] | None,
+) -> None:
     """Add a venue; prints its code on the last line."""
     settings = load_settings()
     code = commune_code(commune)
@@ -83,7 +105,8 @@ def venue_add(name: str, kind: str, commune: str, address: str, latitude: float 
         if await db.get(Commune, code) is None:
             return None
         v = await venues.create_venue(
-            db, name=name, kind=kind, commune_code=code, address=address, latitude=latitude, longitude=longitude
+            db, name=name, kind=kind, commune_code=code, address=address, latitude=latitude, longitude=longitude,
+            manager_user_id=await manager_id(db, manager),
         )
         return v.name, v.code
 
@@ -96,14 +119,15 @@ def venue_add(name: str, kind: str, commune: str, address: str, latitude: float 
 
 @venue.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def venue_import(file: Path) -> None:
+@manager_option
+def venue_import(file: Path, manager: tuple[str, str] | None) -> None:
     """Import venues from a CSV file (columns: name, type, commune_code, address, latitude,
     longitude; the first four required). Prints each new venue's code and name."""
     settings = load_settings()
     text = read_csv_text(file)
 
     async def work(db: AsyncSession) -> venues.ImportReport:
-        return await venues.import_csv(db, text)
+        return await venues.import_csv(db, text, await manager_id(db, manager))
 
     report = in_session(settings, work)
     for error in report.errors:
@@ -113,6 +137,56 @@ def venue_import(file: Path) -> None:
     click.echo(f"imported {len(report.created)} new venue(s), updated {len(report.updated)}")
     if report.errors and not (report.created or report.updated):
         sys.exit(1)
+
+
+@venue.command("list")
+@click.option("--commune", help="Only this commune's venues (GSO code).")
+def venue_list(commune: str | None) -> None:
+    """Every venue (or a commune's): code, commune, type, manager, name; tab-separated."""
+    code = commune_code(commune) if commune else None
+
+    async def work(db: AsyncSession) -> list[str] | None:
+        if code is not None and await db.get(Commune, code) is None:
+            return None
+        lines = []
+        for v in await venues.venues_in_commune(db, code):
+            manager = await describe_person(db, v.manager_user_id) if v.manager_user_id else "-"
+            lines.append("\t".join((v.code, v.commune_code, v.kind, manager, v.name)))
+        return lines
+
+    lines = in_session(load_settings(), work)
+    if lines is None:
+        raise click.ClickException(f"unknown commune code {code!r}")
+    for line in lines:
+        click.echo(line)
+    if not lines:
+        click.echo("no venues")
+
+
+@venue.command("revoke")
+@click.argument("code")
+def venue_revoke(code: str) -> None:
+    """Revoke a venue's posters (copied, or put up in the wrong place): CODE is retired for good,
+    its QR and code are refused from now on, and a new code is issued (printed on the last line)
+    for new posters (`bluezone-bot poster --venue NEW`)."""
+    code = normalize_code(code)
+
+    async def work(db: AsyncSession) -> tuple[str, str, bool] | None:
+        found = await venues.find_by_code(db, code)
+        if found.venue is None:
+            return None
+        if found.revoked:
+            return found.venue.name, found.venue.code, False
+        return found.venue.name, await venues.revoke(db, found.venue, utcnow()), True
+
+    done = in_session(load_settings(), work)
+    if done is None:
+        raise click.ClickException(f"no venue has the code {code!r}")
+    name, current, revoked = done
+    if not revoked:
+        raise click.ClickException(f"{code} of {name!r} was already revoked; its code now is {current}")
+    click.echo(f"revoked {code} of {name!r}: its posters are refused from now on. Its new code:")
+    click.echo(current)
 
 
 @click.command()

@@ -39,11 +39,13 @@ class PrintedChannel:
     handle: str
 
 
-def printed_channels(content: "Content", handles: Mapping[str, str]) -> list[PrintedChannel]:
-    """The messengers a poster (and the landing page) names, in print order."""
+def printed_channels(
+    content: "Content", handles: Mapping[str, str], order: tuple[str, ...] = PRINT_ORDER
+) -> list[PrintedChannel]:
+    """The messengers a poster (and, in its own order, a web page) names, in print order."""
     names = [n for n, h in handles.items() if h and content.has(f"poster.channels.{n}")]
-    rank = {n: i for i, n in enumerate(PRINT_ORDER)}
-    names.sort(key=lambda n: (rank.get(n, len(PRINT_ORDER)), n))
+    rank = {n: i for i, n in enumerate(order)}
+    names.sort(key=lambda n: (rank.get(n, len(order)), n))
     return [PrintedChannel(n, handles[n].lstrip("@")) for n in names]
 
 

@@ -1,8 +1,9 @@
-"""`bluezone-bot venue add|import`, `poster` and `posters` on a fresh SQLite file, and the bot's
-username from getMe when only the token is configured."""
+"""`bluezone-bot venue add|import|list|revoke` (with a manager), `poster` and `posters` on a fresh
+SQLite file, and the bot's username from getMe when only the token is configured."""
 
 from __future__ import annotations
 
+import asyncio
 
 import pytest
 from click.testing import CliRunner
@@ -10,8 +11,10 @@ from PIL import Image
 
 from bot.cli import main
 from bot.commands.venues import telegram_username
+from bot.service import Service
 from bot.settings import Secret, Settings
 from storage.venue_codes import is_valid_code
+from tests.harness import ChatDriver
 from tests.posters.tools import decode_qr
 from tests.standins.telegram_api import TelegramStandin
 
@@ -25,8 +28,8 @@ def env(tmp_path, monkeypatch):
         monkeypatch.delenv(name, raising=False)
 
 
-def add(name: str, commune: str = "70") -> str:
-    result = CliRunner().invoke(main, ["venue", "add", "--name", name, "--type", "market", "--commune", commune, "--address", "Phố Hàng Da"])
+def add(name: str, commune: str = "70", *options: str) -> str:
+    result = CliRunner().invoke(main, ["venue", "add", "--name", name, "--type", "market", "--commune", commune, "--address", "Phố Hàng Da", *options])
     assert result.exit_code == 0, result.output
     code = result.stdout.strip().splitlines()[-1]
     assert is_valid_code(code)
@@ -93,3 +96,57 @@ async def test_username_comes_from_getme_when_only_the_token_is_set():
         assert await telegram_username(settings) == "bluezone_getme_bot"
         assert await telegram_username(Settings(telegram_bot_username="configured_bot", telegram_bot_token=Secret("123:abc"))) == "configured_bot"
     assert await telegram_username(Settings()) is None
+
+
+def test_list_revoke_and_a_manager_from_the_command_line(env, tmp_path):
+    """Venues added from the command line had no manager and no `venue revoke`: nobody could revoke
+    their posters. Now an office gives each a manager (who manages it in the bot) or revokes it itself."""
+    runner = CliRunner()
+    managed = add("Chợ Hàng Da", "70", "--manager", "telegram:5550001")
+    csv_file = tmp_path / "venues.csv"
+    csv_file.write_text("name,type,commune_code,address\nBến xe Lương Yên,bus_station,00070,3 Nguyễn Khoái\n", encoding="utf-8")
+    result = runner.invoke(main, ["venue", "import", str(csv_file), "--manager", "zalo_oa:4318802913410839210"])
+    assert result.exit_code == 0, result.output
+    imported = result.stdout.splitlines()[0].split("\t")[0]
+    bare = add("Nhà văn hóa phường", commune="73")
+
+    listing = runner.invoke(main, ["venue", "list"]).stdout.splitlines()
+    assert f"{managed}\t00070\tmarket\ttelegram:5550001\tChợ Hàng Da" in listing
+    assert f"{imported}\t00070\tbus_station\tzalo_oa:4318802913410839210\tBến xe Lương Yên" in listing
+    assert f"{bare}\t00073\tmarket\t-\tNhà văn hóa phường" in listing
+    assert [line.split("\t")[0] for line in runner.invoke(main, ["venue", "list", "--commune", "73"]).stdout.splitlines()] == [bare]
+    assert "unknown commune code '99999'" in runner.invoke(main, ["venue", "list", "--commune", "99999"]).output
+    assert runner.invoke(main, ["venue", "add", "--name", "Chợ A", "--type", "market", "--commune", "70", "--address", "Phố A",
+                                "--manager", "5550001"]).exit_code != 0  # CHANNEL:ID, as grant --user takes it
+
+    # Re-importing the file with a manager gives an unmanaged venue to them, keeping its code.
+    csv_file.write_text("name,type,commune_code,address\nNhà văn hóa phường,school,00073,12 Phố B\n", encoding="utf-8")
+    result = runner.invoke(main, ["venue", "import", str(csv_file), "--manager", "telegram:5550001"])
+    assert result.stdout.splitlines()[-1] == "imported 0 new venue(s), updated 1"
+    assert f"{bare}\t00073\tschool\ttelegram:5550001\tNhà văn hóa phường" in runner.invoke(main, ["venue", "list"]).stdout
+
+    result = runner.invoke(main, ["venue", "revoke", bare.lower()])
+    assert result.exit_code == 0, result.output
+    renewed = result.stdout.strip().splitlines()[-1]
+    assert is_valid_code(renewed) and renewed != bare
+    assert "already revoked" in runner.invoke(main, ["venue", "revoke", bare]).output
+    assert "no venue has the code" in runner.invoke(main, ["venue", "revoke", "2345678"]).output
+    assert "revoked, or mistyped" in runner.invoke(main, ["poster", "--venue", bare, "--out", str(tmp_path / "p.pdf")]).output
+
+    async def in_chat() -> None:
+        settings = Settings.from_env()
+        service = Service(settings)
+        try:
+            visitor = ChatDriver(service, user_id="7001")
+            await visitor.send(f"CHECKIN {bare}")  # the old poster is refused, as after a revocation in chat
+            assert visitor.keys == ["checkin.revoked"]
+            await visitor.send(f"CHECKIN {renewed}")
+            assert visitor.keys == ["checkin.thanks"]
+            manager = ChatDriver(service, user_id="5550001", channel="telegram")
+            await manager.press("venues")  # the manager given on the command line manages them in the bot
+            assert manager.keys == ["venue.list"] and len([p for p in manager.payloads() if p.startswith("venues:v:")]) == 2
+        finally:
+            await service.stop()
+
+    asyncio.run(in_chat())
+

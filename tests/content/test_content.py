@@ -18,8 +18,11 @@ from handlers.values import Join, Percent
 
 ROOT = Path(__file__).resolve().parents[2]
 HANDLERS = ROOT / "handlers"
-# Code that turns content keys into words: the handlers, the poster, the QR's landing page.
-WORDING = sorted([*HANDLERS.glob("*.py"), *(ROOT / "bot" / "posters").glob("*.py"), ROOT / "bot" / "landing.py"])
+# Code that turns content keys into words: the handlers, the poster, the web pages.
+WORDING = sorted([*HANDLERS.glob("*.py"), *(ROOT / "bot" / "posters").glob("*.py"), ROOT / "bot" / "landing.py",
+                  *(ROOT / "bot" / "webpages").glob("*.py")])
+# The web pages' templates, which call t("key", ...) as the handlers do.
+TEMPLATES = sorted((ROOT / "bot" / "webpages" / "templates").rglob("*.html"))
 CONTENT = ROOT / "content" / "vi"
 VIETNAMESE = re.compile(r"[ăâđêôơưàáảãạằắẳẵặầấẩẫậèéẻẽẹềếểễệìíỉĩịòóỏõọồốổỗộờớởỡợùúủũụừứửữựỳýỷỹỵ]", re.I)
 
@@ -55,6 +58,26 @@ def _key_uses() -> list[tuple[str, str, set[str] | None, bool]]:
     return uses
 
 
+def _template_key_uses() -> list[tuple[str, str, set[str] | None, bool]]:
+    """The same for the templates: {{ t("k", a=...) }}, and t("k." ~ name) as a prefix."""
+    from jinja2 import Environment, nodes
+
+    env = Environment()
+    uses = []
+    for path in TEMPLATES:
+        for call in env.parse(path.read_text(encoding="utf-8")).find_all(nodes.Call):
+            if not (isinstance(call.node, nodes.Name) and call.node.name == "t" and call.args):
+                continue
+            where = f"{path.relative_to(ROOT)}:{call.lineno}"
+            kwargs = None if call.dyn_kwargs is not None else {k.key for k in call.kwargs}
+            arg = call.args[0]
+            if isinstance(arg, nodes.Const) and isinstance(arg.value, str):
+                uses.append((where, arg.value, kwargs, False))
+            elif isinstance(arg, nodes.Concat) and isinstance(arg.nodes[0], nodes.Const):
+                uses.append((where, arg.nodes[0].value, kwargs, True))
+    return uses
+
+
 @pytest.fixture(scope="module")
 def content() -> Content:
     return Content.load(CONTENT)
@@ -63,9 +86,10 @@ def content() -> Content:
 def test_handlers_use_keys(content):
     uses = _key_uses()
     assert len(uses) > 30  # the scan finds the handlers' keys at all
+    assert len(_template_key_uses()) > 20  # and the templates'
 
 
-@pytest.mark.parametrize("where,key,kwargs,is_prefix", _key_uses())
+@pytest.mark.parametrize("where,key,kwargs,is_prefix", _key_uses() + _template_key_uses())
 def test_every_key_exists_and_placeholders_match(content, where, key, kwargs, is_prefix):
     if is_prefix:
         assert any(k.startswith(key) for k in content.keys()), f"{where}: no content key starts with {key!r}"
@@ -100,9 +124,9 @@ def test_every_text_is_nfc_and_content_lives_in_content():
     for path in CONTENT.glob("*.toml"):
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             assert unicodedata.is_normalized("NFC", line), f"{path.name}:{n} is not NFC"
-    for path in WORDING:
+    for path in WORDING + TEMPLATES:
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            code = line.split("#", 1)[0]
+            code = line.split("#", 1)[0] if path.suffix == ".py" else line
             assert not VIETNAMESE.search(code), f"{path.parent.name}/{path.name}:{n}: Vietnamese text belongs in content/vi/"
 
 

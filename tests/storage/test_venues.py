@@ -130,3 +130,21 @@ async def test_csv_import_reports_bad_rows_and_updates_on_reimport(sessions):
         again = await venues.import_csv(db, "name,type,commune_code,address\nChợ Đồng Xuân,market,00070,Phố Đồng Xuân mới\n")
         assert not again.created and [v.code for v in again.updated] == [codes[1]]
         assert (await venues.import_csv(db, "name,address\nx,y\n")).errors == ["missing column(s): type, commune_code"]
+
+
+async def test_csv_import_with_a_manager_gives_them_the_venues_and_leaves_others_alone(sessions):
+    row = "name,type,commune_code,address\nChợ Đồng Xuân,market,00070,Phố Đồng Xuân\n"
+    async with sessions() as db, db.begin():
+        office, other = User(), User()
+        db.add_all([office, other])
+        await db.flush()
+        (unmanaged,) = (await venues.import_csv(db, row)).created
+        taken = await _venue(db, name="Chợ Đồng Xuân", manager_user_id=other.id)  # registered in the bot by someone else
+        report = await venues.import_csv(db, row, office.id)
+        assert [v.id for v in report.updated] == [unmanaged.id] and unmanaged.manager_user_id == office.id
+        assert taken.manager_user_id == other.id  # not theirs to take
+        (created,) = (await venues.import_csv(db, row.replace("Chợ Đồng Xuân", "Chợ Hôm"), office.id)).created
+        assert created.manager_user_id == office.id
+        again = await venues.import_csv(db, row, office.id)  # theirs now: updated, not duplicated
+        assert [v.id for v in again.updated] == [unmanaged.id] and not again.created
+        assert sorted(v.name for v in await venues.venues_in_commune(db, None)) == ["Chợ Hôm", "Chợ Đồng Xuân", "Chợ Đồng Xuân"]
