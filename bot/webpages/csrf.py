@@ -11,6 +11,7 @@ import base64
 import hashlib
 import hmac
 
+from bot.logs import mask
 from bot.media import signing_key
 from bot.settings import Settings
 
@@ -22,7 +23,9 @@ def page_key(settings: Settings) -> bytes:
     anyway), else from the key that signs media URLs; a derivation of its own, so a token can never
     stand for a QR signature or a media URL. RuntimeError when the deployment has no secret at all."""
     base = settings.qr_signing_key.reveal().encode() if settings.qr_signing_key else signing_key(settings)
-    return hmac.new(base, b"web-page-csrf", hashlib.sha256).digest()
+    key = hmac.new(base, b"web-page-csrf", hashlib.sha256).digest()
+    mask(key)
+    return key
 
 
 class CsrfTokens:
