@@ -22,6 +22,7 @@ from bot.settings import Settings
 from handlers.context import Capabilities, Context
 from handlers.router import Router
 from handlers.types import Incoming, Kind, Reply, Step
+from handlers.user_input import number
 from sqlalchemy import insert, update
 
 from storage import broadcasts, updates
@@ -251,10 +252,11 @@ class Engine:
 
 def _resolve_numbered(msg: Incoming, menu: list) -> Incoming:
     """After a numbered menu (a channel without buttons, or a reply with more buttons than the
-    channel allows), "2" means the second option of that menu."""
+    channel allows), "2" means the second option of that menu; anything else ("²", "99") stays
+    text for the step to answer."""
     if msg.kind is not Kind.TEXT or not menu:
         return msg
-    text = (msg.text or "").strip().rstrip(".)")
-    if text.isdigit() and 1 <= int(text) <= len(menu):
-        return dataclasses.replace(msg, kind=Kind.BUTTON, payload=menu[int(text) - 1], text=None)
+    choice = number((msg.text or "").strip().rstrip(".)"), len(menu))
+    if choice:
+        return dataclasses.replace(msg, kind=Kind.BUTTON, payload=menu[choice - 1], text=None)
     return msg

@@ -12,6 +12,7 @@ from handlers.context import Context
 from handlers.menu import home_button
 from handlers.router import Flow, MenuEntry
 from handlers.types import Ask, Attachment, Button, Incoming, Kind, Reply, Step, t
+from handlers.user_input import record_id
 from handlers.values import Percent
 from bot.posters.venue import PosterUnavailable, draw_async, poster_request, public_handles
 from storage import venues
@@ -227,9 +228,10 @@ async def on_mine_button(msg: Incoming, ctx: Context) -> Step:
     parts = (msg.payload or "").split(":")
     if len(parts) == 1:
         return await list_mine(msg, ctx)
-    if len(parts) != 3 or not parts[2].isdigit():
+    venue_id = record_id(parts[2]) if len(parts) == 3 else None
+    if venue_id is None:
         return await stale(ctx)
-    venue = await venues.managed_venue(ctx.db, int(parts[2]), ctx.user.id)
+    venue = await venues.managed_venue(ctx.db, venue_id, ctx.user.id)
     if venue is None:
         return await stale(ctx)
     action = parts[1]
