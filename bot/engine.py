@@ -22,7 +22,7 @@ from bot.settings import Settings
 from handlers.context import Capabilities, Context
 from handlers.router import Router
 from handlers.types import Incoming, Kind, Reply, Step
-from handlers.user_input import number
+from handlers.user_input import clean, number
 from sqlalchemy import insert, update
 
 from storage import broadcasts, updates
@@ -107,6 +107,7 @@ class Engine:
         with the apology in a fresh one (a savepoint around every handler would cost two more
         round trips on every update, for the rare one that fails).
         """
+        msg = _cleaned(msg)
         try:
             return await self._handle(msg, Step.stay(only_reply) if only_reply is not None else None)
         except _HandlerFailed:
@@ -248,6 +249,14 @@ class Engine:
             rows.extend(await self._queue_notice(db, user_id, reply))
         await db.flush()
         return updates.queued(rows)
+
+
+def _cleaned(msg: Incoming) -> Incoming:
+    """What a person sent, cleaned once for every channel and every handler (see user_input.clean):
+    their text, and button payloads too, which people type by hand on the Zalo Bot Platform."""
+    return dataclasses.replace(
+        msg, text=clean(msg.text), payload=clean(msg.payload), contact_phone=clean(msg.contact_phone)
+    )
 
 
 def _resolve_numbered(msg: Incoming, menu: list) -> Incoming:

@@ -1,7 +1,10 @@
-"""What people send, read safely: numbers in typed text and button payloads. Self-contained (the
-standard library only), so any layer may use it."""
+"""What people send, read safely: numbers in typed text and button payloads, and text cleaned on
+its way in. Self-contained (the standard library only), so any layer may use it."""
 
 from __future__ import annotations
+
+import re
+import unicodedata
 
 # Ids as the database stores them: INTEGER on PostgreSQL (int4); the few BIGINT ids (check-ins)
 # pass `most=BIGINT_MAX`. A larger id is no id of ours, and asking for it would fail in the driver.
@@ -31,3 +34,31 @@ def record_id(text: str | None, most: int = INT_MAX) -> int | None:
     mangled button then gets the flow's "this button is old" answer."""
     value = number(text, most)
     return value if value else None
+
+
+# Line breaks other than "\n": Windows' and old Mac's, and Unicode's own separators. Typed text
+# keeps its lines (shorthand written one visit a line, announcements) as "\n".
+_LINE_BREAKS = re.compile("\r\n|[\r\u2028\u2029]")
+
+# Removed from everything typed: control characters (C0, DEL, C1) but "\n" and "\t" (U+0000
+# cannot be stored in PostgreSQL text at all); bidirectional controls, which make a name show
+# reversed ("\u202eKFC lanif"); invisible spaces that make lookalikes of names and commands
+# (zero-width space, word joiner, a byte-order mark pasted in front); and lone surrogates, which
+# a JSON payload can carry but no database can store. The zero-width joiner and non-joiner stay:
+# emoji sequences (a family is three emoji joined by U+200D) and some scripts need them, and a
+# name of nothing else is refused anyway.
+_CONTROLS = [c for c in (*range(0x20), *range(0x7F, 0xA0)) if chr(c) not in "\n\t"]
+_BIDI = [0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+_INVISIBLE = [0x200B, 0x2060, 0xFEFF]
+_SURROGATES = range(0xD800, 0xE000)
+_REMOVED = dict.fromkeys([*_CONTROLS, *_BIDI, *_INVISIBLE, *_SURROGATES])
+
+
+def clean(text: str | None) -> str | None:
+    """Typed text (or a payload) as the rest of the bot may trust it: line breaks as "\\n", the
+    characters above removed, and NFC, so that a letter typed decomposed (a base letter and its
+    combining marks) is stored, compared and searched as the same letter typed composed."""
+    if text is None:
+        return None
+    text = _LINE_BREAKS.sub("\n", text).translate(_REMOVED)
+    return unicodedata.normalize("NFC", text)

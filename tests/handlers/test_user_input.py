@@ -1,16 +1,22 @@
-"""Digits and ids that only look ordinary: the number helper (properties), and what people get
-when they type them or send them in a button (flows)."""
+"""Digits, ids and text that only look ordinary: the number helper and the cleaning of typed text
+(properties), and what people get when they type them or send them in a button (flows)."""
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 from hypothesis import given, strategies as st
+from sqlalchemy import select
 
-from handlers.user_input import BIGINT_MAX, INT_MAX, number, record_id
+from bot.settings import Secret, Settings
+from handlers.user_input import BIGINT_MAX, INT_MAX, clean, number, record_id
+from storage.models import Venue, Volunteer
 from tests.harness import NO_BUTTONS, ChatDriver, grant_role
 
 HOAN_KIEM = "00070"
 FULL_WIDTH = dict(zip("0123456789", "０１２３４５６７８９"))
+BIDI = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 
 
 # --- numbers ------------------------------------------------------------------------------------------
@@ -102,3 +108,89 @@ async def test_forged_ids_in_buttons_get_the_flows_stale_answer_not_the_apology(
         expected = chat.keys
         await chat.press(forged)
         assert chat.keys == expected and "menu.internal_error" not in expected, forged[:40]
+
+
+# --- typed text, cleaned on its way in -----------------------------------------------------------------
+
+
+def _unwanted(ch: str) -> bool:
+    return (unicodedata.category(ch) in ("Cc", "Cs") and ch not in "\n\t") or ch in BIDI + "\u200b\u2060\ufeff"
+
+
+@given(st.text(max_size=200))
+def test_cleaned_text_has_no_control_or_bidi_character_is_nfc_and_cleans_to_itself(text):
+    cleaned = clean(text)
+    assert not any(_unwanted(ch) for ch in cleaned)
+    assert unicodedata.is_normalized("NFC", cleaned)
+    assert clean(cleaned) == cleaned
+
+
+@given(st.lists(st.text(st.characters(blacklist_categories=("Cc", "Cs", "Cf", "Zl", "Zp")), max_size=30), min_size=1, max_size=6),
+       st.sampled_from(["\n", "\r\n", "\r", "\u2028"]))
+def test_ordinary_text_keeps_its_words_and_its_lines(lines, line_break):
+    """Multi-line shorthand and announcements keep their lines, whatever line break the phone sent."""
+    cleaned = clean(line_break.join(lines))
+    assert cleaned.split("\n") == [unicodedata.normalize("NFC", line) for line in lines]
+
+
+def test_cleaning_removes_what_hides_or_reverses_text_and_keeps_emoji_sequences():
+    assert clean("Chợ\x00 Hàng\x7f Da\x85") == "Chợ Hàng Da"
+    assert clean("\u202eKFC lanif\u202c") == "KFC lanif"
+    assert clean("\ufeff/start") == "/start" and clean("K\u200bFC") == "KFC"
+    assert clean("Nguye\u0302\u0303n") == "Nguyễn"
+    assert clean("👨\u200d👩\u200d👧\ufe0f\ta\tb") == "👨\u200d👩\u200d👧\ufe0f\ta\tb"  # joiners and tabs stay
+    assert clean("\ud800x") == "x" and clean(None) is None
+
+
+@pytest.fixture
+def settings(database: dict) -> Settings:
+    return Settings(database_url=database["url"], qr_signing_key=Secret("user-input-tests-qr-key"),
+                    telegram_bot_username="bluezone_test_bot")
+
+
+async def register_venue(chat: ChatDriver, name: str, address: str) -> None:
+    await chat.press("venue")
+    await chat.send(name)
+    await chat.press("venue:kind:market")
+    await chat.send("Hoàn Kiếm")
+    await chat.send(address)
+    await chat.press("venue:skip")
+    await chat.press("venue:ok")
+    assert chat.keys[0] == "venue.created", chat.keys
+
+
+async def register_volunteer(chat: ChatDriver, name: str, team: str) -> None:
+    await chat.press("reg:nocode")
+    await chat.send("Hoàn Kiếm")
+    await chat.send(name)
+    await chat.send("0912 345 678")
+    await chat.send(team)
+    assert chat.keys == ["volunteer.pending_no_coordinator"], chat.keys
+
+
+async def stored(service, model):
+    async with service.sessions() as db:
+        return (await db.scalars(select(model))).one()
+
+
+async def test_control_characters_are_gone_before_the_save_on_both_databases(service):
+    """U+0000 passed every step and failed the save on PostgreSQL, on every retry."""
+    manager = ChatDriver(service, user_id="7004")
+    await register_venue(manager, "Chợ Hàng\x00 Da\x1b", "Phố Hàng\x00 Da\x07")
+    venue = await stored(service, Venue)
+    assert (venue.name, venue.address) == ("Chợ Hàng Da", "Phố Hàng Da")
+    await register_volunteer(ChatDriver(service, user_id="7005"), "Nguyễn\x00 Văn An", "Chi đoàn\x00 thôn 3")
+    volunteer = await stored(service, Volunteer)
+    assert (volunteer.display_name, volunteer.team) == ("Nguyễn Văn An", "Chi đoàn thôn 3")
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+async def test_names_are_stored_without_bidi_controls_and_composed(service):
+    """"\u202eKFC lanif" showed reversed; a name typed decomposed was stored decomposed."""
+    await register_venue(ChatDriver(service, user_id="7008"), "\u202eKFC lanif", "Phố Hue\u0302\u0301")
+    venue = await stored(service, Venue)
+    assert (venue.name, venue.address) == ("KFC lanif", "Phố Huế")
+    await register_volunteer(ChatDriver(service, user_id="7009"), "Nguye\u0302\u0303n Va\u0306n An", "\u202bĐội 3\u202c")
+    volunteer = await stored(service, Volunteer)
+    assert (volunteer.display_name, volunteer.team) == ("Nguyễn Văn An", "Đội 3")
+    assert unicodedata.is_normalized("NFC", volunteer.display_name)
