@@ -1,5 +1,5 @@
-"""What people send, read safely: numbers in typed text and button payloads, and text cleaned on
-its way in. Self-contained (the standard library only), so any layer may use it."""
+"""What people send, read safely: numbers in typed text and button payloads, text cleaned on its
+way in, and what a name needs. Self-contained (the standard library only), so any layer may use it."""
 
 from __future__ import annotations
 
@@ -62,3 +62,9 @@ def clean(text: str | None) -> str | None:
         return None
     text = _LINE_BREAKS.sub("\n", text).translate(_REMOVED)
     return unicodedata.normalize("NFC", text)
+
+
+def is_name(text: str) -> bool:
+    """A name (of a venue, a volunteer, a team) needs at least one letter or digit: one made of
+    emoji, punctuation or invisible characters would show as nothing on a poster or a list."""
+    return any(ch.isalnum() for ch in text)

@@ -30,7 +30,7 @@ texts = st.one_of(
     st.sampled_from(["het pin", "Hoàn Kiếm", "Tân Phú, Đồng Nai", "thôn 3, số 12, 4 máy, cài 3, có sẵn 1",
                      "tổ 2 số 9 vắng nhà", "CHECKIN ABCDEF7", "82.930", "60%", "31/08/2021", "1", "2", "9",
                      "21.0285, 105.8542", "", " ", "😀" * 5, "x" * 4096, "²", "①", "9" * 5000, "Chợ\x00 Hàng Da",
-                     "\u202eKFC lanif"]),
+                     "\u202eKFC lanif", "\u200b\u200b\u200b"]),
     st.builds(lambda c, a: f"/{c} {a}".strip(), st.sampled_from(COMMANDS), ARGS),
     st.builds(lambda p, a: f"/start {p}-{a}", st.sampled_from(DEEP_LINKS or ["c"]), st.text(max_size=30)),
 )

@@ -18,6 +18,7 @@ from bot.commands.common import in_session, load_settings, read_csv_text
 from bot.content import Content
 from bot.settings import Settings
 from bot.posters.venue import PosterRequest, PosterUnavailable, draw, poster_request, public_handles
+from handlers.user_input import clean, is_name
 from storage import venues
 from storage.csv_rows import commune_code
 from storage.models import Commune, Venue
@@ -76,6 +77,9 @@ def venue_add(name: str, kind: str, commune: str, address: str, latitude: float 
         venues.parse_coordinates("" if latitude is None else str(latitude), "" if longitude is None else str(longitude))
     except ValueError:
         raise click.ClickException("give both --latitude and --longitude, within range") from None
+    name, address = clean(name), clean(address)  # as typed in chat: no control or bidi characters
+    if not is_name(name) or not is_name(address):
+        raise click.ClickException("--name and --address need a letter or digit")
     if len(venues.clean_text(name, venues.NAME_MAX)) < 3 or len(venues.clean_text(address, venues.ADDRESS_MAX)) < 3:
         raise click.ClickException("--name and --address need at least 3 characters")
 

@@ -10,7 +10,7 @@ from hypothesis import given, strategies as st
 from sqlalchemy import select
 
 from bot.settings import Secret, Settings
-from handlers.user_input import BIGINT_MAX, INT_MAX, clean, number, record_id
+from handlers.user_input import BIGINT_MAX, INT_MAX, clean, is_name, number, record_id
 from storage.models import Venue, Volunteer
 from tests.harness import NO_BUTTONS, ChatDriver, grant_role
 
@@ -194,3 +194,44 @@ async def test_names_are_stored_without_bidi_controls_and_composed(service):
     volunteer = await stored(service, Volunteer)
     assert (volunteer.display_name, volunteer.team) == ("Nguyễn Văn An", "Đội 3")
     assert unicodedata.is_normalized("NFC", volunteer.display_name)
+
+
+# --- names ---------------------------------------------------------------------------------------------
+
+
+# What a name may be made of and still show as nothing: emoji, joiners, bidi controls, invisible spaces.
+NO_LETTER = st.lists(st.sampled_from(["😀", "🍜", "👨\u200d👩\u200d👧", "\u200b", "\u200c", "\u200d", "\u2060", "\ufeff",
+                                      "\ufe0f", " ", "-", "…", *BIDI]), min_size=1, max_size=12).map("".join)
+
+
+@given(NO_LETTER)
+def test_a_name_needs_a_letter_or_digit(text):
+    assert not is_name(clean(text))
+    assert is_name(clean(text + "A")) and is_name(clean("3" + text)) and is_name("Đ")
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+async def test_names_without_a_letter_or_digit_are_refused(service):
+    manager = ChatDriver(service, user_id="7006")
+    await manager.press("venue")
+    for name in ("\u200b\u200b\u200b", "\u202e\u202d\u202c\u200f", "🍜🍜🍜", "👨\u200d👩\u200d👧 ✨"):
+        await manager.send(name)
+        assert manager.keys == ["venue.name_no_letter"], name
+    await manager.send("Quán 🍜 Phở Thìn")
+    assert manager.keys == ["venue.ask_kind"]
+    await manager.press("venue:kind:restaurant_hotel")
+    await manager.send("Hoàn Kiếm")
+    await manager.send("\u200d\u200d\u200d")
+    assert manager.keys == ["venue.address_no_letter"]
+    person = ChatDriver(service, user_id="7007")
+    await person.press("reg:nocode")
+    await person.send("Hoàn Kiếm")
+    for name in ("😀😀", "\u200d\u200d\u200d", "\u202e \u202e "):
+        await person.send(name)
+        assert person.keys in (["volunteer.name_no_letter"], ["volunteer.name_invalid"]), name
+    await person.send("An")
+    await person.send("0912 345 678")
+    await person.send("🎉🎉")
+    assert person.keys == ["volunteer.team_no_letter"]
+    async with service.sessions() as db:
+        assert not (await db.scalars(select(Volunteer))).all() and not (await db.scalars(select(Venue))).all()
