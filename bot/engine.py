@@ -22,6 +22,7 @@ from bot.settings import Settings
 from handlers.context import Capabilities, Context
 from handlers.router import Router
 from handlers.types import Incoming, Kind, Reply, Step
+from handlers.user_input import clean, number
 from sqlalchemy import insert, update
 
 from storage import broadcasts, updates
@@ -106,6 +107,7 @@ class Engine:
         with the apology in a fresh one (a savepoint around every handler would cost two more
         round trips on every update, for the rare one that fails).
         """
+        msg = _cleaned(msg)
         try:
             return await self._handle(msg, Step.stay(only_reply) if only_reply is not None else None)
         except _HandlerFailed:
@@ -250,12 +252,21 @@ class Engine:
         return updates.queued(rows)
 
 
+def _cleaned(msg: Incoming) -> Incoming:
+    """What a person sent, cleaned once for every channel and every handler (see user_input.clean):
+    their text, and button payloads too, which people type by hand on the Zalo Bot Platform."""
+    return dataclasses.replace(
+        msg, text=clean(msg.text), payload=clean(msg.payload), contact_phone=clean(msg.contact_phone)
+    )
+
+
 def _resolve_numbered(msg: Incoming, menu: list) -> Incoming:
     """After a numbered menu (a channel without buttons, or a reply with more buttons than the
-    channel allows), "2" means the second option of that menu."""
+    channel allows), "2" means the second option of that menu; anything else ("²", "99") stays
+    text for the step to answer."""
     if msg.kind is not Kind.TEXT or not menu:
         return msg
-    text = (msg.text or "").strip().rstrip(".)")
-    if text.isdigit() and 1 <= int(text) <= len(menu):
-        return dataclasses.replace(msg, kind=Kind.BUTTON, payload=menu[int(text) - 1], text=None)
+    choice = number((msg.text or "").strip().rstrip(".)"), len(menu))
+    if choice:
+        return dataclasses.replace(msg, kind=Kind.BUTTON, payload=menu[choice - 1], text=None)
     return msg

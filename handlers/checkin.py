@@ -10,6 +10,7 @@ from handlers.guide import choose_platform
 from handlers.menu import home_button
 from handlers.router import Flow
 from handlers.types import Button, Incoming, Kind, Reply, Step, t
+from handlers.user_input import BIGINT_MAX, record_id
 from storage import venues
 from storage.venue_codes import PAYLOAD_PREFIX, is_valid_code, normalize_code, verify
 
@@ -94,10 +95,12 @@ async def check_in(msg: Incoming, ctx: Context, code: str) -> Step:
 async def on_answer(msg: Incoming, ctx: Context) -> Step:
     """[Already installed] or [Not yet, show me]: stored with the check-in; the second opens the guide."""
     parts = (msg.payload or "").split(":")
-    if len(parts) != 3 or parts[1] not in ("y", "n") or not parts[2].isdigit():
+    answer, raw_id = (parts[1], parts[2]) if len(parts) == 3 else ("", "")
+    check_in_id = record_id(raw_id, BIGINT_MAX)
+    if answer not in ("y", "n") or check_in_id is None:
         return await ctx.router.fallbacks.stale_button(msg, ctx)
-    installed = parts[1] == "y"
-    answered = await venues.answer_installed(ctx.db, int(parts[2]), visitor_of(ctx), installed)
+    installed = answer == "y"
+    answered = await venues.answer_installed(ctx.db, check_in_id, visitor_of(ctx), installed)
     if answered is None:
         return await ctx.router.fallbacks.stale_button(msg, ctx)
     if installed:

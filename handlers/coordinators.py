@@ -9,6 +9,7 @@ from handlers.context import Context
 from handlers.menu import home_button
 from handlers.router import Flow, MenuEntry
 from handlers.types import Button, Incoming, Reply, Step, t
+from handlers.user_input import INT_MAX, number, record_id
 from handlers.values import Join
 from storage import roles, visits, volunteers
 from storage.models import Volunteer, local_date
@@ -53,7 +54,7 @@ async def on_button(msg: Incoming, ctx: Context) -> Step:
     if refused:
         return refused
     if action == "v":
-        return await volunteer_list(ctx, target, int(extra) if extra.isdigit() else 0)
+        return await volunteer_list(ctx, target, number(extra, INT_MAX) or 0)
     if action == "p":
         return await pending(ctx, target)
     if action == "i":
@@ -128,7 +129,8 @@ async def volunteer_list(ctx: Context, code: str, page: int) -> Step:
 
 
 async def set_active(ctx: Context, raw_id: str, active: bool, confirmed: bool) -> Step:
-    row = await ctx.db.get(Volunteer, int(raw_id)) if raw_id.isdigit() else None
+    volunteer_id = record_id(raw_id)
+    row = await ctx.db.get(Volunteer, volunteer_id) if volunteer_id else None
     if row is None:
         return Step.end(Reply("coordinator.volunteer_unknown", [[home_button()]]))
     refused = await refuse_unless(ctx, Role.COORDINATOR, row.commune_code)
@@ -165,7 +167,8 @@ async def pending(ctx: Context, code: str) -> Step:
 async def decide(msg: Incoming, ctx: Context) -> Step:
     """vr:ok:<id> / vr:no:<id>: a coordinator approves or refuses a registration."""
     _, verdict, raw = ((msg.payload or "").split(":") + ["", ""])[:3]
-    row = await ctx.db.get(Volunteer, int(raw)) if raw.isdigit() else None
+    volunteer_id = record_id(raw)
+    row = await ctx.db.get(Volunteer, volunteer_id) if volunteer_id else None
     if row is None or verdict not in ("ok", "no"):
         return Step.end(Reply("coordinator.volunteer_unknown", [[home_button()]]))
     refused = await refuse_unless(ctx, Role.COORDINATOR, row.commune_code)

@@ -9,6 +9,7 @@ from handlers.context import Context
 from handlers.menu import home_button
 from handlers.router import Flow, MenuEntry
 from handlers.types import Button, Incoming, Kind, Reply, Step, t
+from handlers.user_input import INT_MAX, number
 from storage.folding import fold
 
 FAQ = "faq"
@@ -103,8 +104,9 @@ async def on_button(msg: Incoming, ctx: Context) -> Step:
     parts = (msg.payload or "").split(":")
     if len(parts) == 3 and parts[1] == "q" and parts[2] in index(ctx).ids:
         return Step.end(answer(ctx, parts[2]))
-    if len(parts) == 3 and parts[1] == "p" and parts[2].isdigit():
-        return Step.end(page(ctx, int(parts[2]), edit=True))
+    shown = number(parts[2], INT_MAX) if len(parts) == 3 and parts[1] == "p" else None
+    if shown is not None:
+        return Step.end(page(ctx, shown, edit=True))
     return Step.end(page(ctx, 0, edit=len(parts) == 1))
 
 

@@ -21,6 +21,7 @@ from handlers.menu import home_button
 from handlers.officials import FIGURES, show
 from handlers.router import Flow
 from handlers.types import Button, Incoming, Kind, Reply, Step, Text, t
+from handlers.user_input import number
 from handlers.values import Percent
 from storage.figures import FIGURE_FIELDS, MAX_COUNT, last_known, parse_count, parse_date, record_figure, target_for, targets_in_force
 from storage.folding import fold
@@ -66,9 +67,11 @@ def read_day(text: str, today: dt.date) -> dt.date | None:
     match = _SHORT_DATE.fullmatch(text)
     if not match:
         return None
-    day, month, year = match.groups()
+    day, month, year = (number(part, 99) for part in match.groups())
+    if day is None or month is None or (year is None and match.group(3)):
+        return None
     try:
-        return dt.date(2000 + int(year) if year else today.year, int(month), int(day))
+        return dt.date(2000 + year if year is not None else today.year, month, day)
     except ValueError:
         return None
 
@@ -322,8 +325,9 @@ async def on_button(msg: Incoming, ctx: Context) -> Step:
     pending = fig.get("pending")
     if action == "ok" and pending and pending["field"] == field:
         return await give(ctx, field, pending["value"], kept=pending["kept"], sure=True)
-    if action == "d" and field == "date" and arg in ("0", "1"):
-        return await set_date(ctx, local_date(ctx.now) - dt.timedelta(days=int(arg)))
+    days_back = number(arg, 1) if action == "d" and field == "date" else None  # today, yesterday
+    if days_back is not None:
+        return await set_date(ctx, local_date(ctx.now) - dt.timedelta(days=days_back))
     if action == "k" and arg == field:
         return await keep(ctx, field)
     if action == "s" and arg == field:

@@ -6,6 +6,7 @@ from handlers.context import Context
 from handlers.menu import home_button
 from handlers.router import Flow, MenuEntry
 from handlers.types import Button, Incoming, Reply, Step, t
+from handlers.user_input import INT_MAX, number
 
 GUIDE = "guide"
 
@@ -47,9 +48,9 @@ async def on_button(msg: Incoming, ctx: Context) -> Step:
         return Step.end(choose_platform(ctx))
     index = 0
     if len(parts) > 2:
-        if not parts[2].isdigit():
+        index = number(parts[2], INT_MAX)
+        if index is None:
             return Step.end(choose_platform(ctx))
-        index = int(parts[2])
     total = ctx.content.count(f"guide.{platform}.steps")
     index = min(index, total - 1)
     return Step.end(step_screen(ctx, platform, index, edit=True))

@@ -19,6 +19,7 @@ from handlers.menu import home_button
 from handlers.progress import BEHIND, chart, summary_text
 from handlers.router import Flow, MenuEntry
 from handlers.types import Attachment, Button, Incoming, Kind, Reply, Step, Text, t
+from handlers.user_input import number
 from handlers.values import Join, Percent
 from storage import reports, roles, support_points
 from storage.folding import fold
@@ -68,9 +69,10 @@ async def refuse_official(ctx: Context) -> Step:
 def _unit_code(typed: str) -> str:
     """A typed unit code as stored: "1" or "01" a province, "70" … "00070" a commune when longer
     than two digits, "VN" the country."""
-    if typed.isdigit():
-        return typed.zfill(2) if len(typed) <= 2 else typed.zfill(5)
-    return typed
+    value = number(typed, 99999)
+    if value is None:
+        return typed
+    return f"{value:02d}" if len(typed) <= 2 else f"{value:05d}"
 
 
 def _known_unit(ctx: Context, code: str) -> bool:
@@ -259,8 +261,9 @@ async def on_reports_button(msg: Incoming, ctx: Context) -> Step:
         return await cancel_report(ctx, code)
     if action == "s":
         return await ask_hour(ctx, code)
-    if action == "h" and len(parts) > 3 and parts[3].isdigit() and 0 <= int(parts[3]) <= 23:
-        return await subscribe(ctx, code, int(parts[3]))
+    hour = number(parts[3], 23) if len(parts) > 3 else None
+    if action == "h" and hour is not None:
+        return await subscribe(ctx, code, hour)
     return await _reports_list(ctx)
 
 
@@ -291,9 +294,7 @@ _HOUR = re.compile(r"(\d{1,2})(?::00)?\s*\D{0,4}")
 def read_hour(text: str) -> int | None:
     """"7", "07", "7h", "7:00", or 7 followed by the word for hours → 7; None when not an hour of the day."""
     match = _HOUR.fullmatch(text.strip())
-    if not match or not 0 <= int(match.group(1)) <= 23:
-        return None
-    return int(match.group(1))
+    return number(match.group(1), 23) if match else None
 
 
 async def on_hour(msg: Incoming, ctx: Context) -> Step:

@@ -12,6 +12,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from handlers.user_input import number
 from storage.folding import fold
 
 # Categories of phrase, in the order they win a tie between phrases of the same length.
@@ -154,6 +155,11 @@ def _title(words: list[str]) -> str:
     return " ".join(w[:1].upper() + w[1:] if w.islower() else w for w in words)
 
 
+def _count(typed: str) -> int | None:
+    """A count's number; beyond six digits it is kept short (still "too many" for a household)."""
+    return number(typed[:6], 999_999)
+
+
 def parse(text: str, vocabulary: Vocabulary) -> Parsed:
     """Parse one line. Never raises: what it cannot place is reported in `unknown`."""
     tokens = tokenize(text, vocabulary)
@@ -260,7 +266,7 @@ def parse(text: str, vocabulary: Vocabulary) -> Parsed:
     def try_claim(n: int, after: bool) -> None:
         start, end, category = pending_counts[n]
         j = next_index(end - 1, 1, tokens[start].segment) if after else next_index(start, -1, tokens[start].segment)
-        if j is not None and tokens[j].kind == "number" and tokens[j].role is None and tokens[j].text.isdigit():
+        if j is not None and tokens[j].kind == "number" and tokens[j].role is None and _count(tokens[j].text) is not None:
             tokens[j].role = "value"
             claimed[n] = j
 
@@ -272,7 +278,7 @@ def parse(text: str, vocabulary: Vocabulary) -> Parsed:
         if n not in claimed:
             unknown.append(" ".join(t.text for t in tokens[start:end]))
             continue
-        value = int(tokens[claimed[n]].text[:6])
+        value = _count(tokens[claimed[n]].text)
         if category in counts:
             repeated.append(category)
         counts[category] = value

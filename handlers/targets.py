@@ -17,6 +17,7 @@ from handlers.menu import home_button
 from handlers.officials import TARGETS, provinces, show, target_role, unit_title
 from handlers.router import Flow
 from handlers.types import Button, Incoming, Kind, Reply, Step, Text, t
+from handlers.user_input import number
 from handlers.values import Percent
 from storage import roles
 from storage.figures import DENOMINATORS, TargetSpec, parse_rate, set_target, target_for, targets_in_force
@@ -188,8 +189,8 @@ async def on_target_button(msg: Incoming, ctx: Context) -> Step:
         return Step.end(Reply("official.targets.cancelled", [[home_button()]]))
     if field is None:
         return await save_target(ctx) if action == "save" else Step.to(CONFIRM, target_confirmation(ctx))
-    if action == "r" and field == "rate" and arg.isdigit() and int(arg) in RATE_BUTTONS:
-        return await target_answered(ctx, rate=str(Fraction(int(arg), 100)))
+    if action == "r" and field == "rate" and (percent := number(arg, 100)) in RATE_BUTTONS:
+        return await target_answered(ctx, rate=str(Fraction(percent, 100)))
     if action == "dk" and field == "deadline" and tg.get("current_deadline"):
         return await set_deadline(ctx, dt.date.fromisoformat(tg["current_deadline"]))
     if action == "n" and field == "denominator" and arg in DENOMINATORS:

@@ -11,7 +11,8 @@ from handlers.communes import ask_commune, commune_label
 from handlers.context import Context
 from handlers.menu import home_button
 from handlers.router import Flow, MenuEntry
-from handlers.types import Ask, Attachment, Button, Incoming, Kind, Reply, Step, t
+from handlers.types import Ask, Attachment, Button, Incoming, Kind, Reply, Step, Text, t
+from handlers.user_input import is_name, record_id
 from handlers.values import Percent
 from bot.posters.venue import PosterUnavailable, draw_async, poster_request, public_handles
 from storage import venues
@@ -51,15 +52,25 @@ async def start(msg: Incoming, ctx: Context) -> Step:
     return Step.to(NAME, Reply("venue.ask_name", [cancel_row()]))
 
 
-def typed(msg: Incoming, limit: int) -> str | None:
-    """A typed name or address, tidied; None when too short to be one."""
-    text = venues.clean_text(msg.text if msg.kind is Kind.TEXT else "", limit)
-    return text if len(text) >= MIN_TEXT else None
+def typed(msg: Incoming, limit: int) -> str:
+    """A typed name or address, tidied."""
+    return venues.clean_text(msg.text if msg.kind is Kind.TEXT else "", limit)
+
+
+def asked_again(text: str, no_letter: Text, too_short: Text) -> Step | None:
+    """The question again for a name or address with no letter or digit (only emoji or invisible
+    characters: nothing to print on a poster), or too short to be one."""
+    if not is_name(text):
+        return Step.stay(Reply(no_letter, [cancel_row()]))
+    if len(text) < MIN_TEXT:
+        return Step.stay(Reply(too_short, [cancel_row()]))
+    return None
 
 
 async def name_typed(msg: Incoming, ctx: Context) -> Step:
-    if (name := typed(msg, venues.NAME_MAX)) is None:
-        return Step.stay(Reply("venue.name_invalid", [cancel_row()]))
+    name = typed(msg, venues.NAME_MAX)
+    if step := asked_again(name, t("venue.name_no_letter"), t("venue.name_invalid")):
+        return step
     ctx.remember(venue_name=name)
     return Step.to(KIND, ask_kind())
 
@@ -88,8 +99,9 @@ async def commune_picked(msg: Incoming, ctx: Context) -> Step:
 
 
 async def address_typed(msg: Incoming, ctx: Context) -> Step:
-    if (address := typed(msg, venues.ADDRESS_MAX)) is None:
-        return Step.stay(Reply("venue.address_invalid", [cancel_row()]))
+    address = typed(msg, venues.ADDRESS_MAX)
+    if step := asked_again(address, t("venue.address_no_letter"), t("venue.address_invalid")):
+        return step
     ctx.remember(venue_address=address)
     return Step.to(LOCATION, ask_location())
 
@@ -227,9 +239,10 @@ async def on_mine_button(msg: Incoming, ctx: Context) -> Step:
     parts = (msg.payload or "").split(":")
     if len(parts) == 1:
         return await list_mine(msg, ctx)
-    if len(parts) != 3 or not parts[2].isdigit():
+    venue_id = record_id(parts[2]) if len(parts) == 3 else None
+    if venue_id is None:
         return await stale(ctx)
-    venue = await venues.managed_venue(ctx.db, int(parts[2]), ctx.user.id)
+    venue = await venues.managed_venue(ctx.db, venue_id, ctx.user.id)
     if venue is None:
         return await stale(ctx)
     action = parts[1]

@@ -8,6 +8,7 @@ from handlers.context import Context
 from handlers.menu import home_button
 from handlers.router import Flow, MenuEntry
 from handlers.types import Button, Incoming, Reply, Step, t
+from handlers.user_input import record_id
 from handlers.visits import details, edit_menu, field_worker, refuse_volunteer, today_line
 from storage import roles, visits
 from storage.models import Visit
@@ -29,7 +30,8 @@ async def correct(msg: Incoming, ctx: Context) -> Step:
 
 
 async def _own_visit(ctx: Context, raw_id: str) -> Visit | Step:
-    visit = await visits.get_visit(ctx.db, int(raw_id)) if raw_id.isdigit() else None
+    visit_id = record_id(raw_id)
+    visit = await visits.get_visit(ctx.db, visit_id) if visit_id else None
     if visit is None or visit.deleted_at is not None:
         return Step.end(Reply("visit.not_found", [[Button(t("visit.menu_recent"), payload=RECENT)], [home_button()]]))
     if visit.volunteer_id != ctx.user.id:
@@ -53,8 +55,8 @@ async def recent(msg: Incoming, ctx: Context) -> Step:
 
 
 async def view(msg: Incoming, ctx: Context) -> Step:
-    raw = (msg.payload or "").partition(":")[2]
-    visit = await visits.get_visit(ctx.db, int(raw)) if raw.isdigit() else None
+    visit_id = record_id((msg.payload or "").partition(":")[2])
+    visit = await visits.get_visit(ctx.db, visit_id) if visit_id else None
     if visit is None or visit.volunteer_id != ctx.user.id or visit.deleted_at is not None:
         return Step.end(Reply("visit.not_found", [[Button(t("visit.menu_recent"), payload=RECENT)], [home_button()]]))
     corrections = sum(1 for r in await visits.history(ctx.db, visit.id) if r.action == "corrected")

@@ -12,6 +12,7 @@ from handlers.context import Context
 from handlers.menu import home_button
 from handlers.router import Flow, MenuEntry
 from handlers.types import Ask, Button, Incoming, Kind, Reply, Step, Text, t
+from handlers.user_input import number
 from handlers.values import Join
 from storage import roles, visits, volunteers
 from storage.folding import fold
@@ -28,6 +29,9 @@ COUNTS = visits.COUNT_FIELDS
 BUILD_KEYS = ("v", "v_quick", "v_token", "v_field", "v_hamlets")
 MAX_LINES = 10
 NUMBER_BUTTONS = 6
+# A count typed (or in a hand-typed button) up to this is answered with what it may be ("at most
+# 20"); a longer number is a typo, answered as not a number.
+TYPED_COUNT_MOST = 999
 
 
 # --- the order of questions, and what an answer may be (pure) ---
@@ -209,10 +213,10 @@ async def on_hamlet(msg: Incoming, ctx: Context) -> Step:
 
 async def hamlet_button(msg: Incoming, ctx: Context) -> Step:
     choices = ctx.draft.get("v_hamlets") or []
-    index = (msg.payload or "").partition(":")[2]
-    if "v" not in ctx.draft or not index.isdigit() or int(index) >= len(choices):
+    index = number((msg.payload or "").partition(":")[2], len(choices) - 1)
+    if "v" not in ctx.draft or index is None:
         return await stale(ctx)
-    return await _answered(ctx, hamlet=choices[int(index)])
+    return await _answered(ctx, hamlet=choices[index])
 
 
 async def on_household(msg: Incoming, ctx: Context) -> Step:
@@ -274,19 +278,21 @@ async def on_number(msg: Incoming, ctx: Context) -> Step:
     parsed = shorthand.parse(text, shorthand.vocabulary_of(ctx.content))
     if parsed.is_visit:
         return await from_line(ctx, ctx.draft["v"]["commune_code"], text, keep=ctx.draft["v"])
-    if not text.isdigit() or len(text) > 3:
+    count = number(text, TYPED_COUNT_MOST)
+    if count is None:
         lo, hi = bounds(ctx.draft["v"], field)
         return await ask(ctx, field, t("visit.reason.not_a_number", lo=lo, hi=hi))
-    return await _count(ctx, field, int(text))
+    return await _count(ctx, field, count)
 
 
 async def number_button(msg: Incoming, ctx: Context) -> Step:
     _, field, value = ((msg.payload or "").split(":") + ["", ""])[:3]
-    if "v" not in ctx.draft or field not in COUNTS or not value.isdigit():
+    count = number(value, TYPED_COUNT_MOST)
+    if "v" not in ctx.draft or field not in COUNTS or count is None:
         return await stale(ctx)
     if ctx.draft.get("v_field") != field:  # a button of an earlier question: ask the current one
         return await advance(ctx)
-    return await _count(ctx, field, int(value))
+    return await _count(ctx, field, count)
 
 
 async def _count(ctx: Context, field: str, n: int) -> Step:

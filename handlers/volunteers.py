@@ -11,6 +11,7 @@ from handlers.context import Context
 from handlers.menu import home_button, main_menu
 from handlers.router import Flow, MenuEntry
 from handlers.types import Ask, Button, Incoming, Kind, Reply, Step, t
+from handlers.user_input import is_name
 from handlers.values import Join
 from storage import roles, visits, volunteers
 from storage.models import VolunteerInvite, local_date
@@ -109,6 +110,8 @@ async def on_name(msg: Incoming, ctx: Context) -> Step:
     name = volunteers.clean_name(msg.text or "") if msg.kind is Kind.TEXT else None
     if name is None:
         return Step.stay(Reply(t("volunteer.name_invalid", most=volunteers.NAME_MAX), [[home_button()]]))
+    if not is_name(name):  # emoji or invisible characters only: a coordinator would see no name
+        return Step.stay(Reply("volunteer.name_no_letter", [[home_button()]]))
     ctx.remember(reg_name=name)
     return ask_phone(ctx)
 
@@ -140,9 +143,11 @@ async def on_phone(msg: Incoming, ctx: Context) -> Step:
 
 async def on_team(msg: Incoming, ctx: Context) -> Step:
     team = volunteers.clean_name(msg.text or "", volunteers.TEAM_MAX) if msg.kind is Kind.TEXT else None
-    if team is None:
+    if team is None or not is_name(team):
         rows = [[Button(t("volunteer.skip_team"), payload=f"{REGISTER}:skip")], [home_button()]]
-        return Step.stay(Reply(t("volunteer.team_invalid", most=volunteers.TEAM_MAX), rows))
+        most = volunteers.TEAM_MAX
+        why = t("volunteer.team_invalid", most=most) if team is None else t("volunteer.team_no_letter", most=most)
+        return Step.stay(Reply(why, rows))
     return await finish(ctx, team)
 
 

@@ -7,6 +7,7 @@ import datetime as dt
 import enum
 import re
 import secrets
+import unicodedata
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -62,8 +63,11 @@ def normalize_phone(text: str, any_country: bool = False) -> str | None:
 
 
 def clean_name(text: str, limit: int = NAME_MAX) -> str | None:
-    """A display name or team as typed, spaces collapsed; None when empty or too long."""
-    name = " ".join((text or "").split())
+    """A display name or team as typed, NFC, spaces collapsed; None when empty or too long.
+
+    NFC: a name typed decomposed (some keyboards send "e" + U+0302 + U+0303 for U+1EC5) is stored,
+    sorted and compared as the same name typed composed."""
+    name = " ".join(unicodedata.normalize("NFC", text or "").split())
     if not name or len(name) > limit or name.startswith("/"):
         return None
     return name

@@ -21,7 +21,7 @@ COMMANDS = sorted(ROUTER.commands) + ["start", "menu", "huy", "help"]
 DEEP_LINKS = sorted(ROUTER.deep_links)
 ARGS = st.sampled_from(["", "0", "1", "7", "-1", "99999", "00070", "00073", "27316", "01", "79", "VN", "y", "n",
                         "x", "q", "p", "c", "u", "send", "erase", "android", "iphone", "battery", "ABCDEF7", "💥",
-                        "a" * 40])
+                        "a" * 40, "²", "①", "２", "2147483648", "99999999999999999999"])
 ROLES = [None, ("volunteer", "00070"), ("coordinator", "00070"), ("province_officer", "01"), ("admin", "VN")]
 _ids = itertools.count(1)
 
@@ -29,7 +29,8 @@ texts = st.one_of(
     st.text(max_size=200),
     st.sampled_from(["het pin", "Hoàn Kiếm", "Tân Phú, Đồng Nai", "thôn 3, số 12, 4 máy, cài 3, có sẵn 1",
                      "tổ 2 số 9 vắng nhà", "CHECKIN ABCDEF7", "82.930", "60%", "31/08/2021", "1", "2", "9",
-                     "21.0285, 105.8542", "", " ", "😀" * 5, "x" * 4096]),
+                     "21.0285, 105.8542", "", " ", "😀" * 5, "x" * 4096, "²", "①", "9" * 5000, "Chợ\x00 Hàng Da",
+                     "\u202eKFC lanif", "\u200b\u200b\u200b"]),
     st.builds(lambda c, a: f"/{c} {a}".strip(), st.sampled_from(COMMANDS), ARGS),
     st.builds(lambda p, a: f"/start {p}-{a}", st.sampled_from(DEEP_LINKS or ["c"]), st.text(max_size=30)),
 )

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commands.common import in_session, load_settings
+from handlers.user_input import number
 from storage import roles
 from storage.accounts import find_or_create_person
 from storage.models import Account, Commune, Province
@@ -42,9 +43,10 @@ def unit_code(role: Role, value: str | None) -> str:
         if value not in (None, "", COUNTRY_CODE):
             raise click.BadParameter(f"an admin covers the whole country: leave --unit out or give {COUNTRY_CODE}")
         return COUNTRY_CODE
-    if not value or not value.strip().isdigit():
+    code = number(value, 99999)
+    if code is None:
         raise click.BadParameter(f"a {role.value} needs --unit with the GSO code of a {level}")
-    return value.strip().zfill(5 if level == "commune" else 2)
+    return f"{code:05d}" if level == "commune" else f"{code:02d}"
 
 
 def target(role: str, user: str, unit: str | None) -> tuple[Role, str, str, str]:

@@ -19,6 +19,7 @@ from bot.commands.roles import describe_person, parse_user
 from bot.content import Content
 from bot.settings import Settings
 from bot.posters.venue import PosterRequest, PosterUnavailable, draw, poster_request, public_handles
+from handlers.user_input import clean, is_name
 from storage import venues
 from storage.accounts import find_or_create_person
 from storage.csv_rows import commune_code
@@ -98,6 +99,9 @@ def venue_add(
         venues.parse_coordinates("" if latitude is None else str(latitude), "" if longitude is None else str(longitude))
     except ValueError:
         raise click.ClickException("give both --latitude and --longitude, within range") from None
+    name, address = clean(name), clean(address)  # as typed in chat: no control or bidi characters
+    if not is_name(name) or not is_name(address):
+        raise click.ClickException("--name and --address need a letter or digit")
     if len(venues.clean_text(name, venues.NAME_MAX)) < 3 or len(venues.clean_text(address, venues.ADDRESS_MAX)) < 3:
         raise click.ClickException("--name and --address need at least 3 characters")
 

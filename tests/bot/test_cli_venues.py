@@ -56,6 +56,8 @@ def test_venue_add_and_poster_refuse_bad_input(env, tmp_path):
     assert result.exit_code != 0
     result = runner.invoke(main, ["venue", "add", "--name", "Chợ A", "--type", "market", "--commune", "70", "--address", "xyz", "--latitude", "21"])
     assert result.exit_code != 0 and "--longitude" in result.output
+    result = runner.invoke(main, ["venue", "add", "--name", "\u200b😀\u202e", "--type", "market", "--commune", "70", "--address", "xyz"])
+    assert result.exit_code != 0 and "a letter or digit" in result.output
     assert runner.invoke(main, ["poster", "--venue", "2345678", "--out", str(tmp_path / "x.pdf")]).exit_code != 0
     assert "must end in .pdf or .png" in runner.invoke(main, ["poster", "--venue", "x", "--out", str(tmp_path / "x.jpg")]).output
 
