@@ -107,7 +107,7 @@ class Engine:
         with the apology in a fresh one (a savepoint around every handler would cost two more
         round trips on every update, for the rare one that fails).
         """
-        msg = _cleaned(msg)
+        msg = cleaned(msg)
         try:
             return await self._handle(msg, Step.stay(only_reply) if only_reply is not None else None)
         except _HandlerFailed:
@@ -252,9 +252,10 @@ class Engine:
         return updates.queued(rows)
 
 
-def _cleaned(msg: Incoming) -> Incoming:
+def cleaned(msg: Incoming) -> Incoming:
     """What a person sent, cleaned once for every channel and every handler (see user_input.clean):
-    their text, and button payloads too, which people type by hand on the Zalo Bot Platform."""
+    their text, and button payloads too, which people type by hand on the Zalo Bot Platform.
+    Also before an event is stored in the inbound queue (bot/inbox.py): what is kept is clean."""
     return dataclasses.replace(
         msg, text=clean(msg.text), payload=clean(msg.payload), contact_phone=clean(msg.contact_phone)
     )

@@ -18,7 +18,7 @@ from typing import Any, Awaitable, Callable
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.background import repeat
-from bot.engine import is_infrastructure_error
+from bot.engine import cleaned, is_infrastructure_error
 from handlers.types import Incoming, Kind, Location
 from storage import inbox
 
@@ -53,6 +53,7 @@ class Inbox:
 
     async def accept(self, incoming: Incoming) -> bool:
         """Store the event (committed when this returns); False if it was already there."""
+        incoming = cleaned(incoming)
         async with self.sessions() as db, db.begin():
             new = await inbox.accept(db, incoming.channel, incoming.update_id, incoming.user_id,
                                      incoming_to_json(incoming))

@@ -158,5 +158,8 @@ def test_the_zalo_shapes_the_fuzzing_found():
         "attachments": [{"type": "location", "payload": {"coordinates": {"latitude": "nan", "longitude": "1e9"}}}]}})
     assert far.kind is Kind.OTHER
     assert zalo_bot.to_incoming({"event_name": {}}) is None
+    # An id PostgreSQL cannot store (a control character) is no id: the event is ignored.
+    assert zalo_oa.to_incoming({"event_name": "user_send_text", "sender": {"id": "12\x0034"},
+                                "message": {"text": "hi", "msg_id": "m1"}}) is None
     assert zalo_bot.to_incoming({"event_name": "message.text.received",
                                  "message": {"text": "hi", "from": {"id": ["1"]}, "chat": {"id": True}}}) is None

@@ -53,11 +53,13 @@ def age_problem(moment_ms: Any, max_age: dt.timedelta, now: dt.datetime) -> str 
 
 
 def json_id(value: Any) -> str:
-    """An id as a messenger sends it in JSON (a string or a number); "" for anything else, so
-    that a malformed event is ignored rather than crashing its mapping."""
+    """An id as a messenger sends it in JSON (a string or a number); "" for anything else (an
+    object, an id with a control character, which PostgreSQL cannot even store), so that a
+    malformed event is ignored rather than crashing its mapping or its person's lookup."""
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         return ""
-    return str(value)[:64]
+    text = str(value)[:64]
+    return text if text.isprintable() else ""
 
 
 async def handle_polled(work: Callable[[], Awaitable[None]], label: str, attempts: int = 6) -> None:

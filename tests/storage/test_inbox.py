@@ -74,3 +74,15 @@ def test_incoming_survives_the_queue(kind, text, location):
     msg = Incoming(channel="zalo_bot", user_id="u", update_id="1", kind=kind, text=text, chat_id="c",
                    location=Location(*location) if location else None, payload="p:1")
     assert incoming_from_json(incoming_to_json(msg)) == msg
+
+
+async def test_what_is_queued_is_cleaned_first(sessions):
+    """A NUL or a bidi override in what a person typed never reaches the stored event (PostgreSQL
+    cannot store a NUL in text, and the event outlives the engine's own cleaning)."""
+    async def handle(msg: Incoming) -> None:
+        pass
+
+    assert await Inbox(sessions, handle).accept(message("c", 0, text="Nh\x00à \u202eva\u0306n ho\u0301a"))
+    async with sessions() as db:
+        stored = (await db.scalars(select(InboundEvent))).one().incoming
+    assert stored["text"] == "Nhà văn hóa"
