@@ -114,16 +114,27 @@ def settings(database: dict) -> Settings:
     return Settings(database_url=database["url"])
 
 
+# The commune index (all 3,321 communes, folded and sorted) is built from the reference data, the
+# same in every test (KEEP): the first service that builds it hands it to the next ones. Building
+# it was most of a short flow test's time. A test of the loading itself sets `_communes` to None.
+_COMMUNE_INDEX: list = []
+
+
 @pytest.fixture
-async def service(settings: Settings, db_engine):
+async def service(settings: Settings, db_engine, content):
     from bot.service import Service
 
-    svc = Service(settings, db_engine=db_engine)
+    # The content files are the same for every test too: loaded once.
+    svc = Service(settings, content=content, db_engine=db_engine)
+    if _COMMUNE_INDEX:
+        svc.engine._communes = _COMMUNE_INDEX[0]
     yield svc
     await svc.stop()
+    if not _COMMUNE_INDEX and svc.engine._communes is not None:
+        _COMMUNE_INDEX.append(svc.engine._communes)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def content():
     from bot.content import Content
 
