@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test bench chat clean tools
+.PHONY: run test test-fast bench chat clean tools
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,12 @@ chat: $(STAMP)
 
 test: $(STAMP) tools
 	$(BIN)/python -m pytest
+
+# Unit and flow tests on SQLite, on every core: about a minute. Leaves out the end-to-end tests
+# (stand-ins, processes, the browser), the fault tests, the slow ones (the permission walk, the
+# fuzzers) and PostgreSQL, which `make test` and CI run.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -n auto -m "not e2e and not faults and not slow and not postgresql"
 
 # Tools the tests use from Debian: pdftoppm (poppler-utils) reads posters back; Chromium runs the
 # browser tests (Playwright drives it by path: its own browser download cannot work here). CI runs

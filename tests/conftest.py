@@ -21,6 +21,30 @@ PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.
 KEEP = {"provinces", "communes"}
 
 
+# What kind of test each directory holds, for `-m` (see the markers in pyproject.toml): `make
+# test-fast` leaves out what runs servers, browsers or processes, and PostgreSQL.
+KIND_OF_DIRECTORY = {
+    "channels": ["e2e"],
+    "browser": ["e2e", "browser"],
+    "faults": ["faults"],
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    tests = Path(__file__).resolve().parent
+    for item in items:
+        directory = item.path.relative_to(tests).parts[0]
+        for kind in KIND_OF_DIRECTORY.get(directory, []):
+            item.add_marker(kind)
+        # The PostgreSQL half of the `database` fixture (parametrized directly or indirectly), and
+        # tests that ask for PostgreSQL by name.
+        callspec = getattr(item, "callspec", None)
+        if (callspec is not None and callspec.params.get("database") == "postgresql") or (
+            "postgresql_database" in getattr(item, "fixturenames", ())
+        ):
+            item.add_marker("postgresql")
+
+
 async def _prepare(url: str, schema: str | None) -> None:
     if schema:
         admin = create_engine(url)

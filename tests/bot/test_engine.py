@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from storage.units import CommuneIndex
 from tests.harness import ChatDriver
 
 
+@pytest.mark.slow
 async def test_the_commune_index_is_loaded_once_when_updates_arrive_together(service, monkeypatch):
     """A worker restarted under load: the updates that arrive while the index loads wait for that
     load instead of each loading all 3,321 communes again."""

@@ -616,6 +616,7 @@ CASES = [(backend, act, actor) for act in ACTIONS for actor in act.actors
          for backend in ("sqlite", "postgresql") if backend == "sqlite" or stores_under_a_role(act)]
 
 
+@pytest.mark.slow  # about 1,300 cases, minutes in all: `make test` walks them, `make test-fast` does not
 @pytest.mark.parametrize(("database", "act", "actor"), CASES, indirect=["database"],
                          ids=[f"{backend}-{act.name}-{actor}" for backend, act, actor in CASES])
 async def test_walk(service, act: Action, actor: str):
