@@ -33,7 +33,7 @@ KIND_OF_DIRECTORY = {
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     tests = Path(__file__).resolve().parent
     for item in items:
-        directory = item.path.relative_to(tests).parts[0]
+        directory = item.path.relative_to(tests).parts[0] if tests in item.path.parents else ""
         for kind in KIND_OF_DIRECTORY.get(directory, []):
             item.add_marker(kind)
         # The PostgreSQL half of the `database` fixture (parametrized directly or indirectly), and
