@@ -21,6 +21,30 @@ PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.
 KEEP = {"provinces", "communes"}
 
 
+# What kind of test each directory holds, for `-m` (see the markers in pyproject.toml): `make
+# test-fast` leaves out what runs servers, browsers or processes, and PostgreSQL.
+KIND_OF_DIRECTORY = {
+    "channels": ["e2e"],
+    "browser": ["e2e", "browser"],
+    "faults": ["faults"],
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    tests = Path(__file__).resolve().parent
+    for item in items:
+        directory = item.path.relative_to(tests).parts[0] if tests in item.path.parents else ""
+        for kind in KIND_OF_DIRECTORY.get(directory, []):
+            item.add_marker(kind)
+        # The PostgreSQL half of the `database` fixture (parametrized directly or indirectly), and
+        # tests that ask for PostgreSQL by name.
+        callspec = getattr(item, "callspec", None)
+        if (callspec is not None and callspec.params.get("database") == "postgresql") or (
+            "postgresql_database" in getattr(item, "fixturenames", ())
+        ):
+            item.add_marker("postgresql")
+
+
 async def _prepare(url: str, schema: str | None) -> None:
     if schema:
         admin = create_engine(url)
@@ -114,16 +138,27 @@ def settings(database: dict) -> Settings:
     return Settings(database_url=database["url"])
 
 
+# The commune index (all 3,321 communes, folded and sorted) is built from the reference data, the
+# same in every test (KEEP): the first service that builds it hands it to the next ones. Building
+# it was most of a short flow test's time. A test of the loading itself sets `_communes` to None.
+_COMMUNE_INDEX: list = []
+
+
 @pytest.fixture
-async def service(settings: Settings, db_engine):
+async def service(settings: Settings, db_engine, content):
     from bot.service import Service
 
-    svc = Service(settings, db_engine=db_engine)
+    # The content files are the same for every test too: loaded once.
+    svc = Service(settings, content=content, db_engine=db_engine)
+    if _COMMUNE_INDEX:
+        svc.engine._communes = _COMMUNE_INDEX[0]
     yield svc
     await svc.stop()
+    if not _COMMUNE_INDEX and svc.engine._communes is not None:
+        _COMMUNE_INDEX.append(svc.engine._communes)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def content():
     from bot.content import Content
 

@@ -51,6 +51,7 @@ actions = st.lists(
 )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("database", ["sqlite"], indirect=True)
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(role=st.sampled_from(ROLES), steps=actions, buttons=st.booleans())
@@ -133,6 +134,7 @@ zalo_events = st.one_of(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None)
 @given(event=zalo_events)
 def test_random_zalo_events_map_to_a_message_or_nothing(event):

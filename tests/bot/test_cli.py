@@ -80,6 +80,7 @@ def test_chat_in_the_terminal(env):
     assert "Câu hỏi thường gặp" in result.output  # "1" picked the first numbered option: all questions
 
 
+@pytest.mark.e2e  # a real `bluezone-bot run` process
 def test_run_serves_health_and_stops_cleanly(env, tmp_path):
     import os
     import signal

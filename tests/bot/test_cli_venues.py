@@ -92,6 +92,7 @@ def test_import_and_every_poster_of_a_commune(env, tmp_path):
     assert "commune 00073 has no venues" in CliRunner().invoke(main, ["posters", "--commune", "73", "--out", str(out)]).output
 
 
+@pytest.mark.e2e  # python-telegram-bot's getMe against the stand-in
 async def test_username_comes_from_getme_when_only_the_token_is_set():
     async with TelegramStandin(token="123:abc", username="bluezone_getme_bot") as tg:
         settings = Settings(telegram_bot_token=Secret("123:abc"), telegram_api_base_url=tg.base_url)

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from storage.units import CommuneIndex
 from tests.harness import ChatDriver
 
 
+@pytest.mark.slow
 async def test_the_commune_index_is_loaded_once_when_updates_arrive_together(service, monkeypatch):
     """A worker restarted under load: the updates that arrive while the index loads wait for that
     load instead of each loading all 3,321 communes again."""
     people = 6
+    service.engine._communes = None  # cold, as after a restart (tests share one index: conftest.py)
     arrived, loads = [], []
     communes, load = service.engine.communes, CommuneIndex.load.__func__
 

@@ -10,6 +10,7 @@ derived or fetched, and every personal value, is looked for in what it wrote: no
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
@@ -33,6 +34,7 @@ OA_TEXT = "Tôi là Vũ Đình Khiêm ở số 7 ngõ Gạch, máy tôi Oppo A5 
 BOT_TEXT = "Nhà tôi ở xóm Quyết Thắng, Lưu Văn Toản, gọi 0912 000 777"
 
 
+@pytest.mark.e2e  # `bluezone-bot run` as a process, against the three stand-ins
 async def test_debug_logs_carry_no_secret_and_no_personal_text(fresh_pg_database):
     async with (
         TelegramStandin(token=TOKEN, username="bluezone_log_bot") as tg,

@@ -14,6 +14,8 @@ from storage.db import create_engine
 from tests.standins.telegram_api import TelegramStandin
 from tests.workers import run_workers
 
+pytestmark = pytest.mark.e2e  # worker processes against the Telegram stand-in
+
 TOKEN = "4242:workers-test-token"
 SECRET = "workers-test-secret"
 

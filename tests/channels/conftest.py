@@ -1,16 +1,21 @@
-"""Fixtures for the Zalo channels: the stand-ins, and the bot's real web server in front of them."""
+"""Fixtures for the Zalo channels: the stand-ins, and the bot's real web server in front of them;
+waiting until the bot and its stand-ins have settled, for checks that nothing else follows."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import time
 from typing import AsyncIterator
 
 import pytest
 from aiohttp import web
+from sqlalchemy import select
 
 from bot.service import Service
 from bot.settings import Secret, Settings
 from bot.web import init_app
+from storage.models import InboundEvent, OutboxMessage
 from tests.standins.zalo_bot_api import ZaloBotStandin
 from tests.standins.zalo_common import free_port
 from tests.standins.zalo_oa_api import ZaloOaStandin
@@ -26,6 +31,31 @@ async def serving(settings: Settings, service: Service) -> AsyncIterator[None]:
         yield
     finally:
         await runner.cleanup()
+
+
+async def until_idle(service: Service, *standins, quiet: float = 0.2, timeout: float = 15.0) -> None:
+    """Returns once nothing more will happen: every update the bot fetched is handled, the inbound
+    queue is done, every outbox row is sent or given up (a retry due later included), no send is
+    under way, and each stand-in is idle (no request being answered, no update waiting, and
+    nothing at all for `quiet` seconds). For checks that nothing else followed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        for channel in service.channels.values():
+            application = getattr(channel, "application", None)  # python-telegram-bot's polled updates
+            if application is not None:
+                await asyncio.wait_for(application.update_queue.join(), max(deadline - time.monotonic(), 0.1))
+        await service.courier.drain()
+        for standin in standins:
+            await standin.wait_idle(quiet, max(deadline - time.monotonic(), 0.1))
+        async with service.sessions() as db:
+            unsent = (await db.scalars(select(OutboxMessage.id).where(
+                OutboxMessage.sent_at.is_(None), OutboxMessage.failed_at.is_(None)))).all()
+            unhandled = (await db.scalars(select(InboundEvent.id).where(InboundEvent.done_at.is_(None)))).all()
+        if not unsent and not unhandled:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never settled: outbox {list(unsent)} unsent, inbound {list(unhandled)} unhandled")
+        await asyncio.sleep(0.05)  # a retry due later: the courier's sweep sends it
 
 
 def oa_settings(oa: ZaloOaStandin, database: dict, port: int, **extra) -> Settings:

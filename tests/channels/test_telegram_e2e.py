@@ -19,6 +19,7 @@ from bot.settings import Secret, Settings
 from bot.web import init_app
 from storage.models import OutboxMessage, SelfReportedInstall, SupportPoint
 from storage.support_points import import_csv
+from tests.channels.conftest import until_idle
 from tests.harness import words_by_label
 from tests.standins.telegram_api import TelegramStandin
 
@@ -164,7 +165,7 @@ async def test_polling_send_retried_after_a_fault_arrives_once(tg, database, db_
         inject(tg)
         (greeting,) = await exchange(tg, vy.id, lambda: vy.send_command("start"))
         (row,) = await _settled(service)
-        await asyncio.sleep(0.3)  # nothing else follows
+        await until_idle(service, tg)  # nothing else follows
     attempts = tg.calls_of("sendMessage", vy.id)
     assert [c.failed_with for c in attempts] == [*answers, None]
     assert [c.text for c in tg.sent(vy.id)] == [greeting.text] and "Bluezone" in greeting.text  # once
@@ -181,7 +182,7 @@ async def test_a_send_answered_too_late_arrives_once(tg, database, db_engine):
         tg.delay("sendMessage", 4 * SEND_TIMEOUT, after=True)
         vy.send_command("start")
         await _settled(service)
-        await asyncio.sleep(0.3)
+        await until_idle(service, tg)
     assert tg.calls_of("sendMessage", vy.id)[0].failed_with == 499  # the bot stopped waiting...
     assert len(tg.messages[vy.id]) == 1  # ...for a message Telegram did send: it must not send it again
 
@@ -199,7 +200,7 @@ async def test_many_sends_through_faults_each_arrive_once_and_in_order(database,
                 user.send_command("start")
                 user.send_text("het pin")
             rows = await _settled(service)
-            await asyncio.sleep(0.3)
+            await until_idle(service, tg)
     assert all(r.sent_at is not None for r in rows) and len(rows) == 2 * len(users)
     failed = Counter(c.failed_with for c in tg.calls_of("sendMessage") if c.failed_with)
     assert failed[500] == 5 and failed[499] == 3 and failed[429] >= 5, failed
@@ -281,7 +282,7 @@ async def test_webhook_refuses_a_wrong_or_missing_secret(tg, webhook_bot):
             assert response.status == 400
         async with http.get(f"{settings.public_base_url}/healthz") as response:
             assert response.status == 200 and (await response.json())["status"] == "ok"
-    await asyncio.sleep(0.1)
+    await until_idle(service, tg)
     assert tg.sent(7102) == []  # nothing processed
 
 
@@ -301,7 +302,7 @@ async def test_webhook_retry_of_the_same_update_is_not_handled_twice(tg, webhook
     # The background sweep may be the one sending a message (drain waits only for the direct
     # sends), so wait for the two expected, then make sure no third one follows.
     await tg.wait_calls("sendMessage", 2, chat_id=user.id)
-    await asyncio.sleep(0.3)
+    await until_idle(service, tg)
     texts = [c.text for c in tg.sent(user.id)]
     assert len(texts) == 2  # the greeting, and one answer to /dacai
 

@@ -17,7 +17,7 @@ from bot.channels.base import OutMessage
 from bot.channels.zalo_bot import ZaloBotChannel
 from storage.models import Account, InboundEvent, OutboxMessage, ProcessedUpdate, SelfReportedInstall
 from storage.support_points import import_csv
-from tests.channels.conftest import bot_settings
+from tests.channels.conftest import bot_settings, until_idle
 from tests.standins.zalo_common import free_port
 
 
@@ -80,7 +80,7 @@ async def test_media_and_unknown_updates_by_polling(zbot, polling_zalo_bot):
     zbot.enqueue(group)
     zbot.enqueue(binh.update("message.reaction.received"))
     await zbot.wait_until(lambda: not zbot.pending)
-    await asyncio.sleep(0.2)
+    await until_idle(service, zbot)
     assert len(binh.sent()) == 2 and await count(service, ProcessedUpdate) == 2
 
 
@@ -135,7 +135,7 @@ async def test_webhook_duplicate_is_answered_200_and_handled_once(zbot, webhook_
         assert (await zbot.post_update(update, zbot.webhook_secret)).status == 200
     await service.courier.drain()
     await zbot.wait_until(lambda: dung.sent())
-    await asyncio.sleep(0.1)
+    await until_idle(service, zbot)
     assert len(dung.sent()) == 1
     assert await count(service, ProcessedUpdate, ProcessedUpdate.update_id == update["message"]["message_id"]) == 1
 

@@ -56,20 +56,6 @@ def settings(database: dict) -> Settings:
                     telegram_bot_username="bluezone_walk_bot")
 
 
-_COMMUNE_INDEX: list = []
-
-
-@pytest.fixture
-def walker(service):
-    """The service, with the commune index of the first walk shared by the next ones: the
-    reference data are the same in every test, and loading them is most of a walk's time."""
-    if _COMMUNE_INDEX:
-        service.engine._communes = _COMMUNE_INDEX[0]
-    yield service
-    if not _COMMUNE_INDEX and service.engine._communes is not None:
-        _COMMUNE_INDEX.append(service.engine._communes)
-
-
 # --- who may: the gates ------------------------------------------------------------------------
 
 
@@ -630,10 +616,10 @@ CASES = [(backend, act, actor) for act in ACTIONS for actor in act.actors
          for backend in ("sqlite", "postgresql") if backend == "sqlite" or stores_under_a_role(act)]
 
 
+@pytest.mark.slow  # about 1,300 cases, minutes in all: `make test` walks them, `make test-fast` does not
 @pytest.mark.parametrize(("database", "act", "actor"), CASES, indirect=["database"],
                          ids=[f"{backend}-{act.name}-{actor}" for backend, act, actor in CASES])
-async def test_walk(walker, act: Action, actor: str):
-    service = walker
+async def test_walk(service, act: Action, actor: str):
     ids = await make_world(service, actor, act.needs)
     chat = ChatDriver(service, user_id=ACTOR)
     refusal = act.gate.refusal(actor)

@@ -24,6 +24,8 @@ import aiohttp
 from aiohttp import web
 from PIL import Image, UnidentifiedImageError
 
+from tests.standins.activity import Activity
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -889,6 +891,7 @@ class TelegramStandin:
         self._poll_generation = 0
         self._closing = False
         self._changed = asyncio.Event()
+        self.activity = Activity()
 
         self._update_ids = itertools.count(700_000_001)
         self._callback_ids = itertools.count(4_382_000_000_000_000_001)
@@ -949,7 +952,7 @@ class TelegramStandin:
 
     async def start(self) -> None:
         # Uploads up to Telegram's 50 MB limit must fit.
-        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app = web.Application(client_max_size=64 * 1024 * 1024, middlewares=[self.activity.middleware])
         app.router.add_route("*", "/bot{token}/{method}", self._handle_api)
         app.router.add_get("/file/bot{token}/{path:.+}", self._handle_file)
         app.router.add_route("*", "/{tail:.*}", self._handle_unknown_path)
@@ -1258,6 +1261,20 @@ class TelegramStandin:
         """Wake everything waiting for a change (calls, updates, deliveries, shutdown)."""
         self._changed.set()
         self._changed = asyncio.Event()
+        self.activity.touch()
+
+    def busy(self) -> str | None:
+        """What the stand-in is still doing besides answering requests, or None."""
+        if self._in_flight:
+            return f"delivering update(s) {sorted(self._in_flight)} to the webhook"
+        if self._pending:
+            return f"{len(self._pending)} update(s) not yet confirmed by getUpdates or delivered"
+        return None
+
+    async def wait_idle(self, quiet: float = 0.2, timeout: float = 10.0) -> None:
+        """Until no request is being answered (a long poll waiting for updates aside), every queued
+        update was confirmed or delivered, and nothing happened for `quiet` seconds."""
+        await self.activity.wait_idle(self.busy, quiet, timeout, self.describe_calls)
 
     async def _wait_change(self, timeout: float | None) -> None:
         changed = self._changed
@@ -1347,7 +1364,8 @@ class TelegramStandin:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return []
-            await self._wait_change(remaining)
+            with self.activity.long_poll():
+                await self._wait_change(remaining)
 
     async def _set_webhook(self, params: dict) -> bool:
         url = params.get("url") or ""

@@ -298,6 +298,27 @@ async def test_get_updates_long_polls_and_confirms(tg, bot):
     assert tg.pending_updates == []
 
 
+async def test_idle_waits_for_answers_and_updates_not_for_a_waiting_long_poll(tg, bot):
+    """What `until_idle` in the end-to-end tests relies on: a slow answer keeps the stand-in busy,
+    a long poll with nothing to fetch does not, and an update handed out stays busy until the
+    next poll confirms it."""
+    tg.poll_wait_cap = None
+    polling = asyncio.create_task(bot.get_updates(timeout=5))
+    tg.delay("sendMessage", 0.5)
+    sending = asyncio.create_task(bot.send_message(42, "chậm"))
+    started = time.monotonic()
+    await tg.wait_idle(quiet=0.1, timeout=5)
+    assert sending.done() and time.monotonic() - started >= 0.5  # waited for the slow answer...
+    assert not polling.done()  # ...and not for the long poll
+
+    tg.user(1002).send_text("xin chào")
+    [update] = await polling
+    with pytest.raises(AssertionError, match="not yet confirmed"):
+        await tg.wait_idle(quiet=0.1, timeout=0.5)
+    assert await bot.get_updates(offset=update.update_id + 1, timeout=0) == ()
+    await tg.wait_idle(quiet=0.1, timeout=5)
+
+
 async def test_fake_user_builds_real_updates(tg, bot):
     lan = tg.user(1001, first_name="Lan", username="lan_hcm")
     raw = [

@@ -105,6 +105,13 @@ class ZaloBotStandin(StandinServer):
             if c.path in ("sendMessage", "sendPhoto") and c.ok and (chat_id is None or c.body.get("chat_id") == chat_id)
         ]
 
+    def busy(self) -> str | None:
+        if self.pending:
+            return f"{len(self.pending)} update(s) not fetched yet"
+        if self._webhook_task is not None and not self._webhook_task.done():
+            return "delivering an update to the webhook"
+        return None
+
     def calls_of(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.path == method]
 
@@ -156,7 +163,8 @@ class ZaloBotStandin(StandinServer):
                 raise _Refused(408, "Request timeout", http=200)
             self._arrived.clear()
             try:
-                await asyncio.wait_for(self._arrived.wait(), timeout=remaining)
+                with self.activity.long_poll():
+                    await asyncio.wait_for(self._arrived.wait(), timeout=remaining)
             except asyncio.TimeoutError:
                 pass
         return self.pending.popleft()

@@ -13,6 +13,8 @@ from typing import Any, Callable
 
 from aiohttp import web
 
+from tests.standins.activity import Activity
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -71,6 +73,7 @@ class StandinServer:
         self.deliveries: list[WebhookDelivery] = []
         self._faults: dict[str, deque[Fault]] = defaultdict(deque)
         self._changed = asyncio.Event()
+        self.activity = Activity()
         self._runner: web.AppRunner | None = None
 
     @property
@@ -81,7 +84,7 @@ class StandinServer:
         raise NotImplementedError
 
     async def start(self) -> None:
-        app = web.Application(client_max_size=20 * 1024**2)
+        app = web.Application(client_max_size=20 * 1024**2, middlewares=[self.activity.middleware])
         self.routes(app)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -123,6 +126,16 @@ class StandinServer:
 
     def changed(self) -> None:
         self._changed.set()
+        self.activity.touch()
+
+    def busy(self) -> str | None:
+        """What the stand-in is still doing besides answering requests, or None."""
+        return None
+
+    async def wait_idle(self, quiet: float = 0.2, timeout: float = 10.0) -> None:
+        """Until no request is being answered (a long poll waiting for updates aside), nothing
+        waits to be fetched or delivered, and nothing happened for `quiet` seconds."""
+        await self.activity.wait_idle(self.busy, quiet, timeout, self.describe)
 
     async def wait_until(self, condition: Callable[[], Any], timeout: float = 10.0, what: str = "") -> Any:
         deadline = time.monotonic() + timeout
