@@ -104,6 +104,7 @@ async def chat_loop(service, lines: TextIO | None = None) -> None:
         ids = await service.engine.handle(incoming)
         await service.courier.deliver(ids)
 
+    channel.out.write(service.content.render(t("menu.terminal_intro")) + "\n")
     await say("/start")
     while True:
         if source is sys.stdin:
@@ -114,6 +115,8 @@ async def chat_loop(service, lines: TextIO | None = None) -> None:
         if not line:  # Ctrl-D
             return
         line = line.rstrip("\n")
+        if not line.strip():  # Enter alone: nothing said (no "not understood" for it)
+            continue
         if line.strip() in {"/quit", "/exit"}:
             return
         name = switch_to(line)

@@ -14,7 +14,6 @@ from aiohttp import web
 
 from bot.commands.common import load_settings, log, prepare_database
 from bot.settings import Settings
-from handlers.types import t
 
 
 @click.command()
@@ -58,7 +57,6 @@ async def serve(settings: Settings, chat: bool | None, *, worker: int = 0, worke
         loop.add_signal_handler(sig, stop.set)
     try:
         if chat:
-            print(service.content.render(t("menu.terminal_intro")), flush=True)
             chatting = asyncio.create_task(chat_loop(service))
             stopping = asyncio.create_task(stop.wait())
             await asyncio.wait({chatting, stopping}, return_when=asyncio.FIRST_COMPLETED)

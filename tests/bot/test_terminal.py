@@ -54,7 +54,7 @@ async def test_one_terminal_holds_the_coordinator_and_the_volunteer(service):
     await grant_role(service, "local-an", "coordinator", HOAN_KIEM, channel="terminal")
     terminal = Terminal(login="an")
     service.add_channel(terminal)
-    await type_lines(service, [*LAN_REGISTERS, "@", *APPROVE_FIRST])
+    await type_lines(service, ["", *LAN_REGISTERS, "@", "  ", *APPROVE_FIRST])  # Enter alone says nothing
     assert await status_of_lan(service) == "active"
     # The coordinator was asked while Lan was speaking, so the request carried his name; Lan's
     # approval came while he spoke, so it carried hers. Each was printed once.
@@ -67,6 +67,7 @@ async def test_one_terminal_holds_the_coordinator_and_the_volunteer(service):
     assert "Bây giờ bạn là lan (mã tài khoản: terminal:local-lan)." in out
     # Lan's own replies while she spoke carried no name.
     assert "[lan] " not in out.split("Bây giờ bạn là an")[0]
+    assert "menu.not_understood" not in [key for _, key, _ in terminal.printed]
 
 
 async def test_two_terminals_print_only_their_own_peoples_messages(service, settings, db_engine):
