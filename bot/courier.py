@@ -93,6 +93,13 @@ class Courier:
 
     async def _deliver_chat(self, channel: str, chat_id: str, rows: list[int] | None = None) -> None:
         """Send a chat's due messages in order; `rows`: only these (just queued), in order."""
+        if not self._reaches(channel, chat_id):
+            # Another process holds this chat (a second terminal): its courier sends these.
+            held = [int(i) for i in rows or () if getattr(i, "held", False)]
+            if held:
+                async with self.single_statements.begin() as conn:
+                    await updates.release(conn, held)
+            return
         key = (channel, chat_id)
         # The chat's lock, with the number of deliveries holding or awaiting it: forgotten when
         # the last one is done, not when the lock is merely free (a woken waiter has not taken it
@@ -131,6 +138,15 @@ class Courier:
                 self._wake.set()
                 return True
         return True
+
+    def _reachable(self) -> dict[str, frozenset[str]]:
+        """The channels that reach only some of their chats, with those chats (see Channel.chats)."""
+        return {name: frozenset(chats) for name, channel in self.channels.items()
+                if (chats := getattr(channel, "chats", None)) is not None}
+
+    def _reaches(self, channel: str, chat_id: str) -> bool:
+        chats = getattr(self.channels.get(channel), "chats", None)
+        return chats is None or chat_id in chats
 
     def deliver_soon(self, ids: list[int]) -> None:
         """Deliver in the background (a webhook answers at once; the send follows)."""
@@ -236,7 +252,8 @@ class Courier:
         (`drain` waits for them). The background sweep hands over early, so that the next pass
         claims its rows while they go out and a rate-limited channel never idles between passes."""
         async with self.sessions() as db:
-            heads = await updates.describe(db, await updates.due(db, SWEEP_BATCH, self.sends_broadcasts))
+            due = await updates.due(db, SWEEP_BATCH, self.sends_broadcasts, self._reachable())
+            heads = await updates.describe(db, due)
         if not heads:
             return 0
         pending = set()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Sequence
+from typing import Any, Collection, Mapping, Sequence
 
 from sqlalchemy import and_, bindparam, case, delete, exists, insert, null, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -237,11 +237,15 @@ async def pending_for_chat(
     return list((await session.scalars(stmt)).all())
 
 
-async def due(session: AsyncSession, limit: int = 100, broadcasts: bool = True) -> Sequence[int]:
+async def due(
+    session: AsyncSession, limit: int = 100, broadcasts: bool = True, only: Mapping[str, Collection[str]] | None = None
+) -> Sequence[int]:
     """Outbox rows whose time has come: never sent, or a retry after a failure or a crash.
 
     A row waits while an earlier row for the same chat is unsent, so messages keep their order.
-    Without `broadcasts`, announcements are left to the worker that sends them.
+    Without `broadcasts`, announcements are left to the worker that sends them. `only` limits a
+    channel to some of its chats (channel → chat ids): a terminal process reaches only the people
+    it holds, and leaves the others' messages to the process that holds them.
     """
     now = utcnow()
     stmt = (
@@ -258,6 +262,8 @@ async def due(session: AsyncSession, limit: int = 100, broadcasts: bool = True) 
     )
     if not broadcasts:
         stmt = stmt.where(OutboxMessage.broadcast_id.is_(None))
+    for channel, chats in (only or {}).items():
+        stmt = stmt.where(or_(OutboxMessage.channel != channel, OutboxMessage.chat_id.in_(list(chats))))
     return (await session.scalars(stmt)).all()
 
 

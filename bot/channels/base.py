@@ -62,6 +62,10 @@ class SendFailed(SendError):
 
 
 class Channel(Protocol):
+    """A messenger. A channel that reaches only some chats of its messenger also has `chats`, the
+    chat ids it reaches (the terminal: the people this process holds); the courier leaves every
+    other chat's messages to the process that reaches it."""
+
     name: str
     capabilities: Capabilities
 

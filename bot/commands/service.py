@@ -14,7 +14,6 @@ from aiohttp import web
 
 from bot.commands.common import load_settings, log, prepare_database
 from bot.settings import Settings
-from handlers.types import t
 
 
 @click.command()
@@ -51,13 +50,13 @@ async def serve(settings: Settings, chat: bool | None, *, worker: int = 0, worke
     log.info("%sserving on http://%s:%s (health check: /healthz)", name, settings.http_host, settings.http_port)
     if set(service.channels) <= {"terminal"}:
         log.info("no messenger configured (set TELEGRAM_BOT_TOKEN to serve Telegram)")
+    log_poster_gaps(service)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     try:
         if chat:
-            print(service.content.render(t("menu.terminal_intro")), flush=True)
             chatting = asyncio.create_task(chat_loop(service))
             stopping = asyncio.create_task(stop.wait())
             await asyncio.wait({chatting, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -68,6 +67,24 @@ async def serve(settings: Settings, chat: bool | None, *, worker: int = 0, worke
     finally:
         log.info("%sshutting down", name)
         await runner.cleanup()
+
+
+# What an operator sets when posters cannot be made (see bot.posters.venue.poster_gaps).
+POSTER_GAPS = {
+    "no_key": 'set QR_SIGNING_KEY (16 characters or more, e.g. from python3 -c "import secrets; '
+              'print(secrets.token_urlsafe(32))"; keep it: printed QR codes depend on it)',
+    "no_handle": "set TELEGRAM_BOT_USERNAME to the bot's @username (or TELEGRAM_BOT_TOKEN, which tells it)",
+}
+
+
+def log_poster_gaps(service) -> None:
+    """One INFO line at start when check-in posters cannot be made here, saying what to set: the
+    venue entry is not offered without the key, and a poster needs a name of the bot to print."""
+    from bot.posters.venue import poster_gaps, public_handles
+
+    gaps = poster_gaps(service.content, service.settings, public_handles(service.settings, service.bot_handles()))
+    if gaps:
+        log.info("check-in posters are off: %s", "; ".join(POSTER_GAPS[gap] for gap in gaps))
 
 
 def _worker_main(worker: int, workers: int) -> None:
@@ -115,7 +132,7 @@ def supervise(settings: Settings, workers: int) -> None:
 
 @click.command()
 def chat() -> None:
-    """Talk to the bot in this terminal, as a local user, through the same handlers."""
+    """Talk to the bot in this terminal, as local users (`@name` switches), through the same handlers."""
     settings = load_settings()
 
     async def go() -> None:
@@ -125,9 +142,15 @@ def chat() -> None:
         await prepare_database(settings)
         service = Service(settings)
         service.add_channel(TerminalChannel())
+        log_poster_gaps(service)
+        # The sweep sends what waits for this terminal's people, such as a notice another
+        # terminal's coordinator caused; replies to what is typed here go out at once.
+        sending = asyncio.create_task(service.courier.run())
         try:
             await chat_loop(service)
         finally:
+            sending.cancel()
+            await asyncio.gather(sending, return_exceptions=True)
             await service.stop()
 
     asyncio.run(go())

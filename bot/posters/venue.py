@@ -45,6 +45,17 @@ def landing_link(settings: "Settings", payload: str) -> str:
     return f"{settings.public_base_url}/q/{payload}"
 
 
+def poster_gaps(content: "Content", settings: "Settings", handles: Mapping[str, str]) -> list[str]:
+    """What this deployment lacks to make posters (see PosterUnavailable); empty when it can."""
+    gaps = []
+    if settings.qr_signing_key is None:
+        gaps.append("no_key")
+    web = settings.public_base_url is not None
+    if not handles.get("telegram") and not (web and printed_channels(content, handles)):
+        gaps.append("no_handle")
+    return gaps
+
+
 @dataclass(frozen=True)
 class PosterRequest:
     words: PosterWords
@@ -58,11 +69,10 @@ def poster_request(
     """What to draw for `venue`: its words and the QR's link (the landing page when
     PUBLIC_BASE_URL is set, else the Telegram deep link; Zalo has no deep link, so a Zalo-only
     bot needs the landing page)."""
-    if settings.qr_signing_key is None:
-        raise PosterUnavailable("no_key")
+    gaps = poster_gaps(content, settings, handles)
+    if gaps:
+        raise PosterUnavailable(gaps[0])
     web = settings.public_base_url is not None
-    if not handles.get("telegram") and not (web and printed_channels(content, handles)):
-        raise PosterUnavailable("no_handle")
     payload = sign(settings.qr_signing_key.reveal(), venue.code)
     qr_data = landing_link(settings, payload) if web else telegram_link(handles["telegram"], payload)
     label = content.render(t("commune.label", name=commune.name, province=commune.province_name)) if commune else venue.commune_code

@@ -80,6 +80,30 @@ def test_chat_in_the_terminal(env):
     assert "Câu hỏi thường gặp" in result.output  # "1" picked the first numbered option: all questions
 
 
+@pytest.mark.parametrize(
+    "variables,named",
+    [
+        ({}, ["QR_SIGNING_KEY", "TELEGRAM_BOT_USERNAME"]),
+        ({"QR_SIGNING_KEY": "k" * 16}, ["TELEGRAM_BOT_USERNAME"]),
+        ({"QR_SIGNING_KEY": "k" * 16, "TELEGRAM_BOT_USERNAME": "bz_bot"}, []),
+        # With the landing page, the OA's id is a name to print: no Telegram needed.
+        ({"QR_SIGNING_KEY": "k" * 16, "PUBLIC_BASE_URL": "https://bot.example.vn", "ZALO_OA_ID": "4318"}, []),
+    ],
+)
+async def test_the_start_says_what_posters_need(env, variables, named, caplog):
+    from bot.commands.service import log_poster_gaps
+    from bot.service import Service
+    from bot.settings import Settings
+
+    service = Service(Settings.from_env({"DATABASE_URL": env, **variables}))
+    with caplog.at_level("INFO", logger="bluezone_bot"):
+        log_poster_gaps(service)
+    await service.stop()
+    lines = [r.getMessage() for r in caplog.records if "posters" in r.getMessage()]
+    assert len(lines) == (1 if named else 0)
+    assert all(name in lines[0] for name in named)
+
+
 @pytest.mark.e2e  # a real `bluezone-bot run` process
 def test_run_serves_health_and_stops_cleanly(env, tmp_path):
     import os
@@ -95,7 +119,8 @@ def test_run_serves_health_and_stops_cleanly(env, tmp_path):
         port = s.getsockname()[1]
     process = subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "run", "--no-chat"],
-        env={**os.environ, "HTTP_PORT": str(port)},
+        env={**{k: v for k, v in os.environ.items() if k not in {"QR_SIGNING_KEY", "TELEGRAM_BOT_USERNAME"}},
+             "HTTP_PORT": str(port)},
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     try:
@@ -112,6 +137,7 @@ def test_run_serves_health_and_stops_cleanly(env, tmp_path):
         output, _ = process.communicate(timeout=30)
         assert process.returncode == 0, output
         assert "serving on http://127.0.0.1" in output
+        assert "check-in posters are off: set QR_SIGNING_KEY" in output  # what `make run` lacks for posters
     finally:
         if process.poll() is None:
             process.kill()

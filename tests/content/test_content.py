@@ -18,9 +18,9 @@ from handlers.values import Join, Percent
 
 ROOT = Path(__file__).resolve().parents[2]
 HANDLERS = ROOT / "handlers"
-# Code that turns content keys into words: the handlers, the poster, the web pages.
+# Code that turns content keys into words: the handlers, the poster, the web pages, the terminal.
 WORDING = sorted([*HANDLERS.glob("*.py"), *(ROOT / "bot" / "posters").glob("*.py"), ROOT / "bot" / "landing.py",
-                  *(ROOT / "bot" / "webpages").glob("*.py")])
+                  *(ROOT / "bot" / "webpages").glob("*.py"), ROOT / "bot" / "channels" / "terminal.py"])
 # The web pages' templates, which call t("key", ...) as the handlers do.
 TEMPLATES = sorted((ROOT / "bot" / "webpages" / "templates").rglob("*.html"))
 CONTENT = ROOT / "content" / "vi"
