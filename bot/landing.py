@@ -30,10 +30,10 @@ from bot.webpages import FORWARD, PAGES, Forward, PageError, add_page, render
 from bot.webpages.csrf import FIELD as CSRF_FIELD
 from bot.webpages.forms import read_form
 from bot.webpages.rendering import house_time, messengers
-from handlers.types import t
 from storage import venues
 from storage.models import CheckIn, Commune, Province, Venue, utcnow
 from storage.venue_codes import verify
+from texts import t
 
 COOKIE = "bz_visitor"
 COOKIE_ID = re.compile(r"[A-Za-z0-9_-]{22}")

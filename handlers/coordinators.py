@@ -8,13 +8,14 @@ from handlers.communes import ask_commune
 from handlers.context import Context
 from handlers.menu import home_button
 from handlers.router import Flow, MenuEntry
-from handlers.types import Button, Incoming, Reply, Step, t
-from handlers.user_input import INT_MAX, number, record_id
-from handlers.values import Join
+from handlers.types import Button, Incoming, Reply, Step
+from texts import Join, t
+from texts.user_input import INT_MAX, number, record_id
 from storage import roles, visits, volunteers
-from storage.models import Volunteer, local_date
+from storage.models import Volunteer
 from storage.roles import Role
 from storage.volunteers import Status
+from texts.formats import local_date
 
 DESK = "co"
 PICKED = "coordinator.commune_picked"

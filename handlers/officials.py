@@ -11,22 +11,22 @@ import asyncio
 import datetime as dt
 import re
 
-from bot.tally_exports import to_xlsx
+from documents.tally_exports import to_xlsx
 from handlers.access import check, holds_any, home_unit, in_commune, refusal, refuse_unless, unit_name
 from handlers.communes import ask_commune, commune_label
 from handlers.context import Context
 from handlers.menu import home_button
 from handlers.progress import BEHIND, chart, summary_text
 from handlers.router import Flow, MenuEntry
-from handlers.types import Attachment, Button, Incoming, Kind, Reply, Step, Text, t
-from handlers.user_input import number
-from handlers.values import Join, Percent
+from handlers.types import Attachment, Button, Incoming, Kind, Reply, Step
+from texts import Join, Percent, Text, t
+from texts.user_input import number
 from storage import reports, roles, support_points
 from storage.folding import fold
-from storage.models import LOCAL_TIMEZONE, local_date
 from storage.roles import RANK, Role, viewer_role
 from storage.tally import Tally, province_rollups, tally
 from storage.units import COUNTRY_CODE, unit_level
+from texts.formats import LOCAL_TIMEZONE, local_date
 
 VIEW, REPORTS, SCRIPT = "tk", "bc", "lp"
 # The figures and targets flows (handlers/figures_entry.py), which the summary's buttons open.

@@ -6,9 +6,9 @@ from handlers.communes import ask_commune, commune_label
 from handlers.context import Context
 from handlers.menu import home_button
 from handlers.router import Flow, MenuEntry
-from handlers.types import Button, Incoming, Reply, Step, t
-from handlers.values import Join
+from handlers.types import Button, Incoming, Reply, Step
 from storage import support_points
+from texts import Join, t
 
 SUPPORT = "support"
 PICKED = "support.commune_picked"

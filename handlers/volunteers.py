@@ -10,13 +10,14 @@ from handlers.communes import ask_commune
 from handlers.context import Context
 from handlers.menu import home_button, main_menu
 from handlers.router import Flow, MenuEntry
-from handlers.types import Ask, Button, Incoming, Kind, Reply, Step, t
-from handlers.user_input import is_name
-from handlers.values import Join
+from handlers.types import Ask, Button, Incoming, Kind, Reply, Step
+from texts import Join, t
+from texts.user_input import is_name
 from storage import roles, visits, volunteers
-from storage.models import VolunteerInvite, local_date
+from storage.models import VolunteerInvite
 from storage.roles import Role
 from storage.volunteers import InviteState, Status
+from texts.formats import local_date
 
 REGISTER = "reg"
 INVITE_LINK = "v"  # deep link: /start v-<invite code>

@@ -125,7 +125,7 @@ async def service(settings: Settings, db_engine):
 
 @pytest.fixture
 def content():
-    from bot.content import Content
+    from texts.content import Content
 
     return Content.load()
 

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from bot.commands.common import load_settings, log, prepare_database
 from bot.settings import Settings
-from handlers.types import t
+from texts import t
 
 
 @click.command()

@@ -16,11 +16,11 @@ import jinja2
 from aiohttp import web
 from markupsafe import Markup
 
-from bot.posters.venue import public_handles, telegram_link
-from bot.posters.words import printed_channels
+from documents.posters.venue import public_handles, telegram_link
+from documents.posters.words import printed_channels
 from bot.webpages.csrf import CsrfTokens
-from handlers.types import t
-from storage.models import LOCAL_TIMEZONE
+from texts import t
+from texts.formats import LOCAL_TIMEZONE
 
 if TYPE_CHECKING:
     from bot.service import Service

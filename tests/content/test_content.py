@@ -12,14 +12,13 @@ from pathlib import Path
 import pytest
 from hypothesis import given, strategies as st
 
-from bot.content import Content, ContentError
-from handlers.types import t
-from handlers.values import Join, Percent
+from texts import Join, Percent, t
+from texts.content import Content, ContentError
 
 ROOT = Path(__file__).resolve().parents[2]
 HANDLERS = ROOT / "handlers"
 # Code that turns content keys into words: the handlers, the poster, the web pages.
-WORDING = sorted([*HANDLERS.glob("*.py"), *(ROOT / "bot" / "posters").glob("*.py"), ROOT / "bot" / "landing.py",
+WORDING = sorted([*HANDLERS.glob("*.py"), *(ROOT / "documents").rglob("*.py"), ROOT / "bot" / "landing.py",
                   *(ROOT / "bot" / "webpages").glob("*.py")])
 # The web pages' templates, which call t("key", ...) as the handlers do.
 TEMPLATES = sorted((ROOT / "bot" / "webpages" / "templates").rglob("*.html"))

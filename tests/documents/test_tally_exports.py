@@ -13,8 +13,8 @@ import pytest
 from openpyxl import load_workbook
 from PIL import Image
 
-from bot.charts import BAR_COLOURS, LABEL_WIDTH, ROW, Bar, bar_chart
-from bot.tally_exports import COLUMNS, to_csv, to_json, to_table, to_xlsx
+from documents.charts import BAR_COLOURS, LABEL_WIDTH, ROW, Bar, bar_chart
+from documents.tally_exports import COLUMNS, to_csv, to_json, to_table, to_xlsx
 from storage.figures import TargetSpec
 from storage.tally import Tally, TallyRow, roll_up
 

@@ -15,11 +15,9 @@ from typing import Any, Iterator, Mapping
 from babel.dates import format_date, format_datetime, format_time
 from babel.numbers import format_decimal, format_percent
 
-from handlers.types import Text
-from handlers.values import Join, Percent
-from storage.models import LOCAL_TIMEZONE
+from texts import DEFAULT_CONTENT_DIR, Join, Percent, Text
+from texts.formats import LOCAL_TIMEZONE
 
-DEFAULT_CONTENT_DIR = Path(__file__).resolve().parent.parent / "content" / "vi"
 # Values of campaign.toml are available to every template, so the app's name or store link is
 # written once: another campaign is a change to that file (and the guide/FAQ), not to code.
 CAMPAIGN_SECTION = "campaign"
