@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test bench chat clean tools
+.PHONY: run test lint bench chat clean tools
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +19,12 @@ run: $(STAMP)
 chat: $(STAMP)
 	$(BIN)/bluezone-bot chat
 
-test: $(STAMP) tools
+test: $(STAMP) tools lint
 	$(BIN)/python -m pytest
+
+# The import contract in pyproject.toml ([tool.importlinter]): bot > handlers > documents > storage > texts.
+lint: $(STAMP)
+	$(BIN)/lint-imports --no-logo
 
 # Tools the tests use from Debian: pdftoppm (poppler-utils) reads posters back; Chromium runs the
 # browser tests (Playwright drives it by path: its own browser download cannot work here). CI runs
@@ -47,4 +51,4 @@ bench: $(STAMP)
 	$(BIN)/python -m tests.benchmarks
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis .import_linter_cache
