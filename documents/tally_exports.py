@@ -151,8 +151,6 @@ def to_table(tally: Tally, content: Content, unit_name: str) -> str:
                 cells.append("–")
             elif kinds[c] == "rate":
                 cells.append(content.format_value(Percent(v)))
-            elif kinds[c] == "date":
-                cells.append(v.strftime("%d/%m/%Y"))
             else:
                 cells.append(content.format_value(v))
         lines.append(cells)

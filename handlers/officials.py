@@ -19,7 +19,7 @@ from handlers.menu import home_button
 from handlers.progress import BEHIND, chart, summary_text
 from handlers.router import Flow, MenuEntry
 from handlers.types import Attachment, Button, Incoming, Kind, Reply, Step
-from texts import Join, Percent, Text, t
+from texts import Day, Join, Percent, Text, t
 from texts.user_input import number
 from storage import reports, roles, support_points
 from storage.folding import fold
@@ -314,7 +314,7 @@ async def subscribe(ctx: Context, code: str, hour: int) -> Step:
     await reports.subscribe(ctx.db, ctx.user.id, code, hour, ctx.now)
     local = ctx.now.astimezone(LOCAL_TIMEZONE)
     first = local.date() if hour > local.hour else local.date() + dt.timedelta(days=1)
-    text = t("official.reports.subscribed", unit=unit_name(ctx, code), hour=hour, first=first)
+    text = t("official.reports.subscribed", unit=unit_name(ctx, code), hour=hour, first=Day(first))
     rows = [[Button(t("official.reports.mine"), payload=REPORTS), home_button()]]
     return Step.end(Reply(text, rows))
 

@@ -8,7 +8,7 @@ from handlers.menu import home_button
 from handlers.router import Flow, MenuEntry
 from handlers.types import Button, Incoming, Reply, Step
 from storage import support_points
-from texts import Join, t
+from texts import Join, Phone, t
 
 SUPPORT = "support"
 PICKED = "support.commune_picked"
@@ -41,7 +41,7 @@ async def points_of(ctx: Context, code: str) -> Step:
             name=p.name,
             address=p.address,
             hours=p.opening_hours or t("support.hours_unknown"),
-            phone=p.phone or t("support.phone_unknown"),
+            phone=Phone(p.phone) if p.phone else t("support.phone_unknown"),
         )
         for p in points
     ]

@@ -11,7 +11,7 @@ from handlers.context import Context
 from handlers.menu import home_button, main_menu
 from handlers.router import Flow, MenuEntry
 from handlers.types import Ask, Button, Incoming, Kind, Reply, Step
-from texts import Join, t
+from texts import Join, Phone, t
 from texts.user_input import is_name
 from storage import roles, visits, volunteers
 from storage.models import VolunteerInvite
@@ -181,7 +181,7 @@ async def finish(ctx: Context, team: str) -> Step:
 
 def approval_request(row, where) -> Reply:
     rows = [[Button(t("volunteer.approve"), payload=f"vr:ok:{row.id}"), Button(t("volunteer.refuse"), payload=f"vr:no:{row.id}")]]
-    text = t("volunteer.approval_request", name=row.display_name, phone=row.phone, team=row.team or "—", commune=where)
+    text = t("volunteer.approval_request", name=row.display_name, phone=Phone(row.phone), team=row.team or "—", commune=where)
     return Reply(text, rows)
 
 
