@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 # pull in: `make run`, `make test` and CI install these, never whatever is newest that day.
 LOCK := constraints.txt
 
-.PHONY: run test test-fast lock bench chat clean tools
+.PHONY: run test test-fast lint lock bench chat clean tools
 
 $(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +34,7 @@ run: $(STAMP)
 chat: $(STAMP)
 	$(BIN)/bluezone-bot chat
 
-test: $(STAMP) tools
+test: $(STAMP) tools lint
 	$(BIN)/python -m pytest
 
 # Unit and flow tests on SQLite, on every core: about a minute. Leaves out the end-to-end tests
@@ -42,6 +42,10 @@ test: $(STAMP) tools
 # fuzzers) and PostgreSQL, which `make test` and CI run.
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -n auto -m "not e2e and not faults and not slow and not postgresql"
+
+# The import contract in pyproject.toml ([tool.importlinter]): bot > handlers > documents > storage > texts.
+lint: $(STAMP)
+	$(BIN)/lint-imports --no-logo
 
 # Tools the tests use from Debian: pdftoppm (poppler-utils) reads posters back; Chromium runs the
 # browser tests (Playwright drives it by path: its own browser download cannot work here). CI runs
@@ -68,4 +72,4 @@ bench: $(STAMP)
 	$(BIN)/python -m tests.benchmarks
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis .import_linter_cache

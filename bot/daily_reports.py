@@ -8,10 +8,12 @@ import logging
 
 from handlers.officials import VIEW
 from handlers.progress import summary_text
-from handlers.types import Button, Reply, t
+from handlers.types import Button, Reply
 from storage import reports, roles
-from storage.models import local_date, utcnow
+from storage.models import utcnow
 from storage.tally import tally
+from texts import t
+from texts.formats import local_date
 
 log = logging.getLogger(__name__)
 

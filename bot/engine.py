@@ -16,13 +16,13 @@ from typing import Callable
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.content import Content
+from texts.content import Content
 from bot.render import Rendered, render_step
 from bot.settings import Settings
 from handlers.context import Capabilities, Context
 from handlers.router import Router
 from handlers.types import Incoming, Kind, Reply, Step
-from handlers.user_input import clean, number
+from texts.user_input import clean, number
 from sqlalchemy import insert, update
 
 from storage import broadcasts, updates

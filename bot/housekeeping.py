@@ -18,12 +18,12 @@ from storage.models import (
     OutboxMessage,
     ProcessedUpdate,
     VisitDraft,
-    local_date,
     utcnow,
 )
 from storage.privacy import purge_check_ins
 from storage.updates import PROCESSED_KEPT_DAYS
 from storage.visits import DRAFT_LIFETIME
+from texts.formats import local_date
 
 log = logging.getLogger(__name__)
 

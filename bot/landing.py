@@ -29,11 +29,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.webpages import FORWARD, PAGES, Forward, PageError, add_page, render
 from bot.webpages.csrf import FIELD as CSRF_FIELD
 from bot.webpages.forms import read_form
-from bot.webpages.rendering import house_time, messengers
-from handlers.types import t
+from bot.webpages.rendering import messengers
 from storage import venues
 from storage.models import CheckIn, Commune, Province, Venue, utcnow
 from storage.venue_codes import verify
+from texts import t
 
 COOKIE = "bz_visitor"
 COOKIE_ID = re.compile(r"[A-Za-z0-9_-]{22}")
@@ -139,12 +139,10 @@ class Landing:
             check_in = await recent_check_in(db, venue, visitor)
         if check_in is None:  # not checked in here lately (another browser, or long ago)
             raise web.HTTPSeeOther(venue_path(request))
-        at, on = house_time(check_in.checked_in_at)
         context = {
             "venue": venue,
             "installed": check_in.already_installed,
-            "time": at,
-            "date": on,
+            "when": check_in.checked_in_at,
             "minutes": venues.CHECK_IN_WINDOW.seconds // 60,
             "answer": request.path,
             "csrf": request.app[PAGES].csrf(request).token(visitor),

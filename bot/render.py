@@ -6,9 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.channels.base import OutButton, OutMessage
-from bot.content import Content
+from texts import Text, t
+from texts.content import Content
 from handlers.context import Capabilities
-from handlers.types import Reply, Text, t
+from handlers.types import Reply
 
 
 @dataclass(frozen=True)

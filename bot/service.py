@@ -8,7 +8,7 @@ import logging
 from typing import Any
 
 from bot.channels.base import Channel
-from bot.content import Content
+from texts.content import Content
 from bot.courier import Courier
 from bot.engine import Engine
 from bot.inbox import Inbox

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from bot.content import DEFAULT_CONTENT_DIR
 from storage.db import DEFAULT_DATABASE_URL
 from storage.updates import PROCESSED_KEPT_DAYS
+from texts import DEFAULT_CONTENT_DIR
 
 
 class Secret(str):

@@ -2,32 +2,31 @@
 
 from __future__ import annotations
 
+from handlers import (
+    announcements,
+    audit_log,
+    checkin,
+    communes,
+    coordinators,
+    faq,
+    figures_entry,
+    guide,
+    install,
+    link,
+    menu,
+    officials,
+    privacy,
+    support,
+    targets,
+    venues,
+    visit_history,
+    visits,
+    volunteers,
+)
 from handlers.router import Router
 
 
 def build_router() -> Router:
-    from handlers import (
-        announcements,
-        audit_log,
-        checkin,
-        communes,
-        coordinators,
-        faq,
-        figures_entry,
-        guide,
-        install,
-        link,
-        menu,
-        officials,
-        privacy,
-        support,
-        targets,
-        venues,
-        visit_history,
-        visits,
-        volunteers,
-    )
-
     # Free-text handlers run in this order: "CHECKIN AB23CD7" must reach check-in, and a
     # volunteer's shorthand visit line must be read as a visit, before the FAQ search sees words
     # like "install" in them.

@@ -9,11 +9,11 @@ from typing import Awaitable, Callable
 from handlers.communes import commune_label
 from handlers.context import Context
 from handlers.menu import home_button
-from handlers.types import Button, Reply, Step, Text, t
-from handlers.values import Join
+from handlers.types import Button, Reply, Step
 from storage import roles, volunteers
 from storage.roles import Decision, Refusal, Role
 from storage.units import COUNTRY_CODE, unit_level
+from texts import Join, Text, t
 
 ROLE_NAMES = {
     Role.VOLUNTEER: t("access.role.volunteer"),

@@ -8,11 +8,12 @@ from handlers.communes import ask_commune
 from handlers.context import Context
 from handlers.menu import home_button
 from handlers.router import Flow, MenuEntry
-from handlers.types import Button, Incoming, Kind, Reply, Step, t
+from handlers.types import Button, Incoming, Kind, Reply, Step
 from storage import broadcasts, roles
 from storage.broadcasts import MAX_TEXT
 from storage.roles import Role
 from storage.units import unit_level
+from texts import t
 
 ANNOUNCE = "ann"
 PICKED, TEXT = "announce.commune_picked", "announce.text"

@@ -8,11 +8,11 @@ from handlers.access import refuse_unless
 from handlers.context import Context
 from handlers.menu import home_button
 from handlers.router import Flow
-from handlers.types import Incoming, Reply, Step, t
-from handlers.values import Join
+from handlers.types import Incoming, Reply, Step
 from storage import audit
 from storage.roles import Role
 from storage.units import COUNTRY_CODE
+from texts import Join, t
 
 SHOWN = 20
 

@@ -9,8 +9,9 @@ from handlers.context import Context
 from handlers.guide import choose_platform
 from handlers.menu import home_button
 from handlers.router import Flow
-from handlers.types import Button, Incoming, Kind, Reply, Step, t
-from handlers.user_input import BIGINT_MAX, record_id
+from handlers.types import Button, Incoming, Kind, Reply, Step
+from texts import t
+from texts.user_input import BIGINT_MAX, record_id
 from storage import venues
 from storage.venue_codes import PAYLOAD_PREFIX, is_valid_code, normalize_code, verify
 

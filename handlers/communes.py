@@ -9,8 +9,9 @@ from __future__ import annotations
 from handlers.context import Context
 from handlers.menu import home_button
 from handlers.router import Flow
-from handlers.types import Button, Incoming, Kind, Reply, Step, Text, t
+from handlers.types import Button, Incoming, Kind, Reply, Step
 from storage.units import CommuneEntry
+from texts import Text, t
 
 COMMUNE = "commune"
 SEARCH = "commune.search"

@@ -11,11 +11,11 @@ from handlers.types import Reply
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from bot.content import Content
-    from bot.settings import Settings
+    from documents.posters.venue import PosterSettings
     from handlers.router import Router
     from storage.models import Account, Conversation, User
     from storage.units import CommuneIndex
+    from texts.content import Content
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,8 @@ class Context:
     convo: "Conversation"
     content: "Content"
     communes: "CommuneIndex"
-    settings: "Settings"
+    # What handlers read of bot.settings.Settings: the QR signing key and the names posters print.
+    settings: "PosterSettings"
     capabilities: Capabilities
     now: dt.datetime
     # The bot's public name per channel ({"telegram": "bluezone_bot"}), for deep links and posters.

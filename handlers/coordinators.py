@@ -8,13 +8,14 @@ from handlers.communes import ask_commune
 from handlers.context import Context
 from handlers.menu import home_button
 from handlers.router import Flow, MenuEntry
-from handlers.types import Button, Incoming, Reply, Step, t
-from handlers.user_input import INT_MAX, number, record_id
-from handlers.values import Join
+from handlers.types import Button, Incoming, Reply, Step
+from texts import Join, Phone, t
+from texts.user_input import INT_MAX, number, record_id
 from storage import roles, visits, volunteers
-from storage.models import Volunteer, local_date
+from storage.models import Volunteer
 from storage.roles import Role
 from storage.volunteers import Status
+from texts.formats import local_date
 
 DESK = "co"
 PICKED = "coordinator.commune_picked"
@@ -101,7 +102,7 @@ async def volunteer_list(ctx: Context, code: str, page: int) -> Step:
             t(
                 "coordinator.volunteer_line",
                 name=v.display_name,
-                phone=v.phone,
+                phone=Phone(v.phone),
                 team=v.team or "—",
                 households=total.households,
                 revisits=total.revisits,
@@ -154,7 +155,7 @@ async def pending(ctx: Context, code: str) -> Step:
     waiting = await volunteers.of_commune(ctx.db, code, Status.PENDING)
     if not waiting:
         return Step.end(Reply(t("coordinator.pending_none", commune=unit_name(ctx, code)), [_back(code)]))
-    lines = [t("coordinator.pending_line", name=v.display_name, phone=v.phone, team=v.team or "—", when=v.registered_at) for v in waiting]
+    lines = [t("coordinator.pending_line", name=v.display_name, phone=Phone(v.phone), team=v.team or "—", when=v.registered_at) for v in waiting]
     rows = [
         [Button(t("coordinator.approve_name", name=v.display_name), payload=f"vr:ok:{v.id}"),
          Button(t("coordinator.refuse_name", name=v.display_name), payload=f"vr:no:{v.id}")]

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from handlers.context import Context
 from handlers.menu import home_button
 from handlers.router import Flow, MenuEntry
-from handlers.types import Button, Incoming, Kind, Reply, Step, t
-from handlers.user_input import INT_MAX, number
+from handlers.types import Button, Incoming, Kind, Reply, Step
+from texts import t
+from texts.user_input import INT_MAX, number
 from storage.folding import fold
 
 FAQ = "faq"

@@ -20,13 +20,13 @@ from handlers.context import Context
 from handlers.menu import home_button
 from handlers.officials import FIGURES, show
 from handlers.router import Flow
-from handlers.types import Button, Incoming, Kind, Reply, Step, Text, t
-from handlers.user_input import number
-from handlers.values import Percent
+from handlers.types import Button, Incoming, Kind, Reply, Step
+from texts import Percent, Text, t
+from texts.user_input import number
 from storage.figures import FIGURE_FIELDS, MAX_COUNT, last_known, parse_count, parse_date, record_figure, target_for, targets_in_force
 from storage.folding import fold
-from storage.models import local_date
 from storage.roles import Role
+from texts.formats import local_date
 
 FIG_ANSWER, FIG_CONFIRM, FIG_PICKED = "figures.answer", "figures.confirm", "figures.commune_picked"
 # No official figure predates the 2020 campaigns: an earlier date is a mistyped year.

@@ -5,8 +5,9 @@ from __future__ import annotations
 from handlers.context import Context
 from handlers.menu import home_button
 from handlers.router import Flow, MenuEntry
-from handlers.types import Button, Incoming, Reply, Step, t
-from handlers.user_input import INT_MAX, number
+from handlers.types import Button, Incoming, Reply, Step
+from texts import t
+from texts.user_input import INT_MAX, number
 
 GUIDE = "guide"
 

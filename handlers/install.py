@@ -6,8 +6,9 @@ from handlers.communes import ask_commune, commune_label
 from handlers.context import Context
 from handlers.menu import home_button
 from handlers.router import Flow, MenuEntry
-from handlers.types import Button, Incoming, Reply, Step, t
+from handlers.types import Button, Incoming, Reply, Step
 from storage.installs import report_install, reported_install
+from texts import t
 
 INSTALL = "install"
 PICKED = "install.commune_picked"

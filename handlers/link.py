@@ -8,9 +8,10 @@ import re
 from handlers.context import Context
 from handlers.menu import home_button
 from handlers.router import Flow
-from handlers.types import Button, Incoming, Kind, Reply, Step, t
+from handlers.types import Button, Incoming, Kind, Reply, Step
 from storage.folding import fold
 from storage.identity import CODE_TTL, Redeem, issue_code, merge_people, normalize_code, redeem_code
+from texts import t
 
 LINK = "link"
 # "lk 1234 5678" typed as text (outside an open question); "/lienket 1234 5678" works anywhere.

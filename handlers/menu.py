@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from handlers.context import Context
 from handlers.router import Fallbacks, Flow
-from handlers.types import Button, Incoming, Kind, Reply, Step, t
+from handlers.types import Button, Incoming, Kind, Reply, Step
+from texts import t
 
 HOME = "menu"
 

@@ -11,22 +11,22 @@ import asyncio
 import datetime as dt
 import re
 
-from bot.tally_exports import to_xlsx
+from documents.tally_exports import to_xlsx
 from handlers.access import check, holds_any, home_unit, in_commune, refusal, refuse_unless, unit_name
 from handlers.communes import ask_commune, commune_label
 from handlers.context import Context
 from handlers.menu import home_button
 from handlers.progress import BEHIND, chart, summary_text
 from handlers.router import Flow, MenuEntry
-from handlers.types import Attachment, Button, Incoming, Kind, Reply, Step, Text, t
-from handlers.user_input import number
-from handlers.values import Join, Percent
+from handlers.types import Attachment, Button, Incoming, Kind, Reply, Step
+from texts import Day, Join, Percent, Text, t
+from texts.user_input import number
 from storage import reports, roles, support_points
 from storage.folding import fold
-from storage.models import LOCAL_TIMEZONE, local_date
 from storage.roles import RANK, Role, viewer_role
 from storage.tally import Tally, province_rollups, tally
 from storage.units import COUNTRY_CODE, unit_level
+from texts.formats import LOCAL_TIMEZONE, local_date
 
 VIEW, REPORTS, SCRIPT = "tk", "bc", "lp"
 # The figures and targets flows (handlers/figures_entry.py), which the summary's buttons open.
@@ -314,7 +314,7 @@ async def subscribe(ctx: Context, code: str, hour: int) -> Step:
     await reports.subscribe(ctx.db, ctx.user.id, code, hour, ctx.now)
     local = ctx.now.astimezone(LOCAL_TIMEZONE)
     first = local.date() if hour > local.hour else local.date() + dt.timedelta(days=1)
-    text = t("official.reports.subscribed", unit=unit_name(ctx, code), hour=hour, first=first)
+    text = t("official.reports.subscribed", unit=unit_name(ctx, code), hour=hour, first=Day(first))
     rows = [[Button(t("official.reports.mine"), payload=REPORTS), home_button()]]
     return Step.end(Reply(text, rows))
 

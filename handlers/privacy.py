@@ -5,8 +5,9 @@ from __future__ import annotations
 from handlers.context import Context
 from handlers.menu import home_button
 from handlers.router import Flow
-from handlers.types import Button, Incoming, Reply, Step, t
+from handlers.types import Button, Incoming, Reply, Step
 from storage.privacy import erase_person
+from texts import t
 
 PRIVACY = "privacy"
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from bot.charts import Bar, bar_chart
-from bot.content import Content
-from handlers.types import Attachment, Text, t
-from handlers.values import Join, Percent
+from documents.charts import Bar, bar_chart
+from texts import Join, Percent, Text, t
+from texts.content import Content
+from handlers.types import Attachment
 from storage.tally import Tally, TallyRow
 
 BEHIND = 10

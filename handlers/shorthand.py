@@ -12,7 +12,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from handlers.user_input import number
+from texts.user_input import number
 from storage.folding import fold
 
 # Categories of phrase, in the order they win a tie between phrases of the same length.

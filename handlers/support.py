@@ -6,9 +6,9 @@ from handlers.communes import ask_commune, commune_label
 from handlers.context import Context
 from handlers.menu import home_button
 from handlers.router import Flow, MenuEntry
-from handlers.types import Button, Incoming, Reply, Step, t
-from handlers.values import Join
+from handlers.types import Button, Incoming, Reply, Step
 from storage import support_points
+from texts import Join, Phone, t
 
 SUPPORT = "support"
 PICKED = "support.commune_picked"
@@ -41,7 +41,7 @@ async def points_of(ctx: Context, code: str) -> Step:
             name=p.name,
             address=p.address,
             hours=p.opening_hours or t("support.hours_unknown"),
-            phone=p.phone or t("support.phone_unknown"),
+            phone=Phone(p.phone) if p.phone else t("support.phone_unknown"),
         )
         for p in points
     ]

@@ -16,15 +16,15 @@ from handlers.figures_entry import read_day, typed_words
 from handlers.menu import home_button
 from handlers.officials import TARGETS, provinces, show, target_role, unit_title
 from handlers.router import Flow
-from handlers.types import Button, Incoming, Kind, Reply, Step, Text, t
-from handlers.user_input import number
-from handlers.values import Percent
+from handlers.types import Button, Incoming, Kind, Reply, Step
+from texts import Percent, Text, t
+from texts.user_input import number
 from storage import roles
 from storage.figures import DENOMINATORS, TargetSpec, parse_rate, set_target, target_for, targets_in_force
 from storage.folding import fold
-from storage.models import local_date
 from storage.roles import Role
 from storage.units import COUNTRY_CODE, unit_level
+from texts.formats import local_date
 
 ANSWER, CONFIRM, PICKED = "target.answer", "target.confirm", "target.commune_picked"
 RATE_BUTTONS = (50, 60, 70, 80, 100)

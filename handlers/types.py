@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
-from typing import Any, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from texts import Text
 
 
 class Kind(enum.StrEnum):
@@ -64,18 +66,6 @@ class Incoming:
         if not name:
             return None
         return name, rest.strip()
-
-
-@dataclass(frozen=True)
-class Text:
-    """A content key and the values for its placeholders; the words live in content/vi/."""
-
-    key: str
-    values: Mapping[str, Any] = field(default_factory=dict)
-
-
-def t(key: str, **values: Any) -> Text:
-    return Text(key, values)
 
 
 @dataclass(frozen=True)

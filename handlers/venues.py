@@ -11,12 +11,13 @@ from handlers.communes import ask_commune, commune_label
 from handlers.context import Context
 from handlers.menu import home_button
 from handlers.router import Flow, MenuEntry
-from handlers.types import Ask, Attachment, Button, Incoming, Kind, Reply, Step, Text, t
-from handlers.user_input import is_name, record_id
-from handlers.values import Percent
-from bot.posters.venue import PosterUnavailable, draw_async, poster_request, public_handles
+from handlers.types import Ask, Attachment, Button, Incoming, Kind, Reply, Step
+from texts import Percent, Text, t
+from texts.user_input import is_name, record_id
+from documents.posters.venue import PosterUnavailable, draw_async, poster_request, public_handles
 from storage import venues
-from storage.models import LOCAL_TIMEZONE, Venue, local_date
+from storage.models import Venue
+from texts.formats import LOCAL_TIMEZONE, local_date
 
 REGISTER = "venue"  # venue → start; venue:kind:<kind>, venue:skip, venue:ok, venue:redo
 MINE = "venues"  # venues → list; venues:<action>:<venue id>

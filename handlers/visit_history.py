@@ -7,8 +7,9 @@ from handlers.access import refuse_unless
 from handlers.context import Context
 from handlers.menu import home_button
 from handlers.router import Flow, MenuEntry
-from handlers.types import Button, Incoming, Reply, Step, t
-from handlers.user_input import record_id
+from handlers.types import Button, Incoming, Reply, Step
+from texts import t
+from texts.user_input import record_id
 from handlers.visits import details, edit_menu, field_worker, refuse_volunteer, today_line
 from storage import roles, visits
 from storage.models import Visit

@@ -11,14 +11,14 @@ from handlers.communes import ask_commune
 from handlers.context import Context
 from handlers.menu import home_button
 from handlers.router import Flow, MenuEntry
-from handlers.types import Ask, Button, Incoming, Kind, Reply, Step, Text, t
-from handlers.user_input import number
-from handlers.values import Join
+from handlers.types import Ask, Button, Incoming, Kind, Reply, Step
+from texts import Join, Text, t
+from texts.user_input import number
 from storage import roles, visits, volunteers
 from storage.folding import fold
-from storage.models import local_date
 from storage.roles import Role
 from storage.visits import MAX_PER_HOUSEHOLD, Outcome
+from texts.formats import local_date
 
 VISIT = "visit"
 HAMLET, HOUSEHOLD, OUTCOME, NUMBER, SUMMARY = (f"visit.{s}" for s in ("hamlet", "household", "outcome", "number", "summary"))

@@ -10,13 +10,14 @@ from handlers.communes import ask_commune
 from handlers.context import Context
 from handlers.menu import home_button, main_menu
 from handlers.router import Flow, MenuEntry
-from handlers.types import Ask, Button, Incoming, Kind, Reply, Step, t
-from handlers.user_input import is_name
-from handlers.values import Join
+from handlers.types import Ask, Button, Incoming, Kind, Reply, Step
+from texts import Join, Phone, t
+from texts.user_input import is_name
 from storage import roles, visits, volunteers
-from storage.models import VolunteerInvite, local_date
+from storage.models import VolunteerInvite
 from storage.roles import Role
 from storage.volunteers import InviteState, Status
+from texts.formats import local_date
 
 REGISTER = "reg"
 INVITE_LINK = "v"  # deep link: /start v-<invite code>
@@ -180,7 +181,7 @@ async def finish(ctx: Context, team: str) -> Step:
 
 def approval_request(row, where) -> Reply:
     rows = [[Button(t("volunteer.approve"), payload=f"vr:ok:{row.id}"), Button(t("volunteer.refuse"), payload=f"vr:no:{row.id}")]]
-    text = t("volunteer.approval_request", name=row.display_name, phone=row.phone, team=row.team or "—", commune=where)
+    text = t("volunteer.approval_request", name=row.display_name, phone=Phone(row.phone), team=row.team or "—", commune=where)
     return Reply(text, rows)
 
 

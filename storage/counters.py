@@ -9,7 +9,8 @@ from sqlalchemy import bindparam, func
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import built_once, dialect_insert
-from storage.models import LOCAL_TIMEZONE, CommuneDailyCount
+from storage.models import CommuneDailyCount
+from texts.formats import LOCAL_TIMEZONE
 
 METRICS = (
     "households_visited",

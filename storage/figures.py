@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.audit import record
 from storage.models import Commune, OfficialFigure, Province, Target, utcnow
 from storage.units import COUNTRY_CODE, unit_level
+from texts.user_input import BIGINT_MAX, number
 
 FIGURE_FIELDS = ("installed", "subscribers", "population", "households")
 DENOMINATORS = ("subscribers", "population", "households")
@@ -71,7 +72,9 @@ async def record_figure(
     return row
 
 
-_GROUPED = re.compile(r"\d{1,3}(?:([.,  ])\d{3})(?:\1\d{3})*")
+# Thousands grouped with a dot (Vietnamese), a comma, a space or a no-break space (a spreadsheet's).
+_GROUPED = re.compile(r"\d{1,3}(?:([., \u00a0\u202f])\d{3})(?:\1\d{3})*")
+_SEPARATOR = re.compile(r"[., \u00a0\u202f]")
 
 
 def parse_count(value: object) -> int | None:
@@ -87,35 +90,39 @@ def parse_count(value: object) -> int | None:
         if not value.is_integer():
             raise ValueError(f"not a whole number: {value!r}")
         return int(value)
-    text = unicodedata.normalize("NFKC", str(value)).strip()
+    text = str(value).strip()
     if not text:
         return None
-    if text.isdigit():
-        return int(text)
-    if _GROUPED.fullmatch(text):
-        return int(re.sub(r"\D", "", text))
-    raise ValueError(f"not a whole number: {text!r}")
+    # The digits are read by the bot's one number reader: ASCII or full-width digits only, so
+    # "²" or "①" (which NFKC would turn into 2 and 1) are not counts.
+    digits = _SEPARATOR.sub("", text) if _GROUPED.fullmatch(text) else text
+    count = number(digits, BIGINT_MAX)
+    if count is None:
+        raise ValueError(f"not a whole number: {text!r}")
+    return count
 
 
-_RATE = re.compile(r"(\d{1,3})(?:[.,](\d{1,4}))?(%?)")
+_RATE = re.compile(r"(\d{1,3})(?:[.,](\d{1,4}))?([%％]?)")
 
 
 def parse_rate(value: str) -> Fraction:
     """A target rate as people write it: "60%", "65,5%", "0,65", "0.6", "1" or "65" → a fraction
     above 0 and at most 1. Without "%", a number up to 1 is a fraction and a whole number from 2
     to 100 a percentage; anything else ("1.5", "150") is refused rather than guessed."""
-    text = re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(value)))
+    text = re.sub(r"\s+", "", str(value))
     match = _RATE.fullmatch(text)
-    if not match:
+    # Its digits are read by the one number reader, as counts are: "²" or "٣" are not digits here.
+    digits = number(match[1] + (match[2] or ""), 10**7) if match else None
+    if match is None or digits is None:
         raise ValueError(f"not a rate: {value!r} (write 60% or 0.6)")
-    whole, decimals, percent = match.groups()
-    number = Fraction(int(whole + (decimals or "")), 10 ** len(decimals or ""))
+    _, decimals, percent = match.groups()
+    amount = Fraction(digits, 10 ** len(decimals or ""))
     if percent:
-        rate = number / 100
-    elif number <= 1:
-        rate = number
-    elif decimals is None and number <= 100:
-        rate = number / 100
+        rate = amount / 100
+    elif amount <= 1:
+        rate = amount
+    elif decimals is None and amount <= 100:
+        rate = amount / 100
     else:
         raise ValueError(f"ambiguous rate: {value!r} (write 60% or 0.6)")
     if not 0 < rate <= 1:

@@ -19,7 +19,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from storage.counters import bump
 from storage.db import dialect_insert
-from storage.models import Base, CheckIn, LinkAttempt, LinkCode, SelfReportedInstall, User, local_date
+from storage.models import Base, CheckIn, LinkAttempt, LinkCode, SelfReportedInstall, User
+from texts.formats import local_date
 
 CODE_DIGITS = 8
 CODE_TTL = dt.timedelta(minutes=10)

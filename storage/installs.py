@@ -9,7 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.counters import as_date, bump, local_day_sql
 from storage.db import dialect_insert
-from storage.models import SelfReportedInstall, local_date, utcnow
+from storage.models import SelfReportedInstall, utcnow
+from texts.formats import local_date
 
 
 async def report_install(session: AsyncSession, user_id: int, commune_code: str) -> bool:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     JSON,
@@ -51,14 +50,6 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
-
-
-# The campaign's days are Vietnam's days: a check-in at 23:30 local time counts for that date.
-LOCAL_TIMEZONE = ZoneInfo("Asia/Ho_Chi_Minh")
-
-
-def local_date(moment: dt.datetime) -> dt.date:
-    return moment.astimezone(LOCAL_TIMEZONE).date()
 
 
 # Stable constraint names, so Alembic migrations can refer to them on every backend.
@@ -660,5 +651,4 @@ __all__ = [
     "MediaFile",
     "InboundEvent",
     "utcnow",
-    "local_date",
 ]

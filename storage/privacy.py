@@ -14,7 +14,6 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
-    LOCAL_TIMEZONE,
     Account,
     CheckIn,
     DataPurge,
@@ -30,6 +29,7 @@ from storage.models import (
     Volunteer,
     utcnow,
 )
+from texts.formats import LOCAL_TIMEZONE
 
 # Rows that are the person's own and go entirely (accounts take their conversations and unsent
 # messages with them).

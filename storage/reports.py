@@ -8,7 +8,8 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import dialect_insert
-from storage.models import LOCAL_TIMEZONE, ReportSubscription, utcnow
+from storage.models import ReportSubscription, utcnow
+from texts.formats import LOCAL_TIMEZONE
 
 
 async def subscribe(session: AsyncSession, user_id: int, unit_code: str, hour: int, now: dt.datetime) -> None:

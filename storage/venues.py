@@ -11,8 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.counters import add_counts, as_date, bump, local_day_sql
 from storage.csv_rows import known_communes, read_rows
-from storage.models import LOCAL_TIMEZONE, CheckIn, RevokedVenueCode, Venue, VenueDailyCount, local_date
+from storage.models import CheckIn, RevokedVenueCode, Venue, VenueDailyCount
 from storage.venue_codes import new_code
+from texts.formats import LOCAL_TIMEZONE, local_date
 
 # The kinds of place the provinces' letters name; their labels are content (venue.kinds.<kind>).
 VENUE_KINDS = (

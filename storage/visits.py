@@ -43,7 +43,8 @@ from storage import audit
 from storage.counters import bump
 from storage.db import dialect_insert
 from storage.folding import fold
-from storage.models import Visit, VisitDraft, VisitRevision, local_date
+from storage.models import Visit, VisitDraft, VisitRevision
+from texts.formats import local_date
 
 MAX_PER_HOUSEHOLD = 20
 DUPLICATE_WINDOW = dt.timedelta(days=30)

@@ -13,8 +13,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import audit, roles
-from storage.models import LOCAL_TIMEZONE, Volunteer, VolunteerInvite
+from storage.models import Volunteer, VolunteerInvite
 from storage.roles import Role
+from texts.formats import LOCAL_TIMEZONE
 
 # Easy to read aloud and to type on a phone: no 0/O, 1/I/L.
 INVITE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"

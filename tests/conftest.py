@@ -160,7 +160,7 @@ async def service(settings: Settings, db_engine, content):
 
 @pytest.fixture(scope="session")
 def content():
-    from bot.content import Content
+    from texts.content import Content
 
     return Content.load()
 

@@ -159,7 +159,7 @@ def count(url: str, model, *where) -> int:
 def test_the_tour_works_as_written(tmp_path, monkeypatch):
     """Runs the tour's commands on a new SQLite file and types its lines into the terminal chat:
     every command succeeds, nothing typed is misunderstood, and each role's step leaves its row."""
-    from bot.content import Content
+    from texts.content import Content
     from handlers.types import t
     from storage.models import CheckIn, SelfReportedInstall, Visit, Volunteer
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commands.common import in_session, load_settings
-from handlers.user_input import number
+from texts.user_input import number
 from storage import roles
 from storage.accounts import find_or_create_person
 from storage.models import Account, Commune, Province

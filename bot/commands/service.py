@@ -14,6 +14,7 @@ from aiohttp import web
 
 from bot.commands.common import load_settings, log, prepare_database
 from bot.settings import Settings
+from texts import t
 
 
 @click.command()
@@ -69,7 +70,7 @@ async def serve(settings: Settings, chat: bool | None, *, worker: int = 0, worke
         await runner.cleanup()
 
 
-# What an operator sets when posters cannot be made (see bot.posters.venue.poster_gaps).
+# What an operator sets when posters cannot be made (see documents.posters.venue.poster_gaps).
 POSTER_GAPS = {
     "no_key": 'set QR_SIGNING_KEY (16 characters or more, e.g. from python3 -c "import secrets; '
               'print(secrets.token_urlsafe(32))"; keep it: printed QR codes depend on it)',
@@ -80,7 +81,7 @@ POSTER_GAPS = {
 def log_poster_gaps(service) -> None:
     """One INFO line at start when check-in posters cannot be made here, saying what to set: the
     venue entry is not offered without the key, and a poster needs a name of the bot to print."""
-    from bot.posters.venue import poster_gaps, public_handles
+    from documents.posters.venue import poster_gaps, public_handles
 
     gaps = poster_gaps(service.content, service.settings, public_handles(service.settings, service.bot_handles()))
     if gaps:

@@ -9,7 +9,8 @@ from pathlib import Path
 import click
 
 from bot.commands.common import in_session, load_settings, read_csv_text
-from storage.models import local_date, utcnow
+from storage.models import utcnow
+from texts.formats import local_date
 
 FORMATS = ("table", "json", "csv", "xlsx")
 
@@ -35,9 +36,9 @@ def tally(ctx: click.Context, unit: str | None, fmt: str, day: str | None, out: 
         return
     if not unit:
         raise click.UsageError("--unit is required (a commune, a province or VN)")
-    from bot.content import Content
-    from bot.tally_exports import to_csv, to_json, to_table, to_xlsx
-    from handlers.types import t
+    from texts.content import Content
+    from documents.tally_exports import to_csv, to_json, to_table, to_xlsx
+    from texts import t
     from storage.tally import tally as compute
     from storage.units import unit_level
 

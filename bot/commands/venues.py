@@ -16,10 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commands.common import in_session, load_settings, read_csv_text
 from bot.commands.roles import describe_person, parse_user
-from bot.content import Content
+from texts.content import Content
 from bot.settings import Settings
-from bot.posters.venue import PosterRequest, PosterUnavailable, draw, poster_request, public_handles
-from handlers.user_input import clean, is_name
+from documents.posters.venue import PosterRequest, PosterUnavailable, draw, poster_request, public_handles
+from texts.user_input import clean, is_name
 from storage import venues
 from storage.accounts import find_or_create_person
 from storage.csv_rows import commune_code

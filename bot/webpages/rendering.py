@@ -1,11 +1,10 @@
 """Rendering a page: the Jinja2 environment (autoescape on), the content words (`t` in every
 template), the one stylesheet and the Content-Security-Policy that admits it, the messengers a page
-offers as a way forward, and the page's date format."""
+offers as a way forward. Times and dates are the house formats of every Text (texts.formats)."""
 
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import hashlib
 from dataclasses import dataclass
 from importlib import resources
@@ -16,11 +15,10 @@ import jinja2
 from aiohttp import web
 from markupsafe import Markup
 
-from bot.posters.venue import public_handles, telegram_link
-from bot.posters.words import printed_channels
+from documents.posters.venue import public_handles, telegram_link
+from documents.posters.words import printed_channels
 from bot.webpages.csrf import CsrfTokens
-from handlers.types import t
-from storage.models import LOCAL_TIMEZONE
+from texts import t
 
 if TYPE_CHECKING:
     from bot.service import Service
@@ -123,14 +121,6 @@ def messengers(service: "Service", payload: str | None = None) -> list[Messenger
         Messenger(c.name, c.handle, channel_link(c.name, c.handle, payload))
         for c in printed_channels(service.content, handles, order=WEB_ORDER)
     ]
-
-
-def house_time(value: dt.datetime) -> tuple[str, str]:
-    """("13:17", "06/12/2026"): a stored time as officials write it (the words around it are
-    content), in Vietnam's time with a four-digit year. The page's own formatter until the project's house
-    formats are defined in one place."""
-    local = (value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)).astimezone(LOCAL_TIMEZONE)
-    return local.strftime("%H:%M"), local.strftime("%d/%m/%Y")
 
 
 def render(

@@ -11,11 +11,11 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from bot.cli import main as cli
-from bot.content import Content
-from bot.posters import pdf as pdf_backend
-from bot.posters import png as png_backend
-from bot.posters.layout import poster_layout
-from bot.posters.words import poster_words, printed_channels
+from texts.content import Content
+from documents.posters import pdf as pdf_backend
+from documents.posters import png as png_backend
+from documents.posters.layout import poster_layout
+from documents.posters.words import poster_words, printed_channels
 from storage.venue_codes import new_code, sign
 
 VENUES = 1000

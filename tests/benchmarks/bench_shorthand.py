@@ -8,7 +8,7 @@ import statistics
 import time
 from types import SimpleNamespace
 
-from bot.content import Content
+from texts.content import Content
 from handlers.shorthand import Vocabulary, parse
 from storage.visits import summarize
 

@@ -15,7 +15,7 @@ from bot.service import Service
 from bot.settings import Secret, Settings
 from storage.venue_codes import is_valid_code
 from tests.harness import ChatDriver
-from tests.posters.tools import decode_qr
+from tests.documents.posters.tools import decode_qr
 from tests.standins.telegram_api import TelegramStandin
 
 

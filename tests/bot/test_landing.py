@@ -14,17 +14,18 @@ from aiohttp.test_utils import make_mocked_request
 from PIL import Image
 from sqlalchemy import select
 
-from bot.content import Content
+from texts.content import Content
 from bot.landing import COOKIE, AddressLimiter, client_address
 from bot.service import Service
 from bot.settings import Secret, Settings
 from bot.web import LANDING, init_app
-from bot.posters.venue import draw, poster_request
+from documents.posters.venue import draw, poster_request
 from storage import venues
 from bot.webpages.csrf import CsrfTokens
-from storage.models import LOCAL_TIMEZONE, CheckIn, CommuneDailyCount, utcnow
+from storage.models import CheckIn, CommuneDailyCount, utcnow
 from storage.venue_codes import new_code, sign
-from tests.posters.tools import decode_qr
+from tests.documents.posters.tools import decode_qr
+from texts.formats import LOCAL_TIMEZONE
 
 KEY = "landing-tests-signing-key"
 BASE = "http://bot.example.gov.vn"  # the test client speaks plain HTTP: a Secure cookie would not come back
@@ -255,7 +256,7 @@ async def test_cookie_is_secure_behind_https(aiohttp_client, database, db_engine
 
 
 async def test_with_a_zalo_oa_the_page_and_the_poster_offer_zalo_with_the_code(aiohttp_client, database, db_engine):
-    from bot.posters.venue import draw, poster_request
+    from documents.posters.venue import draw, poster_request
 
     settings = Settings(database_url=database["url"], qr_signing_key=Secret(KEY), telegram_bot_username="bluezone_test_bot",
                         public_base_url=BASE, zalo_oa_id="4318802913410839210")
@@ -265,7 +266,7 @@ async def test_with_a_zalo_oa_the_page_and_the_poster_offer_zalo_with_the_code(a
     page = await (await client.get(f"/q/{sign(KEY, venue.code)}")).text()
     assert "https://zalo.me/4318802913410839210" in page  # opens the OA's chat...
     assert f'<p class="code">CHECKIN {venue.code}</p>' in page  # ...with the code to send, large
-    from bot.posters.venue import public_handles
+    from documents.posters.venue import public_handles
 
     request = poster_request(service.content, settings, public_handles(settings, service.bot_handles()), venue, None)
     assert "Telegram @bluezone_test_bot" in request.words.channels and "Zalo zalo.me/4318802913410839210" in request.words.channels

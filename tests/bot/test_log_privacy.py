@@ -88,7 +88,7 @@ async def test_debug_logs_carry_no_secret_and_no_personal_text(fresh_pg_database
     }
     assert len([k for k in secrets if k.startswith("OA access")]) >= 1
     personal = {
-        "name": NAME, "phone": PHONE.replace(" ", "")[1:], "team": TEAM, "OA text": OA_TEXT[:20],
+        "name": NAME, "phone": PHONE.replace(" ", "")[1:], "phone as shown": PHONE, "team": TEAM, "OA text": OA_TEXT[:20],
         "Zalo Bot text": BOT_TEXT[:20], "Zalo Bot name": "Lưu Văn Toản",
         **{f"first name {n}": n for n in FIRST_NAMES},
     }

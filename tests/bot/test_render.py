@@ -6,7 +6,8 @@ from hypothesis import given, strategies as st
 
 from bot.render import render_step, split_text
 from handlers.context import Capabilities
-from handlers.types import Ask, Attachment, Button, Reply, t
+from handlers.types import Ask, Attachment, Button, Reply
+from texts import t
 from tests.harness import BUTTONS, NO_BUTTONS
 
 

@@ -6,7 +6,6 @@ date format."""
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import hashlib
 import logging
 import re
@@ -18,7 +17,6 @@ from bot.settings import Secret, Settings
 from bot.web import init_app
 from bot.webpages.csrf import CsrfTokens, page_key
 from bot.webpages.errors import ERROR_STATUSES
-from bot.webpages.rendering import house_time
 from storage import venues
 from storage.venue_codes import new_code, sign
 
@@ -127,11 +125,6 @@ def test_csrf_tokens_are_bound_to_the_visitor_and_the_key():
     assert len(page_key(Settings(telegram_bot_token=Secret("1:abc")))) == 32
     with pytest.raises(RuntimeError):
         page_key(Settings())
-
-
-def test_house_time_has_four_digit_years_in_vietnams_time():
-    assert house_time(dt.datetime(2026, 12, 6, 6, 17, tzinfo=dt.timezone.utc)) == ("13:17", "06/12/2026")
-    assert house_time(dt.datetime(2021, 8, 31, 17, 5)) == ("00:05", "01/09/2021")  # naive: stored UTC
 
 
 @pytest.mark.parametrize(

@@ -21,11 +21,11 @@ from typing import Any, Awaitable, Iterator, TypeVar
 import pytest
 from aiohttp import web
 
-from bot.content import Content
+from texts import t
+from texts.content import Content
 from bot.service import Service
 from bot.settings import Secret, Settings
 from bot.web import init_app
-from handlers.types import t
 from tests.conftest import _prepare
 
 T = TypeVar("T")

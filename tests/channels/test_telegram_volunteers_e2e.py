@@ -191,7 +191,7 @@ async def test_approval_by_the_coordinator(tg, polling_bot):
     (pending,) = await exchange(tg, giang.id, lambda: giang.press("reg:skip"))
     assert "điều phối viên" in pending.text
     request = (await tg.wait_calls("sendMessage", chat_id=coordinator.id))[-1]
-    assert "Giang" in request.text and "+84912345680" in request.text
+    assert "Giang" in request.text and "0912 345 680" in request.text
     approve = data_starting(request, "vr:ok:")
     (approved,) = await exchange(tg, coordinator.id, lambda: coordinator.press(approve))
     assert "Giang" in approved.text

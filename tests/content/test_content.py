@@ -12,14 +12,13 @@ from pathlib import Path
 import pytest
 from hypothesis import given, strategies as st
 
-from bot.content import Content, ContentError
-from handlers.types import t
-from handlers.values import Join, Percent
+from texts import Join, Percent, t
+from texts.content import Content, ContentError
 
 ROOT = Path(__file__).resolve().parents[2]
 HANDLERS = ROOT / "handlers"
 # Code that turns content keys into words: the handlers, the poster, the web pages, the terminal.
-WORDING = sorted([*HANDLERS.glob("*.py"), *(ROOT / "bot" / "posters").glob("*.py"), ROOT / "bot" / "landing.py",
+WORDING = sorted([*HANDLERS.glob("*.py"), *(ROOT / "documents").rglob("*.py"), ROOT / "bot" / "landing.py",
                   *(ROOT / "bot" / "webpages").glob("*.py"), ROOT / "bot" / "channels" / "terminal.py"])
 # The web pages' templates, which call t("key", ...) as the handlers do.
 TEMPLATES = sorted((ROOT / "bot" / "webpages" / "templates").rglob("*.html"))
@@ -152,8 +151,8 @@ def test_vietnamese_formatting(content):
     assert f(Percent(Fraction(59996, 100000))) == "59,99%"  # never rounded up to 60%
     assert f(Percent.of(678, 10000)) == "6,78%"
     assert Percent.of(1, 0) is None
-    assert f(dt.date(2021, 8, 31)) == "Thứ Ba, 31 tháng 8, 2021"
-    assert f(dt.datetime(2021, 8, 31, 3, 5, tzinfo=dt.timezone.utc)) == "10:05 31/8/21"  # shown in Vietnam's time
+    assert f(dt.date(2021, 8, 31)) == "31/8/2021"  # the house formats (tests/texts/test_formats.py)
+    assert f(dt.datetime(2021, 8, 31, 3, 5, tzinfo=dt.timezone.utc)) == "lúc 10:05 ngày 31/08/2021"  # shown in Vietnam's time
     assert f(Join(("a", t("common.home")), " | ")) == "a | 🏠 Menu chính"
 
 

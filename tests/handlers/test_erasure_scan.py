@@ -163,7 +163,8 @@ async def test_erasure_leaves_nothing_that_identifies_the_person(service, settin
     assert "announce.message" in [s.message.key for s in zalo.channel.sent + telegram.channel.sent
                                   if s.chat_id in (TELEGRAM_ID, ZALO_ID)]
 
-    needles = [NAME, PHONE_DIGITS, TEAM, TELEGRAM_ID, ZALO_ID, code.replace(" ", "")]
+    # The phone as stored (+84987123456) and as the bot shows it (0987 123 456, the house format).
+    needles = [NAME, PHONE_DIGITS, PHONE_TYPED, TEAM, TELEGRAM_ID, ZALO_ID, code.replace(" ", "")]
     before = {(table, column) for table, column, _ in await scan(service, needles)}
     # What the scan must find before erasure, or it proves nothing afterwards. (Sent messages keep
     # their content key only: the coordinator's "approved: <name>" no longer holds the name.)

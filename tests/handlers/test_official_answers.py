@@ -11,10 +11,9 @@ from hypothesis import given, strategies as st
 
 from handlers.figures_entry import doubt, next_field, read_count, read_day
 from handlers.officials import read_hour
-from handlers.types import Text
-from handlers.values import Percent
 from storage.figures import MAX_COUNT
 from storage.roles import Role, viewer_role
+from texts import Percent, Text
 
 TODAY = dt.date(2021, 8, 3)
 

@@ -13,11 +13,11 @@ from openpyxl import load_workbook
 from PIL import Image
 from sqlalchemy import select
 
-from bot.charts import ROW
-from handlers.types import t
+from documents.charts import ROW
 from storage.figures import record_figure, set_target
 from storage.models import OfficialFigure, ReportSubscription, Target
 from storage.support_points import import_csv
+from texts import t
 from tests.harness import NO_BUTTONS, ChatDriver, grant_role
 
 BAC_GIANG = "07210"  # Phường Bắc Giang, province 24 (Bắc Ninh)

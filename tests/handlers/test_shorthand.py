@@ -8,7 +8,7 @@ import unicodedata
 import pytest
 from hypothesis import assume, given, settings, strategies as st
 
-from bot.content import Content
+from texts.content import Content
 from handlers.shorthand import Parsed, Vocabulary, parse, parse_hamlet, parse_household
 from storage.folding import fold
 

@@ -135,7 +135,7 @@ async def test_registration_without_invite_waits_for_the_coordinator(service):
     assert binh.keys == ["access.pending"]
 
     request = [s.message for s in coordinator.channel.sent if s.chat_id == "910"][-1]
-    assert request.key == "volunteer.approval_request" and "Trần Thị Bình" in request.text and "+84912345679" in request.text
+    assert request.key == "volunteer.approval_request" and "Trần Thị Bình" in request.text and "0912 345 679" in request.text
     approve = coordinator.payloads(request)[0]
     assert approve.startswith("vr:ok:")
 
@@ -461,7 +461,7 @@ async def test_a_deactivated_volunteer_keeps_their_visits_but_cannot_log(service
     await save_line(em, "thôn 1 số 1 1 máy cài 1")
     await coordinator.press(f"co:v:{HOAN_KIEM}:0")
     assert coordinator.keys == ["coordinator.volunteer_list"]
-    assert "+84912000111" in coordinator.text() and "1 hộ" in coordinator.text()
+    assert "0912 000 111" in coordinator.text() and "1 hộ" in coordinator.text()
     off = next(p for p in coordinator.payloads() if p.startswith("co:off:"))
     await coordinator.press(off)
     assert coordinator.keys == ["coordinator.deactivate_ask"]

@@ -23,6 +23,19 @@ def test_counts_refused(text):
         parse_count(text)
 
 
+@pytest.mark.parametrize("text", ["²", "①", "٣٠", "1²", "82.9³0", "²%", "٦٠%"])
+def test_counts_and_rates_are_read_by_the_one_number_reader(text):
+    """Digits that are not ASCII or full-width ones are no number, as in chat (texts.user_input):
+    NFKC used to read "²" as 2 and "①" as 1."""
+    with pytest.raises(ValueError):
+        parse_count(text) if "%" not in text else parse_rate(text)
+
+
+def test_full_width_digits_and_no_break_spaces_are_still_read():
+    assert parse_count("８２.９３０") == 82930 and parse_count("82\u00a0930") == 82930
+    assert parse_rate("６０％") == Fraction(3, 5)
+
+
 @given(st.integers(1, 100), st.sampled_from(["%", " %"]))
 def test_whole_percentages(p, suffix):
     assert parse_rate(f"{p}{suffix}") == Fraction(p, 100)

@@ -8,7 +8,6 @@ from fractions import Fraction
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from handlers.values import Percent
 from storage.counters import bump
 from storage.figures import TargetSpec, import_rows, record_figure, set_target
 from storage.tally import (
@@ -21,6 +20,7 @@ from storage.tally import (
     roll_up,
     tally,
 )
+from texts import Percent
 
 AUG3 = dt.date(2021, 8, 3)
 AUG31 = dt.date(2021, 8, 31)

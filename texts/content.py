@@ -1,4 +1,5 @@
-"""Loads the keyed texts of content/<locale>/ and renders them with locale-aware formatting."""
+"""Loads the keyed texts of content/<locale>/ and renders them: numbers with Babel, times, days
+and phones in the house formats (texts.formats)."""
 
 from __future__ import annotations
 
@@ -12,14 +13,10 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from babel.dates import format_date, format_datetime, format_time
 from babel.numbers import format_decimal, format_percent
 
-from handlers.types import Text
-from handlers.values import Join, Percent
-from storage.models import LOCAL_TIMEZONE
+from texts import DEFAULT_CONTENT_DIR, Day, Join, Percent, Phone, Text, formats, t
 
-DEFAULT_CONTENT_DIR = Path(__file__).resolve().parent.parent / "content" / "vi"
 # Values of campaign.toml are available to every template, so the app's name or store link is
 # written once: another campaign is a change to that file (and the guide/FAQ), not to code.
 CAMPAIGN_SECTION = "campaign"
@@ -146,7 +143,9 @@ class Content:
         return unicodedata.normalize("NFC", template.source.format_map(values))
 
     def format_value(self, value: Any) -> str:
-        """Numbers, percentages and dates in the locale's way: 82.930; 47,59%; Thứ Ba, 31 tháng 8, 2021."""
+        """Numbers and percentages in the locale's way (82.930; 47,59%); times, days and phones in
+        the house formats (texts.formats): lúc 13:17 ngày 06/12/2026; 6/12/2026; Chủ nhật, ngày
+        6/12/2026; 0912 345 678."""
         if isinstance(value, Text):
             return self.render(value)
         if isinstance(value, Join):
@@ -160,12 +159,16 @@ class Content:
             return format_decimal(value, locale=self.locale)
         if isinstance(value, (float, Fraction)):
             return format_decimal(Decimal(float(value)).quantize(Decimal("0.01")), locale=self.locale)
-        if isinstance(value, dt.datetime):
-            # Stored times are UTC; people read Vietnam's time.
-            local = value.astimezone(LOCAL_TIMEZONE) if value.tzinfo else value
-            return format_datetime(local, "short", locale=self.locale)
+        if isinstance(value, dt.datetime):  # a moment: in Vietnam's time, with its date
+            day = formats.local_moment(value).date()
+            return self.render(t("formats.moment", time=formats.clock(value), date=formats.padded_date(day)))
         if isinstance(value, dt.date):
-            return format_date(value, format="full", locale=self.locale)
+            return formats.plain_date(value)
+        if isinstance(value, Day):
+            weekday = t(f"formats.weekdays.{formats.weekday(value.date)}")
+            return self.render(t("formats.day", weekday=weekday, date=formats.plain_date(value.date)))
         if isinstance(value, dt.time):
-            return format_time(value, "short", locale=self.locale)
+            return formats.clock(value)
+        if isinstance(value, Phone):
+            return unicodedata.normalize("NFC", formats.phone(value.number))
         return unicodedata.normalize("NFC", str(value))

@@ -13,8 +13,8 @@ import pytest
 from openpyxl import load_workbook
 from PIL import Image
 
-from bot.charts import BAR_COLOURS, LABEL_WIDTH, ROW, Bar, bar_chart
-from bot.tally_exports import COLUMNS, to_csv, to_json, to_table, to_xlsx
+from documents.charts import BAR_COLOURS, LABEL_WIDTH, ROW, Bar, bar_chart
+from documents.tally_exports import COLUMNS, to_csv, to_json, to_table, to_xlsx
 from storage.figures import TargetSpec
 from storage.tally import Tally, TallyRow, roll_up
 
@@ -68,7 +68,7 @@ def test_xlsx_opens_with_numbers_percentages_and_a_totals_row(sample, content):
 
 def test_table_is_formatted_for_vietnamese(sample, content):
     table = to_table(sample, content, "Bắc Ninh")
-    assert "82.930" in table and "47,59%" in table and "21.608" in table and "25/08/2021" in table
+    assert "82.930" in table and "47,59%" in table and "21.608" in table and "25/8/2021" in table
 
 
 def test_chart_has_one_bar_per_commune():

@@ -7,8 +7,8 @@ import io
 
 from PIL import Image, ImageDraw
 
-from bot.posters.fonts import POINT, pil_font
-from bot.posters.layout import Box, Circle, Layout, QrCode, TextLine
+from documents.posters.fonts import POINT, pil_font
+from documents.posters.layout import Box, Circle, Layout, QrCode, TextLine
 
 DPI = 150
 

@@ -1,5 +1,5 @@
-"""The printable check-in poster: one A4 layout (bot.posters.layout), drawn as a print-ready vector PDF
-(bot.posters.pdf, reportlab) and as a PNG for phones (bot.posters.png, Pillow), in the Be Vietnam Pro font
+"""The printable check-in poster: one A4 layout (documents.posters.layout), drawn as a print-ready vector PDF
+(documents.posters.pdf, reportlab) and as a PNG for phones (documents.posters.png, Pillow), in the Be Vietnam Pro font
 that ships with the fontpkg-be-vietnam-pro package."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from bot.posters.layout import Layout, poster_layout
-from bot.posters.words import PosterWords
+from documents.posters.layout import Layout, poster_layout
+from documents.posters.words import PosterWords
 
 __all__ = ["Poster", "PosterWords", "make_poster", "make_poster_async", "poster_layout"]
 
@@ -23,8 +23,8 @@ class Poster:
 
 def make_poster(words: PosterWords, qr_data: str, *, pdf: bool = True, png: bool = True) -> Poster:
     """Lay the poster out once, then draw it with each back end asked for."""
-    from bot.posters import pdf as pdf_backend
-    from bot.posters import png as png_backend
+    from documents.posters import pdf as pdf_backend
+    from documents.posters import png as png_backend
 
     layout = poster_layout(words, qr_data)
     return Poster(

@@ -1,5 +1,5 @@
 """The poster's one layout: where every line, box and QR module goes on an A4 page, in millimetres
-from the top-left corner. bot.posters.pdf and bot.posters.png draw this same description.
+from the top-left corner. documents.posters.pdf and documents.posters.png draw this same description.
 
 Top to bottom: a coloured band with the headline; the venue's name and address; the QR code, at
 least 150 mm wide (Hanoi's 2021 rule for venue codes asks for 15 × 15 cm) with its 4-module quiet
@@ -15,8 +15,8 @@ from dataclasses import dataclass, replace
 import qrcode
 from qrcode.constants import ERROR_CORRECT_M
 
-from bot.posters.fonts import POINT, ink, printable, width_mm
-from bot.posters.words import PosterWords
+from documents.posters.fonts import POINT, ink, printable, width_mm
+from documents.posters.words import PosterWords
 
 PAGE_WIDTH, PAGE_HEIGHT = 210.0, 297.0  # A4 portrait
 MARGIN = 10.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 from fractions import Fraction
@@ -45,3 +46,17 @@ class Join:
 
     items: tuple[Any, ...]
     separator: str = "\n\n"
+
+
+@dataclass(frozen=True)
+class Day:
+    """A day shown with its weekday: "Chủ nhật, ngày 6/12/2026" (a plain date is "6/12/2026")."""
+
+    date: dt.date
+
+
+@dataclass(frozen=True)
+class Phone:
+    """A phone number shown as people write it: "0912 345 678", not "+84912345678"."""
+
+    number: str

@@ -3,18 +3,38 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING, Mapping, Protocol
 
-from handlers.types import t
-from bot.posters import Poster, make_poster, make_poster_async
-from bot.posters.words import PosterWords, poster_words, printed_channels
+from documents.posters import Poster, make_poster, make_poster_async
+from documents.posters.words import PosterWords, poster_words, printed_channels
 from storage.venue_codes import sign
+from texts import t
 
 if TYPE_CHECKING:
-    from bot.content import Content
-    from bot.settings import Settings
     from storage.models import Venue
     from storage.units import CommuneEntry
+    from texts.content import Content
+
+
+class SigningKey(Protocol):
+    def reveal(self) -> str: ...
+
+
+class PosterSettings(Protocol):
+    """What a poster reads of the deployment's settings: bot.settings.Settings has these (documents
+    sit below bot/, so they name what they need rather than import it)."""
+
+    @property
+    def qr_signing_key(self) -> SigningKey | None: ...
+
+    @property
+    def public_base_url(self) -> str | None: ...
+
+    @property
+    def telegram_bot_username(self) -> str | None: ...
+
+    @property
+    def zalo_oa_id(self) -> str | None: ...
 
 
 class PosterUnavailable(Exception):
@@ -26,7 +46,7 @@ class PosterUnavailable(Exception):
         self.reason = reason
 
 
-def public_handles(settings: "Settings", bot_handles: Mapping[str, str]) -> dict[str, str]:
+def public_handles(settings: PosterSettings, bot_handles: Mapping[str, str]) -> dict[str, str]:
     """The bot's names to print: what the running channels report (getMe), else the settings."""
     handles = {}
     if settings.telegram_bot_username:
@@ -41,11 +61,11 @@ def telegram_link(username: str, payload: str) -> str:
     return f"https://t.me/{username}?start={payload}"
 
 
-def landing_link(settings: "Settings", payload: str) -> str:
+def landing_link(settings: PosterSettings, payload: str) -> str:
     return f"{settings.public_base_url}/q/{payload}"
 
 
-def poster_gaps(content: "Content", settings: "Settings", handles: Mapping[str, str]) -> list[str]:
+def poster_gaps(content: "Content", settings: PosterSettings, handles: Mapping[str, str]) -> list[str]:
     """What this deployment lacks to make posters (see PosterUnavailable); empty when it can."""
     gaps = []
     if settings.qr_signing_key is None:
@@ -64,7 +84,7 @@ class PosterRequest:
 
 
 def poster_request(
-    content: "Content", settings: "Settings", handles: Mapping[str, str], venue: "Venue", commune: "CommuneEntry | None"
+    content: "Content", settings: PosterSettings, handles: Mapping[str, str], venue: "Venue", commune: "CommuneEntry | None"
 ) -> PosterRequest:
     """What to draw for `venue`: its words and the QR's link (the landing page when
     PUBLIC_BASE_URL is set, else the Telegram deep link; Zalo has no deep link, so a Zalo-only

@@ -15,7 +15,7 @@ from bot.service import Service
 from bot.settings import Secret, Settings
 from storage.models import CheckIn, CommuneDailyCount, Venue
 from tests.channels.test_telegram_e2e import TOKEN, exchange, tg  # noqa: F401 - tg is a fixture
-from tests.posters.tools import as_telegram_photo, decode_qr, rasterise
+from tests.documents.posters.tools import as_telegram_photo, decode_qr, rasterise
 
 KEY = "round-trip-qr-signing-key"
 PNG_DPI = 150

@@ -12,8 +12,8 @@ import io
 from reportlab.lib.units import mm
 from reportlab.pdfgen import canvas
 
-from bot.posters.fonts import pdf_name
-from bot.posters.layout import Box, Circle, Layout, QrCode, TextLine
+from documents.posters.fonts import pdf_name
+from documents.posters.layout import Box, Circle, Layout, QrCode, TextLine
 
 PRODUCER = "bluezone-bot"
 

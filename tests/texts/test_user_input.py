@@ -10,7 +10,7 @@ from hypothesis import given, strategies as st
 from sqlalchemy import select
 
 from bot.settings import Secret, Settings
-from handlers.user_input import BIGINT_MAX, INT_MAX, clean, is_name, number, record_id
+from texts.user_input import BIGINT_MAX, INT_MAX, clean, is_name, number, record_id
 from storage.models import Venue, Volunteer
 from tests.harness import NO_BUTTONS, ChatDriver, grant_role
 

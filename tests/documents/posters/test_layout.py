@@ -13,13 +13,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 from PIL import Image, ImageChops
 
-from bot.content import Content
-from bot.posters import make_poster
-from bot.posters.fonts import POINT, ink, width_mm
-from bot.posters.layout import MARGIN, QR_MAX, QR_MIN, QUIET_MODULES, poster_layout
-from bot.posters.words import poster_words, printed_channels
+from texts.content import Content
+from documents.posters import make_poster
+from documents.posters.fonts import POINT, ink, width_mm
+from documents.posters.layout import MARGIN, QR_MAX, QR_MIN, QUIET_MODULES, poster_layout
+from documents.posters.words import poster_words, printed_channels
 from storage.venue_codes import new_code, sign
-from tests.posters.tools import decode_qr, rasterise
+from tests.documents.posters.tools import decode_qr, rasterise
 
 CONTENT = Content.load()
 WORDS = st.text(alphabet="aăâbcdđeêghiklmnoôơpqrstuưvxyàáảãạằắẳẵặầấẩẫậèéẻẽẹềếểễệìíỉĩịòóỏõọồốổỗộờớởỡợùúủũụừứửữựỳýỷỹỵ", min_size=1, max_size=12)

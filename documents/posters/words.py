@@ -6,11 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Mapping
 
-from handlers.types import t
-from handlers.values import Join
+from texts import Join, t
 
 if TYPE_CHECKING:
-    from bot.content import Content
+    from texts.content import Content
 
 # The order messengers are named in; channels not listed follow by name. A channel is printed
 # when the bot has a public handle on it (Service.bot_handles) and content/vi/poster.toml has its

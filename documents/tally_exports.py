@@ -13,9 +13,8 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
-from bot.content import Content
-from handlers.types import t
-from handlers.values import Percent
+from texts import Percent, t
+from texts.content import Content
 from storage.tally import ACTIVITY, Tally, TallyRow
 
 # (column, kind): kind tells how a value is written (numbers stay numbers in every format).
@@ -152,8 +151,6 @@ def to_table(tally: Tally, content: Content, unit_name: str) -> str:
                 cells.append("–")
             elif kinds[c] == "rate":
                 cells.append(content.format_value(Percent(v)))
-            elif kinds[c] == "date":
-                cells.append(v.strftime("%d/%m/%Y"))
             else:
                 cells.append(content.format_value(v))
         lines.append(cells)
