@@ -4,6 +4,8 @@ exactly as written, so that none of them can drift from the code."""
 
 from __future__ import annotations
 
+import pytest
+
 import ast
 import asyncio
 import dataclasses
@@ -156,11 +158,12 @@ def count(url: str, model, *where) -> int:
     return asyncio.run(go())
 
 
+@pytest.mark.slow  # runs the tour: the CLI, then the chat, on a database of its own (about 7 s)
 def test_the_tour_works_as_written(tmp_path, monkeypatch):
     """Runs the tour's commands on a new SQLite file and types its lines into the terminal chat:
     every command succeeds, nothing typed is misunderstood, and each role's step leaves its row."""
     from texts.content import Content
-    from handlers.types import t
+    from texts import t
     from storage.models import CheckIn, SelfReportedInstall, Visit, Volunteer
 
     url = f"sqlite+aiosqlite:///{tmp_path}/tour.db"

@@ -25,7 +25,8 @@ from typing import TextIO
 
 from bot.channels.base import OutMessage
 from handlers.context import Capabilities
-from handlers.types import Incoming, Kind, t
+from handlers.types import Incoming, Kind
+from texts import t
 
 NAME = "terminal"
 # `@lan`, `@ lan`, `@Lan`: speak as lan; `@` alone: as the login user.
