@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 log = logging.getLogger(__name__)
 
@@ -18,6 +18,6 @@ async def repeat(work: Callable[[], Awaitable[object]], wake: asyncio.Event, int
             log.warning("%s failed: %s", what, exc)
         try:
             await asyncio.wait_for(wake.wait(), timeout=interval)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
         wake.clear()

@@ -11,13 +11,13 @@ import asyncio
 import datetime as dt
 import logging
 import random
-from typing import Iterable
+from collections.abc import Iterable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.background import repeat
-from bot.engine import is_infrastructure_error
 from bot.channels.base import Channel, OutMessage, SendBlocked, SendFailed, SendRetry
+from bot.engine import is_infrastructure_error
 from storage import updates
 from storage.db import single_statements
 
@@ -131,7 +131,7 @@ class Courier:
             if not sent:
                 # The sweep takes over the rest, in order: the replies queued leased to this
                 # worker along with this one must not wait for their lease to run out.
-                held = [int(i) for i in rows[n + 1:] if getattr(i, "held", False)]
+                held = [int(i) for i in rows[n + 1 :] if getattr(i, "held", False)]
                 if held:
                     async with self.single_statements.begin() as conn:
                         await updates.release(conn, held)
@@ -141,8 +141,11 @@ class Courier:
 
     def _reachable(self) -> dict[str, frozenset[str]]:
         """The channels that reach only some of their chats, with those chats (see Channel.chats)."""
-        return {name: frozenset(chats) for name, channel in self.channels.items()
-                if (chats := getattr(channel, "chats", None)) is not None}
+        return {
+            name: frozenset(chats)
+            for name, channel in self.channels.items()
+            if (chats := getattr(channel, "chats", None)) is not None
+        }
 
     def _reaches(self, channel: str, chat_id: str) -> bool:
         chats = getattr(self.channels.get(channel), "chats", None)
@@ -192,7 +195,7 @@ class Courier:
             return False
         try:
             await channel.send(row.chat_id, OutMessage.from_body(row.body), row.attachment)
-        except SendBlocked as exc:
+        except SendBlocked:
             log.info("%s chat blocked the bot; outbox %s dropped", row.channel, row.id)
             async with self.sessions() as db, db.begin():
                 await updates.mark_blocked(db, row.channel, row.chat_id)
@@ -202,7 +205,7 @@ class Courier:
             async with self.sessions() as db, db.begin():
                 await updates.mark_failed(db, row.id, str(exc), forget=forget)
             return True
-        except (SendRetry, asyncio.TimeoutError) as exc:
+        except (TimeoutError, SendRetry) as exc:
             retry_after = getattr(exc, "retry_after", None)
             async with self.sessions() as db, db.begin():
                 if row.attempts >= MAX_ATTEMPTS:

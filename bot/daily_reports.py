@@ -43,7 +43,9 @@ class DailyReports:
                 result = await tally(db, unit, local_date(now))
                 name = result.unit_name or t("tally.country")
                 details = [[Button(t("official.reports.open"), payload=f"{VIEW}:u:{unit}")]]
-                ids = await self.service.engine.queue_for_user(db, user_id, [Reply(summary_text(result, name), details)])
+                ids = await self.service.engine.queue_for_user(
+                    db, user_id, [Reply(summary_text(result, name), details)]
+                )
             await self.service.courier.deliver(ids)
             sent += 1
         return sent

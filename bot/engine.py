@@ -11,24 +11,23 @@ import asyncio
 import dataclasses
 import datetime as dt
 import logging
-from typing import Callable
+from collections.abc import Callable
 
+from sqlalchemy import insert, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from texts.content import Content
 from bot.render import Rendered, render_step
 from bot.settings import Settings
 from handlers.context import Capabilities, Context
 from handlers.router import Router
 from handlers.types import Incoming, Kind, Reply, Step
-from texts.user_input import clean, number
-from sqlalchemy import insert, update
-
 from storage import broadcasts, updates
 from storage.accounts import accounts_of, open_account
 from storage.models import Account, Broadcast, OutboxMessage, utcnow
 from storage.units import CommuneIndex
+from texts.content import Content
+from texts.user_input import clean, number
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +36,17 @@ def _connection_errors() -> tuple[type[BaseException], ...]:
     import asyncpg.exceptions as pg
 
     return (
-        OperationalError, InterfaceError, ConnectionError, OSError, TimeoutError,
-        pg.InterfaceError, pg.PostgresConnectionError, pg.CannotConnectNowError, pg.AdminShutdownError,
-        pg.CrashShutdownError, pg.TooManyConnectionsError,
+        OperationalError,
+        InterfaceError,
+        ConnectionError,
+        OSError,
+        TimeoutError,
+        pg.InterfaceError,
+        pg.PostgresConnectionError,
+        pg.CannotConnectNowError,
+        pg.AdminShutdownError,
+        pg.CrashShutdownError,
+        pg.TooManyConnectionsError,
     )
 
 
@@ -184,10 +191,14 @@ class Engine:
         if not rendered:
             return []
         return await updates.queue_replies(
-            db, channel=account.channel, chat_id=account.chat_id,
+            db,
+            channel=account.channel,
+            chat_id=account.chat_id,
             messages=[(r.message.to_body(), r.attachment) for r in rendered],
-            account_id=None if erased else account.id, update_id=update_id,
-            lease=self._lease, forget=erased,
+            account_id=None if erased else account.id,
+            update_id=update_id,
+            lease=self._lease,
+            forget=erased,
         )
 
     @staticmethod
@@ -218,17 +229,20 @@ class Engine:
             for start in range(0, len(recipients), 1000):
                 rows = [
                     {
-                        "channel": channel, "chat_id": chat_id, "body": body, "account_id": account_id,
-                        "broadcast_id": announcement.broadcast_id, "created_at": now, "next_attempt_at": now,
+                        "channel": channel,
+                        "chat_id": chat_id,
+                        "body": body,
+                        "account_id": account_id,
+                        "broadcast_id": announcement.broadcast_id,
+                        "created_at": now,
+                        "next_attempt_at": now,
                         "attempts": 0,
                     }
                     for account_id, _, chat_id in recipients[start : start + 1000]
                 ]
                 await db.execute(insert(OutboxMessage), rows)
             total += len(recipients)
-        await db.execute(
-            update(Broadcast).where(Broadcast.id == announcement.broadcast_id).values(recipients=total)
-        )
+        await db.execute(update(Broadcast).where(Broadcast.id == announcement.broadcast_id).values(recipients=total))
         return total
 
     async def _queue_notice(self, db: AsyncSession, user_id: int, reply: Reply, about: int | None = None) -> list:

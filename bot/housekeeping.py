@@ -57,8 +57,13 @@ async def run_once(sessions, checkin_retention_days: int, now: dt.datetime | Non
         short_lived += await media.prune(db, now)
         short_lived += await inbox.prune(db, INBOX_KEEP_HANDLED, now)
     if check_ins or processed or outbox or short_lived:
-        log.info("housekeeping: purged %s check-ins, %s processed marks, %s sent messages, %s short-lived rows",
-                 check_ins, processed, outbox, short_lived)
+        log.info(
+            "housekeeping: purged %s check-ins, %s processed marks, %s sent messages, %s short-lived rows",
+            check_ins,
+            processed,
+            outbox,
+            short_lived,
+        )
     return {"check_ins": check_ins, "processed_updates": processed, "outbox": outbox, "short_lived": short_lived}
 
 

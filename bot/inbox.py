@@ -13,7 +13,8 @@ import asyncio
 import dataclasses
 import datetime as dt
 import logging
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -55,8 +56,9 @@ class Inbox:
         """Store the event (committed when this returns); False if it was already there."""
         incoming = cleaned(incoming)
         async with self.sessions() as db, db.begin():
-            new = await inbox.accept(db, incoming.channel, incoming.update_id, incoming.user_id,
-                                     incoming_to_json(incoming))
+            new = await inbox.accept(
+                db, incoming.channel, incoming.update_id, incoming.user_id, incoming_to_json(incoming)
+            )
         if new:
             self._wake.set()
         return new
@@ -96,4 +98,3 @@ class Inbox:
             log.exception("inbound event %s/%s could not be handled", row.channel, row.update_id)
         async with self.sessions() as db, db.begin():
             await inbox.finish(db, event_id)
-

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 MASK = "***"
 MIN_SECRET_LENGTH = 6  # shorter values would mask innocent words; no real secret is that short
@@ -70,7 +71,7 @@ def shape(value: Any, depth: int = 0) -> str:
     if callable(to_dict):
         try:
             return f"{type(value).__name__}{shape(to_dict(), depth)}"
-        except Exception:  # noqa: BLE001 - a summary must never fail the log call
+        except Exception:
             pass
     return f"<{type(value).__name__}>"
 

@@ -36,8 +36,12 @@ def signing_key(settings: Settings) -> bytes:
     worker signs alike without one more setting."""
     if settings.media_url_key is not None:
         return settings.media_url_key.reveal().encode()
-    for secret in (settings.zalo_bot_token, settings.zalo_oa_app_secret, settings.zalo_oa_secret_key,
-                   settings.telegram_bot_token):
+    for secret in (
+        settings.zalo_bot_token,
+        settings.zalo_oa_app_secret,
+        settings.zalo_oa_secret_key,
+        settings.telegram_bot_token,
+    ):
         if secret is not None:
             key = hmac.new(secret.reveal().encode(), b"media-url-key", hashlib.sha256).digest()
             mask(key)

@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.channels.base import OutButton, OutMessage
-from texts import Text, t
-from texts.content import Content
 from handlers.context import Capabilities
 from handlers.types import Reply
+from texts import Text, t
+from texts.content import Content
 
 
 @dataclass(frozen=True)

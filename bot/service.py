@@ -8,18 +8,18 @@ import logging
 from typing import Any
 
 from bot.channels.base import Channel
-from texts.content import Content
 from bot.courier import Courier
 from bot.engine import Engine
 from bot.inbox import Inbox
 from bot.media import MediaLinks
+from bot.ratelimit import FloodGuard, Verdict
 from bot.settings import Settings
 from handlers import build_router
 from handlers.context import Capabilities
 from handlers.menu import error_reply
-from bot.ratelimit import FloodGuard, Verdict
 from handlers.types import Incoming, Reply
 from storage.db import create_engine, sessionmaker
+from texts.content import Content
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,9 @@ class Service:
             self.sessions, self.router, self.content, settings, self.capabilities, error_reply, self.bot_handles
         )
         self.courier = Courier(
-            self.sessions, self.channels, sends_broadcasts=self.primary,
+            self.sessions,
+            self.channels,
+            sends_broadcasts=self.primary,
             lease=dt.timedelta(seconds=settings.outbox_lease_seconds),
         )
         self.flood_guard = FloodGuard(burst=settings.flood_burst) if settings.flood_burst else None

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from storage.db import DEFAULT_DATABASE_URL
 from storage.updates import PROCESSED_KEPT_DAYS
@@ -58,7 +59,9 @@ def _number(env: Mapping[str, str], name: str, default: float, kind: type = int,
     except ValueError:
         value = None
     if value is None or value < minimum:
-        raise ValueError(f"{name} must be a {'whole ' if kind is int else ''}number of at least {minimum:g}, not {raw!r}")
+        raise ValueError(
+            f"{name} must be a {'whole ' if kind is int else ''}number of at least {minimum:g}, not {raw!r}"
+        )
     return value
 
 
@@ -130,7 +133,7 @@ class Settings:
     zalo_event_max_age_hours: float = 24.0
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         return cls(
             database_url=env.get("DATABASE_URL") or DEFAULT_DATABASE_URL,

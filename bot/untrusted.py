@@ -101,7 +101,9 @@ class MalformedHttpFilter(logging.Filter):
         exc = record.exc_info[1] if record.exc_info else None
         if not isinstance(exc, HttpProcessingError):
             return True
-        self.throttle.warning("malformed-http", "a malformed HTTP request refused (%s %s)", exc.code, type(exc).__name__)
+        self.throttle.warning(
+            "malformed-http", "a malformed HTTP request refused (%s %s)", exc.code, type(exc).__name__
+        )
         return False
 
 

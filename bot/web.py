@@ -4,19 +4,20 @@
 from __future__ import annotations
 
 import logging
-from typing import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable
 
 from aiohttp import web
 from sqlalchemy import text
 
+from bot import webpages
 from bot.channels import zalo_bot, zalo_oa
 from bot.channels.common import json_id
 from bot.engine import is_infrastructure_error
-from bot.landing import Landing, add_routes as add_landing_routes
+from bot.landing import Landing
+from bot.landing import add_routes as add_landing_routes
 from bot.media import MEDIA_PATH
 from bot.service import Service
 from bot.settings import Settings
-from bot import webpages
 from bot.untrusted import BadInput, Throttled, loads, quiet_malformed_http
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,12 @@ async def telegram_webhook(request: web.Request) -> web.Response:
     try:
         update = channel.parse(data)
     except ValueError as exc:
-        junk.warning("telegram-400", "telegram webhook: update %s unreadable (%s)", data["update_id"], type(exc.__cause__).__name__)
+        junk.warning(
+            "telegram-400",
+            "telegram webhook: update %s unreadable (%s)",
+            data["update_id"],
+            type(exc.__cause__).__name__,
+        )
         return web.json_response({"ok": False, "error": "not an update"}, status=400)
     try:
         await channel.handle_webhook(update)
@@ -129,7 +135,9 @@ async def _answer_webhook(name: str, handling: Awaitable[tuple[int, str]]) -> we
         return web.json_response({"ok": False, "error": "temporarily unavailable"}, status=503)
     if status != 200 or reason.startswith("stale"):
         # Answered 200 when stale, so that Zalo does not retry; handled not at all.
-        junk.warning(f"{name}-{status}-{reason.split(':')[0]}", "%s webhook: event refused (%s %s)", name, status, reason)
+        junk.warning(
+            f"{name}-{status}-{reason.split(':')[0]}", "%s webhook: event refused (%s %s)", name, status, reason
+        )
     return web.json_response({"ok": status == 200, "status": reason}, status=status)
 
 

@@ -68,7 +68,9 @@ def bar_chart(title: str, bars: list[Bar], target_label: str | None = None) -> b
         draw.text((min(tx + 6, WIDTH - 200), top - 40), target_label, font=_font(22, True), fill=TARGET_COLOUR)
     for n, bar in enumerate(bars):
         y = top + n * ROW
-        draw.text((MARGIN, y + 8), _fit(draw, bar.label, _font(24), LABEL_WIDTH - MARGIN - 12), font=_font(24), fill=TEXT)
+        draw.text(
+            (MARGIN, y + 8), _fit(draw, bar.label, _font(24), LABEL_WIDTH - MARGIN - 12), font=_font(24), fill=TEXT
+        )
         if bar.rate is None:
             state = "none"
         elif bar.target is not None and bar.rate >= bar.target:

@@ -13,9 +13,9 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from storage.tally import ACTIVITY, Tally, TallyRow
 from texts import Percent, t
 from texts.content import Content
-from storage.tally import ACTIVITY, Tally, TallyRow
 
 # (column, kind): kind tells how a value is written (numbers stay numbers in every format).
 COLUMNS: list[tuple[str, str]] = [
@@ -135,8 +135,20 @@ def to_xlsx(tally: Tally, content: Content, unit_name: str) -> bytes:
 
 def to_table(tally: Tally, content: Content, unit_name: str) -> str:
     """A plain-text table for the terminal, numbers formatted for vi_VN."""
-    shown = ["code", "name", "official_installed", "denominator", "rate", "target_rate", "gap", "projected_date",
-             "households_visited", "installs_helped", "checkins", "self_reported_installs"]
+    shown = [
+        "code",
+        "name",
+        "official_installed",
+        "denominator",
+        "rate",
+        "target_rate",
+        "gap",
+        "projected_date",
+        "households_visited",
+        "installs_helped",
+        "checkins",
+        "self_reported_installs",
+    ]
     kinds = dict(COLUMNS)
     header = [content.render(t(f"tally.columns.{c}")) for c in shown]
     lines = []
@@ -155,7 +167,11 @@ def to_table(tally: Tally, content: Content, unit_name: str) -> str:
                 cells.append(content.format_value(v))
         lines.append(cells)
     widths = [max(len(h), *(len(r[i]) for r in lines)) for i, h in enumerate(header)]
+
     def fmt(cells: list[str]) -> str:
-        return "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+        return "  ".join(
+            c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        )
+
     title = content.render(t("tally.export.title", unit=unit_name, date=tally.as_of))
     return "\n".join([title, fmt(header), *(fmt(r) for r in lines)]) + "\n"

@@ -31,8 +31,26 @@ def build_router() -> Router:
     # volunteer's shorthand visit line must be read as a visit, before the FAQ search sees words
     # like "install" in them.
     return Router(
-        [menu.FLOW, guide.FLOW, checkin.FLOW, visits.FLOW, link.FLOW, faq.FLOW, support.FLOW, install.FLOW,
-         communes.FLOW, venues.FLOW, visit_history.FLOW, volunteers.FLOW, coordinators.FLOW, officials.FLOW,
-         figures_entry.FLOW, targets.FLOW, privacy.FLOW, announcements.FLOW, audit_log.FLOW],
+        [
+            menu.FLOW,
+            guide.FLOW,
+            checkin.FLOW,
+            visits.FLOW,
+            link.FLOW,
+            faq.FLOW,
+            support.FLOW,
+            install.FLOW,
+            communes.FLOW,
+            venues.FLOW,
+            visit_history.FLOW,
+            volunteers.FLOW,
+            coordinators.FLOW,
+            officials.FLOW,
+            figures_entry.FLOW,
+            targets.FLOW,
+            privacy.FLOW,
+            announcements.FLOW,
+            audit_log.FLOW,
+        ],
         menu.FALLBACKS,
     )

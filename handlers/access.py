@@ -4,7 +4,7 @@ button: a forged or old payload reaches the handler and is refused here)."""
 
 from __future__ import annotations
 
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from handlers.communes import commune_label
 from handlers.context import Context

@@ -26,7 +26,11 @@ def required_role(unit_code: str) -> Role:
 async def start(msg: Incoming, ctx: Context) -> Step:
     """/thongbao: the coordinator's commune, or (officers, admins) any commune they pick."""
     return await in_commune(
-        ctx, Role.COORDINATOR, scope, payload=f"{ANNOUNCE}:c", choose=t("announce.choose_commune"),
+        ctx,
+        Role.COORDINATOR,
+        scope,
+        payload=f"{ANNOUNCE}:c",
+        choose=t("announce.choose_commune"),
         picker=lambda: ask_commune(ctx, then=PICKED, prompt="announce.ask_commune"),
     )
 
@@ -44,7 +48,12 @@ async def scope(ctx: Context, commune_code: str) -> Step:
     if entry and await roles.check(ctx.db, ctx.user.id, Role.PROVINCE_OFFICER, entry.province_code):
         rows = [
             [Button(t("announce.scope_commune", name=entry.name), payload=f"{ANNOUNCE}:u:{commune_code}")],
-            [Button(t("announce.scope_province", name=entry.province_name), payload=f"{ANNOUNCE}:u:{entry.province_code}")],
+            [
+                Button(
+                    t("announce.scope_province", name=entry.province_name),
+                    payload=f"{ANNOUNCE}:u:{entry.province_code}",
+                )
+            ],
             [home_button()],
         ]
         return Step.end(Reply("announce.choose_scope", rows))
@@ -53,7 +62,9 @@ async def scope(ctx: Context, commune_code: str) -> Step:
 
 def ask_text(ctx: Context, unit_code: str) -> Step:
     ctx.remember(announce_unit=unit_code)
-    return Step.to(TEXT, Reply(t("announce.ask_text", unit=unit_name(ctx, unit_code), limit=MAX_TEXT), [[home_button()]]))
+    return Step.to(
+        TEXT, Reply(t("announce.ask_text", unit=unit_name(ctx, unit_code), limit=MAX_TEXT), [[home_button()]])
+    )
 
 
 async def on_text(msg: Incoming, ctx: Context) -> Step:
@@ -74,7 +85,9 @@ async def on_text(msg: Incoming, ctx: Context) -> Step:
         [Button(t("announce.send"), payload=f"{ANNOUNCE}:send")],
         [Button(t("announce.edit"), payload=f"{ANNOUNCE}:u:{unit_code}"), home_button()],
     ]
-    preview = t("announce.preview", count=count, unit=unit_name(ctx, unit_code), message=citizen_message(ctx, unit_code, text))
+    preview = t(
+        "announce.preview", count=count, unit=unit_name(ctx, unit_code), message=citizen_message(ctx, unit_code, text)
+    )
     return Step.stay(Reply(preview, rows))
 
 

@@ -36,7 +36,9 @@ async def show(msg: Incoming, ctx: Context) -> Step:
     if not entries:
         return Step.end(Reply("audit.empty", [[home_button()]]))
     lines = Join(tuple(entry_line(ctx, e) for e in entries), "\n")
-    return Step.end(Reply(t("common.lines", lines=Join((t("audit.title", count=len(entries)), lines), "\n")), [[home_button()]]))
+    return Step.end(
+        Reply(t("common.lines", lines=Join((t("audit.title", count=len(entries)), lines), "\n")), [[home_button()]])
+    )
 
 
 FLOW = Flow(name="audit", commands={"nhatky": show})

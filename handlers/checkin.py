@@ -10,10 +10,10 @@ from handlers.guide import choose_platform
 from handlers.menu import home_button
 from handlers.router import Flow
 from handlers.types import Button, Incoming, Kind, Reply, Step
-from texts import t
-from texts.user_input import BIGINT_MAX, record_id
 from storage import venues
 from storage.venue_codes import PAYLOAD_PREFIX, is_valid_code, normalize_code, verify
+from texts import t
+from texts.user_input import BIGINT_MAX, record_id
 
 ANSWER = "ci"  # "ci:y:<check-in id>" already installed, "ci:n:<id>" not yet: show the guide
 ASK_CODE = "checkin.code"

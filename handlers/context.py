@@ -55,14 +55,14 @@ class Announcement:
 
 @dataclass
 class Context:
-    db: "AsyncSession"
-    account: "Account"
-    user: "User"
-    convo: "Conversation"
-    content: "Content"
-    communes: "CommuneIndex"
+    db: AsyncSession
+    account: Account
+    user: User
+    convo: Conversation
+    content: Content
+    communes: CommuneIndex
     # What handlers read of bot.settings.Settings: the QR signing key and the names posters print.
-    settings: "PosterSettings"
+    settings: PosterSettings
     capabilities: Capabilities
     now: dt.datetime
     # The bot's public name per channel ({"telegram": "bluezone_bot"}), for deep links and posters.
@@ -71,7 +71,7 @@ class Context:
     channels: list[str]
     # The flows' table: to continue at another flow's step (the commune picker hands back to
     # whoever asked for it) and to build the menu from every flow's entries.
-    router: "Router"
+    router: Router
     notices: list[Notice] = field(default_factory=list)
     announcements: list[Announcement] = field(default_factory=list)
     # Set by the erasure step (/xoadulieu): the account is gone; only this update's reply goes out.

@@ -9,13 +9,13 @@ from handlers.context import Context
 from handlers.menu import home_button
 from handlers.router import Flow, MenuEntry
 from handlers.types import Button, Incoming, Reply, Step
-from texts import Join, Phone, t
-from texts.user_input import INT_MAX, number, record_id
 from storage import roles, visits, volunteers
 from storage.models import Volunteer
 from storage.roles import Role
 from storage.volunteers import Status
+from texts import Join, Phone, t
 from texts.formats import local_date
+from texts.user_input import INT_MAX, number, record_id
 
 DESK = "co"
 PICKED = "coordinator.commune_picked"
@@ -29,7 +29,11 @@ def _back(code: str) -> list[Button]:
 async def start(msg: Incoming, ctx: Context) -> Step:
     """co → the coordinator's commune (asked when several; officers pick any of theirs)."""
     return await in_commune(
-        ctx, Role.COORDINATOR, desk, payload=f"{DESK}:c", choose=t("coordinator.choose_commune"),
+        ctx,
+        Role.COORDINATOR,
+        desk,
+        payload=f"{DESK}:c",
+        choose=t("coordinator.choose_commune"),
         picker=lambda: ask_commune(ctx, then=PICKED, prompt="coordinator.ask_commune"),
     )
 
@@ -79,9 +83,14 @@ async def desk(ctx: Context, code: str) -> Step:
         installs=sum(x.installs for x in today.values()),
     )
     rows = [
-        [Button(t("coordinator.volunteers"), payload=f"{DESK}:v:{code}:0"), Button(t("coordinator.hamlets"), payload=f"{DESK}:h:{code}")],
-        [Button(t("coordinator.pending_button", count=len(waiting)), payload=f"{DESK}:p:{code}"),
-         Button(t("coordinator.invite"), payload=f"{DESK}:i:{code}")],
+        [
+            Button(t("coordinator.volunteers"), payload=f"{DESK}:v:{code}:0"),
+            Button(t("coordinator.hamlets"), payload=f"{DESK}:h:{code}"),
+        ],
+        [
+            Button(t("coordinator.pending_button", count=len(waiting)), payload=f"{DESK}:p:{code}"),
+            Button(t("coordinator.invite"), payload=f"{DESK}:i:{code}"),
+        ],
         [home_button()],
     ]
     return Step.end(Reply(text, rows))
@@ -125,7 +134,9 @@ async def volunteer_list(ctx: Context, code: str, page: int) -> Step:
     rows.append(_back(code))
     if not everyone:
         return Step.end(Reply(t("coordinator.no_volunteers", commune=unit_name(ctx, code)), rows))
-    text = t("coordinator.volunteer_list", commune=unit_name(ctx, code), page=page + 1, pages=pages, lines=Join(tuple(lines)))
+    text = t(
+        "coordinator.volunteer_list", commune=unit_name(ctx, code), page=page + 1, pages=pages, lines=Join(tuple(lines))
+    )
     return Step.end(Reply(text, rows))
 
 
@@ -139,8 +150,12 @@ async def set_active(ctx: Context, raw_id: str, active: bool, confirmed: bool) -
         return refused
     where = unit_name(ctx, row.commune_code)
     if not active and not confirmed:
-        rows = [[Button(t("coordinator.deactivate_confirm"), payload=f"{DESK}:off:{row.id}:y"),
-                 Button(t("common.no"), payload=f"{DESK}:v:{row.commune_code}:0")]]
+        rows = [
+            [
+                Button(t("coordinator.deactivate_confirm"), payload=f"{DESK}:off:{row.id}:y"),
+                Button(t("common.no"), payload=f"{DESK}:v:{row.commune_code}:0"),
+            ]
+        ]
         return Step.end(Reply(t("coordinator.deactivate_ask", name=row.display_name, commune=where), rows))
     changed = await volunteers.set_active(ctx.db, row, active, ctx.user.id, ctx.now)
     if changed:
@@ -155,10 +170,21 @@ async def pending(ctx: Context, code: str) -> Step:
     waiting = await volunteers.of_commune(ctx.db, code, Status.PENDING)
     if not waiting:
         return Step.end(Reply(t("coordinator.pending_none", commune=unit_name(ctx, code)), [_back(code)]))
-    lines = [t("coordinator.pending_line", name=v.display_name, phone=Phone(v.phone), team=v.team or "—", when=v.registered_at) for v in waiting]
+    lines = [
+        t(
+            "coordinator.pending_line",
+            name=v.display_name,
+            phone=Phone(v.phone),
+            team=v.team or "—",
+            when=v.registered_at,
+        )
+        for v in waiting
+    ]
     rows = [
-        [Button(t("coordinator.approve_name", name=v.display_name), payload=f"vr:ok:{v.id}"),
-         Button(t("coordinator.refuse_name", name=v.display_name), payload=f"vr:no:{v.id}")]
+        [
+            Button(t("coordinator.approve_name", name=v.display_name), payload=f"vr:ok:{v.id}"),
+            Button(t("coordinator.refuse_name", name=v.display_name), payload=f"vr:no:{v.id}"),
+        ]
         for v in waiting[:PAGE_SIZE]
     ]
     rows.append(_back(code))
@@ -181,7 +207,13 @@ async def decide(msg: Incoming, ctx: Context) -> Step:
         status = t(f"coordinator.status.{row.status}")
         return Step.end(Reply(t("coordinator.already_decided", name=row.display_name, status=status), rows))
     if verdict == "ok":
-        ctx.notify(row.user_id, Reply(t("volunteer.approved_notice", commune=where), [[Button(t("visit.menu"), payload="visit")], [home_button()]]))
+        ctx.notify(
+            row.user_id,
+            Reply(
+                t("volunteer.approved_notice", commune=where),
+                [[Button(t("visit.menu"), payload="visit")], [home_button()]],
+            ),
+        )
         return Step.end(Reply(t("coordinator.approved", name=row.display_name), rows))
     ctx.notify(row.user_id, Reply(t("volunteer.refused_notice", commune=where), [[home_button()]]))
     return Step.end(Reply(t("coordinator.refused", name=row.display_name), rows))
@@ -199,9 +231,19 @@ async def invite(ctx: Context, code: str, action: str) -> Step:
         current = await volunteers.create_invite(ctx.db, code, ctx.user.id, ctx.now)
     handle = ctx.bot_handles.get("telegram")
     link = t("coordinator.invite_link", url=f"https://t.me/{handle}?start=v-{current.code}") if handle else ""
-    text = t("coordinator.invite_text", commune=where, code=current.code, link=link, expires=current.expires_at, uses=current.uses)
+    text = t(
+        "coordinator.invite_text",
+        commune=where,
+        code=current.code,
+        link=link,
+        expires=current.expires_at,
+        uses=current.uses,
+    )
     rows = [
-        [Button(t("coordinator.invite_new"), payload=f"{DESK}:i:{code}:new"), Button(t("coordinator.invite_revoke"), payload=f"{DESK}:i:{code}:x")],
+        [
+            Button(t("coordinator.invite_new"), payload=f"{DESK}:i:{code}:new"),
+            Button(t("coordinator.invite_revoke"), payload=f"{DESK}:i:{code}:x"),
+        ],
         _back(code),
     ]
     return Step.end(Reply(text, rows))
@@ -230,11 +272,14 @@ async def hamlets(ctx: Context, code: str) -> Step:
             refused=h.refused,
             nobody_home=len(h.nobody_home),
             revisit=t("coordinator.hamlet_revisit", households=Join(tuple(x or "—" for x in h.nobody_home), ", "))
-            if h.nobody_home else "",
+            if h.nobody_home
+            else "",
         )
         for h in summaries
     ]
-    return Step.end(Reply(t("coordinator.hamlet_summary", commune=unit_name(ctx, code), lines=Join(tuple(lines))), rows))
+    return Step.end(
+        Reply(t("coordinator.hamlet_summary", commune=unit_name(ctx, code), lines=Join(tuple(lines))), rows)
+    )
 
 
 async def coordinator_or_above(ctx: Context) -> bool:

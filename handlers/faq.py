@@ -9,9 +9,9 @@ from handlers.context import Context
 from handlers.menu import home_button
 from handlers.router import Flow, MenuEntry
 from handlers.types import Button, Incoming, Kind, Reply, Step
+from storage.folding import fold
 from texts import t
 from texts.user_input import INT_MAX, number
-from storage.folding import fold
 
 FAQ = "faq"
 PAGE_SIZE = 7
@@ -97,7 +97,9 @@ def answer(ctx: Context, qid: str, related: list[str] = ()) -> Reply:
     i = index(ctx).ids.index(qid)
     rows = question_buttons(ctx, list(related))
     rows.append([Button(t("faq.all"), payload=FAQ), home_button()])
-    return Reply(t("faq.answer", question=t(f"faq.questions.{i}.question"), answer=t(f"faq.questions.{i}.answer")), rows)
+    return Reply(
+        t("faq.answer", question=t(f"faq.questions.{i}.question"), answer=t(f"faq.questions.{i}.answer")), rows
+    )
 
 
 async def on_button(msg: Incoming, ctx: Context) -> Step:

@@ -21,12 +21,21 @@ from handlers.menu import home_button
 from handlers.officials import FIGURES, show
 from handlers.router import Flow
 from handlers.types import Button, Incoming, Kind, Reply, Step
-from texts import Percent, Text, t
-from texts.user_input import number
-from storage.figures import FIGURE_FIELDS, MAX_COUNT, last_known, parse_count, parse_date, record_figure, target_for, targets_in_force
+from storage.figures import (
+    FIGURE_FIELDS,
+    MAX_COUNT,
+    last_known,
+    parse_count,
+    parse_date,
+    record_figure,
+    target_for,
+    targets_in_force,
+)
 from storage.folding import fold
 from storage.roles import Role
+from texts import Percent, Text, t
 from texts.formats import local_date
+from texts.user_input import number
 
 FIG_ANSWER, FIG_CONFIRM, FIG_PICKED = "figures.answer", "figures.confirm", "figures.commune_picked"
 # No official figure predates the 2020 campaigns: an earlier date is a mistyped year.
@@ -93,8 +102,12 @@ def doubt(fig: dict[str, Any], field: str, value: int) -> Text | None:
     """Why `value` for `field` looks mistyped (asked about, not refused); None when it does not."""
     installed = fig["answers"].get("installed")
     if field in ("subscribers", "population") and installed is not None and installed > value:
-        return t("official.figures.doubt_installed_over", installed=installed, value=value,
-                 kind=t(f"official.figures.kinds.{field}"))
+        return t(
+            "official.figures.doubt_installed_over",
+            installed=installed,
+            value=value,
+            kind=t(f"official.figures.kinds.{field}"),
+        )
     population = effective(fig, "population")
     if field == "households" and population and value > population:
         return t("official.figures.doubt_households_over", value=value, population=population)
@@ -111,7 +124,11 @@ def typed_words(ctx: Context, name: str) -> set[str]:
 async def start(msg: Incoming, ctx: Context) -> Step:
     """/capnhat and cn: the coordinator's commune (a choice when several; officers pick any)."""
     return await in_commune(
-        ctx, Role.COORDINATOR, begin, payload=f"{FIGURES}:c", choose=t("official.figures.choose_commune"),
+        ctx,
+        Role.COORDINATOR,
+        begin,
+        payload=f"{FIGURES}:c",
+        choose=t("official.figures.choose_commune"),
         picker=lambda: ask_commune(ctx, then=FIG_PICKED, prompt="official.figures.ask_commune"),
     )
 
@@ -143,19 +160,34 @@ def ask(ctx: Context, field: str, reason: Text | None = None) -> Step:
     rows: list[list[Button]] = []
     if field == "date":
         question = t("official.figures.ask_date", commune=unit_name(ctx, fig["commune"]))
-        rows = [[Button(t("official.figures.today"), payload=f"{FIGURES}:d:0"),
-                 Button(t("official.figures.yesterday"), payload=f"{FIGURES}:d:1")], [home_button()]]
+        rows = [
+            [
+                Button(t("official.figures.today"), payload=f"{FIGURES}:d:0"),
+                Button(t("official.figures.yesterday"), payload=f"{FIGURES}:d:1"),
+            ],
+            [home_button()],
+        ]
     elif field == "installed":
         before = fig["known"].get("installed")
-        last = t("official.figures.last_installed", installed=before, date=dt.date.fromisoformat(fig["installed_on"])) if before is not None else ""
-        question = t("official.figures.ask_installed", date=dt.date.fromisoformat(fig["date"]), last=last, cancel=cancel)
+        last = (
+            t("official.figures.last_installed", installed=before, date=dt.date.fromisoformat(fig["installed_on"]))
+            if before is not None
+            else ""
+        )
+        question = t(
+            "official.figures.ask_installed", date=dt.date.fromisoformat(fig["date"]), last=last, cancel=cancel
+        )
         rows = [[home_button()]] if buttons else []
     else:
         # Without buttons, the keep and skip answers are typed words (a numbered menu would read
         # a typed count as one of its choices).
         known = fig["known"].get(field)
         if known is not None:
-            how = t("official.figures.how_keep") if buttons else t("official.figures.how_keep_typed", value=known, cancel=cancel)
+            how = (
+                t("official.figures.how_keep")
+                if buttons
+                else t("official.figures.how_keep_typed", value=known, cancel=cancel)
+            )
             offer = Button(t("official.figures.keep", value=known), payload=f"{FIGURES}:k:{field}")
         elif field in OPTIONAL:
             how = t("official.figures.how_skip") if buttons else t("official.figures.how_skip_typed", cancel=cancel)
@@ -211,8 +243,14 @@ async def set_date(ctx: Context, day: dt.date) -> Step:
         return ask(ctx, "date", t("official.figures.reason.too_old", date=day))
     fig = dict(ctx.draft["fig"])
     known = await last_known(ctx.db, fig["commune"], day)
-    fig.update(date=day.isoformat(), known=known.values, answers={}, kept=[], pending=None,
-               installed_on=known.installed_on.isoformat() if known.installed_on else None)
+    fig.update(
+        date=day.isoformat(),
+        known=known.values,
+        answers={},
+        kept=[],
+        pending=None,
+        installed_on=known.installed_on.isoformat() if known.installed_on else None,
+    )
     ctx.remember(fig=fig)
     return await advance(ctx)
 
@@ -283,8 +321,12 @@ async def confirmation(ctx: Context) -> Reply:
         households=shown("households"),
         rate=t("official.figures.confirm_rate", rate=rate, kind=t(f"tally.denominators.{kind}")) if rate else "",
     )
-    rows = [[Button(t("official.figures.save"), payload=f"{FIGURES}:save:{fig['token']}"),
-             Button(t("common.cancel"), payload=f"{FIGURES}:no:{fig['token']}")]]
+    rows = [
+        [
+            Button(t("official.figures.save"), payload=f"{FIGURES}:save:{fig['token']}"),
+            Button(t("common.cancel"), payload=f"{FIGURES}:no:{fig['token']}"),
+        ]
+    ]
     return Reply(text, rows)
 
 

@@ -1,4 +1,4 @@
-""""I have installed it": a citizen's self-reported install, counted once for their commune."""
+""" "I have installed it": a citizen's self-reported install, counted once for their commune."""
 
 from __future__ import annotations
 

@@ -19,14 +19,14 @@ from handlers.menu import home_button
 from handlers.progress import BEHIND, chart, summary_text
 from handlers.router import Flow, MenuEntry
 from handlers.types import Attachment, Button, Incoming, Kind, Reply, Step
-from texts import Day, Join, Percent, Text, t
-from texts.user_input import number
 from storage import reports, roles, support_points
 from storage.folding import fold
 from storage.roles import RANK, Role, viewer_role
 from storage.tally import Tally, province_rollups, tally
 from storage.units import COUNTRY_CODE, unit_level
+from texts import Day, Join, Percent, Text, t
 from texts.formats import LOCAL_TIMEZONE, local_date
+from texts.user_input import number
 
 VIEW, REPORTS, SCRIPT = "tk", "bc", "lp"
 # The figures and targets flows (handlers/figures_entry.py), which the summary's buttons open.
@@ -167,17 +167,27 @@ async def chart_of(ctx: Context, result: Tally, title: Text | str) -> Attachment
         drawn = Tally(result.unit_code, name, result.as_of, rows, result.totals)
         heading = t("tally.summary.chart_title_provinces", unit=name, date=result.as_of)
     picture = await asyncio.to_thread(chart, drawn, name, ctx.content, heading)
-    return Attachment(picture.kind, picture.filename, picture.data, picture.mime_type, caption=t("official.chart_caption"))
+    return Attachment(
+        picture.kind, picture.filename, picture.data, picture.mime_type, caption=t("official.chart_caption")
+    )
 
 
 async def summary_buttons(ctx: Context, result: Tally) -> list[list[Button]]:
     code = result.unit_code
     level = unit_level(code)
-    rows = [[Button(t("official.excel"), payload=f"{VIEW}:x:{code}"),
-             Button(t("official.daily_report"), payload=f"{REPORTS}:s:{code}")]]
+    rows = [
+        [
+            Button(t("official.excel"), payload=f"{VIEW}:x:{code}"),
+            Button(t("official.daily_report"), payload=f"{REPORTS}:s:{code}"),
+        ]
+    ]
     if level == "commune":
-        rows.append([Button(t("official.update_figures"), payload=f"{FIGURES}:c:{code}"),
-                     Button(t("official.script_button"), payload=f"{SCRIPT}:c:{code}")])
+        rows.append(
+            [
+                Button(t("official.update_figures"), payload=f"{FIGURES}:c:{code}"),
+                Button(t("official.script_button"), payload=f"{SCRIPT}:c:{code}"),
+            ]
+        )
     else:
         # Drill-down into the communes furthest behind, as listed in the summary.
         drill = []
@@ -217,7 +227,10 @@ async def excel(ctx: Context, code: str) -> Step:
     title = unit_title(ctx, code)
     data = await asyncio.to_thread(to_xlsx, result, ctx.content, ctx.content.render(title))
     document = Attachment(
-        "document", f"tien-do-{code}-{result.as_of.isoformat()}.xlsx", data, XLSX,
+        "document",
+        f"tien-do-{code}-{result.as_of.isoformat()}.xlsx",
+        data,
+        XLSX,
         caption=t("official.excel_caption", unit=unit_name(ctx, code), date=result.as_of),
     )
     rows = [[Button(t("official.back_summary"), payload=f"{VIEW}:u:{code}"), home_button()]]
@@ -241,8 +254,15 @@ async def _reports_list(ctx: Context, *before: Reply) -> Step:
             return Step.end(*(Reply(r.text, [[home_button()]]) for r in before))
         return await refuse_official(ctx)
     subscribed = {s.unit_code for s in mine}
-    rows = [[Button(t("official.reports.cancel", unit=unit_title(ctx, s.unit_code)), payload=f"{REPORTS}:x:{s.unit_code}")] for s in mine]
-    rows += [[Button(t("official.reports.add", unit=unit_title(ctx, u)), payload=f"{REPORTS}:s:{u}")] for u in units if u not in subscribed]
+    rows = [
+        [Button(t("official.reports.cancel", unit=unit_title(ctx, s.unit_code)), payload=f"{REPORTS}:x:{s.unit_code}")]
+        for s in mine
+    ]
+    rows += [
+        [Button(t("official.reports.add", unit=unit_title(ctx, u)), payload=f"{REPORTS}:s:{u}")]
+        for u in units
+        if u not in subscribed
+    ]
     rows.append([home_button()])
     if not mine:
         return Step.end(*before, Reply("official.reports.none", rows))
@@ -292,7 +312,7 @@ _HOUR = re.compile(r"(\d{1,2})(?::00)?\s*\D{0,4}")
 
 
 def read_hour(text: str) -> int | None:
-    """"7", "07", "7h", "7:00", or 7 followed by the word for hours → 7; None when not an hour of the day."""
+    """ "7", "07", "7h", "7:00", or 7 followed by the word for hours → 7; None when not an hour of the day."""
     match = _HOUR.fullmatch(text.strip())
     return number(match.group(1), 23) if match else None
 
@@ -334,7 +354,11 @@ async def script_start(msg: Incoming, ctx: Context) -> Step:
     if code and ctx.communes.get(code) is not None:
         return await script(ctx, code)
     return await in_commune(
-        ctx, Role.COORDINATOR, script, payload=f"{SCRIPT}:c", choose=t("official.script.choose_commune"),
+        ctx,
+        Role.COORDINATOR,
+        script,
+        payload=f"{SCRIPT}:c",
+        choose=t("official.script.choose_commune"),
         picker=lambda: ask_commune(ctx, then=SCRIPT_PICKED, prompt="official.script.ask_commune"),
     )
 
@@ -353,8 +377,16 @@ async def script(ctx: Context, code: str) -> Step:
     name = entry.name if entry else code
     parts: list[Text] = [t("official.script.opening", commune=name), t("official.script.about")]
     if row.rate is not None:
-        parts.append(t("official.script.rate", date=today, commune=name, installed=row.installed,
-                       rate=Percent(row.rate), kind=t(f"official.script.kinds.{row.denominator_kind}")))
+        parts.append(
+            t(
+                "official.script.rate",
+                date=today,
+                commune=name,
+                installed=row.installed,
+                rate=Percent(row.rate),
+                kind=t(f"official.script.kinds.{row.denominator_kind}"),
+            )
+        )
     else:
         parts.append(t("official.script.no_figures"))
     if row.target is not None:

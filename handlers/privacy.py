@@ -24,7 +24,10 @@ async def opt_in(msg: Incoming, ctx: Context) -> Step:
 
 async def explain(msg: Incoming, ctx: Context) -> Step:
     """/xoadulieu: what is kept and what erasing means, then a confirmation button."""
-    rows = [[Button(t("privacy.confirm"), payload=f"{PRIVACY}:erase")], [Button(t("common.cancel"), payload=f"{PRIVACY}:keep")]]
+    rows = [
+        [Button(t("privacy.confirm"), payload=f"{PRIVACY}:erase")],
+        [Button(t("common.cancel"), payload=f"{PRIVACY}:keep")],
+    ]
     return Step.end(Reply("privacy.explain", rows))
 
 

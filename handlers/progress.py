@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 from documents.charts import Bar, bar_chart
-from texts import Join, Percent, Text, t
-from texts.content import Content
 from handlers.types import Attachment
 from storage.tally import Tally, TallyRow
+from texts import Join, Percent, Text, t
+from texts.content import Content
 
 BEHIND = 10
 
@@ -16,8 +16,15 @@ BEHIND = 10
 def summary_lines(row: TallyRow, as_of: dt.date) -> list[Text]:
     lines = []
     if row.rate is not None:
-        lines.append(t("tally.summary.rate", installed=row.installed, denominator=row.denominator,
-                       kind=t(f"tally.denominators.{row.denominator_kind}"), rate=Percent(row.rate)))
+        lines.append(
+            t(
+                "tally.summary.rate",
+                installed=row.installed,
+                denominator=row.denominator,
+                kind=t(f"tally.denominators.{row.denominator_kind}"),
+                rate=Percent(row.rate),
+            )
+        )
     else:
         lines.append(t("tally.summary.no_figures"))
     if row.communes > 1:
@@ -25,9 +32,13 @@ def summary_lines(row: TallyRow, as_of: dt.date) -> list[Text]:
     if row.target is None:
         lines.append(t("tally.summary.no_target"))
     elif row.gap == 0:
-        lines.append(t("tally.summary.target_reached", target=Percent.target(row.target.rate), deadline=row.target.deadline))
+        lines.append(
+            t("tally.summary.target_reached", target=Percent.target(row.target.rate), deadline=row.target.deadline)
+        )
     elif row.gap is not None:
-        lines.append(t("tally.summary.target", target=Percent.target(row.target.rate), deadline=row.target.deadline, gap=row.gap))
+        lines.append(
+            t("tally.summary.target", target=Percent.target(row.target.rate), deadline=row.target.deadline, gap=row.gap)
+        )
         projected = row.projected(as_of)
         if row.gain is None:
             # One count only: no pace to speak of yet (not "stalled").
@@ -69,8 +80,16 @@ def summary_text(tally: Tally, unit_name: Text | str) -> Text:
                 if row.rate is None:
                     lines.append(t("tally.summary.behind_line_no_figures", number=n, name=row.name))
                 else:
-                    lines.append(t("tally.summary.behind_line", number=n, name=row.name, rate=Percent(row.rate),
-                                   target=Percent.target(row.target.rate), gap=row.gap))
+                    lines.append(
+                        t(
+                            "tally.summary.behind_line",
+                            number=n,
+                            name=row.name,
+                            rate=Percent(row.rate),
+                            target=Percent.target(row.target.rate),
+                            gap=row.gap,
+                        )
+                    )
     return t("common.lines", lines=Join(tuple(lines), "\n"))
 
 

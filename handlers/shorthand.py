@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
-from texts.user_input import number
 from storage.folding import fold
+from texts.user_input import number
 
 # Categories of phrase, in the order they win a tie between phrases of the same length.
 OUTCOME_CATEGORIES = ("no_smartphone", "nobody_home", "refused")
@@ -52,7 +53,7 @@ class Vocabulary:
         return self._by_first.get(folded_word, ())  # type: ignore[attr-defined]
 
     @classmethod
-    def from_section(cls, section: Mapping[str, Any]) -> "Vocabulary":
+    def from_section(cls, section: Mapping[str, Any]) -> Vocabulary:
         """Built from content/vi/shorthand.toml (`content.section("shorthand")`)."""
         phrases: list[Phrase] = []
 
@@ -71,7 +72,9 @@ class Vocabulary:
         add(section.get("fillers", []), "filler")
         # Longest first; among equals, the category order above.
         phrases.sort(key=lambda p: (-len(p.words), CATEGORIES.index(p.category)))
-        abbreviations = {fold(k): unicodedata.normalize("NFC", v).lower() for k, v in section.get("abbreviations", {}).items()}
+        abbreviations = {
+            fold(k): unicodedata.normalize("NFC", v).lower() for k, v in section.get("abbreviations", {}).items()
+        }
         return cls(tuple(phrases), abbreviations)
 
 
@@ -145,7 +148,7 @@ def _match_at(tokens: list[_Token], i: int, vocabulary: Vocabulary) -> Phrase | 
         window = tokens[i : i + n]
         if any(t.segment != window[0].segment or t.role is not None for t in window):
             continue
-        if all(_word_matches(t, w, f) for t, w, f in zip(window, phrase.words, phrase.folded)):
+        if all(_word_matches(t, w, f) for t, w, f in zip(window, phrase.words, phrase.folded, strict=True)):
             return phrase
     return None
 
@@ -264,9 +267,14 @@ def parse(text: str, vocabulary: Vocabulary) -> Parsed:
     claimed: dict[int, int] = {}  # index in pending_counts → token index
 
     def try_claim(n: int, after: bool) -> None:
-        start, end, category = pending_counts[n]
+        start, end, _category = pending_counts[n]
         j = next_index(end - 1, 1, tokens[start].segment) if after else next_index(start, -1, tokens[start].segment)
-        if j is not None and tokens[j].kind == "number" and tokens[j].role is None and _count(tokens[j].text) is not None:
+        if (
+            j is not None
+            and tokens[j].kind == "number"
+            and tokens[j].role is None
+            and _count(tokens[j].text) is not None
+        ):
             tokens[j].role = "value"
             claimed[n] = j
 
@@ -288,8 +296,13 @@ def parse(text: str, vocabulary: Vocabulary) -> Parsed:
     runs: list[list[_Token]] = []
     for k, t in enumerate(tokens):
         if t.role is None:
-            if runs and t.kind == "word" and runs[-1][-1].kind == "word" and tokens[k - 1] is runs[-1][-1] \
-                    and runs[-1][-1].segment == t.segment:
+            if (
+                runs
+                and t.kind == "word"
+                and runs[-1][-1].kind == "word"
+                and tokens[k - 1] is runs[-1][-1]
+                and runs[-1][-1].segment == t.segment
+            ):
                 runs[-1].append(t)
             else:
                 runs.append([t])

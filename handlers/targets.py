@@ -17,14 +17,14 @@ from handlers.menu import home_button
 from handlers.officials import TARGETS, provinces, show, target_role, unit_title
 from handlers.router import Flow
 from handlers.types import Button, Incoming, Kind, Reply, Step
-from texts import Percent, Text, t
-from texts.user_input import number
 from storage import roles
 from storage.figures import DENOMINATORS, TargetSpec, parse_rate, set_target, target_for, targets_in_force
 from storage.folding import fold
 from storage.roles import Role
 from storage.units import COUNTRY_CODE, unit_level
+from texts import Percent, Text, t
 from texts.formats import local_date
+from texts.user_input import number
 
 ANSWER, CONFIRM, PICKED = "target.answer", "target.confirm", "target.commune_picked"
 RATE_BUTTONS = (50, 60, 70, 80, 100)
@@ -43,10 +43,17 @@ async def targets_start(msg: Incoming, ctx: Context) -> Step:
         return await refusal(ctx, await check(ctx, Role.PROVINCE_OFFICER, unit), Role.PROVINCE_OFFICER, unit)
     rows = []
     if any(g.role is Role.ADMIN for g in grants):
-        rows.append([Button(t("tally.country"), payload=f"{TARGETS}:u:{COUNTRY_CODE}"),
-                     Button(t("official.targets.a_province"), payload=f"{TARGETS}:p")])
-    rows += [[Button(unit_title(ctx, g.unit_code), payload=f"{TARGETS}:u:{g.unit_code}")]
-             for g in grants if g.role is Role.PROVINCE_OFFICER]
+        rows.append(
+            [
+                Button(t("tally.country"), payload=f"{TARGETS}:u:{COUNTRY_CODE}"),
+                Button(t("official.targets.a_province"), payload=f"{TARGETS}:p"),
+            ]
+        )
+    rows += [
+        [Button(unit_title(ctx, g.unit_code), payload=f"{TARGETS}:u:{g.unit_code}")]
+        for g in grants
+        if g.role is Role.PROVINCE_OFFICER
+    ]
     rows.append([Button(t("official.targets.a_commune"), payload=f"{TARGETS}:c")])
     rows.append([home_button()])
     return Step.end(Reply("official.targets.choose_unit", rows))
@@ -82,21 +89,43 @@ async def ask_target(ctx: Context, field: str, reason: Text | None = None) -> St
         if spec is None:
             current: Text = t("official.targets.current_none")
         else:
-            source = t("official.targets.current_own") if spec.unit_code == code else \
-                t("official.targets.current_inherited", unit=unit_name(ctx, spec.unit_code))
-            current = t("official.targets.current", rate=Percent.target(spec.rate), deadline=spec.deadline,
-                        source=source, kind=t(f"tally.denominators.{spec.denominator}"))
+            source = (
+                t("official.targets.current_own")
+                if spec.unit_code == code
+                else t("official.targets.current_inherited", unit=unit_name(ctx, spec.unit_code))
+            )
+            current = t(
+                "official.targets.current",
+                rate=Percent.target(spec.rate),
+                deadline=spec.deadline,
+                source=source,
+                kind=t(f"tally.denominators.{spec.denominator}"),
+            )
         question = t("official.targets.ask_rate", unit=unit_name(ctx, code), current=current)
-        rows = [[Button(t("official.targets.rate_button", rate=Percent.target(Fraction(p, 100))), payload=f"{TARGETS}:r:{p}") for p in RATE_BUTTONS], [home_button()]]
+        rows = [
+            [
+                Button(
+                    t("official.targets.rate_button", rate=Percent.target(Fraction(p, 100))), payload=f"{TARGETS}:r:{p}"
+                )
+                for p in RATE_BUTTONS
+            ],
+            [home_button()],
+        ]
     elif field == "deadline":
         kept = tg.get("current_deadline")
-        question = t("official.targets.ask_deadline", rate=Percent.target(Fraction(tg["rate"])),
-                     current=t("official.targets.current_deadline", deadline=dt.date.fromisoformat(kept)) if kept else "")
+        question = t(
+            "official.targets.ask_deadline",
+            rate=Percent.target(Fraction(tg["rate"])),
+            current=t("official.targets.current_deadline", deadline=dt.date.fromisoformat(kept)) if kept else "",
+        )
         rows = [[Button(t("official.targets.keep_deadline"), payload=f"{TARGETS}:dk")]] if kept else []
         rows.append([home_button()])
     else:
         question = t("official.targets.ask_denominator", rate=Percent.target(Fraction(tg["rate"])))
-        rows = [[Button(t(f"official.targets.denominators.{d}"), payload=f"{TARGETS}:n:{d}") for d in DENOMINATORS], [home_button()]]
+        rows = [
+            [Button(t(f"official.targets.denominators.{d}"), payload=f"{TARGETS}:n:{d}") for d in DENOMINATORS],
+            [home_button()],
+        ]
     text = t("official.targets.retry", reason=reason, question=question) if reason is not None else question
     return Step.to(ANSWER, Reply(text, rows))
 
@@ -130,7 +159,10 @@ async def on_target_answer(msg: Incoming, ctx: Context) -> Step:
         return await set_deadline(ctx, read_day(text, local_date(ctx.now)))
     typed = fold(text)
     for d in DENOMINATORS:
-        names = {fold(ctx.content.render(t(f"official.targets.denominators.{d}"))), fold(ctx.content.render(t(f"tally.denominators.{d}")))}
+        names = {
+            fold(ctx.content.render(t(f"official.targets.denominators.{d}"))),
+            fold(ctx.content.render(t(f"tally.denominators.{d}"))),
+        }
         if typed in names:
             return await target_answered(ctx, denominator=d)
     return await ask_target(ctx, field, t("official.targets.reason.choose_denominator"))
@@ -146,12 +178,25 @@ async def set_deadline(ctx: Context, day: dt.date | None) -> Step:
 
 def target_confirmation(ctx: Context) -> Reply:
     tg = ctx.draft["tg"]
-    scope = {"country": t("official.targets.scope_country"), "province": t("official.targets.scope_province"),
-             "commune": t("official.targets.scope_commune")}[unit_level(tg["unit"])]
-    text = t("official.targets.confirm", unit=unit_title(ctx, tg["unit"]), rate=Percent.target(Fraction(tg["rate"])),
-             kind=t(f"tally.denominators.{tg['denominator']}"), deadline=dt.date.fromisoformat(tg["deadline"]), scope=scope)
-    rows = [[Button(t("official.figures.save"), payload=f"{TARGETS}:save:{tg['token']}"),
-             Button(t("common.cancel"), payload=f"{TARGETS}:no:{tg['token']}")]]
+    scope = {
+        "country": t("official.targets.scope_country"),
+        "province": t("official.targets.scope_province"),
+        "commune": t("official.targets.scope_commune"),
+    }[unit_level(tg["unit"])]
+    text = t(
+        "official.targets.confirm",
+        unit=unit_title(ctx, tg["unit"]),
+        rate=Percent.target(Fraction(tg["rate"])),
+        kind=t(f"tally.denominators.{tg['denominator']}"),
+        deadline=dt.date.fromisoformat(tg["deadline"]),
+        scope=scope,
+    )
+    rows = [
+        [
+            Button(t("official.figures.save"), payload=f"{TARGETS}:save:{tg['token']}"),
+            Button(t("common.cancel"), payload=f"{TARGETS}:no:{tg['token']}"),
+        ]
+    ]
     return Reply(text, rows)
 
 
@@ -206,8 +251,13 @@ async def save_target(ctx: Context) -> Step:
         return refused
     rate, deadline = Fraction(tg["rate"]), dt.date.fromisoformat(tg["deadline"])
     await set_target(ctx.db, code, rate, deadline, tg["denominator"], set_by=ctx.user.id, source="chat")
-    saved = t("official.targets.saved", unit=unit_name(ctx, code), rate=Percent.target(rate),
-              kind=t(f"tally.denominators.{tg['denominator']}"), deadline=deadline)
+    saved = t(
+        "official.targets.saved",
+        unit=unit_name(ctx, code),
+        rate=Percent.target(rate),
+        kind=t(f"tally.denominators.{tg['denominator']}"),
+        deadline=deadline,
+    )
     return await show(ctx, code, Reply(saved))
 
 

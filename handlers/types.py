@@ -154,20 +154,20 @@ class Step:
     state: Any = _KEEP
 
     @classmethod
-    def stay(cls, *replies: Reply) -> "Step":
+    def stay(cls, *replies: Reply) -> Step:
         return cls(replies, _KEEP)
 
     @classmethod
-    def to(cls, state: str, *replies: Reply) -> "Step":
+    def to(cls, state: str, *replies: Reply) -> Step:
         return cls(replies, state)
 
     @classmethod
-    def end(cls, *replies: Reply) -> "Step":
+    def end(cls, *replies: Reply) -> Step:
         return cls(replies, None)
 
     @property
     def keeps_state(self) -> bool:
         return self.state is _KEEP
 
-    def then(self, *more: Reply) -> "Step":
+    def then(self, *more: Reply) -> Step:
         return Step(self.replies + more, self.state)

@@ -7,22 +7,27 @@ import csv
 import io
 import re
 
+from documents.posters.venue import PosterUnavailable, draw_async, poster_request, public_handles
 from handlers.communes import ask_commune, commune_label
 from handlers.context import Context
 from handlers.menu import home_button
 from handlers.router import Flow, MenuEntry
 from handlers.types import Ask, Attachment, Button, Incoming, Kind, Reply, Step
-from texts import Percent, Text, t
-from texts.user_input import is_name, record_id
-from documents.posters.venue import PosterUnavailable, draw_async, poster_request, public_handles
 from storage import venues
 from storage.models import Venue
+from texts import Percent, Text, t
 from texts.formats import LOCAL_TIMEZONE, local_date
+from texts.user_input import is_name, record_id
 
 REGISTER = "venue"  # venue → start; venue:kind:<kind>, venue:skip, venue:ok, venue:redo
 MINE = "venues"  # venues → list; venues:<action>:<venue id>
 NAME, KIND, COMMUNE, ADDRESS, LOCATION, CONFIRM = (
-    "venue.name", "venue.kind", "venue.commune_picked", "venue.address", "venue.location", "venue.confirm"
+    "venue.name",
+    "venue.kind",
+    "venue.commune_picked",
+    "venue.address",
+    "venue.location",
+    "venue.confirm",
 )
 MIN_TEXT = 3
 DRAFT = ("venue_name", "venue_kind", "venue_commune", "venue_address", "venue_latitude", "venue_longitude")
@@ -108,7 +113,11 @@ async def address_typed(msg: Incoming, ctx: Context) -> Step:
 
 
 def ask_location() -> Reply:
-    return Reply("venue.ask_location", [[Button(t("venue.skip_location"), payload=f"{REGISTER}:skip")], cancel_row()], ask=Ask.LOCATION)
+    return Reply(
+        "venue.ask_location",
+        [[Button(t("venue.skip_location"), payload=f"{REGISTER}:skip")], cancel_row()],
+        ask=Ask.LOCATION,
+    )
 
 
 async def location_given(msg: Incoming, ctx: Context) -> Step:
@@ -118,13 +127,18 @@ async def location_given(msg: Incoming, ctx: Context) -> Step:
     else:
         lat, lon = typed_coordinates(msg.text if msg.kind is Kind.TEXT else None)
         if lat is None:
-            return Step.stay(Reply("venue.location_invalid", [[Button(t("venue.skip_location"), payload=f"{REGISTER}:skip")], cancel_row()]))
+            return Step.stay(
+                Reply(
+                    "venue.location_invalid",
+                    [[Button(t("venue.skip_location"), payload=f"{REGISTER}:skip")], cancel_row()],
+                )
+            )
     ctx.remember(venue_latitude=lat, venue_longitude=lon)
     return Step.to(CONFIRM, confirmation(ctx))
 
 
 def typed_coordinates(text: str | None) -> tuple[float | None, float | None]:
-    """"21.0285, 105.8542" (or with decimal commas, "21,0285 105,8542") → numbers; else Nones."""
+    """ "21.0285, 105.8542" (or with decimal commas, "21,0285 105,8542") → numbers; else Nones."""
     match = COORDINATES.fullmatch(text or "")
     if match is None:
         return None, None
@@ -212,8 +226,12 @@ async def poster_replies(ctx: Context, venue: Venue) -> list[Reply]:
         key = "venue.poster_no_handle" if exc.reason == "no_handle" else "venue.not_configured"
         return [Reply(t(key), [[home_button()]])]
     poster = await draw_async(request)
-    pdf = Attachment("document", f"{request.filename}.pdf", poster.pdf, "application/pdf", caption=t("venue.poster_pdf"))
-    png = Attachment("image", f"{request.filename}.png", poster.png, "image/png", caption=t("venue.poster_png", code=venue.code))
+    pdf = Attachment(
+        "document", f"{request.filename}.pdf", poster.pdf, "application/pdf", caption=t("venue.poster_pdf")
+    )
+    png = Attachment(
+        "image", f"{request.filename}.png", poster.png, "image/png", caption=t("venue.poster_png", code=venue.code)
+    )
     return [
         Reply("common.file_only", attachment=pdf),
         Reply("common.file_only", [[Button(t("venue.my_venues"), payload=MINE)], [home_button()]], attachment=png),
@@ -250,11 +268,16 @@ async def on_mine_button(msg: Incoming, ctx: Context) -> Step:
     if action == "v":
         return Step.end(await details(ctx, venue))
     if action == "p":
-        return Step.end(Reply(t("venue.poster_again", name=venue.name, code=venue.code)), *await poster_replies(ctx, venue))
+        return Step.end(
+            Reply(t("venue.poster_again", name=venue.name, code=venue.code)), *await poster_replies(ctx, venue)
+        )
     if action == "x":
         return Step.end(await export(ctx, venue))
     if action == "r":
-        rows = [[Button(t("venue.revoke_yes"), payload=f"{MINE}:R:{venue.id}")], [Button(t("common.back"), payload=f"{MINE}:v:{venue.id}")]]
+        rows = [
+            [Button(t("venue.revoke_yes"), payload=f"{MINE}:R:{venue.id}")],
+            [Button(t("common.back"), payload=f"{MINE}:v:{venue.id}")],
+        ]
         return Step.end(Reply(t("venue.revoke_ask", name=venue.name, code=venue.code), rows))
     if action == "R":
         old = venue.code
@@ -283,7 +306,10 @@ async def details(ctx: Context, venue: Venue) -> Reply:
         else t("venue.share_none"),
     )
     rows = [
-        [Button(t("venue.get_poster"), payload=f"{MINE}:p:{venue.id}"), Button(t("venue.export"), payload=f"{MINE}:x:{venue.id}")],
+        [
+            Button(t("venue.get_poster"), payload=f"{MINE}:p:{venue.id}"),
+            Button(t("venue.export"), payload=f"{MINE}:x:{venue.id}"),
+        ],
         [Button(t("venue.revoke"), payload=f"{MINE}:r:{venue.id}")],
         [Button(t("venue.my_venues"), payload=MINE), home_button()],
     ]
@@ -305,7 +331,9 @@ async def export(ctx: Context, venue: Venue) -> Reply:
         channel = channel_names.get(row.channel, row.channel)
         writer.writerow([when, row.visitor_number, channel, answers[row.already_installed]])
     data = ("\ufeff" + out.getvalue()).encode("utf-8")
-    csv_file = Attachment("document", f"checkins-{venue.code}.csv", data, "text/csv", caption=t("venue.export_caption", count=len(log)))
+    csv_file = Attachment(
+        "document", f"checkins-{venue.code}.csv", data, "text/csv", caption=t("venue.export_caption", count=len(log))
+    )
     return Reply("common.file_only", [[Button(t("common.back"), payload=f"{MINE}:v:{venue.id}")]], attachment=csv_file)
 
 

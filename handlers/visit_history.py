@@ -8,12 +8,12 @@ from handlers.context import Context
 from handlers.menu import home_button
 from handlers.router import Flow, MenuEntry
 from handlers.types import Button, Incoming, Reply, Step
-from texts import t
-from texts.user_input import record_id
 from handlers.visits import details, edit_menu, field_worker, refuse_volunteer, today_line
 from storage import roles, visits
 from storage.models import Visit
 from storage.roles import Role
+from texts import t
+from texts.user_input import record_id
 
 RECENT = "vl"
 
@@ -43,11 +43,22 @@ async def _own_visit(ctx: Context, raw_id: str) -> Visit | Step:
 
 
 async def recent(msg: Incoming, ctx: Context) -> Step:
-    if not await roles.communes_for(ctx.db, ctx.user.id, Role.VOLUNTEER) and not await visits.recent_of(ctx.db, ctx.user.id, 1):
+    if not await roles.communes_for(ctx.db, ctx.user.id, Role.VOLUNTEER) and not await visits.recent_of(
+        ctx.db, ctx.user.id, 1
+    ):
         return await refuse_volunteer(ctx)
     rows = [
-        [Button(t("visit.list_button", hamlet=v.hamlet, household=v.household or "—", outcome=t(f"visit.outcome.{v.outcome}")),
-                payload=f"vv:{v.id}")]
+        [
+            Button(
+                t(
+                    "visit.list_button",
+                    hamlet=v.hamlet,
+                    household=v.household or "—",
+                    outcome=t(f"visit.outcome.{v.outcome}"),
+                ),
+                payload=f"vv:{v.id}",
+            )
+        ]
         for v in await visits.recent_of(ctx.db, ctx.user.id)
     ]
     key = "visit.recent" if rows else "visit.recent_none"
@@ -63,7 +74,9 @@ async def view(msg: Incoming, ctx: Context) -> Step:
     corrections = sum(1 for r in await visits.history(ctx.db, visit.id) if r.action == "corrected")
     rows = []
     if visits.changeable(visit, ctx.now):
-        rows.append([Button(t("visit.correct"), payload=f"vc:{visit.id}"), Button(t("visit.delete"), payload=f"vd:{visit.id}")])
+        rows.append(
+            [Button(t("visit.correct"), payload=f"vc:{visit.id}"), Button(t("visit.delete"), payload=f"vd:{visit.id}")]
+        )
     rows.append([Button(t("visit.menu_recent"), payload=RECENT), home_button()])
     text = t(
         "visit.view",
@@ -86,12 +99,24 @@ async def remove(msg: Incoming, ctx: Context) -> Step:
     if refused:
         return refused
     if await visits.has_return_visits(ctx.db, visit):
-        return Step.end(Reply("visit.delete_has_revisit", [[Button(t("visit.correct"), payload=f"vc:{visit.id}")], [home_button()]]))
+        return Step.end(
+            Reply("visit.delete_has_revisit", [[Button(t("visit.correct"), payload=f"vc:{visit.id}")], [home_button()]])
+        )
     if confirmed != "y":
-        rows = [[Button(t("visit.delete_confirm"), payload=f"vd:{visit.id}:y"), Button(t("common.no"), payload=f"vv:{visit.id}")]]
+        rows = [
+            [
+                Button(t("visit.delete_confirm"), payload=f"vd:{visit.id}:y"),
+                Button(t("common.no"), payload=f"vv:{visit.id}"),
+            ]
+        ]
         return Step.end(Reply(t("visit.delete_ask", details=details(ctx, visits.snapshot(visit))), rows))
     await visits.delete_visit(ctx.db, visit, ctx.user.id, ctx.now)
-    return Step.end(Reply(t("visit.deleted", today=await today_line(ctx)), [[Button(t("visit.menu_recent"), payload=RECENT), home_button()]]))
+    return Step.end(
+        Reply(
+            t("visit.deleted", today=await today_line(ctx)),
+            [[Button(t("visit.menu_recent"), payload=RECENT), home_button()]],
+        )
+    )
 
 
 FLOW = Flow(

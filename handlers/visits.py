@@ -6,22 +6,24 @@ from __future__ import annotations
 from typing import Any
 
 from handlers import shorthand
-from handlers.access import home_unit, in_commune, refuse_unless, refusal, check, unit_name
+from handlers.access import check, home_unit, in_commune, refusal, refuse_unless, unit_name
 from handlers.communes import ask_commune
 from handlers.context import Context
 from handlers.menu import home_button
 from handlers.router import Flow, MenuEntry
 from handlers.types import Ask, Button, Incoming, Kind, Reply, Step
-from texts import Join, Text, t
-from texts.user_input import number
 from storage import roles, visits, volunteers
 from storage.folding import fold
 from storage.roles import Role
 from storage.visits import MAX_PER_HOUSEHOLD, Outcome
+from texts import Join, Text, t
 from texts.formats import local_date
+from texts.user_input import number
 
 VISIT = "visit"
-HAMLET, HOUSEHOLD, OUTCOME, NUMBER, SUMMARY = (f"visit.{s}" for s in ("hamlet", "household", "outcome", "number", "summary"))
+HAMLET, HOUSEHOLD, OUTCOME, NUMBER, SUMMARY = (
+    f"visit.{s}" for s in ("hamlet", "household", "outcome", "number", "summary")
+)
 PICKED = "visit.commune_picked"
 STATES_OF = {"hamlet": HAMLET, "household": HOUSEHOLD, "outcome": OUTCOME}
 COUNTS = visits.COUNT_FIELDS
@@ -87,8 +89,10 @@ def next_question(v: dict[str, Any], quick: bool) -> tuple[str | None, Text | No
     outcome = Outcome(v["outcome"])
     if outcome in (Outcome.NO_SMARTPHONE, Outcome.NOBODY_HOME):
         if any(v.get(f) for f in COUNTS):
-            reason = t("visit.reason.no_phone_counts" if outcome is Outcome.NO_SMARTPHONE else "visit.reason.nobody_counts",
-                       outcome=t(f"visit.outcome.{outcome}"))
+            reason = t(
+                "visit.reason.no_phone_counts" if outcome is Outcome.NO_SMARTPHONE else "visit.reason.nobody_counts",
+                outcome=t(f"visit.outcome.{outcome}"),
+            )
             for f in ("outcome", *COUNTS):
                 v.pop(f, None)
             return "outcome", reason
@@ -96,7 +100,9 @@ def next_question(v: dict[str, Any], quick: bool) -> tuple[str | None, Text | No
         return None, None
     if outcome is not Outcome.HELPED:
         if v.get("installed_now"):
-            reason = t("visit.reason.installed_not_helped", outcome=t(f"visit.outcome.{outcome}"), number=v["installed_now"])
+            reason = t(
+                "visit.reason.installed_not_helped", outcome=t(f"visit.outcome.{outcome}"), number=v["installed_now"]
+            )
             for f in ("outcome", *COUNTS):
                 v.pop(f, None)
             return "outcome", reason
@@ -113,7 +119,7 @@ def next_question(v: dict[str, Any], quick: bool) -> tuple[str | None, Text | No
             return field, None
         problem = answer_problem(v, field, v[field])
         if problem is not None:
-            for later in order[order.index(field):]:
+            for later in order[order.index(field) :]:
                 v.pop(later, None)
             return field, problem
     return None, None
@@ -128,7 +134,11 @@ async def start(msg: Incoming, ctx: Context) -> Step:
     if code:
         return await begin(ctx, code)
     return await in_commune(
-        ctx, Role.VOLUNTEER, begin, payload=f"{VISIT}:c", choose=t("visit.choose_commune"),
+        ctx,
+        Role.VOLUNTEER,
+        begin,
+        payload=f"{VISIT}:c",
+        choose=t("visit.choose_commune"),
         picker=lambda: ask_commune(ctx, then=PICKED, prompt="visit.ask_commune"),
     )
 
@@ -183,8 +193,14 @@ async def ask(ctx: Context, field: str, reason: Text | None = None) -> Step:
     elif field == "outcome":
         question = t("visit.ask_outcome")
         rows = [
-            [Button(t("visit.outcome.helped"), payload="vo:helped"), Button(t("visit.outcome.already"), payload="vo:already")],
-            [Button(t("visit.outcome.no_smartphone"), payload="vo:no_smartphone"), Button(t("visit.outcome.refused"), payload="vo:refused")],
+            [
+                Button(t("visit.outcome.helped"), payload="vo:helped"),
+                Button(t("visit.outcome.already"), payload="vo:already"),
+            ],
+            [
+                Button(t("visit.outcome.no_smartphone"), payload="vo:no_smartphone"),
+                Button(t("visit.outcome.refused"), payload="vo:refused"),
+            ],
             [Button(t("visit.outcome.nobody_home"), payload="vo:nobody_home")],
             [home_button()],
         ]
@@ -232,11 +248,19 @@ async def _typed_place(msg: Incoming, ctx: Context, field: str) -> Step:
     if shorthand.parse(text, vocabulary).is_visit:
         return await from_line(ctx, ctx.draft["v"]["commune_code"], text, keep=ctx.draft["v"])
     if field == "hamlet":
-        value, limit, empty = shorthand.parse_hamlet(text, vocabulary), visits.HAMLET_MAX, t("visit.reason.hamlet_empty")
+        value, limit, empty = (
+            shorthand.parse_hamlet(text, vocabulary),
+            visits.HAMLET_MAX,
+            t("visit.reason.hamlet_empty"),
+        )
     elif fold(text) in {fold(w) for w in ctx.content.section("visit.skip_words")}:
         value, limit, empty = "", visits.HOUSEHOLD_MAX, None
     else:
-        value, limit, empty = shorthand.parse_household(text, vocabulary), visits.HOUSEHOLD_MAX, t("visit.reason.household_empty")
+        value, limit, empty = (
+            shorthand.parse_household(text, vocabulary),
+            visits.HOUSEHOLD_MAX,
+            t("visit.reason.household_empty"),
+        )
     if value is None:
         return await ask(ctx, field, empty)
     if problem := _free_text_problem(value, limit):
@@ -454,7 +478,9 @@ async def summary_reply(ctx: Context, token: str, v: dict[str, Any], correction:
         ]
     else:
         rows = [[Button(t("visit.save"), payload=f"vs:save:{token}")]]
-    rows.append([Button(t("visit.edit"), payload=f"vs:edit:{token}"), Button(t("visit.cancel"), payload=f"vs:cancel:{token}")])
+    rows.append(
+        [Button(t("visit.edit"), payload=f"vs:edit:{token}"), Button(t("visit.cancel"), payload=f"vs:cancel:{token}")]
+    )
     if ctx.capabilities.request_location and v.get("latitude") is None:
         rows.append([Button(t("visit.add_location"), payload=f"vs:loc:{token}")])
     return Reply(text, rows)
@@ -465,8 +491,12 @@ def details(ctx: Context, v: dict[str, Any]) -> Text:
     outcome = v.get("outcome")
     phones: Text | str = ""
     if outcome not in (Outcome.NO_SMARTPHONE, Outcome.NOBODY_HOME):
-        phones = t("visit.summary_phones", smartphones=v.get("smartphones", 0), installed=v.get("installed_now", 0),
-                   already=v.get("already_installed", 0))
+        phones = t(
+            "visit.summary_phones",
+            smartphones=v.get("smartphones", 0),
+            installed=v.get("installed_now", 0),
+            already=v.get("already_installed", 0),
+        )
     return t(
         "visit.details",
         commune=unit_name(ctx, v["commune_code"]),
@@ -540,7 +570,9 @@ async def save(ctx: Context, token: str, choice: str | None) -> Step:
     close = bool(data.get("location_asked")) and data.get("latitude") is None
     if draft.visit_id is not None:
         return await _save_correction(ctx, token, draft.visit_id, data, close)
-    duplicate = await visits.find_duplicate(ctx.db, data["commune_code"], data["hamlet"], data.get("household", ""), ctx.now)
+    duplicate = await visits.find_duplicate(
+        ctx.db, data["commune_code"], data["hamlet"], data.get("household", ""), ctx.now
+    )
     if duplicate is not None and choice not in ("r", "n"):
         # Someone saved this household since the summary was shown: ask first.
         return Step.to(SUMMARY, await summary_reply(ctx, token, data, None))
@@ -564,7 +596,9 @@ async def _save_correction(ctx: Context, token: str, visit_id: int, data: dict[s
     if not await visits.claim_draft(ctx.db, token, ctx.user.id):
         return await _gone(ctx, token)
     await visits.correct_visit(ctx.db, visit, data, ctx.user.id, ctx.now, token)
-    return Step.end(Reply(t("visit.corrected", today=await today_line(ctx)), after_save_rows(visit.commune_code), close_ask=close))
+    return Step.end(
+        Reply(t("visit.corrected", today=await today_line(ctx)), after_save_rows(visit.commune_code), close_ask=close)
+    )
 
 
 def after_save_rows(commune_code: str) -> list[list[Button]]:

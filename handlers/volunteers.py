@@ -11,13 +11,13 @@ from handlers.context import Context
 from handlers.menu import home_button, main_menu
 from handlers.router import Flow, MenuEntry
 from handlers.types import Ask, Button, Incoming, Kind, Reply, Step
-from texts import Join, Phone, t
-from texts.user_input import is_name
 from storage import roles, visits, volunteers
 from storage.models import VolunteerInvite
 from storage.roles import Role
 from storage.volunteers import InviteState, Status
+from texts import Join, Phone, t
 from texts.formats import local_date
+from texts.user_input import is_name
 
 REGISTER = "reg"
 INVITE_LINK = "v"  # deep link: /start v-<invite code>
@@ -67,7 +67,11 @@ async def already_registered(ctx: Context) -> Step:
 
 async def on_code(msg: Incoming, ctx: Context) -> Step:
     if msg.kind is not Kind.TEXT or not (msg.text or "").strip():
-        return Step.stay(Reply("volunteer.ask_code", [[Button(t("volunteer.no_code"), payload=f"{REGISTER}:nocode")], [home_button()]]))
+        return Step.stay(
+            Reply(
+                "volunteer.ask_code", [[Button(t("volunteer.no_code"), payload=f"{REGISTER}:nocode")], [home_button()]]
+            )
+        )
     return await with_code(ctx, msg.text or "")
 
 
@@ -104,7 +108,9 @@ async def commune_picked(msg: Incoming, ctx: Context) -> Step:
 
 
 def ask_name(ctx: Context) -> Step:
-    return Step.to(NAME, Reply(t("volunteer.ask_name", commune=unit_name(ctx, ctx.draft["reg_commune"])), [[home_button()]]))
+    return Step.to(
+        NAME, Reply(t("volunteer.ask_name", commune=unit_name(ctx, ctx.draft["reg_commune"])), [[home_button()]])
+    )
 
 
 async def on_name(msg: Incoming, ctx: Context) -> Step:
@@ -129,7 +135,9 @@ async def on_phone(msg: Incoming, ctx: Context) -> Step:
     """The phone from the contact button (the person's own only), or typed."""
     if msg.kind is Kind.CONTACT:
         if not msg.contact_is_own:
-            return Step.stay(Reply("volunteer.phone_not_own", ask=Ask.CONTACT if ctx.capabilities.request_contact else None))
+            return Step.stay(
+                Reply("volunteer.phone_not_own", ask=Ask.CONTACT if ctx.capabilities.request_contact else None)
+            )
         phone = volunteers.normalize_phone(msg.contact_phone or "", any_country=True)
     elif msg.kind is Kind.TEXT:
         phone = volunteers.normalize_phone(msg.text or "")
@@ -162,13 +170,23 @@ async def finish(ctx: Context, team: str) -> Step:
     if d.get("reg_invite"):
         invite = await ctx.db.get(VolunteerInvite, d["reg_invite"])
     row = await volunteers.register(
-        ctx.db, ctx.user.id, commune, display_name=d["reg_name"], phone=d["reg_phone"], team=team, now=ctx.now, invite=invite
+        ctx.db,
+        ctx.user.id,
+        commune,
+        display_name=d["reg_name"],
+        phone=d["reg_phone"],
+        team=team,
+        now=ctx.now,
+        invite=invite,
     )
     where = unit_name(ctx, commune)
     if row.status == Status.ACTIVE:
         if invite is not None and invite.created_by:
-            ctx.notify(invite.created_by, Reply(t("volunteer.joined_notice", name=row.display_name, commune=where)),
-                       about=ctx.user.id)
+            ctx.notify(
+                invite.created_by,
+                Reply(t("volunteer.joined_notice", name=row.display_name, commune=where)),
+                about=ctx.user.id,
+            )
         return Step.end(await main_menu(ctx, "volunteer.welcome", commune=where))
     coordinators = await roles.holders(ctx.db, Role.COORDINATOR, commune)
     for coordinator in coordinators:
@@ -180,8 +198,15 @@ async def finish(ctx: Context, team: str) -> Step:
 
 
 def approval_request(row, where) -> Reply:
-    rows = [[Button(t("volunteer.approve"), payload=f"vr:ok:{row.id}"), Button(t("volunteer.refuse"), payload=f"vr:no:{row.id}")]]
-    text = t("volunteer.approval_request", name=row.display_name, phone=Phone(row.phone), team=row.team or "—", commune=where)
+    rows = [
+        [
+            Button(t("volunteer.approve"), payload=f"vr:ok:{row.id}"),
+            Button(t("volunteer.refuse"), payload=f"vr:no:{row.id}"),
+        ]
+    ]
+    text = t(
+        "volunteer.approval_request", name=row.display_name, phone=Phone(row.phone), team=row.team or "—", commune=where
+    )
     return Reply(text, rows)
 
 

@@ -10,7 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.db import dialect_insert
 from storage.models import Account, Conversation, User, utcnow
 
-
 # last_seen_at is kept to the hour: writing it on every update would cost an UPDATE each time.
 SEEN_TO_WITHIN = dt.timedelta(hours=1)
 
@@ -30,8 +29,14 @@ async def open_account(
         await session.flush()
         stmt = (
             dialect_insert(session, Account)
-            .values(channel=channel, external_id=external_id, chat_id=chat_id, user_id=user.id,
-                    created_at=utcnow(), last_seen_at=utcnow())
+            .values(
+                channel=channel,
+                external_id=external_id,
+                chat_id=chat_id,
+                user_id=user.id,
+                created_at=utcnow(),
+                last_seen_at=utcnow(),
+            )
             .on_conflict_do_nothing(index_elements=["channel", "external_id"])
         )
         result = await session.execute(stmt)
@@ -94,7 +99,15 @@ async def find_or_create_person(session: AsyncSession, channel: str, external_id
     session.add(user)
     await session.flush()
     now = utcnow()
-    session.add(Account(channel=channel, external_id=external_id, chat_id=external_id, user_id=user.id,
-                        created_at=now, last_seen_at=now))
+    session.add(
+        Account(
+            channel=channel,
+            external_id=external_id,
+            chat_id=external_id,
+            user_id=user.id,
+            created_at=now,
+            last_seen_at=now,
+        )
+    )
     await session.flush()
     return user, True

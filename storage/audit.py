@@ -23,7 +23,11 @@ async def record(
     """One entry, written in the caller's transaction (so an action and its entry stand or fall together)."""
     session.add(
         AuditEntry(
-            at=utcnow(), actor_user_id=actor, source=source[:40], action=action, unit_code=unit_code,
+            at=utcnow(),
+            actor_user_id=actor,
+            source=source[:40],
+            action=action,
+            unit_code=unit_code,
             details={k: _plain(v) for k, v in details.items()},
         )
     )
@@ -37,9 +41,7 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-async def entries(
-    session: AsyncSession, *, unit_code: str | None = None, limit: int = 50
-) -> list[AuditEntry]:
+async def entries(session: AsyncSession, *, unit_code: str | None = None, limit: int = 50) -> list[AuditEntry]:
     """The latest entries first, optionally for one unit (its code exactly)."""
     stmt = select(AuditEntry)
     if unit_code:

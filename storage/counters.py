@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import bindparam, func
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -47,20 +48,24 @@ async def add_counts(
     if not changed:
         return
     stmt = _upsert(session, model, tuple(keys), metrics, changed)
-    await session.execute(stmt, {**{f"v_{k}": v for k, v in keys.items()},
-                                 **{f"v_{m}": deltas.get(m, 0) for m in metrics}})
+    await session.execute(
+        stmt, {**{f"v_{k}": v for k, v in keys.items()}, **{f"v_{m}": deltas.get(m, 0) for m in metrics}}
+    )
 
 
-def _upsert(session: AsyncSession, model: Any, keys: tuple[str, ...], metrics: tuple[str, ...],
-            changed: tuple[str, ...]) -> Any:
+def _upsert(
+    session: AsyncSession, model: Any, keys: tuple[str, ...], metrics: tuple[str, ...], changed: tuple[str, ...]
+) -> Any:
     """The counter upsert of this shape (a few dozen shapes in all), built once."""
 
     def build() -> Any:
         table = model.__table__
         insert = dialect_insert(session, table).values(
-            {c: bindparam(f"v_{c}", type_=table.c[c].type) for c in (*keys, *metrics)})
+            {c: bindparam(f"v_{c}", type_=table.c[c].type) for c in (*keys, *metrics)}
+        )
         return insert.on_conflict_do_update(
-            index_elements=list(keys), set_={m: table.c[m] + insert.excluded[m] for m in changed})
+            index_elements=list(keys), set_={m: table.c[m] + insert.excluded[m] for m in changed}
+        )
 
     return built_once(session, ("counters", model, keys, metrics, changed), build)
 

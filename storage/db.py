@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from sqlalchemy import bindparam, event, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -123,8 +124,11 @@ def claim_statement(model: Any, *conditions: Any) -> Any:
     table = model.__table__
     return (
         update(table)
-        .where(table.c.id == bindparam("row_id"),
-               or_(table.c.claimed_until.is_(None), table.c.claimed_until < bindparam("now")), *conditions)
+        .where(
+            table.c.id == bindparam("row_id"),
+            or_(table.c.claimed_until.is_(None), table.c.claimed_until < bindparam("now")),
+            *conditions,
+        )
         .values(claimed_until=bindparam("until"), attempts=table.c.attempts + 1)
         .returning(*table.c)  # the row as claimed, in the same round trip
     )

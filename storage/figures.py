@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Iterable, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -67,8 +67,15 @@ async def record_figure(
     session.add(row)
     await session.flush()
     if audit:
-        await record(session, "figures", actor=entered_by, source=source, unit_code=commune_code,
-                     as_of=as_of, **{f: values.get(f) for f in FIGURE_FIELDS})
+        await record(
+            session,
+            "figures",
+            actor=entered_by,
+            source=source,
+            unit_code=commune_code,
+            as_of=as_of,
+            **{f: values.get(f) for f in FIGURE_FIELDS},
+        )
     return row
 
 
@@ -78,7 +85,7 @@ _SEPARATOR = re.compile(r"[., \u00a0\u202f]")
 
 
 def parse_count(value: object) -> int | None:
-    """"82.930", "82,930", "82 930" or "82930" → 82930; blank → None; anything else raises.
+    """ "82.930", "82,930", "82 930" or "82930" → 82930; blank → None; anything else raises.
 
     Separators must group thousands ("1.5" is refused, not read as 15), as people write them.
     """
@@ -157,7 +164,7 @@ async def import_rows(
         return report
     known = set((await session.scalars(select(Commune.code))).all())
     for line, raw in enumerate(rows, start=2):
-        cells = {h: ("" if v is None else v) for h, v in zip(header, raw)}
+        cells = {h: ("" if v is None else v) for h, v in zip(header, raw, strict=False)}  # a row may be short
         if not any(str(v).strip() for v in cells.values()):
             continue  # an empty spreadsheet row
         code = str(cells.get("commune_code", "")).strip()
@@ -176,7 +183,9 @@ async def import_rows(
             continue
         report.imported += 1
     if report.imported:  # one entry for the whole file, not one per row
-        await record(session, "figures_import", actor=None, source=source, rows=report.imported, skipped=len(report.errors))
+        await record(
+            session, "figures_import", actor=None, source=source, rows=report.imported, skipped=len(report.errors)
+        )
     return report
 
 
@@ -210,8 +219,16 @@ async def set_target(
     )
     session.add(row)
     await session.flush()
-    await record(session, "target", actor=set_by, source=source, unit_code=unit_code,
-                 rate=str(rate), deadline=deadline, denominator=denominator)
+    await record(
+        session,
+        "target",
+        actor=set_by,
+        source=source,
+        unit_code=unit_code,
+        rate=str(rate),
+        deadline=deadline,
+        denominator=denominator,
+    )
     return row
 
 
@@ -219,8 +236,7 @@ async def targets_in_force(session: AsyncSession) -> dict[str, TargetSpec]:
     """The latest target of every unit that has one (a handful of rows)."""
     rows = (await session.scalars(select(Target).order_by(Target.set_at, Target.id))).all()
     return {
-        r.unit_code: TargetSpec(r.unit_code, Fraction(r.rate_ppm, 1_000_000), r.deadline, r.denominator)
-        for r in rows
+        r.unit_code: TargetSpec(r.unit_code, Fraction(r.rate_ppm, 1_000_000), r.deadline, r.denominator) for r in rows
     }
 
 
@@ -247,7 +263,9 @@ async def figures_as_of(
     stmt = select(OfficialFigure).where(OfficialFigure.as_of <= as_of)
     if commune_codes is not None:
         stmt = stmt.where(OfficialFigure.commune_code.in_(list(commune_codes)))
-    stmt = stmt.order_by(OfficialFigure.commune_code, OfficialFigure.as_of, OfficialFigure.entered_at, OfficialFigure.id)
+    stmt = stmt.order_by(
+        OfficialFigure.commune_code, OfficialFigure.as_of, OfficialFigure.entered_at, OfficialFigure.id
+    )
     history: dict[str, list[OfficialFigure]] = {}
     for row in (await session.scalars(stmt)).all():
         history.setdefault(row.commune_code, []).append(row)

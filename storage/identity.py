@@ -10,8 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Awaitable, Callable
 
 from sqlalchemy import delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -130,9 +130,7 @@ async def merge_people(session: AsyncSession, survivor_id: int, merged_id: int) 
             await ref.merge(session, survivor_id, merged_id)
             continue
         table = Base.metadata.tables[ref.table]
-        await session.execute(
-            update(table).where(table.c[ref.column] == merged_id).values({ref.column: survivor_id})
-        )
+        await session.execute(update(table).where(table.c[ref.column] == merged_id).values({ref.column: survivor_id}))
         _repoint_loaded(session, ref, merged_id, survivor_id)
     await session.delete(merged)
     await session.flush()
@@ -178,7 +176,7 @@ class Redeemed:
 
 
 def normalize_code(typed: str) -> str | None:
-    """"1234 5678", "1234-5678" or "12345678" → "12345678"; None if it is not such a code."""
+    """ "1234 5678", "1234-5678" or "12345678" → "12345678"; None if it is not such a code."""
     digits = "".join(ch for ch in typed if not ch.isspace() and ch not in "-.")
     return digits if len(digits) == CODE_DIGITS and digits.isascii() and digits.isdigit() else None
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import delete, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,8 +19,15 @@ async def accept(session: AsyncSession, channel: str, update_id: str, user_id: s
     now = utcnow()
     stmt = (
         dialect_insert(session, InboundEvent)
-        .values(channel=channel, update_id=update_id, user_id=user_id, incoming=incoming,
-                received_at=now, next_attempt_at=now, attempts=0)
+        .values(
+            channel=channel,
+            update_id=update_id,
+            user_id=user_id,
+            incoming=incoming,
+            received_at=now,
+            next_attempt_at=now,
+            attempts=0,
+        )
         .on_conflict_do_nothing(index_elements=["channel", "update_id"])
     )
     return (await session.execute(stmt)).rowcount == 1

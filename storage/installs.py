@@ -36,6 +36,4 @@ async def recount(session: AsyncSession) -> dict[tuple[str, dt.date], dict[str, 
     """The self_reported_installs counter per commune and local day, from the raw rows."""
     day = local_day_sql(session, SelfReportedInstall.reported_at)
     stmt = select(SelfReportedInstall.commune_code, day, func.count()).group_by(SelfReportedInstall.commune_code, day)
-    return {
-        (code, as_date(d)): {"self_reported_installs": n} for code, d, n in (await session.execute(stmt)).all()
-    }
+    return {(code, as_date(d)): {"self_reported_installs": n} for code, d, n in (await session.execute(stmt)).all()}

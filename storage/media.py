@@ -19,15 +19,28 @@ def media_id(data: bytes, channel: str, chat_id: str) -> str:
 
 
 async def keep(
-    session: AsyncSession, data: bytes, mime_type: str, filename: str, now: dt.datetime, ttl: dt.timedelta,
-    *, channel: str, chat_id: str,
+    session: AsyncSession,
+    data: bytes,
+    mime_type: str,
+    filename: str,
+    now: dt.datetime,
+    ttl: dt.timedelta,
+    *,
+    channel: str,
+    chat_id: str,
 ) -> tuple[str, dt.datetime]:
     """Store `data` for that chat until now + ttl (extending an earlier copy's life); its id and expiry."""
     file_id = media_id(data, channel, chat_id)
     expires_at = now + ttl
     stmt = dialect_insert(session, MediaFile).values(
-        id=file_id, channel=channel, chat_id=chat_id, data=data, mime_type=mime_type[:100], filename=filename[:200],
-        created_at=now, expires_at=expires_at,
+        id=file_id,
+        channel=channel,
+        chat_id=chat_id,
+        data=data,
+        mime_type=mime_type[:100],
+        filename=filename[:200],
+        created_at=now,
+        expires_at=expires_at,
     )
     stmt = stmt.on_conflict_do_update(index_elements=["id"], set_={"expires_at": stmt.excluded.expires_at})
     await session.execute(stmt)

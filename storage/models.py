@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
-    DateTime,
     Date,
+    DateTime,
     Float,
     ForeignKey,
     Index,
@@ -37,19 +37,19 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to the database; use utcnow()")
-        value = value.astimezone(dt.timezone.utc)
+        value = value.astimezone(dt.UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=dt.timezone.utc)
-        return value.astimezone(dt.timezone.utc)
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 # Stable constraint names, so Alembic migrations can refer to them on every backend.
@@ -64,7 +64,7 @@ NAMING = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {dt.datetime: UTCDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
+    type_annotation_map = {dt.datetime: UTCDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}  # noqa: RUF012 - SQLAlchemy reads it once
 
 
 # --- administrative units (GSO codes: province "01", commune "00070") -------------------------
@@ -531,6 +531,8 @@ class DataPurge(Base):
     before: Mapped[dt.date] = mapped_column(Date)
     rows: Mapped[int] = mapped_column(Integer)
     at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
 # --- Zalo: tokens, links and media -------------------------------------------------------------
 
 
@@ -618,37 +620,37 @@ class InboundEvent(Base):
 
 
 __all__ = [
-    "Base",
-    "Province",
-    "Commune",
-    "User",
     "Account",
-    "Conversation",
-    "ProcessedUpdate",
-    "OutboxMessage",
-    "SupportPoint",
-    "SelfReportedInstall",
-    "CommuneDailyCount",
-    "Venue",
-    "RevokedVenueCode",
+    "AuditEntry",
+    "Base",
+    "Broadcast",
     "CheckIn",
-    "VenueDailyCount",
+    "Commune",
+    "CommuneDailyCount",
+    "Conversation",
+    "DataPurge",
+    "InboundEvent",
+    "LinkAttempt",
+    "LinkCode",
+    "MediaFile",
+    "OfficialFigure",
+    "OutboxMessage",
+    "ProcessedUpdate",
+    "Province",
+    "ReportSubscription",
+    "RevokedVenueCode",
     "RoleGrant",
+    "SelfReportedInstall",
+    "SupportPoint",
+    "Target",
+    "User",
+    "Venue",
+    "VenueDailyCount",
+    "Visit",
+    "VisitDraft",
+    "VisitRevision",
     "Volunteer",
     "VolunteerInvite",
-    "Visit",
-    "VisitRevision",
-    "VisitDraft",
-    "OfficialFigure",
-    "Target",
-    "ReportSubscription",
-    "Broadcast",
-    "AuditEntry",
-    "DataPurge",
     "ZaloOaToken",
-    "LinkCode",
-    "LinkAttempt",
-    "MediaFile",
-    "InboundEvent",
     "utcnow",
 ]

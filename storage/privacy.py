@@ -54,7 +54,9 @@ async def erase_person(session: AsyncSession, user_id: int, handling: tuple[str,
     this is deleted once it has gone out (updates.forgotten_when_settled)."""
     current = handling or ("", "")
     accounts = (
-        await session.execute(select(Account.channel, Account.external_id, Account.chat_id).where(Account.user_id == user_id))
+        await session.execute(
+            select(Account.channel, Account.external_id, Account.chat_id).where(Account.user_id == user_id)
+        )
     ).all()
     for channel, external_id, chat_id in accounts:
         # What they typed, stored by the Zalo webhooks: events handled, and this one. An event
@@ -63,12 +65,17 @@ async def erase_person(session: AsyncSession, user_id: int, handling: tuple[str,
             delete(InboundEvent).where(
                 InboundEvent.channel == channel,
                 InboundEvent.user_id == external_id,
-                or_(InboundEvent.done_at.is_not(None), (InboundEvent.channel == current[0]) & (InboundEvent.update_id == current[1])),
+                or_(
+                    InboundEvent.done_at.is_not(None),
+                    (InboundEvent.channel == current[0]) & (InboundEvent.update_id == current[1]),
+                ),
             )
         )
         # Messages to their chat (those queued for their accounts also go with the accounts) and
         # the files the messenger fetched for them.
-        await session.execute(delete(OutboxMessage).where(OutboxMessage.channel == channel, OutboxMessage.chat_id == chat_id))
+        await session.execute(
+            delete(OutboxMessage).where(OutboxMessage.channel == channel, OutboxMessage.chat_id == chat_id)
+        )
         await session.execute(delete(MediaFile).where(MediaFile.channel == channel, MediaFile.chat_id == chat_id))
     # Notices that name them (a coordinator asked to approve them), sent or not.
     await session.execute(delete(OutboxMessage).where(OutboxMessage.about_user_id == user_id))

@@ -23,7 +23,8 @@ async def subscribe(session: AsyncSession, user_id: int, unit_code: str, hour: i
         user_id=user_id, unit_code=unit_code, hour=hour, last_sent_on=last_sent, created_at=utcnow()
     )
     stmt = stmt.on_conflict_do_update(
-        index_elements=["user_id", "unit_code"], set_={"hour": stmt.excluded.hour, "last_sent_on": stmt.excluded.last_sent_on}
+        index_elements=["user_id", "unit_code"],
+        set_={"hour": stmt.excluded.hour, "last_sent_on": stmt.excluded.last_sent_on},
     )
     await session.execute(stmt)
 
@@ -36,7 +37,9 @@ async def unsubscribe(session: AsyncSession, user_id: int, unit_code: str | None
 
 
 async def subscriptions_of(session: AsyncSession, user_id: int) -> list[ReportSubscription]:
-    stmt = select(ReportSubscription).where(ReportSubscription.user_id == user_id).order_by(ReportSubscription.unit_code)
+    stmt = (
+        select(ReportSubscription).where(ReportSubscription.user_id == user_id).order_by(ReportSubscription.unit_code)
+    )
     return list((await session.scalars(stmt)).all())
 
 

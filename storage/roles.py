@@ -33,7 +33,12 @@ class Role(enum.StrEnum):
 
 RANK = {Role.VOLUNTEER: 1, Role.COORDINATOR: 2, Role.PROVINCE_OFFICER: 3, Role.ADMIN: 4}
 # The kind of unit each role is held over.
-LEVEL = {Role.VOLUNTEER: "commune", Role.COORDINATOR: "commune", Role.PROVINCE_OFFICER: "province", Role.ADMIN: "country"}
+LEVEL = {
+    Role.VOLUNTEER: "commune",
+    Role.COORDINATOR: "commune",
+    Role.PROVINCE_OFFICER: "province",
+    Role.ADMIN: "country",
+}
 # The least role that sees a unit's figures (its tally, its daily report): the role held over
 # that kind of unit. Volunteers see their own results, not the commune's figures.
 VIEWER = {"commune": Role.COORDINATOR, "province": Role.PROVINCE_OFFICER, "country": Role.ADMIN}
@@ -138,8 +143,15 @@ async def grant(session: AsyncSession, user_id: int, role: Role, unit_code: str,
         row.granted_at, row.granted_by = utcnow(), by
         granted = True
     if granted:
-        await audit.record(session, "grant", actor=by, source="chat" if by else "cli", unit_code=unit_code,
-                           user=user_id, role=role.value)
+        await audit.record(
+            session,
+            "grant",
+            actor=by,
+            source="chat" if by else "cli",
+            unit_code=unit_code,
+            user=user_id,
+            role=role.value,
+        )
     return granted
 
 
@@ -150,8 +162,15 @@ async def revoke(session: AsyncSession, user_id: int, role: Role, unit_code: str
     if row is None or row.revoked_at is not None:
         return False
     row.revoked_at, row.revoked_by = utcnow(), by
-    await audit.record(session, "revoke", actor=by, source="chat" if by else "cli", unit_code=unit_code,
-                       user=user_id, role=Role(role).value)
+    await audit.record(
+        session,
+        "revoke",
+        actor=by,
+        source="chat" if by else "cli",
+        unit_code=unit_code,
+        user=user_id,
+        role=Role(role).value,
+    )
     return True
 
 

@@ -70,7 +70,10 @@ async def import_csv(session: AsyncSession, text: str) -> ImportReport:
         stmt = dialect_insert(session, SupportPoint).values(**row)
         stmt = stmt.on_conflict_do_update(
             index_elements=["commune_code", "name"],
-            set_={c: stmt.excluded[c] for c in ("address", "opening_hours", "phone", "latitude", "longitude", "updated_at")},
+            set_={
+                c: stmt.excluded[c]
+                for c in ("address", "opening_hours", "phone", "latitude", "longitude", "updated_at")
+            },
         )
         await session.execute(stmt)
     report.imported = len(rows)

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
-from typing import Awaitable, Callable, Iterable, Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -136,8 +136,14 @@ class TallyRow:
         return install_rate(self.activity["checkins_already_installed"], self.activity["checkins"])
 
 
-def roll_up(rows: Sequence[TallyRow], code: str, name: str, target: TargetSpec | None,
-            province_code: str = "", province_name: str = "") -> TallyRow:
+def roll_up(
+    rows: Sequence[TallyRow],
+    code: str,
+    name: str,
+    target: TargetSpec | None,
+    province_code: str = "",
+    province_name: str = "",
+) -> TallyRow:
     """The sum of `rows`: counts summed; the rate's numerator and denominator summed over the
     communes that have both (so one commune without figures neither inflates nor dilutes it)."""
     total = TallyRow(code, name, province_code, province_name, target, communes=sum(r.communes for r in rows))
@@ -251,13 +257,15 @@ async def tally(session: AsyncSession, unit_code: str, as_of: dt.date) -> Tally:
     return Tally(unit_code, name, as_of, rows, totals)
 
 
-async def _counter_sums(session: AsyncSession, codes: Sequence[str] | None, as_of: dt.date) -> dict[str, dict[str, int]]:
+async def _counter_sums(
+    session: AsyncSession, codes: Sequence[str] | None, as_of: dt.date
+) -> dict[str, dict[str, int]]:
     columns = [func.coalesce(func.sum(getattr(CommuneDailyCount, m)), 0) for m in METRICS]
     stmt = select(CommuneDailyCount.commune_code, *columns).where(CommuneDailyCount.day <= as_of)
     if codes is not None:
         stmt = stmt.where(CommuneDailyCount.commune_code.in_(list(codes)))
     stmt = stmt.group_by(CommuneDailyCount.commune_code)
-    return {r[0]: {m: int(v) for m, v in zip(METRICS, r[1:])} for r in (await session.execute(stmt)).all()}
+    return {r[0]: {m: int(v) for m, v in zip(METRICS, r[1:], strict=True)} for r in (await session.execute(stmt)).all()}
 
 
 async def province_rollups(session: AsyncSession, as_of: dt.date, national: Tally | None = None) -> list[TallyRow]:

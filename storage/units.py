@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from rapidfuzz import fuzz, process
 from sqlalchemy import func, select
@@ -22,7 +22,7 @@ _PROVINCE_PREFIXES = ("thanh pho ", "tinh ", "tp ")
 
 
 def unit_level(code: str) -> str:
-    """"country", "province" or "commune" from a GSO code's shape ("VN", "01", "00070")."""
+    """ "country", "province" or "commune" from a GSO code's shape ("VN", "01", "00070")."""
     if code == COUNTRY_CODE:
         return "country"
     if len(code) == 2 and code.isdigit():
@@ -49,9 +49,7 @@ def division_data() -> list[dict]:
 async def load_units(session: AsyncSession, data: list[dict] | None = None) -> tuple[int, int]:
     """Insert or update every province and commune; returns (provinces, communes) in the database."""
     data = division_data() if data is None else data
-    provinces = [
-        {"code": f"{p['code']:02d}", "name": p["name"], "division_type": p["division_type"]} for p in data
-    ]
+    provinces = [{"code": f"{p['code']:02d}", "name": p["name"], "division_type": p["division_type"]} for p in data]
     communes = [
         {
             "code": f"{w['code']:05d}",
@@ -68,9 +66,7 @@ async def load_units(session: AsyncSession, data: list[dict] | None = None) -> t
     ):
         for start in range(0, len(rows), 500):
             stmt = dialect_insert(session, model).values(rows[start : start + 500])
-            stmt = stmt.on_conflict_do_update(
-                index_elements=["code"], set_={c: stmt.excluded[c] for c in columns}
-            )
+            stmt = stmt.on_conflict_do_update(index_elements=["code"], set_={c: stmt.excluded[c] for c in columns})
             await session.execute(stmt)
     n_provinces = await session.scalar(select(func.count()).select_from(Province))
     n_communes = await session.scalar(select(func.count()).select_from(Commune))
@@ -105,13 +101,11 @@ class CommuneIndex:
         self.entries = sorted(entries, key=lambda e: (e.key, e.province_code))
         self.by_code = {e.code: e for e in self.entries}
         self.provinces = provinces
-        self._province_keys = {
-            code: _strip_prefix(fold(name), _PROVINCE_PREFIXES) for code, name in provinces.items()
-        }
+        self._province_keys = {code: _strip_prefix(fold(name), _PROVINCE_PREFIXES) for code, name in provinces.items()}
         self._keys = [e.key for e in self.entries]
 
     @classmethod
-    async def load(cls, session: AsyncSession) -> "CommuneIndex":
+    async def load(cls, session: AsyncSession) -> CommuneIndex:
         provinces = {p.code: p.name for p in (await session.scalars(select(Province))).all()}
         rows = (await session.scalars(select(Commune))).all()
         return cls(
@@ -130,7 +124,7 @@ class CommuneIndex:
         )
 
     @classmethod
-    def from_data(cls, data: list[dict] | None = None) -> "CommuneIndex":
+    def from_data(cls, data: list[dict] | None = None) -> CommuneIndex:
         """Built straight from the package data (benchmarks, tests that need no database)."""
         data = division_data() if data is None else data
         provinces = {f"{p['code']:02d}": p["name"] for p in data}

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
 
 from sqlalchemy import and_, bindparam, case, delete, exists, insert, null, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -11,7 +12,6 @@ from sqlalchemy.orm import aliased
 
 from storage.db import built_once, claim_row, claim_statement, dialect_insert
 from storage.models import Account, OutboxMessage, ProcessedUpdate, utcnow
-
 
 _PROCESSED = ProcessedUpdate.__table__
 # How long processed marks are kept (housekeeping deletes older ones): an update delivered again
@@ -22,13 +22,19 @@ PROCESSED_KEPT_DAYS = 7
 
 async def mark_processed(session: AsyncSession, channel: str, update_id: str) -> bool:
     """Record the update as handled; False when it already was (a retried webhook, a replay)."""
-    stmt = built_once(session, "mark_processed", lambda: (
-        dialect_insert(session, _PROCESSED)
-        .values(channel=bindparam("p_channel", type_=_PROCESSED.c.channel.type),
+    stmt = built_once(
+        session,
+        "mark_processed",
+        lambda: (
+            dialect_insert(session, _PROCESSED)
+            .values(
+                channel=bindparam("p_channel", type_=_PROCESSED.c.channel.type),
                 update_id=bindparam("p_update", type_=_PROCESSED.c.update_id.type),
-                processed_at=bindparam("p_now", type_=_PROCESSED.c.processed_at.type))
-        .on_conflict_do_nothing(index_elements=["channel", "update_id"])
-    ))
+                processed_at=bindparam("p_now", type_=_PROCESSED.c.processed_at.type),
+            )
+            .on_conflict_do_nothing(index_elements=["channel", "update_id"])
+        ),
+    )
     result = await session.execute(stmt, {"p_channel": channel, "p_update": update_id, "p_now": utcnow()})
     return result.rowcount == 1
 
@@ -48,7 +54,7 @@ class Queued(int):
     attempts: int = 0
     forget_when_settled: bool = False
 
-    def __new__(cls, message_id: int, channel: str, chat_id: str) -> "Queued":
+    def __new__(cls, message_id: int, channel: str, chat_id: str) -> Queued:
         queued = super().__new__(cls, message_id)
         queued.channel, queued.chat_id = channel, chat_id
         return queued
@@ -117,8 +123,9 @@ _UNTIL = bindparam("q_until", type_=_OUTBOX.c.claimed_until.type)
 # An update's first reply: leased to this worker at once, unless its chat is busy.
 _FIRST_REPLY = (
     insert(_OUTBOX)
-    .values(**_REPLY_VALUES, attempts=case((_CHAT_BUSY, 0), else_=1),
-            claimed_until=case((_CHAT_BUSY, null()), else_=_UNTIL))
+    .values(
+        **_REPLY_VALUES, attempts=case((_CHAT_BUSY, 0), else_=1), claimed_until=case((_CHAT_BUSY, null()), else_=_UNTIL)
+    )
     .returning(_OUTBOX.c.id, _OUTBOX.c.claimed_until)
 )
 # Its further replies follow the first: leased with it, or waiting with it.
@@ -150,8 +157,16 @@ async def queue_replies(
     out: list[int] = []
     held = False
     for n, (body, attachment) in enumerate(messages):
-        params = {"q_channel": channel, "q_chat": chat_id, "q_body": body, "q_attachment": attachment,
-                  "q_account": account_id, "q_update": update_id, "q_now": now, "q_forget": forget}
+        params = {
+            "q_channel": channel,
+            "q_chat": chat_id,
+            "q_body": body,
+            "q_attachment": attachment,
+            "q_account": account_id,
+            "q_update": update_id,
+            "q_now": now,
+            "q_forget": forget,
+        }
         if n == 0:
             params["q_until"] = now + lease
             row = (await session.execute(_FIRST_REPLY, params)).one()
@@ -216,9 +231,7 @@ async def is_settled(db: AsyncSession | AsyncConnection, message_id: int) -> boo
     return row is None or row.sent_at is not None or row.failed_at is not None
 
 
-async def pending_for_chat(
-    session: AsyncSession, channel: str, chat_id: str, broadcasts: bool = True
-) -> list[int]:
+async def pending_for_chat(session: AsyncSession, channel: str, chat_id: str, broadcasts: bool = True) -> list[int]:
     """A chat's unsent messages in order; without `broadcasts`, its announcements are left to
     the worker that sends them (one sender keeps them under the messenger's rate limit)."""
     stmt = (
@@ -287,8 +300,13 @@ def settled_body(body: dict[str, Any] | None) -> dict[str, Any]:
 _MARK_SENT = (
     update(_OUTBOX)
     .where(_OUTBOX.c.id == bindparam("m_id", type_=_OUTBOX.c.id.type))
-    .values(sent_at=bindparam("m_now", type_=_OUTBOX.c.sent_at.type), claimed_until=None, attachment=None,
-            last_error=None, body=bindparam("m_body", type_=_OUTBOX.c.body.type))
+    .values(
+        sent_at=bindparam("m_now", type_=_OUTBOX.c.sent_at.type),
+        claimed_until=None,
+        attachment=None,
+        last_error=None,
+        body=bindparam("m_body", type_=_OUTBOX.c.body.type),
+    )
 )
 _FORGET = delete(_OUTBOX).where(_OUTBOX.c.id == bindparam("m_id", type_=_OUTBOX.c.id.type))
 
@@ -328,8 +346,9 @@ async def mark_failed(session: AsyncSession, message_id: int, error: str, *, for
     await session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id == message_id)
-        .values(failed_at=utcnow(), claimed_until=None, attachment=None, last_error=error[:300],
-                body=settled_body(None))
+        .values(
+            failed_at=utcnow(), claimed_until=None, attachment=None, last_error=error[:300], body=settled_body(None)
+        )
     )
 
 
@@ -348,6 +367,7 @@ async def mark_blocked(session: AsyncSession, channel: str, chat_id: str) -> Non
     )
     await session.execute(delete(OutboxMessage).where(*unsent, OutboxMessage.forget_when_settled.is_(True)))
     await session.execute(
-        update(OutboxMessage).where(*unsent).values(failed_at=now, attachment=None, last_error="blocked by the user",
-                                                    body=settled_body(None))
+        update(OutboxMessage)
+        .where(*unsent)
+        .values(failed_at=now, attachment=None, last_error="blocked by the user", body=settled_body(None))
     )

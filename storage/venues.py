@@ -150,7 +150,9 @@ async def record_check_in(
     recent = (
         await session.scalars(
             select(CheckIn)
-            .where(CheckIn.venue_id == venue.id, CheckIn.visitor == visitor, CheckIn.checked_in_at > now - CHECK_IN_WINDOW)
+            .where(
+                CheckIn.venue_id == venue.id, CheckIn.visitor == visitor, CheckIn.checked_in_at > now - CHECK_IN_WINDOW
+            )
             .order_by(CheckIn.checked_in_at.desc())
             .limit(1)
         )
@@ -211,10 +213,16 @@ class VenueCounts:
 
 async def venue_counts(session: AsyncSession, venue_id: int, today: dt.date) -> VenueCounts:
     """Today, the last 7 days (today included) and all time, from the daily rows."""
-    rows = (await session.execute(
-        select(VenueDailyCount.day, VenueDailyCount.checkins, VenueDailyCount.answered, VenueDailyCount.already_installed)
-        .where(VenueDailyCount.venue_id == venue_id)
-    )).all()
+    rows = (
+        await session.execute(
+            select(
+                VenueDailyCount.day,
+                VenueDailyCount.checkins,
+                VenueDailyCount.answered,
+                VenueDailyCount.already_installed,
+            ).where(VenueDailyCount.venue_id == venue_id)
+        )
+    ).all()
     week_start = today - dt.timedelta(days=6)
     return VenueCounts(
         today=sum(r.checkins for r in rows if r.day == today),
@@ -288,7 +296,11 @@ async def import_csv(session: AsyncSession, text: str, manager_user_id: int | No
     known = await known_communes(session)
     for line, row in parsed:
         code = row["commune_code"]
-        name, address, kind = clean_text(row.get("name"), NAME_MAX), clean_text(row.get("address"), ADDRESS_MAX), row.get("type", "")
+        name, address, kind = (
+            clean_text(row.get("name"), NAME_MAX),
+            clean_text(row.get("address"), ADDRESS_MAX),
+            row.get("type", ""),
+        )
         if code not in known:
             report.errors.append(f"line {line}: unknown commune code {code!r}")
             continue
@@ -308,7 +320,10 @@ async def import_csv(session: AsyncSession, text: str, manager_user_id: int | No
             managers = managers | (Venue.manager_user_id == manager_user_id)
         existing = (
             await session.scalars(
-                select(Venue).where(Venue.commune_code == code, Venue.name == name, managers).order_by(Venue.id).limit(1)
+                select(Venue)
+                .where(Venue.commune_code == code, Venue.name == name, managers)
+                .order_by(Venue.id)
+                .limit(1)
             )
         ).one_or_none()
         if existing is not None:
@@ -318,8 +333,16 @@ async def import_csv(session: AsyncSession, text: str, manager_user_id: int | No
             report.updated.append(existing)
             continue
         report.created.append(
-            await create_venue(session, name=name, kind=kind, commune_code=code, address=address, latitude=lat, longitude=lon,
-                               manager_user_id=manager_user_id)
+            await create_venue(
+                session,
+                name=name,
+                kind=kind,
+                commune_code=code,
+                address=address,
+                latitude=lat,
+                longitude=lon,
+                manager_user_id=manager_user_id,
+            )
         )
     await session.flush()
     return report

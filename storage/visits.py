@@ -33,8 +33,9 @@ import datetime as dt
 import enum
 import secrets
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from sqlalchemy import case, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -65,7 +66,11 @@ class Outcome(enum.StrEnum):
 
 
 # The outcomes counted as households (storage.counters metric of the same name).
-OUTCOME_COUNTERS = {Outcome.NO_SMARTPHONE: "no_smartphone", Outcome.REFUSED: "refused", Outcome.NOBODY_HOME: "nobody_home"}
+OUTCOME_COUNTERS = {
+    Outcome.NO_SMARTPHONE: "no_smartphone",
+    Outcome.REFUSED: "refused",
+    Outcome.NOBODY_HOME: "nobody_home",
+}
 COUNT_FIELDS = ("smartphones", "installed_now", "already_installed")
 
 
@@ -137,7 +142,7 @@ class Figures:
     base_covered: int = 0
 
     @classmethod
-    def of(cls, visit: Visit | Mapping[str, Any]) -> "Figures":
+    def of(cls, visit: Visit | Mapping[str, Any]) -> Figures:
         get = visit.get if isinstance(visit, Mapping) else lambda k, d=None: getattr(visit, k, d)
         return cls(
             outcome=get("outcome"),
@@ -207,8 +212,17 @@ def round_location(latitude: float, longitude: float) -> tuple[float, float] | N
 
 # --- drafts: a summary shown and not yet saved ---
 
-FIELDS = ("commune_code", "hamlet", "household", "outcome", "smartphones", "installed_now", "already_installed",
-          "latitude", "longitude")
+FIELDS = (
+    "commune_code",
+    "hamlet",
+    "household",
+    "outcome",
+    "smartphones",
+    "installed_now",
+    "already_installed",
+    "latitude",
+    "longitude",
+)
 
 
 def new_token() -> str:
@@ -255,7 +269,11 @@ async def revision_by_token(session: AsyncSession, token: str) -> VisitRevision 
 
 
 async def find_duplicate(
-    session: AsyncSession, commune_code: str, hamlet: str, household: str, now: dt.datetime,
+    session: AsyncSession,
+    commune_code: str,
+    hamlet: str,
+    household: str,
+    now: dt.datetime,
     exclude: int | None = None,
 ) -> Visit | None:
     """The latest visit, in the last 30 days, to the same commune + hamlet + household reference."""
@@ -280,12 +298,18 @@ async def find_duplicate(
 
 
 async def save_visit(
-    session: AsyncSession, token: str, volunteer_id: int, data: Mapping[str, Any], now: dt.datetime,
+    session: AsyncSession,
+    token: str,
+    volunteer_id: int,
+    data: Mapping[str, Any],
+    now: dt.datetime,
     revisit_of: Visit | None = None,
 ) -> Visit | None:
     """Store the visit and bump the counters, once: None when a visit with this token exists."""
     values = _columns(data)
-    problems = check_counts(values["outcome"], values["smartphones"], values["installed_now"], values["already_installed"])
+    problems = check_counts(
+        values["outcome"], values["smartphones"], values["installed_now"], values["already_installed"]
+    )
     if problems:
         raise ValueError(f"visit figures do not add up: {problems}")
     if revisit_of is not None:
@@ -336,7 +360,9 @@ async def correct_visit(
     """Apply a correction (commune and day unchanged), keep the old figures as history, and move
     the counters by the difference."""
     values = _columns({**data, "commune_code": visit.commune_code})
-    problems = check_counts(values["outcome"], values["smartphones"], values["installed_now"], values["already_installed"])
+    problems = check_counts(
+        values["outcome"], values["smartphones"], values["installed_now"], values["already_installed"]
+    )
     if problems:
         raise ValueError(f"visit figures do not add up: {problems}")
     before_figures = contribution(Figures.of(visit))
@@ -345,13 +371,20 @@ async def correct_visit(
         setattr(visit, name, value)
     visit.updated_at = now
     revision = VisitRevision(
-        visit_id=visit.id, token=token, action="corrected", changed_by=by, changed_at=now, before=before,
+        visit_id=visit.id,
+        token=token,
+        action="corrected",
+        changed_by=by,
+        changed_at=now,
+        before=before,
         after=snapshot(visit),
     )
     session.add(revision)
     await session.flush()
     await bump(session, visit.commune_code, visit.day, **difference(contribution(Figures.of(visit)), before_figures))
-    await audit.record(session, "visit_corrected", actor=by, source="chat", unit_code=visit.commune_code, visit=visit.id)
+    await audit.record(
+        session, "visit_corrected", actor=by, source="chat", unit_code=visit.commune_code, visit=visit.id
+    )
     return revision
 
 
@@ -367,7 +400,9 @@ async def delete_visit(session: AsyncSession, visit: Visit, by: int, now: dt.dat
         return False
     visit.deleted_at = now
     session.add(
-        VisitRevision(visit_id=visit.id, action="deleted", changed_by=by, changed_at=now, before=snapshot(visit), after=None)
+        VisitRevision(
+            visit_id=visit.id, action="deleted", changed_by=by, changed_at=now, before=snapshot(visit), after=None
+        )
     )
     minus = {k: -v for k, v in contribution(Figures.of(visit)).items()}
     await bump(session, visit.commune_code, visit.day, **minus)
@@ -376,7 +411,11 @@ async def delete_visit(session: AsyncSession, visit: Visit, by: int, now: dt.dat
 
 
 async def history(session: AsyncSession, visit_id: int) -> list[VisitRevision]:
-    stmt = select(VisitRevision).where(VisitRevision.visit_id == visit_id).order_by(VisitRevision.changed_at, VisitRevision.id)
+    stmt = (
+        select(VisitRevision)
+        .where(VisitRevision.visit_id == visit_id)
+        .order_by(VisitRevision.changed_at, VisitRevision.id)
+    )
     return list((await session.scalars(stmt)).all())
 
 
@@ -440,7 +479,10 @@ class Totals:
 
 
 async def totals(
-    session: AsyncSession, *, volunteer_id: int | None = None, commune_code: str | None = None,
+    session: AsyncSession,
+    *,
+    volunteer_id: int | None = None,
+    commune_code: str | None = None,
     since: dt.date | None = None,
 ) -> dict[int, Totals]:
     """Visit totals per volunteer (households, return visits, installs), from `since` (a local day)."""
@@ -529,7 +571,6 @@ def summarize(visits: list[Visit]) -> list[HamletSummary]:
     return sorted(hamlets.values(), key=lambda h: fold(h.hamlet))
 
 
-
 async def recount(session: AsyncSession) -> dict[tuple[str, dt.date], dict[str, int]]:
     """Every visit counter per commune and day, from the visit rows, in one GROUP BY: the same
     arithmetic as `contribution`, in SQL, for `tally rebuild`."""
@@ -544,19 +585,22 @@ async def recount(session: AsyncSession) -> dict[tuple[str, dt.date], dict[str, 
     columns = {
         "households_visited": when(first, 1),
         "revisits": when(~first, 1),
-        "smartphones_seen": when(first, Visit.smartphones) + when(~first, above(Visit.smartphones, Visit.base_smartphones)),
+        "smartphones_seen": when(first, Visit.smartphones)
+        + when(~first, above(Visit.smartphones, Visit.base_smartphones)),
         "installs_helped": func.coalesce(func.sum(Visit.installed_now), 0),
         "already_installed": when(first, Visit.already_installed)
         + when(~first, above(Visit.already_installed, Visit.base_covered)),
     }
     for outcome, metric in OUTCOME_COUNTERS.items():
-        columns[metric] = when(Visit.outcome == outcome.value, 1) - when(~first & (Visit.base_outcome == outcome.value), 1)
+        columns[metric] = when(Visit.outcome == outcome.value, 1) - when(
+            ~first & (Visit.base_outcome == outcome.value), 1
+        )
     stmt = (
         select(Visit.commune_code, Visit.day, *columns.values())
         .where(Visit.deleted_at.is_(None))
         .group_by(Visit.commune_code, Visit.day)
     )
     return {
-        (code, day): dict(zip(columns, map(int, values)))
+        (code, day): dict(zip(columns, map(int, values), strict=True))
         for code, day, *values in (await session.execute(stmt)).all()
     }

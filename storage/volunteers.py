@@ -44,7 +44,7 @@ _VN_MOBILE = re.compile(r"[35789]\d{8}")
 
 
 def normalize_phone(text: str, any_country: bool = False) -> str | None:
-    """"0912 345 678", "+84 912.345.678", "84912345678" → "+84912345678"; None if not a phone.
+    """ "0912 345 678", "+84 912.345.678", "84912345678" → "+84912345678"; None if not a phone.
 
     Typed numbers must be Vietnamese mobiles. A number shared with the messenger's contact button
     is the person's own verified number: `any_country` accepts it in international form.
@@ -90,7 +90,10 @@ def normalize_code(text: str) -> str:
 
 
 async def create_invite(
-    session: AsyncSession, commune_code: str, created_by: int | None, now: dt.datetime,
+    session: AsyncSession,
+    commune_code: str,
+    created_by: int | None,
+    now: dt.datetime,
     lifetime: dt.timedelta = INVITE_LIFETIME,
 ) -> VolunteerInvite:
     """A new invite for the commune; the commune's earlier invites stop working (a leaked code is
@@ -195,8 +198,14 @@ async def decide(session: AsyncSession, volunteer: Volunteer, approve: bool, by:
         return False
     volunteer.status = (Status.ACTIVE if approve else Status.REFUSED).value
     volunteer.decided_at, volunteer.decided_by = now, by
-    await audit.record(session, "volunteer_approved" if approve else "volunteer_refused", actor=by, source="chat",
-                       unit_code=volunteer.commune_code, user=volunteer.user_id)
+    await audit.record(
+        session,
+        "volunteer_approved" if approve else "volunteer_refused",
+        actor=by,
+        source="chat",
+        unit_code=volunteer.commune_code,
+        user=volunteer.user_id,
+    )
     if approve:
         await roles.grant(session, volunteer.user_id, Role.VOLUNTEER, volunteer.commune_code, by=by)
     return True
@@ -212,8 +221,14 @@ async def set_active(session: AsyncSession, volunteer: Volunteer, active: bool, 
         return False
     volunteer.status = wanted.value
     volunteer.decided_at, volunteer.decided_by = now, by
-    await audit.record(session, "volunteer_reactivated" if active else "volunteer_deactivated", actor=by,
-                       source="chat", unit_code=volunteer.commune_code, user=volunteer.user_id)
+    await audit.record(
+        session,
+        "volunteer_reactivated" if active else "volunteer_deactivated",
+        actor=by,
+        source="chat",
+        unit_code=volunteer.commune_code,
+        user=volunteer.user_id,
+    )
     if active:
         await roles.grant(session, volunteer.user_id, Role.VOLUNTEER, volunteer.commune_code, by=by)
     else:

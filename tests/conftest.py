@@ -71,7 +71,7 @@ async def _pg_reachable() -> str | None:
         async with engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
         return None
-    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+    except Exception as exc:
         return str(exc)
     finally:
         await engine.dispose()

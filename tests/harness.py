@@ -103,7 +103,7 @@ def words_by_label(labels: dict[str, list[Hashable]], got: dict[str, list[str]])
     words: dict[Hashable, set[str]] = {}
     for chat, chat_labels in labels.items():
         if len(got.get(chat, [])) == len(chat_labels):
-            for label, text in zip(chat_labels, got[chat]):
+            for label, text in zip(chat_labels, got[chat], strict=True):
                 words.setdefault(label, set()).add(text)
     assert words and all(len(texts) == 1 for texts in words.values()), words
     return {label: texts.pop() for label, texts in words.items()}

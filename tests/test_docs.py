@@ -4,8 +4,6 @@ exactly as written, so that none of them can drift from the code."""
 
 from __future__ import annotations
 
-import pytest
-
 import ast
 import asyncio
 import dataclasses
@@ -16,6 +14,7 @@ import subprocess
 from pathlib import Path
 
 import click
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
@@ -52,7 +51,7 @@ def documented_settings() -> dict[str, str | None]:
         names = re.findall(r"`([A-Z][A-Z0-9_]*)`", cells[0])
         defaults = re.findall(r"`([^`]*)`", cells[1]) or [None] * len(names)
         assert len(defaults) == len(names), f"the row of {names} needs a default each: {cells[1]!r}"
-        documented.update(zip(names, defaults))
+        documented.update(zip(names, defaults, strict=True))
     return documented
 
 
@@ -60,8 +59,11 @@ def variables_read() -> set[str]:
     """Every environment variable bot/settings.py reads: its string constants shaped like one."""
     tree = ast.parse((ROOT / "bot" / "settings.py").read_text(encoding="utf-8"))
     return {
-        node.value for node in ast.walk(tree)
-        if isinstance(node, ast.Constant) and isinstance(node.value, str) and re.fullmatch(r"[A-Z][A-Z0-9]*(_[A-Z0-9]+)+", node.value)
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and re.fullmatch(r"[A-Z][A-Z0-9]*(_[A-Z0-9]+)+", node.value)
     }
 
 
@@ -80,7 +82,9 @@ def test_every_setting_is_documented_with_its_default():
         elif isinstance(actual, Path):
             assert written is not None and (ROOT / written).resolve() == actual.resolve(), name
         elif isinstance(actual, (int, float)):
-            assert written is not None and float(written) == actual, f"{name}: {written!r} documented, {actual!r} in the code"
+            assert written is not None and float(written) == actual, (
+                f"{name}: {written!r} documented, {actual!r} in the code"
+            )
         else:
             assert written == actual, f"{name}: {written!r} documented, {actual!r} in the code"
 
@@ -130,7 +134,9 @@ def test_every_command_and_option_is_documented():
     assert len(actual) > 15  # the command tree was walked at all
     assert set(documented) == set(actual), "docs/cli.md and the commands differ"
     for path, options in actual.items():
-        assert documented[path] == options, f"bluezone-bot {' '.join(path)}: documented {sorted(documented[path])}, has {sorted(options)}"
+        assert documented[path] == options, (
+            f"bluezone-bot {' '.join(path)}: documented {sorted(documented[path])}, has {sorted(options)}"
+        )
 
 
 # --- the five-minute tour ---------------------------------------------------------------------
@@ -162,9 +168,9 @@ def count(url: str, model, *where) -> int:
 def test_the_tour_works_as_written(tmp_path, monkeypatch):
     """Runs the tour's commands on a new SQLite file and types its lines into the terminal chat:
     every command succeeds, nothing typed is misunderstood, and each role's step leaves its row."""
-    from texts.content import Content
-    from texts import t
     from storage.models import CheckIn, SelfReportedInstall, Visit, Volunteer
+    from texts import t
+    from texts.content import Content
 
     url = f"sqlite+aiosqlite:///{tmp_path}/tour.db"
     for name in [n for n in os.environ if n.startswith(("TELEGRAM_", "ZALO_", "PUBLIC_", "QR_", "MEDIA_"))]:
@@ -178,7 +184,9 @@ def test_the_tour_works_as_written(tmp_path, monkeypatch):
     for line in shell[:-1]:
         if line.startswith("export "):  # run by the shell itself, to read what it sets
             name = re.match(r"export (\w+)=", line).group(1)
-            value = subprocess.run(["bash", "-c", f'{line}\nprintf %s "${name}"'], capture_output=True, text=True, check=True).stdout
+            value = subprocess.run(
+                ["bash", "-c", f'{line}\nprintf %s "${name}"'], capture_output=True, text=True, check=True
+            ).stdout
             assert value, line
             monkeypatch.setenv(name, value)
         elif line.startswith(".venv/bin/bluezone-bot "):

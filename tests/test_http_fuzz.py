@@ -14,7 +14,9 @@ from urllib.parse import quote
 
 import aiohttp
 import pytest
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from bot.channels import zalo_bot as zalo_bot_channel
 from bot.channels.zalo_oa import SIGNATURE_HEADER, signature
@@ -32,15 +34,22 @@ ZALO_BOT_SECRET = "http-fuzz-zalo-bot-secret"
 async def app_client(aiohttp_client, database):
     async with TelegramStandin(token="77:http-fuzz") as tg, ZaloOaStandin() as oa, ZaloBotStandin() as zbot:
         settings = Settings(
-            database_url=database["url"], public_base_url="http://127.0.0.1:9",
-            telegram_bot_token=Secret(tg.token), telegram_api_base_url=tg.base_url,
+            database_url=database["url"],
+            public_base_url="http://127.0.0.1:9",
+            telegram_bot_token=Secret(tg.token),
+            telegram_api_base_url=tg.base_url,
             telegram_webhook_secret=Secret(TELEGRAM_SECRET),
-            zalo_oa_app_id=oa.app_id, zalo_oa_app_secret=Secret(oa.app_secret),
-            zalo_oa_secret_key=Secret(oa.oa_secret_key), zalo_oa_refresh_token=Secret("refresh-token-0"),
-            zalo_oa_api_base_url=oa.base_url, zalo_oauth_base_url=oa.base_url,
-            zalo_bot_token=Secret(zbot.token), zalo_bot_api_base_url=zbot.base_url,
+            zalo_oa_app_id=oa.app_id,
+            zalo_oa_app_secret=Secret(oa.app_secret),
+            zalo_oa_secret_key=Secret(oa.oa_secret_key),
+            zalo_oa_refresh_token=Secret("refresh-token-0"),
+            zalo_oa_api_base_url=oa.base_url,
+            zalo_oauth_base_url=oa.base_url,
+            zalo_bot_token=Secret(zbot.token),
+            zalo_bot_api_base_url=zbot.base_url,
             zalo_bot_webhook_secret=Secret(ZALO_BOT_SECRET),
-            qr_signing_key=Secret("http-fuzz-qr-signing-key"), telegram_bot_username="fuzz_bot",
+            qr_signing_key=Secret("http-fuzz-qr-signing-key"),
+            telegram_bot_username="fuzz_bot",
         )
         app = init_app(settings, None)
         client = await aiohttp_client(app)
@@ -64,16 +73,50 @@ ROUTES = _routes()
 
 odd_text = st.one_of(
     st.text(max_size=40),
-    st.sampled_from(["²", "①", "１２３", "9" * 5000, "-1", "0", "%00", "..", "../../etc/passwd", "\u202e", "\x00",
-                     "a" * 300, "ABCDEF7", "0" * 32, "f" * 32, "1796631551"]),
+    st.sampled_from(
+        [
+            "²",
+            "①",
+            "１２３",
+            "9" * 5000,
+            "-1",
+            "0",
+            "%00",
+            "..",
+            "../../etc/passwd",
+            "\u202e",
+            "\x00",
+            "a" * 300,
+            "ABCDEF7",
+            "0" * 32,
+            "f" * 32,
+            "1796631551",
+        ]
+    ),
 )
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=True) | odd_text,
     lambda children: st.lists(children, max_size=4) | st.dictionaries(odd_text, children, max_size=4),
     max_leaves=15,
 )
-event_keys = st.sampled_from(["update_id", "message", "callback_query", "event_name", "sender", "timestamp",
-                              "text", "from", "chat", "id", "date", "msg_id", "ok", "result"])
+event_keys = st.sampled_from(
+    [
+        "update_id",
+        "message",
+        "callback_query",
+        "event_name",
+        "sender",
+        "timestamp",
+        "text",
+        "from",
+        "chat",
+        "id",
+        "date",
+        "msg_id",
+        "ok",
+        "result",
+    ]
+)
 events = st.dictionaries(event_keys, json_values, max_size=6)
 bodies = st.one_of(
     st.binary(max_size=200),
@@ -89,25 +132,27 @@ def _path(pattern: str, parts: list[str]) -> str:
     while "{" in path:
         start, end = path.index("{"), path.index("}")
         part = parts[n % len(parts)] if parts else "x"
-        path = path[:start] + (quote(part, safe="") or "-") + path[end + 1:]
+        path = path[:start] + (quote(part, safe="") or "-") + path[end + 1 :]
         n += 1
     return path
 
 
 @pytest.mark.parametrize("database", ["sqlite"], indirect=True)
-@hypothesis_settings(max_examples=250, deadline=None,
-                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@hypothesis_settings(
+    max_examples=250, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(
     route=st.sampled_from(ROUTES + [("GET", "/{x}"), ("POST", "/{x}/{y}")]),
     method=st.sampled_from([None, "GET", "POST", "PUT", "DELETE", "HEAD"]),
     parts=st.lists(odd_text, max_size=3),
-    query=st.dictionaries(st.sampled_from(["e", "s", "x", "update_id", "code", "t", "" ]), odd_text, max_size=3),
+    query=st.dictionaries(st.sampled_from(["e", "s", "x", "update_id", "code", "t", ""]), odd_text, max_size=3),
     body=bodies,
     credentials=st.booleans(),
     sign_oa=st.booleans(),
 )
-async def test_no_route_answers_5xx_or_logs_a_traceback(app_client, caplog, route, method, parts, query, body,
-                                                        credentials, sign_oa):
+async def test_no_route_answers_5xx_or_logs_a_traceback(
+    app_client, caplog, route, method, parts, query, body, credentials, sign_oa
+):
     caplog.clear()
     verb, pattern = route
     headers = {"Content-Type": "application/json"}
@@ -121,8 +166,9 @@ async def test_no_route_answers_5xx_or_logs_a_traceback(app_client, caplog, rout
             headers[SIGNATURE_HEADER] = signature(oa.app_id, body, stamp, oa.oa_secret_key)
     with caplog.at_level(logging.WARNING):
         try:
-            response = await app_client.request(method or verb, _path(pattern, parts), params=query, data=body,
-                                                headers=headers)
+            response = await app_client.request(
+                method or verb, _path(pattern, parts), params=query, data=body, headers=headers
+            )
             status, text = response.status, await response.text()
         except aiohttp.ClientResponseError as exc:  # the client could not read a 4xx to a 9 KB URL
             status, text = exc.status, exc.message

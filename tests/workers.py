@@ -12,8 +12,8 @@ import socket
 import subprocess
 import sys
 import tempfile
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import AsyncIterator
 
 import aiohttp
 
@@ -111,7 +111,11 @@ async def run_workers(
         with log_path.open("w") as log_file:
             process = subprocess.Popen(
                 [sys.executable, "-m", "bot.cli", "run", "--workers", str(count)],
-                env=environment, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT, text=True,
+                env=environment,
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                text=True,
             )
         workers = Workers(process, f"http://127.0.0.1:{port}", secret, log_path, count)
         try:

@@ -7,11 +7,12 @@ import datetime as dt
 import string
 import tomllib
 import unicodedata
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from babel.numbers import format_decimal, format_percent
 
@@ -81,7 +82,7 @@ class Content:
         }
 
     @classmethod
-    def load(cls, directory: Path | str = DEFAULT_CONTENT_DIR, locale: str = "vi_VN") -> "Content":
+    def load(cls, directory: Path | str = DEFAULT_CONTENT_DIR, locale: str = "vi_VN") -> Content:
         directory = Path(directory)
         files = sorted(directory.glob("*.toml"))
         if not files:

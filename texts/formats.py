@@ -25,23 +25,23 @@ def local_date(moment: dt.datetime) -> dt.date:
 
 def local_moment(moment: dt.datetime) -> dt.datetime:
     """`moment` in Vietnam's time. A naive one is a stored time, and stored times are UTC."""
-    aware = moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
     return aware.astimezone(LOCAL_TIMEZONE)
 
 
 def clock(moment: dt.datetime | dt.time) -> str:
-    """"13:17": hours and minutes, 24-hour; a datetime in Vietnam's time."""
+    """ "13:17": hours and minutes, 24-hour; a datetime in Vietnam's time."""
     shown = local_moment(moment) if isinstance(moment, dt.datetime) else moment
     return f"{shown.hour:02d}:{shown.minute:02d}"
 
 
 def padded_date(day: dt.date) -> str:
-    """"06/12/2026": the date of a moment (a time of day stands before it), day and month padded."""
+    """ "06/12/2026": the date of a moment (a time of day stands before it), day and month padded."""
     return f"{day.day:02d}/{day.month:02d}/{day.year:04d}"
 
 
 def plain_date(day: dt.date) -> str:
-    """"6/12/2026": a day as people write it, nothing padded but the four-digit year."""
+    """ "6/12/2026": a day as people write it, nothing padded but the four-digit year."""
     return f"{day.day}/{day.month}/{day.year:04d}"
 
 

@@ -20,13 +20,13 @@ class Percent:
     digits: int = 2
 
     @classmethod
-    def of(cls, numerator: int, denominator: int, digits: int = 2) -> "Percent | None":
+    def of(cls, numerator: int, denominator: int, digits: int = 2) -> Percent | None:
         if not denominator:
             return None
         return cls(Fraction(numerator, denominator), digits)
 
     @classmethod
-    def target(cls, value: Fraction) -> "Percent":
+    def target(cls, value: Fraction) -> Percent:
         """A target as officials write it: 60%, 62,5%; two decimals (truncated) at most."""
         for digits in (0, 1):
             if (value * 10 ** (digits + 2)).denominator == 1:

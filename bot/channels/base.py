@@ -35,7 +35,7 @@ class OutMessage:
         return asdict(self)
 
     @classmethod
-    def from_body(cls, body: dict[str, Any]) -> "OutMessage":
+    def from_body(cls, body: dict[str, Any]) -> OutMessage:
         body = dict(body)
         body["buttons"] = [[OutButton(**b) for b in row] for row in body.get("buttons", [])]
         return cls(**body)

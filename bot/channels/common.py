@@ -8,7 +8,8 @@ import datetime as dt
 import hashlib
 import hmac
 import logging
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from bot.engine import is_infrastructure_error
 from bot.logs import mask

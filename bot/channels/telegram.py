@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 # Opt in to the library's coming behaviour (RetryAfter.retry_after as a timedelta) now, which
 # also silences its deprecation warning on every rate-limited send.
 os.environ.setdefault("PTB_TIMEDELTA", "true")
 
-from telegram import (  # noqa: E402
+from telegram import (
     Bot,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -22,7 +23,7 @@ from telegram import (  # noqa: E402
     ReplyKeyboardRemove,
     Update,
 )
-from telegram.constants import ChatType  # noqa: E402
+from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
 
@@ -99,7 +100,9 @@ def _inline(buttons: list) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup(
         [
             [
-                InlineKeyboardButton(b.label, url=b.url) if b.url else InlineKeyboardButton(b.label, callback_data=b.payload)
+                InlineKeyboardButton(b.label, url=b.url)
+                if b.url
+                else InlineKeyboardButton(b.label, callback_data=b.payload)
                 for b in row
             ]
             for row in buttons
@@ -177,7 +180,7 @@ class TelegramChannel:
 
     @property
     def username(self) -> str | None:
-        return self.application.bot.username if self.application.bot._bot_user else None  # noqa: SLF001
+        return self.application.bot.username if self.application.bot._bot_user else None
 
     async def start(self) -> None:
         """Connect (getMe), then poll, or register the webhook on PUBLIC_BASE_URL."""
@@ -194,9 +197,7 @@ class TelegramChannel:
         else:
             await self.bot.delete_webhook()
             assert self.application.updater is not None
-            await self.application.updater.start_polling(
-                poll_interval=0.0, timeout=10, allowed_updates=ALLOWED_UPDATES
-            )
+            await self.application.updater.start_polling(poll_interval=0.0, timeout=10, allowed_updates=ALLOWED_UPDATES)
             log.info("telegram: polling as @%s", self.username)
 
     async def stop(self) -> None:
@@ -282,8 +283,15 @@ class TelegramChannel:
             return
         if message.ask:
             keyboard = ReplyKeyboardMarkup(
-                [[KeyboardButton(message.ask_label or "📎", request_contact=message.ask == "contact",
-                                 request_location=message.ask == "location")]],
+                [
+                    [
+                        KeyboardButton(
+                            message.ask_label or "📎",
+                            request_contact=message.ask == "contact",
+                            request_location=message.ask == "location",
+                        )
+                    ]
+                ],
                 resize_keyboard=True,
                 one_time_keyboard=True,
             )

@@ -126,8 +126,13 @@ async def chat_loop(service, lines: TextIO | None = None) -> None:
             continue
         new = chat_id_of(name or channel.login) not in channel.people
         chat_id = channel.hold(name or channel.login)
-        channel.out.write("\n" + service.content.render(t("menu.terminal_speaking", name=channel.people[chat_id],
-                                                           account=f"{NAME}:{chat_id}")) + "\n")
+        channel.out.write(
+            "\n"
+            + service.content.render(
+                t("menu.terminal_speaking", name=channel.people[chat_id], account=f"{NAME}:{chat_id}")
+            )
+            + "\n"
+        )
         channel.out.flush()
         if new:
             await say("/start")

@@ -17,7 +17,8 @@ import datetime as dt
 import hashlib
 import json
 import logging
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import aiohttp
 
@@ -117,8 +118,13 @@ class ZaloBotChannel:
     )
 
     def __init__(
-        self, settings: Settings, receive: Receive, media: MediaLinks, poll_timeout: int = POLL_TIMEOUT,
-        *, primary: bool = True,
+        self,
+        settings: Settings,
+        receive: Receive,
+        media: MediaLinks,
+        poll_timeout: int = POLL_TIMEOUT,
+        *,
+        primary: bool = True,
     ) -> None:
         if settings.zalo_bot_token is None:
             raise ValueError("ZALO_BOT_TOKEN is not set")
@@ -228,7 +234,9 @@ class ZaloBotChannel:
             update = unwrap(result) if result else None
             incoming = to_incoming(update) if update else None
             if incoming is not None:
-                await handle_polled(lambda: self.receive(incoming), f"zalo bot update {incoming.update_id}")
+                await handle_polled(
+                    lambda incoming=incoming: self.receive(incoming), f"zalo bot update {incoming.update_id}"
+                )
 
     async def _get_update(self) -> dict[str, Any] | None:
         """The next update, or None when the long poll timed out with nothing new."""
@@ -246,8 +254,13 @@ class ZaloBotChannel:
             if attachment is None:
                 await self.call("sendMessage", chat_id=chat_id, text=message.text)
             elif message.attachment_kind == "image":
-                url = await self.media.publish(attachment, message.mime_type or "image/png", message.filename or "image.png",
-                                               channel=NAME, chat_id=chat_id)
+                url = await self.media.publish(
+                    attachment,
+                    message.mime_type or "image/png",
+                    message.filename or "image.png",
+                    channel=NAME,
+                    chat_id=chat_id,
+                )
                 try:  # "sending a photo..." while the platform fetches it; cosmetic
                     await self.call("sendChatAction", chat_id=chat_id, action="upload_photo")
                 except BotApiError as exc:
@@ -258,10 +271,13 @@ class ZaloBotChannel:
                 await self.call("sendPhoto", http_timeout=60, **params)
             else:  # no documents on the Bot Platform: a link to the file on this server
                 filename = message.filename or "file"
-                url = await self.media.publish(attachment, message.mime_type or "application/octet-stream", filename,
-                                               channel=NAME, chat_id=chat_id)
+                url = await self.media.publish(
+                    attachment, message.mime_type or "application/octet-stream", filename, channel=NAME, chat_id=chat_id
+                )
                 line = f"{filename}: {url}"
-                await self.call("sendMessage", chat_id=chat_id, text=f"{message.text}\n{line}" if message.text else line)
+                await self.call(
+                    "sendMessage", chat_id=chat_id, text=f"{message.text}\n{line}" if message.text else line
+                )
         except BotApiError as exc:
             if exc.status == 429 or exc.code == 429:
                 raise SendRetry("rate limited", retry_after=exc.retry_after) from exc
@@ -270,5 +286,5 @@ class ZaloBotChannel:
             if exc.status == 403 or exc.code == 403:
                 raise SendBlocked(str(exc)) from exc
             raise SendFailed(str(exc)) from exc
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise SendRetry(f"network: {exc!r}") from exc

@@ -12,12 +12,12 @@ verified in Zalo's documentation and what is assumed.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import hashlib
 import hmac
 import logging
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import aiohttp
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -132,7 +132,7 @@ def to_incoming(event: dict[str, Any]) -> Incoming | Unfollow | None:
         if not isinstance(text, str):
             return None
         if text.startswith(BUTTON_MARK):
-            return Incoming(kind=Kind.BUTTON, payload=text[len(BUTTON_MARK):], **base)
+            return Incoming(kind=Kind.BUTTON, payload=text[len(BUTTON_MARK) :], **base)
         return Incoming(kind=Kind.TEXT, text=text, **base)
     if name == "user_send_location":
         location = _location(message)
@@ -237,8 +237,11 @@ class ZaloOaChannel:
         assert self.settings.zalo_oa_app_id and self.settings.zalo_oa_secret_key
         app_id, key = self.settings.zalo_oa_app_id, self.settings.zalo_oa_secret_key.reveal()
         signed_at = next(
-            (ts for ts in field_values(raw_body, "timestamp")
-             if signature_matches(signature_header, signature(app_id, raw_body, ts, key))),
+            (
+                ts
+                for ts in field_values(raw_body, "timestamp")
+                if signature_matches(signature_header, signature(app_id, raw_body, ts, key))
+            ),
             None,
         )
         if signed_at is None:
@@ -279,7 +282,7 @@ class ZaloOaChannel:
             if exc.code in UNREACHABLE_ERRORS:
                 raise SendBlocked(str(exc)) from exc
             raise SendFailed(str(exc)) from exc
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise SendRetry(f"network: {exc!r}") from exc
 
     async def _send_text(self, user_id: str, text: str, rows: list) -> None:
@@ -297,7 +300,10 @@ class ZaloOaChannel:
                 uploaded = await self._api(UPLOAD_IMAGE_PATH, upload=(data, filename, mime))
                 element = {"media_type": "image", "attachment_id": uploaded["attachment_id"]}
             else:  # too big or another format for the upload: Zalo fetches it from our URL
-                element = {"media_type": "image", "url": await self.media.publish(data, mime, filename, channel=NAME, chat_id=user_id)}
+                element = {
+                    "media_type": "image",
+                    "url": await self.media.publish(data, mime, filename, channel=NAME, chat_id=user_id),
+                }
             body: dict[str, Any] = {
                 "attachment": {"type": "template", "payload": {"template_type": "media", "elements": [element]}}
             }

@@ -13,7 +13,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import aiohttp
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -105,14 +106,17 @@ class OaTokens:
             ) as response:
                 status = response.status
                 body = await response.json(content_type=None)
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+        except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
             raise TokenError(f"OAuth endpoint unreachable: {exc!r}") from exc
         # Zalo answers failures with HTTP 200 too; only a body with the new pair is success.
         if status != 200 or not isinstance(body, dict) or not body.get("access_token") or not body.get("refresh_token"):
             detail = body if isinstance(body, dict) else {}
             log.error(
                 "zalo oa: token refresh refused (HTTP %s, error %s %s: %s)",
-                status, detail.get("error"), detail.get("error_name"), detail.get("error_description"),
+                status,
+                detail.get("error"),
+                detail.get("error_name"),
+                detail.get("error_description"),
             )
             raise TokenError(f"refresh refused: HTTP {status}, error {detail.get('error')}")
         return body

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Awaitable, Callable, TypeVar
+from typing import TypeVar
 
 import click
 from sqlalchemy import func, select
@@ -64,4 +65,4 @@ def read_csv_text(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
-        raise click.ClickException(f"{path} is not UTF-8: in Excel, save it as \"CSV UTF-8\"") from None
+        raise click.ClickException(f'{path} is not UTF-8: in Excel, save it as "CSV UTF-8"') from None

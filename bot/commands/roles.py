@@ -10,12 +10,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commands.common import in_session, load_settings
-from texts.user_input import number
 from storage import roles
 from storage.accounts import find_or_create_person
 from storage.models import Account, Commune, Province
 from storage.roles import LEVEL, Role
 from storage.units import COUNTRY_CODE
+from texts.user_input import number
 
 ROLE_NAMES = [r.value for r in Role]
 _USER = re.compile(r"(?P<channel>[a-z_]+):(?P<id>[A-Za-z0-9_\-]{1,64})")
@@ -24,7 +24,7 @@ CHANNELS = ("telegram", "zalo_oa", "zalo_bot", "terminal")
 
 
 def parse_user(value: str) -> tuple[str, str]:
-    """"telegram:123456789" → ("telegram", "123456789")."""
+    """ "telegram:123456789" → ("telegram", "123456789")."""
     match = _USER.fullmatch(value.strip())
     if not match:
         raise click.BadParameter(
@@ -152,7 +152,9 @@ def audit_log(unit: str | None, limit: int) -> None:
     entries = in_session(load_settings(), lambda db: audit.entries(db, unit_code=unit, limit=limit))
     for e in entries:
         who = f"user {e.actor_user_id}" if e.actor_user_id else "cli"
-        click.echo(f"{e.at.isoformat(timespec='seconds')}  {who:<10}  {e.action:<22} {e.unit_code or '-':<5}  "
-                   f"{json.dumps(e.details, ensure_ascii=False)}")
+        click.echo(
+            f"{e.at.isoformat(timespec='seconds')}  {who:<10}  {e.action:<22} {e.unit_code or '-':<5}  "
+            f"{json.dumps(e.details, ensure_ascii=False)}"
+        )
     if not entries:
         click.echo("no entries")

@@ -14,13 +14,21 @@ from aiohttp import web
 
 from bot.commands.common import load_settings, log, prepare_database
 from bot.settings import Settings
-from texts import t
 
 
 @click.command()
-@click.option("--chat/--no-chat", default=None, help="Also chat in this terminal (default: when no messenger is configured and stdin is a terminal).")
-@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
-              help="Worker processes sharing the port (SO_REUSEPORT) and the database; use PostgreSQL for more than one.")
+@click.option(
+    "--chat/--no-chat",
+    default=None,
+    help="Also chat in this terminal (default: when no messenger is configured and stdin is a terminal).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Worker processes sharing the port (SO_REUSEPORT) and the database; use PostgreSQL for more than one.",
+)
 def run(chat: bool | None, workers: int) -> None:
     """Serve: the web server (health check, webhooks) and every configured messenger."""
     settings = load_settings()
@@ -73,7 +81,7 @@ async def serve(settings: Settings, chat: bool | None, *, worker: int = 0, worke
 # What an operator sets when posters cannot be made (see documents.posters.venue.poster_gaps).
 POSTER_GAPS = {
     "no_key": 'set QR_SIGNING_KEY (16 characters or more, e.g. from python3 -c "import secrets; '
-              'print(secrets.token_urlsafe(32))"; keep it: printed QR codes depend on it)',
+    'print(secrets.token_urlsafe(32))"; keep it: printed QR codes depend on it)',
     "no_handle": "set TELEGRAM_BOT_USERNAME to the bot's @username (or TELEGRAM_BOT_TOKEN, which tells it)",
 }
 
@@ -119,7 +127,9 @@ def supervise(settings: Settings, workers: int) -> None:
         time.sleep(0.5)
         for index, process in list(processes.items()):
             if not process.is_alive() and not stopping:
-                log.warning("worker %s (pid %s) exited with %s; restarting it", index + 1, process.pid, process.exitcode)
+                log.warning(
+                    "worker %s (pid %s) exited with %s; restarting it", index + 1, process.pid, process.exitcode
+                )
                 start(index)
     for process in processes.values():
         if process.is_alive():

@@ -28,7 +28,9 @@ def _date(value: str | None) -> dt.date:
 @click.option("--unit", help="A commune (00070), a province (01) or VN.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.option("--date", "day", help="As of the end of this day (YYYY-MM-DD); default today.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of the terminal.")
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of the terminal."
+)
 @click.pass_context
 def tally(ctx: click.Context, unit: str | None, fmt: str, day: str | None, out: Path | None) -> None:
     """Install progress per commune of a unit against targets, with totals."""
@@ -36,11 +38,11 @@ def tally(ctx: click.Context, unit: str | None, fmt: str, day: str | None, out: 
         return
     if not unit:
         raise click.UsageError("--unit is required (a commune, a province or VN)")
-    from texts.content import Content
     from documents.tally_exports import to_csv, to_json, to_table, to_xlsx
-    from texts import t
     from storage.tally import tally as compute
     from storage.units import unit_level
+    from texts import t
+    from texts.content import Content
 
     try:
         unit_level(unit)
@@ -135,7 +137,12 @@ def target() -> None:
 @click.option("--unit", required=True, help="VN, a province (01) or a commune (00070).")
 @click.option("--rate", required=True, help="0.6 or 60%.")
 @click.option("--by", "deadline", required=True, help="Deadline, YYYY-MM-DD.")
-@click.option("--denominator", type=click.Choice(["subscribers", "population", "households"]), default="subscribers", show_default=True)
+@click.option(
+    "--denominator",
+    type=click.Choice(["subscribers", "population", "households"]),
+    default="subscribers",
+    show_default=True,
+)
 def target_set(unit: str, rate: str, deadline: str, denominator: str) -> None:
     """Set the target in force for a unit (earlier ones are kept as history)."""
     from storage.figures import parse_rate, set_target

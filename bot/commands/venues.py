@@ -16,16 +16,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commands.common import in_session, load_settings, read_csv_text
 from bot.commands.roles import describe_person, parse_user
-from texts.content import Content
 from bot.settings import Settings
 from documents.posters.venue import PosterRequest, PosterUnavailable, draw, poster_request, public_handles
-from texts.user_input import clean, is_name
 from storage import venues
 from storage.accounts import find_or_create_person
 from storage.csv_rows import commune_code
 from storage.models import Commune, Venue, utcnow
 from storage.units import CommuneIndex
 from storage.venue_codes import normalize_code
+from texts.content import Content
+from texts.user_input import clean, is_name
 
 FORMATS = ("pdf", "png")
 
@@ -46,7 +46,9 @@ def _handles(settings: Settings) -> dict[str, str]:
     try:
         username = asyncio.run(telegram_username(settings))
     except Exception as exc:  # the network, a revoked token: say what to set instead
-        raise click.ClickException(f"could not ask Telegram for the bot's username ({exc}); set TELEGRAM_BOT_USERNAME") from None
+        raise click.ClickException(
+            f"could not ask Telegram for the bot's username ({exc}); set TELEGRAM_BOT_USERNAME"
+        ) from None
     return public_handles(settings, {"telegram": username} if username else {})
 
 
@@ -89,7 +91,12 @@ async def manager_id(db: AsyncSession, manager: tuple[str, str] | None) -> int |
 @click.option("--longitude", type=float)
 @manager_option
 def venue_add(
-    name: str, kind: str, commune: str, address: str, latitude: float | None, longitude: float | None,
+    name: str,
+    kind: str,
+    commune: str,
+    address: str,
+    latitude: float | None,
+    longitude: float | None,
     manager: tuple[str, str] | None,
 ) -> None:
     """Add a venue; prints its code on the last line."""
@@ -109,7 +116,13 @@ def venue_add(
         if await db.get(Commune, code) is None:
             return None
         v = await venues.create_venue(
-            db, name=name, kind=kind, commune_code=code, address=address, latitude=latitude, longitude=longitude,
+            db,
+            name=name,
+            kind=kind,
+            commune_code=code,
+            address=address,
+            latitude=latitude,
+            longitude=longitude,
             manager_user_id=await manager_id(db, manager),
         )
         return v.name, v.code
@@ -249,4 +262,3 @@ def posters(commune: str, out: Path, formats: str) -> None:
             for kind in want:
                 (out / f"{request.filename}.{kind}").write_bytes(drawn.pdf if kind == "pdf" else drawn.png)
     click.echo(f"wrote {len(requests) * len(want)} file(s) to {out}")
-

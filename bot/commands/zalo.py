@@ -18,7 +18,9 @@ def zalo() -> None:
 
 
 @zalo.command("oa-token")
-@click.option("--refresh", is_flag=True, help="Refresh now (after setting a new ZALO_OA_REFRESH_TOKEN, to check it works).")
+@click.option(
+    "--refresh", is_flag=True, help="Refresh now (after setting a new ZALO_OA_REFRESH_TOKEN, to check it works)."
+)
 def oa_token(refresh: bool) -> None:
     """When the stored OA access token expires (the tokens themselves are never shown)."""
     from bot.channels.zalo_oa_tokens import OaTokens, TokenError
@@ -49,6 +51,8 @@ def oa_token(refresh: bool) -> None:
         if row is None or not row.access_token:
             return "no OA access token stored yet (one is fetched with ZALO_OA_REFRESH_TOKEN on first use)"
         refreshed = row.refreshed_at.isoformat(timespec="seconds") if row.refreshed_at else "never"
-        return f"OA access token valid until {row.expires_at.isoformat(timespec='seconds')} (last refreshed {refreshed})"
+        return (
+            f"OA access token valid until {row.expires_at.isoformat(timespec='seconds')} (last refreshed {refreshed})"
+        )
 
     click.echo(asyncio.run(go()))

@@ -14,9 +14,9 @@ from aiohttp import web
 
 from bot.webpages import general
 from bot.webpages.errors import PageError, error_pages, security_headers
-from bot.webpages.rendering import FORWARD, Forward, Pages, PAGES, add_page, render, setup_templates
+from bot.webpages.rendering import FORWARD, PAGES, Forward, Pages, add_page, render, setup_templates
 
-__all__ = ["FORWARD", "Forward", "PAGES", "PageError", "Pages", "add_page", "render", "setup"]
+__all__ = ["FORWARD", "PAGES", "Forward", "PageError", "Pages", "add_page", "render", "setup"]
 
 
 def setup(app: web.Application, service_key: web.AppKey) -> None:
@@ -28,4 +28,3 @@ def setup(app: web.Application, service_key: web.AppKey) -> None:
         [security_headers, web.normalize_path_middleware(append_slash=False, remove_slash=True), error_pages]
     )
     general.add_routes(app)
-

@@ -9,7 +9,8 @@ serves is a person's, whatever its prefix, and gets the 404 (or 405) page.
 from __future__ import annotations
 
 import logging
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from aiohttp import web
 

@@ -6,18 +6,19 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 from markupsafe import Markup
 
+from bot.webpages.csrf import CsrfTokens
 from documents.posters.venue import public_handles, telegram_link
 from documents.posters.words import printed_channels
-from bot.webpages.csrf import CsrfTokens
 from texts import t
 
 if TYPE_CHECKING:
@@ -51,12 +52,10 @@ class Pages:
         # The inline stylesheet is admitted by its hash: the page stays one request, and nothing
         # else (no script, no style injected into the page, nothing from elsewhere) can run.
         digest = base64.b64encode(hashlib.sha256(str(self.css).encode()).digest()).decode()
-        self.content_security_policy = (
-            f"default-src 'none'; style-src 'sha256-{digest}'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
-        )
+        self.content_security_policy = f"default-src 'none'; style-src 'sha256-{digest}'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
         self._csrf: CsrfTokens | None = None
 
-    def service(self, request: web.Request) -> "Service":
+    def service(self, request: web.Request) -> Service:
         return request.app[self.service_key]
 
     def csrf(self, request: web.Request) -> CsrfTokens:
@@ -114,7 +113,7 @@ def channel_link(channel: str, handle: str, payload: str | None) -> str | None:
     return None
 
 
-def messengers(service: "Service", payload: str | None = None) -> list[Messenger]:
+def messengers(service: Service, payload: str | None = None) -> list[Messenger]:
     """The messengers the bot can be reached on, Zalo first."""
     handles = public_handles(service.settings, service.bot_handles())
     return [

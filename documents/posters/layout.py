@@ -169,7 +169,9 @@ def wrap(text: str, weight: str, size: float, width: float) -> list[str]:
     return lines
 
 
-def fit(text: str, weight: str, width: float, largest: float, smallest: float, max_lines: int) -> tuple[float, list[str]]:
+def fit(
+    text: str, weight: str, width: float, largest: float, smallest: float, max_lines: int
+) -> tuple[float, list[str]]:
     """The largest size (in half points) at which `text` fits `max_lines` lines of `width`;
     at the smallest size, the last line is shortened with an ellipsis."""
     text = printable(text, weight)

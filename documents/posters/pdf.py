@@ -37,12 +37,14 @@ def draw(layout: Layout) -> bytes:
     c.setTitle(layout.title)
     c.setCreator(PRODUCER)
     c.setProducer(PRODUCER)
-    y = lambda v: height - v * mm  # noqa: E731 - the layout measures from the top, PDF from the bottom
+    y = lambda v: height - v * mm
     for item in layout.items:
         if isinstance(item, Box):
             _color(c, item.fill)
             if item.radius:
-                c.roundRect(item.x * mm, y(item.y + item.h), item.w * mm, item.h * mm, item.radius * mm, stroke=0, fill=1)
+                c.roundRect(
+                    item.x * mm, y(item.y + item.h), item.w * mm, item.h * mm, item.radius * mm, stroke=0, fill=1
+                )
             else:
                 c.rect(item.x * mm, y(item.y + item.h), item.w * mm, item.h * mm, stroke=0, fill=1)
         elif isinstance(item, Circle):

@@ -15,7 +15,7 @@ DPI = 150
 
 def draw(layout: Layout, dpi: int = DPI) -> bytes:
     scale = dpi / 25.4  # pixels per millimetre
-    px = lambda v: round(v * scale)  # noqa: E731
+    px = lambda v: round(v * scale)
     image = Image.new("RGB", (px(layout.width), px(layout.height)), "white")
     canvas = ImageDraw.Draw(image)
     for item in layout.items:
@@ -26,7 +26,9 @@ def draw(layout: Layout, dpi: int = DPI) -> bytes:
             else:
                 canvas.rectangle(shape, fill=item.fill)
         elif isinstance(item, Circle):
-            canvas.ellipse((px(item.cx - item.r), px(item.cy - item.r), px(item.cx + item.r), px(item.cy + item.r)), fill=item.fill)
+            canvas.ellipse(
+                (px(item.cx - item.r), px(item.cy - item.r), px(item.cx + item.r), px(item.cy + item.r)), fill=item.fill
+            )
         elif isinstance(item, TextLine):
             font = pil_font(item.weight, item.size * POINT * scale)
             anchor = "ms" if item.centered else "ls"  # middle or left, on the baseline

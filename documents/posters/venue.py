@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Mapping, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from documents.posters import Poster, make_poster, make_poster_async
 from documents.posters.words import PosterWords, poster_words, printed_channels
@@ -65,7 +66,7 @@ def landing_link(settings: PosterSettings, payload: str) -> str:
     return f"{settings.public_base_url}/q/{payload}"
 
 
-def poster_gaps(content: "Content", settings: PosterSettings, handles: Mapping[str, str]) -> list[str]:
+def poster_gaps(content: Content, settings: PosterSettings, handles: Mapping[str, str]) -> list[str]:
     """What this deployment lacks to make posters (see PosterUnavailable); empty when it can."""
     gaps = []
     if settings.qr_signing_key is None:
@@ -84,7 +85,7 @@ class PosterRequest:
 
 
 def poster_request(
-    content: "Content", settings: PosterSettings, handles: Mapping[str, str], venue: "Venue", commune: "CommuneEntry | None"
+    content: Content, settings: PosterSettings, handles: Mapping[str, str], venue: Venue, commune: CommuneEntry | None
 ) -> PosterRequest:
     """What to draw for `venue`: its words and the QR's link (the landing page when
     PUBLIC_BASE_URL is set, else the Telegram deep link; Zalo has no deep link, so a Zalo-only
@@ -95,7 +96,11 @@ def poster_request(
     web = settings.public_base_url is not None
     payload = sign(settings.qr_signing_key.reveal(), venue.code)
     qr_data = landing_link(settings, payload) if web else telegram_link(handles["telegram"], payload)
-    label = content.render(t("commune.label", name=commune.name, province=commune.province_name)) if commune else venue.commune_code
+    label = (
+        content.render(t("commune.label", name=commune.name, province=commune.province_name))
+        if commune
+        else venue.commune_code
+    )
     words = poster_words(
         content,
         venue_name=venue.name,

@@ -3,8 +3,9 @@ messengers to name (`printed_channels`, the hook a new channel such as Zalo plug
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING
 
 from texts import Join, t
 
@@ -39,7 +40,7 @@ class PrintedChannel:
 
 
 def printed_channels(
-    content: "Content", handles: Mapping[str, str], order: tuple[str, ...] = PRINT_ORDER
+    content: Content, handles: Mapping[str, str], order: tuple[str, ...] = PRINT_ORDER
 ) -> list[PrintedChannel]:
     """The messengers a poster (and, in its own order, a web page) names, in print order."""
     names = [n for n, h in handles.items() if h and content.has(f"poster.channels.{n}")]
@@ -49,7 +50,7 @@ def printed_channels(
 
 
 def poster_words(
-    content: "Content",
+    content: Content,
     *,
     venue_name: str,
     venue_address: str,
@@ -78,7 +79,10 @@ def poster_words(
         manual_instruction=instruction,
         manual_message=content.render(t("poster.manual_message", code=code)),
         channels=content.render(
-            t("poster.channels_line", channels=Join(tuple(t(f"poster.channels.{c.name}", handle=c.handle) for c in channels), " · "))
+            t(
+                "poster.channels_line",
+                channels=Join(tuple(t(f"poster.channels.{c.name}", handle=c.handle) for c in channels), " · "),
+            )
         ),
         footer=content.render(t("poster.footer", code=code)),
     )

@@ -16,6 +16,7 @@ again; then those of a third commune, with SIGKILL (the rows it had leased wait 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import signal
 import subprocess
@@ -54,17 +55,32 @@ async def seed(url: str, groups: list[int]) -> list[tuple[str, list[int]]]:
         async with sessionmaker(engine)() as db, db.begin():
             communes = (await db.scalars(select(Commune.code).order_by(Commune.code).limit(len(groups)))).all()
             next_id = FIRST_CITIZEN
-            for index, (commune, size) in enumerate(zip(communes, groups)):
+            for index, (commune, size) in enumerate(zip(communes, groups, strict=True)):
                 chats = list(range(next_id, next_id + size))
                 next_id += size
                 now = utcnow()
                 for start in range(0, size, 2000):
-                    part = chats[start:start + 2000]
-                    ids = (await db.scalars(insert(User).returning(User.id),
-                                            [{"commune_code": commune, "created_at": now} for _ in part])).all()
-                    await db.execute(insert(Account), [
-                        {"channel": "telegram", "external_id": str(chat), "chat_id": str(chat), "user_id": uid,
-                         "created_at": now, "last_seen_at": now} for chat, uid in zip(part, ids)])
+                    part = chats[start : start + 2000]
+                    ids = (
+                        await db.scalars(
+                            insert(User).returning(User.id),
+                            [{"commune_code": commune, "created_at": now} for _ in part],
+                        )
+                    ).all()
+                    await db.execute(
+                        insert(Account),
+                        [
+                            {
+                                "channel": "telegram",
+                                "external_id": str(chat),
+                                "chat_id": str(chat),
+                                "user_id": uid,
+                                "created_at": now,
+                                "last_seen_at": now,
+                            }
+                            for chat, uid in zip(part, ids, strict=True)
+                        ],
+                    )
                 person, _ = await find_or_create_person(db, "telegram", str(COORDINATOR + index))
                 await roles.grant(db, person.id, roles.Role.COORDINATOR, commune)
                 out.append((commune, chats))
@@ -80,15 +96,28 @@ class Bot:
         self.tg = tg
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, "DATABASE_URL": url, "TELEGRAM_BOT_TOKEN": TOKEN,
-                    "TELEGRAM_API_BASE_URL": tg.base_url, "TELEGRAM_WEBHOOK_SECRET": SECRET,
-                    "PUBLIC_BASE_URL": self.base, "HTTP_PORT": str(self.port), "LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING")}
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": url,
+            "TELEGRAM_BOT_TOKEN": TOKEN,
+            "TELEGRAM_API_BASE_URL": tg.base_url,
+            "TELEGRAM_WEBHOOK_SECRET": SECRET,
+            "PUBLIC_BASE_URL": self.base,
+            "HTTP_PORT": str(self.port),
+            "LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
+        }
         self.process: subprocess.Popen | None = None
         self.log = open(os.environ.get("BENCH_BROADCAST_LOG", os.devnull), "a")
 
     async def start(self) -> None:
-        self.process = subprocess.Popen([sys.executable, "-m", "bot.cli", "run"], env=self.env, cwd=PROJECT,
-                                        stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "run"],
+            env=self.env,
+            cwd=PROJECT,
+            stdin=subprocess.DEVNULL,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
         await wait_up(self.base, self.process, 1)
 
     async def stop(self, how: signal.Signals = signal.SIGTERM) -> None:
@@ -103,8 +132,9 @@ class Bot:
         user = self.tg.users.get(coordinator) or self.tg.user(coordinator)
         before = len(self.tg.sent(coordinator))
         async with aiohttp.ClientSession() as http:
-            async with http.post(f"{self.base}/webhooks/telegram", json=build(user),
-                                 headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}) as response:
+            async with http.post(
+                f"{self.base}/webhooks/telegram", json=build(user), headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}
+            ) as response:
                 assert response.status == 200, response.status
         for _ in range(300):
             if len(self.tg.sent(coordinator)) > before:
@@ -154,8 +184,11 @@ async def unsettled(url: str) -> int:
     engine = create_engine(url)
     try:
         async with engine.connect() as conn:
-            return await conn.scalar(select(func.count()).select_from(OutboxMessage).where(
-                OutboxMessage.broadcast_id.is_not(None), OutboxMessage.sent_at.is_(None)))
+            return await conn.scalar(
+                select(func.count())
+                .select_from(OutboxMessage)
+                .where(OutboxMessage.broadcast_id.is_not(None), OutboxMessage.sent_at.is_(None))
+            )
     finally:
         await engine.dispose()
 
@@ -174,18 +207,23 @@ async def broadcast(tg: TelegramStandin, url: str, commune: str, chats: list[int
     refused = [c for c in tg.calls[since:] if c.failed_with == 429]
     other = Counter(c.failed_with for c in tg.calls[since:] if not c.ok and c.failed_with != 429)
     window = sends[-1] - sends[0] if len(sends) > 1 else float("nan")
-    print(f"   {len(chats)} citizens of commune {commune}: {delivered} delivered; "
-          f"{len(sends) / window:.1f} messages/s over the send window ({window:.0f} s, "
-          f"first {sends[0] - pressed:.1f} s after [Gửi]); {len(refused)} answered 429 by the stand-in"
-          + (f", other refusals {dict(other)}" if other else ""))
-    gaps = sorted(b - a for a, b in zip(sends, sends[1:]))
-    print(f"   pauses between sends: median {gaps[len(gaps) // 2] * 1000:.0f} ms, "
-          f"{sum(g > 0.1 for g in gaps)} over 100 ms, longest {gaps[-1] * 1000:.0f} ms")
+    print(
+        f"   {len(chats)} citizens of commune {commune}: {delivered} delivered; "
+        f"{len(sends) / window:.1f} messages/s over the send window ({window:.0f} s, "
+        f"first {sends[0] - pressed:.1f} s after [Gửi]); {len(refused)} answered 429 by the stand-in"
+        + (f", other refusals {dict(other)}" if other else "")
+    )
+    gaps = sorted(b - a for a, b in itertools.pairwise(sends))
+    print(
+        f"   pauses between sends: median {gaps[len(gaps) // 2] * 1000:.0f} ms, "
+        f"{sum(g > 0.1 for g in gaps)} over 100 ms, longest {gaps[-1] * 1000:.0f} ms"
+    )
     print(f"   {verdict(tg, chats)}; outbox rows of announcements not sent: {await unsettled(url)}")
 
 
-async def restart(tg: TelegramStandin, url: str, commune: str, chats: list[int], coordinator: int,
-                  how: signal.Signals) -> None:
+async def restart(
+    tg: TelegramStandin, url: str, commune: str, chats: list[int], coordinator: int, how: signal.Signals
+) -> None:
     """Stopped with `how` when a third had their copy, started again: still one copy each."""
     since = len(tg.calls)
     bot = Bot(tg, url)
@@ -200,9 +238,11 @@ async def restart(tg: TelegramStandin, url: str, commune: str, chats: list[int],
         await asyncio.sleep(2)
     finally:
         await bot.stop()
-    print(f"   {how.name} after {at} of {len(chats)} (commune {commune}), started again: {delivered} delivered "
-          f"in {took:.0f} s; {verdict(tg, chats)}; {sum(c.failed_with == 429 for c in tg.calls[since:])} "
-          f"answered 429; outbox rows of announcements not sent: {await unsettled(url)}")
+    print(
+        f"   {how.name} after {at} of {len(chats)} (commune {commune}), started again: {delivered} delivered "
+        f"in {took:.0f} s; {verdict(tg, chats)}; {sum(c.failed_with == 429 for c in tg.calls[since:])} "
+        f"answered 429; outbox rows of announcements not sent: {await unsettled(url)}"
+    )
 
 
 async def run() -> None:
@@ -218,7 +258,9 @@ async def run() -> None:
         print(f"   seeded {USERS + 2 * RESTART_USERS} citizens in {time.monotonic() - started:.1f} s")
         async with TelegramStandin(token=TOKEN, username="bluezone_bench_bot", max_per_second=30) as tg:
             await broadcast(tg, url, commune, chats)
-            for index, ((other, its_chats), how) in enumerate(zip(others, (signal.SIGTERM, signal.SIGKILL))):
+            for index, ((other, its_chats), how) in enumerate(
+                zip(others, (signal.SIGTERM, signal.SIGKILL), strict=True)
+            ):
                 await restart(tg, url, other, its_chats, COORDINATOR + 1 + index, how)
     finally:
         if tmp is None:

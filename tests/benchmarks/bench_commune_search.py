@@ -46,7 +46,7 @@ def main() -> None:
         index.search(q)
         times.append((time.perf_counter() - t0) * 1000)
     times.sort()
-    p = lambda f: times[min(len(times) - 1, int(f * len(times)))]  # noqa: E731
+    p = lambda f: times[min(len(times) - 1, int(f * len(times)))]
     print(f"   index of {len(index)} communes built in {build_ms:.0f} ms")
     print(
         f"   {len(times)} queries: mean {statistics.mean(times):.2f} ms, p50 {p(0.5):.2f} ms, "

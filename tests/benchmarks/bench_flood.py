@@ -18,8 +18,8 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
 
 import aiohttp
 from sqlalchemy import func, select
@@ -63,8 +63,10 @@ class Scenario:
 def calm_script(tg: TelegramStandin, user: FakeUser) -> list[Callable[[], dict]]:
     press = presser(tg, user)
     steps: list[Callable[[], dict]] = [lambda: user.build_text("/start")]
-    steps += [lambda d=d: press(d) for d in ("guide", "guide:android", "guide:android:1", "guide:android:2",
-                                              "guide:android:3")]
+    steps += [
+        lambda d=d: press(d)
+        for d in ("guide", "guide:android", "guide:android:1", "guide:android:2", "guide:android:3")
+    ]
     steps += [lambda q=q: user.build_text(q) for q in ("app gì vậy", "có bắt buộc phải cài không")]
     steps += [lambda: user.build_text("/start")]
     steps += [lambda d=d: press(d) for d in ("guide", "guide:iphone", "guide:iphone:1", "guide:iphone:2")]
@@ -77,8 +79,14 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * share))] * 1000 if ordered else float("nan")
 
 
-async def calm_person(http: aiohttp.ClientSession, base: str, tg: TelegramStandin, user: FakeUser,
-                      result: Scenario | None, think: float = THINK_S) -> None:
+async def calm_person(
+    http: aiohttp.ClientSession,
+    base: str,
+    tg: TelegramStandin,
+    user: FakeUser,
+    result: Scenario | None,
+    think: float = THINK_S,
+) -> None:
     """One person's script: post, wait for the reply, think, next; timed into `result`."""
     chat = str(user.id)
     for build in calm_script(tg, user):
@@ -88,9 +96,10 @@ async def calm_person(http: aiohttp.ClientSession, base: str, tg: TelegramStandi
         status = await post_update(http, base, update)
         answered = time.monotonic() - t0
         try:
-            reply = await tg.wait_for(lambda c: c.method in SENDING_METHODS and str(c.chat_id) == chat,
-                                      timeout=60, since=since)
-        except Exception:  # noqa: BLE001 - counted, not raised: the figures tell
+            reply = await tg.wait_for(
+                lambda c: c.method in SENDING_METHODS and str(c.chat_id) == chat, timeout=60, since=since
+            )
+        except Exception:
             reply = None
         if result is not None:
             if status != 200 or reply is None:
@@ -101,8 +110,9 @@ async def calm_person(http: aiohttp.ClientSession, base: str, tg: TelegramStandi
         await asyncio.sleep(think)
 
 
-async def flood(base: str, user: FakeUser, result: Scenario, stop_flood: asyncio.Event,
-                rate: float | None) -> list[int]:
+async def flood(
+    base: str, user: FakeUser, result: Scenario, stop_flood: asyncio.Event, rate: float | None
+) -> list[int]:
     """Post /start over FLOOD_CONNECTIONS connections, `rate` a second (None: as fast as they
     allow) until told to stop; the update ids."""
     ids: list[int] = []
@@ -128,8 +138,9 @@ async def flood(base: str, user: FakeUser, result: Scenario, stop_flood: asyncio
     return ids
 
 
-async def scenario(name: str, base: str, tg: TelegramStandin, engine, users: Iterator[int], flooding: bool,
-                   rate: float | None) -> Scenario:
+async def scenario(
+    name: str, base: str, tg: TelegramStandin, engine, users: Iterator[int], flooding: bool, rate: float | None
+) -> Scenario:
     result = Scenario(name)
     since = len(tg.calls)
     stop_flood = asyncio.Event()
@@ -144,18 +155,25 @@ async def scenario(name: str, base: str, tg: TelegramStandin, engine, users: Ite
 
     async def outbox() -> int:
         async with engine.connect() as conn:
-            return await conn.scalar(select(func.count()).select_from(OutboxMessage).where(
-                OutboxMessage.sent_at.is_(None), OutboxMessage.failed_at.is_(None)))
+            return await conn.scalar(
+                select(func.count())
+                .select_from(OutboxMessage)
+                .where(OutboxMessage.sent_at.is_(None), OutboxMessage.failed_at.is_(None))
+            )
 
     await settle(tg, since, outbox, quiet=0.5)
     if flooder:
         keys = [str(i) for i in ids]
         async with engine.connect() as conn:
             for i in range(0, len(keys), 1000):
-                result.flood_accepted += await conn.scalar(select(func.count()).select_from(ProcessedUpdate).where(
-                    ProcessedUpdate.channel == "telegram", ProcessedUpdate.update_id.in_(keys[i:i + 1000])))
-        result.flood_replies = sum(c.method in SENDING_METHODS and str(c.chat_id) == str(flooder.id)
-                                   for c in tg.calls[since:])
+                result.flood_accepted += await conn.scalar(
+                    select(func.count())
+                    .select_from(ProcessedUpdate)
+                    .where(ProcessedUpdate.channel == "telegram", ProcessedUpdate.update_id.in_(keys[i : i + 1000]))
+                )
+        result.flood_replies = sum(
+            c.method in SENDING_METHODS and str(c.chat_id) == str(flooder.id) for c in tg.calls[since:]
+        )
     return result
 
 
@@ -166,18 +184,34 @@ async def measure(database: str, url: str) -> list[Scenario]:
     engine = create_engine(url)
     try:
         async with TelegramStandin(token=TOKEN, username="bluezone_bench_bot") as tg:
-            for guard, names in ((True, ("calm people alone", f"flood at {FLOOD_PACED_PER_S}/s, guard on",
-                                         "flood as fast as possible, guard on")),
-                                 (False, ("flood as fast as possible, guard off (FLOOD_BURST=0)",))):
+            for guard, names in (
+                (
+                    True,
+                    (
+                        "calm people alone",
+                        f"flood at {FLOOD_PACED_PER_S}/s, guard on",
+                        "flood as fast as possible, guard on",
+                    ),
+                ),
+                (False, ("flood as fast as possible, guard off (FLOOD_BURST=0)",)),
+            ):
                 process, base = start_bot(tg, url, 1, env=None if guard else {"FLOOD_BURST": "0"})
                 try:
                     await wait_up(base, process, 1)
                     async with aiohttp.ClientSession() as http:  # warm-up: one person, not counted
                         await calm_person(http, base, tg, tg.user(next(users)), None, think=0)
                     for name in names:
-                        results.append(await scenario(f"{database}: {name}", base, tg, engine, users,
-                                                      flooding="flood" in name,
-                                                      rate=FLOOD_PACED_PER_S if "/s" in name else None))
+                        results.append(
+                            await scenario(
+                                f"{database}: {name}",
+                                base,
+                                tg,
+                                engine,
+                                users,
+                                flooding="flood" in name,
+                                rate=FLOOD_PACED_PER_S if "/s" in name else None,
+                            )
+                        )
                 finally:
                     await stop(process)
     finally:
@@ -186,22 +220,31 @@ async def measure(database: str, url: str) -> list[Scenario]:
 
 
 def table(results: list[Scenario]) -> None:
-    print(f"   {CALM_USERS} calm people x 15 updates ({THINK_S * 1000:.0f} ms thinking after each reply); "
-          f"flood: /start over {FLOOD_CONNECTIONS} connections")
-    print("   | scenario | calm answer p50 / p99 | calm reply p50 / p99 | flood updates/s | "
-          "flood posted / accepted / dropped | flooder's replies |")
+    print(
+        f"   {CALM_USERS} calm people x 15 updates ({THINK_S * 1000:.0f} ms thinking after each reply); "
+        f"flood: /start over {FLOOD_CONNECTIONS} connections"
+    )
+    print(
+        "   | scenario | calm answer p50 / p99 | calm reply p50 / p99 | flood updates/s | "
+        "flood posted / accepted / dropped | flooder's replies |"
+    )
     print("   | --- | --- | --- | --- | --- | --- |")
     for r in results:
         errors = f" ({r.calm_errors} calm updates failed)" if r.calm_errors else ""
         if r.flood_posted:
             other = {k: v for k, v in r.flood_status.items() if k != 200}
-            flood_cells = (f"{r.flood_posted / r.flood_seconds:.0f} over {r.flood_seconds:.1f} s | "
-                           f"{r.flood_posted} / {r.flood_accepted} / {r.flood_posted - r.flood_accepted}"
-                           f"{f' (not 200: {other})' if other else ''} | {r.flood_replies}")
+            flood_cells = (
+                f"{r.flood_posted / r.flood_seconds:.0f} over {r.flood_seconds:.1f} s | "
+                f"{r.flood_posted} / {r.flood_accepted} / {r.flood_posted - r.flood_accepted}"
+                f"{f' (not 200: {other})' if other else ''} | {r.flood_replies}"
+            )
         else:
             flood_cells = "- | - | -"
-        print(f"   | {r.name}{errors} | {percentile(r.answers, 0.5):.0f} / {percentile(r.answers, 0.99):.0f} ms | "
-              f"{percentile(r.replies, 0.5):.0f} / {percentile(r.replies, 0.99):.0f} ms | {flood_cells} |", flush=True)
+        print(
+            f"   | {r.name}{errors} | {percentile(r.answers, 0.5):.0f} / {percentile(r.answers, 0.99):.0f} ms | "
+            f"{percentile(r.replies, 0.5):.0f} / {percentile(r.replies, 0.99):.0f} ms | {flood_cells} |",
+            flush=True,
+        )
 
 
 async def run() -> None:

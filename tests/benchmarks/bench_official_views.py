@@ -28,8 +28,13 @@ from tests.conftest import PG_URL
 from tests.harness import ChatDriver, grant_role
 
 ROUNDS = 5
-VIEWS = [("commune 07210", "tk:u:07210"), ("province 79 (168 communes)", "tk:u:79"), ("country (3,321 communes)", "tk:u:VN"),
-         ("Excel, province 79", "tk:x:79"), ("Excel, country", "tk:x:VN")]
+VIEWS = [
+    ("commune 07210", "tk:u:07210"),
+    ("province 79 (168 communes)", "tk:u:79"),
+    ("country (3,321 communes)", "tk:u:VN"),
+    ("Excel, province 79", "tk:x:79"),
+    ("Excel, country", "tk:x:VN"),
+]
 
 
 async def prepare(url: str, schema: str | None) -> None:
@@ -43,9 +48,16 @@ async def prepare(url: str, schema: str | None) -> None:
         for code in codes:
             subscribers = rng.randint(2_000, 200_000)
             for days_ago in (7, 0):
-                rows.append({"commune_code": code, "as_of": dt.date(2021, 8, 3) - dt.timedelta(days=days_ago),
-                             "installed": int(subscribers * rng.uniform(0.05, 0.7)), "subscribers": subscribers,
-                             "source": "bench", "entered_at": utcnow()})
+                rows.append(
+                    {
+                        "commune_code": code,
+                        "as_of": dt.date(2021, 8, 3) - dt.timedelta(days=days_ago),
+                        "installed": int(subscribers * rng.uniform(0.05, 0.7)),
+                        "subscribers": subscribers,
+                        "source": "bench",
+                        "entered_at": utcnow(),
+                    }
+                )
         await db.execute(insert(OfficialFigure), rows)
         await set_target(db, "VN", Fraction(3, 5), dt.date(2021, 8, 31), set_by=None, source="bench")
     await engine.dispose()
@@ -63,10 +75,15 @@ async def measure(label: str, url: str, schema: str | None) -> None:
             started = time.perf_counter()
             await chat.press(payload)
             times.append((time.perf_counter() - started) * 1000)
-        sizes = ", ".join(f"{len(s.attachment) // 1024} KiB {s.message.attachment_kind}"
-                          for s in chat.channel.sent[-len(chat.last):] if s.attachment)
-        print(f"   {label}: {name}: median {statistics.median(times):.0f} ms, max {max(times):.0f} ms"
-              + (f" ({sizes})" if sizes else ""))
+        sizes = ", ".join(
+            f"{len(s.attachment) // 1024} KiB {s.message.attachment_kind}"
+            for s in chat.channel.sent[-len(chat.last) :]
+            if s.attachment
+        )
+        print(
+            f"   {label}: {name}: median {statistics.median(times):.0f} ms, max {max(times):.0f} ms"
+            + (f" ({sizes})" if sizes else "")
+        )
     await service.stop()
     await engine.dispose()
 
@@ -79,7 +96,7 @@ async def run() -> None:
     try:
         async with admin.begin() as conn:
             await conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    except Exception as exc:  # noqa: BLE001 - no PostgreSQL here: SQLite's figures only
+    except Exception as exc:
         print(f"   PostgreSQL skipped: {exc.__class__.__name__}")
         await admin.dispose()
         return

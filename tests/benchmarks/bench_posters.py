@@ -11,12 +11,12 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from bot.cli import main as cli
-from texts.content import Content
 from documents.posters import pdf as pdf_backend
 from documents.posters import png as png_backend
 from documents.posters.layout import poster_layout
 from documents.posters.words import poster_words, printed_channels
 from storage.venue_codes import new_code, sign
+from texts.content import Content
 
 VENUES = 1000
 KINDS = ("government_office", "school", "market", "enterprise", "restaurant_hotel", "other")
@@ -72,7 +72,10 @@ def commune_of_a_thousand() -> None:
         }
         runner = CliRunner(env={**os.environ, **env})
         rows = ["name,type,commune_code,address"]
-        rows += [f"Điểm check-in số {i} – Cửa hàng Ặ ế ở ự,{KINDS[i % len(KINDS)]},00070,Số {i} phố Hàng Đào" for i in range(VENUES)]
+        rows += [
+            f"Điểm check-in số {i} – Cửa hàng Ặ ế ở ự,{KINDS[i % len(KINDS)]},00070,Số {i} phố Hàng Đào"
+            for i in range(VENUES)
+        ]
         csv_file = Path(tmp) / "venues.csv"
         csv_file.write_text("\n".join(rows) + "\n", encoding="utf-8")
         assert runner.invoke(cli, ["db", "upgrade"]).exit_code == 0

@@ -8,9 +8,9 @@ import statistics
 import time
 from types import SimpleNamespace
 
-from texts.content import Content
 from handlers.shorthand import Vocabulary, parse
 from storage.visits import summarize
+from texts.content import Content
 
 PARTS = {
     "hamlet": ["thôn {n}", "ấp Phú Hòa", "tổ {n}", "to dan pho {n}", "xóm Đình", "khu phố {n}", "thon Dong"],
@@ -47,25 +47,35 @@ def main() -> None:
         times.append((time.perf_counter() - t0) * 1000)
         understood += parsed.is_visit and not parsed.unknown
     times.sort()
-    p = lambda f: times[min(len(times) - 1, int(f * len(times)))]  # noqa: E731
-    print(f"   {len(times)} generated lines: mean {statistics.mean(times):.3f} ms, p50 {p(0.5):.3f} ms, "
-          f"p99 {p(0.99):.3f} ms, max {times[-1]:.3f} ms; {understood} read as visits with nothing left over")
+    p = lambda f: times[min(len(times) - 1, int(f * len(times)))]
+    print(
+        f"   {len(times)} generated lines: mean {statistics.mean(times):.3f} ms, p50 {p(0.5):.3f} ms, "
+        f"p99 {p(0.99):.3f} ms, max {times[-1]:.3f} ms; {understood} read as visits with nothing left over"
+    )
 
     # A commune after a month of door-to-door work: 20,000 visits over 40 hamlets.
-    start = dt.datetime(2021, 8, 1, tzinfo=dt.timezone.utc)
+    start = dt.datetime(2021, 8, 1, tzinfo=dt.UTC)
     visits = []
     for i in range(20000):
         hamlet = f"Thôn {rng.randint(1, 40)}"
-        visits.append(SimpleNamespace(
-            id=i + 1, revisit_of=rng.randint(1, i) if i and rng.random() < 0.1 else None, hamlet=hamlet,
-            hamlet_key=hamlet.lower(), household=str(rng.randint(1, 500)),
-            outcome=rng.choice(["helped", "already", "no_smartphone", "refused", "nobody_home"]),
-            installed_now=rng.randint(0, 3), visited_at=start + dt.timedelta(minutes=2 * i),
-        ))
+        visits.append(
+            SimpleNamespace(
+                id=i + 1,
+                revisit_of=rng.randint(1, i) if i and rng.random() < 0.1 else None,
+                hamlet=hamlet,
+                hamlet_key=hamlet.lower(),
+                household=str(rng.randint(1, 500)),
+                outcome=rng.choice(["helped", "already", "no_smartphone", "refused", "nobody_home"]),
+                installed_now=rng.randint(0, 3),
+                visited_at=start + dt.timedelta(minutes=2 * i),
+            )
+        )
     t0 = time.perf_counter()
     summaries = summarize(visits)
-    print(f"   per-hamlet summary of {len(visits)} visits ({len(summaries)} hamlets): "
-          f"{(time.perf_counter() - t0) * 1000:.0f} ms")
+    print(
+        f"   per-hamlet summary of {len(visits)} visits ({len(summaries)} hamlets): "
+        f"{(time.perf_counter() - t0) * 1000:.0f} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -50,8 +50,9 @@ async def count(url: str) -> dict[str, tuple[int, int]]:
     ids = itertools.count(1)
 
     def incoming(user: int, kind: Kind, **fields) -> Incoming:
-        return Incoming(channel="telegram", user_id=str(user), chat_id=str(user), update_id=str(next(ids)),
-                        kind=kind, **fields)
+        return Incoming(
+            channel="telegram", user_id=str(user), chat_id=str(user), update_id=str(next(ids)), kind=kind, **fields
+        )
 
     def script(citizen: int, volunteer: int, n: int) -> list[tuple[str, Incoming]]:
         return [

@@ -34,16 +34,31 @@ FIRST_DAY = dt.date(2021, 7, 1)
 AS_OF = FIRST_DAY + dt.timedelta(days=DAYS - 1)
 PROVINCE = "01"  # Hà Nội: 126 communes
 BATCH = 200_000
-COLUMNS = ("id", "token", "volunteer_id", "commune_code", "hamlet", "hamlet_key", "household", "household_key",
-           "outcome", "smartphones", "installed_now", "already_installed", "base_smartphones", "base_covered",
-           "visited_at", "day")
+COLUMNS = (
+    "id",
+    "token",
+    "volunteer_id",
+    "commune_code",
+    "hamlet",
+    "hamlet_key",
+    "household",
+    "household_key",
+    "outcome",
+    "smartphones",
+    "installed_now",
+    "already_installed",
+    "base_smartphones",
+    "base_covered",
+    "visited_at",
+    "day",
+)
 OUTCOMES = [("helped", 0.45), ("already", 0.2), ("no_smartphone", 0.15), ("refused", 0.05), ("nobody_home", 0.15)]
 
 
 def generate(communes: list[str], users: dict[str, int], counters: dict):
     """Batches of visit rows (first visits, realistic figures), and their counter contributions."""
     rng = random.Random(11)
-    names, weights = zip(*OUTCOMES)
+    names, weights = zip(*OUTCOMES, strict=True)
     for start in range(0, VISITS, BATCH):
         rows = []
         for i in range(start, min(VISITS, start + BATCH)):
@@ -60,10 +75,28 @@ def generate(communes: list[str], users: dict[str, int], counters: dict):
             elif outcome == "refused":
                 s = rng.randint(1, 4)
             day = FIRST_DAY + dt.timedelta(days=i % DAYS)
-            moment = dt.datetime.combine(day, dt.time(3, 0), tzinfo=dt.timezone.utc)
+            moment = dt.datetime.combine(day, dt.time(3, 0), tzinfo=dt.UTC)
             hamlet = f"Thôn {i % 17}"
-            rows.append((i + 1, f"{i:x}", users[commune], commune, hamlet, hamlet.lower(), str(i % 997), str(i % 997),
-                         outcome, s, i_now, a, 0, 0, moment, day))
+            rows.append(
+                (
+                    i + 1,
+                    f"{i:x}",
+                    users[commune],
+                    commune,
+                    hamlet,
+                    hamlet.lower(),
+                    str(i % 997),
+                    str(i % 997),
+                    outcome,
+                    s,
+                    i_now,
+                    a,
+                    0,
+                    0,
+                    moment,
+                    day,
+                )
+            )
             for metric, value in contribution(Figures(outcome, s, i_now, a)).items():
                 counters[(commune, day)][metric] += value
         yield rows
@@ -77,8 +110,10 @@ async def prepare(url: str, schema: str | None):
         communes = list((await db.scalars(text("SELECT code FROM communes ORDER BY code"))).all())
         users = {}
         for code in communes:
-            result = await db.execute(text("INSERT INTO users (created_at) VALUES (:t) RETURNING id"),
-                                      {"t": dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) if "sqlite" in url else dt.datetime.now(dt.timezone.utc)})
+            result = await db.execute(
+                text("INSERT INTO users (created_at) VALUES (:t) RETURNING id"),
+                {"t": dt.datetime.now(dt.UTC).replace(tzinfo=None) if "sqlite" in url else dt.datetime.now(dt.UTC)},
+            )
             users[code] = result.scalar_one()
     return engine, communes, users
 
@@ -94,8 +129,12 @@ async def load_postgres(engine, schema, communes, users) -> float:
         raw = (await conn.get_raw_connection()).driver_connection
         for rows in generate(communes, users, counters):
             await raw.copy_records_to_table("visits", records=rows, columns=list(COLUMNS), schema_name=schema)
-        await raw.copy_records_to_table("commune_daily_counts", records=counter_rows(counters),
-                                        columns=["commune_code", "day", *METRICS], schema_name=schema)
+        await raw.copy_records_to_table(
+            "commune_daily_counts",
+            records=counter_rows(counters),
+            columns=["commune_code", "day", *METRICS],
+            schema_name=schema,
+        )
         await raw.execute(f'ANALYZE "{schema}".visits; ANALYZE "{schema}".commune_daily_counts')
     return time.perf_counter() - started
 
@@ -132,7 +171,9 @@ def raw_group_by(province: str | None):
         func.sum(Visit.already_installed),
     ).where(Visit.deleted_at.is_(None), Visit.day <= AS_OF)
     if province:
-        stmt = stmt.where(Visit.commune_code.in_(select(text("code FROM communes WHERE province_code = :p")))).params(p=province)
+        stmt = stmt.where(Visit.commune_code.in_(select(text("code FROM communes WHERE province_code = :p")))).params(
+            p=province
+        )
     return stmt.group_by(Visit.commune_code)
 
 
@@ -176,7 +217,9 @@ async def measure(engine, label: str, load_seconds: float) -> None:
     pt, pr = await timed(province_tally), await timed(province_raw, 3)
     print(f"   {label}: loaded {VISITS:,} visits in {load_seconds:.0f} s")
     print(f"   {label}: national tally {nt * 1000:.0f} ms vs raw GROUP BY {nr * 1000:.0f} ms ({nr / nt:.1f}x)")
-    print(f"   {label}: province tally ({PROVINCE}) {pt * 1000:.0f} ms vs raw GROUP BY {pr * 1000:.0f} ms ({pr / pt:.1f}x)")
+    print(
+        f"   {label}: province tally ({PROVINCE}) {pt * 1000:.0f} ms vs raw GROUP BY {pr * 1000:.0f} ms ({pr / pt:.1f}x)"
+    )
 
 
 async def run() -> None:

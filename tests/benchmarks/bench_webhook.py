@@ -35,9 +35,9 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import aiohttp
 from sqlalchemy import func, select, text
@@ -109,13 +109,20 @@ class People:
     def _citizen(self, user: FakeUser, n: int) -> list[Callable[[], dict]]:
         press = presser(self.tg, user)
         payload = self.payloads[n % len(self.payloads)]
-        return [lambda: user.build_text("/start"), lambda: press("guide"), lambda: press("guide:android"),
-                lambda: press("guide:android:1"), lambda: user.build_text(f"/start {payload}")]
+        return [
+            lambda: user.build_text("/start"),
+            lambda: press("guide"),
+            lambda: press("guide:android"),
+            lambda: press("guide:android:1"),
+            lambda: user.build_text(f"/start {payload}"),
+        ]
 
     def _volunteer(self, user: FakeUser, n: int) -> list[Callable[[], dict]]:
-        return [lambda: user.build_text("/start"),
-                lambda: user.build_text(f"thôn {n % 9 + 1}, số {n}, 4 máy, cài 2, có sẵn 1"),
-                lambda: user.build_text(f"thon {n % 9 + 1} so {n}/2 vang nha")]
+        return [
+            lambda: user.build_text("/start"),
+            lambda: user.build_text(f"thôn {n % 9 + 1}, số {n}, 4 máy, cài 2, có sẵn 1"),
+            lambda: user.build_text(f"thon {n % 9 + 1} so {n}/2 vang nha"),
+        ]
 
 
 def presser(tg: TelegramStandin, user: FakeUser) -> Callable[[str], dict]:
@@ -125,11 +132,24 @@ def presser(tg: TelegramStandin, user: FakeUser) -> Callable[[str], dict]:
     def press(data: str) -> dict:
         if not menu:
             # The message whose buttons are pressed: as if the bot had shown the menu before.
-            menu.update(tg._new_message(user.id, {"reply_markup": {"inline_keyboard": [
-                [{"text": "Hướng dẫn cài đặt", "callback_data": "guide"}]]}}, text="Bluezone"))
-        update = user.build_raw({"callback_query": {
-            "id": tg._next_callback_id(), "from": user.as_dict(), "message": menu,
-            "chat_instance": str(8_000_000_000_000_000_000 + user.id), "data": data}})
+            menu.update(
+                tg._new_message(
+                    user.id,
+                    {"reply_markup": {"inline_keyboard": [[{"text": "Hướng dẫn cài đặt", "callback_data": "guide"}]]}},
+                    text="Bluezone",
+                )
+            )
+        update = user.build_raw(
+            {
+                "callback_query": {
+                    "id": tg._next_callback_id(),
+                    "from": user.as_dict(),
+                    "message": menu,
+                    "chat_instance": str(8_000_000_000_000_000_000 + user.id),
+                    "data": data,
+                }
+            }
+        )
         tg._open_callbacks.add(update["callback_query"]["id"])  # as Telegram would
         return update
 
@@ -139,8 +159,9 @@ def presser(tg: TelegramStandin, user: FakeUser) -> Callable[[str], dict]:
 async def post_update(http: aiohttp.ClientSession, base: str, update: dict) -> int:
     """POST one update to the bot's Telegram webhook as Telegram would: the answer's status (0: no answer)."""
     try:
-        async with http.post(f"{base}/webhooks/telegram", json=update,
-                             headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}) as response:
+        async with http.post(
+            f"{base}/webhooks/telegram", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}
+        ) as response:
             await response.read()
             return response.status
     except aiohttp.ClientError:
@@ -169,7 +190,9 @@ async def drive(base: str, people: People, updates: int) -> tuple[list[tuple[flo
     return results, started
 
 
-async def settle(tg: TelegramStandin, since: int, outbox: Callable | None, quiet: float = 1.0, limit: float = 300) -> float:
+async def settle(
+    tg: TelegramStandin, since: int, outbox: Callable | None, quiet: float = 1.0, limit: float = 300
+) -> float:
     """Wait until every reply went out (the outbox is empty and the stand-in hears nothing more
     for `quiet` seconds); the monotonic time of the last send."""
     deadline = time.monotonic() + limit
@@ -221,8 +244,15 @@ async def backend_pids(engine) -> list[int]:
     if engine is None or engine.dialect.name != "postgresql":
         return []
     async with engine.connect() as conn:
-        return list((await conn.scalars(text(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"))).all())
+        return list(
+            (
+                await conn.scalars(
+                    text(
+                        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    )
+                )
+            ).all()
+        )
 
 
 def worker_pids(process: subprocess.Popen, workers: int) -> list[int]:
@@ -237,25 +267,38 @@ def worker_pids(process: subprocess.Popen, workers: int) -> list[int]:
     return pids
 
 
-def start_bot(tg: TelegramStandin, url: str | None, workers: int, env: dict[str, str] | None = None,
-              profile: str | None = None) -> tuple[subprocess.Popen, str]:
+def start_bot(
+    tg: TelegramStandin, url: str | None, workers: int, env: dict[str, str] | None = None, profile: str | None = None
+) -> tuple[subprocess.Popen, str]:
     """`bluezone-bot run` on database `url` (None: the echo bot) in its own process, its webhook
     on a free port and its Bot API calls going to `tg`, with no send rate limit of its own (the
     workers' own work is measured); `env` adds or overrides settings. The process and its base URL."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    full = {**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE_URL": tg.base_url,
-            "TELEGRAM_WEBHOOK_SECRET": SECRET, "HTTP_PORT": str(port), "LOG_LEVEL": "WARNING"}
+    full = {
+        **os.environ,
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_BASE_URL": tg.base_url,
+        "TELEGRAM_WEBHOOK_SECRET": SECRET,
+        "HTTP_PORT": str(port),
+        "LOG_LEVEL": "WARNING",
+    }
     if url is None:
         command = [sys.executable, "-m", "tests.benchmarks.echo_bot"]
     else:
-        full |= {"DATABASE_URL": url, "PUBLIC_BASE_URL": base, "QR_SIGNING_KEY": QR_KEY,
-                 "TELEGRAM_MAX_PER_SECOND": "0"}
+        full |= {"DATABASE_URL": url, "PUBLIC_BASE_URL": base, "QR_SIGNING_KEY": QR_KEY, "TELEGRAM_MAX_PER_SECOND": "0"}
         command = [sys.executable, "-m", "bot.cli", "run", "--workers", str(workers)]
         if profile:
             command[1:3] = ["-m", "cProfile", "-o", f"{profile}.{url.split('+')[0]}", "-m", "bot.cli"]
-    process = subprocess.Popen(command, env={**full, **(env or {})}, cwd=PROJECT, stdin=subprocess.DEVNULL,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        command,
+        env={**full, **(env or {})},
+        cwd=PROJECT,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     return process, base
 
 
@@ -302,8 +345,13 @@ async def seed(url: str, volunteers: list[int]) -> list[str]:
             commune = await db.scalar(select(Commune.code).order_by(Commune.code).limit(1))
             payloads = []
             for i in range(VENUES):
-                venue = await create_venue(db, name=f"Nhà văn hóa {i + 1}", kind="government_office",
-                                           commune_code=commune, address=f"{i + 1} Đường Bench")
+                venue = await create_venue(
+                    db,
+                    name=f"Nhà văn hóa {i + 1}",
+                    kind="government_office",
+                    commune_code=commune,
+                    address=f"{i + 1} Đường Bench",
+                )
                 payloads.append(sign(QR_KEY, venue.code))
             for uid in volunteers:
                 person, _ = await find_or_create_person(db, "telegram", str(uid))
@@ -319,7 +367,7 @@ async def fresh_pg_database() -> str | None:
     try:
         async with admin.connect() as conn:
             await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001 - no PostgreSQL here: its configurations are skipped
+    except Exception as exc:
         print(f"   PostgreSQL skipped: {exc.__class__.__name__}: {exc}")
         return None
     finally:
@@ -351,8 +399,11 @@ async def measure(config: str, url: str | None, workers: int) -> Result:
 
         async def outbox() -> int:
             async with engine.connect() as conn:
-                return await conn.scalar(select(func.count()).select_from(OutboxMessage).where(
-                    OutboxMessage.sent_at.is_(None), OutboxMessage.failed_at.is_(None)))
+                return await conn.scalar(
+                    select(func.count())
+                    .select_from(OutboxMessage)
+                    .where(OutboxMessage.sent_at.is_(None), OutboxMessage.failed_at.is_(None))
+                )
 
         try:
             await wait_up(base, process, workers)
@@ -402,15 +453,20 @@ async def measure(config: str, url: str | None, workers: int) -> Result:
 def table(results: list[Result]) -> None:
     echo = next((r for r in results if r.config.startswith("echo")), None)
     print(f"   {UPDATES} updates per configuration, {USERS_AT_ONCE} people at a time")
-    print("   | config | accepted/s | p50 ms | p99 ms | all replies sent after | done/s | % of echo | "
-          "sends (refused) | worker RSS idle / peak |")
+    print(
+        "   | config | accepted/s | p50 ms | p99 ms | all replies sent after | done/s | % of echo | "
+        "sends (refused) | worker RSS idle / peak |"
+    )
     print("   | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in results:
         share = f"{100 * r.done_per_s / echo.done_per_s:.0f}%" if echo and echo.done_per_s else "-"
         errors = f" ({r.answered_200}/{r.posted} answered 200: {r.other})" if r.other else ""
-        print(f"   | {r.config}{errors} | {r.accepted_per_s:.0f} | {r.p50_ms:.0f} | {r.p99_ms:.0f} | "
-              f"{r.done_after_s:.1f} s | {r.done_per_s:.0f} | {share} | {r.sends} ({r.refused_sends}) | "
-              f"{r.rss_idle_mib:.0f} / {r.rss_peak_mib:.0f} MiB |", flush=True)
+        print(
+            f"   | {r.config}{errors} | {r.accepted_per_s:.0f} | {r.p50_ms:.0f} | {r.p99_ms:.0f} | "
+            f"{r.done_after_s:.1f} s | {r.done_per_s:.0f} | {share} | {r.sends} ({r.refused_sends}) | "
+            f"{r.rss_idle_mib:.0f} / {r.rss_peak_mib:.0f} MiB |",
+            flush=True,
+        )
     print("   CPU time per update (all processes of a kind, measured window incl. sending the replies):")
     for r in results:
         print(f"     {r.config}: " + ", ".join(f"{kind} {ms:.1f} ms" for kind, ms in r.cpu_ms.items()))
@@ -426,8 +482,10 @@ def summary(rounds: list[list[Result]]) -> None:
             if echo and echo.done_per_s and r is not echo:
                 shares.setdefault(r.config, []).append(100 * r.done_per_s / echo.done_per_s)
     if len(rounds) > 1 and shares:
-        print(f"   % of echo over {len(rounds)} rounds: " + "; ".join(
-            f"{config} " + ", ".join(f"{s:.0f}%" for s in values) for config, values in shares.items()))
+        print(
+            f"   % of echo over {len(rounds)} rounds: "
+            + "; ".join(f"{config} " + ", ".join(f"{s:.0f}%" for s in values) for config, values in shares.items())
+        )
 
 
 def wanted(config: str) -> bool:

@@ -27,8 +27,18 @@ from tests.channels.conftest import oa_settings, serving
 from tests.standins.zalo_common import free_port
 from tests.standins.zalo_oa_api import ZaloOaStandin
 
-SCRIPT = ["/start", "btn:guide", "btn:guide:android", "btn:guide:android:1", "het pin thi sao",
-          "btn:support", "Hoàn Kiếm", "btn:menu", "btn:install", "có tốn pin không"]
+SCRIPT = [
+    "/start",
+    "btn:guide",
+    "btn:guide:android",
+    "btn:guide:android:1",
+    "het pin thi sao",
+    "btn:support",
+    "Hoàn Kiếm",
+    "btn:menu",
+    "btn:install",
+    "có tốn pin không",
+]
 
 
 def _serve(settings: Settings, schema: str | None, stop) -> None:
@@ -38,8 +48,9 @@ def _serve(settings: Settings, schema: str | None, stop) -> None:
     if os.environ.get("BENCH_PROFILE"):
         import cProfile
 
-        cProfile.runctx("_serve_plain(settings, schema, stop, Service)", globals(), locals(),
-                        os.environ["BENCH_PROFILE"])
+        cProfile.runctx(
+            "_serve_plain(settings, schema, stop, Service)", globals(), locals(), os.environ["BENCH_PROFILE"]
+        )
         return
     _serve_plain(settings, schema, stop, Service)
 
@@ -59,10 +70,12 @@ def _serve_plain(settings: Settings, schema: str | None, stop, Service) -> None:
 
 def figures(label: str, seconds: list[float]) -> None:
     ms = sorted(s * 1000 for s in seconds)
-    p = lambda f: ms[min(len(ms) - 1, int(f * len(ms)))]  # noqa: E731
+    p = lambda f: ms[min(len(ms) - 1, int(f * len(ms)))]
     over = sum(s > 2 for s in seconds)
-    print(f"     {label}: {len(ms)} events, p50 {p(0.5):.0f} ms, p99 {p(0.99):.0f} ms, "
-          f"max {ms[-1]:.0f} ms, over 2 s: {over}")
+    print(
+        f"     {label}: {len(ms)} events, p50 {p(0.5):.0f} ms, p99 {p(0.99):.0f} ms, "
+        f"max {ms[-1]:.0f} ms, over 2 s: {over}"
+    )
 
 
 async def run(database: dict, label: str) -> None:
@@ -90,7 +103,9 @@ async def run(database: dict, label: str) -> None:
                 deliveries = [d for ds in await asyncio.gather(*(conversation(u) for u in users)) for d in ds]
                 elapsed = time.perf_counter() - started
                 assert all(d.status == 200 for d in deliveries)
-                figures(f"{people:>2} at once ({len(deliveries) / elapsed:.0f} events/s)", [d.seconds for d in deliveries])
+                figures(
+                    f"{people:>2} at once ({len(deliveries) / elapsed:.0f} events/s)", [d.seconds for d in deliveries]
+                )
             event = oa.user("5510185758999000001").text_event("/menu")
             retries = [await oa.deliver(event) for _ in range(30)][1:]
             figures("Zalo retrying one event", [d.seconds for d in retries])
@@ -135,7 +150,7 @@ async def postgresql() -> None:
     try:
         async with admin.begin() as conn:
             await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except Exception as exc:  # noqa: BLE001 - no PostgreSQL here: say so and go on
+    except Exception as exc:
         print(f"   PostgreSQL: skipped ({exc.__class__.__name__})")
         await admin.dispose()
         return

@@ -119,9 +119,14 @@ def test_run_serves_health_and_stops_cleanly(env, tmp_path):
         port = s.getsockname()[1]
     process = subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "run", "--no-chat"],
-        env={**{k: v for k, v in os.environ.items() if k not in {"QR_SIGNING_KEY", "TELEGRAM_BOT_USERNAME"}},
-             "HTTP_PORT": str(port)},
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={
+            **{k: v for k, v in os.environ.items() if k not in {"QR_SIGNING_KEY", "TELEGRAM_BOT_USERNAME"}},
+            "HTTP_PORT": str(port),
+        },
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         deadline = time.time() + 60
@@ -147,9 +152,14 @@ async def test_zalo_oa_token_status_and_refresh(env, monkeypatch):
     from tests.standins.zalo_oa_api import ZaloOaStandin
 
     async with ZaloOaStandin() as oa:
-        for name, value in {"ZALO_OA_APP_ID": oa.app_id, "ZALO_OA_APP_SECRET": oa.app_secret,
-                            "ZALO_OA_SECRET_KEY": oa.oa_secret_key, "ZALO_OA_REFRESH_TOKEN": "refresh-token-0",
-                            "ZALO_OAUTH_BASE_URL": oa.base_url, "ZALO_OA_API_BASE_URL": oa.base_url}.items():
+        for name, value in {
+            "ZALO_OA_APP_ID": oa.app_id,
+            "ZALO_OA_APP_SECRET": oa.app_secret,
+            "ZALO_OA_SECRET_KEY": oa.oa_secret_key,
+            "ZALO_OA_REFRESH_TOKEN": "refresh-token-0",
+            "ZALO_OAUTH_BASE_URL": oa.base_url,
+            "ZALO_OA_API_BASE_URL": oa.base_url,
+        }.items():
             monkeypatch.setenv(name, value)
         runner = CliRunner()
         result = await asyncio.to_thread(runner.invoke, main, ["zalo", "oa-token"])

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from bot.cli import main
 from storage.db import create_engine, sessionmaker
 from storage.models import Account, RoleGrant, Visit
-from tests.bot.test_cli import env  # noqa: F401 - the fixture: a fresh SQLite file
+from tests.bot.test_cli import env  # noqa: F401 - env is a fixture
 
 
 def rows(url, model):
@@ -70,7 +70,10 @@ def test_bad_grants_are_explained(env, args, message):
 
 def test_a_zalo_user_is_granted_by_the_account_the_bot_showed_them(env):
     """An official on Zalo sends /maso, reads "zalo_oa:<id>", and is granted by that."""
-    import bot.channels.telegram, bot.channels.terminal, bot.channels.zalo_bot, bot.channels.zalo_oa  # noqa: E401
+    import bot.channels.telegram
+    import bot.channels.terminal
+    import bot.channels.zalo_bot
+    import bot.channels.zalo_oa
     from bot.commands.roles import CHANNELS
 
     modules = (bot.channels.telegram, bot.channels.zalo_oa, bot.channels.zalo_bot, bot.channels.terminal)
@@ -88,9 +91,19 @@ def test_a_volunteer_granted_from_the_cli_logs_a_visit_in_the_terminal(env):
     # The terminal has no buttons: the menu is numbered, and the summary's [Lưu] is "1".
     result = runner.invoke(main, ["chat"], input="thôn 3, số 12, 4 máy, cài 3, có sẵn 1\n1\n/toi\n")
     assert result.exit_code == 0, result.output
-    assert "Thôn 3" in result.output and "✅ Đã lưu." in result.output and "Xếp hạng theo số hộ đã thăm: 1/1" in result.output
+    assert (
+        "Thôn 3" in result.output
+        and "✅ Đã lưu." in result.output
+        and "Xếp hạng theo số hộ đã thăm: 1/1" in result.output
+    )
     (visit,) = rows(env, Visit)
-    assert (visit.hamlet, visit.household, visit.smartphones, visit.installed_now, visit.already_installed) == ("Thôn 3", "12", 4, 3, 1)
+    assert (visit.hamlet, visit.household, visit.smartphones, visit.installed_now, visit.already_installed) == (
+        "Thôn 3",
+        "12",
+        4,
+        3,
+        1,
+    )
 
 
 def test_counts_are_typed_where_there_are_no_buttons(env):

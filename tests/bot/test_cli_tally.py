@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 
 import pytest
@@ -34,7 +33,9 @@ def test_seed_figures_through_the_cli(env):
         encoding="utf-8",
     )
     assert "imported 2 row(s)" in run("figures", "import", str(csv_file))
-    assert "60.00% of subscribers by 2021-08-31" in run("target", "set", "--unit", "24", "--rate", "0.6", "--by", "2021-08-31")
+    assert "60.00% of subscribers by 2021-08-31" in run(
+        "target", "set", "--unit", "24", "--rate", "0.6", "--by", "2021-08-31"
+    )
     table = run("tally", "--unit", "07210", "--date", "2021-08-03")
     assert "47,59%" in table and "21.608" in table and "82.930" in table
     doc = json.loads(run("tally", "--unit", "24", "--date", "2021-08-03", "--format", "json"))

@@ -14,8 +14,8 @@ from bot.commands.venues import telegram_username
 from bot.service import Service
 from bot.settings import Secret, Settings
 from storage.venue_codes import is_valid_code
-from tests.harness import ChatDriver
 from tests.documents.posters.tools import decode_qr
+from tests.harness import ChatDriver
 from tests.standins.telegram_api import TelegramStandin
 
 
@@ -29,7 +29,22 @@ def env(tmp_path, monkeypatch):
 
 
 def add(name: str, commune: str = "70", *options: str) -> str:
-    result = CliRunner().invoke(main, ["venue", "add", "--name", name, "--type", "market", "--commune", commune, "--address", "Phố Hàng Da", *options])
+    result = CliRunner().invoke(
+        main,
+        [
+            "venue",
+            "add",
+            "--name",
+            name,
+            "--type",
+            "market",
+            "--commune",
+            commune,
+            "--address",
+            "Phố Hàng Da",
+            *options,
+        ],
+    )
     assert result.exit_code == 0, result.output
     code = result.stdout.strip().splitlines()[-1]
     assert is_valid_code(code)
@@ -50,16 +65,41 @@ def test_venue_add_prints_the_code_last_and_poster_draws_it(env, tmp_path):
 
 def test_venue_add_and_poster_refuse_bad_input(env, tmp_path):
     runner = CliRunner()
-    result = runner.invoke(main, ["venue", "add", "--name", "X market", "--type", "market", "--commune", "99999", "--address", "somewhere"])
+    result = runner.invoke(
+        main, ["venue", "add", "--name", "X market", "--type", "market", "--commune", "99999", "--address", "somewhere"]
+    )
     assert result.exit_code != 0 and "unknown commune code '99999'" in result.output
-    result = runner.invoke(main, ["venue", "add", "--name", "Chợ", "--type", "casino", "--commune", "70", "--address", "x"])
+    result = runner.invoke(
+        main, ["venue", "add", "--name", "Chợ", "--type", "casino", "--commune", "70", "--address", "x"]
+    )
     assert result.exit_code != 0
-    result = runner.invoke(main, ["venue", "add", "--name", "Chợ A", "--type", "market", "--commune", "70", "--address", "xyz", "--latitude", "21"])
+    result = runner.invoke(
+        main,
+        [
+            "venue",
+            "add",
+            "--name",
+            "Chợ A",
+            "--type",
+            "market",
+            "--commune",
+            "70",
+            "--address",
+            "xyz",
+            "--latitude",
+            "21",
+        ],
+    )
     assert result.exit_code != 0 and "--longitude" in result.output
-    result = runner.invoke(main, ["venue", "add", "--name", "\u200b😀\u202e", "--type", "market", "--commune", "70", "--address", "xyz"])
+    result = runner.invoke(
+        main, ["venue", "add", "--name", "\u200b😀\u202e", "--type", "market", "--commune", "70", "--address", "xyz"]
+    )
     assert result.exit_code != 0 and "a letter or digit" in result.output
     assert runner.invoke(main, ["poster", "--venue", "2345678", "--out", str(tmp_path / "x.pdf")]).exit_code != 0
-    assert "must end in .pdf or .png" in runner.invoke(main, ["poster", "--venue", "x", "--out", str(tmp_path / "x.jpg")]).output
+    assert (
+        "must end in .pdf or .png"
+        in runner.invoke(main, ["poster", "--venue", "x", "--out", str(tmp_path / "x.jpg")]).output
+    )
 
 
 def test_poster_needs_the_signing_key(env, tmp_path, monkeypatch):
@@ -89,7 +129,10 @@ def test_import_and_every_poster_of_a_commune(env, tmp_path):
     assert result.exit_code == 0, result.output
     assert "2 posters" in result.stderr  # the progress bar's label
     assert sorted(p.name for p in out.iterdir()) == sorted(f"poster-{c}.{s}" for c in codes for s in ("pdf", "png"))
-    assert "commune 00073 has no venues" in CliRunner().invoke(main, ["posters", "--commune", "73", "--out", str(out)]).output
+    assert (
+        "commune 00073 has no venues"
+        in CliRunner().invoke(main, ["posters", "--commune", "73", "--out", str(out)]).output
+    )
 
 
 @pytest.mark.e2e  # python-telegram-bot's getMe against the stand-in
@@ -97,7 +140,12 @@ async def test_username_comes_from_getme_when_only_the_token_is_set():
     async with TelegramStandin(token="123:abc", username="bluezone_getme_bot") as tg:
         settings = Settings(telegram_bot_token=Secret("123:abc"), telegram_api_base_url=tg.base_url)
         assert await telegram_username(settings) == "bluezone_getme_bot"
-        assert await telegram_username(Settings(telegram_bot_username="configured_bot", telegram_bot_token=Secret("123:abc"))) == "configured_bot"
+        assert (
+            await telegram_username(
+                Settings(telegram_bot_username="configured_bot", telegram_bot_token=Secret("123:abc"))
+            )
+            == "configured_bot"
+        )
     assert await telegram_username(Settings()) is None
 
 
@@ -107,7 +155,9 @@ def test_list_revoke_and_a_manager_from_the_command_line(env, tmp_path):
     runner = CliRunner()
     managed = add("Chợ Hàng Da", "70", "--manager", "telegram:5550001")
     csv_file = tmp_path / "venues.csv"
-    csv_file.write_text("name,type,commune_code,address\nBến xe Lương Yên,bus_station,00070,3 Nguyễn Khoái\n", encoding="utf-8")
+    csv_file.write_text(
+        "name,type,commune_code,address\nBến xe Lương Yên,bus_station,00070,3 Nguyễn Khoái\n", encoding="utf-8"
+    )
     result = runner.invoke(main, ["venue", "import", str(csv_file), "--manager", "zalo_oa:4318802913410839210"])
     assert result.exit_code == 0, result.output
     imported = result.stdout.splitlines()[0].split("\t")[0]
@@ -117,16 +167,38 @@ def test_list_revoke_and_a_manager_from_the_command_line(env, tmp_path):
     assert f"{managed}\t00070\tmarket\ttelegram:5550001\tChợ Hàng Da" in listing
     assert f"{imported}\t00070\tbus_station\tzalo_oa:4318802913410839210\tBến xe Lương Yên" in listing
     assert f"{bare}\t00073\tmarket\t-\tNhà văn hóa phường" in listing
-    assert [line.split("\t")[0] for line in runner.invoke(main, ["venue", "list", "--commune", "73"]).stdout.splitlines()] == [bare]
+    assert [
+        line.split("\t")[0] for line in runner.invoke(main, ["venue", "list", "--commune", "73"]).stdout.splitlines()
+    ] == [bare]
     assert "unknown commune code '99999'" in runner.invoke(main, ["venue", "list", "--commune", "99999"]).output
-    assert runner.invoke(main, ["venue", "add", "--name", "Chợ A", "--type", "market", "--commune", "70", "--address", "Phố A",
-                                "--manager", "5550001"]).exit_code != 0  # CHANNEL:ID, as grant --user takes it
+    assert (
+        runner.invoke(
+            main,
+            [
+                "venue",
+                "add",
+                "--name",
+                "Chợ A",
+                "--type",
+                "market",
+                "--commune",
+                "70",
+                "--address",
+                "Phố A",
+                "--manager",
+                "5550001",
+            ],
+        ).exit_code
+        != 0
+    )  # CHANNEL:ID, as grant --user takes it
 
     # Re-importing the file with a manager gives an unmanaged venue to them, keeping its code.
     csv_file.write_text("name,type,commune_code,address\nNhà văn hóa phường,school,00073,12 Phố B\n", encoding="utf-8")
     result = runner.invoke(main, ["venue", "import", str(csv_file), "--manager", "telegram:5550001"])
     assert result.stdout.splitlines()[-1] == "imported 0 new venue(s), updated 1"
-    assert f"{bare}\t00073\tschool\ttelegram:5550001\tNhà văn hóa phường" in runner.invoke(main, ["venue", "list"]).stdout
+    assert (
+        f"{bare}\t00073\tschool\ttelegram:5550001\tNhà văn hóa phường" in runner.invoke(main, ["venue", "list"]).stdout
+    )
 
     result = runner.invoke(main, ["venue", "revoke", bare.lower()])
     assert result.exit_code == 0, result.output
@@ -134,7 +206,10 @@ def test_list_revoke_and_a_manager_from_the_command_line(env, tmp_path):
     assert is_valid_code(renewed) and renewed != bare
     assert "already revoked" in runner.invoke(main, ["venue", "revoke", bare]).output
     assert "no venue has the code" in runner.invoke(main, ["venue", "revoke", "2345678"]).output
-    assert "revoked, or mistyped" in runner.invoke(main, ["poster", "--venue", bare, "--out", str(tmp_path / "p.pdf")]).output
+    assert (
+        "revoked, or mistyped"
+        in runner.invoke(main, ["poster", "--venue", bare, "--out", str(tmp_path / "p.pdf")]).output
+    )
 
     async def in_chat() -> None:
         settings = Settings.from_env()
@@ -147,9 +222,11 @@ def test_list_revoke_and_a_manager_from_the_command_line(env, tmp_path):
             assert visitor.keys == ["checkin.thanks"]
             manager = ChatDriver(service, user_id="5550001", channel="telegram")
             await manager.press("venues")  # the manager given on the command line manages them in the bot
-            assert manager.keys == ["venue.list"] and len([p for p in manager.payloads() if p.startswith("venues:v:")]) == 2
+            assert (
+                manager.keys == ["venue.list"]
+                and len([p for p in manager.payloads() if p.startswith("venues:v:")]) == 2
+            )
         finally:
             await service.stop()
 
     asyncio.run(in_chat())
-

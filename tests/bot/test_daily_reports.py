@@ -7,14 +7,14 @@ import datetime as dt
 from fractions import Fraction
 
 from bot.daily_reports import DailyReports
+from storage import roles
 from storage.accounts import open_account
 from storage.figures import record_figure, set_target
-from storage import roles
 from storage.reports import subscribe, subscriptions_of
 from storage.roles import Role
 from tests.harness import ChatDriver
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 async def test_report_once_a_day_across_workers(service):
@@ -26,7 +26,9 @@ async def test_report_once_a_day_across_workers(service):
         await roles.grant(db, user.id, Role.PROVINCE_OFFICER, "24")
         await subscribe(db, user.id, "24", 7, subscribed_at)  # 07:00 has passed today: from tomorrow
         await set_target(db, "24", Fraction(3, 5), dt.date(2021, 8, 31), set_by=None, source="t")
-        await record_figure(db, "07210", dt.date(2021, 8, 3), entered_by=None, source="t", installed=82930, subscribers=174229)
+        await record_figure(
+            db, "07210", dt.date(2021, 8, 3), entered_by=None, source="t", installed=82930, subscribers=174229
+        )
     workers = [DailyReports(service) for _ in range(3)]
     assert await workers[0].run_once(subscribed_at) == 0
     before_seven = dt.datetime(2021, 8, 3, 23, 30, tzinfo=UTC)  # 06:30 on 4 August

@@ -7,7 +7,8 @@ import asyncio
 import dataclasses
 from collections import Counter
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from bot.ratelimit import FloodGuard, Verdict
@@ -61,7 +62,9 @@ async def test_a_flood_is_dropped_before_the_database_and_others_are_answered(se
     calm = ChatDriver(service, user_id="calm")
 
     def update(user: str, n: int) -> Incoming:
-        return Incoming(channel="test", user_id=user, chat_id=user, update_id=f"{user}-{n}", kind=Kind.TEXT, text="het pin")
+        return Incoming(
+            channel="test", user_id=user, chat_id=user, update_id=f"{user}-{n}", kind=Kind.TEXT, text="het pin"
+        )
 
     await asyncio.gather(
         *(service.receive(update("flooder", n)) for n in range(200)),
@@ -86,12 +89,25 @@ async def test_flood_burst_0_turns_the_guard_off(settings, db_engine):
     service = Service(dataclasses.replace(settings, flood_burst=0), db_engine=db_engine)
     try:
         ChatDriver(service, user_id="flooder")
-        await asyncio.gather(*(service.receive(Incoming(
-            channel="test", user_id="flooder", chat_id="flooder", update_id=f"off-{n}", kind=Kind.TEXT, text="het pin",
-        )) for n in range(30)))
+        await asyncio.gather(
+            *(
+                service.receive(
+                    Incoming(
+                        channel="test",
+                        user_id="flooder",
+                        chat_id="flooder",
+                        update_id=f"off-{n}",
+                        kind=Kind.TEXT,
+                        text="het pin",
+                    )
+                )
+                for n in range(30)
+            )
+        )
         async with service.sessions() as db:
-            handled = (await db.scalars(select(ProcessedUpdate.update_id).where(
-                ProcessedUpdate.update_id.like("off-%")))).all()
+            handled = (
+                await db.scalars(select(ProcessedUpdate.update_id).where(ProcessedUpdate.update_id.like("off-%")))
+            ).all()
         assert len(handled) == 30
     finally:
         await service.stop()
@@ -123,9 +139,15 @@ async def test_a_flood_on_the_webhook_is_turned_away_before_parsing(aiohttp_clie
     from tests.standins.telegram_api import TelegramStandin
 
     async with TelegramStandin(token="1:flood") as tg:
-        cfg = service.settings.__class__(**{**vars(service.settings), "telegram_bot_token": Secret("1:flood"),
-                                            "telegram_api_base_url": tg.base_url, "public_base_url": "http://127.0.0.1:1",
-                                            "telegram_webhook_secret": Secret("flood-secret")})
+        cfg = service.settings.__class__(
+            **{
+                **vars(service.settings),
+                "telegram_bot_token": Secret("1:flood"),
+                "telegram_api_base_url": tg.base_url,
+                "public_base_url": "http://127.0.0.1:1",
+                "telegram_webhook_secret": Secret("flood-secret"),
+            }
+        )
         service.settings = service.engine.settings = cfg
         service.configure_channels()
         client = await aiohttp_client(init_app(cfg, service))
@@ -136,8 +158,11 @@ async def test_a_flood_on_the_webhook_is_turned_away_before_parsing(aiohttp_clie
         service.flood_guard.clock = Clock()  # no refill while the posts go in, however slow the machine
         flooder = tg.user(4242)
         for _ in range(40):
-            response = await client.post("/webhooks/telegram", json=flooder.build_text("het pin"),
-                                         headers={"X-Telegram-Bot-Api-Secret-Token": "flood-secret"})
+            response = await client.post(
+                "/webhooks/telegram",
+                json=flooder.build_text("het pin"),
+                headers={"X-Telegram-Bot-Api-Secret-Token": "flood-secret"},
+            )
             assert response.status == 200
         await service.courier.drain()
         async with service.sessions() as db:

@@ -14,17 +14,17 @@ from aiohttp.test_utils import make_mocked_request
 from PIL import Image
 from sqlalchemy import select
 
-from texts.content import Content
 from bot.landing import COOKIE, AddressLimiter, client_address
 from bot.service import Service
 from bot.settings import Secret, Settings
 from bot.web import LANDING, init_app
+from bot.webpages.csrf import CsrfTokens
 from documents.posters.venue import draw, poster_request
 from storage import venues
-from bot.webpages.csrf import CsrfTokens
 from storage.models import CheckIn, CommuneDailyCount, utcnow
 from storage.venue_codes import new_code, sign
 from tests.documents.posters.tools import decode_qr
+from texts.content import Content
 from texts.formats import LOCAL_TIMEZONE
 
 KEY = "landing-tests-signing-key"
@@ -34,7 +34,10 @@ BASE = "http://bot.example.gov.vn"  # the test client speaks plain HTTP: a Secur
 @pytest.fixture
 def settings(database: dict) -> Settings:
     return Settings(
-        database_url=database["url"], qr_signing_key=Secret(KEY), telegram_bot_username="bluezone_test_bot", public_base_url=BASE
+        database_url=database["url"],
+        qr_signing_key=Secret(KEY),
+        telegram_bot_username="bluezone_test_bot",
+        public_base_url=BASE,
     )
 
 
@@ -50,7 +53,9 @@ async def client(aiohttp_client, settings, service):
 
 async def add_venue(service, name="Bưu điện Hoàn Kiếm <b>&</b>"):
     async with service.sessions() as db, db.begin():
-        return await venues.create_venue(db, name=name, kind="other", commune_code="00070", address="75 Đinh Tiên Hoàng")
+        return await venues.create_venue(
+            db, name=name, kind="other", commune_code="00070", address="75 Đinh Tiên Hoàng"
+        )
 
 
 async def check_ins(service) -> list[CheckIn]:
@@ -69,8 +74,13 @@ async def open_page(client, path: str) -> str:
 
 
 async def test_page_names_the_venue_and_offers_the_web_then_zalo_then_telegram(aiohttp_client, database, db_engine):
-    settings = Settings(database_url=database["url"], qr_signing_key=Secret(KEY), telegram_bot_username="bluezone_test_bot",
-                        public_base_url=BASE, zalo_oa_id="4318802913410839210")
+    settings = Settings(
+        database_url=database["url"],
+        qr_signing_key=Secret(KEY),
+        telegram_bot_username="bluezone_test_bot",
+        public_base_url=BASE,
+        zalo_oa_id="4318802913410839210",
+    )
     service = Service(settings, db_engine=db_engine)
     client = await aiohttp_client(init_app(settings, service))
     venue = await add_venue(service)
@@ -83,9 +93,17 @@ async def test_page_names_the_venue_and_offers_the_web_then_zalo_then_telegram(a
     assert "Check-in ngay tại đây" in page and f'action="/q/{payload}"' in page
     assert "21 ngày" in page and 'href="/privacy"' in page  # what is kept, and for how long
     # Zalo first, its instruction and code before its button; Telegram's deep link after it.
-    zalo_says, code, zalo_opens = (page.index(s) for s in ("Trong Zalo, gửi", f'<p class="code">CHECKIN {venue.code}</p>',
-                                                            "https://zalo.me/4318802913410839210"))
-    assert page.index("Check-in ngay tại đây") < zalo_says < code < zalo_opens < page.index(f"https://t.me/bluezone_test_bot?start={payload}")
+    zalo_says, code, zalo_opens = (
+        page.index(s)
+        for s in ("Trong Zalo, gửi", f'<p class="code">CHECKIN {venue.code}</p>', "https://zalo.me/4318802913410839210")
+    )
+    assert (
+        page.index("Check-in ngay tại đây")
+        < zalo_says
+        < code
+        < zalo_opens
+        < page.index(f"https://t.me/bluezone_test_bot?start={payload}")
+    )
     assert COOKIE in response.cookies and response.cookies[COOKIE]["httponly"]
     assert not response.cookies[COOKIE]["secure"]
     assert await check_ins(service) == []  # looking is not checking in
@@ -105,7 +123,10 @@ async def test_web_check_in_counts_a_repeat_tap_once(client, service):
     again = await client.post(path, data={"csrf": token})
     assert again.url.path == f"{path}/answer" and "Cảm ơn bạn đã check-in" in await again.text()
     (row,) = await check_ins(service)
-    assert row.channel == "web" and row.visitor == f"w:{client.session.cookie_jar.filter_cookies(client.make_url('/'))[COOKIE].value}"
+    assert (
+        row.channel == "web"
+        and row.visitor == f"w:{client.session.cookie_jar.filter_cookies(client.make_url('/'))[COOKIE].value}"
+    )
     assert "127.0.0.1" not in row.visitor  # no address is stored
 
     answer = await client.post(f"{path}/answer", data={"csrf": token, "installed": "no"}, allow_redirects=False)
@@ -163,12 +184,18 @@ async def test_answer_without_a_check_in_goes_back_to_the_venue(client, service)
 async def test_unknown_forged_and_revoked_codes(client, service):
     venue = await add_venue(service)
     payload = sign(KEY, venue.code)
-    for bad in (sign(KEY, next(c for c in iter(new_code, None) if c != venue.code)), payload[:-1] + ("x" if payload[-1] != "x" else "y"), sign("another-key-xxxxxxxx", venue.code)):
+    for bad in (
+        sign(KEY, next(c for c in iter(new_code, None) if c != venue.code)),
+        payload[:-1] + ("x" if payload[-1] != "x" else "y"),
+        sign("another-key-xxxxxxxx", venue.code),
+    ):
         for method in (client.get, client.post):
             response = await method(f"/q/{bad}")
             assert response.status == 404
             page = await response.text()
-            assert "Không tìm thấy điểm check-in" in page and "CHECKIN AB23CD7" in page  # the typed code, as a way forward
+            assert (
+                "Không tìm thấy điểm check-in" in page and "CHECKIN AB23CD7" in page
+            )  # the typed code, as a way forward
     token = await open_page(client, f"/q/{payload}")
     async with service.sessions() as db, db.begin():
         await venues.revoke(db, await db.get(type(venue), venue.id), utcnow())
@@ -195,16 +222,23 @@ async def test_pages_and_presses_are_rate_limited_per_address(client, service):
 
 async def test_a_database_outage_answers_every_landing_request_with_the_vietnamese_503(aiohttp_client, unused_tcp_port):
     """The page and the answer used to give aiohttp's English "500 Internal Server Error"."""
-    settings = Settings(database_url=f"postgresql+asyncpg://postgres@127.0.0.1:{unused_tcp_port}/nothing",  # nothing listens
-                        qr_signing_key=Secret(KEY), telegram_bot_username="bluezone_test_bot", public_base_url=BASE)
+    settings = Settings(
+        database_url=f"postgresql+asyncpg://postgres@127.0.0.1:{unused_tcp_port}/nothing",  # nothing listens
+        qr_signing_key=Secret(KEY),
+        telegram_bot_username="bluezone_test_bot",
+        public_base_url=BASE,
+    )
     client = await aiohttp_client(init_app(settings, Service(settings)))
     payload = sign(KEY, new_code())
     visitor = "v" * 22
     token = CsrfTokens(settings).token(visitor)
     client.session.cookie_jar.update_cookies({COOKIE: visitor})
-    for response in (await client.get(f"/q/{payload}"), await client.post(f"/q/{payload}", data={"csrf": token}),
-                     await client.get(f"/q/{payload}/answer"),
-                     await client.post(f"/q/{payload}/answer", data={"csrf": token, "installed": "no"})):
+    for response in (
+        await client.get(f"/q/{payload}"),
+        await client.post(f"/q/{payload}", data={"csrf": token}),
+        await client.get(f"/q/{payload}/answer"),
+        await client.post(f"/q/{payload}/answer", data={"csrf": token, "installed": "no"}),
+    ):
         assert response.status == 503 and response.content_type == "text/html"
         page = await response.text()
         assert "Hệ thống đang bận" in page and "Internal Server Error" not in page
@@ -222,9 +256,14 @@ def test_limiter_refills_and_forgets_old_addresses():
 
 @pytest.mark.parametrize(
     "peer,forwarded,expected",
-    [("93.184.216.34", None, "93.184.216.34"), ("93.184.216.34", "1.2.3.4", "93.184.216.34"),
-     ("127.0.0.1", "10.0.0.1, 198.51.100.7", "198.51.100.7"), ("127.0.0.1", None, "127.0.0.1"),
-     ("10.0.0.5", "198.51.100.7", "198.51.100.7"), ("192.168.1.2", "a, 198.51.100.8", "198.51.100.8")],
+    [
+        ("93.184.216.34", None, "93.184.216.34"),
+        ("93.184.216.34", "1.2.3.4", "93.184.216.34"),
+        ("127.0.0.1", "10.0.0.1, 198.51.100.7", "198.51.100.7"),
+        ("127.0.0.1", None, "127.0.0.1"),
+        ("10.0.0.5", "198.51.100.7", "198.51.100.7"),
+        ("192.168.1.2", "a, 198.51.100.8", "198.51.100.8"),
+    ],
 )
 def test_client_address_trusts_only_a_local_proxy(peer, forwarded, expected):
     transport = mock.Mock()
@@ -246,7 +285,9 @@ async def test_a_web_mode_poster_opens_the_landing_page(client, service, setting
 
 
 async def test_cookie_is_secure_behind_https(aiohttp_client, database, db_engine):
-    settings = Settings(database_url=database["url"], qr_signing_key=Secret(KEY), public_base_url="https://bot.example.gov.vn")
+    settings = Settings(
+        database_url=database["url"], qr_signing_key=Secret(KEY), public_base_url="https://bot.example.gov.vn"
+    )
     service = Service(settings, db_engine=db_engine)
     client = await aiohttp_client(init_app(settings, service))
     venue = await add_venue(service)
@@ -256,10 +297,15 @@ async def test_cookie_is_secure_behind_https(aiohttp_client, database, db_engine
 
 
 async def test_with_a_zalo_oa_the_page_and_the_poster_offer_zalo_with_the_code(aiohttp_client, database, db_engine):
-    from documents.posters.venue import draw, poster_request
+    from documents.posters.venue import poster_request
 
-    settings = Settings(database_url=database["url"], qr_signing_key=Secret(KEY), telegram_bot_username="bluezone_test_bot",
-                        public_base_url=BASE, zalo_oa_id="4318802913410839210")
+    settings = Settings(
+        database_url=database["url"],
+        qr_signing_key=Secret(KEY),
+        telegram_bot_username="bluezone_test_bot",
+        public_base_url=BASE,
+        zalo_oa_id="4318802913410839210",
+    )
     service = Service(settings, db_engine=db_engine)
     client = await aiohttp_client(init_app(settings, service))
     venue = await add_venue(service, name="UBND phường Hoàn Kiếm")
@@ -269,4 +315,7 @@ async def test_with_a_zalo_oa_the_page_and_the_poster_offer_zalo_with_the_code(a
     from documents.posters.venue import public_handles
 
     request = poster_request(service.content, settings, public_handles(settings, service.bot_handles()), venue, None)
-    assert "Telegram @bluezone_test_bot" in request.words.channels and "Zalo zalo.me/4318802913410839210" in request.words.channels
+    assert (
+        "Telegram @bluezone_test_bot" in request.words.channels
+        and "Zalo zalo.me/4318802913410839210" in request.words.channels
+    )

@@ -14,7 +14,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from bot.channels import telegram as telegram_channel, zalo_bot as zalo_bot_channel
+from bot.channels import telegram as telegram_channel
+from bot.channels import zalo_bot as zalo_bot_channel
 from bot.media import signing_key
 from bot.settings import Secret, Settings
 from storage import roles
@@ -42,11 +43,17 @@ async def test_debug_logs_carry_no_secret_and_no_personal_text(fresh_pg_database
         ZaloBotStandin(token="2468013579:zalo-bot-log-privacy-token") as zbot,
     ):
         env = {
-            "LOG_LEVEL": "DEBUG", "QR_SIGNING_KEY": QR_KEY,
-            "ZALO_OA_APP_ID": oa.app_id, "ZALO_OA_APP_SECRET": oa.app_secret, "ZALO_OA_SECRET_KEY": oa.oa_secret_key,
-            "ZALO_OA_REFRESH_TOKEN": "refresh-token-0", "ZALO_OA_ID": oa.oa_id,
-            "ZALO_OA_API_BASE_URL": oa.base_url, "ZALO_OAUTH_BASE_URL": oa.base_url,
-            "ZALO_BOT_TOKEN": zbot.token, "ZALO_BOT_API_BASE_URL": zbot.base_url,
+            "LOG_LEVEL": "DEBUG",
+            "QR_SIGNING_KEY": QR_KEY,
+            "ZALO_OA_APP_ID": oa.app_id,
+            "ZALO_OA_APP_SECRET": oa.app_secret,
+            "ZALO_OA_SECRET_KEY": oa.oa_secret_key,
+            "ZALO_OA_REFRESH_TOKEN": "refresh-token-0",
+            "ZALO_OA_ID": oa.oa_id,
+            "ZALO_OA_API_BASE_URL": oa.base_url,
+            "ZALO_OAUTH_BASE_URL": oa.base_url,
+            "ZALO_BOT_TOKEN": zbot.token,
+            "ZALO_BOT_API_BASE_URL": zbot.base_url,
         }
         async with run_workers(tg, fresh_pg_database, None, count=1, **env) as service:
             engine = create_engine(fresh_pg_database)
@@ -88,8 +95,13 @@ async def test_debug_logs_carry_no_secret_and_no_personal_text(fresh_pg_database
     }
     assert len([k for k in secrets if k.startswith("OA access")]) >= 1
     personal = {
-        "name": NAME, "phone": PHONE.replace(" ", "")[1:], "phone as shown": PHONE, "team": TEAM, "OA text": OA_TEXT[:20],
-        "Zalo Bot text": BOT_TEXT[:20], "Zalo Bot name": "Lưu Văn Toản",
+        "name": NAME,
+        "phone": PHONE.replace(" ", "")[1:],
+        "phone as shown": PHONE,
+        "team": TEAM,
+        "OA text": OA_TEXT[:20],
+        "Zalo Bot text": BOT_TEXT[:20],
+        "Zalo Bot name": "Lưu Văn Toản",
         **{f"first name {n}": n for n in FIRST_NAMES},
     }
     leaked = [what for what, value in {**secrets, **personal}.items() if value in log]
@@ -101,8 +113,10 @@ async def test_a_failed_statement_does_not_log_its_parameters(db_engine):
     typed = "Nguyễn Văn Khách 0912 345 678"
     try:
         async with db_engine.begin() as conn:
-            await conn.execute(text("INSERT INTO provinces (code, name, division_type) VALUES (:c, :n, :d)"),
-                               {"c": "01", "n": typed, "d": typed})  # "01" exists: a unique violation
+            await conn.execute(
+                text("INSERT INTO provinces (code, name, division_type) VALUES (:c, :n, :d)"),
+                {"c": "01", "n": typed, "d": typed},
+            )  # "01" exists: a unique violation
     except DBAPIError as exc:
         assert typed not in str(exc) and "hidden" in str(exc)
     else:

@@ -6,7 +6,8 @@ import dataclasses
 import datetime as dt
 from urllib.parse import parse_qs, urlsplit
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.media import MediaLinks
 from bot.settings import Secret, Settings
@@ -18,7 +19,9 @@ KEY = Secret("media-url-key-for-tests")
 
 
 def links(settings: Settings, sessions=None) -> MediaLinks:
-    return MediaLinks(dataclasses.replace(settings, media_url_key=KEY, public_base_url="https://bot.example.vn"), sessions)
+    return MediaLinks(
+        dataclasses.replace(settings, media_url_key=KEY, public_base_url="https://bot.example.vn"), sessions
+    )
 
 
 async def test_published_file_is_served_until_it_expires(service, settings, aiohttp_client):
@@ -63,13 +66,16 @@ async def test_the_same_file_is_stored_once_per_recipient(service, settings):
         assert await media.count(db) == 2
 
 
-@given(st.text("0123456789abcdef", min_size=32, max_size=32), st.integers(2_000_000_000, 3_000_000_000),
-       st.text("0123456789abcdef", min_size=32, max_size=32))
+@given(
+    st.text("0123456789abcdef", min_size=32, max_size=32),
+    st.integers(2_000_000_000, 3_000_000_000),
+    st.text("0123456789abcdef", min_size=32, max_size=32),
+)
 def test_only_our_signature_opens_a_file(file_id, expires, guess):
     settings = Settings()
     ours = links(settings)
     other = MediaLinks(dataclasses.replace(settings, media_url_key=Secret("another-key")), None)
-    now = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     signature = parse_qs(urlsplit(ours.url_for(file_id, "f", expires)).query)["s"][0]
     assert ours.check(file_id, str(expires), signature, now) == 200
     theirs = parse_qs(urlsplit(other.url_for(file_id, "f", expires)).query)["s"][0]

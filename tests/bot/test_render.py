@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.render import render_step, split_text
 from handlers.context import Capabilities
 from handlers.types import Ask, Attachment, Button, Reply
-from texts import t
 from tests.harness import BUTTONS, NO_BUTTONS
+from texts import t
 
 
-@given(st.lists(st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=300), max_size=30), st.integers(50, 2000))
+@given(
+    st.lists(st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=300), max_size=30),
+    st.integers(50, 2000),
+)
 def test_split_text_keeps_everything_within_the_limit(paragraphs, limit):
     text = "\n\n".join(paragraphs)
     pieces = split_text(text, limit)
@@ -41,7 +45,9 @@ def test_numbered_menu_counts_across_replies(content):
 
 
 def test_buttons_kept_where_the_channel_has_them(content):
-    rendered, menu = render_step((Reply("menu.home", [[Button(t("menu.guide"), payload="guide")]], edit=True),), content, BUTTONS, "9")
+    rendered, menu = render_step(
+        (Reply("menu.home", [[Button(t("menu.guide"), payload="guide")]], edit=True),), content, BUTTONS, "9"
+    )
     assert menu is None
     (r,) = rendered
     assert r.message.buttons[0][0].payload == "guide" and r.message.edit_ref == "9"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import logging
 
 import pytest
@@ -84,7 +83,9 @@ def test_zalo_settings_are_read_and_their_secrets_masked():
     assert s.zalo_bot_api_base_url == "http://127.0.0.1:9"  # no trailing slash: paths are appended
     assert s.zalo_oa_api_base_url == "https://openapi.zalo.me" and s.media_url_ttl_hours == 2
     assert s.own_base_url == "https://bot.example.vn"
-    assert {"app-secret-value", "oa-secret-value", "refresh-token-value", "999:zalo-bot-token-value"} <= set(s.secrets())
+    assert {"app-secret-value", "oa-secret-value", "refresh-token-value", "999:zalo-bot-token-value"} <= set(
+        s.secrets()
+    )
     assert "secret-value" not in repr(s) and "token-value" not in repr(s)
     local = Settings.from_env({"ZALO_OA_APP_ID": "1", "HTTP_PORT": "8099"})
     assert not local.zalo_oa_configured and local.own_base_url == "http://127.0.0.1:8099"
@@ -92,13 +93,20 @@ def test_zalo_settings_are_read_and_their_secrets_masked():
 
 @pytest.mark.parametrize(
     "name,value",
-    [("HTTP_PORT", "eighty"), ("HTTP_PORT", "0"), ("CHECKIN_RETENTION_DAYS", "21.5"),
-     ("CHECKIN_RETENTION_DAYS", "-3"), ("MEDIA_URL_TTL_HOURS", "a day")],
+    [
+        ("HTTP_PORT", "eighty"),
+        ("HTTP_PORT", "0"),
+        ("CHECKIN_RETENTION_DAYS", "21.5"),
+        ("CHECKIN_RETENTION_DAYS", "-3"),
+        ("MEDIA_URL_TTL_HOURS", "a day"),
+    ],
 )
 def test_a_bad_number_names_the_setting(name, value):
     with pytest.raises(ValueError, match=f"^{name} must be .* not '{value}'$"):
         Settings.from_env({name: value})
-    assert Settings.from_env({"CHECKIN_RETENTION_DAYS": " 30 ", "MEDIA_URL_TTL_HOURS": "0.5"}).checkin_retention_days == 30
+    assert (
+        Settings.from_env({"CHECKIN_RETENTION_DAYS": " 30 ", "MEDIA_URL_TTL_HOURS": "0.5"}).checkin_retention_days == 30
+    )
 
 
 def test_the_command_line_says_which_setting_is_bad_without_a_traceback():
@@ -116,6 +124,6 @@ def test_telegram_send_rate():
 
     assert Settings.from_env({}).telegram_max_per_second == 29
     assert Settings.from_env({"TELEGRAM_MAX_PER_SECOND": "0"}).telegram_max_per_second == 0
-    paced = rate_limiter(29)._base_limiter  # noqa: SLF001 - the pace is what this setting is for
+    paced = rate_limiter(29)._base_limiter
     assert paced.max_rate == RATE_BURST and abs(paced.max_rate / paced.time_period - 29) < 1e-9
-    assert rate_limiter(0)._base_limiter is None  # noqa: SLF001
+    assert rate_limiter(0)._base_limiter is None

@@ -32,7 +32,10 @@ def test_callback_query_carries_payload_and_message():
     update = {
         "update_id": 5,
         "callback_query": {
-            "id": "1", "from": {"id": 42, "is_bot": False, "first_name": "A"}, "chat_instance": "x", "data": "guide:android:2",
+            "id": "1",
+            "from": {"id": 42, "is_bot": False, "first_name": "A"},
+            "chat_instance": "x",
+            "data": "guide:android:2",
             "message": {"message_id": 77, "date": 0, "chat": {"id": 42, "type": "private"}, "text": "t"},
         },
     }
@@ -41,9 +44,25 @@ def test_callback_query_carries_payload_and_message():
 
 
 def test_groups_and_edits_are_ignored():
-    group = {"update_id": 6, "message": {"message_id": 1, "date": 0, "chat": {"id": -100, "type": "group"},
-                                         "from": {"id": 42, "is_bot": False, "first_name": "A"}, "text": "hi"}}
+    group = {
+        "update_id": 6,
+        "message": {
+            "message_id": 1,
+            "date": 0,
+            "chat": {"id": -100, "type": "group"},
+            "from": {"id": 42, "is_bot": False, "first_name": "A"},
+            "text": "hi",
+        },
+    }
     assert _incoming(group) is None
-    edit = {"update_id": 7, "edited_message": {"message_id": 1, "date": 0, "chat": {"id": 42, "type": "private"},
-                                               "from": {"id": 42, "is_bot": False, "first_name": "A"}, "text": "hi"}}
+    edit = {
+        "update_id": 7,
+        "edited_message": {
+            "message_id": 1,
+            "date": 0,
+            "chat": {"id": 42, "type": "private"},
+            "from": {"id": 42, "is_bot": False, "first_name": "A"},
+            "text": "hi",
+        },
+    }
     assert _incoming(edit) is None

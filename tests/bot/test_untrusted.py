@@ -6,7 +6,8 @@ from __future__ import annotations
 import logging
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.settings import Settings
 from bot.untrusted import BadInput, Throttled, ascii_int, depth, field_values, loads
@@ -20,8 +21,18 @@ def test_loads_refuses_junk_with_bad_input_only(raw):
         pass
 
 
-@pytest.mark.parametrize("raw", [b"[" * 100_000, b"[" * 33 + b"]" * 33, b'{"a":' * 40 + b"1" + b"}" * 40,
-                                 b"1" + b"0" * 5000, b"\xff\xfe", b"", b"NaN-ish"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"[" * 100_000,
+        b"[" * 33 + b"]" * 33,
+        b'{"a":' * 40 + b"1" + b"}" * 40,
+        b"1" + b"0" * 5000,
+        b"\xff\xfe",
+        b"",
+        b"NaN-ish",
+    ],
+)
 def test_loads_refuses_deep_huge_and_broken_json(raw):
     with pytest.raises(BadInput):
         loads(raw)
@@ -33,7 +44,10 @@ def test_depth():
 
 
 def test_field_values_find_the_digits_a_signature_covers():
-    assert field_values(b'{"timestamp": "1700000000000", "x": {"timestamp":12}}', "timestamp") == ["1700000000000", "12"]
+    assert field_values(b'{"timestamp": "1700000000000", "x": {"timestamp":12}}', "timestamp") == [
+        "1700000000000",
+        "12",
+    ]
     assert field_values(b'{"timestamp": 1.5e3}', "timestamp") == []
     assert field_values(b'{"timestamp": "\xc2\xb2"}', "timestamp") == []  # "²" is not a digit here
     assert len(field_values(b'{"timestamp":1}' * 100, "timestamp")) == 8  # bounded
@@ -58,7 +72,7 @@ def test_throttled_warnings(caplog):
             throttle.warning("junk", "junk refused (%s)", 400)
         throttle.warning("other", "other refused")
     assert [r.getMessage() for r in caplog.records] == ["junk refused (400)", "other refused"]
-    throttle._last["junk"] -= 61  # noqa: SLF001 - a minute later
+    throttle._last["junk"] -= 61
     with caplog.at_level(logging.WARNING, logger="bot.test_throttle"):
         throttle.warning("junk", "junk refused (%s)", 401)
     assert caplog.records[-1].getMessage() == "junk refused (401) (and 99 more like it since)"

@@ -26,8 +26,12 @@ KEY = "webpages-tests-signing-key"
 @pytest.fixture
 async def client(aiohttp_client, sqlite_only):
     """The app on SQLite alone: these pages read the database little, and the landing tests run on both."""
-    settings = Settings(database_url=sqlite_only["url"], qr_signing_key=Secret(KEY), telegram_bot_username="bluezone_test_bot",
-                        zalo_oa_id="4318802913410839210")
+    settings = Settings(
+        database_url=sqlite_only["url"],
+        qr_signing_key=Secret(KEY),
+        telegram_bot_username="bluezone_test_bot",
+        zalo_oa_id="4318802913410839210",
+    )
     return await aiohttp_client(init_app(settings, Service(settings)))
 
 
@@ -118,7 +122,11 @@ def test_csrf_tokens_are_bound_to_the_visitor_and_the_key():
     mine = tokens.token("a" * 22)
     assert tokens.valid("a" * 22, mine)
     assert not tokens.valid("b" * 22, mine) and not tokens.valid(None, mine)
-    assert not tokens.valid("a" * 22, "") and not tokens.valid("a" * 22, None) and not tokens.valid("a" * 22, mine[:-1] + "é")
+    assert (
+        not tokens.valid("a" * 22, "")
+        and not tokens.valid("a" * 22, None)
+        and not tokens.valid("a" * 22, mine[:-1] + "é")
+    )
     assert not CsrfTokens(Settings(qr_signing_key=Secret("another-signing-key-xx"))).valid("a" * 22, mine)
     # Derived, never the QR key itself; without QR_SIGNING_KEY, from a messenger secret.
     assert page_key(Settings(qr_signing_key=Secret(KEY))) != KEY.encode()

@@ -28,8 +28,11 @@ async def workers(fresh_pg_database):
 
 
 async def _post(http, base, update) -> str:
-    async with http.post(f"{base}/webhooks/telegram", json=update,
-                         headers={"X-Telegram-Bot-Api-Secret-Token": SECRET, "Connection": "close"}) as response:
+    async with http.post(
+        f"{base}/webhooks/telegram",
+        json=update,
+        headers={"X-Telegram-Bot-Api-Secret-Token": SECRET, "Connection": "close"},
+    ) as response:
         assert response.status == 200
         return response.headers["X-Bluezone-Worker"]
 
@@ -49,8 +52,11 @@ async def test_a_conversation_carries_on_across_workers(workers):
         user = tg.user(user_id)
         served = []
         async with aiohttp.ClientSession() as http:
-            for make in (lambda: user.build_text("/start"), lambda: user.build_press("support"),
-                         lambda: user.build_text("Hoan Kiem")):
+            for make in (
+                lambda: user.build_text("/start"),
+                lambda: user.build_press("support"),
+                lambda: user.build_text("Hoan Kiem"),
+            ):
                 before = len(tg.sent(user_id))
                 served.append(await _post(http, base, make()))
                 await _reply(tg, user_id, before)
@@ -80,13 +86,16 @@ async def test_the_same_update_reaching_both_workers_is_handled_once(workers, fr
     engine = create_engine(fresh_pg_database)
     try:
         async with engine.connect() as conn:
-            marks = await conn.scalar(text(
-                "SELECT count(*) FROM processed_updates WHERE channel = 'telegram' AND update_id IN (:a, :b)"
-            ), {"a": str(start["update_id"]), "b": str(press["update_id"])})
-            queued = await conn.scalar(text(
-                "SELECT count(*) FROM outbox o JOIN accounts a ON a.id = o.account_id "
-                "WHERE a.channel = 'telegram' AND a.chat_id = '9300'"
-            ))
+            marks = await conn.scalar(
+                text("SELECT count(*) FROM processed_updates WHERE channel = 'telegram' AND update_id IN (:a, :b)"),
+                {"a": str(start["update_id"]), "b": str(press["update_id"])},
+            )
+            queued = await conn.scalar(
+                text(
+                    "SELECT count(*) FROM outbox o JOIN accounts a ON a.id = o.account_id "
+                    "WHERE a.channel = 'telegram' AND a.chat_id = '9300'"
+                )
+            )
     finally:
         await engine.dispose()
     assert marks == 2 and queued == 2  # two updates, each handled once, each answered once

@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.channels import zalo_bot, zalo_oa
 from handlers.types import Kind, Location
@@ -54,8 +55,13 @@ def test_any_change_to_body_or_timestamp_changes_the_signature(body, timestamp):
 
 
 def oa_event(name, message=None, **extra):
-    event = {"app_id": APP_ID, "event_name": name, "sender": {"id": "8309393969855402319"},
-             "recipient": {"id": "1423847451268726170"}, "timestamp": "1751100041636"}
+    event = {
+        "app_id": APP_ID,
+        "event_name": name,
+        "sender": {"id": "8309393969855402319"},
+        "recipient": {"id": "1423847451268726170"},
+        "timestamp": "1751100041636",
+    }
     if message is not None:
         event["message"] = message
     return {**event, **extra}
@@ -63,17 +69,40 @@ def oa_event(name, message=None, **extra):
 
 OA_CASES = [
     (oa_event("user_send_text", {"text": "hết pin", "msg_id": "m1"}), Kind.TEXT, dict(text="hết pin", update_id="m1")),
-    (oa_event("user_send_text", {"text": "btn:guide:android:2", "msg_id": "m2"}), Kind.BUTTON,
-     dict(payload="guide:android:2")),
+    (
+        oa_event("user_send_text", {"text": "btn:guide:android:2", "msg_id": "m2"}),
+        Kind.BUTTON,
+        dict(payload="guide:android:2"),
+    ),
     (oa_event("user_click_button", {"text": "btn:faq", "mid": "m3"}), Kind.BUTTON, dict(payload="faq", update_id="m3")),
     # Recorded from a real OA (Zalo gives the coordinates as strings).
-    (oa_event("user_send_location", {"attachments": [{"payload": {"coordinates": {"latitude": "10.7923119",
-     "longitude": "106.7820651"}}, "type": "location"}], "text": "Cơm Coffee New Sky", "msg_id": "b8de7d84fa1b3043690c"}),
-     Kind.LOCATION, dict(location=Location(10.7923119, 106.7820651))),
-    (oa_event("user_send_location", {"attachments": [{"type": "location", "payload": {}}], "msg_id": "m4"}),
-     Kind.OTHER, {}),
-    (oa_event("user_send_image", {"attachments": [{"type": "image", "payload": {"url": "u"}}], "msg_id": "m5"}),
-     Kind.PHOTO, {}),
+    (
+        oa_event(
+            "user_send_location",
+            {
+                "attachments": [
+                    {
+                        "payload": {"coordinates": {"latitude": "10.7923119", "longitude": "106.7820651"}},
+                        "type": "location",
+                    }
+                ],
+                "text": "Cơm Coffee New Sky",
+                "msg_id": "b8de7d84fa1b3043690c",
+            },
+        ),
+        Kind.LOCATION,
+        dict(location=Location(10.7923119, 106.7820651)),
+    ),
+    (
+        oa_event("user_send_location", {"attachments": [{"type": "location", "payload": {}}], "msg_id": "m4"}),
+        Kind.OTHER,
+        {},
+    ),
+    (
+        oa_event("user_send_image", {"attachments": [{"type": "image", "payload": {"url": "u"}}], "msg_id": "m5"}),
+        Kind.PHOTO,
+        {},
+    ),
     (oa_event("user_send_sticker", {"msg_id": "m6"}), Kind.STICKER, {}),
     (oa_event("user_send_audio", {"msg_id": "m7"}), Kind.VOICE, {}),
     (oa_event("user_send_file", {"msg_id": "m8"}), Kind.OTHER, {}),
@@ -90,8 +119,17 @@ def test_oa_events_map_to_incoming(event, kind, fields):
         assert getattr(incoming, name) == value
 
 
-@pytest.mark.parametrize("name", ["oa_send_text", "user_seen_message", "user_received_message", "add_user_to_tag",
-                                  "user_reacted_message", "anything_new"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "oa_send_text",
+        "user_seen_message",
+        "user_received_message",
+        "add_user_to_tag",
+        "user_reacted_message",
+        "anything_new",
+    ],
+)
 def test_oa_events_the_bot_does_not_act_on_are_ignored(name):
     assert zalo_oa.to_incoming(oa_event(name, {"text": "x", "msg_id": "m"})) is None
 
@@ -112,16 +150,25 @@ json_values = st.recursive(
 )
 
 
-@given(st.dictionaries(st.sampled_from(["event_name", "sender", "follower", "message", "timestamp", "x"]),
-                       json_values | st.sampled_from(["user_send_text", "user_send_location", "follow"]), max_size=6))
+@given(
+    st.dictionaries(
+        st.sampled_from(["event_name", "sender", "follower", "message", "timestamp", "x"]),
+        json_values | st.sampled_from(["user_send_text", "user_send_location", "follow"]),
+        max_size=6,
+    )
+)
 def test_oa_mapping_never_raises_on_odd_events(event):
     result = zalo_oa.to_incoming(event)
     assert result is None or isinstance(result, zalo_oa.Unfollow) or result.channel == "zalo_oa"
 
 
 def bot_update(name, **message):
-    base = {"message_id": "2c0fe5f8a6e93db1c3a0", "from": {"id": "3b3e1f2", "display_name": "An", "is_bot": False},
-            "chat": {"id": "3b3e1f2", "chat_type": "PRIVATE"}, "date": 1750316131602}
+    base = {
+        "message_id": "2c0fe5f8a6e93db1c3a0",
+        "from": {"id": "3b3e1f2", "display_name": "An", "is_bot": False},
+        "chat": {"id": "3b3e1f2", "chat_type": "PRIVATE"},
+        "date": 1750316131602,
+    }
     return {"event_name": name, "message": {**base, **message}}
 
 

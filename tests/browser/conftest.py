@@ -16,24 +16,31 @@ import os
 import shutil
 import socket
 import threading
-from typing import Any, Awaitable, Iterator, TypeVar
+from collections.abc import Awaitable, Iterator
+from typing import Any, TypeVar
 
 import pytest
 from aiohttp import web
 
-from texts import t
-from texts.content import Content
 from bot.service import Service
 from bot.settings import Secret, Settings
 from bot.web import init_app
 from tests.conftest import _prepare
+from texts import t
+from texts.content import Content
 
 T = TypeVar("T")
 KEY = "browser-tests-signing-key"
 # The flags Chromium needs on a closed network, in a container, without a display.
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 VIEWPORT = {"width": 360, "height": 740}
 
@@ -56,15 +63,18 @@ class Site:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.settings = Settings(
-            database_url=database_url, qr_signing_key=Secret(KEY), telegram_bot_username="bluezone_test_bot",
-            zalo_oa_id="4318802913410839210", public_base_url=self.base,
+            database_url=database_url,
+            qr_signing_key=Secret(KEY),
+            telegram_bot_username="bluezone_test_bot",
+            zalo_oa_id="4318802913410839210",
+            public_base_url=self.base,
         )
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.service: Service | None = None
         self._runner: web.AppRunner | None = None
 
-    def start(self) -> "Site":
+    def start(self) -> Site:
         self.thread.start()
         self.run(self._start())
         return self
@@ -93,7 +103,9 @@ class Site:
 def browser() -> Iterator[Any]:
     path = chromium_path()
     if path is None:
-        message = "Chromium is missing, so the browser tests cannot run: apt-get install chromium (make test does it as root)"
+        message = (
+            "Chromium is missing, so the browser tests cannot run: apt-get install chromium (make test does it as root)"
+        )
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
@@ -127,7 +139,9 @@ def outage() -> Iterator[Site]:
 def page(browser) -> Iterator[Any]:
     """A new phone: a fresh context (no cookie), 360×740. Policy violations are collected in
     `page.csp_violations`."""
-    context = browser.new_context(viewport=VIEWPORT, locale="vi-VN", device_scale_factor=2, is_mobile=True, has_touch=True)
+    context = browser.new_context(
+        viewport=VIEWPORT, locale="vi-VN", device_scale_factor=2, is_mobile=True, has_touch=True
+    )
     tab = context.new_page()
     tab.set_default_timeout(10_000)
     tab.csp_violations = []

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from storage import venues
 from storage.models import CheckIn, VenueDailyCount
-from storage.venue_codes import new_code, sign
+from storage.venue_codes import sign
 from tests.browser.conftest import KEY, words
 
 
@@ -22,7 +22,9 @@ def add_venue(site, name: str = "Chợ Đồng Xuân") -> tuple[str, str]:
 
     async def work():
         async with site.service.sessions() as db, db.begin():
-            venue = await venues.create_venue(db, name=name, kind="market", commune_code="00070", address="Phố Hàng Chiếu")
+            venue = await venues.create_venue(
+                db, name=name, kind="market", commune_code="00070", address="Phố Hàng Chiếu"
+            )
             return venue.code
 
     code = site.run(work())
@@ -61,7 +63,11 @@ def test_scan_check_in_answer_not_yet_then_back_and_refresh(site, page):
     page.get_by_role("button", name=words("checkin.need_guide")).click()
     page.wait_for_load_state()
     assert page.locator("h1").inner_text() == words("landing.install_title")
-    assert page.get_by_role("link", name=words("landing.store.store_android")).get_attribute("href").startswith("https://play.google.com/")
+    assert (
+        page.get_by_role("link", name=words("landing.store.store_android"))
+        .get_attribute("href")
+        .startswith("https://play.google.com/")
+    )
 
     for step in (page.go_back, page.reload, page.go_back, page.reload):  # Back, pull-to-refresh, Back again
         response = step()  # a form sent again would be ERR_CACHE_MISS ("Confirm Form Resubmission") here
@@ -114,7 +120,9 @@ def test_a_database_outage_answers_in_vietnamese(site, outage, page):
     # The page loaded, then the database went away before the press: the press reaches the app
     # whose database is unreachable.
     page.goto(site.url(path))
-    page.route(re.compile(r".*/q/.*"), lambda route: route.continue_(url=route.request.url.replace(site.base, outage.base)))
+    page.route(
+        re.compile(r".*/q/.*"), lambda route: route.continue_(url=route.request.url.replace(site.base, outage.base))
+    )
     with page.expect_response(lambda r: r.request.method == "POST") as pressed:
         page.get_by_role("button", name=words("landing.check_in_here")).click()
     assert pressed.value.status == 503
@@ -177,6 +185,8 @@ def test_font_contrast_and_the_code_on_one_line_at_360px(site, page):
 
     line = page.locator("p.code")
     assert line.inner_text() == f"CHECKIN {code}"
-    height, line_height = line.evaluate("e => [e.getBoundingClientRect().height, parseFloat(getComputedStyle(e).lineHeight)]")
+    height, line_height = line.evaluate(
+        "e => [e.getBoundingClientRect().height, parseFloat(getComputedStyle(e).lineHeight)]"
+    )
     assert height < 1.5 * line_height  # one line
     assert page.evaluate("document.documentElement.scrollWidth") <= 360  # and nothing wider than the phone

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
@@ -48,8 +48,11 @@ async def until_idle(service: Service, *standins, quiet: float = 0.2, timeout: f
         for standin in standins:
             await standin.wait_idle(quiet, max(deadline - time.monotonic(), 0.1))
         async with service.sessions() as db:
-            unsent = (await db.scalars(select(OutboxMessage.id).where(
-                OutboxMessage.sent_at.is_(None), OutboxMessage.failed_at.is_(None)))).all()
+            unsent = (
+                await db.scalars(
+                    select(OutboxMessage.id).where(OutboxMessage.sent_at.is_(None), OutboxMessage.failed_at.is_(None))
+                )
+            ).all()
             unhandled = (await db.scalars(select(InboundEvent.id).where(InboundEvent.done_at.is_(None)))).all()
         if not unsent and not unhandled:
             return

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import socket
 from collections import Counter
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
@@ -17,7 +18,7 @@ from sqlalchemy import func, select
 from bot.service import Service
 from bot.settings import Secret, Settings
 from bot.web import init_app
-from storage.models import OutboxMessage, SelfReportedInstall, SupportPoint
+from storage.models import OutboxMessage, SelfReportedInstall
 from storage.support_points import import_csv
 from tests.channels.conftest import until_idle
 from tests.harness import words_by_label
@@ -103,8 +104,11 @@ async def test_polling_conversation(tg, polling_bot):
 async def test_polling_support_points_and_install_counted_once(tg, polling_bot):
     service = polling_bot
     async with service.sessions() as db, db.begin():
-        await import_csv(db, "commune_code,name,address,opening_hours,phone\n"
-                             "00070,Bưu điện Hoàn Kiếm,75 Đinh Tiên Hoàng,7:00–19:00,02438255555\n")
+        await import_csv(
+            db,
+            "commune_code,name,address,opening_hours,phone\n"
+            "00070,Bưu điện Hoàn Kiếm,75 Đinh Tiên Hoàng,7:00–19:00,02438255555\n",
+        )
     minh = tg.user(7002, first_name="Minh")
     await exchange(tg, minh.id, lambda: minh.send_command("start"))
     (ask,) = await exchange(tg, minh.id, lambda: minh.press("support"))
@@ -126,8 +130,13 @@ async def test_polling_media_and_unknown_buttons(tg, polling_bot):
         (reply,) = await exchange(tg, hoa.id, action)
         assert reply.callback_data() == ["guide", "faq", "support", "install"]
     # A button from a message the bot never sent in this form (forged / old keyboards).
-    old = {"message_id": 1, "chat": {"id": hoa.id, "type": "private"}, "date": 0,
-           "text": "old", "reply_markup": {"inline_keyboard": [[{"text": "x", "callback_data": "vaccine:old"}]]}}
+    old = {
+        "message_id": 1,
+        "chat": {"id": hoa.id, "type": "private"},
+        "date": 0,
+        "text": "old",
+        "reply_markup": {"inline_keyboard": [[{"text": "x", "callback_data": "vaccine:old"}]]},
+    }
     tg.messages.setdefault(hoa.id, []).append(old)
     (reply,) = await exchange(tg, hoa.id, lambda: hoa.press("vaccine:old", message=old))
     assert "cũ" in reply.text
@@ -169,13 +178,16 @@ async def test_polling_send_retried_after_a_fault_arrives_once(tg, database, db_
     attempts = tg.calls_of("sendMessage", vy.id)
     assert [c.failed_with for c in attempts] == [*answers, None]
     assert [c.text for c in tg.sent(vy.id)] == [greeting.text] and "Bluezone" in greeting.text  # once
-    for pause, (earlier, later) in zip(pauses, zip(attempts, attempts[1:])):
+    for pause, (earlier, later) in zip(pauses, itertools.pairwise(attempts), strict=False):
         assert later.at - earlier.at >= pause, (fault, [c.at for c in attempts])  # backed off
     assert row.sent_at is not None and row.attempts == len(answers) + 1 and row.last_error is None
 
 
-@pytest.mark.xfail(strict=True, reason="residual risk: the Bot API has no idempotency key, so a send that "
-                   "Telegram carried out but answered after TELEGRAM_SEND_TIMEOUT is sent again")
+@pytest.mark.xfail(
+    strict=True,
+    reason="residual risk: the Bot API has no idempotency key, so a send that "
+    "Telegram carried out but answered after TELEGRAM_SEND_TIMEOUT is sent again",
+)
 async def test_a_send_answered_too_late_arrives_once(tg, database, db_engine):
     async with polling_service(tg, database, db_engine, telegram_send_timeout=SEND_TIMEOUT) as service:
         vy = tg.user(7005)
@@ -274,11 +286,16 @@ async def test_webhook_refuses_a_wrong_or_missing_secret(tg, webhook_bot):
     update = tg.user(7102).build_text("/start")
     url = f"{settings.public_base_url}/webhooks/telegram"
     async with aiohttp.ClientSession() as http:
-        for headers in ({}, {"X-Telegram-Bot-Api-Secret-Token": "wrong"},
-                        {"X-Telegram-Bot-Api-Secret-Token": "s3cret-for-test"}):
+        for headers in (
+            {},
+            {"X-Telegram-Bot-Api-Secret-Token": "wrong"},
+            {"X-Telegram-Bot-Api-Secret-Token": "s3cret-for-test"},
+        ):
             async with http.post(url, json=update, headers=headers) as response:
                 assert response.status == 401
-        async with http.post(url, data=b"{not json", headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret-for-tests"}) as response:
+        async with http.post(
+            url, data=b"{not json", headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret-for-tests"}
+        ) as response:
             assert response.status == 400
         async with http.get(f"{settings.public_base_url}/healthz") as response:
             assert response.status == 200 and (await response.json())["status"] == "ok"
@@ -317,6 +334,9 @@ async def test_webhook_answers_503_when_the_database_is_down(tg, webhook_bot, mo
     monkeypatch.setattr(service.engine, "handle", down)
     update = tg.user(7104).build_text("/start")
     async with aiohttp.ClientSession() as http:
-        async with http.post(f"{settings.public_base_url}/webhooks/telegram", json=update,
-                             headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret-for-tests"}) as response:
+        async with http.post(
+            f"{settings.public_base_url}/webhooks/telegram",
+            json=update,
+            headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret-for-tests"},
+        ) as response:
             assert response.status == 503  # Telegram will deliver it again

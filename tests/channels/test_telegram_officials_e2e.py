@@ -22,8 +22,9 @@ BAC_GIANG, BAC_NINH = "07210", "24"
 async def seed(service, figures: bool = True) -> None:
     async with service.sessions() as db, db.begin():
         if figures:
-            await record_figure(db, BAC_GIANG, dt.date(2021, 8, 3), entered_by=None, source="t",
-                                installed=82930, subscribers=174229)
+            await record_figure(
+                db, BAC_GIANG, dt.date(2021, 8, 3), entered_by=None, source="t", installed=82930, subscribers=174229
+            )
         await set_target(db, BAC_NINH, Fraction(3, 5), dt.date(2021, 8, 31), set_by=None, source="t")
 
 

@@ -82,15 +82,22 @@ async def test_each_shorthand_example(tg, polling_bot):
     service = polling_bot
     await grant(service, 7211, "volunteer", HOAN_KIEM)
     binh = tg.user(7211)
-    lines = ["thôn 3, số 12, 4 máy, cài 3, có sẵn 1", "Ấp Phú Hòa - nhà ông Ba - 2 may - cai 2",
-             "to 5 so 7 3 may cai 1 san 2", "xóm Đình, không có máy", "tổ 2 số 9 vắng nhà"]
+    lines = [
+        "thôn 3, số 12, 4 máy, cài 3, có sẵn 1",
+        "Ấp Phú Hòa - nhà ông Ba - 2 may - cai 2",
+        "to 5 so 7 3 may cai 1 san 2",
+        "xóm Đình, không có máy",
+        "tổ 2 số 9 vắng nhà",
+    ]
     for line in lines:
         (summary,) = await exchange(tg, binh.id, lambda line=line: binh.send_text(line))
         assert summary.text.startswith("📋"), summary.text
         (saved,) = await exchange(tg, binh.id, lambda s=summary: binh.press(data_starting(s, "vs:save:")))
         assert saved.text.startswith("✅")
-    got = [(v.hamlet, v.household, v.outcome, v.smartphones, v.installed_now, v.already_installed)
-           for v in await visits_stored(service)]
+    got = [
+        (v.hamlet, v.household, v.outcome, v.smartphones, v.installed_now, v.already_installed)
+        for v in await visits_stored(service)
+    ]
     assert got == [
         ("Thôn 3", "12", "helped", 4, 3, 1),
         ("Ấp Phú Hòa", "ông Ba", "helped", 2, 2, 0),
@@ -124,8 +131,9 @@ async def test_location_keyboard_comes_and_goes(tg, polling_bot):
 async def test_location_asked_then_saved_without_it_removes_the_keyboard(tg, polling_bot):
     service = polling_bot
     dao, summary = await location_asked(tg, service, 7222, "thôn 1 số 3 từ chối 1 máy")
-    saved, more = await exchange(tg, dao.id, lambda: dao.press(data_starting(summary, "vs:save:"), message=summary.result),
-                                 count=2)
+    saved, more = await exchange(
+        tg, dao.id, lambda: dao.press(data_starting(summary, "vs:save:"), message=summary.result), count=2
+    )
     assert saved.text.startswith("✅") and saved.reply_markup == {"remove_keyboard": True}
     assert tg.reply_keyboard(dao.id) is None and any(d.startswith("visit:c:") for d in more.callback_data())
     (visit,) = await visits_stored(service)
@@ -195,7 +203,9 @@ async def test_approval_by_the_coordinator(tg, polling_bot):
     approve = data_starting(request, "vr:ok:")
     (approved,) = await exchange(tg, coordinator.id, lambda: coordinator.press(approve))
     assert "Giang" in approved.text
-    notice = await tg.wait_for(lambda c: c.method == "sendMessage" and c.chat_id == giang.id and "Bạn đã được duyệt" in c.text)
+    notice = await tg.wait_for(
+        lambda c: c.method == "sendMessage" and c.chat_id == giang.id and "Bạn đã được duyệt" in c.text
+    )
     assert notice.callback_data()[0] == "visit"
 
 
@@ -206,9 +216,20 @@ async def test_permission_refusals(tg, polling_bot):
     (menu,) = await exchange(tg, hoa.id, lambda: hoa.send_command("start"))
     assert {"visit", "vl", "vme"} <= set(menu.callback_data())
     # A forged button for another commune: refused, saying where this volunteer may log.
-    forged = {"message_id": 1, "chat": {"id": hoa.id, "type": "private"}, "date": 0, "text": "x",
-              "reply_markup": {"inline_keyboard": [[{"text": "x", "callback_data": f"visit:c:{CUA_NAM}"},
-                                                    {"text": "y", "callback_data": f"co:h:{CUA_NAM}"}]]}}
+    forged = {
+        "message_id": 1,
+        "chat": {"id": hoa.id, "type": "private"},
+        "date": 0,
+        "text": "x",
+        "reply_markup": {
+            "inline_keyboard": [
+                [
+                    {"text": "x", "callback_data": f"visit:c:{CUA_NAM}"},
+                    {"text": "y", "callback_data": f"co:h:{CUA_NAM}"},
+                ]
+            ]
+        },
+    }
     tg.messages.setdefault(hoa.id, []).append(forged)
     (answer,) = await exchange(tg, hoa.id, lambda: hoa.press(f"visit:c:{CUA_NAM}", message=forged))
     assert "Hoàn Kiếm" in answer.text and "Cửa Nam" in answer.text

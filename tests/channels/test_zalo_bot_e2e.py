@@ -10,7 +10,6 @@ import time
 import aiohttp
 from PIL import Image
 from sqlalchemy import func, select
-
 from sqlalchemy.exc import OperationalError
 
 from bot.channels.base import OutMessage
@@ -104,10 +103,14 @@ async def test_webhook_refuses_a_wrong_or_missing_secret(zbot, webhook_zalo_bot)
         assert delivery.status == 401
     assert await count(service, InboundEvent) == 0 and await count(service, Account) == 0
     async with aiohttp.ClientSession() as http:
-        async with http.post(zbot.webhook_url, data=b"{oops", headers={"X-Bot-Api-Secret-Token": zbot.webhook_secret}) as r:
+        async with http.post(
+            zbot.webhook_url, data=b"{oops", headers={"X-Bot-Api-Secret-Token": zbot.webhook_secret}
+        ) as r:
             assert r.status == 400
         wrapped = {"ok": True, "result": update}  # the API-answer shape is accepted too
-        async with http.post(zbot.webhook_url, json=wrapped, headers={"X-Bot-Api-Secret-Token": zbot.webhook_secret}) as r:
+        async with http.post(
+            zbot.webhook_url, json=wrapped, headers={"X-Bot-Api-Secret-Token": zbot.webhook_secret}
+        ) as r:
             assert r.status == 200
     assert await count(service, InboundEvent) == 1  # stored when answered; handled right after
 
@@ -145,16 +148,28 @@ async def test_photos_go_by_signed_url_and_documents_as_links(zbot, polling_zalo
     em = zbot.user("4001")
     zbot.known_chats.add(em.id)
     image = png()
-    await channel.send(em.id, OutMessage(text="Áp phích", key="k", attachment_kind="image",
-                                         filename="poster.png", mime_type="image/png"), image)
+    await channel.send(
+        em.id,
+        OutMessage(text="Áp phích", key="k", attachment_kind="image", filename="poster.png", mime_type="image/png"),
+        image,
+    )
     (photo,) = zbot.calls_of("sendPhoto")
     assert photo.ok and photo.body["caption"] == "Áp phích"
     assert zbot.fetched[photo.body["photo"]] == image  # the platform downloaded it from us
     assert [c.body["action"] for c in zbot.calls_of("sendChatAction")] == ["upload_photo"]
 
     sheet = b"PK\x03\x04 xlsx bytes"
-    await channel.send(em.id, OutMessage(text="Báo cáo tuần", key="k", attachment_kind="document",
-                                         filename="bao-cao.xlsx", mime_type="application/vnd.ms-excel"), sheet)
+    await channel.send(
+        em.id,
+        OutMessage(
+            text="Báo cáo tuần",
+            key="k",
+            attachment_kind="document",
+            filename="bao-cao.xlsx",
+            mime_type="application/vnd.ms-excel",
+        ),
+        sheet,
+    )
     text = zbot.calls_of("sendMessage")[-1].body["text"]
     assert text.startswith("Báo cáo tuần\nbao-cao.xlsx: http")
     async with aiohttp.ClientSession() as http, http.get(text.split(": ", 1)[1]) as response:
@@ -167,8 +182,14 @@ async def test_photos_go_by_signed_url_and_documents_as_links(zbot, polling_zalo
 async def test_rate_limit_is_retried_and_a_block_stops_sending(zbot, polling_zalo_bot):
     service = polling_zalo_bot
     giang = zbot.user("5001")
-    zbot.fail_next("sendMessage", status=429, ok=False, error_code=429, description="Too Many Requests",
-                   parameters={"retry_after": 1})
+    zbot.fail_next(
+        "sendMessage",
+        status=429,
+        ok=False,
+        error_code=429,
+        description="Too Many Requests",
+        parameters={"retry_after": 1},
+    )
     (greeting,) = await zbot.exchange(giang, "/start")
     assert [c.status for c in zbot.calls_of("sendMessage")] == [429, 200]
 
@@ -262,7 +283,8 @@ async def test_a_volunteer_logs_visits_by_numbered_menu(zbot, polling_zalo_bot):
     async with service.sessions() as db:
         visits = (await db.scalars(select(Visit).order_by(Visit.id))).all()
         counts = (await db.scalars(select(CommuneDailyCount).where(CommuneDailyCount.commune_code == "00070"))).all()
-    assert [(v.hamlet, v.household, v.outcome, v.smartphones, v.installed_now, v.already_installed) for v in visits] == [
-        ("Thôn 3", "12", "helped", 3, 2, 1), ("Tổ dân phố 5", "7", "helped", 3, 1, 2)]
+    assert [
+        (v.hamlet, v.household, v.outcome, v.smartphones, v.installed_now, v.already_installed) for v in visits
+    ] == [("Thôn 3", "12", "helped", 3, 2, 1), ("Tổ dân phố 5", "7", "helped", 3, 1, 2)]
     assert sum(c.households_visited for c in counts) == 2 and sum(c.installs_helped for c in counts) == 3
     assert all(len(t) <= 2000 for t in hoa.texts())

@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import time
 import os
+import time
 
 import aiohttp
 import pytest
@@ -168,8 +168,11 @@ async def test_malformed_json_and_unknown_events(oa, oa_bot):
     delivery = await oa.post_webhook({}, b"{not json", {"X-ZEvent-Signature": "a" * 64})
     assert delivery.status == 401
     now = str(int(time.time() * 1000))
-    for body in (b'{"timestamp": "' + now.encode() + b'", not json', b'{"timestamp": ' + now.encode() + b', "x": '
-                 + b"[" * 10_000 + b"]" * 10_000 + b"}", b'[{"timestamp": "' + now.encode() + b'"}]'):
+    for body in (
+        b'{"timestamp": "' + now.encode() + b'", not json',
+        b'{"timestamp": ' + now.encode() + b', "x": ' + b"[" * 10_000 + b"]" * 10_000 + b"}",
+        b'[{"timestamp": "' + now.encode() + b'"}]',
+    ):
         mac = sign(oa.app_id, body, now, oa.oa_secret_key)
         assert (await oa.post_webhook({}, body, {"X-ZEvent-Signature": mac})).status == 400
     user = oa.user("7006")
@@ -247,8 +250,11 @@ async def test_images_are_uploaded_then_attached(oa, oa_bot):
     user = oa.user("7011")
     await oa.exchange(user.follow(), user)
     image = png()
-    await channel.send(user.id, OutMessage(text="Biểu đồ", key="k", attachment_kind="image",
-                                           filename="chart.png", mime_type="image/png"), image)
+    await channel.send(
+        user.id,
+        OutMessage(text="Biểu đồ", key="k", attachment_kind="image", filename="chart.png", mime_type="image/png"),
+        image,
+    )
     (upload,) = [c for c in oa.calls if c.path == UPLOAD_IMAGE]
     assert upload.files["file"][2] == image and upload.files["file"][1] == "image/png"
     media = user.messages()[-1]
@@ -263,21 +269,38 @@ async def test_big_images_and_other_files_are_served_from_signed_urls(oa, oa_bot
     await oa.exchange(user.follow(), user)
     big = png(700, 700, noise=True)
     assert len(big) > 1024 * 1024  # over the OA's upload limit
-    await channel.send(user.id, OutMessage(text="", key="k", attachment_kind="image", filename="poster.png",
-                                           mime_type="image/png"), big)
+    await channel.send(
+        user.id,
+        OutMessage(text="", key="k", attachment_kind="image", filename="poster.png", mime_type="image/png"),
+        big,
+    )
     (element,) = user.messages()[-1]["attachment"]["payload"]["elements"]
     assert oa.fetched[element["url"]] == big  # Zalo fetched it from our server
 
     pdf = b"%PDF-1.7\n" + b"0" * 2000
-    await channel.send(user.id, OutMessage(text="Áp phích", key="k", attachment_kind="document",
-                                           filename="poster.pdf", mime_type="application/pdf"), pdf)
+    await channel.send(
+        user.id,
+        OutMessage(
+            text="Áp phích", key="k", attachment_kind="document", filename="poster.pdf", mime_type="application/pdf"
+        ),
+        pdf,
+    )
     assert [c for c in oa.calls if c.path == UPLOAD_FILE]
     caption, file_message = user.messages()[-2:]
     assert caption["text"] == "Áp phích" and oa.uploads[file_message["attachment"]["payload"]["token"]][1] == pdf
 
     xlsx = b"PK\x03\x04 spreadsheet"
-    await channel.send(user.id, OutMessage(text="Báo cáo", key="k", attachment_kind="document",
-                                           filename="bao-cao.xlsx", mime_type="application/vnd.ms-excel"), xlsx)
+    await channel.send(
+        user.id,
+        OutMessage(
+            text="Báo cáo",
+            key="k",
+            attachment_kind="document",
+            filename="bao-cao.xlsx",
+            mime_type="application/vnd.ms-excel",
+        ),
+        xlsx,
+    )
     link = user.messages()[-1]["text"].split(": ", 1)[1]
     async with aiohttp.ClientSession() as http, http.get(link) as response:
         assert response.status == 200 and await response.read() == xlsx

@@ -10,7 +10,8 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from texts import Join, Percent, t
 from texts.content import Content, ContentError
@@ -18,8 +19,15 @@ from texts.content import Content, ContentError
 ROOT = Path(__file__).resolve().parents[2]
 HANDLERS = ROOT / "handlers"
 # Code that turns content keys into words: the handlers, the poster, the web pages, the terminal.
-WORDING = sorted([*HANDLERS.glob("*.py"), *(ROOT / "documents").rglob("*.py"), ROOT / "bot" / "landing.py",
-                  *(ROOT / "bot" / "webpages").glob("*.py"), ROOT / "bot" / "channels" / "terminal.py"])
+WORDING = sorted(
+    [
+        *HANDLERS.glob("*.py"),
+        *(ROOT / "documents").rglob("*.py"),
+        ROOT / "bot" / "landing.py",
+        *(ROOT / "bot" / "webpages").glob("*.py"),
+        ROOT / "bot" / "channels" / "terminal.py",
+    ]
+)
 # The web pages' templates, which call t("key", ...) as the handlers do.
 TEMPLATES = sorted((ROOT / "bot" / "webpages" / "templates").rglob("*.html"))
 CONTENT = ROOT / "content" / "vi"
@@ -126,7 +134,9 @@ def test_every_text_is_nfc_and_content_lives_in_content():
     for path in WORDING + TEMPLATES:
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             code = line.split("#", 1)[0] if path.suffix == ".py" else line
-            assert not VIETNAMESE.search(code), f"{path.parent.name}/{path.name}:{n}: Vietnamese text belongs in content/vi/"
+            assert not VIETNAMESE.search(code), (
+                f"{path.parent.name}/{path.name}:{n}: Vietnamese text belongs in content/vi/"
+            )
 
 
 def test_campaign_values_fill_every_template(content):
@@ -152,7 +162,7 @@ def test_vietnamese_formatting(content):
     assert f(Percent.of(678, 10000)) == "6,78%"
     assert Percent.of(1, 0) is None
     assert f(dt.date(2021, 8, 31)) == "31/8/2021"  # the house formats (tests/texts/test_formats.py)
-    assert f(dt.datetime(2021, 8, 31, 3, 5, tzinfo=dt.timezone.utc)) == "lúc 10:05 ngày 31/08/2021"  # shown in Vietnam's time
+    assert f(dt.datetime(2021, 8, 31, 3, 5, tzinfo=dt.UTC)) == "lúc 10:05 ngày 31/08/2021"  # shown in Vietnam's time
     assert f(Join(("a", t("common.home")), " | ")) == "a | 🏠 Menu chính"
 
 
@@ -171,7 +181,7 @@ def test_bad_content_is_refused_at_load(tmp_path):
     (tmp_path / "menu.toml").write_text('home = "{1x}"\n', encoding="utf-8")
     with pytest.raises(ContentError):
         Content.load(tmp_path)
-    (tmp_path / "menu.toml").write_text('home = \n', encoding="utf-8")
+    (tmp_path / "menu.toml").write_text("home = \n", encoding="utf-8")
     with pytest.raises(ContentError):
         Content.load(tmp_path)
     with pytest.raises(ContentError):

@@ -81,12 +81,17 @@ def test_chart_has_one_bar_per_commune():
     for n in range(len(bars)):
         y = 110 + n * ROW + ROW // 2
         found.append(image.getpixel((LABEL_WIDTH + 1, y)))
-    expected = ["reached" if r is not None and r >= Fraction(3, 5) else "behind" if r is not None else "none" for r in rates]
+    expected = [
+        "reached" if r is not None and r >= Fraction(3, 5) else "behind" if r is not None else "none" for r in rates
+    ]
+
     # Every commune has its bar (a zero rate still shows the bar's start), in its state's colour
     # (give or take the palette the PNG is saved with).
     def nearest(pixel):
-        state, colour = min(BAR_COLOURS.items(), key=lambda kv: sum((a - b) ** 2 for a, b in zip(kv[1], pixel)))
-        assert sum((a - b) ** 2 for a, b in zip(colour, pixel)) < 12**2, pixel
+        state, colour = min(
+            BAR_COLOURS.items(), key=lambda kv: sum((a - b) ** 2 for a, b in zip(kv[1], pixel, strict=True))
+        )
+        assert sum((a - b) ** 2 for a, b in zip(colour, pixel, strict=True)) < 12**2, pixel
         return state
 
     assert [nearest(p) for p in found] == expected

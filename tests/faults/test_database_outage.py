@@ -29,8 +29,13 @@ async def test_service_survives_a_database_outage(fresh_pg_database, unused_tcp_
     await prepare_database(Settings(database_url=direct))
     async with TelegramStandin(token=TOKEN) as tg, CuttableProxy("127.0.0.1", 5432) as proxy:
         via_proxy = f"postgresql+asyncpg://postgres@127.0.0.1:{proxy.port}/{fresh_database}"
-        settings = Settings(database_url=via_proxy, telegram_bot_token=Secret(TOKEN), telegram_api_base_url=tg.base_url,
-                            telegram_webhook_secret=Secret(SECRET), public_base_url=f"http://127.0.0.1:{unused_tcp_port}")
+        settings = Settings(
+            database_url=via_proxy,
+            telegram_bot_token=Secret(TOKEN),
+            telegram_api_base_url=tg.base_url,
+            telegram_webhook_secret=Secret(SECRET),
+            public_base_url=f"http://127.0.0.1:{unused_tcp_port}",
+        )
         service = Service(settings)
         runner = web.AppRunner(init_app(settings, service))
         await runner.setup()
@@ -44,7 +49,9 @@ async def test_service_survives_a_database_outage(fresh_pg_database, unused_tcp_
                     """As Telegram does: again and again until the answer is 200."""
                     for _ in range(200):
                         try:
-                            async with http.post(url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}) as r:
+                            async with http.post(
+                                url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}
+                            ) as r:
                                 statuses.setdefault(update["update_id"], []).append(r.status)
                                 if r.status == 200:
                                     return
@@ -79,7 +86,9 @@ async def test_service_survives_a_database_outage(fresh_pg_database, unused_tcp_
             await service.courier.drain()
             for _ in range(100):  # replies of updates handled just before the cut may wait for the sweep
                 async with service.sessions() as db:
-                    if not await db.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at.is_(None))):
+                    if not await db.scalar(
+                        select(func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at.is_(None))
+                    ):
                         break
                 await asyncio.sleep(0.1)
         finally:
@@ -90,10 +99,14 @@ async def test_service_survives_a_database_outage(fresh_pg_database, unused_tcp_
     engine = create_engine(direct)
     async with engine.connect() as conn:
         processed = set((await conn.execute(select(ProcessedUpdate.update_id))).scalars())
-        per_update = dict((await conn.execute(
-            select(OutboxMessage.update_id, func.count()).group_by(OutboxMessage.update_id))).all())
+        per_update = dict(
+            (await conn.execute(select(OutboxMessage.update_id, func.count()).group_by(OutboxMessage.update_id))).all()
+        )
     await engine.dispose()
-    assert processed == {str(u) for u in statuses}, (processed ^ {str(u) for u in statuses}, statuses)  # every update handled...
+    assert processed == {str(u) for u in statuses}, (
+        processed ^ {str(u) for u in statuses},
+        statuses,
+    )  # every update handled...
     assert set(per_update.values()) == {1} and len(per_update) == len(statuses)  # ...exactly once
     for n in range(10):
         assert len(tg.sent(8000 + n)) == 5  # one answer each, none repeated

@@ -37,9 +37,10 @@ LEASE_SECONDS = 2
 async def test_a_killed_worker_loses_and_repeats_nothing(fresh_pg_database):
     accepted: dict[int, int] = {}  # update id -> user id, once the webhook answered 200
     refused: defaultdict[int, list] = defaultdict(list)  # update id -> answers before that 200
-    async with TelegramStandin(token=TOKEN) as tg, run_workers(
-        tg, fresh_pg_database, SECRET, OUTBOX_LEASE_SECONDS=str(LEASE_SECONDS)
-    ) as service:
+    async with (
+        TelegramStandin(token=TOKEN) as tg,
+        run_workers(tg, fresh_pg_database, SECRET, OUTBOX_LEASE_SECONDS=str(LEASE_SECONDS)) as service,
+    ):
         url = f"{service.base}/webhooks/telegram"
         before = service.worker_pids()
         assert len(before) == 2, before
@@ -89,16 +90,21 @@ async def test_a_killed_worker_loses_and_repeats_nothing(fresh_pg_database):
             for _ in range(300):  # the dead worker's unsent replies wait for its leases to run out
                 async with engine.connect() as conn:
                     unsent = await conn.scalar(
-                        select(func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at.is_(None)))
+                        select(func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at.is_(None))
+                    )
                 if not unsent:
                     break
                 await asyncio.sleep(0.1)
             assert not unsent, f"{unsent} replies never sent\n{service.log()}"
             async with engine.connect() as conn:
                 processed = set((await conn.scalars(select(ProcessedUpdate.update_id))).all())
-                rows = (await conn.execute(
-                    select(OutboxMessage.update_id, OutboxMessage.chat_id, OutboxMessage.body, OutboxMessage.attempts)
-                    .order_by(OutboxMessage.id))).all()
+                rows = (
+                    await conn.execute(
+                        select(
+                            OutboxMessage.update_id, OutboxMessage.chat_id, OutboxMessage.body, OutboxMessage.attempts
+                        ).order_by(OutboxMessage.id)
+                    )
+                ).all()
                 installs = Counter((await conn.scalars(select(SelfReportedInstall.commune_code))).all())
                 counted = await conn.scalar(select(func.sum(CommuneDailyCount.self_reported_installs)))
         finally:
@@ -119,17 +125,22 @@ async def test_a_killed_worker_loses_and_repeats_nothing(fresh_pg_database):
     script = {chat: list(enumerate(r.body["key"] for r in rows if r.chat_id == chat)) for chat in chats}
     words = words_by_label(script, sent)
     for chat in chats:
-        expected = [(words[label], r.attempts) for label, r in zip(script[chat], [r for r in rows if r.chat_id == chat])]
+        expected = [
+            (words[label], r.attempts)
+            for label, r in zip(script[chat], [r for r in rows if r.chat_id == chat], strict=True)
+        ]
         got = sent[chat]
         position = 0
         for text_, attempts in expected:
-            assert got[position:position + 1] == [text_], (chat, expected, got)
+            assert got[position : position + 1] == [text_], (chat, expected, got)
             position += 1
-            if attempts > 1 and got[position:position + 1] == [text_]:
+            if attempts > 1 and got[position : position + 1] == [text_]:
                 repeated += 1
                 position += 1
         assert position == len(got), (chat, expected, got)
     retaken = sum(1 for r in rows if r.attempts > 1)
-    print(f"\nkilled worker pid {victim} after {USERS * len(SCRIPT) // 3} updates; "
-          f"{len(refused)} updates redelivered ({sum(len(v) for v in refused.values())} refusals); "
-          f"{retaken} replies taken over from the dead worker, {repeated} of them sent twice")
+    print(
+        f"\nkilled worker pid {victim} after {USERS * len(SCRIPT) // 3} updates; "
+        f"{len(refused)} updates redelivered ({sum(len(v) for v in refused.values())} refusals); "
+        f"{retaken} replies taken over from the dead worker, {repeated} of them sent twice"
+    )

@@ -18,8 +18,15 @@ async def test_actions_are_recorded_and_admins_read_them(service):
     officer = await grant_role(service, "officer", "province_officer", "01")
     async with service.sessions() as db, db.begin():
         await set_target(db, "01", Fraction(3, 5), dt.date(2021, 8, 31), set_by=officer, source="chat")
-        await record_figure(db, "00070", dt.date(2021, 8, 3), entered_by=officer, source="chat", installed=5, subscribers=10)
-        await import_rows(db, ["commune_code", "date", "installed"], [["00070", "2021-08-04", "6"], ["00073", "2021-08-04", "7"]], "import:x.csv")
+        await record_figure(
+            db, "00070", dt.date(2021, 8, 3), entered_by=officer, source="chat", installed=5, subscribers=10
+        )
+        await import_rows(
+            db,
+            ["commune_code", "date", "installed"],
+            [["00070", "2021-08-04", "6"], ["00073", "2021-08-04", "7"]],
+            "import:x.csv",
+        )
         await roles.revoke(db, officer, roles.Role.PROVINCE_OFFICER, "01", by=None)
     async with service.sessions() as db:
         actions = [e.action for e in (await db.scalars(select(AuditEntry).order_by(AuditEntry.id))).all()]

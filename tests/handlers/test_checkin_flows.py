@@ -7,7 +7,8 @@ import csv
 import io
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from bot.service import Service
@@ -59,7 +60,12 @@ async def test_register_a_venue_and_get_its_poster(service):
     await manager.send("/start")
     assert "venue" in manager.payloads() and "venues" not in manager.payloads()
     venue = await register(manager)
-    assert (venue.name, venue.kind, venue.commune_code, venue.address) == ("Chợ Hàng Da", "market", "00070", "Phố Hàng Da")
+    assert (venue.name, venue.kind, venue.commune_code, venue.address) == (
+        "Chợ Hàng Da",
+        "market",
+        "00070",
+        "Phố Hàng Da",
+    )
     assert venue.code in manager.last[0].text
     sent = files(manager)
     assert sent[f"poster-{venue.code}.pdf"].startswith(b"%PDF-")
@@ -144,7 +150,7 @@ async def test_every_single_character_typo_is_answered_with_check_the_code(servi
     visitor = ChatDriver(service, user_id="6004")
     for i in range(len(venue.code)):
         wrong = next(c for c in ALPHABET if c != venue.code[i])
-        await visitor.send(f"CHECKIN {venue.code[:i]}{wrong}{venue.code[i + 1:]}")
+        await visitor.send(f"CHECKIN {venue.code[:i]}{wrong}{venue.code[i + 1 :]}")
         assert visitor.keys == ["checkin.code_invalid"], i
     await visitor.send(venue.code)  # the question stays open: the code alone is enough now
     assert visitor.keys == ["checkin.thanks"]
@@ -178,7 +184,9 @@ async def test_qr_link_checks_in_and_forged_links_store_nothing(service):
         forged.append(payload[:i] + ("A" if payload[i] != "A" else "B") + payload[i + 1 :])
     for bad in forged:
         await visitor.send(f"/start {bad}")
-        assert visitor.keys in (["checkin.link_invalid"], ["menu.greeting"]), bad  # "/start d-…" is no check-in link at all
+        assert visitor.keys in (["checkin.link_invalid"], ["menu.greeting"]), (
+            bad
+        )  # "/start d-…" is no check-in link at all
     assert await rows(service, CheckIn) == []
     await visitor.send(f"/start {payload}")
     assert visitor.keys == ["checkin.thanks"]
@@ -207,7 +215,11 @@ async def test_manager_sees_counts_exports_and_revokes(service):
     table = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
     assert table[0] == ["Thời gian", "Khách số", "Kênh", "Đã cài sẵn"]
     # Channels by their Vietnamese names (one the content does not name, as it is).
-    assert [r[1:] for r in table[1:]] == [["1", "Zalo (Official Account)", "có"], ["2", "test", "chưa"], ["3", "test", ""]]
+    assert [r[1:] for r in table[1:]] == [
+        ["1", "Zalo (Official Account)", "có"],
+        ["2", "test", "chưa"],
+        ["3", "test", ""],
+    ]
     # Somebody else cannot see or revoke it.
     stranger = ChatDriver(service, user_id="5021")
     for action in "vpxrR":
@@ -272,7 +284,12 @@ async def test_typed_requests_open_the_venue_flows(service):
     assert chat.keys == ["venue.none"]
 
 
-@given(st.floats(-90, 90, allow_nan=False), st.floats(-180, 180, allow_nan=False), st.sampled_from([", ", ",", " ", "; "]), st.booleans())
+@given(
+    st.floats(-90, 90, allow_nan=False),
+    st.floats(-180, 180, allow_nan=False),
+    st.sampled_from([", ", ",", " ", "; "]),
+    st.booleans(),
+)
 def test_typed_coordinates_parse_back(lat, lon, separator, decimal_comma):
     lat, lon = round(lat, 5), round(lon, 5)
     text = f"{lat:.5f}{separator}{lon:.5f}"

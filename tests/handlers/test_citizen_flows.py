@@ -33,7 +33,7 @@ async def test_android_guide_walks_to_the_last_step_and_back(service, content):
     for i in range(1, total):
         await chat.press(f"guide:android:{i}")
         assert chat.last[0].text.startswith(f"Bước {i + 1}/{total}")
-    assert "guide:android:%d" % total not in chat.payloads()  # no Next on the last step
+    assert f"guide:android:{total}" not in chat.payloads()  # no Next on the last step
     assert "install" in chat.payloads()  # "I have installed it" offered at the end
     await chat.press(f"guide:android:{total - 2}")
     assert chat.last[0].text.startswith(f"Bước {total - 1}/{total}")
@@ -156,9 +156,7 @@ async def test_self_reported_install_is_counted_once(service):
         assert [(r.commune_code) for r in rows] == ["00070"]
 
 
-@pytest.mark.parametrize(
-    "kind", [Kind.STICKER, Kind.PHOTO, Kind.VOICE, Kind.OTHER]
-)
+@pytest.mark.parametrize("kind", [Kind.STICKER, Kind.PHOTO, Kind.VOICE, Kind.OTHER])
 async def test_media_get_help_and_the_menu(service, kind):
     chat = ChatDriver(service)
     await chat.send_kind(kind)

@@ -40,8 +40,11 @@ TEAM = "Chi đoàn Ximăng Lục Ngạn"
 @pytest.fixture
 def settings(database: dict) -> Settings:
     return Settings(
-        database_url=database["url"], qr_signing_key=Secret(KEY), telegram_bot_username="bluezone_test_bot",
-        public_base_url="http://bot.example.gov.vn", media_url_key=Secret("erasure-tests-media-key"),
+        database_url=database["url"],
+        qr_signing_key=Secret(KEY),
+        telegram_bot_username="bluezone_test_bot",
+        public_base_url="http://bot.example.gov.vn",
+        media_url_key=Secret("erasure-tests-media-key"),
     )
 
 
@@ -55,8 +58,13 @@ class FetchedByUrlChannel(RecordingChannel):
 
     async def send(self, chat_id, message, attachment) -> None:
         if attachment is not None:
-            await self.media.publish(attachment, message.mime_type or "application/octet-stream",
-                                     message.filename or "file", channel=self.name, chat_id=chat_id)
+            await self.media.publish(
+                attachment,
+                message.mime_type or "application/octet-stream",
+                message.filename or "file",
+                channel=self.name,
+                chat_id=chat_id,
+            )
         await super().send(chat_id, message, attachment)
 
 
@@ -68,7 +76,9 @@ class QueuedChatDriver(ChatDriver):
         before = len(self.channel.sent)
         await self.service.inbox.accept(incoming)
         async with self.service.sessions() as db:
-            event = (await db.scalars(select(InboundEvent.id).where(InboundEvent.update_id == incoming.update_id))).one()
+            event = (
+                await db.scalars(select(InboundEvent.id).where(InboundEvent.update_id == incoming.update_id))
+            ).one()
         for _ in range(200):
             await self.service.inbox.handle_due()
             async with self.service.sessions() as db:
@@ -95,7 +105,7 @@ async def scan(service, needles: list[str]) -> list[tuple[str, str, str]]:
             if not columns:
                 continue
             for row in (await db.execute(select(*columns))).all():
-                for column, value in zip(columns, row):
+                for column, value in zip(columns, row, strict=True):
                     if value is None:
                         continue
                     text = json.dumps(value, ensure_ascii=False) if isinstance(column.type, JSON) else str(value)
@@ -160,16 +170,23 @@ async def test_erasure_leaves_nothing_that_identifies_the_person(service, settin
     await coordinator.press("ann:send")
     await service.courier.sweep()
     await service.courier.drain()
-    assert "announce.message" in [s.message.key for s in zalo.channel.sent + telegram.channel.sent
-                                  if s.chat_id in (TELEGRAM_ID, ZALO_ID)]
+    assert "announce.message" in [
+        s.message.key for s in zalo.channel.sent + telegram.channel.sent if s.chat_id in (TELEGRAM_ID, ZALO_ID)
+    ]
 
     # The phone as stored (+84987123456) and as the bot shows it (0987 123 456, the house format).
     needles = [NAME, PHONE_DIGITS, PHONE_TYPED, TEAM, TELEGRAM_ID, ZALO_ID, code.replace(" ", "")]
     before = {(table, column) for table, column, _ in await scan(service, needles)}
     # What the scan must find before erasure, or it proves nothing afterwards. (Sent messages keep
     # their content key only: the coordinator's "approved: <name>" no longer holds the name.)
-    assert {("accounts", "external_id"), ("volunteers", "display_name"), ("inbound_events", "incoming"),
-            ("outbox", "chat_id"), ("media_files", "chat_id"), ("link_codes", "code")} <= before, before
+    assert {
+        ("accounts", "external_id"),
+        ("volunteers", "display_name"),
+        ("inbound_events", "incoming"),
+        ("outbox", "chat_id"),
+        ("media_files", "chat_id"),
+        ("link_codes", "code"),
+    } <= before, before
     async with service.sessions() as db:
         assert await db.scalar(select(func.count()).select_from(MediaFile)) >= 2
         counts = (await db.execute(select(CommuneDailyCount).order_by(CommuneDailyCount.day))).scalars().all()
@@ -183,8 +200,12 @@ async def test_erasure_leaves_nothing_that_identifies_the_person(service, settin
     assert await scan(service, needles) == []
     async with service.sessions() as db:
         assert await db.scalar(select(func.count()).select_from(MediaFile)) == 0
-        assert await db.scalar(select(func.count()).select_from(OutboxMessage).where(
-            OutboxMessage.about_user_id.is_not(None))) == 0
+        assert (
+            await db.scalar(
+                select(func.count()).select_from(OutboxMessage).where(OutboxMessage.about_user_id.is_not(None))
+            )
+            == 0
+        )
         counts = (await db.execute(select(CommuneDailyCount).order_by(CommuneDailyCount.day))).scalars().all()
         assert [(c.households_visited, c.checkins, c.self_reported_installs) for c in counts] == counts_before
     async with service.sessions() as db, db.begin():

@@ -7,7 +7,8 @@ import datetime as dt
 from fractions import Fraction
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from handlers.figures_entry import doubt, next_field, read_count, read_day
 from handlers.officials import read_hour
@@ -39,8 +40,12 @@ def test_not_counts(text):
 
 @given(st.dates(dt.date(2000, 1, 1), dt.date(2099, 12, 31)))
 def test_dates_in_every_written_form(day):
-    for text in (day.strftime("%d/%m/%Y"), f"{day.day}/{day.month}/{day.year}", day.isoformat(),
-                 f"{day.day}-{day.month}-{day.year % 100:02d}"):
+    for text in (
+        day.strftime("%d/%m/%Y"),
+        f"{day.day}/{day.month}/{day.year}",
+        day.isoformat(),
+        f"{day.day}-{day.month}-{day.year % 100:02d}",
+    ):
         assert read_day(text, TODAY) == day, text
     if (day.month, day.day) != (2, 29):  # 2021 has none
         assert read_day(f"{day.day}/{day.month}", TODAY) == day.replace(year=TODAY.year)  # this year
@@ -51,7 +56,9 @@ def test_not_dates(text):
     assert read_day(text, TODAY) is None
 
 
-@pytest.mark.parametrize("text,hour", [("7", 7), ("07", 7), ("7h", 7), ("7:00", 7), ("7 giờ", 7), ("21g", 21), ("0", 0)])
+@pytest.mark.parametrize(
+    "text,hour", [("7", 7), ("07", 7), ("7h", 7), ("7:00", 7), ("7 giờ", 7), ("21g", 21), ("0", 0)]
+)
 def test_hours(text, hour):
     assert read_hour(text) == hour
 

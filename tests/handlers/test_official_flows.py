@@ -17,8 +17,8 @@ from documents.charts import ROW
 from storage.figures import record_figure, set_target
 from storage.models import OfficialFigure, ReportSubscription, Target
 from storage.support_points import import_csv
-from texts import t
 from tests.harness import NO_BUTTONS, ChatDriver, grant_role
+from texts import t
 
 BAC_GIANG = "07210"  # Phường Bắc Giang, province 24 (Bắc Ninh)
 AN_LAC = "07654"  # Xã An Lạc, also in 24
@@ -26,7 +26,7 @@ BAC_NINH = "24"
 HOAN_KIEM = "00070"  # Hà Nội (01)
 AUG3 = dt.date(2021, 8, 3)
 AUG31 = dt.date(2021, 8, 31)
-NOW = dt.datetime(2021, 8, 3, 3, 0, tzinfo=dt.timezone.utc)  # 10:00 in Vietnam
+NOW = dt.datetime(2021, 8, 3, 3, 0, tzinfo=dt.UTC)  # 10:00 in Vietnam
 
 
 @pytest.fixture(autouse=True)
@@ -95,20 +95,41 @@ async def test_figures_in_a_few_taps_then_the_summary(service):
     assert "47,59%" in chat.text()
     (row,) = await stored(service, OfficialFigure)
     assert (row.commune_code, row.as_of, row.installed, row.subscribers, row.population, row.households) == (
-        BAC_GIANG, AUG3, 82930, 174229, None, None)
+        BAC_GIANG,
+        AUG3,
+        82930,
+        174229,
+        None,
+        None,
+    )
     assert row.source == "chat" and row.entered_by is not None
 
 
 async def test_kept_values_are_carried_and_bad_counts_asked_again(service):
     async with service.sessions() as db, db.begin():
-        await record_figure(db, BAC_GIANG, dt.date(2021, 7, 27), entered_by=None, source="t",
-                            installed=75930, subscribers=174229, population=200000, households=50000)
+        await record_figure(
+            db,
+            BAC_GIANG,
+            dt.date(2021, 7, 27),
+            entered_by=None,
+            source="t",
+            installed=75930,
+            subscribers=174229,
+            population=200000,
+            households=50000,
+        )
     chat = await official(service, "502", "coordinator", BAC_GIANG)
     await chat.send("/capnhat")
     await chat.send("03/08/2021")
     assert chat.keys == ["official.figures.ask_installed"] and "75.930" in chat.text()  # the last count
-    for bad, reason in (("-5", "negative"), ("abc", "not_a_number"), ("1.5", "not_a_number"), ("82,93", "not_a_number"),
-                        ("999999999999", "too_large"), ("giữ nguyên", "installed_required")):
+    for bad, reason in (
+        ("-5", "negative"),
+        ("abc", "not_a_number"),
+        ("1.5", "not_a_number"),
+        ("82,93", "not_a_number"),
+        ("999999999999", "too_large"),
+        ("giữ nguyên", "installed_required"),
+    ):
         await chat.send(bad)
         assert chat.keys == ["official.figures.retry"], bad
         assert words(service, f"official.figures.reason.{reason}", value=999999999999) in chat.text(), bad
@@ -162,8 +183,12 @@ async def test_installed_above_subscribers_is_confirmed_or_retyped(service):
 async def test_dates_typed_and_refused(service):
     chat = await official(service, "504", "coordinator", BAC_GIANG)
     await chat.send("/capnhat")
-    for bad, reason, day in (("04/08/2021", "future", dt.date(2021, 8, 4)), ("31/02/2021", "not_a_date", None),
-                             ("hôm kia", "not_a_date", None), ("1/1/19", "too_old", dt.date(2019, 1, 1))):
+    for bad, reason, day in (
+        ("04/08/2021", "future", dt.date(2021, 8, 4)),
+        ("31/02/2021", "not_a_date", None),
+        ("hôm kia", "not_a_date", None),
+        ("1/1/19", "too_old", dt.date(2019, 1, 1)),
+    ):
         await chat.send(bad)
         assert chat.keys == ["official.figures.retry"], bad
         assert chat.text().startswith(words(service, f"official.figures.reason.{reason}", date=day)), bad
@@ -263,8 +288,12 @@ async def test_coordinator_sees_their_commune(service):
     assert "47,59%" in chat.text() and "21.608" in chat.text() and "60%" in chat.text()
     assert chat.payloads()[:4] == [f"tk:x:{BAC_GIANG}", f"bc:s:{BAC_GIANG}", f"cn:c:{BAC_GIANG}", f"lp:c:{BAC_GIANG}"]
     assert not any(p.startswith(("ct:", "tk:u:")) for p in chat.payloads())  # no target, no province
-    for refused, key in ((f"tk:u:{BAC_NINH}", "access.too_low"), (f"tk:u:{AN_LAC}", "access.other_unit"),
-                         ("tk:u:VN", "access.too_low"), (f"tk:x:{BAC_NINH}", "access.too_low")):
+    for refused, key in (
+        (f"tk:u:{BAC_NINH}", "access.too_low"),
+        (f"tk:u:{AN_LAC}", "access.other_unit"),
+        ("tk:u:VN", "access.too_low"),
+        (f"tk:x:{BAC_NINH}", "access.too_low"),
+    ):
         await chat.press(refused)
         assert chat.keys == [key], refused
     await chat.send(f"/thongke {BAC_NINH}")
@@ -293,8 +322,19 @@ async def test_citizens_and_volunteers_are_refused_everywhere(service):
     await volunteer.send("/start")
     assert "tk" not in volunteer.payloads()
     actions = ["/thongke", "/baocao", "/loaphat", "/chitieu", "/capnhat"]
-    presses = [f"tk:u:{BAC_GIANG}", f"tk:x:{BAC_GIANG}", "tk:u:VN", f"bc:s:{BAC_GIANG}", f"bc:h:{BAC_GIANG}:7",
-               f"lp:c:{BAC_GIANG}", f"ct:u:{BAC_GIANG}", "ct:p", "ct:c", "tk:p", "tk:f"]
+    presses = [
+        f"tk:u:{BAC_GIANG}",
+        f"tk:x:{BAC_GIANG}",
+        "tk:u:VN",
+        f"bc:s:{BAC_GIANG}",
+        f"bc:h:{BAC_GIANG}:7",
+        f"lp:c:{BAC_GIANG}",
+        f"ct:u:{BAC_GIANG}",
+        "ct:p",
+        "ct:c",
+        "tk:p",
+        "tk:f",
+    ]
     for chat, refusal in ((citizen, "access.no_role"), (volunteer, "access.too_low")):
         for command in actions:
             await chat.send(command)
@@ -326,8 +366,12 @@ async def test_officer_sees_the_province_with_chart_and_drills_down(service):
     assert chat.keys == ["official.ask_commune"]
     await chat.send("An Lạc, Bắc Ninh")
     assert chat.keys == ["common.lines"] and "An Lạc" in chat.text()
-    for refused, key in (("tk:u:01", "access.other_unit"), (f"tk:u:{HOAN_KIEM}", "access.other_unit"),
-                         ("tk:u:VN", "access.too_low"), ("tk:p", "access.too_low")):
+    for refused, key in (
+        ("tk:u:01", "access.other_unit"),
+        (f"tk:u:{HOAN_KIEM}", "access.other_unit"),
+        ("tk:u:VN", "access.too_low"),
+        ("tk:p", "access.too_low"),
+    ):
         await chat.press(refused)
         assert chat.keys == [key], refused
 
@@ -357,7 +401,9 @@ async def test_admin_sees_the_country_by_province(service):
         assert (image.height - 170) // ROW == 34  # a bar per province, not per commune
     assert {"tk:p", "tk:f", "ct:u:VN"} <= set(chat.payloads())
     await chat.press("tk:p")
-    assert chat.keys == ["official.choose_province"] and len([p for p in chat.payloads() if p.startswith("tk:u:")]) == 34
+    assert (
+        chat.keys == ["official.choose_province"] and len([p for p in chat.payloads() if p.startswith("tk:u:")]) == 34
+    )
     await chat.press("tk:u:01")
     assert chat.keys == ["common.lines", "official.chart_caption"] and "tk:u:VN" in chat.payloads()
     await chat.send("/thongke 7210")
@@ -401,7 +447,12 @@ async def test_officer_sets_the_province_target(service):
     assert "21.608" in chat.text()
     (target,) = await stored(service, Target)
     assert (target.unit_code, target.rate_ppm, target.deadline, target.denominator, target.source) == (
-        BAC_NINH, 600000, AUG31, "subscribers", "chat")
+        BAC_NINH,
+        600000,
+        AUG31,
+        "subscribers",
+        "chat",
+    )
     assert target.set_by is not None
 
 
@@ -450,8 +501,12 @@ async def test_who_may_set_targets(service):
     await coordinator.press(f"ct:u:{BAC_GIANG}")
     assert coordinator.keys == ["access.too_low"]
     officer = await official(service, "561", "province_officer", BAC_NINH)
-    for payload, key in (("ct:u:01", "access.other_unit"), (f"ct:u:{HOAN_KIEM}", "access.other_unit"),
-                         ("ct:u:VN", "access.too_low"), ("ct:p", "access.too_low")):
+    for payload, key in (
+        ("ct:u:01", "access.other_unit"),
+        (f"ct:u:{HOAN_KIEM}", "access.other_unit"),
+        ("ct:u:VN", "access.too_low"),
+        ("ct:p", "access.too_low"),
+    ):
         await officer.press(payload)
         assert officer.keys == [key], payload
     await officer.press("ct:c")

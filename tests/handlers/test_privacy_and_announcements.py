@@ -51,12 +51,26 @@ async def test_erasure_deletes_the_person_and_keeps_the_counts(service):
     chat = await _citizen(service, "e1", "Hoàn Kiếm")
     person = await grant_role(service, "e1", "volunteer", HOAN_KIEM)
     async with service.sessions() as db, db.begin():
-        db.add(Volunteer(user_id=person, commune_code=HOAN_KIEM, display_name="Lan", phone="+84912345678", status="active"))
-        venue = await venues.create_venue(db, name="Chợ Đồng Xuân", kind="market", commune_code=HOAN_KIEM,
-                                          address="Đồng Xuân", manager_user_id=person)
-        await venues.record_check_in(db, venue, f"u:{person}", "test", dt.datetime.now(dt.timezone.utc))
+        db.add(
+            Volunteer(user_id=person, commune_code=HOAN_KIEM, display_name="Lan", phone="+84912345678", status="active")
+        )
+        venue = await venues.create_venue(
+            db, name="Chợ Đồng Xuân", kind="market", commune_code=HOAN_KIEM, address="Đồng Xuân", manager_user_id=person
+        )
+        await venues.record_check_in(db, venue, f"u:{person}", "test", dt.datetime.now(dt.UTC))
     async with service.sessions() as db:
-        counts_before = [tuple(r) for r in (await db.execute(select(CommuneDailyCount.commune_code, CommuneDailyCount.self_reported_installs, CommuneDailyCount.checkins))).all()]
+        counts_before = [
+            tuple(r)
+            for r in (
+                await db.execute(
+                    select(
+                        CommuneDailyCount.commune_code,
+                        CommuneDailyCount.self_reported_installs,
+                        CommuneDailyCount.checkins,
+                    )
+                )
+            ).all()
+        ]
 
     await chat.send("/xoadulieu")
     assert chat.keys == ["privacy.explain"]
@@ -75,7 +89,18 @@ async def test_erasure_deletes_the_person_and_keeps_the_counts(service):
         (check_in,) = (await db.scalars(select(CheckIn))).all()
         assert not check_in.visitor.startswith("u:")
         assert (await db.scalars(select(SelfReportedInstall.commune_code))).all() == [HOAN_KIEM]
-        counts_after = [tuple(r) for r in (await db.execute(select(CommuneDailyCount.commune_code, CommuneDailyCount.self_reported_installs, CommuneDailyCount.checkins))).all()]
+        counts_after = [
+            tuple(r)
+            for r in (
+                await db.execute(
+                    select(
+                        CommuneDailyCount.commune_code,
+                        CommuneDailyCount.self_reported_installs,
+                        CommuneDailyCount.checkins,
+                    )
+                )
+            ).all()
+        ]
         assert counts_after == counts_before
     async with service.sessions() as db, db.begin():
         assert await rebuild(db, fix=False) == []
@@ -89,12 +114,12 @@ async def test_erasure_deletes_the_person_and_keeps_the_counts(service):
 async def test_announcements_reach_the_unit_once(service):
     a1 = await _citizen(service, "a1", "Hoàn Kiếm")
     a2 = await _citizen(service, "a2", "Hoàn Kiếm")
-    a3 = await _citizen(service, "a3", "Hoàn Kiếm")
+    await _citizen(service, "a3", "Hoàn Kiếm")  # blocks the bot below
     await _citizen(service, "b1", "Cửa Nam")
     await _citizen(service, "z1", "Phường An Đông")  # Hồ Chí Minh City
     await a2.send("/ngung")
     async with service.sessions() as db, db.begin():
-        await db.execute(update(Account).where(Account.external_id == "a3").values(blocked_at=dt.datetime.now(dt.timezone.utc)))
+        await db.execute(update(Account).where(Account.external_id == "a3").values(blocked_at=dt.datetime.now(dt.UTC)))
     await grant_role(service, "coord", "coordinator", HOAN_KIEM)
     coordinator = ChatDriver(service, user_id="coord")
     await coordinator.send("/thongbao")
@@ -109,7 +134,11 @@ async def test_announcements_reach_the_unit_once(service):
     assert coordinator.keys == ["announce.gone"]  # a second tap sends nothing
 
     async with service.sessions() as db:
-        rows = (await db.execute(select(OutboxMessage.chat_id, OutboxMessage.broadcast_id).where(OutboxMessage.broadcast_id.is_not(None)))).all()
+        rows = (
+            await db.execute(
+                select(OutboxMessage.chat_id, OutboxMessage.broadcast_id).where(OutboxMessage.broadcast_id.is_not(None))
+            )
+        ).all()
         assert [r[0] for r in rows] == ["a1"]
         assert (await db.scalars(select(Broadcast.recipients))).all() == [1]
         assert (await db.scalars(select(AuditEntry.action).order_by(AuditEntry.id))).all() == ["grant", "broadcast"]
@@ -134,13 +163,15 @@ async def test_a_province_officer_announces_to_the_whole_province(service):
     assert officer.keys == ["announce.ask_commune"]
     await officer.send("Cửa Nam")
     assert officer.keys == ["announce.choose_scope"]
-    assert f"ann:u:01" in officer.payloads()
+    assert "ann:u:01" in officer.payloads()
     await officer.press("ann:u:01")
     await officer.send("Thông báo toàn thành phố.")
     assert "2 người" in officer.text()
     await officer.press("ann:send")
     async with service.sessions() as db:
-        chats = sorted((await db.scalars(select(OutboxMessage.chat_id).where(OutboxMessage.broadcast_id.is_not(None)))).all())
+        chats = sorted(
+            (await db.scalars(select(OutboxMessage.chat_id).where(OutboxMessage.broadcast_id.is_not(None)))).all()
+        )
     assert chats == ["p1", "p2"]
 
 
@@ -177,5 +208,9 @@ async def test_an_announcement_whose_handler_fails_sends_nothing(service, monkey
     await coordinator.press("ann:send")
     assert coordinator.keys == ["menu.internal_error"]
     async with service.sessions() as db:
-        assert (await db.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.broadcast_id.is_not(None)))) == 0
+        assert (
+            await db.scalar(
+                select(func.count()).select_from(OutboxMessage).where(OutboxMessage.broadcast_id.is_not(None))
+            )
+        ) == 0
         assert (await db.scalar(select(func.count()).select_from(Broadcast))) == 0

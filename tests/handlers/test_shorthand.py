@@ -6,11 +6,12 @@ from __future__ import annotations
 import unicodedata
 
 import pytest
-from hypothesis import assume, given, settings, strategies as st
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
-from texts.content import Content
 from handlers.shorthand import Parsed, Vocabulary, parse, parse_hamlet, parse_household
 from storage.folding import fold
+from texts.content import Content
 
 VOCABULARY = Vocabulary.from_section(Content.load().section("shorthand"))
 
@@ -78,8 +79,11 @@ def test_answers_to_single_questions():
 KINDS = [(k["label"], w) for k in Content.load().section("shorthand")["hamlet_kinds"] for w in k["words"]]
 NAMES = ["Phú Hòa", "Đình", "Đông", "Tân Lập", "Bắc Sơn", "Hạ", "Trung", "An Bình"]
 DESCRIPTIONS = ["ông Ba", "bà Tư", "cạnh chợ", "cuối đường", "sau đình", "gần trường"]
-HOUSE_NUMBERS = st.one_of(st.integers(1, 999).map(str), st.tuples(st.integers(1, 99), st.sampled_from("ABC")).map(
-    lambda t: f"{t[0]}{t[1]}"), st.tuples(st.integers(1, 99), st.integers(1, 30)).map(lambda t: f"{t[0]}/{t[1]}"))
+HOUSE_NUMBERS = st.one_of(
+    st.integers(1, 999).map(str),
+    st.tuples(st.integers(1, 99), st.sampled_from("ABC")).map(lambda t: f"{t[0]}{t[1]}"),
+    st.tuples(st.integers(1, 99), st.integers(1, 30)).map(lambda t: f"{t[0]}/{t[1]}"),
+)
 SEPARATORS = st.sampled_from([" ", ", ", " - ", "; ", " , ", ". "])
 
 

@@ -20,8 +20,16 @@ CITIZEN_MENU = ["guide", "faq", "support", "install"]
 async def counters(service, commune=HOAN_KIEM) -> dict[str, int]:
     async with service.sessions() as db:
         rows = (await db.scalars(select(CommuneDailyCount).where(CommuneDailyCount.commune_code == commune))).all()
-    names = ("households_visited", "revisits", "smartphones_seen", "installs_helped", "already_installed",
-             "no_smartphone", "refused", "nobody_home")
+    names = (
+        "households_visited",
+        "revisits",
+        "smartphones_seen",
+        "installs_helped",
+        "already_installed",
+        "no_smartphone",
+        "refused",
+        "nobody_home",
+    )
     return {n: sum(getattr(r, n) for r in rows) for n in names if sum(getattr(r, n) for r in rows)}
 
 
@@ -107,7 +115,12 @@ async def test_invite_register_log_by_buttons_and_save(service):
     (visit,) = await stored_visits(service)
     assert (visit.commune_code, visit.hamlet, visit.household, visit.outcome) == (HOAN_KIEM, "Thôn 3", "12", "helped")
     assert (visit.smartphones, visit.installed_now, visit.already_installed) == (4, 3, 1)
-    assert await counters(service) == {"households_visited": 1, "smartphones_seen": 4, "installs_helped": 3, "already_installed": 1}
+    assert await counters(service) == {
+        "households_visited": 1,
+        "smartphones_seen": 4,
+        "installs_helped": 3,
+        "already_installed": 1,
+    }
     async with service.sessions() as db:
         row = (await db.scalars(select(Volunteer))).one()
         assert (row.display_name, row.phone, row.team, row.status) == ("Nguyễn Văn An", "+84912345678", "", "active")
@@ -116,7 +129,9 @@ async def test_invite_register_log_by_buttons_and_save(service):
 async def test_registration_without_invite_waits_for_the_coordinator(service):
     await grant_role(service, "910", "coordinator", HOAN_KIEM)
     coordinator = ChatDriver(service, user_id="910")
-    binh = ChatDriver(service, user_id="911", channel="plain", caps=NO_BUTTONS)  # a messenger without buttons: numbers, typed phone
+    binh = ChatDriver(
+        service, user_id="911", channel="plain", caps=NO_BUTTONS
+    )  # a messenger without buttons: numbers, typed phone
     await binh.send("/dangky")
     assert binh.keys == ["volunteer.ask_code"]
     await binh.send("1")  # "Không có mã"
@@ -135,7 +150,11 @@ async def test_registration_without_invite_waits_for_the_coordinator(service):
     assert binh.keys == ["access.pending"]
 
     request = [s.message for s in coordinator.channel.sent if s.chat_id == "910"][-1]
-    assert request.key == "volunteer.approval_request" and "Trần Thị Bình" in request.text and "0912 345 679" in request.text
+    assert (
+        request.key == "volunteer.approval_request"
+        and "Trần Thị Bình" in request.text
+        and "0912 345 679" in request.text
+    )
     approve = coordinator.payloads(request)[0]
     assert approve.startswith("vr:ok:")
 
@@ -189,7 +208,7 @@ async def test_expired_and_revoked_invites(service):
     await dung.send("/dangky nope1234")
     assert dung.keys == ["volunteer.code_unknown"]
     async with service.sessions() as db, db.begin():
-        await db.execute(update(VolunteerInvite).values(expires_at=dt.datetime(2021, 1, 1, tzinfo=dt.timezone.utc)))
+        await db.execute(update(VolunteerInvite).values(expires_at=dt.datetime(2021, 1, 1, tzinfo=dt.UTC)))
     await dung.send(f"/dangky {new.lower()}")  # codes are read case-insensitively
     assert dung.keys == ["volunteer.code_expired"]
     await coordinator.press(f"co:i:{HOAN_KIEM}:x")
@@ -212,7 +231,14 @@ async def test_each_shorthand_example_is_echoed_and_saved(service, line, expecte
     chat = await volunteer(service, "930")
     await save_line(chat, line)
     (visit,) = await stored_visits(service)
-    got = (visit.hamlet, visit.household, visit.outcome, visit.smartphones, visit.installed_now, visit.already_installed)
+    got = (
+        visit.hamlet,
+        visit.household,
+        visit.outcome,
+        visit.smartphones,
+        visit.installed_now,
+        visit.already_installed,
+    )
     assert got == expected
 
 
@@ -328,8 +354,16 @@ async def test_location_is_added_and_rounded(service):
 async def test_duplicate_household_asks_whether_it_is_a_return_visit(service):
     first = await volunteer(service, "950")
     async with service.sessions() as db, db.begin():
-        db.add(Volunteer(user_id=(await db.scalar(select(RoleGrant.user_id))), commune_code=HOAN_KIEM,
-                         display_name="Lê Văn Cường", phone="+84900000001", team="", status="active"))
+        db.add(
+            Volunteer(
+                user_id=(await db.scalar(select(RoleGrant.user_id))),
+                commune_code=HOAN_KIEM,
+                display_name="Lê Văn Cường",
+                phone="+84900000001",
+                team="",
+                status="active",
+            )
+        )
     await save_line(first, "thôn 3, số 12, vắng nhà")
     second = await volunteer(service, "951")
     await second.send("Thon 3 so 12 3 may cai 2 co san 1")
@@ -342,7 +376,11 @@ async def test_duplicate_household_asks_whether_it_is_a_return_visit(service):
     first_visit, revisit = await stored_visits(service)
     assert revisit.revisit_of == first_visit.id and revisit.base_outcome == "nobody_home"
     assert await counters(service) == {
-        "households_visited": 1, "revisits": 1, "smartphones_seen": 3, "installs_helped": 2, "already_installed": 1,
+        "households_visited": 1,
+        "revisits": 1,
+        "smartphones_seen": 3,
+        "installs_helped": 2,
+        "already_installed": 1,
     }  # nobody_home +1 then -1: the household is no longer waiting
 
 
@@ -380,7 +418,11 @@ async def test_correction_keeps_history_and_moves_the_counts(service):
     assert (visit.smartphones, visit.installed_now, visit.already_installed) == (4, 4, 0)
     async with service.sessions() as db:
         (revision,) = (await db.scalars(select(VisitRevision))).all()
-    assert revision.action == "corrected" and revision.before["installed_now"] == 3 and revision.after["installed_now"] == 4
+    assert (
+        revision.action == "corrected"
+        and revision.before["installed_now"] == 3
+        and revision.after["installed_now"] == 4
+    )
     assert await counters(service) == {"households_visited": 1, "smartphones_seen": 4, "installs_helped": 4}
     await chat.press(f"vv:{visit.id}")
     assert "1 lần" in chat.text()
@@ -399,7 +441,11 @@ async def test_deletion_within_24_hours_and_not_after(service):
     await chat.press(f"vd:{first.id}:y")  # twice
     assert chat.keys == ["visit.not_found"]
     async with service.sessions() as db, db.begin():
-        await db.execute(update(Visit).where(Visit.id == second.id).values(visited_at=dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=25)))
+        await db.execute(
+            update(Visit)
+            .where(Visit.id == second.id)
+            .values(visited_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=25))
+        )
     await chat.press(f"vd:{second.id}:y")
     assert chat.keys == ["visit.too_late"]
     await chat.press(f"vc:{second.id}")
@@ -512,16 +558,27 @@ async def test_hamlet_summary_lists_households_to_revisit(service):
     await grant_role(service, "1010", "coordinator", HOAN_KIEM)
     coordinator = ChatDriver(service, user_id="1010")
     chat = await volunteer(service, "1011")
-    for line in ["thôn 3 số 1 2 máy cài 2", "thôn 3 số 2 vắng nhà", "thôn 3 số 3 từ chối 2 máy", "thôn 3 số 4 không có máy",
-                 "tổ 5 số 9 vắng nhà", "tổ 5 số 10 vắng nhà"]:
+    for line in [
+        "thôn 3 số 1 2 máy cài 2",
+        "thôn 3 số 2 vắng nhà",
+        "thôn 3 số 3 từ chối 2 máy",
+        "thôn 3 số 4 không có máy",
+        "tổ 5 số 9 vắng nhà",
+        "tổ 5 số 10 vắng nhà",
+    ]:
         await save_line(chat, line)
     await chat.send("tổ 5 số 9 1 máy cài 1")
     await chat.press(f"vs:save:{token_of(chat)}:r")
     await coordinator.press(f"co:h:{HOAN_KIEM}")
     assert coordinator.keys == ["coordinator.hamlet_summary"]
     text = coordinator.text()
-    assert "Thôn 3: 4 hộ đã thăm · 1 hộ được cài giúp (2 máy) · 1 hộ không có máy · 1 hộ từ chối · 1 hộ vắng nhà" in text
-    assert "Tổ dân phố 5: 2 hộ đã thăm · 1 hộ được cài giúp (1 máy) · 0 hộ không có máy · 0 hộ từ chối · 1 hộ vắng nhà" in text
+    assert (
+        "Thôn 3: 4 hộ đã thăm · 1 hộ được cài giúp (2 máy) · 1 hộ không có máy · 1 hộ từ chối · 1 hộ vắng nhà" in text
+    )
+    assert (
+        "Tổ dân phố 5: 2 hộ đã thăm · 1 hộ được cài giúp (1 máy) · 0 hộ không có máy · 0 hộ từ chối · 1 hộ vắng nhà"
+        in text
+    )
     assert "Cần quay lại: 10" in text
 
 
@@ -555,8 +612,15 @@ async def test_two_taps_handled_by_two_workers_at_once_store_one_visit(service, 
     other.capabilities.update(service.capabilities)
     try:
         taps = [
-            Incoming(channel="test", user_id="945", chat_id="945", update_id=f"tap-{n}", kind=Kind.BUTTON,
-                     payload=f"vs:save:{token}", message_ref="42")
+            Incoming(
+                channel="test",
+                user_id="945",
+                chat_id="945",
+                update_id=f"tap-{n}",
+                kind=Kind.BUTTON,
+                payload=f"vs:save:{token}",
+                message_ref="42",
+            )
             for n in (1, 2)
         ]
         results = await asyncio.gather(service.engine.handle(taps[0]), other.engine.handle(taps[1]))
@@ -569,8 +633,12 @@ async def test_two_taps_handled_by_two_workers_at_once_store_one_visit(service, 
     async with service.sessions() as db:
         from storage.models import OutboxMessage
 
-        keys = sorted(b["key"] for b in (await db.scalars(select(OutboxMessage.body).where(
-            OutboxMessage.update_id.in_(["tap-1", "tap-2"])))).all())
+        keys = sorted(
+            b["key"]
+            for b in (
+                await db.scalars(select(OutboxMessage.body).where(OutboxMessage.update_id.in_(["tap-1", "tap-2"])))
+            ).all()
+        )
     assert keys == ["visit.already_saved", "visit.saved"]
 
 
@@ -608,8 +676,14 @@ async def test_two_coordinators_deciding_at_once_decide_once(service, database):
     other.capabilities.update(service.capabilities)
     try:
         presses = [
-            Incoming(channel="test", user_id=who, chat_id=who, update_id=f"decide-{who}", kind=Kind.BUTTON,
-                     payload=f"vr:{verdict}:{registration.id}")
+            Incoming(
+                channel="test",
+                user_id=who,
+                chat_id=who,
+                update_id=f"decide-{who}",
+                kind=Kind.BUTTON,
+                payload=f"vr:{verdict}:{registration.id}",
+            )
             for who, verdict in (("1030", "ok"), ("1031", "no"))
         ]
         await asyncio.gather(service.engine.handle(presses[0]), other.engine.handle(presses[1]))
@@ -619,8 +693,14 @@ async def test_two_coordinators_deciding_at_once_decide_once(service, database):
     async with service.sessions() as db:
         from storage.models import OutboxMessage
 
-        keys = sorted(b["key"] for b in (await db.scalars(select(OutboxMessage.body).where(
-            OutboxMessage.update_id.in_(["decide-1030", "decide-1031"])))).all())
+        keys = sorted(
+            b["key"]
+            for b in (
+                await db.scalars(
+                    select(OutboxMessage.body).where(OutboxMessage.update_id.in_(["decide-1030", "decide-1031"]))
+                )
+            ).all()
+        )
         status = (await db.scalars(select(Volunteer.status))).one()
         grants = (await db.scalars(select(RoleGrant).where(RoleGrant.role == "volunteer"))).all()
     assert "coordinator.already_decided" in keys and len(keys) == 2
@@ -646,7 +726,9 @@ async def test_without_buttons_numbers_are_answers_not_menu_choices(service):
     assert chat.keys == ["visit.summary"]
     await chat.send("1")
     assert [(v.hamlet, v.household, v.outcome) for v in await stored_visits(service)] == [
-        ("Thôn 7", "1", "nobody_home"), ("Thôn 7", "", "helped")]
+        ("Thôn 7", "1", "nobody_home"),
+        ("Thôn 7", "", "helped"),
+    ]
 
 
 async def test_a_retried_update_stores_nothing_twice(service):
@@ -655,8 +737,15 @@ async def test_a_retried_update_stores_nothing_twice(service):
 
     chat = await volunteer(service, "1050")
     await chat.send("thôn 2 số 8 2 máy cài 2")
-    tap = Incoming(channel="test", user_id="1050", chat_id="1050", update_id="retried-save", kind=Kind.BUTTON,
-                   payload=f"vs:save:{token_of(chat)}", message_ref="42")
+    tap = Incoming(
+        channel="test",
+        user_id="1050",
+        chat_id="1050",
+        update_id="retried-save",
+        kind=Kind.BUTTON,
+        payload=f"vs:save:{token_of(chat)}",
+        message_ref="42",
+    )
     first = await chat.deliver(tap)
     again = await chat.deliver(tap)
     assert [m.key for m in first] == ["visit.saved"] and again == []

@@ -52,28 +52,75 @@ _DEFAULT_EXCLUDED_UPDATES = frozenset({"chat_member", "message_reaction", "messa
 # and everything else JSON-encoded, so a text "123" or "[1]" must not be JSON-decoded.
 _STRING_PARAMS = frozenset(
     {
-        "text", "caption", "parse_mode", "url", "secret_token", "ip_address", "callback_query_id",
-        "photo", "document", "audio", "video", "voice", "animation", "sticker", "video_note",
-        "thumbnail", "certificate", "file_id", "language_code", "inline_message_id",
-        "business_connection_id", "message_effect_id", "action", "emoji", "title", "description",
-        "short_description", "name", "first_name", "last_name", "phone_number", "address",
-        "question", "query", "result_id", "custom_emoji_id", "button_text", "start_parameter",
+        "text",
+        "caption",
+        "parse_mode",
+        "url",
+        "secret_token",
+        "ip_address",
+        "callback_query_id",
+        "photo",
+        "document",
+        "audio",
+        "video",
+        "voice",
+        "animation",
+        "sticker",
+        "video_note",
+        "thumbnail",
+        "certificate",
+        "file_id",
+        "language_code",
+        "inline_message_id",
+        "business_connection_id",
+        "message_effect_id",
+        "action",
+        "emoji",
+        "title",
+        "description",
+        "short_description",
+        "name",
+        "first_name",
+        "last_name",
+        "phone_number",
+        "address",
+        "question",
+        "query",
+        "result_id",
+        "custom_emoji_id",
+        "button_text",
+        "start_parameter",
     }
 )
 
 _CHAT_ACTIONS = frozenset(
     {
-        "typing", "upload_photo", "record_video", "upload_video", "record_voice", "upload_voice",
-        "upload_document", "choose_sticker", "find_location", "record_video_note",
+        "typing",
+        "upload_photo",
+        "record_video",
+        "upload_video",
+        "record_voice",
+        "upload_voice",
+        "upload_document",
+        "choose_sticker",
+        "find_location",
+        "record_video_note",
         "upload_video_note",
     }
 )
 
 _INLINE_BUTTON_ACTIONS = frozenset(
     {
-        "callback_data", "url", "login_url", "switch_inline_query",
-        "switch_inline_query_current_chat", "switch_inline_query_chosen_chat", "callback_game",
-        "pay", "web_app", "copy_text",
+        "callback_data",
+        "url",
+        "login_url",
+        "switch_inline_query",
+        "switch_inline_query_current_chat",
+        "switch_inline_query_chosen_chat",
+        "callback_game",
+        "pay",
+        "web_app",
+        "copy_text",
     }
 )
 
@@ -82,8 +129,7 @@ _DEFAULT_DESCRIPTIONS = {
     401: "Unauthorized",
     403: "Forbidden: bot was blocked by the user",
     404: "Not Found",
-    409: "Conflict: terminated by other getUpdates request; "
-    "make sure that only one bot instance is running",
+    409: "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running",
     500: "Internal Server Error",
     502: "Bad Gateway",
 }
@@ -319,9 +365,7 @@ async def _read_params(request: web.Request) -> tuple[dict[str, Any], dict[str, 
             form = await request.post()
             for name, value in form.items():
                 if isinstance(value, web.FileField):
-                    files[name] = UploadedFile(
-                        value.filename, value.content_type, value.file.read()
-                    )
+                    files[name] = UploadedFile(value.filename, value.content_type, value.file.read())
                 else:
                     params[name] = value
     return {name: _decode(name, value) for name, value in params.items()}, files
@@ -355,10 +399,22 @@ def _entity_error(message: str) -> BotApiError:
 
 
 _HTML_KINDS = {
-    "b": "bold", "strong": "bold", "i": "italic", "em": "italic", "u": "underline",
-    "ins": "underline", "s": "strikethrough", "strike": "strikethrough", "del": "strikethrough",
-    "tg-spoiler": "spoiler", "span": "spoiler", "a": "text_link", "code": "code", "pre": "pre",
-    "blockquote": "blockquote", "tg-emoji": "custom_emoji",
+    "b": "bold",
+    "strong": "bold",
+    "i": "italic",
+    "em": "italic",
+    "u": "underline",
+    "ins": "underline",
+    "s": "strikethrough",
+    "strike": "strikethrough",
+    "del": "strikethrough",
+    "tg-spoiler": "spoiler",
+    "span": "spoiler",
+    "a": "text_link",
+    "code": "code",
+    "pre": "pre",
+    "blockquote": "blockquote",
+    "tg-emoji": "custom_emoji",
 }
 
 
@@ -385,9 +441,7 @@ class _HtmlParser(HTMLParser):
         if tag not in _HTML_KINDS:
             self.unsupported(tag)
         if tag == "span" and attributes.get("class") != "tg-spoiler":
-            raise _entity_error(
-                f'Tag "span" must have class "tg-spoiler" at byte offset {self.byte_offset()}'
-            )
+            raise _entity_error(f'Tag "span" must have class "tg-spoiler" at byte offset {self.byte_offset()}')
         self.stack.append((tag, attributes, self.out.pos))
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -402,8 +456,7 @@ class _HtmlParser(HTMLParser):
         open_tag, attributes, start = self.stack[-1]
         if open_tag != tag:
             raise _entity_error(
-                f"Unmatched end tag at byte offset {self.byte_offset()}, "
-                f'expected "</{open_tag}>", found "</{tag}>"'
+                f'Unmatched end tag at byte offset {self.byte_offset()}, expected "</{open_tag}>", found "</{tag}>"'
             )
         self.stack.pop()
         kind = _HTML_KINDS[tag]
@@ -529,9 +582,7 @@ def _parse_markdown_v2(source: str) -> tuple[str, list[dict]]:
                     i += len(marker)
                 elif any(entry[0] == marker for entry in stack):
                     entry = next(entry for entry in stack if entry[0] == marker)
-                    raise _entity_error(
-                        f"Can't find end of {_MDV2_NAMES[marker]} entity at byte offset {entry[2]}"
-                    )
+                    raise _entity_error(f"Can't find end of {_MDV2_NAMES[marker]} entity at byte offset {entry[2]}")
                 else:
                     language = None
                     i += len(marker)
@@ -544,9 +595,7 @@ def _parse_markdown_v2(source: str) -> tuple[str, list[dict]]:
                 break
         else:
             if char in _MDV2_RESERVED:
-                raise _entity_error(
-                    f"Character '{char}' is reserved and must be escaped with the preceding '\\'"
-                )
+                raise _entity_error(f"Character '{char}' is reserved and must be escaped with the preceding '\\'")
             out.add(char)
             i += 1
     if quote_start is not None:
@@ -575,9 +624,7 @@ def _parse_markdown(source: str) -> tuple[str, list[dict]]:
             end = source.find(closing, i + len(marker))
             if end == -1:
                 offset = len(source[:i].encode())
-                raise _entity_error(
-                    f"Can't find end of the entity starting at byte offset {offset}"
-                )
+                raise _entity_error(f"Can't find end of the entity starting at byte offset {offset}")
             start = out.pos
             out.add(source[i + len(marker) : end])
             i = end + len(closing)
@@ -670,9 +717,7 @@ class FakeUser:
         content: dict[str, Any] = {"text": text}
         if text.startswith("/"):
             command = text.split(maxsplit=1)[0] if text.strip() else text
-            content["entities"] = [
-                {"offset": 0, "length": _utf16_len(command), "type": "bot_command"}
-            ]
+            content["entities"] = [{"offset": 0, "length": _utf16_len(command), "type": "bot_command"}]
         return self._message_update(**content)
 
     def build_command(self, cmd: str, args: str = "") -> dict:
@@ -730,9 +775,7 @@ class FakeUser:
         }
         return self._message_update(voice=voice)
 
-    def build_document(
-        self, filename: str = "note.txt", data: bytes = b"hello", mime_type: str | None = None
-    ) -> dict:
+    def build_document(self, filename: str = "note.txt", data: bytes = b"hello", mime_type: str | None = None) -> dict:
         mime = mime_type or _mime_type(filename)
         stored = self.standin._store_file("document", data, filename, mime)
         return self._message_update(document=self.standin._document_dict(stored))
@@ -740,9 +783,7 @@ class FakeUser:
     def build_location(self, lat: float, lon: float) -> dict:
         return self._message_update(location={"latitude": lat, "longitude": lon})
 
-    def build_contact(
-        self, phone: str, user_id: int | None = None, first_name: str | None = None
-    ) -> dict:
+    def build_contact(self, phone: str, user_id: int | None = None, first_name: str | None = None) -> dict:
         contact = {
             "phone_number": phone,
             "first_name": first_name or self.first_name,
@@ -774,18 +815,14 @@ class FakeUser:
     def send_voice(self, duration: int = 3) -> dict:
         return self.standin.enqueue(self.build_voice(duration))
 
-    def send_document(
-        self, filename: str = "note.txt", data: bytes = b"hello", mime_type: str | None = None
-    ) -> dict:
+    def send_document(self, filename: str = "note.txt", data: bytes = b"hello", mime_type: str | None = None) -> dict:
         return self.standin.enqueue(self.build_document(filename, data, mime_type))
 
     def send_location(self, lat: float, lon: float) -> dict:
         self.standin.use_reply_keyboard(self.id)
         return self.standin.enqueue(self.build_location(lat, lon))
 
-    def send_contact(
-        self, phone: str, user_id: int | None = None, first_name: str | None = None
-    ) -> dict:
+    def send_contact(self, phone: str, user_id: int | None = None, first_name: str | None = None) -> dict:
         self.standin.use_reply_keyboard(self.id)
         return self.standin.enqueue(self.build_contact(phone, user_id, first_name))
 
@@ -805,16 +842,12 @@ class FakeUser:
         else:
             candidates = [m for m in reversed(sent) if m.get("reply_markup")]
             if not candidates:
-                raise AssertionError(
-                    f"the bot sent no message with an inline keyboard to chat {self.id}"
-                )
+                raise AssertionError(f"the bot sent no message with an inline keyboard to chat {self.id}")
         for candidate in candidates:
             if data in _callback_data(candidate):
                 return copy.deepcopy(candidate)
         offered = {m["message_id"]: _callback_data(m) for m in candidates}
-        raise AssertionError(
-            f"no button with callback_data={data!r} in chat {self.id}; offered: {offered}"
-        )
+        raise AssertionError(f"no button with callback_data={data!r} in chat {self.id}; offered: {offered}")
 
 
 def _callback_data(message: dict) -> list[str]:
@@ -824,9 +857,9 @@ def _callback_data(message: dict) -> list[str]:
 
 class TelegramStandin:
     """A fake Bot API server. Usage:
-        async with TelegramStandin(token="123:ABC", username="bluezone_test_bot") as tg:
-            tg.base_url      # "http://127.0.0.1:<port>/bot"  -> pass to ApplicationBuilder().base_url(...) / Bot(base_url=...)
-            tg.base_file_url # "http://127.0.0.1:<port>/file/bot"
+    async with TelegramStandin(token="123:ABC", username="bluezone_test_bot") as tg:
+        tg.base_url      # "http://127.0.0.1:<port>/bot"  -> pass to ApplicationBuilder().base_url(...) / Bot(base_url=...)
+        tg.base_file_url # "http://127.0.0.1:<port>/file/bot"
     """
 
     def __init__(
@@ -896,9 +929,7 @@ class TelegramStandin:
         self._update_ids = itertools.count(700_000_001)
         self._callback_ids = itertools.count(4_382_000_000_000_000_001)
         self._file_numbers = itertools.count(1)
-        self._message_ids: defaultdict[Any, itertools.count] = defaultdict(
-            lambda: itertools.count(1)
-        )
+        self._message_ids: defaultdict[Any, itertools.count] = defaultdict(lambda: itertools.count(1))
         self._user_message_ids: defaultdict[Any, set[int]] = defaultdict(set)
         self._photo_sets: dict[str, list[dict]] = {}
         self._open_callbacks: set[str] = set()
@@ -958,9 +989,7 @@ class TelegramStandin:
         app.router.add_route("*", "/{tail:.*}", self._handle_unknown_path)
         # handler_cancellation: a client that gives up (time-out, stopped poller) must not
         # leave a long poll behind that hands updates to nobody.
-        self._runner = web.AppRunner(
-            app, handler_cancellation=True, access_log=None, shutdown_timeout=0.5
-        )
+        self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.bind(("127.0.0.1", 0))
@@ -1101,9 +1130,7 @@ class TelegramStandin:
             and (chat_id is None or _chat_key(call.chat_id) == _chat_key(chat_id))
         ]
 
-    async def wait_for(
-        self, predicate: Callable[[Call], bool], timeout: float = 5.0, *, since: int = 0
-    ) -> Call:
+    async def wait_for(self, predicate: Callable[[Call], bool], timeout: float = 5.0, *, since: int = 0) -> Call:
         """The first recorded call (from index `since`) satisfying predicate, waiting if needed."""
 
         def find() -> Call | None:
@@ -1137,11 +1164,9 @@ class TelegramStandin:
 
     def describe_calls(self, last: int = 20) -> str:
         """Recent calls, one a line; getUpdates polls that returned nothing are left out."""
-        shown = [
-            call
-            for call in self.calls
-            if not (call.method == "getUpdates" and call.ok and not call.result)
-        ][-last:]
+        shown = [call for call in self.calls if not (call.method == "getUpdates" and call.ok and not call.result)][
+            -last:
+        ]
         if not shown:
             return "recent calls: none"
         lines = [f"  +{call.at - self._started_at:7.3f}s {call.summary()}" for call in shown]
@@ -1283,9 +1308,7 @@ class TelegramStandin:
         except TimeoutError:
             pass
 
-    async def _wait(
-        self, check: Callable[[], T | None], timeout: float, describe: Callable[[], str]
-    ) -> T:
+    async def _wait(self, check: Callable[[], T | None], timeout: float, describe: Callable[[], str]) -> T:
         deadline = time.monotonic() + timeout
         while True:
             found = check()
@@ -1454,9 +1477,7 @@ class TelegramStandin:
                 if webhook is None:
                     return
                 status, body, error = await self._post_update(webhook, update)
-                self.webhook_deliveries.append(
-                    WebhookDelivery(update_id, status, attempt, time.monotonic(), error)
-                )
+                self.webhook_deliveries.append(WebhookDelivery(update_id, status, attempt, time.monotonic(), error))
                 if status is not None and 200 <= status < 300:
                     await self._run_webhook_reply(body)
                     break
@@ -1477,9 +1498,7 @@ class TelegramStandin:
             self._in_flight.discard(update_id)
             self._bump()
 
-    async def _post_update(
-        self, webhook: _Webhook, update: dict
-    ) -> tuple[int | None, bytes, str | None]:
+    async def _post_update(self, webhook: _Webhook, update: dict) -> tuple[int | None, bytes, str | None]:
         assert self._session is not None
         headers = {}
         if webhook.secret_token is not None:
@@ -1587,18 +1606,13 @@ class TelegramStandin:
             return None
         rows = markup["inline_keyboard"]
         if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
-            raise _bad(
-                'field "inline_keyboard" of the InlineKeyboardMarkup must be an Array of Arrays'
-            )
+            raise _bad('field "inline_keyboard" of the InlineKeyboardMarkup must be an Array of Arrays')
         for row in rows:
             for button in row:
                 if not isinstance(button, dict) or not button.get("text"):
                     raise _bad("can't parse inline keyboard button: Text must be non-empty")
                 if not _INLINE_BUTTON_ACTIONS & button.keys():
-                    raise _bad(
-                        "can't parse inline keyboard button: "
-                        "Text buttons are unallowed in the inline keyboard"
-                    )
+                    raise _bad("can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard")
                 data = button.get("callback_data")
                 valid_data = isinstance(data, str) and 1 <= len(data.encode()) <= 64
                 if data is not None and not valid_data:
@@ -1610,9 +1624,7 @@ class TelegramStandin:
             return None
         return copy.deepcopy(markup)
 
-    def _text_content(
-        self, params: dict, *, key: str, entities_key: str, limit: int, too_long: str
-    ) -> dict:
+    def _text_content(self, params: dict, *, key: str, entities_key: str, limit: int, too_long: str) -> dict:
         text = params.get(key)
         if text is None:
             return {}
@@ -1690,9 +1702,7 @@ class TelegramStandin:
         message = self._find_message(params, "message to edit not found")
         return self._apply_edit(message, {}, params, ())
 
-    def _apply_edit(
-        self, message: dict, content: dict, params: dict, fields: tuple[str, ...]
-    ) -> dict:
+    def _apply_edit(self, message: dict, content: dict, params: dict, fields: tuple[str, ...]) -> dict:
         # Editing without reply_markup removes the inline keyboard, as on Telegram.
         markup = self._inline_markup(params.get("reply_markup"))
         before = {field: message.get(field) for field in (*fields, "reply_markup")}
@@ -1784,9 +1794,7 @@ class TelegramStandin:
         extension = mimetypes.guess_extension(mime_type or "") or ""
         if file_name and "." in file_name:
             extension = "." + file_name.rsplit(".", 1)[1]
-        folder = {
-            "photo": "photos", "document": "documents", "voice": "voice", "sticker": "stickers"
-        }
+        folder = {"photo": "photos", "document": "documents", "voice": "voice", "sticker": "stickers"}
         stored = StoredFile(
             file_id=f"{_FILE_ID_PREFIX.get(kind, 'BQACAgIAAxkBAAI')}{number:08d}",
             file_unique_id=f"AQAD{number:08d}",
@@ -1835,9 +1843,7 @@ class TelegramStandin:
             raise _bad("PHOTO_INVALID_DIMENSIONS")
         return self._photo_sizes(data, width, height)
 
-    def _upload_for(
-        self, name: str, params: dict, files: dict[str, UploadedFile]
-    ) -> UploadedFile | str | None:
+    def _upload_for(self, name: str, params: dict, files: dict[str, UploadedFile]) -> UploadedFile | str | None:
         """An upload (named part or attach://), or the string given (file_id or URL)."""
         if name in files:
             return files[name]

@@ -29,7 +29,7 @@ MAX_TEXT = 2000
 class BotUser:
     """A person chatting with the bot in the Zalo app."""
 
-    def __init__(self, standin: "ZaloBotStandin", user_id: str, name: str) -> None:
+    def __init__(self, standin: ZaloBotStandin, user_id: str, name: str) -> None:
         self.standin = standin
         self.id = user_id
         self.name = name
@@ -101,7 +101,8 @@ class ZaloBotStandin(StandinServer):
     def sent(self, chat_id: str | None = None) -> list[Call]:
         """Successful calls that put something in front of a person."""
         return [
-            c for c in self.calls
+            c
+            for c in self.calls
             if c.path in ("sendMessage", "sendPhoto") and c.ok and (chat_id is None or c.body.get("chat_id") == chat_id)
         ]
 
@@ -120,7 +121,7 @@ class ZaloBotStandin(StandinServer):
         before = len(user.sent())
         user.send_text(text)
         await self.wait_until(lambda: len(user.sent()) >= before + count, what=f"{count} replies to {text!r}")
-        return user.texts()[before: before + count]
+        return user.texts()[before : before + count]
 
     # --- the API ---
 
@@ -149,8 +150,12 @@ class ZaloBotStandin(StandinServer):
         return self._ok(call, result)
 
     async def _m_getMe(self, params: dict) -> dict:
-        return {"id": "7001234567890", "account_name": self.account_name, "account_type": "BASIC",
-                "can_join_groups": False}
+        return {
+            "id": "7001234567890",
+            "account_name": self.account_name,
+            "account_type": "BASIC",
+            "can_join_groups": False,
+        }
 
     async def _m_getUpdates(self, params: dict) -> dict:
         if self.webhook_url:
@@ -165,7 +170,7 @@ class ZaloBotStandin(StandinServer):
             try:
                 with self.activity.long_poll():
                     await asyncio.wait_for(self._arrived.wait(), timeout=remaining)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         return self.pending.popleft()
 
@@ -196,8 +201,12 @@ class ZaloBotStandin(StandinServer):
         return chat_id
 
     def _message(self, chat_id: str, **content: Any) -> dict:
-        return {"message_id": random_id(), "chat": {"id": chat_id, "chat_type": "PRIVATE"},
-                "date": int(time.time() * 1000), **content}
+        return {
+            "message_id": random_id(),
+            "chat": {"id": chat_id, "chat_type": "PRIVATE"},
+            "date": int(time.time() * 1000),
+            **content,
+        }
 
     async def _m_sendMessage(self, params: dict) -> dict:
         chat_id = self._chat(params)
@@ -222,7 +231,7 @@ class ZaloBotStandin(StandinServer):
                     raise _Refused(400, f"Bad Request: photo URL answered {response.status}")
                 self.fetched[photo] = await response.read()
         except aiohttp.ClientError as exc:
-            raise _Refused(400, f"Bad Request: photo URL unreachable ({exc})")
+            raise _Refused(400, f"Bad Request: photo URL unreachable ({exc})") from exc
         return self._message(chat_id, photo_url=photo, caption=caption)
 
     async def _m_sendChatAction(self, params: dict) -> bool:
@@ -247,7 +256,9 @@ class ZaloBotStandin(StandinServer):
         started = time.perf_counter()
         async with aiohttp.ClientSession() as http:
             async with http.post(self.webhook_url, data=json.dumps(update).encode(), headers=headers) as response:
-                delivery = WebhookDelivery(update, response.status, await response.text(), time.perf_counter() - started)
+                delivery = WebhookDelivery(
+                    update, response.status, await response.text(), time.perf_counter() - started
+                )
         self.deliveries.append(delivery)
         self.changed()
         return delivery

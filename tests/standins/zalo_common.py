@@ -9,7 +9,8 @@ import secrets
 import socket
 import time
 from collections import defaultdict, deque
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -41,8 +42,10 @@ class Call:
 
     @property
     def ok(self) -> bool:
-        return self.status == 200 and isinstance(self.answer, dict) and (
-            self.answer.get("error") == 0 or self.answer.get("ok") is True
+        return (
+            self.status == 200
+            and isinstance(self.answer, dict)
+            and (self.answer.get("error") == 0 or self.answer.get("ok") is True)
         )
 
 
@@ -149,7 +152,7 @@ class StandinServer:
                 raise AssertionError(f"timed out waiting for {what or condition}\n{self.describe()}")
             try:
                 await asyncio.wait_for(self._changed.wait(), timeout=min(remaining, 0.2))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     def describe(self, last: int = 15) -> str:

@@ -40,8 +40,11 @@ INVALID_PARAM = -201
 REPLY_WINDOW = 48 * 3600  # free replies after each message from the person...
 REPLIES_PER_WINDOW = 8  # ... this many (Zalo OA help centre: "8 tin phản hồi trong vòng 48h")
 OUT_OF_QUOTA = -211  # the code for "no free reply left" is not documented where we could read it
-FILE_TYPES = {"application/pdf", "application/msword",
-              "application/vnd.openxmlformats-officedocument.wordprocessingml.document"}
+FILE_TYPES = {
+    "application/pdf",
+    "application/msword",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+}
 
 
 def sign(app_id: str, body: bytes, timestamp: str, oa_secret_key: str) -> str:
@@ -51,7 +54,7 @@ def sign(app_id: str, body: bytes, timestamp: str, oa_secret_key: str) -> str:
 class OaUser:
     """A person writing to the OA from the Zalo app."""
 
-    def __init__(self, standin: "ZaloOaStandin", user_id: str) -> None:
+    def __init__(self, standin: ZaloOaStandin, user_id: str) -> None:
         self.standin = standin
         self.id = user_id
 
@@ -154,9 +157,13 @@ class ZaloOaStandin(StandinServer):
 
     def sends(self, user_id: str | None = None, ok_only: bool = True) -> list[Call]:
         return [
-            c for c in self.calls
-            if c.path == SEND and (not ok_only or c.ok)
-            and (user_id is None or (isinstance(c.body, dict) and c.body.get("recipient", {}).get("user_id") == user_id))
+            c
+            for c in self.calls
+            if c.path == SEND
+            and (not ok_only or c.ok)
+            and (
+                user_id is None or (isinstance(c.body, dict) and c.body.get("recipient", {}).get("user_id") == user_id)
+            )
         ]
 
     def oauth_calls(self) -> list[Call]:
@@ -222,7 +229,9 @@ class ZaloOaStandin(StandinServer):
         if self._http is None:  # one client for all deliveries, as Zalo keeps its connections
             self._http = aiohttp.ClientSession()
         started = time.perf_counter()
-        async with self._http.post(self.webhook_url, data=body, headers={"Content-Type": "application/json", **headers}) as r:
+        async with self._http.post(
+            self.webhook_url, data=body, headers={"Content-Type": "application/json", **headers}
+        ) as r:
             delivery = WebhookDelivery(event, r.status, await r.text(), time.perf_counter() - started)
         self.deliveries.append(delivery)
         return delivery
@@ -238,17 +247,34 @@ class ZaloOaStandin(StandinServer):
         if fault is not None:
             return self._answer(call, fault.body, fault.status)
         if request.headers.get("secret_key") != self.app_secret:
-            return self._answer(call, {"error": -14002, "error_name": "Invalid app secret", "error_description": "secret_key is invalid"})
+            return self._answer(
+                call,
+                {"error": -14002, "error_name": "Invalid app secret", "error_description": "secret_key is invalid"},
+            )
         if form.get("app_id") != self.app_id or form.get("grant_type") != "refresh_token":
-            return self._answer(call, {"error": -14001, "error_name": "Invalid parameter", "error_description": "app_id or grant_type"})
+            return self._answer(
+                call, {"error": -14001, "error_name": "Invalid parameter", "error_description": "app_id or grant_type"}
+            )
         token = form.get("refresh_token", "")
         if token in self.spent_refresh_tokens:
             self.reused.append(token)
-            return self._answer(call, {"error": -14020, "error_name": "Invalid refresh token",
-                                       "error_description": "refresh token has been used"})
+            return self._answer(
+                call,
+                {
+                    "error": -14020,
+                    "error_name": "Invalid refresh token",
+                    "error_description": "refresh token has been used",
+                },
+            )
         if token not in self.refresh_tokens:
-            return self._answer(call, {"error": -14020, "error_name": "Invalid refresh token",
-                                       "error_description": "refresh token is invalid"})
+            return self._answer(
+                call,
+                {
+                    "error": -14020,
+                    "error_name": "Invalid refresh token",
+                    "error_description": "refresh token is invalid",
+                },
+            )
         self.refresh_tokens.discard(token)
         self.spent_refresh_tokens.add(token)
         self._counter += 1
@@ -256,8 +282,9 @@ class ZaloOaStandin(StandinServer):
         self.refresh_tokens.add(new_refresh)
         access = self.issue_access_token()
         # Zalo gives expires_in as a string of seconds.
-        return self._answer(call, {"access_token": access, "refresh_token": new_refresh,
-                                   "expires_in": str(self.access_token_ttl)})
+        return self._answer(
+            call, {"access_token": access, "refresh_token": new_refresh, "expires_in": str(self.access_token_ttl)}
+        )
 
     # --- OpenAPI ---
 
@@ -289,8 +316,9 @@ class ZaloOaStandin(StandinServer):
             return self._answer(call, {"error": OUT_OF_QUOTA, "message": "Out of quota"})
         self.replies_used[user_id] = self.replies_used.get(user_id, 0) + 1
         self.messages.setdefault(user_id, []).append(body["message"])
-        return self._answer(call, {"error": 0, "message": "Success",
-                                   "data": {"message_id": random_id(), "user_id": user_id}})
+        return self._answer(
+            call, {"error": 0, "message": "Success", "data": {"message_id": random_id(), "user_id": user_id}}
+        )
 
     async def _check_message(self, body: Any) -> str | None:
         if not isinstance(body, dict) or not isinstance(body.get("recipient"), dict):

@@ -6,7 +6,8 @@ import datetime as dt
 from fractions import Fraction
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from storage.figures import last_known, parse_count, parse_rate, record_figure
 
@@ -51,8 +52,17 @@ def test_decimal_fractions_and_percentages(n, mark):
     assert parse_rate(percent) == fraction
 
 
-@pytest.mark.parametrize("text,rate", [("60%", Fraction(3, 5)), ("0,6", Fraction(3, 5)), ("0.6", Fraction(3, 5)),
-                                       ("1", Fraction(1)), ("100%", Fraction(1)), ("65,5%", Fraction(131, 200))])
+@pytest.mark.parametrize(
+    "text,rate",
+    [
+        ("60%", Fraction(3, 5)),
+        ("0,6", Fraction(3, 5)),
+        ("0.6", Fraction(3, 5)),
+        ("1", Fraction(1)),
+        ("100%", Fraction(1)),
+        ("65,5%", Fraction(131, 200)),
+    ],
+)
 def test_rates(text, rate):
     assert parse_rate(text) == rate
 
@@ -65,8 +75,16 @@ def test_rates_refused(text):
 
 async def test_last_known_carries_blanks(sessions):
     async with sessions() as db, db.begin():
-        await record_figure(db, "07210", dt.date(2021, 7, 27), entered_by=None, source="t", installed=75930,
-                            subscribers=174229, population=200000)
+        await record_figure(
+            db,
+            "07210",
+            dt.date(2021, 7, 27),
+            entered_by=None,
+            source="t",
+            installed=75930,
+            subscribers=174229,
+            population=200000,
+        )
         await record_figure(db, "07210", dt.date(2021, 8, 3), entered_by=None, source="t", installed=82930)
     async with sessions() as db:
         before = await last_known(db, "07210", dt.date(2021, 8, 2))

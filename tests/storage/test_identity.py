@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from storage.accounts import open_account
@@ -122,7 +123,6 @@ def test_codes_are_read_with_or_without_separators(number, separator):
 
 
 async def test_merge_moves_roles_visits_check_ins_and_keeps_one_of_each_once_per_row(sessions):
-    import datetime as dt
 
     from storage import roles, venues, visits
     from storage.models import CheckIn, ReportSubscription, RoleGrant, Visit, Volunteer
@@ -134,18 +134,33 @@ async def test_merge_moves_roles_visits_check_ins_and_keeps_one_of_each_once_per
         now = utcnow()
         for person in (tele, zalo):  # both volunteers of the same commune, both subscribed
             await roles.grant(db, person.id, roles.Role.VOLUNTEER, "00070")
-            db.add(Volunteer(user_id=person.id, commune_code="00070", display_name="Lan", phone="+84912345678", status="active"))
+            db.add(
+                Volunteer(
+                    user_id=person.id, commune_code="00070", display_name="Lan", phone="+84912345678", status="active"
+                )
+            )
             await subscribe(db, person.id, "00070", 7, now)
         await roles.grant(db, zalo.id, roles.Role.COORDINATOR, "00073")
-        venue = await venues.create_venue(db, name="Chợ", kind="market", commune_code="00070", address="1", manager_user_id=zalo.id)
+        venue = await venues.create_venue(
+            db, name="Chợ", kind="market", commune_code="00070", address="1", manager_user_id=zalo.id
+        )
         await venues.record_check_in(db, venue, f"u:{zalo.id}", "zalo_oa", now)
-        data = {"commune_code": "00070", "hamlet": "Thôn 1", "household": "3", "outcome": "helped",
-                "smartphones": 2, "installed_now": 2, "already_installed": 0}
+        data = {
+            "commune_code": "00070",
+            "hamlet": "Thôn 1",
+            "household": "3",
+            "outcome": "helped",
+            "smartphones": 2,
+            "installed_now": 2,
+            "already_installed": 0,
+        }
         await visits.save_visit(db, visits.new_token(), zalo.id, data, now)
         await flush_and_merge(db, tele.id, zalo.id)
     async with sessions() as db:
         assert {(g.role, g.unit_code) for g in (await db.scalars(select(RoleGrant))).all()} == {
-            ("volunteer", "00070"), ("coordinator", "00073")}
+            ("volunteer", "00070"),
+            ("coordinator", "00073"),
+        }
         assert {g.user_id for g in (await db.scalars(select(RoleGrant))).all()} == {tele.id}
         assert [v.user_id for v in (await db.scalars(select(Volunteer))).all()] == [tele.id]
         assert [s.user_id for s in (await db.scalars(select(ReportSubscription))).all()] == [tele.id]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
@@ -71,14 +72,23 @@ async def test_an_outage_is_retried_and_a_bug_is_not_retried_forever(sessions):
     st.none() | st.tuples(st.floats(-90, 90), st.floats(-180, 180)),
 )
 def test_incoming_survives_the_queue(kind, text, location):
-    msg = Incoming(channel="zalo_bot", user_id="u", update_id="1", kind=kind, text=text, chat_id="c",
-                   location=Location(*location) if location else None, payload="p:1")
+    msg = Incoming(
+        channel="zalo_bot",
+        user_id="u",
+        update_id="1",
+        kind=kind,
+        text=text,
+        chat_id="c",
+        location=Location(*location) if location else None,
+        payload="p:1",
+    )
     assert incoming_from_json(incoming_to_json(msg)) == msg
 
 
 async def test_what_is_queued_is_cleaned_first(sessions):
     """A NUL or a bidi override in what a person typed never reaches the stored event (PostgreSQL
     cannot store a NUL in text, and the event outlives the engine's own cleaning)."""
+
     async def handle(msg: Incoming) -> None:
         pass
 

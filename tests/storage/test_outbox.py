@@ -33,8 +33,14 @@ class FlakyChannel:
 async def _queue(sessions, texts, chat_id="c1", update_id="u1"):
     async with sessions() as db, db.begin():
         rows = [
-            updates.queue(db, channel="test", chat_id=chat_id, body=OutMessage(text=x, key="k").to_body(),
-                          account_id=None, update_id=update_id)
+            updates.queue(
+                db,
+                channel="test",
+                chat_id=chat_id,
+                body=OutMessage(text=x, key="k").to_body(),
+                account_id=None,
+                update_id=update_id,
+            )
             for x in texts
         ]
         await db.flush()
@@ -214,8 +220,14 @@ async def _replies(sessions, texts, chat_id="c1", update_id="u1", lease=dt.timed
     """An update's replies as the engine queues them (updates.queue_replies)."""
     async with sessions() as db, db.begin():
         return await updates.queue_replies(
-            db, channel="test", chat_id=chat_id, messages=[(OutMessage(text=x, key="k").to_body(), None) for x in texts],
-            account_id=None, update_id=update_id, lease=lease)
+            db,
+            channel="test",
+            chat_id=chat_id,
+            messages=[(OutMessage(text=x, key="k").to_body(), None) for x in texts],
+            account_id=None,
+            update_id=update_id,
+            lease=lease,
+        )
 
 
 async def test_replies_to_a_free_chat_are_queued_leased_and_sent_without_a_claim(sessions, db_engine):
@@ -232,14 +244,17 @@ async def test_replies_to_a_free_chat_are_queued_leased_and_sent_without_a_claim
     behind = await _replies(sessions, ["c"], update_id="u2")  # "a" and "b" are not sent yet
     assert [q.held for q in behind] == [False]
     statements: list[str] = []
-    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    listener = lambda *args: statements.append(args[2])
     event.listen(db_engine.sync_engine, "before_cursor_execute", listener)
     try:
         await courier.deliver(first)
     finally:
         event.remove(db_engine.sync_engine, "before_cursor_execute", listener)
     assert channel.sent == [("c1", "a"), ("c1", "b")]
-    assert [s.split()[0] for s in statements if not s.startswith("BEGIN")] == ["UPDATE", "UPDATE"]  # marked sent, nothing claimed
+    assert [s.split()[0] for s in statements if not s.startswith("BEGIN")] == [
+        "UPDATE",
+        "UPDATE",
+    ]  # marked sent, nothing claimed
     await courier.deliver(behind)
     assert channel.sent == [("c1", "a"), ("c1", "b"), ("c1", "c")]
     assert [q.held for q in await _replies(sessions, ["d"], update_id="u3")] == [True]  # free again
@@ -271,7 +286,7 @@ async def test_one_delivery_at_a_time_per_chat(sessions):
         await asyncio.sleep(0.001 * (n % 4))
     await courier.drain()
     assert channel.sent == [("c1", t) for t in texts]
-    assert channel.most == 1 and courier._chat_locks == {}  # noqa: SLF001
+    assert channel.most == 1 and courier._chat_locks == {}
 
 
 async def test_a_reply_sent_while_the_database_is_away_is_marked_once_it_is_back(sessions, monkeypatch):

@@ -6,7 +6,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from storage import venues, visits
@@ -18,11 +19,12 @@ from tests.conftest import _clear
 from tests.storage.test_visits import figures
 
 COMMUNES = ("00070", "00073")
-START = dt.datetime(2021, 8, 3, 16, 0, tzinfo=dt.timezone.utc)  # 23:00 in Vietnam: days change
+START = dt.datetime(2021, 8, 3, 16, 0, tzinfo=dt.UTC)  # 23:00 in Vietnam: days change
 
 operations = st.lists(
-    st.tuples(st.sampled_from(["visit", "visit", "correct", "delete", "check_in", "answer", "install"]),
-              st.integers(0, 10**6)),
+    st.tuples(
+        st.sampled_from(["visit", "visit", "correct", "delete", "check_in", "answer", "install"]), st.integers(0, 10**6)
+    ),
     min_size=1,
     max_size=30,
 )
@@ -44,14 +46,26 @@ async def test_counters_equal_a_raw_recount(db_engine, sessions, ops, rng):
             now = START + dt.timedelta(minutes=23 * step)
             live = (await db.scalars(select(Visit).where(Visit.deleted_at.is_(None)).order_by(Visit.id))).all()
             if kind == "visit" or (kind in ("correct", "delete") and not live):
-                data = {"commune_code": COMMUNES[n % 2], "hamlet": f"Thôn {n % 3}", "household": str(n % 4), **figures(rng)}
+                data = {
+                    "commune_code": COMMUNES[n % 2],
+                    "hamlet": f"Thôn {n % 3}",
+                    "household": str(n % 4),
+                    **figures(rng),
+                }
                 earlier = await visits.find_duplicate(db, data["commune_code"], data["hamlet"], data["household"], now)
-                await visits.save_visit(db, visits.new_token(), volunteer.id, data, now,
-                                        revisit_of=earlier if earlier is not None and n % 3 else None)
+                await visits.save_visit(
+                    db,
+                    visits.new_token(),
+                    volunteer.id,
+                    data,
+                    now,
+                    revisit_of=earlier if earlier is not None and n % 3 else None,
+                )
             elif kind == "correct":
                 visit = live[n % len(live)]
-                await visits.correct_visit(db, visit, {**visits.snapshot(visit), **figures(rng)}, volunteer.id, now,
-                                           visits.new_token())
+                await visits.correct_visit(
+                    db, visit, {**visits.snapshot(visit), **figures(rng)}, volunteer.id, now, visits.new_token()
+                )
             elif kind == "delete":
                 visit = live[n % len(live)]
                 if not await visits.has_return_visits(db, visit):

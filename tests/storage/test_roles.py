@@ -37,9 +37,13 @@ async def test_the_hierarchy(sessions):
         assert not await may(officer, Role.COORDINATOR, BEN_THANH) and not await may(officer, Role.ADMIN, "01")
         assert not await may(officer, Role.PROVINCE_OFFICER, "VN")
         assert await may(coordinator, Role.COORDINATOR, HOAN_KIEM) and await may(coordinator, Role.VOLUNTEER, HOAN_KIEM)
-        assert not await may(coordinator, Role.COORDINATOR, CUA_NAM) and not await may(coordinator, Role.PROVINCE_OFFICER, "01")
+        assert not await may(coordinator, Role.COORDINATOR, CUA_NAM) and not await may(
+            coordinator, Role.PROVINCE_OFFICER, "01"
+        )
         assert await may(volunteer, Role.VOLUNTEER, HOAN_KIEM)
-        assert not await may(volunteer, Role.VOLUNTEER, CUA_NAM) and not await may(volunteer, Role.COORDINATOR, HOAN_KIEM)
+        assert not await may(volunteer, Role.VOLUNTEER, CUA_NAM) and not await may(
+            volunteer, Role.COORDINATOR, HOAN_KIEM
+        )
         for role in Role:
             assert not await may(citizen, role, HOAN_KIEM)
 
@@ -65,8 +69,14 @@ async def test_grant_checks_the_unit_and_is_idempotent(sessions):
         who = await person(db, "21")
         assert await roles.grant(db, who, Role.COORDINATOR, HOAN_KIEM)
         assert not await roles.grant(db, who, Role.COORDINATOR, HOAN_KIEM)
-        for role, unit in [(Role.COORDINATOR, "01"), (Role.PROVINCE_OFFICER, HOAN_KIEM), (Role.ADMIN, "01"),
-                           (Role.VOLUNTEER, "99999"), (Role.PROVINCE_OFFICER, "00"), (Role.VOLUNTEER, "x")]:
+        for role, unit in [
+            (Role.COORDINATOR, "01"),
+            (Role.PROVINCE_OFFICER, HOAN_KIEM),
+            (Role.ADMIN, "01"),
+            (Role.VOLUNTEER, "99999"),
+            (Role.PROVINCE_OFFICER, "00"),
+            (Role.VOLUNTEER, "x"),
+        ]:
             with pytest.raises(ValueError):
                 await roles.grant(db, who, role, unit)
         await roles.revoke(db, who, Role.COORDINATOR, HOAN_KIEM)

@@ -6,7 +6,8 @@ import datetime as dt
 from fractions import Fraction
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from storage.counters import bump
 from storage.figures import TargetSpec, import_rows, record_figure, set_target
@@ -103,7 +104,9 @@ async def test_tally_from_the_database(sessions):
     async with sessions() as db, db.begin():
         await set_target(db, "01", Fraction(3, 5), AUG31, set_by=None, source="test")
         await set_target(db, "00073", Fraction(1, 2), AUG31, set_by=None, source="test")  # its own
-        await record_figure(db, "00070", dt.date(2021, 7, 27), entered_by=None, source="test", installed=7000, subscribers=20000)
+        await record_figure(
+            db, "00070", dt.date(2021, 7, 27), entered_by=None, source="test", installed=7000, subscribers=20000
+        )
         await record_figure(db, "00070", AUG3, entered_by=None, source="test", installed=8400)  # subscribers carried
         await record_figure(db, "00073", AUG3, entered_by=None, source="test", installed=5000, subscribers=10000)
         await record_figure(db, "00070", dt.date(2021, 8, 10), entered_by=None, source="test", installed=9999)  # future
@@ -132,10 +135,21 @@ async def test_stocks_as_of_a_past_date(sessions):
 
     local = dt.timezone(dt.timedelta(hours=7))
     async with sessions() as db, db.begin():
-        for n, joined in enumerate((dt.datetime(2021, 8, 1, 9, tzinfo=local), dt.datetime(2021, 8, 5, 9, tzinfo=local))):
+        for n, joined in enumerate(
+            (dt.datetime(2021, 8, 1, 9, tzinfo=local), dt.datetime(2021, 8, 5, 9, tzinfo=local))
+        ):
             person, _ = await find_or_create_person(db, "telegram", f"88{n}")
-            db.add(Volunteer(user_id=person.id, commune_code="00070", display_name=f"TNV {n}", phone="+84912345678",
-                             status="active", registered_at=joined, decided_at=joined))
+            db.add(
+                Volunteer(
+                    user_id=person.id,
+                    commune_code="00070",
+                    display_name=f"TNV {n}",
+                    phone="+84912345678",
+                    status="active",
+                    registered_at=joined,
+                    decided_at=joined,
+                )
+            )
             venue = await create_venue(db, name=f"Điểm {n}", kind="market", commune_code="00070", address="x")
             venue.created_at = joined
     async with sessions() as db:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import unicodedata
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from storage.folding import fold
@@ -26,7 +27,9 @@ async def test_units_loaded_and_reload_is_idempotent(sessions):
         hk = await db.get(Commune, "00070")
         assert hk.name == "Phường Hoàn Kiếm" and hk.province_code == "01"
         assert (await db.get(Province, "01")).name == "Thành phố Hà Nội"
-        assert await db.scalar(select(func.count()).select_from(Commune).where(Commune.division_type == "đặc khu")) == 13
+        assert (
+            await db.scalar(select(func.count()).select_from(Commune).where(Commune.division_type == "đặc khu")) == 13
+        )
 
 
 async def test_index_from_database_equals_index_from_data(sessions, index):
@@ -46,8 +49,17 @@ def test_unit_levels():
 
 @pytest.mark.parametrize(
     "query",
-    ["Hoàn Kiếm", "hoan kiem", "HOAN KIEM", "Phường Hoàn Kiếm", "phuong hoan kiem", "p. Hoàn Kiếm",
-     unicodedata.normalize("NFD", "Hoàn Kiếm"), "00070", "70"],
+    [
+        "Hoàn Kiếm",
+        "hoan kiem",
+        "HOAN KIEM",
+        "Phường Hoàn Kiếm",
+        "phuong hoan kiem",
+        "p. Hoàn Kiếm",
+        unicodedata.normalize("NFD", "Hoàn Kiếm"),
+        "00070",
+        "70",
+    ],
 )
 def test_exact_names_in_any_spelling(index, query):
     assert index.search(query)[0].commune.code == "00070"

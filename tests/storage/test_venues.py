@@ -12,7 +12,7 @@ from storage.models import CheckIn, CommuneDailyCount, User, VenueDailyCount
 from storage.venue_codes import is_valid_code
 
 # 10:00 in Vietnam on 3 August 2021.
-MORNING = dt.datetime(2021, 8, 3, 3, 0, tzinfo=dt.timezone.utc)
+MORNING = dt.datetime(2021, 8, 3, 3, 0, tzinfo=dt.UTC)
 DAY = dt.date(2021, 8, 3)
 
 
@@ -46,7 +46,7 @@ async def test_same_visitor_counts_once_per_30_minutes(sessions):
 
 
 async def test_answers_move_the_counts_of_the_check_in_day(sessions):
-    late = dt.datetime(2021, 8, 3, 16, 50, tzinfo=dt.timezone.utc)  # 23:50 in Vietnam: still 3 August
+    late = dt.datetime(2021, 8, 3, 16, 50, tzinfo=dt.UTC)  # 23:50 in Vietnam: still 3 August
     async with sessions() as db, db.begin():
         venue = await _venue(db)
         check_in = (await venues.record_check_in(db, venue, "u:7", "telegram", late)).check_in
@@ -94,10 +94,17 @@ async def test_log_numbers_visitors_per_venue(sessions):
     async with sessions() as db, db.begin():
         venue, other = await _venue(db), await _venue(db, name="Trường Tiểu học")
         for minutes, visitor in ((0, "u:5"), (1, "w:x"), (40, "u:5"), (41, "u:9")):
-            await venues.record_check_in(db, venue, visitor, "web" if visitor[0] == "w" else "telegram", MORNING + dt.timedelta(minutes=minutes))
+            await venues.record_check_in(
+                db, venue, visitor, "web" if visitor[0] == "w" else "telegram", MORNING + dt.timedelta(minutes=minutes)
+            )
         await venues.record_check_in(db, other, "u:9", "telegram", MORNING)
         log = await venues.check_in_log(db, venue.id)
-    assert [(r.visitor_number, r.channel) for r in log] == [(1, "telegram"), (2, "web"), (1, "telegram"), (3, "telegram")]
+    assert [(r.visitor_number, r.channel) for r in log] == [
+        (1, "telegram"),
+        (2, "web"),
+        (1, "telegram"),
+        (3, "telegram"),
+    ]
     assert log[0].checked_in_at == MORNING
 
 
@@ -127,7 +134,9 @@ async def test_csv_import_reports_bad_rows_and_updates_on_reimport(sessions):
     assert [e.split(":")[0] for e in report.errors] == ["line 4", "line 5", "line 6"]
     codes = [v.code for v in report.created]
     async with sessions() as db, db.begin():
-        again = await venues.import_csv(db, "name,type,commune_code,address\nChợ Đồng Xuân,market,00070,Phố Đồng Xuân mới\n")
+        again = await venues.import_csv(
+            db, "name,type,commune_code,address\nChợ Đồng Xuân,market,00070,Phố Đồng Xuân mới\n"
+        )
         assert not again.created and [v.code for v in again.updated] == [codes[1]]
         assert (await venues.import_csv(db, "name,address\nx,y\n")).errors == ["missing column(s): type, commune_code"]
 
@@ -139,7 +148,9 @@ async def test_csv_import_with_a_manager_gives_them_the_venues_and_leaves_others
         db.add_all([office, other])
         await db.flush()
         (unmanaged,) = (await venues.import_csv(db, row)).created
-        taken = await _venue(db, name="Chợ Đồng Xuân", manager_user_id=other.id)  # registered in the bot by someone else
+        taken = await _venue(
+            db, name="Chợ Đồng Xuân", manager_user_id=other.id
+        )  # registered in the bot by someone else
         report = await venues.import_csv(db, row, office.id)
         assert [v.id for v in report.updated] == [unmanaged.id] and unmanaged.manager_user_id == office.id
         assert taken.manager_user_id == other.id  # not theirs to take
@@ -147,4 +158,8 @@ async def test_csv_import_with_a_manager_gives_them_the_venues_and_leaves_others
         assert created.manager_user_id == office.id
         again = await venues.import_csv(db, row, office.id)  # theirs now: updated, not duplicated
         assert [v.id for v in again.updated] == [unmanaged.id] and not again.created
-        assert sorted(v.name for v in await venues.venues_in_commune(db, None)) == ["Chợ Hôm", "Chợ Đồng Xuân", "Chợ Đồng Xuân"]
+        assert sorted(v.name for v in await venues.venues_in_commune(db, None)) == [
+            "Chợ Hôm",
+            "Chợ Đồng Xuân",
+            "Chợ Đồng Xuân",
+        ]

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from handlers.visits import answer_problem, bounds, next_question
 from storage.visits import (
@@ -27,13 +28,16 @@ outcomes = st.sampled_from(list(Outcome))
 
 @given(outcomes, counts, counts, counts)
 def test_check_counts_accepts_exactly_the_consistent_figures(outcome, s, i, a):
-    ok = i + a <= s and {
-        Outcome.HELPED: i >= 1,
-        Outcome.ALREADY: i == 0 and a >= 1,
-        Outcome.NO_SMARTPHONE: s == i == a == 0,
-        Outcome.NOBODY_HOME: s == i == a == 0,
-        Outcome.REFUSED: i == 0 and a < s,
-    }[outcome]
+    ok = (
+        i + a <= s
+        and {
+            Outcome.HELPED: i >= 1,
+            Outcome.ALREADY: i == 0 and a >= 1,
+            Outcome.NO_SMARTPHONE: s == i == a == 0,
+            Outcome.NOBODY_HOME: s == i == a == 0,
+            Outcome.REFUSED: i == 0 and a < s,
+        }[outcome]
+    )
     assert (check_counts(outcome, s, i, a) == []) == ok
 
 
@@ -142,8 +146,11 @@ def test_a_correction_moves_the_counters_by_the_difference(old, new, revisit):
     assert {k: v for k, v in moved.items() if v} == contribution(after)
 
 
-@given(st.sampled_from(["3", "5", "7", "8", "9"]), st.text("0123456789", min_size=8, max_size=8),
-       st.sampled_from(["0{}", "+84{}", "84{}", "+84 {}", "(0{})"]))
+@given(
+    st.sampled_from(["3", "5", "7", "8", "9"]),
+    st.text("0123456789", min_size=8, max_size=8),
+    st.sampled_from(["0{}", "+84{}", "84{}", "+84 {}", "(0{})"]),
+)
 def test_vietnamese_mobile_numbers_normalize_to_one_form(first, rest, shape):
     number = shape.format(first + rest)
     spaced = " ".join([number[:4], number[4:7], number[7:]])
@@ -151,6 +158,15 @@ def test_vietnamese_mobile_numbers_normalize_to_one_form(first, rest, shape):
 
 
 def test_what_is_not_a_mobile_number():
-    for text in ["", "0123", "02438255555", "0912 345 67", "hello", "09123456789", "+1 202 555 0100", "０９１２３４５６７８"]:
+    for text in [
+        "",
+        "0123",
+        "02438255555",
+        "0912 345 67",
+        "hello",
+        "09123456789",
+        "+1 202 555 0100",
+        "０９１２３４５６７８",
+    ]:
         assert normalize_phone(text) is None, text
     assert normalize_phone("+1 202 555 0100", any_country=True) == "+12025550100"  # shared by the contact button

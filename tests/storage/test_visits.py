@@ -17,8 +17,16 @@ from storage.models import CommuneDailyCount, Visit, VisitRevision, utcnow
 from storage.visits import Figures, contribution
 
 HOAN_KIEM = "00070"
-METRICS = ("households_visited", "revisits", "smartphones_seen", "installs_helped", "already_installed",
-           "no_smartphone", "refused", "nobody_home")
+METRICS = (
+    "households_visited",
+    "revisits",
+    "smartphones_seen",
+    "installs_helped",
+    "already_installed",
+    "no_smartphone",
+    "refused",
+    "nobody_home",
+)
 
 
 async def counter_totals(db) -> Counter:
@@ -55,24 +63,30 @@ async def test_counters_follow_saves_corrections_and_deletions(sessions, seed):
     rng = random.Random(seed)
     async with sessions() as db, db.begin():
         volunteer, _ = await find_or_create_person(db, "telegram", "1")
-        start = dt.datetime(2021, 8, 3, 16, 30, tzinfo=dt.timezone.utc)  # 23:30 in Vietnam: days change
+        start = dt.datetime(2021, 8, 3, 16, 30, tzinfo=dt.UTC)  # 23:30 in Vietnam: days change
         for step in range(60):
             now = start + dt.timedelta(minutes=17 * step)
             live = (await db.scalars(select(Visit).where(Visit.deleted_at.is_(None)))).all()
             action = rng.random()
             if action < 0.6 or not live:
-                data = {"commune_code": HOAN_KIEM, "hamlet": f"Thôn {rng.randint(1, 2)}",
-                        "household": str(rng.randint(1, 4)), **figures(rng)}
+                data = {
+                    "commune_code": HOAN_KIEM,
+                    "hamlet": f"Thôn {rng.randint(1, 2)}",
+                    "household": str(rng.randint(1, 4)),
+                    **figures(rng),
+                }
                 earlier = await visits.find_duplicate(db, HOAN_KIEM, data["hamlet"], data["household"], now)
                 token = await visits.create_draft(db, volunteer.id, data, now)
                 assert await visits.claim_draft(db, token, volunteer.id)
-                saved = await visits.save_visit(db, token, volunteer.id, data, now,
-                                                revisit_of=earlier if earlier and rng.random() < 0.7 else None)
+                saved = await visits.save_visit(
+                    db, token, volunteer.id, data, now, revisit_of=earlier if earlier and rng.random() < 0.7 else None
+                )
                 assert saved is not None and saved.day == (now + dt.timedelta(hours=7)).date()
             elif action < 0.85:
                 visit = rng.choice(live)
-                await visits.correct_visit(db, visit, {**visits.snapshot(visit), **figures(rng)}, volunteer.id, now,
-                                           visits.new_token())
+                await visits.correct_visit(
+                    db, visit, {**visits.snapshot(visit), **figures(rng)}, volunteer.id, now, visits.new_token()
+                )
             else:
                 visit = rng.choice(live)
                 if not await visits.has_return_visits(db, visit):
@@ -86,8 +100,15 @@ async def test_counters_follow_saves_corrections_and_deletions(sessions, seed):
 async def test_the_same_token_is_saved_once(sessions):
     async with sessions() as db, db.begin():
         volunteer, _ = await find_or_create_person(db, "telegram", "2")
-        data = {"commune_code": HOAN_KIEM, "hamlet": "Thôn 1", "household": "", "outcome": "helped",
-                "smartphones": 2, "installed_now": 2, "already_installed": 0}
+        data = {
+            "commune_code": HOAN_KIEM,
+            "hamlet": "Thôn 1",
+            "household": "",
+            "outcome": "helped",
+            "smartphones": 2,
+            "installed_now": 2,
+            "already_installed": 0,
+        }
         assert await visits.save_visit(db, "tok", volunteer.id, data, utcnow()) is not None
         assert await visits.save_visit(db, "tok", volunteer.id, data, utcnow()) is None
         assert (await counter_totals(db))["installs_helped"] == 2
@@ -102,8 +123,15 @@ async def test_two_workers_saving_one_draft_store_one_visit(db_engine, sessions)
         pytest.skip("SQLite serializes writers; the race needs PostgreSQL")
     async with sessions() as db, db.begin():
         volunteer, _ = await find_or_create_person(db, "telegram", "3")
-    data = {"commune_code": HOAN_KIEM, "hamlet": "Thôn 1", "household": "5", "outcome": "helped",
-            "smartphones": 3, "installed_now": 2, "already_installed": 1}
+    data = {
+        "commune_code": HOAN_KIEM,
+        "hamlet": "Thôn 1",
+        "household": "5",
+        "outcome": "helped",
+        "smartphones": 3,
+        "installed_now": 2,
+        "already_installed": 1,
+    }
     both_in = asyncio.Barrier(2)
 
     async def worker(token: str, claim: bool) -> bool:
@@ -123,5 +151,6 @@ async def test_two_workers_saving_one_draft_store_one_visit(db_engine, sessions)
         assert sorted(results) == [False, True]
         async with sessions() as db:
             assert await db.scalar(select(func.count()).select_from(Visit)) == 1
-            assert (await counter_totals(db)) == Counter(households_visited=1, smartphones_seen=3, installs_helped=2,
-                                                         already_installed=1)
+            assert (await counter_totals(db)) == Counter(
+                households_visited=1, smartphones_seen=3, installs_helped=2, already_installed=1
+            )

@@ -7,7 +7,8 @@ import datetime as dt
 import re
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from texts import Day, Phone, t
 from texts.content import Content
@@ -25,7 +26,7 @@ days = st.dates(dt.date(1000, 1, 1), dt.date(9999, 12, 31))
 
 
 def test_the_examples():
-    assert show(dt.datetime(2026, 12, 6, 6, 17, tzinfo=dt.timezone.utc)) == "lúc 13:17 ngày 06/12/2026"
+    assert show(dt.datetime(2026, 12, 6, 6, 17, tzinfo=dt.UTC)) == "lúc 13:17 ngày 06/12/2026"
     assert show(dt.datetime(2021, 8, 31, 17, 5)) == "lúc 00:05 ngày 01/09/2021"  # naive: a stored time, UTC
     assert show(dt.date(2026, 12, 6)) == "6/12/2026"
     assert show(Day(dt.date(2026, 12, 6))) == "Chủ nhật, ngày 6/12/2026"
@@ -36,12 +37,15 @@ def test_the_examples():
 
 def test_the_formats_in_their_sentences():
     """The words around a value are the template's; the format's own words are not said twice."""
-    when = dt.datetime(2026, 12, 6, 6, 17, tzinfo=dt.timezone.utc)
+    when = dt.datetime(2026, 12, 6, 6, 17, tzinfo=dt.UTC)
     assert CONTENT.render(t("install.already", when=when, commune="Phường Hoàn Kiếm")).startswith(
-        "Bạn đã báo cài đặt lúc 13:17 ngày 06/12/2026 (tại Phường Hoàn Kiếm)")
+        "Bạn đã báo cài đặt lúc 13:17 ngày 06/12/2026 (tại Phường Hoàn Kiếm)"
+    )
     title = CONTENT.render(t("tally.export.title", unit="Bắc Ninh", date=dt.date(2021, 8, 31)))
     assert title.endswith("Bắc Ninh, đến hết ngày 31/8/2021")
-    subscribed = CONTENT.render(t("official.reports.subscribed", unit="Bắc Ninh", hour=7, first=Day(dt.date(2026, 12, 6))))
+    subscribed = CONTENT.render(
+        t("official.reports.subscribed", unit="Bắc Ninh", hour=7, first=Day(dt.date(2026, 12, 6)))
+    )
     assert "bắt đầu từ Chủ nhật, ngày 6/12/2026." in subscribed
 
 
@@ -82,8 +86,20 @@ def test_a_two_digit_area_landline_is_grouped_3_4_4(area, rest):
     assert phone(f"+842{area}{rest}") == phone(f"02{area} {rest}") == f"02{area} {rest[:4]} {rest[4:]}"
 
 
-@pytest.mark.parametrize("other", ["+12025550100", "0236 3822 123", "091234567", "09123456789", "1900 1234",
-                                   "0912 345 678 (máy lẻ 12)", "chưa có", "", "０９１２３４５６７８"])
+@pytest.mark.parametrize(
+    "other",
+    [
+        "+12025550100",
+        "0236 3822 123",
+        "091234567",
+        "09123456789",
+        "1900 1234",
+        "0912 345 678 (máy lẻ 12)",
+        "chưa có",
+        "",
+        "０９１２３４５６７８",
+    ],
+)
 def test_anything_else_is_shown_as_written(other):
     assert phone(other) == other
 

@@ -6,16 +6,17 @@ from __future__ import annotations
 import unicodedata
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from bot.settings import Secret, Settings
-from texts.user_input import BIGINT_MAX, INT_MAX, clean, is_name, number, record_id
 from storage.models import Venue, Volunteer
 from tests.harness import NO_BUTTONS, ChatDriver, grant_role
+from texts.user_input import BIGINT_MAX, INT_MAX, clean, is_name, number, record_id
 
 HOAN_KIEM = "00070"
-FULL_WIDTH = dict(zip("0123456789", "０１２３４５６７８９"))
+FULL_WIDTH = dict(zip("0123456789", "０１２３４５６７８９", strict=True))
 BIDI = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 
 
@@ -31,15 +32,34 @@ def test_a_number_in_ascii_or_full_width_digits_reads_back_within_its_bound(valu
 @given(st.text(max_size=40), st.integers(0, BIGINT_MAX))
 def test_anything_else_is_not_a_number_and_nothing_raises(text, most):
     value = number(text, most)
-    digits = text.strip().translate(str.maketrans(dict(zip(FULL_WIDTH.values(), FULL_WIDTH))))
+    digits = text.strip().translate(str.maketrans(dict(zip(FULL_WIDTH.values(), FULL_WIDTH, strict=True))))
     if value is None:
         assert not (digits.isascii() and digits.isdigit() and int(digits) <= most)
     else:
         assert digits.isascii() and digits.isdigit() and int(digits) == value <= most
 
 
-@pytest.mark.parametrize("text", ["²", "①", "٣", "३", "Ⅻ", "1²", "-1", "+1", "1.0", "1 2", "0x1f", "1_000", "", None,
-                                  "9" * 5000, "0" * 5000 + "1" * 5000])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "²",
+        "①",
+        "٣",
+        "३",
+        "Ⅻ",
+        "1²",
+        "-1",
+        "+1",
+        "1.0",
+        "1 2",
+        "0x1f",
+        "1_000",
+        "",
+        None,
+        "9" * 5000,
+        "0" * 5000 + "1" * 5000,
+    ],
+)
 def test_what_only_looks_like_a_number_is_none(text):
     assert number(text, BIGINT_MAX) is None
     assert record_id(text) is None
@@ -91,11 +111,21 @@ async def test_superscript_digits_in_a_visit_are_asked_again_or_a_stale_button(s
 
 # A forged or mangled button, and a plainly stale one of the same flow: both get the same answer.
 FORGED = [
-    ("vv:²", "vv:0"), ("vv:①", "vv:0"), ("vd:99999999999999999999:y", "vd:0:y"), ("vv:" + "9" * 5000, "vv:0"),
-    ("vc:2147483648", "vc:0"), ("co:off:²", "co:off:0"), ("vr:ok:99999999999999999999", "vr:ok:0"),
-    ("co:v:00070:²", "co:v:00070:x"), ("venues:v:²", "venues:v:0"), ("venues:x:" + "9" * 5000, "venues:x:0"),
-    ("ci:y:²", "ci:y:0"), ("ci:n:99999999999999999999", "ci:n:0"), ("faq:p:²", "faq:p:x"),
-    ("guide:android:²", "guide:android:x"), ("bc:h:01:²", "bc:h:01:99"),
+    ("vv:²", "vv:0"),
+    ("vv:①", "vv:0"),
+    ("vd:99999999999999999999:y", "vd:0:y"),
+    ("vv:" + "9" * 5000, "vv:0"),
+    ("vc:2147483648", "vc:0"),
+    ("co:off:²", "co:off:0"),
+    ("vr:ok:99999999999999999999", "vr:ok:0"),
+    ("co:v:00070:²", "co:v:00070:x"),
+    ("venues:v:²", "venues:v:0"),
+    ("venues:x:" + "9" * 5000, "venues:x:0"),
+    ("ci:y:²", "ci:y:0"),
+    ("ci:n:99999999999999999999", "ci:n:0"),
+    ("faq:p:²", "faq:p:x"),
+    ("guide:android:²", "guide:android:x"),
+    ("bc:h:01:²", "bc:h:01:99"),
 ]
 
 
@@ -125,8 +155,12 @@ def test_cleaned_text_has_no_control_or_bidi_character_is_nfc_and_cleans_to_itse
     assert clean(cleaned) == cleaned
 
 
-@given(st.lists(st.text(st.characters(blacklist_categories=("Cc", "Cs", "Cf", "Zl", "Zp")), max_size=30), min_size=1, max_size=6),
-       st.sampled_from(["\n", "\r\n", "\r", "\u2028"]))
+@given(
+    st.lists(
+        st.text(st.characters(blacklist_categories=("Cc", "Cs", "Cf", "Zl", "Zp")), max_size=30), min_size=1, max_size=6
+    ),
+    st.sampled_from(["\n", "\r\n", "\r", "\u2028"]),
+)
 def test_ordinary_text_keeps_its_words_and_its_lines(lines, line_break):
     """Multi-line shorthand and announcements keep their lines, whatever line break the phone sent."""
     cleaned = clean(line_break.join(lines))
@@ -144,8 +178,11 @@ def test_cleaning_removes_what_hides_or_reverses_text_and_keeps_emoji_sequences(
 
 @pytest.fixture
 def settings(database: dict) -> Settings:
-    return Settings(database_url=database["url"], qr_signing_key=Secret("user-input-tests-qr-key"),
-                    telegram_bot_username="bluezone_test_bot")
+    return Settings(
+        database_url=database["url"],
+        qr_signing_key=Secret("user-input-tests-qr-key"),
+        telegram_bot_username="bluezone_test_bot",
+    )
 
 
 async def register_venue(chat: ChatDriver, name: str, address: str) -> None:
@@ -186,11 +223,13 @@ async def test_control_characters_are_gone_before_the_save_on_both_databases(ser
 
 @pytest.mark.parametrize("database", ["sqlite"], indirect=True)
 async def test_names_are_stored_without_bidi_controls_and_composed(service):
-    """"\u202eKFC lanif" showed reversed; a name typed decomposed was stored decomposed."""
+    """ "\u202eKFC lanif" showed reversed; a name typed decomposed was stored decomposed."""
     await register_venue(ChatDriver(service, user_id="7008"), "\u202eKFC lanif", "Phố Hue\u0302\u0301")
     venue = await stored(service, Venue)
     assert (venue.name, venue.address) == ("KFC lanif", "Phố Huế")
-    await register_volunteer(ChatDriver(service, user_id="7009"), "Nguye\u0302\u0303n Va\u0306n An", "\u202bĐội 3\u202c")
+    await register_volunteer(
+        ChatDriver(service, user_id="7009"), "Nguye\u0302\u0303n Va\u0306n An", "\u202bĐội 3\u202c"
+    )
     volunteer = await stored(service, Volunteer)
     assert (volunteer.display_name, volunteer.team) == ("Nguyễn Văn An", "Đội 3")
     assert unicodedata.is_normalized("NFC", volunteer.display_name)
@@ -200,8 +239,27 @@ async def test_names_are_stored_without_bidi_controls_and_composed(service):
 
 
 # What a name may be made of and still show as nothing: emoji, joiners, bidi controls, invisible spaces.
-NO_LETTER = st.lists(st.sampled_from(["😀", "🍜", "👨\u200d👩\u200d👧", "\u200b", "\u200c", "\u200d", "\u2060", "\ufeff",
-                                      "\ufe0f", " ", "-", "…", *BIDI]), min_size=1, max_size=12).map("".join)
+NO_LETTER = st.lists(
+    st.sampled_from(
+        [
+            "😀",
+            "🍜",
+            "👨\u200d👩\u200d👧",
+            "\u200b",
+            "\u200c",
+            "\u200d",
+            "\u2060",
+            "\ufeff",
+            "\ufe0f",
+            " ",
+            "-",
+            "…",
+            *BIDI,
+        ]
+    ),
+    min_size=1,
+    max_size=12,
+).map("".join)
 
 
 @given(NO_LETTER)

@@ -17,4 +17,3 @@ def pdftoppm() -> str:
             pytest.fail(message)
         pytest.skip(message)
     return path
-

@@ -4,28 +4,39 @@ with its quiet zone clear, text as embedded text, the QR as vectors, the PDF and
 from __future__ import annotations
 
 import io
-import shutil
 import subprocess
 import unicodedata
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 from PIL import Image, ImageChops
 
-from texts.content import Content
 from documents.posters import make_poster
 from documents.posters.fonts import POINT, ink, width_mm
 from documents.posters.layout import MARGIN, QR_MAX, QR_MIN, QUIET_MODULES, poster_layout
 from documents.posters.words import poster_words, printed_channels
 from storage.venue_codes import new_code, sign
 from tests.documents.posters.tools import decode_qr, rasterise
+from texts.content import Content
 
 CONTENT = Content.load()
-WORDS = st.text(alphabet="aăâbcdđeêghiklmnoôơpqrstuưvxyàáảãạằắẳẵặầấẩẫậèéẻẽẹềếểễệìíỉĩịòóỏõọồốổỗộờớởỡợùúủũụừứửữựỳýỷỹỵ", min_size=1, max_size=12)
+WORDS = st.text(
+    alphabet="aăâbcdđeêghiklmnoôơpqrstuưvxyàáảãạằắẳẵặầấẩẫậèéẻẽẹềếểễệìíỉĩịòóỏõọồốổỗộờớởỡợùúủũụừứửữựỳýỷỹỵ",
+    min_size=1,
+    max_size=12,
+)
 
 
-def words_for(name: str, address: str = "Số 12 phố Lý Thường Kiệt", handle: str = "bluezone_vn_bot", code: str | None = None, web: bool = False):
+def words_for(
+    name: str,
+    address: str = "Số 12 phố Lý Thường Kiệt",
+    handle: str = "bluezone_vn_bot",
+    code: str | None = None,
+    web: bool = False,
+):
     return poster_words(
         CONTENT,
         venue_name=name,
@@ -93,7 +104,9 @@ def test_decomposed_accents_and_emoji_are_printed_composed_or_not_at_all():
     nfd = unicodedata.normalize("NFD", "Nhà hàng Biển Xanh 🐟 Quầy số 5")
     layout = poster_layout(words_for(nfd), link())
     printed = [t.text for t in layout.texts()]
-    assert "Nhà hàng Biển Xanh Quầy số 5" in printed or "Nhà hàng Biển Xanh  Quầy số 5".replace("  ", " ") in " ".join(printed)
+    assert "Nhà hàng Biển Xanh Quầy số 5" in printed or "Nhà hàng Biển Xanh  Quầy số 5".replace("  ", " ") in " ".join(
+        printed
+    )
     assert all(unicodedata.is_normalized("NFC", t) and "🐟" not in t for t in printed)
 
 
@@ -109,11 +122,22 @@ def test_pdf_is_a4_with_embedded_text_and_a_vector_qr(poster, pdftoppm, tmp_path
     tools = Path(pdftoppm).parent
     source = tmp_path / "p.pdf"
     source.write_bytes(drawn.pdf)
-    run = lambda tool, *args: subprocess.run([str(tools / tool), *args, str(source), "-"] if tool == "pdftotext" else [str(tools / tool), *args, str(source)], check=True, capture_output=True, text=True).stdout  # noqa: E731
+    run = lambda tool, *args: (
+        subprocess.run(
+            [str(tools / tool), *args, str(source), "-"]
+            if tool == "pdftotext"
+            else [str(tools / tool), *args, str(source)],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
     info = run("pdfinfo")
     assert "Pages:           1" in info and "595.276 x 841.89 pts (A4)" in info
     fonts = run("pdffonts").splitlines()[2:]
-    assert fonts and all("BeVietnamPro" in f and f.split()[-5:-2] == ["yes", "yes", "yes"] for f in fonts), fonts  # embedded, subset, with ToUnicode
+    assert fonts and all("BeVietnamPro" in f and f.split()[-5:-2] == ["yes", "yes", "yes"] for f in fonts), (
+        fonts
+    )  # embedded, subset, with ToUnicode
     assert run("pdfimages", "-list").splitlines()[2:] == []  # no raster image: the QR is vectors
     text = run("pdftotext", "-layout")
     assert "Điểm test: ế ở ự Ặ" in text and f"CHECKIN {code}" in text
@@ -130,10 +154,20 @@ def test_pdf_and_png_are_one_layout(poster, pdftoppm, tmp_path):
 
 
 def test_poster_names_every_channel_with_its_handle_and_zalo_can_plug_in():
-    content = Content({**CONTENT.tree, "poster": {**CONTENT.tree["poster"], "channels": {**CONTENT.tree["poster"]["channels"], "zalo": "Zalo {handle}"}}})
+    content = Content(
+        {
+            **CONTENT.tree,
+            "poster": {
+                **CONTENT.tree["poster"],
+                "channels": {**CONTENT.tree["poster"]["channels"], "zalo": "Zalo {handle}"},
+            },
+        }
+    )
     channels = printed_channels(content, {"zalo": "Bluezone OA", "telegram": "@bz_bot", "terminal": "x"})
     assert [(c.name, c.handle) for c in channels] == [("telegram", "bz_bot"), ("zalo", "Bluezone OA")]
-    words = poster_words(content, venue_name="Chợ", venue_address="x", commune="y", code=new_code(), channels=channels, web=False)
+    words = poster_words(
+        content, venue_name="Chợ", venue_address="x", commune="y", code=new_code(), channels=channels, web=False
+    )
     assert words.channels.endswith("Telegram @bz_bot · Zalo Bluezone OA")  # a separator that survives wrapping
     assert "@bz_bot" in words.manual_instruction
     with pytest.raises(ValueError):

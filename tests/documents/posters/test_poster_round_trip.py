@@ -22,7 +22,7 @@ PNG_DPI = 150
 
 
 @pytest.fixture
-async def checkin_bot(tg, database, db_engine):  # noqa: F811
+async def checkin_bot(tg, database, db_engine):
     settings = Settings(
         database_url=database["url"],
         telegram_bot_token=Secret(TOKEN),
@@ -36,7 +36,7 @@ async def checkin_bot(tg, database, db_engine):  # noqa: F811
     await service.stop()
 
 
-async def register_on_telegram(tg, manager) -> tuple[bytes, bytes]:  # noqa: F811
+async def register_on_telegram(tg, manager) -> tuple[bytes, bytes]:
     """The manager's conversation; returns the PDF and the PNG as uploaded to Telegram."""
     await exchange(tg, manager.id, lambda: manager.send_command("start"))
     await exchange(tg, manager.id, lambda: manager.press("venue"))
@@ -60,7 +60,7 @@ def payload_of(link: str) -> str:
     return payload
 
 
-async def check_in_with(tg, service, visitor, payload: str) -> CheckIn:  # noqa: F811
+async def check_in_with(tg, service, visitor, payload: str) -> CheckIn:
     (thanks,) = await exchange(tg, visitor.id, lambda: visitor.send_command("start", payload))
     assert "Cảm ơn bạn đã check-in tại Trường THCS Nguyễn Huệ" in thanks.text
     await exchange(tg, visitor.id, lambda: visitor.press(thanks.callback_data()[0]))  # [Already installed]
@@ -71,7 +71,7 @@ async def check_in_with(tg, service, visitor, payload: str) -> CheckIn:  # noqa:
     return latest
 
 
-async def test_pdf_and_png_posters_round_trip(tg, checkin_bot, pdftoppm, tmp_path):  # noqa: F811
+async def test_pdf_and_png_posters_round_trip(tg, checkin_bot, pdftoppm, tmp_path):
     service = checkin_bot
     pdf, png = await register_on_telegram(tg, tg.user(8001, first_name="Hiệu trưởng"))
     assert pdf.startswith(b"%PDF-") and png.startswith(b"\x89PNG")
