@@ -6,7 +6,6 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
 
 import click
 from sqlalchemy import func, select
@@ -20,7 +19,6 @@ from storage.models import Commune
 from storage.units import load_units
 
 log = logging.getLogger("bluezone_bot")
-T = TypeVar("T")
 
 
 def load_settings() -> Settings:
@@ -45,7 +43,7 @@ async def prepare_database(settings: Settings) -> None:
         await engine.dispose()
 
 
-def in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+def in_session[T](settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     """Run `work` in one transaction on a migrated database (committed if it returns)."""
 
     async def go() -> T:

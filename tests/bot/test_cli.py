@@ -48,7 +48,7 @@ def test_support_points_import_reports_bad_rows(env, tmp_path):
         "00070,Bưu điện Hoàn Kiếm,75 Đinh Tiên Hoàng,7:00-19:00,0243825,21.03,105.85\n"
         "99999,Nowhere,1 Street,,,,\n"
         "00070,,no name,,,,\n"
-        "00073,Viettel Cửa Nam,5 Điện Biên Phủ,,,north,\n",
+        "00082,Viettel Cửa Nam,5 Điện Biên Phủ,,,north,\n",
         encoding="utf-8",
     )
     result = CliRunner().invoke(main, ["support-points", "import", str(csv_file)])

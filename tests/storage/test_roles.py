@@ -9,7 +9,7 @@ from storage.accounts import find_or_create_person
 from storage.models import utcnow
 from storage.roles import Refusal, Role
 
-HOAN_KIEM, CUA_NAM = "00070", "00073"  # Hà Nội (01)
+HOAN_KIEM, CUA_NAM = "00070", "00082"  # Hà Nội (01)
 BEN_THANH = "26743"  # Hồ Chí Minh City (79)
 
 

@@ -97,7 +97,7 @@ def test_province_filter(index):
     everywhere = index.search("Tân Phú")
     in_dong_nai = index.search("Tân Phú, Đồng Nai")
     assert len(in_dong_nai) < len(everywhere)
-    assert {m.commune.province_name for m in in_dong_nai} == {"Đồng Nai"}
+    assert {m.commune.province_name for m in in_dong_nai} == {"Tỉnh Đồng Nai"}
     assert {m.commune.province_code for m in index.search("Tân Phú", province_code="75")} <= {"75"}
     assert index.search("Tân Phú, Atlantis") == []
 
