@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -12,9 +13,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import dialect_insert
 from storage.folding import fold
-from storage.models import Commune, Province
+from storage.models import Commune, Province, UnitSource, utcnow
+from storage.unit_upgrade import (
+    RemapPlan,
+    UnitRow,
+    UnitsUpgradeBlocked,
+    apply_remap,
+    plan_remap,
+    reference_counts,
+    upsert_communes,
+    upsert_provinces,
+)
+
+log = logging.getLogger(__name__)
 
 COUNTRY_CODE = "VN"
+# The scheme of today's units in unit_sources (the pre-2025 one will have its own row).
+SCHEME = "2025"
+PACKAGE = "vietnam-provinces"
 
 # Words people put before a name; dropped from both the names and the query.
 _COMMUNE_PREFIXES = ("dac khu ", "thi tran ", "phuong ", "xa ", "tt ", "p ", "x ")
@@ -46,9 +62,27 @@ def division_data() -> list[dict]:
     return json.loads(NESTED_DIVISIONS_JSON_PATH.read_text(encoding="utf-8"))
 
 
-async def load_units(session: AsyncSession, data: list[dict] | None = None) -> tuple[int, int]:
-    """Insert or update every province and commune; returns (provinces, communes) in the database."""
-    data = division_data() if data is None else data
+def package_version() -> tuple[str, str]:
+    """(the vietnam-provinces version, its data retrieval date): what the README and the database name."""
+    import vietnam_provinces
+
+    return vietnam_provinces.__version__, vietnam_provinces.__data_version__
+
+
+def pad_unit_code(code: str) -> str:
+    """A typed unit code at its level's width: "1" → "01", "167" → "00167"; "VN" as it is.
+    One or two digits are a province, three to five a commune; anything else is refused."""
+    code = code.strip().upper()
+    if code == COUNTRY_CODE:
+        return code
+    if code.isdigit() and 1 <= len(code) <= 2:
+        return code.zfill(2)
+    if code.isdigit() and 3 <= len(code) <= 5:
+        return code.zfill(5)
+    raise ValueError(f"not a unit code: {code!r}")
+
+
+def _rows(data: list[dict]) -> tuple[list[dict], list[dict]]:
     provinces = [{"code": f"{p['code']:02d}", "name": p["name"], "division_type": p["division_type"]} for p in data]
     communes = [
         {
@@ -60,14 +94,77 @@ async def load_units(session: AsyncSession, data: list[dict] | None = None) -> t
         for p in data
         for w in p["wards"]
     ]
-    for model, rows, columns in (
-        (Province, provinces, ("name", "division_type")),
-        (Commune, communes, ("name", "division_type", "province_code")),
-    ):
-        for start in range(0, len(rows), 500):
-            stmt = dialect_insert(session, model).values(rows[start : start + 500])
-            stmt = stmt.on_conflict_do_update(index_elements=["code"], set_={c: stmt.excluded[c] for c in columns})
-            await session.execute(stmt)
+    return provinces, communes
+
+
+async def stored_version(session: AsyncSession) -> str | None:
+    """The vietnam-provinces version the stored units were loaded from (None: not loaded yet)."""
+    return await session.scalar(select(UnitSource.version).where(UnitSource.scheme == SCHEME))
+
+
+async def plan_units(
+    session: AsyncSession,
+    data: list[dict] | None = None,
+    version: tuple[str, str] | None = None,
+    decisions: dict[str, str] | None = None,
+) -> RemapPlan:
+    """What loading `data` (the package's, by default) would do to the stored codes; changes nothing."""
+    data = division_data() if data is None else data
+    version = package_version() if version is None else version
+    provinces, communes = _rows(data)
+    old_provinces = [UnitRow(p.code, p.name, p.division_type) for p in (await session.scalars(select(Province))).all()]
+    old_communes = [
+        UnitRow(c.code, c.name, c.division_type, c.province_code)
+        for c in (await session.scalars(select(Commune))).all()
+    ]
+    return plan_remap(
+        old_provinces,
+        old_communes,
+        [UnitRow(p["code"], p["name"], p["division_type"]) for p in provinces],
+        [UnitRow(c["code"], c["name"], c["division_type"], c["province_code"]) for c in communes],
+        await reference_counts(session),
+        from_version=await stored_version(session),
+        to_version=version[0],
+        decisions=decisions,
+    )
+
+
+async def load_units(
+    session: AsyncSession,
+    data: list[dict] | None = None,
+    version: tuple[str, str] | None = None,
+    decisions: dict[str, str] | None = None,
+) -> tuple[int, int]:
+    """Load the provinces and communes, and record their data version; returns (provinces, communes).
+
+    Reloading the same version only rewrites the rows. Over units of another version, every stored
+    code first follows its commune to the new code (storage/unit_upgrade.py, logged as a report);
+    where that cannot be decided, UnitsUpgradeBlocked is raised and nothing changes.
+    """
+    data = division_data() if data is None else data
+    version = package_version() if version is None else version
+    provinces, communes = _rows(data)
+    has_units = bool(await session.scalar(select(func.count()).select_from(Commune)))
+    if has_units and (await stored_version(session) != version[0] or decisions):
+        plan = await plan_units(session, data, version, decisions)
+        if plan.blocked:
+            raise UnitsUpgradeBlocked(plan)
+        for line in plan.report():
+            log.warning("%s", line)
+        await upsert_provinces(session, provinces)
+        await apply_remap(session, plan, communes)
+    else:
+        await upsert_provinces(session, provinces)
+        await upsert_communes(session, communes)
+    record = dialect_insert(session, UnitSource).values(
+        scheme=SCHEME, package=PACKAGE, version=version[0], data_date=version[1], loaded_at=utcnow()
+    )
+    await session.execute(
+        record.on_conflict_do_update(
+            index_elements=["scheme"],
+            set_={c: record.excluded[c] for c in ("package", "version", "data_date", "loaded_at")},
+        )
+    )
     n_provinces = await session.scalar(select(func.count()).select_from(Province))
     n_communes = await session.scalar(select(func.count()).select_from(Commune))
     return n_provinces or 0, n_communes or 0
