@@ -38,7 +38,9 @@ def test_db_upgrade_and_units_load(env):
     assert result.exit_code == 0, result.output
     result = runner.invoke(main, ["units", "load"])
     assert result.exit_code == 0, result.output
-    assert result.output.strip().endswith("34 provinces, 3321 communes (vietnam-provinces 2026.9.0, data of 2026-09-20)")
+    assert result.output.strip().endswith(
+        "34 provinces, 3321 communes (vietnam-provinces 2026.9.0, data of 2026-09-20)"
+    )
 
 
 def test_support_points_import_reports_bad_rows(env, tmp_path):
