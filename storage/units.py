@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import json
 import logging
 from collections.abc import Iterable
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import dialect_insert
 from storage.folding import fold
+from storage.legacy_units import FormerCommune, FormerIndex, former_communes
 from storage.models import Commune, Province, UnitSource, utcnow
 from storage.unit_upgrade import (
     RemapPlan,
@@ -180,26 +182,72 @@ class CommuneEntry:
     key: str  # folded name without its "xã/phường" prefix
 
 
+# How a match was found, best first.
+EXACT = 0  # the name of today's commune
+FORMER = 1  # the name of a commune before the 2025 merger, answered with today's
+PREFIX = 2
+WORD_PREFIX = 3
+FUZZY = 4  # a typo ("hoan kim"): a near name, not the same name
+
+
 @dataclass(frozen=True)
 class Match:
     commune: CommuneEntry
-    rank: int  # 0 exact, 1 prefix, 2 word prefix, 3 fuzzy
+    rank: int  # EXACT, FORMER, PREFIX, WORD_PREFIX or FUZZY
     score: float
+    former: FormerCommune | None = None  # for FORMER: the old commune the name was found as
+    partly: bool = False  # for FORMER: only part of the old commune went to this one
+
+
+# What people call a province besides its name (folded).
+_PROVINCE_ALIASES = {"79": ("hcm", "tp hcm", "tphcm", "sai gon", "sg"), "01": ("hn",)}
 
 
 class CommuneIndex:
-    """In-memory commune search over all 3,321 communes (well under 5 ms a query).
+    """In-memory commune search over all 3,321 communes and the 10,051 of before 2025 (well under
+    5 ms a query).
 
-    Ranked: exact name before prefix before a word prefix before fuzzy; ties by score then name.
-    A query "Tân Phú, Đồng Nai" (or a `province_code`) keeps one province's communes only.
+    Ranked: today's exact name, a former name (answered with today's commune), a prefix, a word
+    prefix, then near names (typos). A province named at either end ("tan phu dong nai", "Hà Nội,
+    Hoàn Kiếm", with or without "tỉnh", a comma, "xã/phường") or a `province_code` narrows the
+    search to its communes; the whole text is searched as a name as well ("Tân Phú Đông").
     """
 
-    def __init__(self, entries: Iterable[CommuneEntry], provinces: dict[str, str]) -> None:
+    def __init__(
+        self, entries: Iterable[CommuneEntry], provinces: dict[str, str], former: FormerIndex | None = None
+    ) -> None:
         self.entries = sorted(entries, key=lambda e: (e.key, e.province_code))
         self.by_code = {e.code: e for e in self.entries}
         self.provinces = provinces
         self._province_keys = {code: _strip_prefix(fold(name), _PROVINCE_PREFIXES) for code, name in provinces.items()}
+        # Longest first, so "ha noi" is not taken for the end of a longer name.
+        self._province_names = sorted(
+            [(key, code) for code, key in self._province_keys.items()]
+            + [(alias, code) for code, aliases in _PROVINCE_ALIASES.items() if code in provinces for alias in aliases],
+            key=lambda pair: -len(pair[0]),
+        )
         self._keys = [e.key for e in self.entries]
+        self._word_starts = sorted(
+            (e.key[at:], at, n)
+            for n, e in enumerate(self.entries)
+            for at in [0, *(k + 1 for k, ch in enumerate(e.key) if ch == " ")]
+        )
+        self._by_province: dict[str, tuple[list[CommuneEntry], list[str]]] = {}
+        for entry in self.entries:
+            entries, keys = self._by_province.setdefault(entry.province_code, ([], []))
+            entries.append(entry)
+            keys.append(entry.key)
+        self._former = former
+
+    @property
+    def former(self) -> FormerIndex:
+        """The communes before 2025, built on first use (about a second, once per process)."""
+        if self._former is None:
+            self._former = FormerIndex(
+                former_communes(),
+                {code: [self._province_keys.get(e.province_code, "")] for code, e in self.by_code.items()},
+            )
+        return self._former
 
     @classmethod
     async def load(cls, session: AsyncSession) -> CommuneIndex:
@@ -251,7 +299,7 @@ class CommuneIndex:
         key = _strip_prefix(fold(text), _PROVINCE_PREFIXES)
         if not key:
             return None
-        for code, pkey in self._province_keys.items():
+        for pkey, code in self._province_names:
             if pkey == key:
                 return code
         for code, pkey in self._province_keys.items():
@@ -259,38 +307,86 @@ class CommuneIndex:
                 return code
         return None
 
+    def province_splits(self, folded: str) -> list[tuple[str, str]]:
+        """(province code, the rest) for each province named at the start or the end of the text."""
+        splits = []
+        for pkey, code in self._province_names:
+            rest = None
+            if folded.endswith(" " + pkey):
+                rest = folded[: -len(pkey) - 1]
+                for word in _PROVINCE_PREFIXES:  # "... thanh pho ha noi"
+                    if rest.endswith(" " + word.strip()):
+                        rest = rest[: -len(word)]
+                        break
+            else:
+                head = _strip_prefix(folded, _PROVINCE_PREFIXES)
+                if head.startswith(pkey + " "):
+                    rest = head[len(pkey) + 1 :]
+            if rest is not None:
+                rest = _strip_prefix(rest.strip(), _COMMUNE_PREFIXES)
+                if rest:
+                    splits.append((code, rest))
+        return splits
+
     def search(self, query: str, province_code: str | None = None, limit: int = 50) -> list[Match]:
-        name_part, _, province_part = query.partition(",")
-        if province_part.strip() and province_code is None:
-            province_code = self.find_province(province_part)
-            if province_code is None:
-                return []
-        key = _strip_prefix(fold(name_part), _COMMUNE_PREFIXES)
+        folded = fold(query)
+        key = _strip_prefix(folded, _COMMUNE_PREFIXES)
         if not key:
             return []
         if key.isdigit():
             entry = self.by_code.get(key.zfill(5))
-            return [Match(entry, 0, 100.0)] if entry else []
+            return [Match(entry, EXACT, 100.0)] if entry else []
 
-        entries = self.entries
-        keys = self._keys
-        if province_code:
-            entries = [e for e in entries if e.province_code == province_code]
-            keys = [e.key for e in entries]
         found: dict[str, Match] = {}
-        word_key = " " + key
-        for entry in entries:
-            if entry.key == key:
-                found[entry.code] = Match(entry, 0, 100.0)
-            elif entry.key.startswith(key):
-                found[entry.code] = Match(entry, 1, 100.0 * len(key) / len(entry.key))
-            elif word_key in " " + entry.key:
-                found[entry.code] = Match(entry, 2, 100.0 * len(key) / len(entry.key))
-        if len(found) < limit and len(key) >= 3:
-            # Typos ("tan phuu", "hoan kim"): rapidfuzz over the folded names.
-            for _, score, i in process.extract(key, keys, scorer=fuzz.ratio, score_cutoff=80, limit=limit):
-                entry = entries[i]
-                if entry.code not in found:
-                    found[entry.code] = Match(entry, 3, score)
+
+        def add(match: Match) -> None:
+            held = found.get(match.commune.code)
+            if held is None or (match.rank, -match.score) < (held.rank, -held.score):
+                found[match.commune.code] = match
+
+        for code, rest in self.province_splits(folded):
+            if province_code is None or code == province_code:
+                for match in self._scan(rest, code, limit):
+                    add(match)
+        if province_code is not None or "," not in query or not found:
+            # The whole text as a name, unless a comma already said which part is the province.
+            for match in self._scan(key, province_code, limit):
+                add(match)
+        if not any(m.rank == EXACT for m in found.values()):
+            for former in self.former.find(folded, limit):
+                for code, partly in former.became:
+                    entry = self.by_code.get(code)
+                    if entry and (province_code is None or entry.province_code == province_code):
+                        add(Match(entry, FORMER, 100.0, former, partly))
         matches = sorted(found.values(), key=lambda m: (m.rank, -m.score, m.commune.key, m.commune.code))
         return matches[:limit]
+
+    def _scan(self, key: str, province_code: str | None, limit: int) -> list[Match]:
+        """Today's communes (of one province, or all) whose name is, starts with, or is near `key`."""
+        found: dict[str, Match] = {}
+        # Every word start of every name, sorted: names with a word starting with `key` are one
+        # contiguous run, found by bisection instead of a pass over all 3,321 names.
+        i = bisect.bisect_left(self._word_starts, (key,))
+        while i < len(self._word_starts) and self._word_starts[i][0].startswith(key):
+            _, at, n = self._word_starts[i]
+            i += 1
+            entry = self.entries[n]
+            if province_code and entry.province_code != province_code:
+                continue
+            if at == 0 and entry.key == key:
+                found[entry.code] = Match(entry, EXACT, 100.0)
+            elif at == 0:
+                found[entry.code] = Match(entry, PREFIX, 100.0 * len(key) / len(entry.key))
+            elif entry.code not in found:
+                found[entry.code] = Match(entry, WORD_PREFIX, 100.0 * len(key) / len(entry.key))
+        if len(found) < limit and len(key) >= 3:
+            # Typos ("tan phuu", "hoan kim"): rapidfuzz over the folded names.
+            if province_code:
+                entries, keys = self._by_province.get(province_code, ([], []))
+            else:
+                entries, keys = self.entries, self._keys
+            for _, score, j in process.extract(key, keys, scorer=fuzz.ratio, score_cutoff=80, limit=limit):
+                entry = entries[j]
+                if entry.code not in found:
+                    found[entry.code] = Match(entry, FUZZY, score)
+        return list(found.values())
