@@ -198,6 +198,11 @@ class Match:
     former: FormerCommune | None = None  # for FORMER: the old commune the name was found as
     partly: bool = False  # for FORMER: only part of the old commune went to this one
 
+    @property
+    def former_name(self) -> str:
+        """The former commune with its district, as people knew it: "Xã Đức Hòa Hạ, Huyện Đức Hòa"."""
+        return f"{self.former.name}, {self.former.district_name}" if self.former else ""
+
 
 # What people call a province besides its name (folded).
 _PROVINCE_ALIASES = {"79": ("hcm", "tp hcm", "tphcm", "sai gon", "sg"), "01": ("hn",)}
