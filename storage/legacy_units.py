@@ -141,3 +141,26 @@ def former_communes() -> tuple[FormerCommune, ...]:
             )
         )
     return tuple(out)
+
+
+def former_province(code: str) -> tuple[str, list[str]] | None:
+    """A province before 2025 by its two-digit code: (its name, today's provinces it went to)."""
+    from vietnam_provinces import Province as Todays
+    from vietnam_provinces.legacy import Province, ProvinceCode
+
+    try:
+        old = Province.from_code(ProvinceCode(int(code)))
+    except ValueError:
+        return None
+    return old.name, [f"{p.province.code.value:02d}" for p in Todays.search_from_legacy(code=int(code))]
+
+
+def province_sources(code: str) -> list[tuple[str, str]]:
+    """The provinces before 2025 that make up today's province `code`: (code, name) each."""
+    from vietnam_provinces import Province, ProvinceCode
+
+    try:
+        today = Province.from_code(ProvinceCode(int(code)))
+    except ValueError:
+        return []
+    return [(f"{p.code.value:02d}", p.name) for p in today.get_legacy_sources()]

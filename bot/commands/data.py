@@ -95,6 +95,66 @@ def units_upgrade(dry_run: bool, decisions: tuple[str, ...]) -> None:
         click.echo("dry run: nothing was changed")
 
 
+@units.command("convert")
+@click.argument("code")
+@click.option(
+    "--units",
+    "scheme",
+    type=click.Choice(["pre2025", "2025"]),
+    required=True,
+    help="Which scheme CODE is in: pre2025 prints what it became, 2025 what it was made of.",
+)
+def units_convert(code: str, scheme: str) -> None:
+    """Convert a commune or province code between the units before the 2025 merger and today's.
+
+    One tab-separated line for CODE, then one per unit it became (→) or was made of (←); a commune
+    ends with "whole" or "part" (only part of the old commune went there).
+    """
+    from storage.legacy_units import former_province, province_sources
+    from storage.units import CommuneIndex
+
+    try:
+        padded = pad_unit_code(code)
+    except ValueError:
+        raise click.BadParameter(f"{code!r} is not a commune or province code", param_hint="CODE") from None
+    today = CommuneIndex.from_data()
+    former = today.former
+    lines: list[str] = []
+    if len(padded) == 2 and scheme == "pre2025":
+        found = former_province(padded)
+        if found is None:
+            raise click.ClickException(f"no province {padded} before 2025 (a commune's code has five digits)")
+        lines.append(f"{padded}\t{found[0]}")
+        lines += [f"→\t{new}\t{today.provinces.get(new, '?')}" for new in found[1]]
+    elif len(padded) == 2:
+        if padded not in today.provinces:
+            raise click.ClickException(f"no province {padded} today (a commune's code has five digits: 000{padded})")
+        lines.append(f"{padded}\t{today.provinces[padded]}")
+        lines += [f"←\t{old}\t{name}" for old, name in province_sources(padded)]
+    elif scheme == "pre2025":
+        old = former.get(padded)
+        if old is None:
+            raise click.ClickException(f"no commune {padded} before 2025")
+        lines.append(f"{old.code}\t{old.name}\t{old.district_name}\t{old.province_name}")
+        for new_code, partly in old.became:
+            entry = today.get(new_code)
+            name, province = (entry.name, entry.province_name) if entry else ("?", "?")
+            lines.append(f"→\t{new_code}\t{name}\t{province}\t{'part' if partly else 'whole'}")
+        if not old.became:
+            lines.append("(the package's crosswalk does not say where it went)")
+    else:
+        entry = today.get(padded)
+        if entry is None:
+            raise click.ClickException(f"no commune {padded} today")
+        lines.append(f"{entry.code}\t{entry.name}\t{entry.province_name}")
+        for source in former.sources_of(padded):
+            c = source.former
+            part = "part" if source.partly else "whole"
+            lines.append(f"←\t{c.code}\t{c.name}\t{c.district_name}\t{c.province_name}\t{part}")
+    for line in lines:
+        click.echo(line)
+
+
 @click.group("support-points")
 def support_points() -> None:
     """Support points where citizens get help installing."""

@@ -75,15 +75,21 @@ def main() -> None:
         f"   {len(times)} queries: mean {statistics.mean(times):.2f} ms, p50 {p(0.5):.2f} ms, "
         f"p99 {p(0.99):.2f} ms, max {times[-1]:.2f} ms (target < 5 ms)"
     )
+    # Each query's best of three: what the search costs, less what other processes took meanwhile.
+    best = sorted(min(index_time(index, q, 1) for _ in range(3)) for q in qs)
+    print(
+        f"   best of 3 per query: mean {statistics.mean(best):.2f} ms, p50 {best[len(best) // 2]:.2f} ms, "
+        f"p99 {best[int(0.99 * len(best))]:.2f} ms, max {best[-1]:.2f} ms"
+    )
     worst = sorted(((index_time(index, q), q) for q in FIXED), reverse=True)[:3]
     print("   slowest fixed queries: " + ", ".join(f"{q!r} {ms:.2f} ms" for ms, q in worst))
 
 
-def index_time(index: CommuneIndex, q: str) -> float:
+def index_time(index: CommuneIndex, q: str, repeat: int = 20) -> float:
     t0 = time.perf_counter()
-    for _ in range(20):
+    for _ in range(repeat):
         index.search(q)
-    return (time.perf_counter() - t0) * 1000 / 20
+    return (time.perf_counter() - t0) * 1000 / repeat
 
 
 if __name__ == "__main__":

@@ -78,3 +78,53 @@ def test_a_blocked_upgrade_says_what_to_decide(old_db, monkeypatch):
     assert sorted(stored(old_db, select(Venue.commune_code))) == ["00166", "00226", "00229", "01537", "01561"]
 
     assert "write OLD=NEW" in CliRunner().invoke(main, ["units", "upgrade", "--map", "226"]).output
+
+
+def convert(*args: str):
+    return CliRunner().invoke(main, ["units", "convert", *args])
+
+
+def test_convert_an_old_commune_code_to_todays():
+    result = convert("27985", "--units", "pre2025")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        "27985\tXã Đức Hòa Hạ\tHuyện Đức Hòa\tTỉnh Long An",
+        "→\t27937\tXã Đức Hòa\tTỉnh Tây Ninh\twhole",
+    ]
+    # A commune split in two: each part, flagged.
+    assert convert("7", "--units", "pre2025").exit_code == 1  # one digit is a province: there was no 07
+    lines = convert("00007", "--units", "pre2025").output.splitlines()
+    assert lines[0] == "00007\tPhường Cống Vị\tQuận Ba Đình\tThành phố Hà Nội"
+    assert sorted(lines[1:]) == [
+        "→\t00008\tPhường Ngọc Hà\tThành phố Hà Nội\tpart",
+        "→\t00025\tPhường Giảng Võ\tThành phố Hà Nội\tpart",
+    ]
+
+
+def test_convert_todays_code_to_what_it_was_made_of():
+    lines = convert("27937", "--units", "2025").output.splitlines()
+    assert lines == [
+        "27937\tXã Đức Hòa\tTỉnh Tây Ninh",
+        "←\t27937\tThị trấn Đức Hòa\tHuyện Đức Hòa\tTỉnh Long An\twhole",
+        "←\t27985\tXã Đức Hòa Hạ\tHuyện Đức Hòa\tTỉnh Long An\twhole",
+        "←\t27988\tXã Hựu Thạnh\tHuyện Đức Hòa\tTỉnh Long An\twhole",
+    ]
+    # Phường Hoàn Kiếm took part of Phường Cửa Nam (old 00073) and all of Phường Hàng Bạc.
+    lines = convert("00070", "--units", "2025").output.splitlines()
+    assert "←\t00073\tPhường Cửa Nam\tQuận Hoàn Kiếm\tThành phố Hà Nội\tpart" in lines
+    assert "←\t00061\tPhường Hàng Bạc\tQuận Hoàn Kiếm\tThành phố Hà Nội\twhole" in lines
+
+
+def test_convert_provinces_and_bad_codes():
+    assert convert("80", "--units", "pre2025").output.splitlines() == ["80\tTỉnh Long An", "→\t80\tTỉnh Tây Ninh"]
+    assert convert("80", "--units", "2025").output.splitlines() == [
+        "80\tTỉnh Tây Ninh",
+        "←\t72\tTỉnh Tây Ninh",
+        "←\t80\tTỉnh Long An",
+        "←\t82\tTỉnh Tiền Giang",
+    ]
+    result = convert("99999", "--units", "2025")
+    assert result.exit_code == 1 and "no commune 99999 today" in result.output
+    result = convert("1x", "--units", "2025")
+    assert result.exit_code == 2 and "not a commune or province code" in result.output
+    assert convert("00070").exit_code == 2  # --units is required: the two schemes' codes overlap

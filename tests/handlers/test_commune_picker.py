@@ -54,7 +54,7 @@ async def test_a_former_name_is_answered_with_todays_commune(service):
 
 
 async def test_a_split_former_commune_offers_the_new_ones(service):
-    # Phường Cống Vị (Ba Đình) went partly to Phường Ngọc Hà (00025) and partly to Phường Giảng Võ (00008).
+    # Phường Cống Vị (Ba Đình) went partly to Phường Ngọc Hà (00008) and partly to Phường Giảng Võ (00025).
     chat = await pick(service, "Phường Cống Vị, Ba Đình")
     assert chat.keys == ["commune.former_split"]
     assert sorted(p for p in chat.payloads() if p.startswith("commune:")) == ["commune:00008", "commune:00025"]
