@@ -37,7 +37,7 @@ async def on_text(msg: Incoming, ctx: Context) -> Step:
     """Reads a commune name; offers the matches as buttons, or says how to narrow the search."""
     if msg.kind is not Kind.TEXT or not (msg.text or "").strip():
         return Step.stay(Reply("commune.type_name", [[home_button()]]))
-    query = msg.text.strip()[:MAX_QUERY]
+    query = (msg.text or "").strip()[:MAX_QUERY]
     matches = ctx.communes.search(query, limit=50)
     if not matches:
         return Step.stay(Reply(t("commune.no_match", query=query), [[home_button()]]))

@@ -94,6 +94,7 @@ def poster_request(
     if gaps:
         raise PosterUnavailable(gaps[0])
     web = settings.public_base_url is not None
+    assert settings.qr_signing_key is not None  # poster_gaps names a missing key
     payload = sign(settings.qr_signing_key.reveal(), venue.code)
     qr_data = landing_link(settings, payload) if web else telegram_link(handles["telegram"], payload)
     label = (
