@@ -12,13 +12,13 @@ from sqlalchemy import text
 from bot import webpages
 from bot.channels import zalo_bot, zalo_oa
 from bot.channels.common import json_id
-from bot.engine import is_infrastructure_error
 from bot.landing import Landing
 from bot.landing import add_routes as add_landing_routes
 from bot.media import MEDIA_PATH
 from bot.service import Service
 from bot.settings import Settings
 from bot.untrusted import BadInput, Throttled, loads, quiet_malformed_http
+from storage.db import is_infrastructure_error
 
 log = logging.getLogger(__name__)
 # Junk from strangers is logged, but at most a line a minute per kind: never a traceback.

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import bindparam, event, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from storage.models import utcnow
@@ -139,3 +140,38 @@ async def claim_row(db: AsyncSession | AsyncConnection, statement: Any, row_id: 
     as attributes), or None."""
     now = utcnow()
     return (await db.execute(statement, {"row_id": row_id, "now": now, "until": now + lease})).one_or_none()
+
+
+def _connection_errors() -> tuple[type[BaseException], ...]:
+    import asyncpg.exceptions as pg  # type: ignore[import-untyped]  # asyncpg ships no type information
+
+    return (
+        OperationalError,
+        InterfaceError,
+        ConnectionError,
+        OSError,
+        TimeoutError,
+        pg.InterfaceError,
+        pg.PostgresConnectionError,
+        pg.CannotConnectNowError,
+        pg.AdminShutdownError,
+        pg.CrashShutdownError,
+        pg.TooManyConnectionsError,
+    )
+
+
+_CONNECTION_ERRORS = _connection_errors()
+
+
+def is_infrastructure_error(exc: BaseException | None) -> bool:
+    """Errors of the database connection itself (down, restarting, dropped mid-query), found
+    anywhere in the exception's chain: the update must be retried, not answered."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, _CONNECTION_ERRORS):
+            return True
+        if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+            return True
+        exc = getattr(exc, "orig", None) or exc.__cause__ or exc.__context__
+    return False

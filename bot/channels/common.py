@@ -11,9 +11,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bot.engine import is_infrastructure_error
 from bot.logs import mask
 from bot.settings import Secret
+from storage.db import is_infrastructure_error
 
 log = logging.getLogger(__name__)
 
