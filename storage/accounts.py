@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.db import dialect_insert
+from storage.db import dialect_insert, rows_changed
 from storage.models import Account, Conversation, User, utcnow
 
 # last_seen_at is kept to the hour: writing it on every update would cost an UPDATE each time.
@@ -40,7 +40,7 @@ async def open_account(
             .on_conflict_do_nothing(index_elements=["channel", "external_id"])
         )
         result = await session.execute(stmt)
-        if result.rowcount == 0:  # another worker created it first; drop our spare person
+        if rows_changed(result) == 0:  # another worker created it first; drop our spare person
             await session.delete(user)
         found = await _locked_account(session, channel, external_id)
         assert found is not None

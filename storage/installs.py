@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.counters import as_date, bump, local_day_sql
-from storage.db import dialect_insert
+from storage.db import dialect_insert, rows_changed
 from storage.models import SelfReportedInstall, utcnow
 from texts.formats import local_date
 
@@ -21,7 +21,7 @@ async def report_install(session: AsyncSession, user_id: int, commune_code: str)
         .values(user_id=user_id, commune_code=commune_code, reported_at=now)
         .on_conflict_do_nothing(index_elements=["user_id"])
     )
-    if (await session.execute(stmt)).rowcount != 1:
+    if rows_changed(await session.execute(stmt)) != 1:
         return False
     await bump(session, commune_code, local_date(now), self_reported_installs=1)
     return True

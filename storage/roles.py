@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
 from storage import audit
-from storage.db import dialect_insert
+from storage.db import dialect_insert, rows_changed
 from storage.models import Commune, Province, RoleGrant, Volunteer, utcnow
 from storage.units import COUNTRY_CODE, unit_level
 
@@ -135,7 +135,7 @@ async def grant(session: AsyncSession, user_id: int, role: Role, unit_code: str,
             .values(user_id=user_id, role=role.value, unit_code=unit_code, granted_at=utcnow(), granted_by=by)
             .on_conflict_do_nothing(index_elements=["user_id", "role", "unit_code"])
         )
-        granted = (await session.execute(stmt)).rowcount == 1
+        granted = rows_changed(await session.execute(stmt)) == 1
     else:
         if row.revoked_at is None:
             return False

@@ -11,7 +11,7 @@ from sqlalchemy import and_, bindparam, case, delete, exists, insert, null, or_,
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import aliased
 
-from storage.db import built_once, claim_row, claim_statement, dialect_insert
+from storage.db import built_once, claim_row, claim_statement, dialect_insert, rows_changed
 from storage.models import Account, OutboxMessage, ProcessedUpdate, utcnow
 
 _PROCESSED = ProcessedUpdate.__table__
@@ -37,7 +37,7 @@ async def mark_processed(session: AsyncSession, channel: str, update_id: str) ->
         ),
     )
     result = await session.execute(stmt, {"p_channel": channel, "p_update": update_id, "p_now": utcnow()})
-    return result.rowcount == 1
+    return rows_changed(result) == 1
 
 
 @dataclass(frozen=True, slots=True)
