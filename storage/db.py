@@ -21,6 +21,12 @@ def rows_changed(result: Result[Any]) -> int:
     return cast(CursorResult[Any], result).rowcount
 
 
+def rows_of(result: Result[Any]) -> list[Any]:
+    """A grouped query's rows for unpacking. Its columns mix SQL functions (a count, a local day),
+    which the type stubs see as `object`; the caller converts each value it reads."""
+    return list(result.all())
+
+
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/bluezone.db"
 
 

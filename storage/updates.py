@@ -5,16 +5,17 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, bindparam, case, delete, exists, insert, null, or_, select, update
+from sqlalchemy import Table, and_, bindparam, case, delete, exists, insert, null, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import aliased
 
 from storage.db import built_once, claim_row, claim_statement, dialect_insert, rows_changed
 from storage.models import Account, OutboxMessage, ProcessedUpdate, utcnow
 
-_PROCESSED = ProcessedUpdate.__table__
+# The tables, for Core statements built once (the declarative attribute is typed as any FromClause).
+_PROCESSED = cast(Table, ProcessedUpdate.__table__)
 # How long processed marks are kept (housekeeping deletes older ones): an update delivered again
 # within this window is recognised. Telegram retries a webhook for about a day, Zalo for 12 hours;
 # older Zalo events are refused for their age (ZALO_EVENT_MAX_AGE_HOURS), which must stay shorter.
@@ -102,7 +103,7 @@ def queue(
     return row
 
 
-_OUTBOX = OutboxMessage.__table__
+_OUTBOX = cast(Table, OutboxMessage.__table__)
 _BUSY = _OUTBOX.alias("busy")
 # The chat already has a conversation message waiting (announcements do not count): a new reply
 # must wait its turn behind it.
@@ -293,7 +294,7 @@ async def describe(session: AsyncSession, ids: Sequence[int]) -> list[tuple[int,
         .where(OutboxMessage.id.in_(ids))
         .order_by(OutboxMessage.id)
     )
-    return [tuple(r) for r in (await session.execute(stmt)).all()]
+    return [(r.id, r.channel, r.chat_id) for r in (await session.execute(stmt)).all()]
 
 
 def settled_body(body: dict[str, Any] | None) -> dict[str, Any]:
