@@ -120,12 +120,12 @@ async def chat_loop(service, lines: TextIO | None = None) -> None:
             continue
         if line.strip() in {"/quit", "/exit"}:
             return
-        name = switch_to(line)
-        if name is None:
+        person = switch_to(line)
+        if person is None:
             await say(line)
             continue
-        new = chat_id_of(name or channel.login) not in channel.people
-        chat_id = channel.hold(name or channel.login)
+        new = chat_id_of(person or channel.login) not in channel.people
+        chat_id = channel.hold(person or channel.login)
         channel.out.write(
             "\n"
             + service.content.render(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import hashlib
 import json
 import logging
@@ -72,8 +73,9 @@ def to_incoming(update: dict[str, Any]) -> Incoming | None:
     message = update.get("message")
     if kind is None or not isinstance(message, dict):
         return None
-    chat = message.get("chat") if isinstance(message.get("chat"), dict) else {}
-    sender = message.get("from") if isinstance(message.get("from"), dict) else {}
+    chat, sender = message.get("chat"), message.get("from")
+    chat = chat if isinstance(chat, dict) else {}
+    sender = sender if isinstance(sender, dict) else {}
     if str(chat.get("chat_type", "PRIVATE")).upper() != "PRIVATE" or sender.get("is_bot"):
         return None
     user_id = json_id(sender.get("id")) or json_id(chat.get("id"))
@@ -234,9 +236,7 @@ class ZaloBotChannel:
             update = unwrap(result) if result else None
             incoming = to_incoming(update) if update else None
             if incoming is not None:
-                await handle_polled(
-                    lambda incoming=incoming: self.receive(incoming), f"zalo bot update {incoming.update_id}"
-                )
+                await handle_polled(functools.partial(self.receive, incoming), f"zalo bot update {incoming.update_id}")
 
     async def _get_update(self) -> dict[str, Any] | None:
         """The next update, or None when the long poll timed out with nothing new."""

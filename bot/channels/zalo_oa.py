@@ -13,6 +13,7 @@ verified in Zalo's documentation and what is assumed.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import logging
@@ -123,24 +124,26 @@ def to_incoming(event: dict[str, Any]) -> Incoming | Unfollow | None:
         return None
     if name == "unfollow":
         return Unfollow(user_id)
-    base = dict(channel=NAME, user_id=user_id, chat_id=user_id, update_id=update_id_of(event, user_id))
+    incoming = functools.partial(
+        Incoming, channel=NAME, user_id=user_id, chat_id=user_id, update_id=update_id_of(event, user_id)
+    )
     if name == "follow":
-        return Incoming(kind=Kind.FOLLOW, **base)
+        return incoming(kind=Kind.FOLLOW)
     message = _dict(event.get("message"))
     if name in ("user_send_text", "user_click_button"):
         text = message.get("text")
         if not isinstance(text, str):
             return None
         if text.startswith(BUTTON_MARK):
-            return Incoming(kind=Kind.BUTTON, payload=text[len(BUTTON_MARK) :], **base)
-        return Incoming(kind=Kind.TEXT, text=text, **base)
+            return incoming(kind=Kind.BUTTON, payload=text[len(BUTTON_MARK) :])
+        return incoming(kind=Kind.TEXT, text=text)
     if name == "user_send_location":
         location = _location(message)
         if location is None:
-            return Incoming(kind=Kind.OTHER, **base)
-        return Incoming(kind=Kind.LOCATION, location=location, **base)
+            return incoming(kind=Kind.OTHER)
+        return incoming(kind=Kind.LOCATION, location=location)
     if name in _MEDIA_KINDS:
-        return Incoming(kind=_MEDIA_KINDS[name], **base)
+        return incoming(kind=_MEDIA_KINDS[name])
     return None
 
 
