@@ -145,13 +145,12 @@ class Courier:
     def _reachable(self) -> dict[str, frozenset[str]]:
         """The channels that reach only some of their chats, with those chats (see Channel.chats)."""
         return {
-            name: frozenset(chats)
-            for name, channel in self.channels.items()
-            if (chats := getattr(channel, "chats", None)) is not None
+            name: frozenset(chats) for name, channel in self.channels.items() if (chats := channel.chats) is not None
         }
 
     def _reaches(self, channel: str, chat_id: str) -> bool:
-        chats = getattr(self.channels.get(channel), "chats", None)
+        messenger = self.channels.get(channel)
+        chats = messenger.chats if messenger is not None else None
         return chats is None or chat_id in chats
 
     def deliver_soon(self, ids: Sequence[int | Queued]) -> None:

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.channels.base import OutButton, OutMessage
-from handlers.context import Capabilities
+from bot.channels.base import Capabilities, OutButton, OutMessage
 from handlers.types import Reply
 from texts import Text, t
 from texts.content import Content

@@ -14,9 +14,10 @@ from handlers.context import Capabilities
 from storage import updates
 from storage.accounts import open_account
 from storage.models import Account, OutboxMessage, utcnow
+from tests.harness import InProcessChannel
 
 
-class FlakyChannel:
+class FlakyChannel(InProcessChannel):
     name = "test"
     capabilities = Capabilities()
 
