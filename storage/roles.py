@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import event, select
@@ -238,6 +239,19 @@ async def check(session: AsyncSession, user_id: int, role: Role, unit_code: str)
     # Only a province officer's grant needs the unit's province (a read of the commune).
     needs_province = any(g.role is Role.PROVINCE_OFFICER for g in grants)
     province = await province_of(session, unit_code) if needs_province else None
+    decision = decide(grants, role, unit_code, province)
+    if decision is not None:
+        return decision
+    if role is Role.VOLUNTEER and await _pending(session, user_id):
+        return Decision(False, Refusal.PENDING)
+    if any(g.active for g in grants):
+        return Decision(False, Refusal.TOO_LOW)
+    return Decision(False, Refusal.NO_ROLE)
+
+
+def decide(grants: Sequence[Grant], role: Role, unit_code: str, province: str | None) -> Decision | None:
+    """What the person's grants (revoked ones included) say about `role` over the unit; None when
+    they say nothing (no grant of that rank ever covered it): the caller looks further."""
     active = [g for g in grants if g.active]
     enough = [g for g in active if RANK[g.role] >= RANK[role]]
     if any(covers(g, unit_code, province) for g in enough):
@@ -249,11 +263,7 @@ async def check(session: AsyncSession, user_id: int, role: Role, unit_code: str)
     ended = [g for g in grants if not g.active and RANK[g.role] >= RANK[role]]
     if any(covers(g, unit_code, province) for g in ended):
         return Decision(False, Refusal.ENDED)
-    if role is Role.VOLUNTEER and await _pending(session, user_id):
-        return Decision(False, Refusal.PENDING)
-    if active:
-        return Decision(False, Refusal.TOO_LOW)
-    return Decision(False, Refusal.NO_ROLE)
+    return None
 
 
 def viewer_role(unit_code: str) -> Role:
