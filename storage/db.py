@@ -11,6 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult, Result, make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session
 
 from storage.models import utcnow
 
@@ -88,8 +89,14 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+class BotSession(Session):
+    """The sessions of the bot's own session makers: what storage modules hook into with events
+    (roles.py forgets the grants it read at a transaction's end) is hooked into these only, not
+    into every SQLAlchemy session in the process (a test's, alembic's, another library's)."""
+
+
 def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+    return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=BotSession)
 
 
 SINGLE_STATEMENT = "bluezone_single_statement"

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
 from storage import audit
-from storage.db import dialect_insert, rows_changed
+from storage.db import BotSession, dialect_insert, rows_changed
 from storage.models import Commune, Province, RoleGrant, Volunteer, utcnow
 from storage.units import COUNTRY_CODE, unit_level
 
@@ -91,14 +91,14 @@ def _forget(session: Session | AsyncSession) -> None:
     session.info.pop(_READ, None)
 
 
-@event.listens_for(Session, "after_transaction_end")
+@event.listens_for(BotSession, "after_transaction_end")
 def _on_transaction_end(session: Session, _transaction: SessionTransaction) -> None:
     # Commit, rollback, a savepoint's end (a failed handler's writes undone), or a flush of
     # pending changes (which may be role grants): read again.
     _forget(session)
 
 
-@event.listens_for(Session, "do_orm_execute")
+@event.listens_for(BotSession, "do_orm_execute")
 def _on_execute(state: ORMExecuteState) -> None:
     # Any INSERT, UPDATE or DELETE of role grants (a grant, the erasure of a person's data).
     table = getattr(state.statement, "table", None)  # an annotated copy of the Table: by name
