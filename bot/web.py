@@ -7,7 +7,6 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
-from sqlalchemy import text
 
 from bot import webpages
 from bot.channels import messengers
@@ -17,6 +16,7 @@ from bot.media import MEDIA_PATH
 from bot.service import Service
 from bot.settings import Settings
 from bot.untrusted import quiet_malformed_http
+from storage.db import ping
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ async def healthz(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
     try:
         async with service.sessions() as db:
-            await db.execute(text("SELECT 1"))
+            await ping(db)
     except Exception as exc:
         log.warning("health check: database unreachable: %s", exc)
         return web.json_response({"status": "unavailable", "database": "unreachable"}, status=503)

@@ -83,6 +83,12 @@ async def accounts_of(session: AsyncSession, user_id: int) -> list[Account]:
     return list((await session.scalars(select(Account).where(Account.user_id == user_id))).all())
 
 
+async def find_account(session: AsyncSession, channel: str, external_id: str) -> Account | None:
+    """The account of this messenger id, if the person has written to the bot."""
+    stmt = select(Account).where(Account.channel == channel, Account.external_id == external_id)
+    return (await session.scalars(stmt)).one_or_none()
+
+
 async def find_or_create_person(session: AsyncSession, channel: str, external_id: str) -> tuple[User, bool]:
     """The person behind a messenger id, created (with their account) when they never wrote to
     the bot: the CLI grants roles before people start the bot. In a private chat the chat id is

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import bindparam, event, or_, update
+from sqlalchemy import bindparam, event, or_, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult, Result, make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -93,6 +93,11 @@ class BotSession(Session):
     """The sessions of the bot's own session makers: what storage modules hook into with events
     (roles.py forgets the grants it read at a transaction's end) is hooked into these only, not
     into every SQLAlchemy session in the process (a test's, alembic's, another library's)."""
+
+
+async def ping(session: AsyncSession) -> None:
+    """One round trip to the database (the health check): raises when it does not answer."""
+    await session.execute(text("SELECT 1"))
 
 
 def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
