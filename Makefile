@@ -54,9 +54,13 @@ test: $(STAMP) tools lint
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -n auto -m "not e2e and not faults and not slow and not postgresql"
 
-# The import contract in pyproject.toml ([tool.importlinter]): bot > handlers > documents > storage > texts.
+# The import contract in pyproject.toml ([tool.importlinter]): bot > handlers > documents > storage > texts;
+# ruff's lint and format check, and mypy (check_untyped_defs), configured there too.
 lint: $(STAMP)
 	$(BIN)/lint-imports --no-logo
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 # Tools the tests use from Debian: pdftoppm (poppler-utils) reads posters back; Chromium runs the
 # browser tests (Playwright drives it by path: its own browser download cannot work here). CI runs

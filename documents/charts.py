@@ -61,9 +61,9 @@ def bar_chart(title: str, bars: list[Bar], target_label: str | None = None) -> b
         draw.line([(gx, top - 10), (gx, height - 50)], fill=(230, 230, 230), width=1)
         draw.text((gx - 14, height - 44), f"{i}%", font=_font(20), fill=(117, 117, 117))
     targets = {b.target for b in bars}
-    shared = len(targets) == 1 and None not in targets and target_label
-    if shared:  # drawn first, so the bars' value labels stay readable on top of it
-        tx = x(next(iter(targets)))
+    shared = next(iter(targets)) if len(targets) == 1 else None
+    if shared is not None and target_label:  # drawn first, so the bars' value labels stay readable on top of it
+        tx = x(shared)
         draw.line([(tx, top - 12), (tx, top + ROW * len(bars))], fill=TARGET_COLOUR, width=2)
         draw.text((min(tx + 6, WIDTH - 200), top - 40), target_label, font=_font(22, True), fill=TARGET_COLOUR)
     for n, bar in enumerate(bars):

@@ -66,8 +66,9 @@ async def code_typed(msg: Incoming, ctx: Context) -> Step:
     """The answer to "which code?": the code, with or without the keyword."""
     if msg.kind is not Kind.TEXT or not (msg.text or "").strip():
         return Step.stay(Reply("checkin.ask_code", [[home_button()]]))
-    match = TYPED.fullmatch(msg.text)
-    return await by_code(msg, ctx, match.group(1) if match else msg.text)
+    text = msg.text or ""
+    match = TYPED.fullmatch(text)
+    return await by_code(msg, ctx, match.group(1) if match else text)
 
 
 async def by_code(msg: Incoming, ctx: Context, typed: str) -> Step:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from handlers.context import Context
@@ -54,7 +55,7 @@ class FaqIndex:
         words = set(folded.split())
         scored = []
         for order, entry in enumerate(self.entries):
-            score = sum(1 + len(k.split()) for k in entry.keywords if k and f" {k} " in padded)
+            score: float = sum(1 + len(k.split()) for k in entry.keywords if k and f" {k} " in padded)
             score += 0.5 * len(entry.words & words)
             if score >= MIN_SCORE:
                 scored.append((score, -order, entry.target))
@@ -93,7 +94,7 @@ def page(ctx: Context, number: int, edit: bool) -> Reply:
     return Reply(t("faq.list", page=number + 1, pages=pages), rows, edit=edit)
 
 
-def answer(ctx: Context, qid: str, related: list[str] = ()) -> Reply:
+def answer(ctx: Context, qid: str, related: Sequence[str] = ()) -> Reply:
     i = index(ctx).ids.index(qid)
     rows = question_buttons(ctx, list(related))
     rows.append([Button(t("faq.all"), payload=FAQ), home_button()])

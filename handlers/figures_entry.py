@@ -379,8 +379,9 @@ async def on_button(msg: Incoming, ctx: Context) -> Step:
 
 async def save(ctx: Context) -> Step:
     fig = ctx.draft["fig"]
-    if next_field(fig) is not None:
-        return ask(ctx, next_field(fig))
+    field = next_field(fig)
+    if field is not None:
+        return ask(ctx, field)
     code = fig["commune"]
     refused = await refuse_unless(ctx, Role.COORDINATOR, code)
     if refused:

@@ -49,9 +49,10 @@ async def on_button(msg: Incoming, ctx: Context) -> Step:
         return Step.end(choose_platform(ctx))
     index = 0
     if len(parts) > 2:
-        index = number(parts[2], INT_MAX)
-        if index is None:
+        typed = number(parts[2], INT_MAX)
+        if typed is None:
             return Step.end(choose_platform(ctx))
+        index = typed
     total = ctx.content.count(f"guide.{platform}.steps")
     index = min(index, total - 1)
     return Step.end(step_screen(ctx, platform, index, edit=True))

@@ -33,6 +33,7 @@ async def record(ctx: Context, commune_code: str) -> Step:
     if not await report_install(ctx.db, ctx.user.id, commune_code):
         # Counted meanwhile (a double tap handled by another worker): say so, count nothing.
         previous = await reported_install(ctx.db, ctx.user.id)
+        assert previous is not None  # report_install refuses only a person already counted
         return Step.end(already(ctx, previous.reported_at, previous.commune_code))
     entry = ctx.communes.get(commune_code)
     rows = [

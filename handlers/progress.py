@@ -80,6 +80,7 @@ def summary_text(tally: Tally, unit_name: Text | str) -> Text:
                 if row.rate is None:
                     lines.append(t("tally.summary.behind_line_no_figures", number=n, name=row.name))
                 else:
+                    assert row.target is not None  # furthest_behind ranks only units with a target
                     lines.append(
                         t(
                             "tally.summary.behind_line",

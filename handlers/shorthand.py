@@ -129,7 +129,7 @@ def tokenize(text: str, vocabulary: Vocabulary) -> list[_Token]:
         if m.lastgroup == "word" and folded in vocabulary.abbreviations:
             lower = vocabulary.abbreviations[folded]
             folded = fold(lower).replace(" ", "")
-        tokens.append(_Token(m.lastgroup, raw, lower, folded, segment))
+        tokens.append(_Token(m.lastgroup or "", raw, lower, folded, segment))  # every alternative is named
     return tokens
 
 
@@ -286,10 +286,11 @@ def parse(text: str, vocabulary: Vocabulary) -> Parsed:
         if n not in claimed:
             unknown.append(" ".join(t.text for t in tokens[start:end]))
             continue
-        value = _count(tokens[claimed[n]].text)
+        count = _count(tokens[claimed[n]].text)
+        assert count is not None  # try_claim claims only a token that reads as a count
         if category in counts:
             repeated.append(category)
-        counts[category] = value
+        counts[category] = count
 
     # 3. What is left: words with no place become the household's description when there is
     # none and they stand together; anything else is not understood.

@@ -142,7 +142,7 @@ async def target_answered(ctx: Context, **values: Any) -> Step:
 async def on_target_answer(msg: Incoming, ctx: Context) -> Step:
     tg = ctx.draft.get("tg")
     field = next_target_field(tg) if tg else None
-    if field is None:
+    if tg is None or field is None:
         return target_stale()
     text = (msg.text or "").strip()
     if msg.kind is not Kind.TEXT or not text:

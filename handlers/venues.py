@@ -122,6 +122,8 @@ def ask_location() -> Reply:
 
 async def location_given(msg: Incoming, ctx: Context) -> Step:
     """A shared location, or coordinates typed as "21.0285, 105.8542" where there is no share button."""
+    lat: float | None
+    lon: float | None
     if msg.kind is Kind.LOCATION and msg.location is not None:
         lat, lon = msg.location.latitude, msg.location.longitude
     else:
@@ -226,6 +228,7 @@ async def poster_replies(ctx: Context, venue: Venue) -> list[Reply]:
         key = "venue.poster_no_handle" if exc.reason == "no_handle" else "venue.not_configured"
         return [Reply(t(key), [[home_button()]])]
     poster = await draw_async(request)
+    assert poster.pdf is not None and poster.png is not None  # draw_async makes both
     pdf = Attachment(
         "document", f"{request.filename}.pdf", poster.pdf, "application/pdf", caption=t("venue.poster_pdf")
     )

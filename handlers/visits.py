@@ -453,6 +453,7 @@ async def summary(ctx: Context) -> Step:
     draft = await visits.get_draft(ctx.db, token, ctx.user.id) if token else None
     if draft is not None:
         await visits.update_draft(ctx.db, draft, v)
+        token = draft.token
     else:
         token = await visits.create_draft(ctx.db, ctx.user.id, v, ctx.now)
     ctx.forget(*BUILD_KEYS)
@@ -551,7 +552,7 @@ async def on_summary_text(msg: Incoming, ctx: Context) -> Step:
         if draft is None or rounded is None:
             return Step.end(Reply("visit.location_no_visit", [[home_button()]], close_ask=True))
         await visits.update_draft(ctx.db, draft, {"latitude": rounded[0], "longitude": rounded[1]})
-        reply = await summary_reply(ctx, token, draft.data, draft.visit_id)
+        reply = await summary_reply(ctx, draft.token, draft.data, draft.visit_id)
         return Step.stay(Reply("visit.location_saved", close_ask=True), reply)
     ctx.forget(*BUILD_KEYS)
     ctx.convo.state = None

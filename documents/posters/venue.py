@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from documents.links import telegram_link
 from documents.posters import Poster, make_poster, make_poster_async
 from documents.posters.words import PosterWords, poster_words, printed_channels
 from storage.venue_codes import sign
@@ -58,10 +59,6 @@ def public_handles(settings: PosterSettings, bot_handles: Mapping[str, str]) -> 
     return handles
 
 
-def telegram_link(username: str, payload: str) -> str:
-    return f"https://t.me/{username}?start={payload}"
-
-
 def landing_link(settings: PosterSettings, payload: str) -> str:
     return f"{settings.public_base_url}/q/{payload}"
 
@@ -94,6 +91,7 @@ def poster_request(
     if gaps:
         raise PosterUnavailable(gaps[0])
     web = settings.public_base_url is not None
+    assert settings.qr_signing_key is not None  # poster_gaps names a missing key
     payload = sign(settings.qr_signing_key.reveal(), venue.code)
     qr_data = landing_link(settings, payload) if web else telegram_link(handles["telegram"], payload)
     label = (
