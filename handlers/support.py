@@ -9,7 +9,7 @@ from handlers.menu import home_button
 from handlers.router import Flow, MenuEntry
 from handlers.types import Button, Incoming, Kind, Reply, Step
 from storage import support_points
-from storage.units import EXACT, FORMER, PREFIX
+from storage.units import EXACT, FORMER
 from texts import Join, Phone, t
 
 SUPPORT = "support"
@@ -57,7 +57,8 @@ async def typed_after_points(msg: Incoming, ctx: Context) -> Step:
     """Text after the list: a commune's name (today's or a former one) searches again; anything
     else is handled as if no step were open (a question for the FAQ, a menu word)."""
     matches = ctx.communes.search((msg.text or "")[:MAX_QUERY]) if msg.kind is Kind.TEXT else []
-    if any(m.rank in (EXACT, FORMER, PREFIX) for m in matches):
+    # Only a name typed whole: "ok" or "cảm ơn" must not start a search for communes that begin so.
+    if any(m.rank in (EXACT, FORMER) for m in matches):
         ctx.remember(commune_then=PICKED)
         step = await communes.on_text(msg, ctx)
         return Step(step.replies, SEARCH) if step.keeps_state else step

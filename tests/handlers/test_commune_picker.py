@@ -89,3 +89,10 @@ async def test_a_commune_typed_over_the_support_points_searches_again(service):
     assert chat.keys == ["commune.former_now", "support.none"]
     await chat.send("asdfgh qwerty")  # not a commune: as anywhere else
     assert chat.keys == ["menu.not_understood"]
+
+
+async def test_short_words_over_the_support_points_are_not_a_search(service):
+    chat = await pick(service, "Hoàn Kiếm")
+    for text in ("có", "cảm ơn", "vâng"):  # "có", "vâng" begin many communes' names
+        await chat.send(text)
+        assert "commune.many_matches" not in chat.keys and "commune.choose_similar" not in chat.keys, text

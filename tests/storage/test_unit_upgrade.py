@@ -227,3 +227,18 @@ def test_codes_are_padded_to_their_level():
     for bad in ("", "123456", "abc", "1.5"):
         with pytest.raises(ValueError):
             pad_unit_code(bad)
+
+
+async def test_migration_pads_unit_codes_typed_short(old_engine):
+    ids = await fill_as_under_2025_10_1(old_engine)
+    async with sessionmaker(old_engine)() as db, db.begin():
+        db.add_all(
+            [
+                RoleGrant(user_id=ids["coordinator"], role="volunteer", unit_code="167"),
+                Target(unit_code="1", rate_ppm=500_000, deadline=DAY, denominator="subscribers", source="t"),
+            ]
+        )
+    await upgrade(old_engine)
+    async with sessionmaker(old_engine)() as db:
+        assert "00167" in set(await db.scalars(select(RoleGrant.unit_code).where(RoleGrant.role == "volunteer")))
+        assert set(await db.scalars(select(Target.unit_code))) == {"00167", "01"}
