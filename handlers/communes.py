@@ -58,6 +58,9 @@ async def on_text(msg: Incoming, ctx: Context) -> Step:
     if not exact and former and len({m.former.code for m in former if m.former}) == 1:
         # One former commune, split among several of today's: which part is theirs.
         text = t("commune.former_split", old=former[0].former_name, count=len(former))
+    elif not exact and former:
+        # Several former communes had that name: their places of today come first.
+        text = t("commune.former_many", query=query)
     elif len(matches) > MAX_CHOICES:
         text = t("commune.many_matches", shown=len(shown), total=len(matches), query=query)
     elif len(exact) == len(matches):

@@ -96,3 +96,12 @@ async def test_short_words_over_the_support_points_are_not_a_search(service):
     for text in ("có", "cảm ơn", "vâng"):  # "có", "vâng" begin many communes' names
         await chat.send(text)
         assert "commune.many_matches" not in chat.keys and "commune.choose_similar" not in chat.keys, text
+
+
+async def test_a_former_name_of_several_communes_lists_where_each_went(service):
+    # Three communes were called Xã Kim Chung before 2025, and no commune is called so today.
+    chat = await pick(service, "Kim Chung")
+    assert chat.keys == ["commune.former_many"]
+    former = [label for label in labels(chat) if "Xã Kim Chung" in label and "cũ" in label]
+    assert len(former) >= 3
+    assert "trùng tên" not in chat.text()
