@@ -22,7 +22,7 @@ from sqlalchemy import Column, case, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import dialect_insert
-from storage.models import Base, Commune, Province
+from storage.models import Base, Commune, Conversation, Province
 
 log = logging.getLogger(__name__)
 
@@ -277,10 +277,35 @@ async def apply_remap(session: AsyncSession, plan: RemapPlan, new_communes: list
     if mapping:
         await _move(session, columns, {temporary[old]: new for old, new in mapping.items()})
         await session.execute(delete(Commune).where(Commune.code.in_(list(temporary.values()))))
+    if mapping:
+        await _move_in_conversations(session, mapping)
     new_codes = {row["code"] for row in new_communes}
     stale = [code for code in (await session.scalars(select(Commune.code))).all() if code not in new_codes]
     for start in range(0, len(stale), 500):
         await session.execute(delete(Commune).where(Commune.code.in_(stale[start : start + 500])))
+
+
+async def _move_in_conversations(session: AsyncSession, mapping: dict[str, str]) -> None:
+    """Codes in open conversations: a draft's picked commune, a numbered menu's "commune:00226".
+    A form half filled before the upgrade must not be saved on the neighbour after it."""
+    rows = await session.scalars(select(Conversation).where(Conversation.state.is_not(None)))
+    for conversation in rows.all():
+        draft, menu = _moved_in(conversation.draft, mapping), _moved_in(conversation.menu, mapping)
+        if draft != conversation.draft or menu != conversation.menu:
+            conversation.draft, conversation.menu = draft, menu
+    await session.flush()
+
+
+def _moved_in(value: Any, mapping: dict[str, str]) -> Any:
+    if isinstance(value, dict):
+        return {k: _moved_in(v, mapping) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_moved_in(v, mapping) for v in value]
+    if isinstance(value, str):
+        head, sep, code = value.rpartition(":")
+        if code in mapping:
+            return head + sep + mapping[code]
+    return value
 
 
 async def _move(session: AsyncSession, columns: list[Column[Any]], mapping: dict[str, str]) -> None:

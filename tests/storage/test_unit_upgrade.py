@@ -15,7 +15,9 @@ from sqlalchemy import select, text
 from storage.db import create_engine, sessionmaker
 from storage.migrate import upgrade
 from storage.models import (
+    Account,
     Commune,
+    Conversation,
     CommuneDailyCount,
     OfficialFigure,
     RoleGrant,
@@ -99,6 +101,18 @@ async def fill_as_under_2025_10_1(engine) -> dict[str, int]:
             "ly_quoc": Venue(code="LQ00001", name="UBND Lý Quốc", kind="other", commune_code="01558", address="5"),
         }
         db.add_all(venues.values())
+        account = Account(channel="test", external_id="kl", chat_id="kl", user_id=coordinator.id)
+        db.add(account)
+        await db.flush()
+        # A form half filled when the upgrade comes, and a numbered menu of communes on screen.
+        db.add(
+            Conversation(
+                account_id=account.id,
+                state="figures.ask_installed",
+                draft={"picked_commune": "00226", "fig": {"commune": "00167", "installed": 5}, "note": "00226 x"},
+                menu=["commune:00226", "commune:00070", "home"],
+            )
+        )
         db.add_all(
             [
                 RoleGrant(user_id=coordinator.id, role="coordinator", unit_code="00226"),
@@ -114,7 +128,10 @@ async def fill_as_under_2025_10_1(engine) -> dict[str, int]:
             ]
         )
         await db.flush()
-        return {name: venue.id for name, venue in venues.items()} | {"coordinator": coordinator.id}
+        return {name: venue.id for name, venue in venues.items()} | {
+            "coordinator": coordinator.id,
+            "account": account.id,
+        }
 
 
 async def commune_name(db, code: str) -> str:
@@ -167,6 +184,13 @@ async def test_upgrade_keeps_everything_on_its_own_commune(old_engine):
         assert (await db.scalar(select(Target.unit_code))) == "00166"
         users = {u.commune_code for u in await db.scalars(select(User))}
         assert users == {"00229", "00166"}
+        conversation = await db.get(Conversation, ids["account"])
+        assert conversation.draft == {
+            "picked_commune": "00229",
+            "fig": {"commune": "00166", "installed": 5},
+            "note": "00226 x",
+        }
+        assert conversation.menu == ["commune:00229", "commune:00070", "home"]
         assert await db.get(Commune, "00167") is None  # no code of the old data is left over
         assert not [c for c in await db.scalars(select(Commune.code)) if c.startswith("~")]
 
