@@ -17,8 +17,8 @@ from storage.migrate import upgrade
 from storage.models import (
     Account,
     Commune,
-    Conversation,
     CommuneDailyCount,
+    Conversation,
     OfficialFigure,
     RoleGrant,
     Target,
