@@ -4,63 +4,56 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from handlers.context import Context
-from handlers.menu import home_button
+from handlers.faq_ranking import Candidate, Ranker
+from handlers.menu import home_button, main_menu
+from handlers.phone_writing import Vocabulary
 from handlers.router import Flow, MenuEntry
 from handlers.types import Button, Incoming, Kind, Reply, Step
-from storage.folding import fold
+from storage import faq_misses
 from texts import t
 from texts.user_input import INT_MAX, number
 
 FAQ = "faq"
 PAGE_SIZE = 7
-MIN_SCORE = 2.0
 
 
-@dataclass(frozen=True)
-class Entry:
-    target: str  # "faq:q:<id>" for an answer, or a menu payload for an intent
-    keywords: tuple[str, ...]  # folded
-    words: frozenset[str]  # folded question words, minus stopwords
+def _ranker(ctx: Context) -> Ranker:
+    """The FAQ's answers and search.toml's menu entries as candidates, read the way people type."""
+    content = ctx.content
+    writing = content.section("search.writing")
+    names = [content.campaign["app_name"], *content.tree.get("campaign", {}).get("app_name_spellings", [])]
+    vocabulary = Vocabulary.from_content(writing, names, writing["app"])
+    candidates = [
+        Candidate(
+            f"{FAQ}:q:{q['id']}",
+            title=content.render(t(f"faq.questions.{i}.question")),
+            keywords=q.get("keywords", []),
+            answer=content.render(t(f"faq.questions.{i}.answer")),
+        )
+        for i, q in enumerate(content.section("faq.questions"))
+    ]
+    candidates += [
+        Candidate(i["payload"], title=content.render(t(i["title"])) if "title" in i else "", keywords=i["keywords"])
+        for i in content.section("search.intents")
+    ]
+    small_talk = {kind: v["phrases"] for kind, v in content.section("small_talk").items() if isinstance(v, dict)}
+    return Ranker(
+        candidates,
+        vocabulary,
+        stopwords=content.section("search.stopwords"),
+        small_talk=small_talk,
+        fillers=content.section("small_talk.fillers"),
+    )
 
 
 class FaqIndex:
-    """Keyword search over the FAQ and the intents of content/vi/search.toml.
-
-    A keyword found as whole words scores 1 + its word count (longer phrases are more telling);
-    each question word found scores 0.5. Accents are folded away on both sides.
-    """
+    """The FAQ's ids in content order, and the ranker built over it, once per content."""
 
     def __init__(self, ctx: Context) -> None:
-        stop = {fold(w) for w in ctx.content.section("search.stopwords")}
         self.ids = [q["id"] for q in ctx.content.section("faq.questions")]
-        self.entries: list[Entry] = []
-        for i, q in enumerate(ctx.content.section("faq.questions")):
-            question = ctx.content.render(t(f"faq.questions.{i}.question"))
-            self.entries.append(
-                Entry(
-                    f"{FAQ}:q:{q['id']}",
-                    tuple(fold(k) for k in q.get("keywords", [])),
-                    frozenset(fold(question).split()) - stop,
-                )
-            )
-        for intent in ctx.content.section("search.intents"):
-            self.entries.append(Entry(intent["payload"], tuple(fold(k) for k in intent["keywords"]), frozenset()))
-
-    def search(self, text: str) -> list[tuple[float, str]]:
-        folded = fold(text)
-        padded = f" {folded} "
-        words = set(folded.split())
-        scored = []
-        for order, entry in enumerate(self.entries):
-            score: float = sum(1 + len(k.split()) for k in entry.keywords if k and f" {k} " in padded)
-            score += 0.5 * len(entry.words & words)
-            if score >= MIN_SCORE:
-                scored.append((score, -order, entry.target))
-        scored.sort(reverse=True)
-        return [(score, target) for score, _, target in scored]
+        self.ranker = _ranker(ctx)
 
 
 _indexes: dict[int, FaqIndex] = {}
@@ -94,13 +87,38 @@ def page(ctx: Context, number: int, edit: bool) -> Reply:
     return Reply(t("faq.list", page=number + 1, pages=pages), rows, edit=edit)
 
 
+def _menu_label(ctx: Context, payload: str) -> str | None:
+    return next((e.label for e in ctx.router.menu if e.payload == payload), None)
+
+
 def answer(ctx: Context, qid: str, related: Sequence[str] = ()) -> Reply:
+    """The answer, with related questions and the menu entries it points to (`offers` in
+    faq.toml: the help answer offers the person's own support points) as buttons."""
     i = index(ctx).ids.index(qid)
     rows = question_buttons(ctx, list(related))
+    for payload in ctx.content.section(f"faq.questions.{i}").get("offers", []):
+        label = _menu_label(ctx, payload)
+        if label:
+            rows.append([Button(t(label), payload=payload)])
     rows.append([Button(t("faq.all"), payload=FAQ), home_button()])
     return Reply(
         t("faq.answer", question=t(f"faq.questions.{i}.question"), answer=t(f"faq.questions.{i}.answer")), rows
     )
+
+
+def choices(ctx: Context, targets: Sequence[str]) -> Reply | None:
+    """ "Did you mean…": the close candidates as buttons; None when fewer than two can be shown."""
+    ids = index(ctx).ids
+    rows = []
+    for target in targets:
+        if target.startswith(f"{FAQ}:q:"):
+            rows += question_buttons(ctx, [target.split(":", 2)[2]])
+        elif label := _menu_label(ctx, target):
+            rows.append([Button(t(label), payload=target)])
+    if len(rows) < 2 or not ids:
+        return None
+    rows.append([Button(t("faq.all"), payload=FAQ), home_button()])
+    return Reply("faq.choose", rows)
 
 
 async def on_button(msg: Incoming, ctx: Context) -> Step:
@@ -118,18 +136,29 @@ async def start(msg: Incoming, ctx: Context) -> Step:
     return Step.end(page(ctx, 0, edit=False))
 
 
-async def by_text(msg: Incoming, ctx: Context) -> Step | None:
-    """A typed question: the best answer, with up to two close ones offered as buttons."""
-    hits = index(ctx).search(msg.text or "")
-    if not hits:
-        return None
-    best_score, best = hits[0]
+async def by_text(msg: Incoming, ctx: Context) -> Step:
+    """A typed question: its answer, or the close ones to choose from; a greeting, thanks or "ok"
+    gets a friendly word and the menu. Text that matches nothing is counted, without the person,
+    for the content team (`bluezone-bot faq misses`), and gets the "not understood" help line."""
+    text = msg.text or ""
+    reading = index(ctx).ranker.read(text)
+    if reading.small_talk:
+        return Step.end(await main_menu(ctx, f"small_talk.{reading.small_talk}.reply"))
+    if not reading.targets:
+        await faq_misses.record(ctx.db, text, ctx.user.id, ctx.now)
+        return await ctx.router.fallbacks.not_understood(msg, ctx)
+    if len(reading.targets) > 1:
+        offered = choices(ctx, reading.targets)
+        if offered is not None:
+            return Step.end(offered)
+    best = reading.targets[0]
     if not best.startswith(f"{FAQ}:q:"):
         as_button = dataclasses.replace(msg, kind=Kind.BUTTON, payload=best, text=None)
         return await ctx.router.dispatch(as_button, ctx)
+    best_score = reading.ranked[0][0]
     related = [
         target.split(":", 2)[2]
-        for score, target in hits[1:]
+        for score, target in reading.ranked[1:]
         if target.startswith(f"{FAQ}:q:") and score >= best_score / 2
     ][:2]
     return Step.end(answer(ctx, best.split(":", 2)[2], related))

@@ -547,6 +547,28 @@ class DataPurge(Base):
     at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
+class FaqMiss(Base):
+    """A typed question nothing answered, for the content team: its folded text without digits,
+    the local day, and a tag telling that day's askers apart (storage/faq_misses.py). No person."""
+
+    __tablename__ = "faq_misses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    text: Mapped[str] = mapped_column(String(200), index=True)
+    day: Mapped[dt.date] = mapped_column(Date, index=True)
+    asker: Mapped[str] = mapped_column(String(8))
+
+
+class FaqMissSalt(Base):
+    """The day's random salt for FaqMiss.asker; deleted once the day is over, so no tag can ever be
+    computed again from a person's id."""
+
+    __tablename__ = "faq_miss_salts"
+
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    salt: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
 # --- Zalo: tokens, links and media -------------------------------------------------------------
 
 

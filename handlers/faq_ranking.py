@@ -1,0 +1,226 @@
+"""Reads a typed message for what it asks: ranks the FAQ's answers and the menu entries that
+content/vi/search.toml opens by words (BM25, bm25s), and tells greetings and thanks apart."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import bm25s
+import numpy as np
+
+from handlers.phone_writing import Vocabulary
+
+# How much each field of a candidate counts: the question's title and its keywords say what it
+# answers; the answer's text only helps (it mentions neighbouring subjects). A keyword found
+# whole, in order, in the message is the surest sign; it scores per word it has.
+TITLE_WEIGHT = 1.0
+KEYWORDS_WEIGHT = 1.0
+ANSWER_WEIGHT = 0.3
+PHRASE_BONUS = 1.0
+# Below this, or with no telling word in common, a message is not understood; the title and
+# keywords alone must weigh MIN_FOCUSED.
+MIN_SCORE = 2.0
+MIN_FOCUSED = 1.0
+# A keyword is found with up to this many other words inside it ("cài [Bluezone] để làm gì").
+GAP = 2
+# Runners-up within this share of the best are offered with it, as buttons to choose from.
+CLOSE = 0.9
+MAX_CHOICES = 3
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """Something a message can be asking for: an FAQ answer ("faq:q:<id>") or a menu payload."""
+
+    target: str
+    title: str = ""
+    keywords: Sequence[str] = ()
+    answer: str = ""
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What a message asks. `targets`: the best first; one means sure, several mean "did you mean
+    one of these?", none means nothing matched. `small_talk`: a greeting, thanks, "ok" (its kind)."""
+
+    targets: tuple[str, ...] = ()
+    small_talk: str | None = None
+    ranked: tuple[tuple[float, str], ...] = field(default=(), compare=False)
+
+    @property
+    def understood(self) -> bool:
+        return bool(self.targets or self.small_talk)
+
+
+def _features(words: Sequence[str]) -> list[str]:
+    """Single words and word pairs: Vietnamese words are mostly two syllables ("dien thoai",
+    "bo nho"), and a pair tells far more than its halves."""
+    return [*words, *(f"{a}_{b}" for a, b in itertools.pairwise(words))]
+
+
+class _Field:
+    """One BM25 index over one field of every candidate."""
+
+    def __init__(self, documents: list[list[str]]) -> None:
+        self.model = bm25s.BM25(k1=1.2, b=0.75)
+        self.model.index(documents, show_progress=False)
+        self.vocabulary = set(self.model.vocab_dict)
+
+    def scores(self, query: list[str]) -> np.ndarray:
+        known = [f for f in query if f in self.vocabulary]
+        if not known:
+            return np.zeros(self.model.scores["num_docs"], dtype=np.float32)
+        return self.model.get_scores(known)
+
+
+class Ranker:
+    def __init__(
+        self,
+        candidates: Sequence[Candidate],
+        vocabulary: Vocabulary,
+        stopwords: Iterable[str],
+        small_talk: Mapping[str, Sequence[str]],
+        fillers: Iterable[str] = (),
+    ) -> None:
+        self.vocabulary = vocabulary
+        self.targets = [c.target for c in candidates]
+        self.intent = [not c.target.startswith("faq:") for c in candidates]
+        self.stopwords = {w for s in stopwords for w in vocabulary.read(s)}
+        titles = [vocabulary.read(c.title) for c in candidates]
+        keywords = [[vocabulary.read(k) for k in c.keywords] for c in candidates]
+        answers = [vocabulary.read(c.answer) for c in candidates]
+        self.phrases = [[tuple(k) for k in ks if k] for ks in keywords]
+        # The words that may make a candidate eligible: its title's and keywords' (its answer
+        # mentions too much besides: a question about Wi-Fi speed is not about Bluetooth).
+        self.words = [set(t) | {w for k in ks for w in k} for t, ks in zip(titles, keywords, strict=True)]
+        self.marks: list[dict[str, set[str | None]]] = []
+        for c in candidates:
+            known: dict[str, set[str | None]] = {}
+            for piece in (c.title, *c.keywords):
+                for w, m in vocabulary.read_marked(piece):
+                    known.setdefault(w, set()).add(m)
+            self.marks.append(known)
+        self.pairs = [
+            {p for ws in (t, *ks) for p in itertools.pairwise(ws)} for t, ks in zip(titles, keywords, strict=True)
+        ]
+        self.fields = [
+            (TITLE_WEIGHT, _Field([_features(t) for t in titles]), True),
+            # Each keyword feature once: spellings of one word ("bluetooth", "blutut") read alike.
+            (
+                KEYWORDS_WEIGHT,
+                _Field([list(dict.fromkeys(f for k in ks for f in _features(k))) for ks in keywords]),
+                True,
+            ),
+            (ANSWER_WEIGHT, _Field([_features(a) for a in answers]), False),
+        ]
+        # Small talk: kinds in the content's order (thanks before greetings: "chào, cảm ơn nhé"
+        # is thanks), each a set of phrases; a message made of nothing else is small talk.
+        self.small_talk = [(kind, [tuple(vocabulary.read(p)) for p in phrases]) for kind, phrases in small_talk.items()]
+        self.fillers = {w for f in fillers for w in vocabulary.read(f)}
+
+    def rank(self, text: str) -> list[tuple[float, str]]:
+        """Every candidate with a telling word in common with `text`, best first, with its score."""
+        marked = self.vocabulary.read_marked(text)
+        words = [w for w, _ in marked]
+        if not words:
+            return []
+        query = list(dict.fromkeys(_features(words)))
+        typed_marks: dict[str, set[str | None]] = {}
+        for w, m in marked:
+            if w not in self.stopwords:
+                typed_marks.setdefault(w, set()).add(m)
+        # The weight of the telling words and pairs on the title and keywords: common words
+        # ("làm sao", "số") add to the ranking, never to the evidence.
+        total = np.zeros(len(self.targets), dtype=np.float64)
+        for weight, index, _ in self.fields:
+            total += weight * index.scores(query)
+        padded = tuple(words)
+        ranked = []
+        for i, target in enumerate(self.targets):
+            # The telling words this candidate has, as typed: "tiền" is not the "tiện" of its title.
+            telling = {
+                w
+                for w, ms in typed_marks.items()
+                if w in self.words[i] and (None in ms or ms & self.marks[i].get(w, set()))
+            }
+            evidence = [f for f in query if telling & set(f.split("_"))]
+            focused = sum(
+                weight * float(index.scores(evidence)[i])
+                for weight, index, counted in self.fields
+                if counted and evidence
+            )
+            found = [p for p in self.phrases[i] if _contains(padded, p, exact=self.intent[i])]
+            bonus = PHRASE_BONUS * sum(len(p) for p in found)
+            pairs = {p for p in itertools.pairwise(words) if telling & set(p)}
+            if not self._eligible(i, found, telling, pairs, focused + bonus):
+                continue
+            ranked.append((float(total[i]) + bonus, target))
+        ranked.sort(key=lambda r: -r[0])
+        return ranked
+
+    def _eligible(
+        self, i: int, found: list[tuple[str, ...]], telling: set[str], pairs: set[tuple[str, str]], focused: float
+    ) -> bool:
+        """Whether the message says enough about candidate `i` to be answered with it. A menu
+        entry opens a whole flow: one of its keywords must be there. An answer needs a telling word
+        of its title or keywords (or a keyword of several common words: "la gi"), and enough
+        weight on its title and keywords alone: its answer's text mentions much besides."""
+        if self.intent[i]:
+            return bool(found)
+        if focused < MIN_FOCUSED:
+            return False
+        # One shared word alone is not enough unless it is a keyword by itself ("pin", "gps"):
+        # folded, "bao" is "báo" (a warning) and "bao" (how much), "số" a number or a count.
+        if any(len(p) > 1 or p[0] in telling for p in found):
+            return True
+        return len(telling) >= 2 or bool(pairs & self.pairs[i])
+
+    def small_talk_kind(self, text: str) -> str | None:
+        words = self.vocabulary.read(text)
+        if not words:
+            return None
+        found = None
+        covered = [w in self.fillers for w in words]
+        for kind, phrases in self.small_talk:
+            for phrase in phrases:
+                for start in _occurrences(words, phrase):
+                    covered[start : start + len(phrase)] = [True] * len(phrase)
+                    found = found or kind
+        return found if found and all(covered) else None
+
+    def read(self, text: str) -> Reading:
+        kind = self.small_talk_kind(text)
+        if kind:
+            return Reading(small_talk=kind)
+        ranked = [r for r in self.rank(text) if r[0] >= MIN_SCORE]
+        if not ranked:
+            return Reading(ranked=tuple(ranked))
+        best = ranked[0][0]
+        close = [target for score, target in ranked[:MAX_CHOICES] if score >= CLOSE * best]
+        return Reading(targets=tuple(close), ranked=tuple(ranked))
+
+
+def _occurrences(words: Sequence[str], phrase: tuple[str, ...]) -> list[int]:
+    n = len(phrase)
+    return [i for i in range(len(words) - n + 1) if n and tuple(words[i : i + n]) == phrase]
+
+
+def _contains(words: tuple[str, ...], phrase: tuple[str, ...], exact: bool = False) -> bool:
+    """`phrase` in `words`, in order, with at most GAP other words inside it (none if `exact`)."""
+    if not phrase:
+        return False
+    if exact:
+        return bool(_occurrences(words, phrase))
+    for start in (i for i, w in enumerate(words) if w == phrase[0]):
+        at, skipped = start, 0
+        for word in phrase[1:]:
+            nxt = next((j for j in range(at + 1, min(len(words), at + 2 + GAP - skipped)) if words[j] == word), None)
+            if nxt is None:
+                break
+            skipped += nxt - at - 1
+            at = nxt
+        else:
+            return True
+    return False
