@@ -91,7 +91,7 @@ class Ranker:
         titles = [vocabulary.read(c.title) for c in candidates]
         keywords = [[vocabulary.read(k) for k in c.keywords] for c in candidates]
         answers = [vocabulary.read(c.answer) for c in candidates]
-        self.phrases = [[tuple(k) for k in ks if k] for ks in keywords]
+        self.phrases = [list(dict.fromkeys(tuple(k) for k in ks if k)) for ks in keywords]
         # The words that may make a candidate eligible: its title's and keywords' (its answer
         # mentions too much besides: a question about Wi-Fi speed is not about Bluetooth).
         self.words = [set(t) | {w for k in ks for w in k} for t, ks in zip(titles, keywords, strict=True)]
@@ -151,8 +151,9 @@ class Ranker:
                 for weight, index, counted in self.fields
                 if counted and evidence
             )
-            found = [p for p in self.phrases[i] if _contains(padded, p, exact=self.intent[i])]
-            bonus = PHRASE_BONUS * sum(len(p) for p in found)
+            found = [p for p in self.phrases[i] if _contains(padded, p)]
+            # A menu entry is only ever found by its keywords, so a found one weighs double.
+            bonus = PHRASE_BONUS * sum(len(p) for p in found) * (2 if self.intent[i] else 1)
             pairs = {p for p in itertools.pairwise(words) if telling & set(p)}
             if not self._eligible(i, found, telling, pairs, focused + bonus):
                 continue
@@ -175,7 +176,10 @@ class Ranker:
         # folded, "bao" is "báo" (a warning) and "bao" (how much), "số" a number or a count.
         if any(len(p) > 1 or p[0] in telling for p in found):
             return True
-        return len(telling) >= 2 or bool(pairs & self.pairs[i])
+        # Two telling words, unless they are one word of two syllables: "man hinh" (screen)
+        # alone says nothing of whether it is about the app.
+        joined = {w for p in pairs & self.pairs[i] for w in p}
+        return len(telling - joined) + bool(joined & telling) >= 2
 
     def small_talk_kind(self, text: str) -> str | None:
         words = self.vocabulary.read(text)
