@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from bot.commands import data, roles, service, tally, venues, zalo
+from bot.commands import data, faq, roles, service, tally, venues, zalo
 
 
 @click.group()
@@ -29,6 +29,7 @@ main.add_command(tally.tally)
 main.add_command(tally.figures)
 main.add_command(tally.target)
 main.add_command(zalo.zalo)
+main.add_command(faq.faq)
 
 
 if __name__ == "__main__":

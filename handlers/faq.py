@@ -13,15 +13,15 @@ from handlers.router import Flow, MenuEntry
 from handlers.types import Button, Incoming, Kind, Reply, Step
 from storage import faq_misses
 from texts import t
+from texts.content import Content
 from texts.user_input import INT_MAX, number
 
 FAQ = "faq"
 PAGE_SIZE = 7
 
 
-def _ranker(ctx: Context) -> Ranker:
+def build_ranker(content: Content) -> Ranker:
     """The FAQ's answers and search.toml's menu entries as candidates, read the way people type."""
-    content = ctx.content
     writing = content.section("search.writing")
     names = [content.campaign["app_name"], *content.tree.get("campaign", {}).get("app_name_spellings", [])]
     vocabulary = Vocabulary.from_content(writing, names, writing["app"])
@@ -53,7 +53,7 @@ class FaqIndex:
 
     def __init__(self, ctx: Context) -> None:
         self.ids = [q["id"] for q in ctx.content.section("faq.questions")]
-        self.ranker = _ranker(ctx)
+        self.ranker = build_ranker(ctx.content)
 
 
 _indexes: dict[int, FaqIndex] = {}

@@ -16,12 +16,10 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
-from typing import Any, cast
-
-from sqlalchemy import CursorResult, delete, func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.db import dialect_insert
+from storage.db import dialect_insert, rows_changed
 from storage.folding import fold
 from storage.models import FaqMiss, FaqMissSalt
 from texts.formats import local_date
@@ -85,6 +83,6 @@ async def prune(session: AsyncSession, now: dt.datetime) -> int:
     """Delete misses older than KEPT_DAYS and every salt of a day that is over."""
     today = local_date(now)
     cutoff = today - dt.timedelta(days=KEPT_DAYS)
-    old = cast("CursorResult[Any]", await session.execute(delete(FaqMiss).where(FaqMiss.day < cutoff))).rowcount
+    old = rows_changed(await session.execute(delete(FaqMiss).where(FaqMiss.day < cutoff)))
     await session.execute(delete(FaqMissSalt).where(FaqMissSalt.day < today))
-    return old or 0
+    return old
