@@ -138,6 +138,7 @@ class Ranker:
             total += weight * index.scores(query)
         padded = tuple(words)
         ranked = []
+        weighed: dict[tuple[str, ...], np.ndarray] = {}
         for i, target in enumerate(self.targets):
             # The telling words this candidate has, as typed: "tiền" is not the "tiện" of its title.
             telling = {
@@ -146,11 +147,13 @@ class Ranker:
                 if w in self.words[i] and (None in ms or ms & self.marks[i].get(w, set()))
             }
             evidence = [f for f in query if telling & set(f.split("_"))]
-            focused = sum(
-                weight * float(index.scores(evidence)[i])
-                for weight, index, counted in self.fields
-                if counted and evidence
-            )
+            key = tuple(evidence)
+            if key not in weighed:  # most candidates share the same evidence: score it once
+                weighed[key] = sum(
+                    (weight * index.scores(evidence) for weight, index, counted in self.fields if counted and evidence),
+                    np.zeros(len(self.targets)),
+                )
+            focused = float(weighed[key][i])
             found = [p for p in self.phrases[i] if _contains(padded, p)]
             # A menu entry is only ever found by its keywords, so a found one weighs double.
             bonus = PHRASE_BONUS * sum(len(p) for p in found) * (2 if self.intent[i] else 1)
