@@ -107,15 +107,15 @@ def answer(ctx: Context, qid: str, related: Sequence[str] = ()) -> Reply:
 
 
 def choices(ctx: Context, targets: Sequence[str]) -> Reply | None:
-    """ "Did you mean…": the close candidates as buttons; None when fewer than two can be shown."""
-    ids = index(ctx).ids
+    """The close candidates as buttons, to pick the one meant; None when fewer than two can be
+    shown (a menu entry without a menu button of its own, such as the Android guide, is left out)."""
     rows = []
     for target in targets:
         if target.startswith(f"{FAQ}:q:"):
             rows += question_buttons(ctx, [target.split(":", 2)[2]])
         elif label := _menu_label(ctx, target):
             rows.append([Button(t(label), payload=target)])
-    if len(rows) < 2 or not ids:
+    if len(rows) < 2:
         return None
     rows.append([Button(t("faq.all"), payload=FAQ), home_button()])
     return Reply("faq.choose", rows)

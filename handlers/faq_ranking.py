@@ -121,7 +121,7 @@ class Ranker:
         self.fillers = {w for f in fillers for w in vocabulary.read(f)}
 
     def rank(self, text: str) -> list[tuple[float, str]]:
-        """Every candidate with a telling word in common with `text`, best first, with its score."""
+        """Every candidate `text` says enough about (`_eligible`), best first, with its score."""
         marked = self.vocabulary.read_marked(text)
         words = [w for w, _ in marked]
         if not words:
@@ -131,8 +131,6 @@ class Ranker:
         for w, m in marked:
             if w not in self.stopwords:
                 typed_marks.setdefault(w, set()).add(m)
-        # The weight of the telling words and pairs on the title and keywords: common words
-        # ("làm sao", "số") add to the ranking, never to the evidence.
         total = np.zeros(len(self.targets), dtype=np.float64)
         for weight, index, _ in self.fields:
             total += weight * index.scores(query)
@@ -146,6 +144,8 @@ class Ranker:
                 for w, ms in typed_marks.items()
                 if w in self.words[i] and (None in ms or ms & self.marks[i].get(w, set()))
             }
+            # The weight of the telling words and pairs on the title and keywords: common words
+            # ("làm sao", "số") add to the ranking, never to the evidence.
             evidence = [f for f in query if telling & set(f.split("_"))]
             key = tuple(evidence)
             if key not in weighed:  # most candidates share the same evidence: score it once
@@ -204,6 +204,12 @@ class Ranker:
         ranked = [r for r in self.rank(text) if r[0] >= MIN_SCORE]
         if not ranked:
             return Reading(ranked=tuple(ranked))
+        # A menu entry's narrower form, when found at all, is what was meant: "hướng dẫn cài
+        # trên iphone" opens the iPhone guide, not the choice of platform.
+        narrower = [r for r in ranked if r[1].startswith(f"{ranked[0][1]}:")]
+        if narrower:
+            ranked.remove(narrower[0])
+            ranked[0] = (ranked[0][0], narrower[0][1])
         best = ranked[0][0]
         close = [target for score, target in ranked[:MAX_CHOICES] if score >= CLOSE * best]
         return Reading(targets=tuple(close), ranked=tuple(ranked))

@@ -155,3 +155,10 @@ def test_faq_misses_command_lists_phrasings_of_three_people(tmp_path, monkeypatc
     assert "bluezone co ban cho may tinh khong" in result.output
     assert "hoi rieng mot nguoi" not in result.output
     assert CliRunner().invoke(main, ["faq", "misses", "--min-people", "1"]).exit_code != 0
+
+
+async def test_a_named_platform_opens_its_own_guide(service):
+    chat = ChatDriver(service)
+    await chat.send("huong dan cai bluezone tren iphone")
+    assert chat.keys == ["guide.step"]
+    assert any("apps.apple.com" in url for url in chat.urls())
