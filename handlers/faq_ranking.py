@@ -220,12 +220,10 @@ def _occurrences(words: Sequence[str], phrase: tuple[str, ...]) -> list[int]:
     return [i for i in range(len(words) - n + 1) if n and tuple(words[i : i + n]) == phrase]
 
 
-def _contains(words: tuple[str, ...], phrase: tuple[str, ...], exact: bool = False) -> bool:
-    """`phrase` in `words`, in order, with at most GAP other words inside it (none if `exact`)."""
+def _contains(words: tuple[str, ...], phrase: tuple[str, ...]) -> bool:
+    """`phrase` in `words`, in order, with at most GAP other words inside it."""
     if not phrase:
         return False
-    if exact:
-        return bool(_occurrences(words, phrase))
     for start in (i for i, w in enumerate(words) if w == phrase[0]):
         at, skipped = start, 0
         for word in phrase[1:]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 import pytest
@@ -109,3 +110,19 @@ def test_phone_writing_is_read_as_words(typed, read_as):
 
 
 _RANKER = build_ranker(Content.load())
+
+
+@given(st.text(max_size=60))
+@settings(max_examples=300, deadline=None)
+def test_reading_gives_plain_words_and_reading_them_again_changes_nothing(text):
+    words = _RANKER.vocabulary.read(text)
+    assert all(re.fullmatch("[a-z0-9]+", w) for w in words), words
+    assert _RANKER.vocabulary.read(" ".join(words)) == words
+
+
+@given(st.lists(st.sampled_from("abcde"), max_size=8), st.lists(st.sampled_from("abcde"), min_size=1, max_size=3))
+def test_a_keyword_written_whole_is_always_found(words, phrase):
+    from handlers.faq_ranking import _contains
+
+    for cut in range(len(words) + 1):
+        assert _contains((*words[:cut], *phrase, *words[cut:]), tuple(phrase))
