@@ -126,3 +126,20 @@ def test_a_keyword_written_whole_is_always_found(words, phrase):
 
     for cut in range(len(words) + 1):
         assert _contains((*words[:cut], *phrase, *words[cut:]), tuple(phrase))
+
+
+def test_no_abbreviation_hides_a_word_the_faq_uses(content):
+    """A spelling is compared folded: one that is also a word ("sai", wrong) would be rewritten
+    wherever that word is typed. "app" is meant: the FAQ's "app gì" is "ứng dụng gì" too."""
+    used = set()
+    for i, question in enumerate(content.section("faq.questions")):
+        used |= set(fold(content.render(t(f"faq.questions.{i}.question"))).split())
+        used |= {w for k in question.get("keywords", []) for w in fold(k).split()}
+    used |= {w for intent in content.section("search.intents") for k in intent["keywords"] for w in fold(k).split()}
+    hidden = {
+        spelling
+        for meaning, spellings in content.section("search.writing.abbreviations").items()
+        for spelling in spellings
+        if fold(spelling) in used and fold(spelling) != fold(meaning)
+    }
+    assert hidden == {"app"}
