@@ -61,18 +61,26 @@ def _features(words: Sequence[str]) -> list[str]:
 
 
 class _Field:
-    """One BM25 index over one field of every candidate."""
+    """One BM25 index over one field of every candidate, kept as each feature's scores: a BM25
+    score is the sum of its query features' scores, so a query is a few additions."""
 
     def __init__(self, documents: list[list[str]]) -> None:
-        self.model = bm25s.BM25(k1=1.2, b=0.75)
-        self.model.index(documents, show_progress=False)
-        self.vocabulary = set(self.model.vocab_dict)
+        model = bm25s.BM25(k1=1.2, b=0.75)
+        model.index(documents, show_progress=False)
+        self.size = len(documents)
+        self.vectors = {
+            feature: np.asarray(model.get_scores([feature]), dtype=np.float64)
+            for feature in model.vocab_dict
+            if feature
+        }
 
-    def scores(self, query: list[str]) -> np.ndarray:
-        known = [f for f in query if f in self.vocabulary]
-        if not known:
-            return np.zeros(self.model.scores["num_docs"], dtype=np.float32)
-        return self.model.get_scores(known)
+    def scores(self, query: Iterable[str]) -> np.ndarray:
+        total = np.zeros(self.size, dtype=np.float64)
+        for feature in query:
+            vector = self.vectors.get(feature)
+            if vector is not None:
+                total += vector
+        return total
 
 
 class Ranker:
@@ -122,7 +130,9 @@ class Ranker:
 
     def rank(self, text: str) -> list[tuple[float, str]]:
         """Every candidate `text` says enough about (`_eligible`), best first, with its score."""
-        marked = self.vocabulary.read_marked(text)
+        return self._rank(self.vocabulary.read_marked(text))
+
+    def _rank(self, marked: list[tuple[str, str | None]]) -> list[tuple[float, str]]:
         words = [w for w, _ in marked]
         if not words:
             return []
@@ -135,8 +145,9 @@ class Ranker:
         for weight, index, _ in self.fields:
             total += weight * index.scores(query)
         padded = tuple(words)
+        present = set(words)
+        parts = {f: set(f.split("_")) for f in query}
         ranked = []
-        weighed: dict[tuple[str, ...], np.ndarray] = {}
         for i, target in enumerate(self.targets):
             # The telling words this candidate has, as typed: "tiền" is not the "tiện" of its title.
             telling = {
@@ -146,15 +157,11 @@ class Ranker:
             }
             # The weight of the telling words and pairs on the title and keywords: common words
             # ("làm sao", "số") add to the ranking, never to the evidence.
-            evidence = [f for f in query if telling & set(f.split("_"))]
-            key = tuple(evidence)
-            if key not in weighed:  # most candidates share the same evidence: score it once
-                weighed[key] = sum(
-                    (weight * index.scores(evidence) for weight, index, counted in self.fields if counted and evidence),
-                    np.zeros(len(self.targets)),
-                )
-            focused = float(weighed[key][i])
-            found = [p for p in self.phrases[i] if _contains(padded, p)]
+            evidence = [f for f in query if telling & parts[f]]
+            focused = sum(
+                weight * float(index.scores(evidence)[i]) for weight, index, counted in self.fields if counted
+            )
+            found = [p for p in self.phrases[i] if p[0] in present and _contains(padded, p)]
             # A menu entry is only ever found by its keywords, so a found one weighs double.
             bonus = PHRASE_BONUS * sum(len(p) for p in found) * (2 if self.intent[i] else 1)
             pairs = {p for p in itertools.pairwise(words) if telling & set(p)}
@@ -185,7 +192,9 @@ class Ranker:
         return len(telling - joined) + bool(joined & telling) >= 2
 
     def small_talk_kind(self, text: str) -> str | None:
-        words = self.vocabulary.read(text)
+        return self._small_talk_kind(self.vocabulary.read(text))
+
+    def _small_talk_kind(self, words: list[str]) -> str | None:
         if not words:
             return None
         found = None
@@ -198,10 +207,12 @@ class Ranker:
         return found if found and all(covered) else None
 
     def read(self, text: str) -> Reading:
-        kind = self.small_talk_kind(text)
+        """Small talk, or the candidates `text` asks for: the best, with those close to it."""
+        marked = self.vocabulary.read_marked(text)
+        kind = self._small_talk_kind([w for w, _ in marked])
         if kind:
             return Reading(small_talk=kind)
-        ranked = [r for r in self.rank(text) if r[0] >= MIN_SCORE]
+        ranked = [r for r in self._rank(marked) if r[0] >= MIN_SCORE]
         if not ranked:
             return Reading(ranked=tuple(ranked))
         # A menu entry's narrower form, when found at all, is what was meant: "hướng dẫn cài

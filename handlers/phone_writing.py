@@ -85,8 +85,9 @@ class Vocabulary:
         out: list[tuple[str, str | None]] = []
         plain = [w for w, _ in typed]
         i = 0
+        starts = {phrase[0] for phrase, _ in self.phrases}
         while i < len(typed):
-            for phrase, meaning in self.phrases:
+            for phrase, meaning in self.phrases if plain[i] in starts else ():
                 if tuple(plain[i : i + len(phrase)]) == phrase:
                     out += [(w, None) for w in meaning]
                     i += len(phrase)
