@@ -28,7 +28,7 @@ def _plain(text: str) -> tuple[str, ...]:
 class Vocabulary:
     """The rewrites of content/vi/search.toml ([writing]) and the app's names (campaign.toml).
 
-    `words`: one typed word → the words it stands for ("ko" → "khong"); `phrases`: a run of typed
+    `words`: one typed word → the words it stands for ("ko" → "khong"; none for "ad"); `phrases`: a run of typed
     words → the words it stands for ("blue zone" → "ung dung"), longest first; `symbols`: emoji and
     the like, which folding would drop, → words ("👍" → "ok").
     """
@@ -48,6 +48,8 @@ class Vocabulary:
                     words[typed[0]] = _plain(meaning)
                 elif typed:
                     phrases[typed] = _plain(meaning)
+        for spelling in writing.get("dropped", []):
+            words[fold(spelling)] = ()
         for name in app_names:
             typed = _plain(name)
             if typed:
