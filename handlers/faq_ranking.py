@@ -4,6 +4,7 @@ content/vi/search.toml opens by words (BM25, bm25s), and tells greetings and tha
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -11,6 +12,10 @@ import bm25s
 import numpy as np
 
 from handlers.phone_writing import Vocabulary
+
+# bm25s sets its own logger to DEBUG when imported (so the service's level does not apply) and
+# announces every index it builds: put it back under the root logger's level.
+logging.getLogger("bm25s").setLevel(logging.NOTSET)
 
 # How much each field of a candidate counts: the question's title and its keywords say what it
 # answers; the answer's text only helps (it mentions neighbouring subjects). A keyword found
