@@ -51,19 +51,13 @@ def build_ranker(content: Content) -> Ranker:
 class FaqIndex:
     """The FAQ's ids in content order, and the ranker built over it, once per content."""
 
-    def __init__(self, ctx: Context) -> None:
-        self.ids = [q["id"] for q in ctx.content.section("faq.questions")]
-        self.ranker = build_ranker(ctx.content)
-
-
-_indexes: dict[int, FaqIndex] = {}
+    def __init__(self, content: Content) -> None:
+        self.ids = [q["id"] for q in content.section("faq.questions")]
+        self.ranker = build_ranker(content)
 
 
 def index(ctx: Context) -> FaqIndex:
-    key = id(ctx.content)
-    if key not in _indexes:
-        _indexes[key] = FaqIndex(ctx)
-    return _indexes[key]
+    return ctx.content.derived("faq.index", FaqIndex)
 
 
 def question_buttons(ctx: Context, ids: list[str]) -> list[list[Button]]:
