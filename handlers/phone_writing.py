@@ -77,13 +77,9 @@ class Vocabulary:
         typed: list[tuple[str, str | None]] = []
         for raw in _RAW_WORD.findall(text):
             folded = fold(raw).split()
-            if len(folded) != 1:
-                typed += [(w, None) for w in folded]
-                continue
-            word = folded[0]
-            if word not in self.words:
-                word = squeeze(word)
-            typed.append((word, marks(raw) if not raw.isascii() else None))
+            # Marks tell words apart only for a word that folds to one word ("0Ð1" folds to two).
+            marked = marks(raw) if len(folded) == 1 and not raw.isascii() else None
+            typed += [(w if w in self.words else squeeze(w), marked) for w in folded]
         out: list[tuple[str, str | None]] = []
         plain = [w for w, _ in typed]
         i = 0

@@ -6,7 +6,7 @@ import re
 from collections import Counter
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from handlers.faq import build_ranker
@@ -113,6 +113,7 @@ _RANKER = build_ranker(Content.load())
 
 
 @given(st.text(max_size=60))
+@example("0ÐAA")  # a letter folding drops splits the word: each part is squeezed all the same
 @settings(max_examples=300, deadline=None)
 def test_reading_gives_plain_words_and_reading_them_again_changes_nothing(text):
     words = _RANKER.vocabulary.read(text)
