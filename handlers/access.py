@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from handlers.buttons import Register
 from handlers.communes import commune_label
 from handlers.context import Context
 from handlers.menu import home_button
+from handlers.payload import Payload
 from handlers.types import Button, Reply, Step
 from storage import roles, volunteers
 from storage.roles import Decision, Refusal, Role
@@ -62,7 +64,7 @@ async def refusal(ctx: Context, decision: Decision, role: Role, unit_code: str) 
         text = t("access.pending", commune=where)
     elif role is Role.VOLUNTEER:
         text = t("access.no_role_volunteer")
-        rows.insert(0, [Button(t("volunteer.register_button"), payload="reg:start")])
+        rows.insert(0, [Button(t("volunteer.register_button"), payload=Register().pack())])
     else:
         text = t("access.no_role", role=role_name)
     return Step.end(Reply(text, rows))
@@ -90,18 +92,18 @@ async def in_commune(
     role: Role,
     go: Callable[[Context, str], Awaitable[Step]],
     *,
-    payload: str,
+    choice: Callable[[str], Payload],
     choose: Text,
     picker: Callable[[], Step],
 ) -> Step:
     """Act as `role` in a commune: the person's only one at once; a choice (buttons
-    "<payload>:<code>") when they hold the role in several; the commune picker for officers and
+    `choice(code)`) when they hold the role in several; the commune picker for officers and
     admins, who cover many; otherwise the refusal that says why."""
     communes = await roles.communes_for(ctx.db, ctx.user.id, role)
     if len(communes) == 1:
         return await go(ctx, communes[0])
     if communes:
-        rows = [[Button(unit_name(ctx, c), payload=f"{payload}:{c}")] for c in communes]
+        rows = [[Button(unit_name(ctx, c), payload=choice(c).pack())] for c in communes]
         rows.append([home_button()])
         return Step.end(Reply(choose, rows))
     if await roles.has_any(ctx.db, ctx.user.id, {Role.PROVINCE_OFFICER, Role.ADMIN}):

@@ -6,15 +6,14 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from handlers.buttons import Faq, FaqAnswer, FaqPage
 from handlers.context import Context
 from handlers.menu import home_button
 from handlers.router import Flow, MenuEntry
 from handlers.types import Button, Incoming, Kind, Reply, Step
 from storage.folding import fold
 from texts import t
-from texts.user_input import INT_MAX, number
 
-FAQ = "faq"
 PAGE_SIZE = 7
 MIN_SCORE = 2.0
 
@@ -41,7 +40,7 @@ class FaqIndex:
             question = ctx.content.render(t(f"faq.questions.{i}.question"))
             self.entries.append(
                 Entry(
-                    f"{FAQ}:q:{q['id']}",
+                    FaqAnswer(q["id"]).pack(),
                     tuple(fold(k) for k in q.get("keywords", [])),
                     frozenset(fold(question).split()) - stop,
                 )
@@ -75,7 +74,7 @@ def index(ctx: Context) -> FaqIndex:
 
 def question_buttons(ctx: Context, ids: list[str]) -> list[list[Button]]:
     position = {qid: i for i, qid in enumerate(index(ctx).ids)}
-    return [[Button(t(f"faq.questions.{position[q]}.question"), payload=f"{FAQ}:q:{q}")] for q in ids]
+    return [[Button(t(f"faq.questions.{position[q]}.question"), payload=FaqAnswer(q).pack())] for q in ids]
 
 
 def page(ctx: Context, number: int, edit: bool) -> Reply:
@@ -85,9 +84,9 @@ def page(ctx: Context, number: int, edit: bool) -> Reply:
     rows = question_buttons(ctx, ids[number * PAGE_SIZE : (number + 1) * PAGE_SIZE])
     nav = []
     if number > 0:
-        nav.append(Button(t("common.back"), payload=f"{FAQ}:p:{number - 1}"))
+        nav.append(Button(t("common.back"), payload=FaqPage(number - 1).pack()))
     if number + 1 < pages:
-        nav.append(Button(t("faq.more"), payload=f"{FAQ}:p:{number + 1}"))
+        nav.append(Button(t("faq.more"), payload=FaqPage(number + 1).pack()))
     if nav:
         rows.append(nav)
     rows.append([home_button()])
@@ -97,21 +96,24 @@ def page(ctx: Context, number: int, edit: bool) -> Reply:
 def answer(ctx: Context, qid: str, related: Sequence[str] = ()) -> Reply:
     i = index(ctx).ids.index(qid)
     rows = question_buttons(ctx, list(related))
-    rows.append([Button(t("faq.all"), payload=FAQ), home_button()])
+    rows.append([Button(t("faq.all"), payload=Faq().pack()), home_button()])
     return Reply(
         t("faq.answer", question=t(f"faq.questions.{i}.question"), answer=t(f"faq.questions.{i}.answer")), rows
     )
 
 
-async def on_button(msg: Incoming, ctx: Context) -> Step:
-    """faq → first page; faq:p:N → page N; faq:q:<id> → that answer."""
-    parts = (msg.payload or "").split(":")
-    if len(parts) == 3 and parts[1] == "q" and parts[2] in index(ctx).ids:
-        return Step.end(answer(ctx, parts[2]))
-    shown = number(parts[2], INT_MAX) if len(parts) == 3 and parts[1] == "p" else None
-    if shown is not None:
-        return Step.end(page(ctx, shown, edit=True))
-    return Step.end(page(ctx, 0, edit=len(parts) == 1))
+async def first_page(msg: Incoming, ctx: Context, _: Faq) -> Step:
+    return Step.end(page(ctx, 0, edit=True))
+
+
+async def on_page(msg: Incoming, ctx: Context, button: FaqPage) -> Step:
+    return Step.end(page(ctx, button.page, edit=True))
+
+
+async def on_answer(msg: Incoming, ctx: Context, button: FaqAnswer) -> Step:
+    if button.question not in index(ctx).ids:
+        return await start(msg, ctx)
+    return Step.end(answer(ctx, button.question))
 
 
 async def start(msg: Incoming, ctx: Context) -> Step:
@@ -124,21 +126,20 @@ async def by_text(msg: Incoming, ctx: Context) -> Step | None:
     if not hits:
         return None
     best_score, best = hits[0]
-    if not best.startswith(f"{FAQ}:q:"):
+    found = FaqAnswer.read(best)
+    if found is None:
         as_button = dataclasses.replace(msg, kind=Kind.BUTTON, payload=best, text=None)
         return await ctx.router.dispatch(as_button, ctx)
-    related = [
-        target.split(":", 2)[2]
-        for score, target in hits[1:]
-        if target.startswith(f"{FAQ}:q:") and score >= best_score / 2
-    ][:2]
-    return Step.end(answer(ctx, best.split(":", 2)[2], related))
+    close = [FaqAnswer.read(target) for score, target in hits[1:] if score >= best_score / 2]
+    related = [c.question for c in close if c is not None][:2]
+    return Step.end(answer(ctx, found.question, related))
 
 
 FLOW = Flow(
     name="faq",
-    buttons={FAQ: on_button},
+    buttons={Faq: first_page, FaqPage: on_page, FaqAnswer: on_answer},
+    otherwise={Faq.prefix: start},
     commands={"hoidap": start, "faq": start},
     text=[by_text],
-    menu=[MenuEntry(FAQ, "menu.faq", order=20)],
+    menu=[MenuEntry(Faq(), "menu.faq", order=20)],
 )

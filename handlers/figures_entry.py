@@ -15,10 +15,21 @@ import secrets
 from typing import Any
 
 from handlers.access import in_commune, refuse_unless, unit_name
+from handlers.buttons import (
+    CancelFigures,
+    FigureIsRight,
+    Figures,
+    FiguresDay,
+    FiguresOf,
+    FixInstalled,
+    KeepFigure,
+    SaveFigures,
+    SkipFigure,
+)
 from handlers.communes import ask_commune
 from handlers.context import Context
 from handlers.menu import home_button
-from handlers.officials import FIGURES, show
+from handlers.officials import show
 from handlers.router import Flow
 from handlers.types import Button, Incoming, Kind, Reply, Step
 from storage.figures import (
@@ -121,13 +132,13 @@ def typed_words(ctx: Context, name: str) -> set[str]:
 # --- official figures (/capnhat) -----------------------------------------------------------------
 
 
-async def start(msg: Incoming, ctx: Context) -> Step:
+async def start(msg: Incoming, ctx: Context, _: Figures | None = None) -> Step:
     """/capnhat and cn: the coordinator's commune (a choice when several; officers pick any)."""
     return await in_commune(
         ctx,
         Role.COORDINATOR,
         begin,
-        payload=f"{FIGURES}:c",
+        choice=FiguresOf,
         choose=t("official.figures.choose_commune"),
         picker=lambda: ask_commune(ctx, then=FIG_PICKED, prompt="official.figures.ask_commune"),
     )
@@ -162,8 +173,8 @@ def ask(ctx: Context, field: str, reason: Text | None = None) -> Step:
         question = t("official.figures.ask_date", commune=unit_name(ctx, fig["commune"]))
         rows = [
             [
-                Button(t("official.figures.today"), payload=f"{FIGURES}:d:0"),
-                Button(t("official.figures.yesterday"), payload=f"{FIGURES}:d:1"),
+                Button(t("official.figures.today"), payload=FiguresDay(0).pack()),
+                Button(t("official.figures.yesterday"), payload=FiguresDay(1).pack()),
             ],
             [home_button()],
         ]
@@ -188,10 +199,10 @@ def ask(ctx: Context, field: str, reason: Text | None = None) -> Step:
                 if buttons
                 else t("official.figures.how_keep_typed", value=known, cancel=cancel)
             )
-            offer = Button(t("official.figures.keep", value=known), payload=f"{FIGURES}:k:{field}")
+            offer = Button(t("official.figures.keep", value=known), payload=KeepFigure(field).pack())
         elif field in OPTIONAL:
             how = t("official.figures.how_skip") if buttons else t("official.figures.how_skip_typed", cancel=cancel)
-            offer = Button(t("official.figures.skip"), payload=f"{FIGURES}:s:{field}")
+            offer = Button(t("official.figures.skip"), payload=SkipFigure(field).pack())
         else:
             how, offer = t("official.figures.how_type", cancel=cancel), None
         question = {
@@ -282,9 +293,9 @@ async def give(ctx: Context, field: str, value: int, kept: bool = False, sure: b
     problem = None if sure else doubt(fig, field, value)
     if problem is not None:
         ctx.remember(fig={**fig, "pending": {"field": field, "value": value, "kept": kept}})
-        rows = [[Button(t("official.figures.sure", value=value), payload=f"{FIGURES}:ok")]]
+        rows = [[Button(t("official.figures.sure", value=value), payload=FigureIsRight().pack())]]
         if field != "households":
-            rows.append([Button(t("official.figures.fix_installed"), payload=f"{FIGURES}:fix")])
+            rows.append([Button(t("official.figures.fix_installed"), payload=FixInstalled().pack())])
         rows.append([home_button()])
         return Step.to(FIG_ANSWER, Reply(problem, rows))
     # A kept value is stored blank: the entry carries the value in force, as an import's blank does.
@@ -323,8 +334,8 @@ async def confirmation(ctx: Context) -> Reply:
     )
     rows = [
         [
-            Button(t("official.figures.save"), payload=f"{FIGURES}:save:{fig['token']}"),
-            Button(t("common.cancel"), payload=f"{FIGURES}:no:{fig['token']}"),
+            Button(t("official.figures.save"), payload=SaveFigures(fig["token"]).pack()),
+            Button(t("common.cancel"), payload=CancelFigures(fig["token"]).pack()),
         ]
     ]
     return Reply(text, rows)
@@ -336,45 +347,53 @@ async def on_confirm_text(msg: Incoming, ctx: Context) -> Step:
     return Step.stay(Reply("official.figures.press_save"), await confirmation(ctx))
 
 
-async def on_button(msg: Incoming, ctx: Context) -> Step:
-    """cn · cn:c:<commune> · cn:d:<days ago> · cn:k:<field> keep · cn:s:<field> skip · cn:ok a
-    doubted value is right · cn:fix re-type the installed count · cn:save:<token> · cn:no:<token>."""
-    parts = (msg.payload or "").split(":")
-    action = parts[1] if len(parts) > 1 else ""
-    arg = parts[2] if len(parts) > 2 else ""
-    if action == "c" and ctx.communes.get(arg) is not None:
-        return await begin(ctx, arg)
-    if action in ("", "c"):
+async def start_in(msg: Incoming, ctx: Context, button: FiguresOf) -> Step:
+    """cn:c:<commune>: that commune's figures."""
+    if ctx.communes.get(button.commune) is None:
         return await start(msg, ctx)
+    return await begin(ctx, button.commune)
+
+
+async def on_end(msg: Incoming, ctx: Context, button: SaveFigures | CancelFigures) -> Step:
+    """cn:save:<token> · cn:no:<token>: of the entry open (an older entry's button leaves it open)."""
     fig = ctx.draft.get("fig")
     if not fig:
         return stale()
-    if action in ("save", "no") and arg != fig.get("token"):
-        # A button of an entry saved or cancelled before: the one being entered stays open.
+    if button.token != fig.get("token"):
         step = await advance(ctx)
         return Step((Reply("official.figures.stale_open"), *step.replies), step.state)
-    if action == "save":
+    if isinstance(button, SaveFigures):
         return await save(ctx)
-    if action == "no":
-        rows = [[Button(t("official.figures.again"), payload=f"{FIGURES}:c:{fig['commune']}"), home_button()]]
-        return Step.end(Reply("official.figures.cancelled", rows))
+    rows = [[Button(t("official.figures.again"), payload=FiguresOf(fig["commune"]).pack()), home_button()]]
+    return Step.end(Reply("official.figures.cancelled", rows))
+
+
+FieldButton = FiguresDay | KeepFigure | SkipFigure | FigureIsRight | FixInstalled
+
+
+async def on_field_button(msg: Incoming, ctx: Context, button: FieldButton) -> Step:
+    """cn:d:<days ago> · cn:k:<field> keep · cn:s:<field> skip · cn:ok a doubted value is right ·
+    cn:fix re-type the installed count. A button of an earlier question asks the open one again."""
+    fig = ctx.draft.get("fig")
+    if not fig:
+        return stale()
     field = next_field(fig)
     if field is None:
         return Step.to(FIG_CONFIRM, await confirmation(ctx))
-    if action == "fix":
-        ctx.remember(fig={**fig, "answers": {}, "kept": [], "pending": None})
-        return ask(ctx, "installed")
     pending = fig.get("pending")
-    if action == "ok" and pending and pending["field"] == field:
-        return await give(ctx, field, pending["value"], kept=pending["kept"], sure=True)
-    days_back = number(arg, 1) if action == "d" and field == "date" else None  # today, yesterday
-    if days_back is not None:
-        return await set_date(ctx, local_date(ctx.now) - dt.timedelta(days=days_back))
-    if action == "k" and arg == field:
-        return await keep(ctx, field)
-    if action == "s" and arg == field:
-        return await skip(ctx, field)
-    return ask(ctx, field)  # a button of an earlier question: ask the open one again
+    match button:
+        case FixInstalled():
+            ctx.remember(fig={**fig, "answers": {}, "kept": [], "pending": None})
+            return ask(ctx, "installed")
+        case FigureIsRight() if pending and pending["field"] == field:
+            return await give(ctx, field, pending["value"], kept=pending["kept"], sure=True)
+        case FiguresDay() if field == "date":
+            return await set_date(ctx, local_date(ctx.now) - dt.timedelta(days=button.days_ago))
+        case KeepFigure() if button.field == field:
+            return await keep(ctx, field)
+        case SkipFigure() if button.field == field:
+            return await skip(ctx, field)
+    return ask(ctx, field)
 
 
 async def save(ctx: Context) -> Step:
@@ -398,7 +417,18 @@ def stale() -> Step:
 
 FLOW = Flow(
     name="figures",
-    buttons={FIGURES: on_button},
+    buttons={
+        Figures: start,
+        FiguresOf: start_in,
+        FiguresDay: on_field_button,
+        KeepFigure: on_field_button,
+        SkipFigure: on_field_button,
+        FigureIsRight: on_field_button,
+        FixInstalled: on_field_button,
+        SaveFigures: on_end,
+        CancelFigures: on_end,
+    },
+    otherwise={Figures.prefix: start},
     commands={"capnhat": start},
     states={FIG_ANSWER: on_answer, FIG_CONFIRM: on_confirm_text, FIG_PICKED: commune_picked},
 )

@@ -10,11 +10,22 @@ from fractions import Fraction
 from typing import Any
 
 from handlers.access import check, holds_any, home_unit, refusal, refuse_unless, unit_name
+from handlers.buttons import (
+    CancelTarget,
+    KeepDeadline,
+    SaveTarget,
+    TargetCommune,
+    TargetDenominator,
+    TargetFor,
+    TargetProvinces,
+    TargetRate,
+    Targets,
+)
 from handlers.communes import ask_commune
 from handlers.context import Context
 from handlers.figures_entry import read_day, typed_words
 from handlers.menu import home_button
-from handlers.officials import TARGETS, provinces, show, target_role, unit_title
+from handlers.officials import provinces, show, target_role, unit_title
 from handlers.router import Flow
 from handlers.types import Button, Incoming, Kind, Reply, Step
 from storage import roles
@@ -24,7 +35,6 @@ from storage.roles import Role
 from storage.units import COUNTRY_CODE, unit_level
 from texts import Percent, Text, t
 from texts.formats import local_date
-from texts.user_input import number
 
 ANSWER, CONFIRM, PICKED = "target.answer", "target.confirm", "target.commune_picked"
 RATE_BUTTONS = (50, 60, 70, 80, 100)
@@ -34,7 +44,7 @@ def next_target_field(tg: dict[str, Any]) -> str | None:
     return next((f for f in ("rate", "deadline", "denominator") if f not in tg), None)
 
 
-async def targets_start(msg: Incoming, ctx: Context) -> Step:
+async def targets_start(msg: Incoming, ctx: Context, _: Targets | None = None) -> Step:
     """/chitieu and ct: the units the person sets targets for (an officer's province or one of its
     communes; for an admin also the country and any province)."""
     grants = [g for g in await roles.grants_of(ctx.db, ctx.user.id) if g.role in (Role.ADMIN, Role.PROVINCE_OFFICER)]
@@ -45,16 +55,16 @@ async def targets_start(msg: Incoming, ctx: Context) -> Step:
     if any(g.role is Role.ADMIN for g in grants):
         rows.append(
             [
-                Button(t("tally.country"), payload=f"{TARGETS}:u:{COUNTRY_CODE}"),
-                Button(t("official.targets.a_province"), payload=f"{TARGETS}:p"),
+                Button(t("tally.country"), payload=TargetFor(COUNTRY_CODE).pack()),
+                Button(t("official.targets.a_province"), payload=TargetProvinces().pack()),
             ]
         )
     rows += [
-        [Button(unit_title(ctx, g.unit_code), payload=f"{TARGETS}:u:{g.unit_code}")]
+        [Button(unit_title(ctx, g.unit_code), payload=TargetFor(g.unit_code).pack())]
         for g in grants
         if g.role is Role.PROVINCE_OFFICER
     ]
-    rows.append([Button(t("official.targets.a_commune"), payload=f"{TARGETS}:c")])
+    rows.append([Button(t("official.targets.a_commune"), payload=TargetCommune().pack())])
     rows.append([home_button()])
     return Step.end(Reply("official.targets.choose_unit", rows))
 
@@ -105,7 +115,8 @@ async def ask_target(ctx: Context, field: str, reason: Text | None = None) -> St
         rows = [
             [
                 Button(
-                    t("official.targets.rate_button", rate=Percent.target(Fraction(p, 100))), payload=f"{TARGETS}:r:{p}"
+                    t("official.targets.rate_button", rate=Percent.target(Fraction(p, 100))),
+                    payload=TargetRate(p).pack(),
                 )
                 for p in RATE_BUTTONS
             ],
@@ -118,12 +129,15 @@ async def ask_target(ctx: Context, field: str, reason: Text | None = None) -> St
             rate=Percent.target(Fraction(tg["rate"])),
             current=t("official.targets.current_deadline", deadline=dt.date.fromisoformat(kept)) if kept else "",
         )
-        rows = [[Button(t("official.targets.keep_deadline"), payload=f"{TARGETS}:dk")]] if kept else []
+        rows = [[Button(t("official.targets.keep_deadline"), payload=KeepDeadline().pack())]] if kept else []
         rows.append([home_button()])
     else:
         question = t("official.targets.ask_denominator", rate=Percent.target(Fraction(tg["rate"])))
         rows = [
-            [Button(t(f"official.targets.denominators.{d}"), payload=f"{TARGETS}:n:{d}") for d in DENOMINATORS],
+            [
+                Button(t(f"official.targets.denominators.{d}"), payload=TargetDenominator(d).pack())
+                for d in DENOMINATORS
+            ],
             [home_button()],
         ]
     text = t("official.targets.retry", reason=reason, question=question) if reason is not None else question
@@ -193,8 +207,8 @@ def target_confirmation(ctx: Context) -> Reply:
     )
     rows = [
         [
-            Button(t("official.figures.save"), payload=f"{TARGETS}:save:{tg['token']}"),
-            Button(t("common.cancel"), payload=f"{TARGETS}:no:{tg['token']}"),
+            Button(t("official.figures.save"), payload=SaveTarget(tg["token"]).pack()),
+            Button(t("common.cancel"), payload=CancelTarget(tg["token"]).pack()),
         ]
     ]
     return Reply(text, rows)
@@ -206,41 +220,57 @@ async def on_target_confirm_text(msg: Incoming, ctx: Context) -> Step:
     return Step.stay(Reply("official.targets.press_save"), target_confirmation(ctx))
 
 
-async def on_target_button(msg: Incoming, ctx: Context) -> Step:
-    """ct · ct:u:<unit> · ct:p provinces · ct:c a commune · ct:r:<percent> · ct:dk keep the deadline
-    · ct:n:<denominator> · ct:save:<token> · ct:no:<token>."""
-    parts = (msg.payload or "").split(":")
-    action = parts[1] if len(parts) > 1 else ""
-    arg = parts[2] if len(parts) > 2 else ""
-    if action == "u" and (arg == COUNTRY_CODE or arg in ctx.communes.provinces or ctx.communes.get(arg)):
-        return await begin_target(ctx, arg)
-    if action in ("", "u"):
+async def unit_chosen(msg: Incoming, ctx: Context, button: TargetFor) -> Step:
+    """ct:u:<unit>: that unit's target (the country, a province or a commune)."""
+    code = button.unit
+    if not (code == COUNTRY_CODE or code in ctx.communes.provinces or ctx.communes.get(code)):
         return await targets_start(msg, ctx)
-    if action == "p":
-        return await provinces(ctx, TARGETS, "official.targets.choose_province", Role.ADMIN)
-    if action == "c":
-        if not await holds_any(ctx, Role.PROVINCE_OFFICER, Role.ADMIN):
-            return await targets_start(msg, ctx)
-        return ask_commune(ctx, then=PICKED, prompt="official.targets.ask_commune")
+    return await begin_target(ctx, code)
+
+
+async def target_provinces(msg: Incoming, ctx: Context, _: TargetProvinces) -> Step:
+    return await provinces(ctx, TargetFor, "official.targets.choose_province", Role.ADMIN)
+
+
+async def target_commune(msg: Incoming, ctx: Context, _: TargetCommune) -> Step:
+    if not await holds_any(ctx, Role.PROVINCE_OFFICER, Role.ADMIN):
+        return await targets_start(msg, ctx)
+    return ask_commune(ctx, then=PICKED, prompt="official.targets.ask_commune")
+
+
+async def on_target_end(msg: Incoming, ctx: Context, button: SaveTarget | CancelTarget) -> Step:
+    """ct:save:<token> · ct:no:<token>: of the target open (an older one's button leaves it open)."""
     tg = ctx.draft.get("tg")
     if not tg:
         return target_stale()
     field = next_target_field(tg)
-    if action in ("save", "no") and arg != tg.get("token"):
-        # A button of a target saved or cancelled before: the one being set stays open.
+    if button.token != tg.get("token"):
         step = await ask_target(ctx, field) if field else Step.to(CONFIRM, target_confirmation(ctx))
         return Step((Reply("official.targets.stale_open"), *step.replies), step.state)
-    if action == "no":
+    if isinstance(button, CancelTarget):
         return Step.end(Reply("official.targets.cancelled", [[home_button()]]))
     if field is None:
-        return await save_target(ctx) if action == "save" else Step.to(CONFIRM, target_confirmation(ctx))
-    if action == "r" and field == "rate" and (percent := number(arg, 100)) in RATE_BUTTONS:
-        return await target_answered(ctx, rate=str(Fraction(percent, 100)))
-    if action == "dk" and field == "deadline" and tg.get("current_deadline"):
-        return await set_deadline(ctx, dt.date.fromisoformat(tg["current_deadline"]))
-    if action == "n" and field == "denominator" and arg in DENOMINATORS:
-        return await target_answered(ctx, denominator=arg)
-    return await ask_target(ctx, field)  # a button of an earlier question: ask the open one again
+        return await save_target(ctx)
+    return await ask_target(ctx, field)
+
+
+async def on_target_field(msg: Incoming, ctx: Context, button: TargetRate | KeepDeadline | TargetDenominator) -> Step:
+    """ct:r:<percent> · ct:dk keep the deadline · ct:n:<denominator>. A button of an earlier
+    question asks the open one again."""
+    tg = ctx.draft.get("tg")
+    if not tg:
+        return target_stale()
+    field = next_target_field(tg)
+    if field is None:
+        return Step.to(CONFIRM, target_confirmation(ctx))
+    match button:
+        case TargetRate() if field == "rate" and button.percent in RATE_BUTTONS:
+            return await target_answered(ctx, rate=str(Fraction(button.percent, 100)))
+        case KeepDeadline() if field == "deadline" and tg.get("current_deadline"):
+            return await set_deadline(ctx, dt.date.fromisoformat(tg["current_deadline"]))
+        case TargetDenominator() if field == "denominator" and button.denominator in DENOMINATORS:
+            return await target_answered(ctx, denominator=button.denominator)
+    return await ask_target(ctx, field)
 
 
 async def save_target(ctx: Context) -> Step:
@@ -267,7 +297,18 @@ def target_stale() -> Step:
 
 FLOW = Flow(
     name="target",
-    buttons={TARGETS: on_target_button},
+    buttons={
+        Targets: targets_start,
+        TargetFor: unit_chosen,
+        TargetProvinces: target_provinces,
+        TargetCommune: target_commune,
+        TargetRate: on_target_field,
+        KeepDeadline: on_target_field,
+        TargetDenominator: on_target_field,
+        SaveTarget: on_target_end,
+        CancelTarget: on_target_end,
+    },
+    otherwise={Targets.prefix: targets_start},
     commands={"chitieu": targets_start},
     states={ANSWER: on_target_answer, CONFIRM: on_target_confirm_text, PICKED: target_commune_picked},
 )

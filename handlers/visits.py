@@ -7,6 +7,21 @@ from typing import Any
 
 from handlers import shorthand
 from handlers.access import check, home_unit, in_commune, refusal, refuse_unless, unit_name
+from handlers.buttons import (
+    CancelVisit,
+    CountChoice,
+    EditPart,
+    EditVisit,
+    HamletChoice,
+    LocateVisit,
+    LogVisit,
+    LogVisitIn,
+    OutcomeChoice,
+    RecentVisits,
+    SaveVisit,
+    ShorthandHelp,
+    SkipHousehold,
+)
 from handlers.communes import ask_commune
 from handlers.context import Context
 from handlers.menu import home_button
@@ -20,7 +35,6 @@ from texts import Join, Text, t
 from texts.formats import local_date
 from texts.user_input import number
 
-VISIT = "visit"
 HAMLET, HOUSEHOLD, OUTCOME, NUMBER, SUMMARY = (
     f"visit.{s}" for s in ("hamlet", "household", "outcome", "number", "summary")
 )
@@ -128,16 +142,13 @@ def next_question(v: dict[str, Any], quick: bool) -> tuple[str | None, Text | No
 # --- starting ---
 
 
-async def start(msg: Incoming, ctx: Context) -> Step:
-    """visit → the volunteer's commune (asked when they serve several); visit:c:<code> → that one."""
-    code = (msg.payload or "").partition(":c:")[2]
-    if code:
-        return await begin(ctx, code)
+async def start(msg: Incoming, ctx: Context, _: LogVisit | None = None) -> Step:
+    """visit → the volunteer's commune (asked when they serve several)."""
     return await in_commune(
         ctx,
         Role.VOLUNTEER,
         begin,
-        payload=f"{VISIT}:c",
+        choice=LogVisitIn,
         choose=t("visit.choose_commune"),
         picker=lambda: ask_commune(ctx, then=PICKED, prompt="visit.ask_commune"),
     )
@@ -151,6 +162,11 @@ async def refuse_volunteer(ctx: Context) -> Step:
 
 async def commune_picked(msg: Incoming, ctx: Context) -> Step:
     return await begin(ctx, ctx.draft["picked_commune"])
+
+
+async def start_in(msg: Incoming, ctx: Context, button: LogVisitIn) -> Step:
+    """visit:c:<code>: in that commune."""
+    return await begin(ctx, button.commune)
 
 
 async def begin(ctx: Context, commune_code: str) -> Step:
@@ -181,27 +197,27 @@ async def ask(ctx: Context, field: str, reason: Text | None = None) -> Step:
     if field == "hamlet":
         hamlets = await visits.recent_hamlets(ctx.db, v["commune_code"], ctx.user.id)
         ctx.remember(v_hamlets=hamlets)
-        rows = [[Button(h, payload=f"vh:{i}")] for i, h in enumerate(hamlets)]
+        rows = [[Button(h, payload=HamletChoice(i).pack())] for i, h in enumerate(hamlets)]
         question = t("visit.ask_hamlet") if hamlets else t("visit.ask_hamlet_first")
-        rows.append([Button(t("visit.syntax_button"), payload="vhelp"), home_button()])
+        rows.append([Button(t("visit.syntax_button"), payload=ShorthandHelp().pack()), home_button()])
     elif field == "household":
         if ctx.capabilities.buttons:
             question = t("visit.ask_household", hamlet=v["hamlet"])
-            rows = [[Button(t("visit.skip_household"), payload="vx")], [home_button()]]
+            rows = [[Button(t("visit.skip_household"), payload=SkipHousehold().pack())], [home_button()]]
         else:  # a numbered menu would read house number "1" as its first choice: skipping is typed
             question, rows = t("visit.ask_household_typed", hamlet=v["hamlet"]), []
     elif field == "outcome":
         question = t("visit.ask_outcome")
         rows = [
             [
-                Button(t("visit.outcome.helped"), payload="vo:helped"),
-                Button(t("visit.outcome.already"), payload="vo:already"),
+                Button(t("visit.outcome.helped"), payload=OutcomeChoice(Outcome.HELPED).pack()),
+                Button(t("visit.outcome.already"), payload=OutcomeChoice(Outcome.ALREADY).pack()),
             ],
             [
-                Button(t("visit.outcome.no_smartphone"), payload="vo:no_smartphone"),
-                Button(t("visit.outcome.refused"), payload="vo:refused"),
+                Button(t("visit.outcome.no_smartphone"), payload=OutcomeChoice(Outcome.NO_SMARTPHONE).pack()),
+                Button(t("visit.outcome.refused"), payload=OutcomeChoice(Outcome.REFUSED).pack()),
             ],
-            [Button(t("visit.outcome.nobody_home"), payload="vo:nobody_home")],
+            [Button(t("visit.outcome.nobody_home"), payload=OutcomeChoice(Outcome.NOBODY_HOME).pack())],
             [home_button()],
         ]
     else:
@@ -212,7 +228,10 @@ async def ask(ctx: Context, field: str, reason: Text | None = None) -> Step:
             question = t("visit.ask_installed_now", lo=lo, hi=hi)
         else:
             question = t("visit.ask_already_installed", lo=lo, hi=hi)
-        choices = [Button(str(n), payload=f"vn:{field}:{n}") for n in range(lo, min(hi, lo + NUMBER_BUTTONS - 1) + 1)]
+        choices = [
+            Button(str(n), payload=CountChoice(field, n).pack())
+            for n in range(lo, min(hi, lo + NUMBER_BUTTONS - 1) + 1)
+        ]
         # Without buttons, choices become a numbered menu, where typing "1" would pick the first
         # choice ("0"): there the count is simply typed.
         rows = [choices, [home_button()]] if ctx.capabilities.buttons else []
@@ -227,12 +246,11 @@ async def on_hamlet(msg: Incoming, ctx: Context) -> Step:
     return await _typed_place(msg, ctx, "hamlet")
 
 
-async def hamlet_button(msg: Incoming, ctx: Context) -> Step:
+async def hamlet_button(msg: Incoming, ctx: Context, button: HamletChoice) -> Step:
     choices = ctx.draft.get("v_hamlets") or []
-    index = number((msg.payload or "").partition(":")[2], len(choices) - 1)
-    if "v" not in ctx.draft or index is None:
+    if "v" not in ctx.draft or button.index >= len(choices):
         return await stale(ctx)
-    return await _answered(ctx, hamlet=choices[index])
+    return await _answered(ctx, hamlet=choices[button.index])
 
 
 async def on_household(msg: Incoming, ctx: Context) -> Step:
@@ -268,7 +286,7 @@ async def _typed_place(msg: Incoming, ctx: Context, field: str) -> Step:
     return await _answered(ctx, **{field: value})
 
 
-async def skip_household(msg: Incoming, ctx: Context) -> Step:
+async def skip_household(msg: Incoming, ctx: Context, _: SkipHousehold | None = None) -> Step:
     if "v" not in ctx.draft:
         return await stale(ctx)
     return await _answered(ctx, household="")
@@ -285,11 +303,10 @@ async def on_outcome(msg: Incoming, ctx: Context) -> Step:
     return await ask(ctx, "outcome", t("visit.reason.choose_outcome"))
 
 
-async def outcome_button(msg: Incoming, ctx: Context) -> Step:
-    value = (msg.payload or "").partition(":")[2]
-    if "v" not in ctx.draft or value not in set(Outcome):
+async def outcome_button(msg: Incoming, ctx: Context, button: OutcomeChoice) -> Step:
+    if "v" not in ctx.draft or button.outcome not in set(Outcome):
         return await stale(ctx)
-    return await _answered(ctx, outcome=value)
+    return await _answered(ctx, outcome=button.outcome)
 
 
 async def on_number(msg: Incoming, ctx: Context) -> Step:
@@ -309,14 +326,12 @@ async def on_number(msg: Incoming, ctx: Context) -> Step:
     return await _count(ctx, field, count)
 
 
-async def number_button(msg: Incoming, ctx: Context) -> Step:
-    _, field, value = ((msg.payload or "").split(":") + ["", ""])[:3]
-    count = number(value, TYPED_COUNT_MOST)
-    if "v" not in ctx.draft or field not in COUNTS or count is None:
+async def number_button(msg: Incoming, ctx: Context, button: CountChoice) -> Step:
+    if "v" not in ctx.draft or button.field not in COUNTS:
         return await stale(ctx)
-    if ctx.draft.get("v_field") != field:  # a button of an earlier question: ask the current one
+    if ctx.draft.get("v_field") != button.field:  # a button of an earlier question: ask the current one
         return await advance(ctx)
-    return await _count(ctx, field, count)
+    return await _count(ctx, button.field, button.count)
 
 
 async def _count(ctx: Context, field: str, n: int) -> Step:
@@ -353,7 +368,11 @@ async def _aside(msg: Incoming, ctx: Context, field: str) -> Step | None:
 
 async def stale(ctx: Context) -> Step:
     """A button of a visit no longer being logged (an old message)."""
-    return Step.end(Reply("visit.stale", [[Button(t("visit.menu"), payload=VISIT)], [home_button()]]))
+    return Step.end(Reply("visit.stale", [[Button(t("visit.menu"), payload=LogVisit().pack())], [home_button()]]))
+
+
+async def stale_button(msg: Incoming, ctx: Context) -> Step:
+    return await stale(ctx)
 
 
 # --- the shorthand line ---
@@ -406,7 +425,7 @@ async def from_line(ctx: Context, commune_code: str, line: str, keep: dict[str, 
     parsed = shorthand.parse(line, shorthand.vocabulary_of(ctx.content))
     problem = _line_problem(parsed, line)
     if problem is not None:
-        rows = [[Button(t("visit.syntax_button"), payload="vhelp"), home_button()]]
+        rows = [[Button(t("visit.syntax_button"), payload=ShorthandHelp().pack()), home_button()]]
         return Step.stay(Reply(problem, rows))
     refused = await refuse_unless(ctx, Role.VOLUNTEER, commune_code)
     if refused:
@@ -474,16 +493,19 @@ async def summary_reply(ctx: Context, token: str, v: dict[str, Any], correction:
     )
     if duplicate:
         rows = [
-            [Button(t("visit.save_revisit"), payload=f"vs:save:{token}:r")],
-            [Button(t("visit.save_new_household"), payload=f"vs:save:{token}:n")],
+            [Button(t("visit.save_revisit"), payload=SaveVisit(token, "r").pack())],
+            [Button(t("visit.save_new_household"), payload=SaveVisit(token, "n").pack())],
         ]
     else:
-        rows = [[Button(t("visit.save"), payload=f"vs:save:{token}")]]
+        rows = [[Button(t("visit.save"), payload=SaveVisit(token).pack())]]
     rows.append(
-        [Button(t("visit.edit"), payload=f"vs:edit:{token}"), Button(t("visit.cancel"), payload=f"vs:cancel:{token}")]
+        [
+            Button(t("visit.edit"), payload=EditVisit(token).pack()),
+            Button(t("visit.cancel"), payload=CancelVisit(token).pack()),
+        ]
     )
     if ctx.capabilities.request_location and v.get("latitude") is None:
-        rows.append([Button(t("visit.add_location"), payload=f"vs:loc:{token}")])
+        rows.append([Button(t("visit.add_location"), payload=LocateVisit(token).pack())])
     return Reply(text, rows)
 
 
@@ -518,28 +540,34 @@ async def _duplicate_line(ctx: Context, earlier) -> Text:
     return t("visit.duplicate", when=earlier.visited_at, by=by, outcome=t(f"visit.outcome.{earlier.outcome}"))
 
 
-async def on_summary_action(msg: Incoming, ctx: Context) -> Step:
-    """vs:save:<token>[:r|:n], vs:edit:<token>, vs:cancel:<token>, vs:loc:<token>."""
-    parts = (msg.payload or "").split(":")
-    action, token = (parts + ["", ""])[1:3]
-    choice = parts[3] if len(parts) > 3 else None
-    if action == "save":
-        return await save(ctx, token, choice)
-    draft = await visits.get_draft(ctx.db, token, ctx.user.id)
+async def on_save(msg: Incoming, ctx: Context, button: SaveVisit) -> Step:
+    return await save(ctx, button.token, button.choice)
+
+
+async def on_edit(msg: Incoming, ctx: Context, button: EditVisit) -> Step:
+    draft = await visits.get_draft(ctx.db, button.token, ctx.user.id)
     if draft is None:
-        return await _gone(ctx, token)
-    if action == "edit":
-        return edit_menu(ctx, token, draft.data, bool(draft.visit_id))
-    if action == "cancel":
-        await visits.claim_draft(ctx.db, token, ctx.user.id)
-        rows = [[Button(t("visit.log_another"), payload=f"{VISIT}:c:{draft.data['commune_code']}")], [home_button()]]
-        return Step.end(Reply(t("visit.cancelled"), rows, close_ask=bool(draft.data.get("location_asked"))))
-    if action == "loc":
-        await visits.update_draft(ctx.db, draft, {"location_asked": True})
-        ctx.forget(*BUILD_KEYS)
-        ctx.remember(v_token=token)
-        return Step.to(SUMMARY, Reply("visit.ask_location", ask=Ask.LOCATION))
-    return await stale(ctx)
+        return await _gone(ctx, button.token)
+    return edit_menu(ctx, button.token, draft.data, bool(draft.visit_id))
+
+
+async def on_cancel(msg: Incoming, ctx: Context, button: CancelVisit) -> Step:
+    draft = await visits.get_draft(ctx.db, button.token, ctx.user.id)
+    if draft is None:
+        return await _gone(ctx, button.token)
+    await visits.claim_draft(ctx.db, button.token, ctx.user.id)
+    rows = [[Button(t("visit.log_another"), payload=LogVisitIn(draft.data["commune_code"]).pack())], [home_button()]]
+    return Step.end(Reply(t("visit.cancelled"), rows, close_ask=bool(draft.data.get("location_asked"))))
+
+
+async def on_locate(msg: Incoming, ctx: Context, button: LocateVisit) -> Step:
+    draft = await visits.get_draft(ctx.db, button.token, ctx.user.id)
+    if draft is None:
+        return await _gone(ctx, button.token)
+    await visits.update_draft(ctx.db, draft, {"location_asked": True})
+    ctx.forget(*BUILD_KEYS)
+    ctx.remember(v_token=button.token)
+    return Step.to(SUMMARY, Reply("visit.ask_location", ask=Ask.LOCATION))
 
 
 async def on_summary_text(msg: Incoming, ctx: Context) -> Step:
@@ -604,8 +632,8 @@ async def _save_correction(ctx: Context, token: str, visit_id: int, data: dict[s
 
 def after_save_rows(commune_code: str) -> list[list[Button]]:
     return [
-        [Button(t("visit.log_another"), payload=f"{VISIT}:c:{commune_code}")],
-        [Button(t("visit.menu_recent"), payload="vl"), home_button()],
+        [Button(t("visit.log_another"), payload=LogVisitIn(commune_code).pack())],
+        [Button(t("visit.menu_recent"), payload=RecentVisits().pack()), home_button()],
     ]
 
 
@@ -615,7 +643,9 @@ async def _gone(ctx: Context, token: str) -> Step:
         return Step.end(Reply(t("visit.already_saved", today=await today_line(ctx)), [[home_button()]]))
     if await visits.revision_by_token(ctx.db, token) is not None:
         return Step.end(Reply(t("visit.already_corrected"), [[home_button()]]))
-    return Step.end(Reply("visit.draft_expired", [[Button(t("visit.menu"), payload=VISIT)], [home_button()]]))
+    return Step.end(
+        Reply("visit.draft_expired", [[Button(t("visit.menu"), payload=LogVisit().pack())], [home_button()]])
+    )
 
 
 async def today_line(ctx: Context) -> Text:
@@ -631,18 +661,18 @@ def edit_menu(ctx: Context, token: str, data: dict[str, Any], correction: bool) 
     ctx.forget(*BUILD_KEYS)
     ctx.remember(v_token=token)
     rows = [
-        [Button(t("visit.edit_hamlet", hamlet=data["hamlet"]), payload=f"ve:{token}:hamlet")],
-        [Button(t("visit.edit_household"), payload=f"ve:{token}:household")],
-        [Button(t("visit.edit_result"), payload=f"ve:{token}:result")],
-        [Button(t("visit.back_to_summary"), payload=f"ve:{token}:back")],
+        [Button(t("visit.edit_hamlet", hamlet=data["hamlet"]), payload=EditPart(token, "hamlet").pack())],
+        [Button(t("visit.edit_household"), payload=EditPart(token, "household").pack())],
+        [Button(t("visit.edit_result"), payload=EditPart(token, "result").pack())],
+        [Button(t("visit.back_to_summary"), payload=EditPart(token, "back").pack())],
     ]
     key = "visit.edit_which_correction" if correction else "visit.edit_which"
     return Step.to(SUMMARY, Reply(t(key), rows))
 
 
-async def edit_field(msg: Incoming, ctx: Context) -> Step:
+async def edit_field(msg: Incoming, ctx: Context, button: EditPart) -> Step:
     """ve:<token>:<hamlet|household|result|back>: ask that again, then back to the summary."""
-    _, token, what = ((msg.payload or "").split(":") + ["", ""])[:3]
+    token, what = button.token, button.part
     draft = await visits.get_draft(ctx.db, token, ctx.user.id)
     if draft is None:
         return await _gone(ctx, token)
@@ -659,7 +689,7 @@ async def edit_field(msg: Incoming, ctx: Context) -> Step:
     return await advance(ctx)
 
 
-async def syntax(msg: Incoming, ctx: Context) -> Step:
+async def syntax(msg: Incoming, ctx: Context, _: ShorthandHelp | None = None) -> Step:
     """The shorthand's syntax, with the examples; the open question (if any) stays open."""
     return Step.stay(Reply("visit.syntax", [[home_button()]]))
 
@@ -671,14 +701,28 @@ async def field_worker(ctx: Context) -> bool:
 FLOW = Flow(
     name="visit",
     buttons={
-        VISIT: start,
-        "vh": hamlet_button,
-        "vx": skip_household,
-        "vo": outcome_button,
-        "vn": number_button,
-        "vs": on_summary_action,
-        "ve": edit_field,
-        "vhelp": syntax,
+        LogVisit: start,
+        LogVisitIn: start_in,
+        HamletChoice: hamlet_button,
+        SkipHousehold: skip_household,
+        OutcomeChoice: outcome_button,
+        CountChoice: number_button,
+        SaveVisit: on_save,
+        EditVisit: on_edit,
+        CancelVisit: on_cancel,
+        LocateVisit: on_locate,
+        EditPart: edit_field,
+        ShorthandHelp: syntax,
+    },
+    otherwise={
+        LogVisit.prefix: start,
+        HamletChoice.prefix: stale_button,
+        SkipHousehold.prefix: skip_household,
+        OutcomeChoice.prefix: stale_button,
+        CountChoice.prefix: stale_button,
+        SaveVisit.prefix: stale_button,
+        EditPart.prefix: stale_button,
+        ShorthandHelp.prefix: syntax,
     },
     commands={"ghinhan": start, "cuphap": syntax},
     states={
@@ -691,6 +735,6 @@ FLOW = Flow(
     },
     text=[by_text],
     menu=[
-        MenuEntry(VISIT, "visit.menu", order=60, visible=field_worker),
+        MenuEntry(LogVisit(), "visit.menu", order=60, visible=field_worker),
     ],
 )

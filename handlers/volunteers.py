@@ -6,6 +6,16 @@ from __future__ import annotations
 import datetime as dt
 
 from handlers.access import check, home_unit, refusal, unit_name
+from handlers.buttons import (
+    DeskHamlets,
+    LogVisit,
+    MyTotals,
+    RecentVisits,
+    Register,
+    RegisterWithoutCode,
+    SkipTeam,
+    Verdict,
+)
 from handlers.communes import ask_commune
 from handlers.context import Context
 from handlers.menu import home_button, main_menu
@@ -19,7 +29,6 @@ from texts import Join, Phone, t
 from texts.formats import local_date
 from texts.user_input import is_name
 
-REGISTER = "reg"
 INVITE_LINK = "v"  # deep link: /start v-<invite code>
 CODE, PICKED, NAME, PHONE, TEAM = (f"volunteer.{s}" for s in ("code", "commune_picked", "name", "phone", "team"))
 DRAFT_KEYS = ("reg_commune", "reg_invite", "reg_name", "reg_phone")
@@ -38,21 +47,26 @@ async def register_command(msg: Incoming, ctx: Context) -> Step:
 
 def ask_code(ctx: Context) -> Step:
     ctx.forget(*DRAFT_KEYS)
-    rows = [[Button(t("volunteer.no_code"), payload=f"{REGISTER}:nocode")], [home_button()]]
+    rows = [[Button(t("volunteer.no_code"), payload=RegisterWithoutCode().pack())], [home_button()]]
     return Step.to(CODE, Reply("volunteer.ask_code", rows))
 
 
-async def on_button(msg: Incoming, ctx: Context) -> Step:
-    """reg:start → ask for an invite code; reg:nocode → register and wait; reg:skip → no team."""
-    action = (msg.payload or "").partition(":")[2]
-    if action == "nocode":
-        ctx.forget(*DRAFT_KEYS)
-        return ask_commune(ctx, then=PICKED, prompt="volunteer.ask_commune")
-    if action == "skip":
-        if ctx.convo.state == TEAM:
-            return await finish(ctx, team="")
-        return await already_registered(ctx)  # a second tap on an old skip button
+async def register(msg: Incoming, ctx: Context, _: Register | None = None) -> Step:
+    """reg:start (and any other registration button) → ask for an invite code."""
     return ask_code(ctx)
+
+
+async def without_code(msg: Incoming, ctx: Context, _: RegisterWithoutCode) -> Step:
+    """reg:nocode → register and wait for a coordinator's approval."""
+    ctx.forget(*DRAFT_KEYS)
+    return ask_commune(ctx, then=PICKED, prompt="volunteer.ask_commune")
+
+
+async def skip_team(msg: Incoming, ctx: Context, _: SkipTeam) -> Step:
+    """reg:skip → no team."""
+    if ctx.convo.state == TEAM:
+        return await finish(ctx, team="")
+    return await already_registered(ctx)  # a second tap on an old skip button
 
 
 async def already_registered(ctx: Context) -> Step:
@@ -69,7 +83,8 @@ async def on_code(msg: Incoming, ctx: Context) -> Step:
     if msg.kind is not Kind.TEXT or not (msg.text or "").strip():
         return Step.stay(
             Reply(
-                "volunteer.ask_code", [[Button(t("volunteer.no_code"), payload=f"{REGISTER}:nocode")], [home_button()]]
+                "volunteer.ask_code",
+                [[Button(t("volunteer.no_code"), payload=RegisterWithoutCode().pack())], [home_button()]],
             )
         )
     return await with_code(ctx, msg.text or "")
@@ -83,7 +98,7 @@ async def invite_link(msg: Incoming, ctx: Context) -> Step:
 
 async def with_code(ctx: Context, code: str) -> Step:
     invite = await volunteers.find_invite(ctx.db, code)
-    no_code = [[Button(t("volunteer.register_without_code"), payload=f"{REGISTER}:nocode")], [home_button()]]
+    no_code = [[Button(t("volunteer.register_without_code"), payload=RegisterWithoutCode().pack())], [home_button()]]
     if invite is None:
         return Step.to(CODE, Reply(t("volunteer.code_unknown", code=volunteers.normalize_code(code)[:16]), no_code))
     state = volunteers.invite_state(invite, ctx.now)
@@ -146,14 +161,14 @@ async def on_phone(msg: Incoming, ctx: Context) -> Step:
     if phone is None:
         return ask_phone(ctx, retry=True)
     ctx.remember(reg_phone=phone)
-    rows = [[Button(t("volunteer.skip_team"), payload=f"{REGISTER}:skip")], [home_button()]]
+    rows = [[Button(t("volunteer.skip_team"), payload=SkipTeam().pack())], [home_button()]]
     return Step.to(TEAM, Reply("volunteer.ask_team", rows, close_ask=True))
 
 
 async def on_team(msg: Incoming, ctx: Context) -> Step:
     team = volunteers.clean_name(msg.text or "", volunteers.TEAM_MAX) if msg.kind is Kind.TEXT else None
     if team is None or not is_name(team):
-        rows = [[Button(t("volunteer.skip_team"), payload=f"{REGISTER}:skip")], [home_button()]]
+        rows = [[Button(t("volunteer.skip_team"), payload=SkipTeam().pack())], [home_button()]]
         most = volunteers.TEAM_MAX
         why = t("volunteer.team_invalid", most=most) if team is None else t("volunteer.team_no_letter", most=most)
         return Step.stay(Reply(why, rows))
@@ -200,8 +215,8 @@ async def finish(ctx: Context, team: str) -> Step:
 def approval_request(row, where) -> Reply:
     rows = [
         [
-            Button(t("volunteer.approve"), payload=f"vr:ok:{row.id}"),
-            Button(t("volunteer.refuse"), payload=f"vr:no:{row.id}"),
+            Button(t("volunteer.approve"), payload=Verdict("ok", row.id).pack()),
+            Button(t("volunteer.refuse"), payload=Verdict("no", row.id).pack()),
         ]
     ]
     text = t(
@@ -213,7 +228,7 @@ def approval_request(row, where) -> Reply:
 # --- "Me": my totals and my rank ---
 
 
-async def me(msg: Incoming, ctx: Context) -> Step:
+async def me(msg: Incoming, ctx: Context, _: MyTotals | None = None) -> Step:
     communes = await roles.communes_for(ctx.db, ctx.user.id, Role.VOLUNTEER)
     if not communes:
         unit = await home_unit(ctx)
@@ -245,8 +260,14 @@ async def me(msg: Incoming, ctx: Context) -> Step:
             )
         )
     rows = [
-        [Button(t("visit.menu"), payload="visit"), Button(t("visit.menu_recent"), payload="vl")],
-        *[[Button(t("volunteer.hamlets_of", commune=unit_name(ctx, c)), payload=f"co:h:{c}")] for c in communes],
+        [
+            Button(t("visit.menu"), payload=LogVisit().pack()),
+            Button(t("visit.menu_recent"), payload=RecentVisits().pack()),
+        ],
+        *[
+            [Button(t("volunteer.hamlets_of", commune=unit_name(ctx, c)), payload=DeskHamlets(c).pack())]
+            for c in communes
+        ],
         [home_button()],
     ]
     return Step.end(Reply(t("volunteer.me", communes=Join(tuple(lines))), rows))
@@ -258,9 +279,10 @@ async def field_worker(ctx: Context) -> bool:
 
 FLOW = Flow(
     name="volunteer",
-    buttons={REGISTER: on_button, "vme": me},
+    buttons={Register: register, RegisterWithoutCode: without_code, SkipTeam: skip_team, MyTotals: me},
+    otherwise={Register.prefix: register, MyTotals.prefix: me},
     commands={"dangky": register_command, "toi": me},
     states={CODE: on_code, PICKED: commune_picked, NAME: on_name, PHONE: on_phone, TEAM: on_team},
     deep_links={INVITE_LINK: invite_link},
-    menu=[MenuEntry("vme", "volunteer.menu_me", order=62, visible=field_worker)],
+    menu=[MenuEntry(MyTotals(), "volunteer.menu_me", order=62, visible=field_worker)],
 )
