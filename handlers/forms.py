@@ -214,7 +214,7 @@ class Form:
         if how is None:
             return await self.ask(ctx, name)
         value = how(ctx, ctx.draft[self.key])
-        if isinstance(value, Text):
+        if value is None or isinstance(value, Text):  # None: nothing to skip to or keep
             return await self.ask(ctx, name, value)
         return await self.answer(ctx, name, value)
 
