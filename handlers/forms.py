@@ -101,7 +101,7 @@ class Form:
     answer (by default the summary at `confirm`, or `save` when there is no summary).
     """
 
-    key: str
+    key: str | None  # None: the values are the draft's own keys
     fields: tuple[Field, ...]
     step: str
     save: Callable[[Context, Values], Awaitable[Step]]
@@ -124,7 +124,21 @@ class Form:
         return next(f for f in self.fields if f.name == name)
 
     def values(self, ctx: Context) -> Values | None:
-        return ctx.draft.get(self.key) if ctx.draft else None
+        """The form's values in the draft; None when no form of this kind is open."""
+        if not ctx.draft:
+            return None
+        return dict(ctx.draft) if self.key is None else ctx.draft.get(self.key)
+
+    def _values(self, ctx: Context) -> Values:
+        values = self.values(ctx)
+        assert values is not None  # asked only while the form is open
+        return values
+
+    def _store(self, ctx: Context, values: Values) -> None:
+        if self.key is None:
+            ctx.remember(**values)
+        else:
+            ctx.remember(**{self.key: values})
 
     def open_field(self, ctx: Context, values: Values) -> tuple[Field | None, Text | None]:
         """The field to ask next (None when all are answered), and why when a value given does
@@ -133,21 +147,21 @@ class Form:
             return next((f for f in self.fields if not self.answered(values, f.name)), None), None
         values = dict(values)
         name, reason = self.next(ctx, values)
-        ctx.remember(**{self.key: values})
+        self._store(ctx, values)
         return (self.field(name) if name else None), reason
 
     # --- asking ---
 
     async def advance(self, ctx: Context, reason: Text | None = None) -> Step:
         """Ask the next question, or go on to the summary (or save) when nothing is missing."""
-        values = ctx.draft[self.key]
+        values = self._values(ctx)
         field, problem = self.open_field(ctx, values)
         if field is None:
             return await self.finish(ctx)
         return await self.ask(ctx, field.name, problem or reason)
 
     async def finish(self, ctx: Context) -> Step:
-        values = ctx.draft[self.key]
+        values = self._values(ctx)
         if self.done is not None:
             return await self.done(ctx, values)
         if self.summary is None or self.confirm is None:
@@ -156,11 +170,12 @@ class Form:
 
     async def ask(self, ctx: Context, name: str, reason: Text | None = None) -> Step:
         field = self.field(name)
-        question = await field.question(ctx, ctx.draft[self.key])
+        question = await field.question(ctx, self._values(ctx))
         text = question.text
         if reason is not None:
             text = t(self.retry, reason=reason, question=question.text) if self.retry else reason
-        reply = Reply(text, question.rows, ask=question.ask, close_ask=question.close_ask)
+        # A share button taken away when the question is first asked is gone when it is asked again.
+        reply = Reply(text, question.rows, ask=question.ask, close_ask=question.close_ask and reason is None)
         return Step.to(field.step or self.step, reply)
 
     # --- answers ---
@@ -173,8 +188,8 @@ class Form:
             return await self.stale(ctx)
         if self.aside is not None and (step := await self.aside(msg, ctx, field)) is not None:
             return step
-        text = (msg.text or "").strip()
-        if msg.kind is not Kind.TEXT or not text:
+        text = (msg.text or "").strip() if msg.kind is Kind.TEXT else ""
+        if not text and self.answer_expected is not None:  # else the parser says what an empty answer lacks
             return await self.ask(ctx, field.name, self.answer_expected)
         folded = fold(text)
         if field.keep is not None and self.keep_words and folded in self.keep_words(ctx):
@@ -190,7 +205,7 @@ class Form:
         """An answer to the field (typed, or a button's): checked, kept, then the next question.
         `sure`: the person confirmed a doubted value."""
         field = self.field(name)
-        values = ctx.draft[self.key]
+        values = self._values(ctx)
         if value is not BLANK:
             for check in field.checks:
                 problem = check(plain(value), values)
@@ -200,7 +215,7 @@ class Form:
                 problem = doubt(plain(value), values)
                 if problem is not None and self.on_doubt is not None:
                     return await self.on_doubt(ctx, name, value, problem)
-        ctx.remember(**{self.key: await self.put(ctx, values, name, value)})
+        self._store(ctx, await self.put(ctx, values, name, value))
         return await self.advance(ctx)
 
     async def skip(self, ctx: Context, name: str) -> Step:
@@ -213,7 +228,7 @@ class Form:
         """The answer a skip or keep gives (a field without one asks again)."""
         if how is None:
             return await self.ask(ctx, name)
-        value = how(ctx, ctx.draft[self.key])
+        value = how(ctx, self._values(ctx))
         if value is None or isinstance(value, Text):  # None: nothing to skip to or keep
             return await self.ask(ctx, name, value)
         return await self.answer(ctx, name, value)

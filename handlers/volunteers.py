@@ -18,6 +18,7 @@ from handlers.buttons import (
 )
 from handlers.communes import ask_commune
 from handlers.context import Context
+from handlers.forms import Field, Form, Question, Values
 from handlers.menu import home_button, main_menu
 from handlers.router import Flow, MenuEntry
 from handlers.types import Ask, Button, Incoming, Kind, Reply, Step
@@ -25,13 +26,13 @@ from storage import roles, visits, volunteers
 from storage.models import VolunteerInvite
 from storage.roles import Role
 from storage.volunteers import InviteState, Status
-from texts import Join, Phone, t
+from texts import Join, Phone, Text, t
 from texts.formats import local_date
 from texts.user_input import is_name
 
 INVITE_LINK = "v"  # deep link: /start v-<invite code>
 CODE, PICKED, NAME, PHONE, TEAM = (f"volunteer.{s}" for s in ("code", "commune_picked", "name", "phone", "team"))
-DRAFT_KEYS = ("reg_commune", "reg_invite", "reg_name", "reg_phone")
+DRAFT_KEYS = ("reg_commune", "reg_invite", "reg_name", "reg_phone", "reg_team")
 
 
 # --- joining ---
@@ -65,7 +66,7 @@ async def without_code(msg: Incoming, ctx: Context, _: RegisterWithoutCode) -> S
 async def skip_team(msg: Incoming, ctx: Context, _: SkipTeam) -> Step:
     """reg:skip → no team."""
     if ctx.convo.state == TEAM:
-        return await finish(ctx, team="")
+        return await FORM.skip(ctx, "reg_team")
     return await already_registered(ctx)  # a second tap on an old skip button
 
 
@@ -110,7 +111,7 @@ async def with_code(ctx: Context, code: str) -> Step:
         return Step.end(await main_menu(ctx, "volunteer.already_active", commune=unit_name(ctx, invite.commune_code)))
     ctx.forget(*DRAFT_KEYS)
     ctx.remember(reg_commune=invite.commune_code, reg_invite=invite.id)
-    return ask_name(ctx)
+    return await FORM.advance(ctx)
 
 
 async def commune_picked(msg: Incoming, ctx: Context) -> Step:
@@ -119,60 +120,93 @@ async def commune_picked(msg: Incoming, ctx: Context) -> Step:
     if existing is not None and existing.status == Status.ACTIVE:
         return Step.end(await main_menu(ctx, "volunteer.already_active", commune=unit_name(ctx, code)))
     ctx.remember(reg_commune=code)
-    return ask_name(ctx)
+    return await FORM.advance(ctx)
 
 
-def ask_name(ctx: Context) -> Step:
-    return Step.to(
-        NAME, Reply(t("volunteer.ask_name", commune=unit_name(ctx, ctx.draft["reg_commune"])), [[home_button()]])
-    )
+# --- the registration form: name, phone, team ---
 
 
-async def on_name(msg: Incoming, ctx: Context) -> Step:
-    name = volunteers.clean_name(msg.text or "") if msg.kind is Kind.TEXT else None
+def name_problem(name: str | None) -> Text | None:
+    """Why a cleaned name (None: empty or too long) is none a coordinator could read."""
     if name is None:
-        return Step.stay(Reply(t("volunteer.name_invalid", most=volunteers.NAME_MAX), [[home_button()]]))
+        return t("volunteer.name_invalid", most=volunteers.NAME_MAX)
     if not is_name(name):  # emoji or invisible characters only: a coordinator would see no name
-        return Step.stay(Reply("volunteer.name_no_letter", [[home_button()]]))
-    ctx.remember(reg_name=name)
-    return ask_phone(ctx)
+        return t("volunteer.name_no_letter")
+    return None
 
 
-def ask_phone(ctx: Context, retry: bool = False) -> Step:
+def team_problem(team: str | None) -> Text | None:
+    most = volunteers.TEAM_MAX
+    if team is None:
+        return t("volunteer.team_invalid", most=most)
+    return None if is_name(team) else t("volunteer.team_no_letter", most=most)
+
+
+async def name_question(ctx: Context, d: Values) -> Question:
+    return Question(t("volunteer.ask_name", commune=unit_name(ctx, d["reg_commune"])), [[home_button()]])
+
+
+def read_name(text: str, ctx: Context, d: Values) -> str | Text:
+    name = volunteers.clean_name(text)
+    return name_problem(name) or name or ""
+
+
+async def phone_question(ctx: Context, d: Values) -> Question:
     if ctx.capabilities.request_contact:
-        key = "volunteer.phone_retry_button" if retry else "volunteer.ask_phone_button"
-        return Step.to(PHONE, Reply(key, ask=Ask.CONTACT))
-    key = "volunteer.phone_retry_typed" if retry else "volunteer.ask_phone_typed"
-    return Step.to(PHONE, Reply(key, [[home_button()]]))
+        return Question(t("volunteer.ask_phone_button"), ask=Ask.CONTACT)
+    return Question(t("volunteer.ask_phone_typed"), [[home_button()]])
 
 
-async def on_phone(msg: Incoming, ctx: Context) -> Step:
-    """The phone from the contact button (the person's own only), or typed."""
-    if msg.kind is Kind.CONTACT:
-        if not msg.contact_is_own:
-            return Step.stay(
-                Reply("volunteer.phone_not_own", ask=Ask.CONTACT if ctx.capabilities.request_contact else None)
-            )
-        phone = volunteers.normalize_phone(msg.contact_phone or "", any_country=True)
-    elif msg.kind is Kind.TEXT:
-        phone = volunteers.normalize_phone(msg.text or "")
-    else:
-        phone = None
+def phone_retry(ctx: Context) -> Text:
+    return t("volunteer.phone_retry_button" if ctx.capabilities.request_contact else "volunteer.phone_retry_typed")
+
+
+def read_phone(text: str, ctx: Context, d: Values) -> str | Text:
+    return volunteers.normalize_phone(text) or phone_retry(ctx)
+
+
+async def contact_shared(msg: Incoming, ctx: Context, field: Field) -> Step | None:
+    """The phone from the messenger's contact button: the person's own only (any country's)."""
+    if field.name != "reg_phone" or msg.kind is not Kind.CONTACT:
+        return None
+    if not msg.contact_is_own:
+        return await FORM.ask(ctx, field.name, t("volunteer.phone_not_own"))
+    phone = volunteers.normalize_phone(msg.contact_phone or "", any_country=True)
     if phone is None:
-        return ask_phone(ctx, retry=True)
-    ctx.remember(reg_phone=phone)
+        return await FORM.ask(ctx, field.name, phone_retry(ctx))
+    return await FORM.answer(ctx, field.name, phone)
+
+
+async def team_question(ctx: Context, d: Values) -> Question:
     rows = [[Button(t("volunteer.skip_team"), payload=SkipTeam().pack())], [home_button()]]
-    return Step.to(TEAM, Reply("volunteer.ask_team", rows, close_ask=True))
+    return Question(t("volunteer.ask_team"), rows, close_ask=True)
 
 
-async def on_team(msg: Incoming, ctx: Context) -> Step:
-    team = volunteers.clean_name(msg.text or "", volunteers.TEAM_MAX) if msg.kind is Kind.TEXT else None
-    if team is None or not is_name(team):
-        rows = [[Button(t("volunteer.skip_team"), payload=SkipTeam().pack())], [home_button()]]
-        most = volunteers.TEAM_MAX
-        why = t("volunteer.team_invalid", most=most) if team is None else t("volunteer.team_no_letter", most=most)
-        return Step.stay(Reply(why, rows))
-    return await finish(ctx, team)
+def read_team(text: str, ctx: Context, d: Values) -> str | Text:
+    team = volunteers.clean_name(text, volunteers.TEAM_MAX)
+    return team_problem(team) or team or ""
+
+
+async def stale_form(ctx: Context) -> Step:
+    return ask_code(ctx)
+
+
+async def save(ctx: Context, d: Values) -> Step:
+    return await finish(ctx, d.get("reg_team", ""))
+
+
+FORM = Form(
+    key=None,  # the draft's own reg_* keys, as the steps before the form (code, commune) left them
+    fields=(
+        Field("reg_name", name_question, read_name, step=NAME),
+        Field("reg_phone", phone_question, read_phone, step=PHONE),
+        Field("reg_team", team_question, read_team, skip=lambda ctx, d: "", step=TEAM),
+    ),
+    step=NAME,
+    save=save,
+    stale=stale_form,
+    aside=contact_shared,
+)
 
 
 async def finish(ctx: Context, team: str) -> Step:
@@ -282,7 +316,7 @@ FLOW = Flow(
     buttons={Register: register, RegisterWithoutCode: without_code, SkipTeam: skip_team, MyTotals: me},
     otherwise={Register.prefix: register, MyTotals.prefix: me},
     commands={"dangky": register_command, "toi": me},
-    states={CODE: on_code, PICKED: commune_picked, NAME: on_name, PHONE: on_phone, TEAM: on_team},
+    states={CODE: on_code, PICKED: commune_picked, **FORM.steps()},
     deep_links={INVITE_LINK: invite_link},
     menu=[MenuEntry(MyTotals(), "volunteer.menu_me", order=62, visible=field_worker)],
 )
