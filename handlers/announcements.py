@@ -3,9 +3,8 @@ whole province; every citizen there who talks to the bot and has not opted out g
 
 from __future__ import annotations
 
-from handlers.access import in_commune, refuse_unless, unit_name
+from handlers.access import CommuneDoor, refuse_unless, unit_name
 from handlers.buttons import Announce, AnnounceIn, AnnounceTo, SendAnnouncement
-from handlers.communes import ask_commune
 from handlers.context import Context
 from handlers.menu import home_button
 from handlers.router import Flow, MenuEntry
@@ -25,25 +24,11 @@ def required_role(unit_code: str) -> Role:
 
 async def start(msg: Incoming, ctx: Context, _: Announce | None = None) -> Step:
     """/thongbao: the coordinator's commune, or (officers, admins) any commune they pick."""
-    return await in_commune(
-        ctx,
-        Role.COORDINATOR,
-        scope,
-        choice=AnnounceIn,
-        choose=t("announce.choose_commune"),
-        picker=lambda: ask_commune(ctx, then=PICKED, prompt="announce.ask_commune"),
-    )
-
-
-async def commune_picked(msg: Incoming, ctx: Context) -> Step:
-    return await scope(ctx, ctx.draft["picked_commune"])
+    return await DOOR.start(ctx)
 
 
 async def scope(ctx: Context, commune_code: str) -> Step:
     """An officer of the commune's province may choose the whole province instead."""
-    refused = await refuse_unless(ctx, Role.COORDINATOR, commune_code)
-    if refused:
-        return refused
     entry = ctx.communes.get(commune_code)
     if entry and await roles.check(ctx.db, ctx.user.id, Role.PROVINCE_OFFICER, entry.province_code):
         rows = [
@@ -58,6 +43,16 @@ async def scope(ctx: Context, commune_code: str) -> Step:
         ]
         return Step.end(Reply("announce.choose_scope", rows))
     return ask_text(ctx, commune_code)
+
+
+DOOR = CommuneDoor(
+    Role.COORDINATOR,
+    scope,
+    choice=AnnounceIn,
+    choose=t("announce.choose_commune"),
+    picked=PICKED,
+    prompt="announce.ask_commune",
+)
 
 
 def ask_text(ctx: Context, unit_code: str) -> Step:
@@ -97,7 +92,7 @@ def citizen_message(ctx: Context, unit_code: str, text: str):
 
 async def scope_chosen(msg: Incoming, ctx: Context, button: AnnounceIn) -> Step:
     """ann:c:<commune>: a coordinator's choice among their communes."""
-    return await scope(ctx, button.commune)
+    return await DOOR.enter(ctx, button.commune)
 
 
 async def unit_chosen(msg: Incoming, ctx: Context, button: AnnounceTo) -> Step:
@@ -132,6 +127,6 @@ FLOW = Flow(
     buttons={Announce: start, AnnounceIn: scope_chosen, AnnounceTo: unit_chosen, SendAnnouncement: send},
     otherwise={Announce.prefix: start},
     commands={"thongbao": start},
-    states={PICKED: commune_picked, TEXT: on_text},
+    states={PICKED: DOOR.commune_picked, TEXT: on_text},
     menu=[MenuEntry(Announce(), "announce.menu", order=75, visible=_may_announce)],
 )

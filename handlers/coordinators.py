@@ -3,7 +3,7 @@ registrations to approve or refuse, the invite link and code, and the per-hamlet
 
 from __future__ import annotations
 
-from handlers.access import in_commune, refuse_unless, unit_name
+from handlers.access import CommuneDoor, refuse_unless, unit_name
 from handlers.buttons import (
     Deactivate,
     Desk,
@@ -16,7 +16,6 @@ from handlers.buttons import (
     Reactivate,
     Verdict,
 )
-from handlers.communes import ask_commune
 from handlers.context import Context
 from handlers.menu import home_button
 from handlers.router import Flow, MenuEntry
@@ -38,18 +37,7 @@ def _back(code: str) -> list[Button]:
 
 async def start(msg: Incoming, ctx: Context, _: Desk | None = None) -> Step:
     """co → the coordinator's commune (asked when several; officers pick any of theirs)."""
-    return await in_commune(
-        ctx,
-        Role.COORDINATOR,
-        desk,
-        choice=DeskOf,
-        choose=t("coordinator.choose_commune"),
-        picker=lambda: ask_commune(ctx, then=PICKED, prompt="coordinator.ask_commune"),
-    )
-
-
-async def commune_picked(msg: Incoming, ctx: Context) -> Step:
-    return await desk(ctx, ctx.draft["picked_commune"])
+    return await DOOR.start(ctx)
 
 
 CommuneButton = DeskOf | DeskVolunteers | DeskPending | DeskInvite | DeskHamlets
@@ -90,9 +78,7 @@ async def unknown_volunteer(msg: Incoming, ctx: Context) -> Step:
 
 
 async def desk(ctx: Context, code: str) -> Step:
-    refused = await refuse_unless(ctx, Role.COORDINATOR, code)
-    if refused:
-        return refused
+    """The desk of a commune the person coordinates (checked by DOOR, or by the button's handler)."""
     active = await volunteers.of_commune(ctx.db, code, Status.ACTIVE)
     waiting = await volunteers.of_commune(ctx.db, code, Status.PENDING)
     today = await visits.totals(ctx.db, commune_code=code, since=local_date(ctx.now))
@@ -116,6 +102,16 @@ async def desk(ctx: Context, code: str) -> Step:
         [home_button()],
     ]
     return Step.end(Reply(text, rows))
+
+
+DOOR = CommuneDoor(
+    Role.COORDINATOR,
+    desk,
+    choice=DeskOf,
+    choose=t("coordinator.choose_commune"),
+    picked=PICKED,
+    prompt="coordinator.ask_commune",
+)
 
 
 async def volunteer_list(ctx: Context, code: str, page: int) -> Step:
@@ -327,6 +323,6 @@ FLOW = Flow(
     },
     otherwise={Desk.prefix: start, Verdict.prefix: unknown_volunteer},
     commands={"dieuphoi": start},
-    states={PICKED: commune_picked},
+    states={PICKED: DOOR.commune_picked},
     menu=[MenuEntry(Desk(), "coordinator.menu", order=65, visible=coordinator_or_above)],
 )

@@ -15,7 +15,7 @@ import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from handlers.access import in_commune, refuse_unless, unit_name
+from handlers.access import CommuneDoor, refuse_unless, unit_name
 from handlers.buttons import (
     CancelFigures,
     FigureIsRight,
@@ -27,7 +27,6 @@ from handlers.buttons import (
     SaveFigures,
     SkipFigure,
 )
-from handlers.communes import ask_commune
 from handlers.context import Context
 from handlers.forms import BLANK, Check, Field, Form, Kept, Question, Values, plain
 from handlers.menu import home_button
@@ -371,34 +370,30 @@ FORM = Form(
 
 async def start(msg: Incoming, ctx: Context, _: Figures | None = None) -> Step:
     """/capnhat and cn: the coordinator's commune (a choice when several; officers pick any)."""
-    return await in_commune(
-        ctx,
-        Role.COORDINATOR,
-        begin,
-        choice=FiguresOf,
-        choose=t("official.figures.choose_commune"),
-        picker=lambda: ask_commune(ctx, then=FIG_PICKED, prompt="official.figures.ask_commune"),
-    )
-
-
-async def commune_picked(msg: Incoming, ctx: Context) -> Step:
-    return await begin(ctx, ctx.draft["picked_commune"])
+    return await DOOR.start(ctx)
 
 
 async def begin(ctx: Context, code: str) -> Step:
-    refused = await refuse_unless(ctx, Role.COORDINATOR, code)
-    if refused:
-        return refused
     ctx.forget("fig", "picked_commune")
     ctx.remember(fig={"commune": code, "token": secrets.token_hex(4), "answers": {}, "known": {}, "kept": []})
     return await FORM.advance(ctx)
+
+
+DOOR = CommuneDoor(
+    Role.COORDINATOR,
+    begin,
+    choice=FiguresOf,
+    choose=t("official.figures.choose_commune"),
+    picked=FIG_PICKED,
+    prompt="official.figures.ask_commune",
+)
 
 
 async def start_in(msg: Incoming, ctx: Context, button: FiguresOf) -> Step:
     """cn:c:<commune>: that commune's figures."""
     if ctx.communes.get(button.commune) is None:
         return await start(msg, ctx)
-    return await begin(ctx, button.commune)
+    return await DOOR.enter(ctx, button.commune)
 
 
 async def on_end(msg: Incoming, ctx: Context, button: SaveFigures | CancelFigures) -> Step:
@@ -466,5 +461,5 @@ FLOW = Flow(
     },
     otherwise={Figures.prefix: start},
     commands={"capnhat": start},
-    states={**FORM.steps(), FIG_PICKED: commune_picked},
+    states={**FORM.steps(), FIG_PICKED: DOOR.commune_picked},
 )

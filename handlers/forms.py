@@ -104,8 +104,8 @@ class Form:
     key: str | None  # None: the values are the draft's own keys
     fields: tuple[Field, ...]
     step: str
-    save: Callable[[Context, Values], Awaitable[Step]]
     stale: Callable[[Context], Awaitable[Step]]
+    save: Callable[[Context, Values], Awaitable[Step]] | None = None
     summary: Callable[[Context, Values], Awaitable[Reply]] | None = None
     confirm: str | None = None
     retry: str | None = None
@@ -164,9 +164,10 @@ class Form:
         values = self._values(ctx)
         if self.done is not None:
             return await self.done(ctx, values)
-        if self.summary is None or self.confirm is None:
-            return await self.save(ctx, values)
-        return Step.to(self.confirm, await self.summary(ctx, values))
+        if self.summary is not None and self.confirm is not None:
+            return Step.to(self.confirm, await self.summary(ctx, values))
+        assert self.save is not None, "a form ends with a summary, a save, or its own `done`"
+        return await self.save(ctx, values)
 
     async def ask(self, ctx: Context, name: str, reason: Text | None = None) -> Step:
         field = self.field(name)

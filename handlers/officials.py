@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 
 from documents.tally_exports import to_xlsx
-from handlers.access import check, holds_any, home_unit, in_commune, refusal, refuse_unless, unit_name
+from handlers.access import CommuneDoor, check, holds_any, home_unit, refusal, refuse_unless, unit_name
 from handlers.buttons import (
     FiguresOf,
     Progress,
@@ -369,29 +369,15 @@ async def script_of(msg: Incoming, ctx: Context, button: ScriptOf) -> Step:
     """lp:c:<commune>: that commune's script."""
     if ctx.communes.get(button.commune) is None:
         return await script_start(msg, ctx)
-    return await script(ctx, button.commune)
+    return await SCRIPT_DOOR.enter(ctx, button.commune)
 
 
 async def script_start(msg: Incoming, ctx: Context, _: Script | None = None) -> Step:
     """/loaphat, lp: the script of a commune the person coordinates (or covers)."""
-    return await in_commune(
-        ctx,
-        Role.COORDINATOR,
-        script,
-        choice=ScriptOf,
-        choose=t("official.script.choose_commune"),
-        picker=lambda: ask_commune(ctx, then=SCRIPT_PICKED, prompt="official.script.ask_commune"),
-    )
-
-
-async def script_picked(msg: Incoming, ctx: Context) -> Step:
-    return await script(ctx, ctx.draft["picked_commune"])
+    return await SCRIPT_DOOR.start(ctx)
 
 
 async def script(ctx: Context, code: str) -> Step:
-    refused = await refuse_unless(ctx, Role.COORDINATOR, code)
-    if refused:
-        return refused
     today = local_date(ctx.now)
     row = (await tally(ctx.db, code, today)).totals
     entry = ctx.communes.get(code)
@@ -433,6 +419,16 @@ async def script(ctx: Context, code: str) -> Step:
     return Step.end(Reply(intro), Reply(t("common.lines", lines=Join(tuple(parts), "\n")), rows))
 
 
+SCRIPT_DOOR = CommuneDoor(
+    Role.COORDINATOR,
+    script,
+    choice=ScriptOf,
+    choose=t("official.script.choose_commune"),
+    picked=SCRIPT_PICKED,
+    prompt="official.script.ask_commune",
+)
+
+
 async def official(ctx: Context) -> bool:
     return await holds_any(ctx, Role.COORDINATOR, Role.PROVINCE_OFFICER, Role.ADMIN)
 
@@ -454,6 +450,6 @@ FLOW = Flow(
     },
     otherwise={Progress.prefix: start, Reports.prefix: reports_menu, Script.prefix: script_start},
     commands={"thongke": start, "baocao": reports_menu, "loaphat": script_start},
-    states={VIEW_PICKED: commune_picked, SCRIPT_PICKED: script_picked, REPORT_HOUR: on_hour},
+    states={VIEW_PICKED: commune_picked, SCRIPT_PICKED: SCRIPT_DOOR.commune_picked, REPORT_HOUR: on_hour},
     menu=[MenuEntry(Progress(), "official.menu", order=70, visible=official)],
 )

@@ -205,8 +205,8 @@ class _Line:
             i += len(phrase.words)
 
     def untag_loose_address_parts(self) -> None:
-        """An address part ("ngõ") is one only before its number; otherwise it is a plain word
-        ("nhà đầu ngõ": the house at the end of the alley)."""
+        # An address part ("ngõ") is one only before its number; otherwise it is a plain word
+        # ("nhà đầu ngõ": the house at the end of the alley).
         tokens = self.tokens
         for start, phrase in list(self.tags):
             end = start + len(phrase.words)

@@ -3,10 +3,11 @@ a one-screen summary with [Save] [Edit] [Cancel]; saved exactly once; today's ru
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from handlers import shorthand
-from handlers.access import check, home_unit, in_commune, refusal, refuse_unless, unit_name
+from handlers.access import CommuneDoor, check, home_unit, refusal, refuse_unless, unit_name
 from handlers.buttons import (
     CancelVisit,
     CountChoice,
@@ -22,8 +23,8 @@ from handlers.buttons import (
     ShorthandHelp,
     SkipHousehold,
 )
-from handlers.communes import ask_commune
 from handlers.context import Context
+from handlers.forms import Check, Field, Form, Question, Values
 from handlers.menu import home_button
 from handlers.router import Flow, MenuEntry
 from handlers.types import Ask, Button, Incoming, Kind, Reply, Step
@@ -97,32 +98,51 @@ def next_question(v: dict[str, Any], quick: bool) -> tuple[str | None, Text | No
     value already given does not fit; None when the visit is complete. Fills what needs no
     question: zeros for no smartphone / nobody home, the only possible answer when there is one,
     and in a shorthand line (`quick`) counts not written (smartphones = installed + already had)."""
-    for name in ("hamlet", "household", "outcome"):
-        if not v.get(name) and not (name == "household" and name in v):
-            return name, None
+    place = _missing_place(v)
+    if place is not None:
+        return place, None
     outcome = Outcome(v["outcome"])
     if outcome in (Outcome.NO_SMARTPHONE, Outcome.NOBODY_HOME):
-        if any(v.get(f) for f in COUNTS):
-            reason = t(
-                "visit.reason.no_phone_counts" if outcome is Outcome.NO_SMARTPHONE else "visit.reason.nobody_counts",
-                outcome=t(f"visit.outcome.{outcome}"),
-            )
-            for f in ("outcome", *COUNTS):
-                v.pop(f, None)
-            return "outcome", reason
-        v.update(smartphones=0, installed_now=0, already_installed=0)
-        return None, None
+        return _without_phones(v, outcome)
     if outcome is not Outcome.HELPED:
         if v.get("installed_now"):
             reason = t(
                 "visit.reason.installed_not_helped", outcome=t(f"visit.outcome.{outcome}"), number=v["installed_now"]
             )
-            for f in ("outcome", *COUNTS):
-                v.pop(f, None)
-            return "outcome", reason
+            return _outcome_again(v, reason)
         v["installed_now"] = 0
     if quick and "smartphones" not in v and (v.get("installed_now") or v.get("already_installed")):
         v["smartphones"] = v.get("installed_now", 0) + v.get("already_installed", 0)
+    return _next_count(v, quick)
+
+
+def _missing_place(v: dict[str, Any]) -> str | None:
+    """The first of hamlet, household (which may be given as blank) and outcome not given."""
+    for name in ("hamlet", "household", "outcome"):
+        if not v.get(name) and not (name == "household" and name in v):
+            return name
+    return None
+
+
+def _outcome_again(v: dict[str, Any], reason: Text) -> tuple[str, Text]:
+    """The outcome asked again (with the counts, which depend on it), saying why."""
+    for f in ("outcome", *COUNTS):
+        v.pop(f, None)
+    return "outcome", reason
+
+
+def _without_phones(v: dict[str, Any], outcome: Outcome) -> tuple[str | None, Text | None]:
+    """No smartphone, nobody home: every count is zero, and a line giving counts is asked again."""
+    if any(v.get(f) for f in COUNTS):
+        key = "visit.reason.no_phone_counts" if outcome is Outcome.NO_SMARTPHONE else "visit.reason.nobody_counts"
+        return _outcome_again(v, t(key, outcome=t(f"visit.outcome.{outcome}")))
+    v.update(smartphones=0, installed_now=0, already_installed=0)
+    return None, None
+
+
+def _next_count(v: dict[str, Any], quick: bool) -> tuple[str | None, Text | None]:
+    """The first count not given (the only possible answer filled in), or one given that does
+    not fit (asked again with the counts after it)."""
     order = ("smartphones", "installed_now", "already_installed")
     for field in order:
         if field not in v:
@@ -139,19 +159,38 @@ def next_question(v: dict[str, Any], quick: bool) -> tuple[str | None, Text | No
     return None, None
 
 
+def free_text_problem(text: str, limit: int) -> Text | None:
+    """Why a hamlet's or household's name cannot be kept: a phone number in it, or too long."""
+    if sum(ch.isdigit() for ch in text) >= 8:
+        return t("visit.reason.no_phone_numbers")  # citizens' phone numbers are never stored
+    if len(text) > limit:
+        return t("visit.reason.too_long", most=limit)
+    return None
+
+
+def hamlet_problem(hamlet: str, v: Mapping[str, Any]) -> Text | None:
+    return free_text_problem(hamlet, visits.HAMLET_MAX)
+
+
+def household_problem(household: str, v: Mapping[str, Any]) -> Text | None:
+    return free_text_problem(household, visits.HOUSEHOLD_MAX)
+
+
+def count_problem(field: str) -> Check:
+    """The check of a count question: `answer_problem` for that count."""
+
+    def check(n: int, v: Mapping[str, Any]) -> Text | None:
+        return answer_problem(dict(v), field, n)
+
+    return check
+
+
 # --- starting ---
 
 
 async def start(msg: Incoming, ctx: Context, _: LogVisit | None = None) -> Step:
     """visit → the volunteer's commune (asked when they serve several)."""
-    return await in_commune(
-        ctx,
-        Role.VOLUNTEER,
-        begin,
-        choice=LogVisitIn,
-        choose=t("visit.choose_commune"),
-        picker=lambda: ask_commune(ctx, then=PICKED, prompt="visit.ask_commune"),
-    )
+    return await DOOR.start(ctx)
 
 
 async def refuse_volunteer(ctx: Context) -> Step:
@@ -160,210 +199,143 @@ async def refuse_volunteer(ctx: Context) -> Step:
     return await refusal(ctx, await check(ctx, Role.VOLUNTEER, unit), Role.VOLUNTEER, unit)
 
 
-async def commune_picked(msg: Incoming, ctx: Context) -> Step:
-    return await begin(ctx, ctx.draft["picked_commune"])
-
-
 async def start_in(msg: Incoming, ctx: Context, button: LogVisitIn) -> Step:
     """visit:c:<code>: in that commune."""
-    return await begin(ctx, button.commune)
+    return await DOOR.enter(ctx, button.commune)
 
 
 async def begin(ctx: Context, commune_code: str) -> Step:
-    refused = await refuse_unless(ctx, Role.VOLUNTEER, commune_code)
-    if refused:
-        return refused
     ctx.forget(*BUILD_KEYS, "picked_commune")
     ctx.remember(v={"commune_code": commune_code}, v_quick=False)
-    return await advance(ctx)
+    return await FORM.advance(ctx)
 
 
-# --- the questions ---
+DOOR = CommuneDoor(
+    Role.VOLUNTEER,
+    begin,
+    choice=LogVisitIn,
+    choose=t("visit.choose_commune"),
+    picked=PICKED,
+    prompt="visit.ask_commune",
+)
 
 
-async def advance(ctx: Context, reason: Text | None = None) -> Step:
-    """Ask the next question, or show the summary when nothing is missing."""
-    v = dict(ctx.draft["v"])
-    field, problem = next_question(v, bool(ctx.draft.get("v_quick")))
-    ctx.remember(v=v)
-    if field is None:
-        return await summary(ctx)
-    return await ask(ctx, field, problem or reason)
+# --- the form: its questions, and how typed answers are read ---
 
 
-async def ask(ctx: Context, field: str, reason: Text | None = None) -> Step:
-    v = ctx.draft["v"]
-    rows: list[list[Button]]
-    if field == "hamlet":
-        hamlets = await visits.recent_hamlets(ctx.db, v["commune_code"], ctx.user.id)
-        ctx.remember(v_hamlets=hamlets)
-        rows = [[Button(h, payload=HamletChoice(i).pack())] for i, h in enumerate(hamlets)]
-        question = t("visit.ask_hamlet") if hamlets else t("visit.ask_hamlet_first")
-        rows.append([Button(t("visit.syntax_button"), payload=ShorthandHelp().pack()), home_button()])
-    elif field == "household":
-        if ctx.capabilities.buttons:
-            question = t("visit.ask_household", hamlet=v["hamlet"])
-            rows = [[Button(t("visit.skip_household"), payload=SkipHousehold().pack())], [home_button()]]
-        else:  # a numbered menu would read house number "1" as its first choice: skipping is typed
-            question, rows = t("visit.ask_household_typed", hamlet=v["hamlet"]), []
-    elif field == "outcome":
-        question = t("visit.ask_outcome")
-        rows = [
-            [
-                Button(t("visit.outcome.helped"), payload=OutcomeChoice(Outcome.HELPED).pack()),
-                Button(t("visit.outcome.already"), payload=OutcomeChoice(Outcome.ALREADY).pack()),
-            ],
-            [
-                Button(t("visit.outcome.no_smartphone"), payload=OutcomeChoice(Outcome.NO_SMARTPHONE).pack()),
-                Button(t("visit.outcome.refused"), payload=OutcomeChoice(Outcome.REFUSED).pack()),
-            ],
-            [Button(t("visit.outcome.nobody_home"), payload=OutcomeChoice(Outcome.NOBODY_HOME).pack())],
-            [home_button()],
-        ]
-    else:
+async def ask_hamlet(ctx: Context, v: Values) -> Question:
+    hamlets = await visits.recent_hamlets(ctx.db, v["commune_code"], ctx.user.id)
+    ctx.remember(v_hamlets=hamlets)
+    rows = [[Button(h, payload=HamletChoice(i).pack())] for i, h in enumerate(hamlets)]
+    rows.append([Button(t("visit.syntax_button"), payload=ShorthandHelp().pack()), home_button()])
+    return Question(t("visit.ask_hamlet") if hamlets else t("visit.ask_hamlet_first"), rows)
+
+
+async def ask_household(ctx: Context, v: Values) -> Question:
+    if not ctx.capabilities.buttons:  # a numbered menu would read house number "1" as its first choice
+        return Question(t("visit.ask_household_typed", hamlet=v["hamlet"]))
+    rows = [[Button(t("visit.skip_household"), payload=SkipHousehold().pack())], [home_button()]]
+    return Question(t("visit.ask_household", hamlet=v["hamlet"]), rows)
+
+
+async def ask_outcome(ctx: Context, v: Values) -> Question:
+    def choice(outcome: Outcome) -> Button:
+        return Button(t(f"visit.outcome.{outcome}"), payload=OutcomeChoice(outcome).pack())
+
+    rows = [
+        [choice(Outcome.HELPED), choice(Outcome.ALREADY)],
+        [choice(Outcome.NO_SMARTPHONE), choice(Outcome.REFUSED)],
+        [choice(Outcome.NOBODY_HOME)],
+        [home_button()],
+    ]
+    return Question(t("visit.ask_outcome"), rows)
+
+
+def ask_count(field: str, key: str) -> Callable[[Context, Values], Awaitable[Question]]:
+    async def question(ctx: Context, v: Values) -> Question:
         lo, hi = bounds(v, field)
-        if field == "smartphones":
-            question = t("visit.ask_smartphones", lo=lo, hi=hi)
-        elif field == "installed_now":
-            question = t("visit.ask_installed_now", lo=lo, hi=hi)
-        else:
-            question = t("visit.ask_already_installed", lo=lo, hi=hi)
-        choices = [
-            Button(str(n), payload=CountChoice(field, n).pack())
-            for n in range(lo, min(hi, lo + NUMBER_BUTTONS - 1) + 1)
-        ]
-        # Without buttons, choices become a numbered menu, where typing "1" would pick the first
-        # choice ("0"): there the count is simply typed.
-        rows = [choices, [home_button()]] if ctx.capabilities.buttons else []
         ctx.remember(v_field=field)
-    state = STATES_OF.get(field, NUMBER)
-    text = t("visit.retry", reason=reason, question=question) if reason is not None else question
-    return Step.to(state, Reply(text, rows))
+        if not ctx.capabilities.buttons:
+            # Without buttons, choices become a numbered menu, where typing "1" would pick the
+            # first choice ("0"): there the count is simply typed.
+            return Question(t(key, lo=lo, hi=hi))
+        last = min(hi, lo + NUMBER_BUTTONS - 1)
+        choices = [Button(str(n), payload=CountChoice(field, n).pack()) for n in range(lo, last + 1)]
+        return Question(t(key, lo=lo, hi=hi), [choices, [home_button()]])
+
+    return question
 
 
-async def on_hamlet(msg: Incoming, ctx: Context) -> Step:
-    """A hamlet typed (or a whole shorthand line), or a location sent meanwhile."""
-    return await _typed_place(msg, ctx, "hamlet")
+def read_hamlet(text: str, ctx: Context, v: Values) -> str | Text:
+    return shorthand.parse_hamlet(text, shorthand.vocabulary_of(ctx.content)) or t("visit.reason.hamlet_empty")
+
+
+def read_household(text: str, ctx: Context, v: Values) -> str | Text:
+    household = shorthand.parse_household(text, shorthand.vocabulary_of(ctx.content))
+    return household or t("visit.reason.household_empty")
+
+
+def read_outcome(text: str, ctx: Context, v: Values) -> str | Text:
+    parsed = shorthand.parse(text, shorthand.vocabulary_of(ctx.content))
+    if parsed.outcome and not parsed.unknown:
+        return parsed.outcome
+    return t("visit.reason.choose_outcome")
+
+
+def read_count(field: str) -> Callable[[str, Context, Values], int | Text]:
+    def read(text: str, ctx: Context, v: Values) -> int | Text:
+        count = number(text, TYPED_COUNT_MOST)
+        if count is None:
+            lo, hi = bounds(v, field)
+            return t("visit.reason.not_a_number", lo=lo, hi=hi)
+        return count
+
+    return read
+
+
+async def aside(msg: Incoming, ctx: Context, field: Field) -> Step | None:
+    """A location sent while a question waits is kept for the visit; a whole shorthand line typed
+    at any question is read as such."""
+    if msg.kind is Kind.LOCATION and msg.location is not None:
+        rounded = visits.round_location(msg.location.latitude, msg.location.longitude)
+        if rounded:
+            ctx.remember(v={**ctx.draft["v"], "latitude": rounded[0], "longitude": rounded[1]})
+        return await FORM.ask(ctx, field.name, t("visit.location_kept"))
+    text = (msg.text or "") if msg.kind is Kind.TEXT else ""
+    if text.strip() and shorthand.parse(text, shorthand.vocabulary_of(ctx.content)).is_visit:
+        return await from_line(ctx, ctx.draft["v"]["commune_code"], text, keep=ctx.draft["v"])
+    return None
+
+
+def skip_words(ctx: Context) -> set[str]:
+    return {fold(w) for w in ctx.content.section("visit.skip_words")}
 
 
 async def hamlet_button(msg: Incoming, ctx: Context, button: HamletChoice) -> Step:
     choices = ctx.draft.get("v_hamlets") or []
     if "v" not in ctx.draft or button.index >= len(choices):
         return await stale(ctx)
-    return await _answered(ctx, hamlet=choices[button.index])
-
-
-async def on_household(msg: Incoming, ctx: Context) -> Step:
-    return await _typed_place(msg, ctx, "household")
-
-
-async def _typed_place(msg: Incoming, ctx: Context, field: str) -> Step:
-    """The hamlet or household typed at its question; a whole shorthand line is read as such."""
-    if (step := await _aside(msg, ctx, field)) is not None:
-        return step
-    text = msg.text or ""
-    vocabulary = shorthand.vocabulary_of(ctx.content)
-    if shorthand.parse(text, vocabulary).is_visit:
-        return await from_line(ctx, ctx.draft["v"]["commune_code"], text, keep=ctx.draft["v"])
-    if field == "hamlet":
-        value, limit, empty = (
-            shorthand.parse_hamlet(text, vocabulary),
-            visits.HAMLET_MAX,
-            t("visit.reason.hamlet_empty"),
-        )
-    elif fold(text) in {fold(w) for w in ctx.content.section("visit.skip_words")}:
-        value, limit, empty = "", visits.HOUSEHOLD_MAX, None
-    else:
-        value, limit, empty = (
-            shorthand.parse_household(text, vocabulary),
-            visits.HOUSEHOLD_MAX,
-            t("visit.reason.household_empty"),
-        )
-    if value is None:
-        return await ask(ctx, field, empty)
-    if problem := _free_text_problem(value, limit):
-        return await ask(ctx, field, problem)
-    return await _answered(ctx, **{field: value})
+    return await FORM.answer(ctx, "hamlet", choices[button.index])
 
 
 async def skip_household(msg: Incoming, ctx: Context, _: SkipHousehold | None = None) -> Step:
     if "v" not in ctx.draft:
         return await stale(ctx)
-    return await _answered(ctx, household="")
-
-
-async def on_outcome(msg: Incoming, ctx: Context) -> Step:
-    if (step := await _aside(msg, ctx, "outcome")) is not None:
-        return step
-    parsed = shorthand.parse(msg.text or "", shorthand.vocabulary_of(ctx.content))
-    if parsed.is_visit:
-        return await from_line(ctx, ctx.draft["v"]["commune_code"], msg.text or "", keep=ctx.draft["v"])
-    if parsed.outcome and not parsed.unknown:
-        return await _answered(ctx, outcome=parsed.outcome)
-    return await ask(ctx, "outcome", t("visit.reason.choose_outcome"))
+    return await FORM.answer(ctx, "household", "")
 
 
 async def outcome_button(msg: Incoming, ctx: Context, button: OutcomeChoice) -> Step:
     if "v" not in ctx.draft or button.outcome not in set(Outcome):
         return await stale(ctx)
-    return await _answered(ctx, outcome=button.outcome)
-
-
-async def on_number(msg: Incoming, ctx: Context) -> Step:
-    field = ctx.draft.get("v_field")
-    if field not in COUNTS or "v" not in ctx.draft:
-        return await stale(ctx)
-    if (step := await _aside(msg, ctx, field)) is not None:
-        return step
-    text = (msg.text or "").strip()
-    parsed = shorthand.parse(text, shorthand.vocabulary_of(ctx.content))
-    if parsed.is_visit:
-        return await from_line(ctx, ctx.draft["v"]["commune_code"], text, keep=ctx.draft["v"])
-    count = number(text, TYPED_COUNT_MOST)
-    if count is None:
-        lo, hi = bounds(ctx.draft["v"], field)
-        return await ask(ctx, field, t("visit.reason.not_a_number", lo=lo, hi=hi))
-    return await _count(ctx, field, count)
+    return await FORM.answer(ctx, "outcome", button.outcome)
 
 
 async def number_button(msg: Incoming, ctx: Context, button: CountChoice) -> Step:
     if "v" not in ctx.draft or button.field not in COUNTS:
         return await stale(ctx)
     if ctx.draft.get("v_field") != button.field:  # a button of an earlier question: ask the current one
-        return await advance(ctx)
-    return await _count(ctx, button.field, button.count)
-
-
-async def _count(ctx: Context, field: str, n: int) -> Step:
-    problem = answer_problem(ctx.draft["v"], field, n)
-    if problem is not None:
-        return await ask(ctx, field, problem)
-    return await _answered(ctx, **{field: n})
-
-
-async def _answered(ctx: Context, **values: Any) -> Step:
-    ctx.remember(v={**ctx.draft["v"], **values})
-    return await advance(ctx)
-
-
-def _free_text_problem(text: str, limit: int) -> Text | None:
-    if sum(ch.isdigit() for ch in text) >= 8:
-        return t("visit.reason.no_phone_numbers")  # citizens' phone numbers are never stored
-    if len(text) > limit:
-        return t("visit.reason.too_long", most=limit)
-    return None
-
-
-async def _aside(msg: Incoming, ctx: Context, field: str) -> Step | None:
-    """A location sent while a question waits is kept for the visit; other kinds get a nudge."""
-    if msg.kind is Kind.LOCATION and msg.location is not None:
-        rounded = visits.round_location(msg.location.latitude, msg.location.longitude)
-        if rounded:
-            ctx.remember(v={**ctx.draft["v"], "latitude": rounded[0], "longitude": rounded[1]})
-        return await ask(ctx, field, t("visit.location_kept"))
-    if msg.kind is not Kind.TEXT or not (msg.text or "").strip():
-        return await ask(ctx, field, t("visit.reason.answer_expected"))
-    return None
+        return await FORM.advance(ctx)
+    return await FORM.answer(ctx, button.field, button.count)
 
 
 async def stale(ctx: Context) -> Step:
@@ -415,7 +387,7 @@ def _line_problem(parsed: shorthand.Parsed, line: str) -> Text | None:
         parts = Join(tuple(f"“{p}”" for p in parsed.unknown) or tuple(parsed.repeated), ", ")
         return t("visit.line_unclear", line=line, parts=parts)
     for value, limit in ((parsed.hamlet, visits.HAMLET_MAX), (parsed.household, visits.HOUSEHOLD_MAX)):
-        if value and (problem := _free_text_problem(value, limit)):
+        if value and (problem := free_text_problem(value, limit)):
             return problem
     return None
 
@@ -432,7 +404,7 @@ async def from_line(ctx: Context, commune_code: str, line: str, keep: dict[str, 
         return refused
     ctx.forget(*BUILD_KEYS)
     ctx.remember(v=_from_parsed(parsed, commune_code, keep), v_quick=True)
-    return await advance(ctx)
+    return await FORM.advance(ctx)
 
 
 async def from_lines(ctx: Context, commune_code: str, lines: list[str]) -> Step:
@@ -686,12 +658,62 @@ async def edit_field(msg: Incoming, ctx: Context, button: EditPart) -> Step:
             v.pop(name, None)
     ctx.forget(*BUILD_KEYS)
     ctx.remember(v=v, v_quick=False, v_token=token)
-    return await advance(ctx)
+    return await FORM.advance(ctx)
 
 
 async def syntax(msg: Incoming, ctx: Context, _: ShorthandHelp | None = None) -> Step:
     """The shorthand's syntax, with the examples; the open question (if any) stays open."""
     return Step.stay(Reply("visit.syntax", [[home_button()]]))
+
+
+async def summary_step(ctx: Context, v: Values) -> Step:
+    return await summary(ctx)
+
+
+FORM = Form(
+    key="v",
+    fields=(
+        Field("hamlet", ask_hamlet, read_hamlet, checks=(hamlet_problem,), step=HAMLET),
+        Field(
+            "household",
+            ask_household,
+            read_household,
+            checks=(household_problem,),
+            skip=lambda c, v: "",
+            step=HOUSEHOLD,
+        ),
+        Field("outcome", ask_outcome, read_outcome, step=OUTCOME),
+        Field(
+            "smartphones",
+            ask_count("smartphones", "visit.ask_smartphones"),
+            read_count("smartphones"),
+            checks=(count_problem("smartphones"),),
+            step=NUMBER,
+        ),
+        Field(
+            "installed_now",
+            ask_count("installed_now", "visit.ask_installed_now"),
+            read_count("installed_now"),
+            checks=(count_problem("installed_now"),),
+            step=NUMBER,
+        ),
+        Field(
+            "already_installed",
+            ask_count("already_installed", "visit.ask_already_installed"),
+            read_count("already_installed"),
+            checks=(count_problem("already_installed"),),
+            step=NUMBER,
+        ),
+    ),
+    step=HAMLET,
+    next=lambda ctx, v: next_question(v, bool(ctx.draft.get("v_quick"))),
+    aside=aside,
+    answer_expected=t("visit.reason.answer_expected"),
+    skip_words=skip_words,
+    retry="visit.retry",
+    done=summary_step,
+    stale=stale,
+)
 
 
 async def field_worker(ctx: Context) -> bool:
@@ -726,12 +748,9 @@ FLOW = Flow(
     },
     commands={"ghinhan": start, "cuphap": syntax},
     states={
-        HAMLET: on_hamlet,
-        HOUSEHOLD: on_household,
-        OUTCOME: on_outcome,
-        NUMBER: on_number,
+        **FORM.steps(),
         SUMMARY: on_summary_text,
-        PICKED: commune_picked,
+        PICKED: DOOR.commune_picked,
     },
     text=[by_text],
     menu=[
