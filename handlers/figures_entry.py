@@ -184,7 +184,7 @@ async def ask_installed(ctx: Context, fig: Values) -> Question:
     return Question(question, [[home_button()]] if ctx.capabilities.buttons else [])
 
 
-def ask_figure(field: str, ask_key: str) -> Callable[[Context, Values], Awaitable[Question]]:
+def ask_figure(field: str, words: Callable[[Text], Text]) -> Callable[[Context, Values], Awaitable[Question]]:
     """A denominator's question, offering to keep the value known (or to skip an optional one).
     Without buttons, keeping and skipping are typed words (a numbered menu would read a typed
     count as one of its choices)."""
@@ -206,7 +206,7 @@ def ask_figure(field: str, ask_key: str) -> Callable[[Context, Values], Awaitabl
         else:
             how = t("official.figures.how_type", cancel=cancel)
         rows = ([[offer]] if offer else []) + [[home_button()]] if buttons else []
-        return Question(t(ask_key, how=how), rows)
+        return Question(words(how), rows)
 
     return question
 
@@ -329,10 +329,10 @@ async def stale_form(ctx: Context) -> Step:
     return stale()
 
 
-def _figure(name: str, ask_key: str, *doubts: Check) -> Field:
+def _figure(name: str, words: Callable[[Text], Text], *doubts: Check) -> Field:
     return Field(
         name,
-        ask_figure(name, ask_key),
+        ask_figure(name, words),
         parse_figure,
         doubts=doubts,
         skip=skip_figure(name),
@@ -345,9 +345,11 @@ FORM = Form(
     fields=(
         Field("date", ask_date, read_date_answer),
         Field("installed", ask_installed, parse_figure, skip=skip_figure("installed"), keep=keep_figure("installed")),
-        _figure("subscribers", "official.figures.ask_subscribers", installed_over("subscribers")),
-        _figure("population", "official.figures.ask_population", installed_over("population")),
-        _figure("households", "official.figures.ask_households", households_over_population),
+        _figure(
+            "subscribers", lambda how: t("official.figures.ask_subscribers", how=how), installed_over("subscribers")
+        ),
+        _figure("population", lambda how: t("official.figures.ask_population", how=how), installed_over("population")),
+        _figure("households", lambda how: t("official.figures.ask_households", how=how), households_over_population),
     ),
     step=FIG_ANSWER,
     confirm=FIG_CONFIRM,

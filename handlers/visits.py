@@ -251,19 +251,25 @@ async def ask_outcome(ctx: Context, v: Values) -> Question:
     return Question(t("visit.ask_outcome"), rows)
 
 
-def ask_count(field: str, key: str) -> Callable[[Context, Values], Awaitable[Question]]:
+def ask_count(field: str, words: Callable[[int, int], Text]) -> Callable[[Context, Values], Awaitable[Question]]:
+    """A count's question (`words` of its bounds), with a button per possible answer (the first few)."""
+
     async def question(ctx: Context, v: Values) -> Question:
         lo, hi = bounds(v, field)
         ctx.remember(v_field=field)
         if not ctx.capabilities.buttons:
             # Without buttons, choices become a numbered menu, where typing "1" would pick the
             # first choice ("0"): there the count is simply typed.
-            return Question(t(key, lo=lo, hi=hi))
+            return Question(words(lo, hi))
         last = min(hi, lo + NUMBER_BUTTONS - 1)
         choices = [Button(str(n), payload=CountChoice(field, n).pack()) for n in range(lo, last + 1)]
-        return Question(t(key, lo=lo, hi=hi), [choices, [home_button()]])
+        return Question(words(lo, hi), [choices, [home_button()]])
 
     return question
+
+
+def _count_field(name: str, words: Callable[[int, int], Text]) -> Field:
+    return Field(name, ask_count(name, words), read_count(name), checks=(count_problem(name),), step=NUMBER)
 
 
 def read_hamlet(text: str, ctx: Context, v: Values) -> str | Text:
@@ -683,27 +689,9 @@ FORM = Form(
             step=HOUSEHOLD,
         ),
         Field("outcome", ask_outcome, read_outcome, step=OUTCOME),
-        Field(
-            "smartphones",
-            ask_count("smartphones", "visit.ask_smartphones"),
-            read_count("smartphones"),
-            checks=(count_problem("smartphones"),),
-            step=NUMBER,
-        ),
-        Field(
-            "installed_now",
-            ask_count("installed_now", "visit.ask_installed_now"),
-            read_count("installed_now"),
-            checks=(count_problem("installed_now"),),
-            step=NUMBER,
-        ),
-        Field(
-            "already_installed",
-            ask_count("already_installed", "visit.ask_already_installed"),
-            read_count("already_installed"),
-            checks=(count_problem("already_installed"),),
-            step=NUMBER,
-        ),
+        _count_field("smartphones", lambda lo, hi: t("visit.ask_smartphones", lo=lo, hi=hi)),
+        _count_field("installed_now", lambda lo, hi: t("visit.ask_installed_now", lo=lo, hi=hi)),
+        _count_field("already_installed", lambda lo, hi: t("visit.ask_already_installed", lo=lo, hi=hi)),
     ),
     step=HAMLET,
     next=lambda ctx, v: next_question(v, bool(ctx.draft.get("v_quick"))),
