@@ -97,8 +97,9 @@ class Form:
     one the reason is asked instead of the question, with the question's buttons. Hooks a form
     may give: `answered`/`put` for its layout, `next` for an order that depends on the answers
     (it may fill in values and say why one given does not fit), `aside` for a message read
-    before the field's parser (a location sent meanwhile), `done` for what follows the last
-    answer (by default the summary at `confirm`, or `save` when there is no summary).
+    before the field's parser (a location sent meanwhile), `on_doubt` for asking about a value a
+    field's doubts question, `done` for what follows the last answer (by default the summary at
+    `confirm`, or `save` when there is no summary).
     """
 
     key: str | None  # None: the values are the draft's own keys
