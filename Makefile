@@ -1,6 +1,13 @@
 # The README's two commands: `make run` and `make test`. Both work on a fresh clone with only
-# python3: they create .venv, install the project, migrate the database and load the units.
-PYTHON ?= python3
+# Python 3.12 or newer: they create .venv, install the project, migrate the database and load the units.
+# vietnam-provinces 2026 needs Python 3.12 or newer. The first of python3.12, python3.13, python3 (pyenv
+# reads .python-version: 3.12.1) and pyenv's own 3.12 or 3.13 builds that is new enough; `make PYTHON=...`
+# overrides it.
+PYENV_ROOT ?= $(HOME)/.pyenv
+PYTHON ?= $(shell for p in python3.12 python3.13 python3 $(wildcard $(PYENV_ROOT)/versions/3.12*/bin/python3) \
+	$(wildcard $(PYENV_ROOT)/versions/3.13*/bin/python3); do \
+	"$$p" -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 && { echo "$$p"; break; }; done)
+NEED_PYTHON := error: Python 3.12 or newer is needed: install python3.12 (Debian 13, Ubuntu 24.04: apt-get install python3.12-venv; with pyenv: pyenv install 3.12.1)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
@@ -11,6 +18,9 @@ LOCK := constraints.txt
 .PHONY: run test test-fast lint lock bench chat clean tools
 
 $(STAMP): pyproject.toml $(LOCK)
+	@[ -n "$(PYTHON)" ] || { echo "$(NEED_PYTHON)" >&2; exit 1; }
+	@# A .venv made by an older Python (3.11 before the 2026 units data) is made anew.
+	@[ ! -x $(BIN)/python ] || $(BIN)/python -c 'import sys; sys.exit(sys.version_info < (3, 12))' || rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c $(LOCK) -e '.[dev]'
@@ -19,6 +29,7 @@ $(STAMP): pyproject.toml $(LOCK)
 # After changing a dependency in pyproject.toml: the newest versions its ranges allow, installed in
 # a fresh venv and frozen into $(LOCK). Review the diff, then `make test`.
 lock:
+	@[ -n "$(PYTHON)" ] || { echo "$(NEED_PYTHON)" >&2; exit 1; }
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
 	$(PYTHON) -m venv "$$tmp/venv" && \
 	"$$tmp/venv/bin/python" -m pip install --quiet --upgrade pip && \
@@ -43,9 +54,13 @@ test: $(STAMP) tools lint
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -n auto -m "not e2e and not faults and not slow and not postgresql"
 
-# The import contract in pyproject.toml ([tool.importlinter]): bot > handlers > documents > storage > texts.
+# The import contract in pyproject.toml ([tool.importlinter]): bot > handlers > documents > storage > texts;
+# ruff's lint and format check, and mypy (check_untyped_defs), configured there too.
 lint: $(STAMP)
 	$(BIN)/lint-imports --no-logo
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 # Tools the tests use from Debian: pdftoppm (poppler-utils) reads posters back; Chromium runs the
 # browser tests (Playwright drives it by path: its own browser download cannot work here). CI runs

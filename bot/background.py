@@ -17,7 +17,10 @@ async def repeat(work: Callable[[], Awaitable[object]], wake: asyncio.Event, int
         except Exception as exc:  # the database may be down; try again next round
             log.warning("%s failed: %s", what, exc)
         try:
-            await asyncio.wait_for(wake.wait(), timeout=interval)
+            # Not asyncio.wait_for: on Python 3.11 it swallows a cancellation that arrives as the
+            # event is set (gh-86296), and the loop then ran forever, hanging the service's stop.
+            async with asyncio.timeout(interval):
+                await wake.wait()
         except TimeoutError:
             pass
         wake.clear()

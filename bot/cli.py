@@ -14,6 +14,7 @@ def main() -> None:
 
 main.add_command(service.run)
 main.add_command(service.chat)
+main.add_command(service.settings_command)
 main.add_command(data.db)
 main.add_command(data.units)
 main.add_command(data.support_points)

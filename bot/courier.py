@@ -11,15 +11,15 @@ import asyncio
 import datetime as dt
 import logging
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.background import repeat
 from bot.channels.base import Channel, OutMessage, SendBlocked, SendFailed, SendRetry
-from bot.engine import is_infrastructure_error
 from storage import updates
-from storage.db import single_statements
+from storage.db import is_infrastructure_error, single_statements
+from storage.updates import Delivery, Queued
 
 log = logging.getLogger(__name__)
 
@@ -64,41 +64,40 @@ class Courier:
         self._unmarked: dict[int, tuple[str | None, bool]] = {}
         self._chat_locks: dict[tuple[str, str], list] = {}  # chat: [lock, deliveries using it]
 
-    async def deliver(self, ids: Iterable[int]) -> None:
+    async def deliver(self, ids: Iterable[int | Queued]) -> None:
         """Send these outbox rows now, and whatever else waits for their chats, in order.
 
         One delivery at a time per chat in this process: a row another delivery could not send
         yet (its chat's earlier message was still on its way) goes with the next delivery
         for that chat instead of waiting for the sweep.
 
-        Rows just queued (updates.Queued: their chat known) are claimed and sent as they are,
+        Rows just queued (Queued: their chat known) are claimed and sent as they are,
         without first reading their chat's queue: the claim itself refuses a row behind an
         earlier unsent message to the same chat, and then the chat's queue is read and sent
         in order, as for any other delivery.
         """
-        ids = list(ids)
-        if not ids:
+        items = list(ids)
+        if not items:
             return
-        if all(isinstance(i, updates.Queued) for i in ids):
-            fresh: dict[tuple[str, str], list[int]] = {}
-            for i in sorted(ids):
-                fresh.setdefault((i.channel, i.chat_id), []).append(i)
+        just_queued = [i for i in items if isinstance(i, Queued)]
+        if len(just_queued) == len(items):
+            fresh: dict[tuple[str, str], list[Queued]] = {}
+            for queued in sorted(just_queued, key=lambda q: q.id):
+                fresh.setdefault((queued.channel, queued.chat_id), []).append(queued)
             for (channel, chat_id), rows in fresh.items():
                 await self._deliver_chat(channel, chat_id, rows)
             return
+        plain = [i.id if isinstance(i, Queued) else i for i in items]
         async with self.sessions() as db:
-            chats = list(dict.fromkeys((channel, chat_id) for _, channel, chat_id in await updates.describe(db, ids)))
+            chats = list(dict.fromkeys((channel, chat_id) for _, channel, chat_id in await updates.describe(db, plain)))
         for chat in chats:
             await self._deliver_chat(*chat)
 
-    async def _deliver_chat(self, channel: str, chat_id: str, rows: list[int] | None = None) -> None:
+    async def _deliver_chat(self, channel: str, chat_id: str, rows: list[Queued] | None = None) -> None:
         """Send a chat's due messages in order; `rows`: only these (just queued), in order."""
         if not self._reaches(channel, chat_id):
             # Another process holds this chat (a second terminal): its courier sends these.
-            held = [int(i) for i in rows or () if getattr(i, "held", False)]
-            if held:
-                async with self.single_statements.begin() as conn:
-                    await updates.release(conn, held)
+            await self._release(rows or [])
             return
         key = (channel, chat_id)
         # The chat's lock, with the number of deliveries holding or awaiting it: forgotten when
@@ -121,20 +120,24 @@ class Courier:
             if not entry[1]:
                 del self._chat_locks[key]
 
-    async def _send_in_turn(self, rows: list[int]) -> bool:
+    async def _release(self, rows: list[Queued]) -> None:
+        """Give up the leases these rows were queued with, for the sweep to send them in turn."""
+        leased = [q.id for q in rows if q.leased is not None]
+        if leased:
+            async with self.single_statements.begin() as conn:
+                await updates.release(conn, leased)
+
+    async def _send_in_turn(self, rows: list[Queued]) -> bool:
         """Send these rows in order; False as soon as one is not its turn yet (the chat's queue
         must be read and sent in order), True when done (or a failed one left to the sweep)."""
-        for n, message_id in enumerate(rows):
-            sent = await self._send_one(message_id)
+        for n, queued in enumerate(rows):
+            sent = await self._send_one(queued.leased or queued.id)
             if sent is None:
                 return False
             if not sent:
                 # The sweep takes over the rest, in order: the replies queued leased to this
                 # worker along with this one must not wait for their lease to run out.
-                held = [int(i) for i in rows[n + 1 :] if getattr(i, "held", False)]
-                if held:
-                    async with self.single_statements.begin() as conn:
-                        await updates.release(conn, held)
+                await self._release(rows[n + 1 :])
                 self._wake.set()
                 return True
         return True
@@ -142,16 +145,15 @@ class Courier:
     def _reachable(self) -> dict[str, frozenset[str]]:
         """The channels that reach only some of their chats, with those chats (see Channel.chats)."""
         return {
-            name: frozenset(chats)
-            for name, channel in self.channels.items()
-            if (chats := getattr(channel, "chats", None)) is not None
+            name: frozenset(chats) for name, channel in self.channels.items() if (chats := channel.chats) is not None
         }
 
     def _reaches(self, channel: str, chat_id: str) -> bool:
-        chats = getattr(self.channels.get(channel), "chats", None)
+        messenger = self.channels.get(channel)
+        chats = messenger.chats if messenger is not None else None
         return chats is None or chat_id in chats
 
-    def deliver_soon(self, ids: list[int]) -> None:
+    def deliver_soon(self, ids: Sequence[int | Queued]) -> None:
         """Deliver in the background (a webhook answers at once; the send follows)."""
         if not ids:
             return
@@ -159,7 +161,7 @@ class Courier:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _deliver_logged(self, ids: list[int]) -> None:
+    async def _deliver_logged(self, ids: Sequence[int | Queued]) -> None:
         try:
             await self.deliver(ids)
         except Exception as exc:  # the database went away mid-send: the sweep takes over later
@@ -174,19 +176,21 @@ class Courier:
         except Exception as exc:  # still away: those may be sent again after the lease
             log.warning("outbox %s could not be marked sent: %s", sorted(self._unmarked), exc)
 
-    async def _send_one(self, message_id: int) -> bool | None:
-        """True: sent or settled, go on with the chat's next; False: to be retried later; None:
-        not claimed (leased elsewhere, or behind an unsent message)."""
-        if getattr(message_id, "held", False):
-            row = message_id  # queued already leased to this worker, with its body (updates.queue_replies)
+    async def _send_one(self, message: int | Delivery) -> bool | None:
+        """Send an outbox row by id (claimed first), or one queued already leased to this worker
+        (updates.queue_replies). True: sent or settled, go on with the chat's next; False: to be
+        retried later; None: not claimed (leased elsewhere, or behind an unsent message)."""
+        if isinstance(message, Delivery):
+            row = message
         else:
             async with self.single_statements.begin() as conn:
-                row = await updates.claim(conn, message_id, self.lease)
-                if row is None:
+                claimed = await updates.claim(conn, message, self.lease)
+                if claimed is None:
                     # Sent already: go on. Leased elsewhere, or behind an unsent message: the
                     # sweep sends it once its turn comes.
-                    return True if await updates.is_settled(conn, message_id) else None
-        forget, key = row.forget_when_settled, row.body.get("key")
+                    return True if await updates.is_settled(conn, message) else None
+            row = claimed
+        forget, key = row.forget_when_settled, row.key
         channel = self.channels.get(row.channel)
         if channel is None:
             log.warning("no channel %r configured; outbox %s waits", row.channel, row.id)

@@ -13,8 +13,6 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 
-from sqlalchemy import insert, update
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.render import Rendered, render_step
@@ -24,47 +22,14 @@ from handlers.router import Router
 from handlers.types import Incoming, Kind, Reply, Step
 from storage import broadcasts, updates
 from storage.accounts import accounts_of, open_account
-from storage.models import Account, Broadcast, OutboxMessage, utcnow
+from storage.db import is_infrastructure_error
+from storage.models import Account, OutboxMessage, utcnow
 from storage.units import CommuneIndex
+from storage.updates import Queued
 from texts.content import Content
 from texts.user_input import clean, number
 
 log = logging.getLogger(__name__)
-
-
-def _connection_errors() -> tuple[type[BaseException], ...]:
-    import asyncpg.exceptions as pg
-
-    return (
-        OperationalError,
-        InterfaceError,
-        ConnectionError,
-        OSError,
-        TimeoutError,
-        pg.InterfaceError,
-        pg.PostgresConnectionError,
-        pg.CannotConnectNowError,
-        pg.AdminShutdownError,
-        pg.CrashShutdownError,
-        pg.TooManyConnectionsError,
-    )
-
-
-_CONNECTION_ERRORS = _connection_errors()
-
-
-def is_infrastructure_error(exc: BaseException | None) -> bool:
-    """Errors of the database connection itself (down, restarting, dropped mid-query), found
-    anywhere in the exception's chain: the update must be retried, not answered."""
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if isinstance(exc, _CONNECTION_ERRORS):
-            return True
-        if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-            return True
-        exc = getattr(exc, "orig", None) or exc.__cause__ or exc.__context__
-    return False
 
 
 class _HandlerFailed(Exception):
@@ -103,7 +68,7 @@ class Engine:
                     self._communes = await CommuneIndex.load(db)
         return self._communes
 
-    async def handle(self, msg: Incoming, only_reply: Reply | None = None) -> list[int]:
+    async def handle(self, msg: Incoming, only_reply: Reply | None = None) -> list[Queued]:
         """Process `msg` if it is new; return the ids of its outbox messages still to send.
 
         With `only_reply`, the update is not routed: that reply is its whole answer (the flood
@@ -120,7 +85,7 @@ class Engine:
         except _HandlerFailed:
             return await self._handle(msg, Step.end(self.error_reply()))
 
-    async def _handle(self, msg: Incoming, fixed: Step | None) -> list[int]:
+    async def _handle(self, msg: Incoming, fixed: Step | None) -> list[Queued]:
         """One transaction: the update routed to its handler, or answered with the `fixed` step."""
         caps = self.capabilities[msg.channel]
         async with self.sessions() as db, db.begin():
@@ -185,7 +150,7 @@ class Engine:
 
     async def _queue_replies(
         self, db: AsyncSession, account: Account, rendered: list[Rendered], update_id: str, erased: bool = False
-    ) -> list[int]:
+    ) -> list[Queued]:
         """The update's answer, for the chat it came from (see updates.queue_replies). To a person
         who has just `erased` their data: on no account, and forgotten once it has gone out."""
         if not rendered:
@@ -202,7 +167,7 @@ class Engine:
         )
 
     @staticmethod
-    def _queue(db: AsyncSession, account: Account, rendered: list[Rendered], about: int | None) -> list:
+    def _queue(db: AsyncSession, account: Account, rendered: list[Rendered], about: int | None) -> list[OutboxMessage]:
         return [
             updates.queue(
                 db,
@@ -220,32 +185,15 @@ class Engine:
     async def _queue_announcement(self, db: AsyncSession, announcement) -> int:
         """One copy per recipient account, rendered once per channel, in the handler's
         transaction; the (broadcast, account) unique key means nobody gets it twice."""
-        total = 0
+        bodies = {}
         for channel, caps in self.capabilities.items():
             rendered, _ = render_step((announcement.reply,), self.content, caps, None)
-            body = rendered[0].message.to_body()  # an announcement is one message
-            recipients = (await db.execute(broadcasts.audience(announcement.unit_code, [channel]))).all()
-            now = utcnow()
-            for start in range(0, len(recipients), 1000):
-                rows = [
-                    {
-                        "channel": channel,
-                        "chat_id": chat_id,
-                        "body": body,
-                        "account_id": account_id,
-                        "broadcast_id": announcement.broadcast_id,
-                        "created_at": now,
-                        "next_attempt_at": now,
-                        "attempts": 0,
-                    }
-                    for account_id, _, chat_id in recipients[start : start + 1000]
-                ]
-                await db.execute(insert(OutboxMessage), rows)
-            total += len(recipients)
-        await db.execute(update(Broadcast).where(Broadcast.id == announcement.broadcast_id).values(recipients=total))
-        return total
+            bodies[channel] = rendered[0].message.to_body()  # an announcement is one message
+        return await broadcasts.queue_copies(db, announcement.broadcast_id, announcement.unit_code, bodies)
 
-    async def _queue_notice(self, db: AsyncSession, user_id: int, reply: Reply, about: int | None = None) -> list:
+    async def _queue_notice(
+        self, db: AsyncSession, user_id: int, reply: Reply, about: int | None = None
+    ) -> list[OutboxMessage]:
         """A message for another person, on each of their accounts the deployment can reach;
         `about`: the person it names (see Notice)."""
         rows = []
@@ -257,7 +205,7 @@ class Engine:
             rows.extend(self._queue(db, account, rendered, about))
         return rows
 
-    async def queue_for_user(self, db: AsyncSession, user_id: int, replies: list[Reply]) -> list[int]:
+    async def queue_for_user(self, db: AsyncSession, user_id: int, replies: list[Reply]) -> list[Queued]:
         """Messages the bot starts (daily reports): queued in the caller's transaction."""
         rows = []
         for reply in replies:

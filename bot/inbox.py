@@ -19,9 +19,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.background import repeat
-from bot.engine import cleaned, is_infrastructure_error
+from bot.engine import cleaned
 from handlers.types import Incoming, Kind, Location
 from storage import inbox
+from storage.db import is_infrastructure_error
 
 log = logging.getLogger(__name__)
 

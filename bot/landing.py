@@ -137,7 +137,7 @@ class Landing:
         async with service.sessions() as db:
             venue = await self._venue(db, code)
             check_in = await recent_check_in(db, venue, visitor)
-        if check_in is None:  # not checked in here lately (another browser, or long ago)
+        if check_in is None or visitor is None:  # not checked in here lately (another browser, or long ago)
             raise web.HTTPSeeOther(venue_path(request))
         context = {
             "venue": venue,

@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
-from bot.channels.base import OutButton, OutMessage
-from handlers.context import Capabilities
-from handlers.types import Reply
+from bot.channels.base import Capabilities, OutButton, OutMessage
+from handlers.types import Ask, Reply
 from texts import Text, t
 from texts.content import Content
 
@@ -16,6 +16,15 @@ from texts.content import Content
 class Rendered:
     message: OutMessage
     attachment: bytes | None
+
+
+@dataclass
+class _Buttons:
+    """A reply's buttons for one channel: rows it can show, and what goes into the text instead."""
+
+    rows: list[list[OutButton]]
+    numbered: list[str]  # "1. Label" lines, where the channel shows no (or not so many) buttons
+    links: list[str]  # "Label: url" lines, where it shows no link buttons
 
 
 def render_step(
@@ -28,85 +37,114 @@ def render_step(
     with more buttons than the channel allows in one message (`max_buttons`) is numbered the same way.
     """
     out: list[Rendered] = []
-    menu: list[str] = []
+    menu: list[str] = []  # grows across the replies: the numbers run on
     for reply in replies:
-        text = content.render(reply.text)
-        rows: list[list[OutButton]] = []
-        numbered: list[str] = []
-        links: list[str] = []
-        # Too many buttons for one message: this reply gets the button-less treatment.
-        as_buttons = caps.buttons and (
-            caps.max_buttons is None or sum(len(row) for row in reply.buttons) <= caps.max_buttons
-        )
-        for row in reply.buttons:
-            out_row = []
-            for button in row:
-                label = content.render(button.label)
-                url = content.render(button.url) if isinstance(button.url, Text) else button.url
-                if url is not None:
-                    if caps.url_buttons and as_buttons:
-                        out_row.append(OutButton(label=label, url=url))
-                    else:
-                        links.append(content.render(t("common.link_line", label=label, url=url)))
-                elif as_buttons:
-                    out_row.append(OutButton(label=label, payload=button.payload))
-                elif button.payload:
-                    menu.append(button.payload)
-                    numbered.append(content.render(t("common.numbered_option", number=len(menu), label=label)))
-            if out_row:
-                rows.append(out_row)
-        extra = []
-        if links:
-            extra.append("\n".join(links))
-        if numbered:
-            first = len(menu) - len(numbered) + 1
-            extra.append("\n".join(numbered))
-            extra.append(content.render(t("common.numbered_hint", choices=_choices(first, len(menu), content))))
-        if extra:
-            text = text + "\n\n" + "\n".join(extra)
-
-        # The messenger's share-contact / share-location button, where it has one.
-        ask = reply.ask if reply.ask and getattr(caps, f"request_{reply.ask.value}") else None
-        close = reply.close_ask and (caps.request_contact or caps.request_location)
+        buttons = _buttons(reply, content, caps, menu)
+        text = _with_extras(content.render(reply.text), buttons, len(menu), content)
         # A reply whose words are all in its file's caption (its text renders empty) is the file alone.
         file_only = reply.attachment is not None and not text.strip()
-        chunks = [] if file_only else split_text(text, caps.max_text)
-        for i, chunk in enumerate(chunks):
-            last = i == len(chunks) - 1
-            edit = reply.edit and caps.edit and message_ref is not None and i == 0 and not close
-            alternatives = (ask and last) or (close and i == 0 and last and rows)
-            out.append(
-                Rendered(
-                    OutMessage(
-                        text=chunk,
-                        key=reply.text.key,
-                        buttons=rows if last else [],
-                        edit_ref=message_ref if edit else None,
-                        ask=ask.value if (ask and last) else None,
-                        ask_label=content.render(t(f"common.ask_{ask.value}")) if (ask and last) else None,
-                        ask_alternatives=content.render(t("common.ask_alternatives")) if alternatives else None,
-                        close_ask=bool(close and i == 0),
-                    ),
-                    None,
-                )
-            )
+        if not file_only:
+            out.extend(_text_messages(reply, text, buttons.rows, content, caps, message_ref))
         if reply.attachment is not None:
-            # The file follows its text, with its own short caption.
-            a = reply.attachment
-            out.append(
-                Rendered(
-                    OutMessage(
-                        text=content.render(a.caption) if a.caption else "",
-                        key=a.caption.key if a.caption else reply.text.key,
-                        buttons=rows if file_only else [],
-                        attachment_kind=a.kind,
-                        filename=a.filename,
-                        mime_type=a.mime_type,
-                    ),
-                    a.data,
-                )
-            )
+            out.append(_file_message(reply, buttons.rows if file_only else [], content))
     return out, (menu if menu else None)
+
+
+def _buttons(reply: Reply, content: Content, caps: Capabilities, menu: list[str]) -> _Buttons:
+    """The reply's buttons as the channel can show them; payloads it cannot are added to `menu`."""
+    found = _Buttons([], [], [])
+    # Too many buttons for one message: this reply gets the button-less treatment.
+    as_buttons = caps.buttons and (
+        caps.max_buttons is None or sum(len(row) for row in reply.buttons) <= caps.max_buttons
+    )
+    for row in reply.buttons:
+        out_row = []
+        for button in row:
+            label = content.render(button.label)
+            url = content.render(button.url) if isinstance(button.url, Text) else button.url
+            if url is not None:
+                if caps.url_buttons and as_buttons:
+                    out_row.append(OutButton(label=label, url=url))
+                else:
+                    found.links.append(content.render(t("common.link_line", label=label, url=url)))
+            elif as_buttons:
+                out_row.append(OutButton(label=label, payload=button.payload))
+            elif button.payload:
+                menu.append(button.payload)
+                found.numbered.append(content.render(t("common.numbered_option", number=len(menu), label=label)))
+        if out_row:
+            found.rows.append(out_row)
+    return found
+
+
+def _with_extras(text: str, buttons: _Buttons, menu_size: int, content: Content) -> str:
+    """The text, followed by the links and numbered options that could not be buttons."""
+    extra = []
+    if buttons.links:
+        extra.append("\n".join(buttons.links))
+    if buttons.numbered:
+        first = menu_size - len(buttons.numbered) + 1
+        extra.append("\n".join(buttons.numbered))
+        extra.append(content.render(t("common.numbered_hint", choices=_choices(first, menu_size, content))))
+    return text + "\n\n" + "\n".join(extra) if extra else text
+
+
+def _text_messages(
+    reply: Reply,
+    text: str,
+    rows: list[list[OutButton]],
+    content: Content,
+    caps: Capabilities,
+    message_ref: str | None,
+) -> list[Rendered]:
+    """The reply's text in as many messages as the channel's length limit needs; the buttons and
+    the share-contact / share-location button (where the messenger has one) go with the last."""
+    ask = reply.ask if reply.ask and getattr(caps, f"request_{reply.ask.value}") else None
+    close = reply.close_ask and (caps.request_contact or caps.request_location)
+    edit_ref = message_ref if reply.edit and caps.edit and not close else None  # the first piece replaces the screen
+    chunks = split_text(text, caps.max_text)
+    out = []
+    for i, chunk in enumerate(chunks):
+        if i < len(chunks) - 1:  # more follows: words only
+            message = OutMessage(
+                text=chunk, key=reply.text.key, edit_ref=None if i else edit_ref, close_ask=close and not i
+            )
+        else:
+            message = _last_piece(reply, chunk, rows, ask, close and not i, content)
+            message = dataclasses.replace(message, edit_ref=None if i else edit_ref)
+        out.append(Rendered(message, None))
+    return out
+
+
+def _last_piece(
+    reply: Reply, chunk: str, rows: list[list[OutButton]], ask: Ask | None, close: bool, content: Content
+) -> OutMessage:
+    """The text's last (or only) piece: with the buttons, and the share button it asks for."""
+    alternatives = ask is not None or (close and bool(rows))
+    return OutMessage(
+        text=chunk,
+        key=reply.text.key,
+        buttons=rows,
+        ask=ask.value if ask else None,
+        ask_label=content.render(t(f"common.ask_{ask.value}")) if ask else None,
+        ask_alternatives=content.render(t("common.ask_alternatives")) if alternatives else None,
+        close_ask=close,
+    )
+
+
+def _file_message(reply: Reply, rows: list[list[OutButton]], content: Content) -> Rendered:
+    """The reply's file, after its text, with its own short caption."""
+    a = reply.attachment
+    assert a is not None
+    message = OutMessage(
+        text=content.render(a.caption) if a.caption else "",
+        key=a.caption.key if a.caption else reply.text.key,
+        buttons=rows,
+        attachment_kind=a.kind,
+        filename=a.filename,
+        mime_type=a.mime_type,
+    )
+    return Rendered(message, a.data)
 
 
 def _choices(first: int, last: int, content: Content) -> str:

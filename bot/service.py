@@ -7,7 +7,8 @@ import datetime as dt
 import logging
 from typing import Any
 
-from bot.channels.base import Channel
+from bot.channels import messengers
+from bot.channels.base import Capabilities, Channel, Wiring
 from bot.courier import Courier
 from bot.engine import Engine
 from bot.inbox import Inbox
@@ -15,7 +16,6 @@ from bot.media import MediaLinks
 from bot.ratelimit import FloodGuard, Verdict
 from bot.settings import Settings
 from handlers import build_router
-from handlers.context import Capabilities
 from handlers.menu import error_reply
 from handlers.types import Incoming, Reply
 from storage.db import create_engine, sessionmaker
@@ -57,26 +57,27 @@ class Service:
         # webhooks' short inserts; PostgreSQL handles a few at once.
         self.inbox = Inbox(self.sessions, self.receive, concurrency=1 if self.db.dialect.name == "sqlite" else 4)
         self._tasks: list[asyncio.Task] = []
-        self._started: list[Any] = []
+        self._started: list[Channel] = []
 
     def add_channel(self, channel: Channel) -> None:
         self.channels[channel.name] = channel
         self.capabilities[channel.name] = channel.capabilities
 
     def configure_channels(self) -> None:
-        """The messengers whose credentials are in the settings."""
-        if self.settings.telegram_bot_token is not None:
-            from bot.channels.telegram import TelegramChannel
-
-            self.add_channel(TelegramChannel(self.settings, self.receive, primary=self.primary))
-        if self.settings.zalo_oa_configured:
-            from bot.channels.zalo_oa import ZaloOaChannel
-
-            self.add_channel(ZaloOaChannel(self.settings, self.accept, self.sessions, self.media))
-        if self.settings.zalo_bot_token is not None:
-            from bot.channels.zalo_bot import ZaloBotChannel
-
-            self.add_channel(ZaloBotChannel(self.settings, self.accept, self.media, primary=self.primary))
+        """The messengers whose credentials are in the settings (bot/channels: the registry)."""
+        guard = self.flood_guard
+        wiring = Wiring(
+            settings=self.settings,
+            receive=self.receive,
+            accept=self.accept,
+            sessions=self.sessions,
+            media=self.media,
+            primary=self.primary,
+            dropping=guard.dropping if guard else None,
+        )
+        for messenger in messengers():
+            if messenger.configured(self.settings):
+                self.add_channel(messenger.build(wiring))
 
     async def receive(self, incoming: Incoming) -> None:
         """Handle one update (exactly once) and send its replies in the background.
@@ -106,10 +107,8 @@ class Service:
 
     async def start(self) -> None:
         for channel in self.channels.values():
-            start = getattr(channel, "start", None)
-            if start is not None:
-                await start()
-                self._started.append(channel)
+            await channel.start()
+            self._started.append(channel)
         from bot import housekeeping
         from bot.daily_reports import DailyReports
 
@@ -140,9 +139,4 @@ class Service:
     def bot_handles(self) -> dict[str, str]:
         """The bot's public name per channel, for links and posters: @username on Telegram, the
         OA id on Zalo OA (https://zalo.me/<id>), the account name on the Zalo Bot Platform."""
-        handles = {}
-        for name, channel in self.channels.items():
-            handle = getattr(channel, "username", None)
-            if handle:
-                handles[name] = handle
-        return handles
+        return {name: channel.public_handle for name, channel in self.channels.items() if channel.public_handle}

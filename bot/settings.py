@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -29,49 +29,77 @@ class Secret(str):
         return str.__str__(self)
 
 
-def _secret(env: Mapping[str, str], name: str) -> Secret | None:
+# --- readers: (environment, variable, default) → value; a bad value stops the start with a plain message
+
+
+def _secret(env: Mapping[str, str], name: str, default: Any = None) -> Secret | None:
     value = env.get(name, "").strip()
     return Secret(value) if value else None
 
 
-def _optional(env: Mapping[str, str], name: str) -> str | None:
+def _optional(env: Mapping[str, str], name: str, default: Any = None) -> str | None:
     value = env.get(name, "").strip()
     return value or None
+
+
+def _text(env: Mapping[str, str], name: str, default: str) -> str:
+    return env.get(name) or default
+
+
+def _upper(env: Mapping[str, str], name: str, default: str) -> str:
+    return (env.get(name) or default).upper()
+
+
+def _path(env: Mapping[str, str], name: str, default: Path) -> Path:
+    return Path(env.get(name) or default)
+
+
+def _address(env: Mapping[str, str], name: str, default: None = None) -> str | None:
+    """An optional base address, without its trailing slash."""
+    return (_optional(env, name) or "").rstrip("/") or None
+
+
+def _username(env: Mapping[str, str], name: str, default: None = None) -> str | None:
+    return (_optional(env, name) or "").lstrip("@") or None
 
 
 QR_KEY_MIN_LENGTH = 16
 
 
-def _qr_key(env: Mapping[str, str]) -> Secret | None:
-    key = _secret(env, "QR_SIGNING_KEY")
+def _qr_key(env: Mapping[str, str], name: str, default: None = None) -> Secret | None:
+    key = _secret(env, name)
     if key is not None and len(key.reveal()) < QR_KEY_MIN_LENGTH:
-        raise ValueError(f"QR_SIGNING_KEY must be at least {QR_KEY_MIN_LENGTH} characters")
+        raise ValueError(f"{name} must be at least {QR_KEY_MIN_LENGTH} characters")
     return key
 
 
-def _number(env: Mapping[str, str], name: str, default: float, kind: type = int, minimum: float = 1) -> Any:
-    """A positive number setting; a value that is not one stops the start with a plain message."""
-    raw = _optional(env, name)
-    if raw is None:
-        return kind(default)
-    try:
-        value = kind(raw)
-    except ValueError:
-        value = None
-    if value is None or value < minimum:
-        raise ValueError(
-            f"{name} must be a {'whole ' if kind is int else ''}number of at least {minimum:g}, not {raw!r}"
-        )
-    return value
+def _number(kind: type = int, minimum: float = 1) -> Reader:
+    """A reader of a number setting of at least `minimum`."""
+
+    def read(env: Mapping[str, str], name: str, default: float) -> Any:
+        raw = _optional(env, name)
+        if raw is None:
+            return kind(default)
+        try:
+            value = kind(raw)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise ValueError(
+                f"{name} must be a {'whole ' if kind is int else ''}number of at least {minimum:g}, not {raw!r}"
+            )
+        return value
+
+    return read
 
 
-def _event_age(env: Mapping[str, str]) -> float:
-    """ZALO_EVENT_MAX_AGE_HOURS: shorter than the processed marks are kept, or a replay of an old
-    event could arrive after its mark is gone."""
-    hours = _number(env, "ZALO_EVENT_MAX_AGE_HOURS", 24, float, minimum=1)
+def _event_age(env: Mapping[str, str], name: str, default: float) -> float:
+    """Shorter than the processed marks are kept, or a replay of an old event could arrive after
+    its mark is gone."""
+    hours = _number(float, minimum=1)(env, name, default)
     if hours >= PROCESSED_KEPT_DAYS * 24:
         raise ValueError(
-            f"ZALO_EVENT_MAX_AGE_HOURS must be less than {PROCESSED_KEPT_DAYS * 24} (processed updates are kept "
+            f"{name} must be less than {PROCESSED_KEPT_DAYS * 24} (processed updates are kept "
             f"{PROCESSED_KEPT_DAYS} days), not {hours:g}"
         )
     return hours
@@ -81,91 +109,174 @@ def _base(env: Mapping[str, str], name: str, default: str) -> str:
     return (_optional(env, name) or default).rstrip("/")
 
 
+Reader = Callable[[Mapping[str, str], str, Any], Any]
+
+
+def setting(default: Any, env: str, read: Reader, meaning: str, shown: str | None = None) -> Any:
+    """One setting, declared once: its variable, its default (`shown` in the docs when it is not
+    a value of its own, "derived from the token"), how it is read, and what it means. The
+    README's configuration table is generated from these (`bluezone-bot settings`)."""
+    return field(default=default, metadata={"env": env, "read": read, "meaning": meaning, "shown": shown})
+
+
 @dataclass(frozen=True)
 class Settings:
-    database_url: str = DEFAULT_DATABASE_URL
-    http_host: str = "127.0.0.1"
-    http_port: int = 8080
-    log_level: str = "INFO"
-    content_dir: Path = DEFAULT_CONTENT_DIR
-    public_base_url: str | None = None
-    telegram_bot_token: Secret | None = None
-    telegram_api_base_url: str = "https://api.telegram.org/bot"
-    telegram_webhook_secret: Secret | None = None
-    # Sends per second this process allows itself on Telegram, evenly spaced: a little under
-    # Telegram's limit of about 30 a second. 0: no limit of our own (benchmarks, a local Bot API).
-    telegram_max_per_second: float = 29.0
-    checkin_retention_days: int = 21
-    # Signs the QR check-in payloads; without it no poster is made and no QR link is accepted.
-    qr_signing_key: Secret | None = None
-    # The bot's @username for posters made outside the running bot (CLI without a token).
-    telegram_bot_username: str | None = None
-    # Zalo Official Account (Open API v3): the app linked to the OA, and the OA's own secret key
-    # (webhook signatures). The refresh token seeds the database once; after that the database
-    # holds the current pair, since every refresh spends the old refresh token.
-    zalo_oa_app_id: str | None = None
-    zalo_oa_app_secret: Secret | None = None
-    zalo_oa_secret_key: Secret | None = None
-    zalo_oa_refresh_token: Secret | None = None
-    zalo_oa_id: str | None = None
-    zalo_oa_api_base_url: str = "https://openapi.zalo.me"
-    zalo_oauth_base_url: str = "https://oauth.zaloapp.com"
-    # Zalo Bot Platform (Telegram-like Bot API).
-    zalo_bot_token: Secret | None = None
-    zalo_bot_api_base_url: str = "https://bot-api.zaloplatforms.com"
-    zalo_bot_webhook_secret: Secret | None = None
-    # Files the messengers fetch by URL are served from this server under signed, expiring URLs.
-    media_url_key: Secret | None = None
-    media_url_ttl_hours: float = 24.0
-    # How long a worker holds an outbox row it is sending. Another worker takes the row over once
-    # the lease runs out, so a worker killed mid-send has its replies sent again after this long;
-    # it must exceed the longest a send can take (time-outs, waits in the rate limiter).
-    outbox_lease_seconds: float = 60.0
-    # How long a Bot API call may wait for Telegram's answer before it counts as timed out and
-    # is retried later (python-telegram-bot's own default is 5 s).
-    telegram_send_timeout: float = 5.0
-    # The per-person flood guard: this many updates at once, refilled over 10 s; 0 turns it off
-    # (benchmarks that compare with and without it).
-    flood_burst: int = 20
-    # Zalo events older than this (or dated more than 5 minutes ahead) are answered 200 and not
-    # handled: a signed event replayed after its processed mark was purged would count twice.
-    # Zalo itself retries for up to 12 hours.
-    zalo_event_max_age_hours: float = 24.0
+    """Every setting, from the environment (`from_env`); one declaration each."""
+
+    database_url: str = setting(
+        DEFAULT_DATABASE_URL,
+        "DATABASE_URL",
+        _text,
+        "SQLite file (WAL mode), or PostgreSQL: `postgresql://user:pass@host/db` (asyncpg is used)",
+    )
+    http_host: str = setting(
+        "127.0.0.1",
+        "HTTP_HOST",
+        _text,
+        "the address the aiohttp server listens on: `/healthz`, the webhooks and the web pages",
+    )
+    http_port: int = setting(8080, "HTTP_PORT", _number(), "its port")
+    log_level: str = setting(
+        "INFO",
+        "LOG_LEVEL",
+        _upper,
+        "`DEBUG`, `INFO`, `WARNING`… At every level, no secret, message text, name or phone is logged (see [docs/privacy.md](docs/privacy.md#what-is-stored-and-why))",
+    )
+    content_dir: Path = setting(DEFAULT_CONTENT_DIR, "CONTENT_DIR", _path, "the campaign's texts", shown="`content/vi`")
+    public_base_url: str | None = setting(
+        None,
+        "PUBLIC_BASE_URL",
+        _address,
+        "the public HTTPS address of this server; when set, Telegram uses a webhook instead of polling, and posters' QR codes open the landing page `<PUBLIC_BASE_URL>/q/…`",
+    )
+    telegram_bot_token: Secret | None = setting(
+        None, "TELEGRAM_BOT_TOKEN", _secret, "the token from @BotFather; without it no Telegram channel runs"
+    )
+    telegram_api_base_url: str = setting(
+        "https://api.telegram.org/bot",
+        "TELEGRAM_API_BASE_URL",
+        _text,
+        "another Bot API server (a local `telegram-bot-api`, or the tests' stand-in)",
+    )
+    telegram_webhook_secret: Secret | None = setting(
+        None,
+        "TELEGRAM_WEBHOOK_SECRET",
+        _secret,
+        "the `secret_token` given to `setWebhook` and checked on every webhook call (1–256 of `A-Za-z0-9_-`)",
+        shown="derived from the token",
+    )
+    telegram_max_per_second: float = setting(
+        29.0,
+        "TELEGRAM_MAX_PER_SECOND",
+        _number(float, minimum=0),
+        "sends per second this process allows itself, spaced evenly (bursts of 3 at most); `0`: no limit of its own. Telegram allows about 30 a second in all: with several workers, replies are limited per worker (announcements go from worker 1 only)",
+    )
+    checkin_retention_days: int = setting(
+        21,
+        "CHECKIN_RETENTION_DAYS",
+        _number(),
+        "check-ins older than this many days are deleted every hour (their counts stay)",
+    )
+    qr_signing_key: Secret | None = setting(
+        None,
+        "QR_SIGNING_KEY",
+        _qr_key,
+        "signs the posters' QR payloads (HMAC-SHA256), at least 16 characters: `python3 -c \"import secrets; print(secrets.token_urlsafe(32))\"`. Without it the check-in points are not offered (typed codes still work; the start says so in one line). Keep it: changing it invalidates every printed QR. The web pages' CSRF tokens use a key derived from it",
+    )
+    telegram_bot_username: str | None = setting(
+        None,
+        "TELEGRAM_BOT_USERNAME",
+        _username,
+        "the bot's @username, for posters made where the bot's token is not configured (`make run` in the terminal, which says so at start, the CLI on an office PC). With `TELEGRAM_BOT_TOKEN` it is asked from Telegram (getMe) instead",
+    )
+    zalo_oa_app_id: str | None = setting(
+        None,
+        "ZALO_OA_APP_ID",
+        _optional,
+        "the Zalo app linked to the Official Account (developers.zalo.me); with the next two, the OA channel runs",
+    )
+    zalo_oa_app_secret: Secret | None = setting(
+        None, "ZALO_OA_APP_SECRET", _secret, "that app's secret key: sent as `secret_key` when refreshing tokens"
+    )
+    zalo_oa_secret_key: Secret | None = setting(
+        None,
+        "ZALO_OA_SECRET_KEY",
+        _secret,
+        "the OA secret key (webhook settings): checks the `X-ZEvent-Signature` of every event",
+    )
+    zalo_oa_refresh_token: Secret | None = setting(
+        None,
+        "ZALO_OA_REFRESH_TOKEN",
+        _secret,
+        "the refresh token from authorising the app for the OA; seeds the database once (see [docs/zalo.md](docs/zalo.md))",
+    )
+    zalo_oa_id: str | None = setting(
+        None, "ZALO_OA_ID", _optional, 'the OA\'s id, for "chat with us on Zalo" links (`https://zalo.me/<id>`)'
+    )
+    zalo_oa_api_base_url: str = setting(
+        "https://openapi.zalo.me", "ZALO_OA_API_BASE_URL", _base, "another OA Open API server (the tests' stand-in)"
+    )
+    zalo_oauth_base_url: str = setting(
+        "https://oauth.zaloapp.com", "ZALO_OAUTH_BASE_URL", _base, "another Zalo OAuth server (the tests' stand-in)"
+    )
+    zalo_bot_token: Secret | None = setting(
+        None,
+        "ZALO_BOT_TOKEN",
+        _secret,
+        "the Zalo Bot Platform token (bot.zapps.me); without it no Zalo Bot channel runs",
+    )
+    zalo_bot_api_base_url: str = setting(
+        "https://bot-api.zaloplatforms.com",
+        "ZALO_BOT_API_BASE_URL",
+        _base,
+        "another Bot API server (the legacy `https://bot-api.zapps.me`, the tests' stand-in)",
+    )
+    zalo_bot_webhook_secret: Secret | None = setting(
+        None,
+        "ZALO_BOT_WEBHOOK_SECRET",
+        _secret,
+        "the `secret_token` given to `setWebhook` and checked in `X-Bot-Api-Secret-Token` (8–256 characters)",
+        shown="derived from the token",
+    )
+    media_url_key: Secret | None = setting(
+        None,
+        "MEDIA_URL_KEY",
+        _secret,
+        "HMAC key signing the short-lived URLs of files the messengers fetch (`/media/...`)",
+        shown="derived from a messenger secret",
+    )
+    media_url_ttl_hours: float = setting(
+        24.0, "MEDIA_URL_TTL_HOURS", _number(float, minimum=0.01), "how long such a URL (and the stored file) lives"
+    )
+    outbox_lease_seconds: float = setting(
+        60.0,
+        "OUTBOX_LEASE_SECONDS",
+        _number(float, minimum=1),
+        "how long a worker holds a message it is sending: the replies a crashed worker had not sent go out from another worker after this long. Keep it well above the send time-out",
+    )
+    telegram_send_timeout: float = setting(
+        5.0,
+        "TELEGRAM_SEND_TIMEOUT",
+        _number(float, minimum=0.1),
+        "seconds a Bot API call waits for Telegram's answer; a slower one counts as timed out and is sent again after a back-off",
+    )
+    flood_burst: int = setting(
+        20,
+        "FLOOD_BURST",
+        _number(minimum=0),
+        'the per-person flood limit: this many updates at once, refilled over 10 s (20 in 10 s); beyond it one "slow down" notice, then updates are dropped unanswered until the person slows down. Counted in each worker. `0` turns the guard off (for benchmarks)',
+    )
+    zalo_event_max_age_hours: float = setting(
+        24.0,
+        "ZALO_EVENT_MAX_AGE_HOURS",
+        _event_age,
+        "a Zalo event dated longer ago than this (or more than 5 minutes ahead), though correctly signed, is answered 200 and not handled: a replay. Zalo retries for up to 12 hours; must stay under 168 (processed updates are kept a week)",
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
-        return cls(
-            database_url=env.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
-            http_host=env.get("HTTP_HOST") or "127.0.0.1",
-            http_port=_number(env, "HTTP_PORT", 8080),
-            log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
-            content_dir=Path(env.get("CONTENT_DIR") or DEFAULT_CONTENT_DIR),
-            public_base_url=(_optional(env, "PUBLIC_BASE_URL") or "").rstrip("/") or None,
-            telegram_bot_token=_secret(env, "TELEGRAM_BOT_TOKEN"),
-            telegram_api_base_url=env.get("TELEGRAM_API_BASE_URL") or "https://api.telegram.org/bot",
-            telegram_webhook_secret=_secret(env, "TELEGRAM_WEBHOOK_SECRET"),
-            telegram_max_per_second=_number(env, "TELEGRAM_MAX_PER_SECOND", 29, float, minimum=0),
-            checkin_retention_days=_number(env, "CHECKIN_RETENTION_DAYS", 21),
-            qr_signing_key=_qr_key(env),
-            telegram_bot_username=(_optional(env, "TELEGRAM_BOT_USERNAME") or "").lstrip("@") or None,
-            zalo_oa_app_id=_optional(env, "ZALO_OA_APP_ID"),
-            zalo_oa_app_secret=_secret(env, "ZALO_OA_APP_SECRET"),
-            zalo_oa_secret_key=_secret(env, "ZALO_OA_SECRET_KEY"),
-            zalo_oa_refresh_token=_secret(env, "ZALO_OA_REFRESH_TOKEN"),
-            zalo_oa_id=_optional(env, "ZALO_OA_ID"),
-            zalo_oa_api_base_url=_base(env, "ZALO_OA_API_BASE_URL", "https://openapi.zalo.me"),
-            zalo_oauth_base_url=_base(env, "ZALO_OAUTH_BASE_URL", "https://oauth.zaloapp.com"),
-            zalo_bot_token=_secret(env, "ZALO_BOT_TOKEN"),
-            zalo_bot_api_base_url=_base(env, "ZALO_BOT_API_BASE_URL", "https://bot-api.zaloplatforms.com"),
-            zalo_bot_webhook_secret=_secret(env, "ZALO_BOT_WEBHOOK_SECRET"),
-            media_url_key=_secret(env, "MEDIA_URL_KEY"),
-            media_url_ttl_hours=_number(env, "MEDIA_URL_TTL_HOURS", 24, float, minimum=0.01),
-            outbox_lease_seconds=_number(env, "OUTBOX_LEASE_SECONDS", 60, float, minimum=1),
-            telegram_send_timeout=_number(env, "TELEGRAM_SEND_TIMEOUT", 5, float, minimum=0.1),
-            flood_burst=_number(env, "FLOOD_BURST", 20, minimum=0),
-            zalo_event_max_age_hours=_event_age(env),
-        )
+        return cls(**{f.name: f.metadata["read"](env, f.metadata["env"], f.default) for f in fields(cls)})
 
     def secrets(self) -> list[str]:
         """Every secret value, for the log formatter to mask."""
@@ -188,3 +299,15 @@ class Settings:
     def own_base_url(self) -> str:
         """Where this server is reached: the public address, else the local one (development)."""
         return self.public_base_url or f"http://{self.http_host}:{self.http_port}"
+
+
+def settings_table() -> str:
+    """The README's configuration table, from the declarations (`bluezone-bot settings`)."""
+    lines = ["| variable | default | meaning |", "| --- | --- | --- |"]
+    for f in fields(Settings):
+        shown = f.metadata["shown"]
+        if shown is None:
+            default = f.default
+            shown = "(none)" if default is None else f"`{default:g}`" if isinstance(default, float) else f"`{default}`"
+        lines.append(f"| `{f.metadata['env']}` | {shown} | {f.metadata['meaning']} |")
+    return "\n".join(lines) + "\n"

@@ -4,25 +4,21 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
-from sqlalchemy import text
 
 from bot import webpages
-from bot.channels import zalo_bot, zalo_oa
-from bot.channels.common import json_id
-from bot.engine import is_infrastructure_error
+from bot.channels import messengers
 from bot.landing import Landing
 from bot.landing import add_routes as add_landing_routes
 from bot.media import MEDIA_PATH
 from bot.service import Service
 from bot.settings import Settings
-from bot.untrusted import BadInput, Throttled, loads, quiet_malformed_http
+from bot.untrusted import quiet_malformed_http
+from storage.db import ping
 
 log = logging.getLogger(__name__)
-# Junk from strangers is logged, but at most a line a minute per kind: never a traceback.
-junk = Throttled(log)
 
 SERVICE = web.AppKey("service", Service)
 SETTINGS = web.AppKey("settings", Settings)
@@ -33,63 +29,11 @@ async def healthz(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
     try:
         async with service.sessions() as db:
-            await db.execute(text("SELECT 1"))
+            await ping(db)
     except Exception as exc:
         log.warning("health check: database unreachable: %s", exc)
         return web.json_response({"status": "unavailable", "database": "unreachable"}, status=503)
     return web.json_response({"status": "ok", "channels": sorted(service.channels)})
-
-
-def _sender_id(data: dict) -> str | None:
-    """The sender of a Telegram update read straight from its JSON (message, callback query...),
-    cheaper than parsing it; None when it has none in the usual place."""
-    for value in data.values():
-        if isinstance(value, dict) and isinstance(value.get("from"), dict):
-            return json_id(value["from"].get("id")) or None
-    return None
-
-
-async def telegram_webhook(request: web.Request) -> web.Response:
-    service = request.app[SERVICE]
-    channel = service.channels.get("telegram")
-    if channel is None:
-        raise web.HTTPNotFound()
-    if not channel.check_secret(request.headers.get("X-Telegram-Bot-Api-Secret-Token")):
-        junk.warning("telegram-401", "telegram webhook: a call without the secret token refused")
-        return web.json_response({"ok": False, "error": "unauthorized"}, status=401)
-    try:
-        data = loads(await request.read())
-    except BadInput as exc:
-        junk.warning("telegram-400", "telegram webhook: %s refused", exc)
-        return web.json_response({"ok": False, "error": str(exc)}, status=400)
-    if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
-        junk.warning("telegram-400", "telegram webhook: not an update")
-        return web.json_response({"ok": False, "error": "not an update"}, status=400)
-    guard, sender = service.flood_guard, _sender_id(data)
-    if guard and sender is not None and guard.dropping("telegram", sender):
-        return web.json_response({"ok": True})  # a flood: dropped before parsing, as it would be after
-    try:
-        update = channel.parse(data)
-    except ValueError as exc:
-        junk.warning(
-            "telegram-400",
-            "telegram webhook: update %s unreadable (%s)",
-            data["update_id"],
-            type(exc.__cause__).__name__,
-        )
-        return web.json_response({"ok": False, "error": "not an update"}, status=400)
-    try:
-        await channel.handle_webhook(update)
-    except Exception as exc:
-        # Not stored (the engine turns a handler's failure into an apology, so what reaches here
-        # is the database or the engine itself): a 5xx makes Telegram deliver it again later,
-        # and the processed mark keeps the retry from being handled twice.
-        if is_infrastructure_error(exc):
-            log.warning("telegram update %s not stored: %s", data.get("update_id"), exc)
-        else:
-            log.exception("telegram update %s could not be handled", data.get("update_id"))
-        return web.json_response({"ok": False, "error": "temporarily unavailable"}, status=503)
-    return web.json_response({"ok": True})
 
 
 @web.middleware
@@ -102,43 +46,16 @@ async def worker_header(request: web.Request, handler) -> web.StreamResponse:
     return response
 
 
-async def zalo_oa_webhook(request: web.Request) -> web.Response:
-    channel = request.app[SERVICE].channels.get(zalo_oa.NAME)
-    if channel is None:
-        raise web.HTTPNotFound()
-    raw = await request.read()
-    return await _answer_webhook("zalo_oa", channel.handle_webhook(raw, request.headers.get(zalo_oa.SIGNATURE_HEADER)))
+def forward_to(channel: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """The handler of a messenger's webhook path: its channel answers, when it is configured."""
 
+    async def webhook(request: web.Request) -> web.StreamResponse:
+        messenger = request.app[SERVICE].channels.get(channel)
+        if messenger is None:
+            raise web.HTTPNotFound()
+        return await messenger.webhook(request)
 
-async def zalo_bot_webhook(request: web.Request) -> web.Response:
-    channel = request.app[SERVICE].channels.get(zalo_bot.NAME)
-    if channel is None:
-        raise web.HTTPNotFound()
-    if not channel.check_secret(request.headers.get(zalo_bot.SECRET_HEADER)):
-        junk.warning("zalo_bot-401", "zalo_bot webhook: a call without the secret token refused")
-        return web.json_response({"ok": False, "error": "unauthorized"}, status=401)
-    return await _answer_webhook("zalo_bot", channel.handle_webhook(await request.read()))
-
-
-async def _answer_webhook(name: str, handling: Awaitable[tuple[int, str]]) -> web.Response:
-    """200 once the event and its effects are committed (the replies follow from the outbox);
-    503 when the database is unreachable, so the messenger delivers the event again."""
-    try:
-        status, reason = await handling
-    except Exception as exc:
-        # Not stored: a 5xx makes the messenger deliver it again, and the processed mark keeps
-        # a retry of what was stored after all from being handled twice.
-        if is_infrastructure_error(exc):
-            log.warning("%s event not stored: %s", name, exc)
-        else:
-            log.exception("%s event could not be stored", name)
-        return web.json_response({"ok": False, "error": "temporarily unavailable"}, status=503)
-    if status != 200 or reason.startswith("stale"):
-        # Answered 200 when stale, so that Zalo does not retry; handled not at all.
-        junk.warning(
-            f"{name}-{status}-{reason.split(':')[0]}", "%s webhook: event refused (%s %s)", name, status, reason
-        )
-    return web.json_response({"ok": status == 200, "status": reason}, status=status)
+    return webhook
 
 
 async def media_file(request: web.Request) -> web.Response:
@@ -162,11 +79,11 @@ def init_app(settings: Settings, service: Service | None = None) -> web.Applicat
 
     app.cleanup_ctx.append(service_ctx)
     app.router.add_get("/healthz", healthz)
-    app.router.add_post("/webhooks/telegram", telegram_webhook)
+    for messenger in messengers():  # every messenger's paths; answered while it is configured
+        for path in messenger.CHANNEL.webhook_paths:
+            app.router.add_post(path, forward_to(messenger.NAME))
     webpages.setup(app, SERVICE)  # templates, security headers, error pages, / and /privacy
     app[LANDING] = Landing()
     add_landing_routes(app, app[LANDING])
-    app.router.add_post("/webhooks/zalo-oa", zalo_oa_webhook)
-    app.router.add_post("/webhooks/zalo-bot", zalo_bot_webhook)
     app.router.add_get(MEDIA_PATH + "/{file_id}/{filename}", media_file)
     return app

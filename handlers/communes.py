@@ -11,7 +11,7 @@ from handlers.context import Context
 from handlers.menu import home_button
 from handlers.router import Flow
 from handlers.types import Button, Incoming, Kind, Reply, Step
-from storage.units import CommuneEntry
+from storage.units import EXACT, FORMER, CommuneEntry, Match
 from texts import Text, t
 
 SEARCH = "commune.search"
@@ -41,18 +41,45 @@ async def on_text(msg: Incoming, ctx: Context) -> Step:
     matches = ctx.communes.search(query, limit=50)
     if not matches:
         return Step.stay(Reply(t("commune.no_match", query=query), [[home_button()]]))
-    exact = [m for m in matches if m.rank == 0]
-    if len(matches) == 1 or len(exact) == 1:
+    exact = [m for m in matches if m.rank == EXACT]
+    former = [m for m in matches if m.rank == FORMER]
+    if len(exact) == 1 or (len(matches) == 1 and not former):
         # One commune has exactly that name: take it (the reply names it, and offers a change).
         return await picked(msg, ctx, (exact or matches)[0].commune)
+    if not exact and former and len({m.commune.code for m in former}) == 1:
+        # A name from before the merger: today's commune, said as such.
+        (match, *_) = former
+        note = Reply(t("commune.former_now", old=match.former_name, new=commune_label(match.commune)))
+        step = await picked(msg, ctx, match.commune)
+        return Step((note, *step.replies), step.state)
     shown = matches[:MAX_CHOICES]
-    rows = [[Button(commune_label(m.commune), payload=PickCommune(m.commune.code).pack())] for m in shown]
+    rows = [[Button(choice_label(m), payload=PickCommune(m.commune.code).pack())] for m in shown]
     rows.append([home_button()])
-    if len(matches) > MAX_CHOICES:
+    if not exact and former and len({m.former.code for m in former if m.former}) == 1:
+        # One former commune, split among several of today's: which part is theirs.
+        text = t("commune.former_split", old=former[0].former_name, count=len(former))
+    elif not exact and former:
+        # Several former communes had that name: their places of today come first.
+        text = t("commune.former_many", query=query)
+    elif len(matches) > MAX_CHOICES:
         text = t("commune.many_matches", shown=len(shown), total=len(matches), query=query)
+    elif len(exact) == len(matches):
+        text = t("commune.choose", count=len(matches))  # the same name in several provinces
     else:
-        text = t("commune.choose", count=len(matches))
+        # Near names of what was typed (a typo, a prefix): not the same name.
+        text = t("commune.choose_similar", count=len(matches), query=query)
     return Step.stay(Reply(text, rows))
+
+
+def choice_label(match: Match) -> Text:
+    if match.rank == FORMER and match.former is not None:
+        return t(
+            "commune.former_label_part" if match.partly else "commune.former_label",
+            name=match.commune.name,
+            province=match.commune.province_name,
+            old=match.former_name,
+        )
+    return commune_label(match.commune)
 
 
 async def on_button(msg: Incoming, ctx: Context, button: PickCommune | None = None) -> Step:

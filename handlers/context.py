@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from handlers.types import Reply
+from handlers.types import Capabilities, Reply
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,22 +16,6 @@ if TYPE_CHECKING:
     from storage.models import Account, Conversation, User
     from storage.units import CommuneIndex
     from texts.content import Content
-
-
-@dataclass(frozen=True)
-class Capabilities:
-    """What a messenger can show; replies are adapted to it (numbered menus, split text)."""
-
-    buttons: bool = True
-    url_buttons: bool = True
-    edit: bool = False
-    file_upload: bool = True
-    request_contact: bool = False
-    request_location: bool = False
-    max_text: int = 4096
-    # The most buttons one message may carry (Zalo OA templates); a reply with more gets a
-    # numbered list instead, as on a channel without buttons. None: no limit.
-    max_buttons: int | None = None
 
 
 @dataclass

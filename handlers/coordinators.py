@@ -3,6 +3,7 @@ registrations to approve or refuse, the invite link and code, and the per-hamlet
 
 from __future__ import annotations
 
+from documents.links import telegram_link
 from handlers.access import CommuneDoor, refuse_unless, unit_name
 from handlers.buttons import (
     Deactivate,
@@ -252,7 +253,7 @@ async def invite(ctx: Context, code: str, action: str | None) -> Step:
     if current is None:
         current = await volunteers.create_invite(ctx.db, code, ctx.user.id, ctx.now)
     handle = ctx.bot_handles.get("telegram")
-    link = t("coordinator.invite_link", url=f"https://t.me/{handle}?start=v-{current.code}") if handle else ""
+    link = t("coordinator.invite_link", url=telegram_link(handle, f"v-{current.code}")) if handle else ""
     text = t(
         "coordinator.invite_text",
         commune=where,

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from handlers import communes
 from handlers.buttons import Guide, Support, SupportElsewhere
-from handlers.communes import ask_commune, commune_label
+from handlers.communes import MAX_QUERY, SEARCH, ask_commune, commune_label
 from handlers.context import Context
 from handlers.menu import home_button
 from handlers.router import Flow, MenuEntry
-from handlers.types import Button, Incoming, Reply, Step
+from handlers.types import Button, Incoming, Kind, Reply, Step
 from storage import support_points
+from storage.units import EXACT, FORMER
 from texts import Join, Phone, t
 
 PICKED = "support.commune_picked"
+# The list of points is on screen: a commune typed now is a new search, not an unknown message.
+SHOWN = "support.shown"
 
 
 async def show(msg: Incoming, ctx: Context, _: Support | None = None) -> Step:
@@ -39,7 +43,7 @@ async def points_of(ctx: Context, code: str) -> Step:
     change = Button(t("support.change_commune"), payload=SupportElsewhere().pack())
     if not points:
         rows = [[Button(t("menu.guide"), payload=Guide().pack())], [change], [home_button()]]
-        return Step.end(Reply(t("support.none", commune=name), rows))
+        return Step.to(SHOWN, Reply(t("support.none", commune=name), rows))
     lines = [
         t(
             "support.point",
@@ -51,7 +55,20 @@ async def points_of(ctx: Context, code: str) -> Step:
         for p in points
     ]
     listing = t("support.points", commune=name, count=len(points), points=Join(tuple(lines)))
-    return Step.end(Reply(listing, [[change], [home_button()]]))
+    return Step.to(SHOWN, Reply(listing, [[change], [home_button()]]))
+
+
+async def typed_after_points(msg: Incoming, ctx: Context) -> Step:
+    """Text after the list: a commune's name (today's or a former one) searches again; anything
+    else is handled as if no step were open (a question for the FAQ, a menu word)."""
+    matches = ctx.communes.search((msg.text or "")[:MAX_QUERY]) if msg.kind is Kind.TEXT else []
+    # Only a name typed whole: "ok" or "cảm ơn" must not start a search for communes that begin so.
+    if any(m.rank in (EXACT, FORMER) for m in matches):
+        ctx.remember(commune_then=PICKED)
+        step = await communes.on_text(msg, ctx)
+        return Step(step.replies, SEARCH) if step.keeps_state else step
+    ctx.convo.state = None
+    return await ctx.router.dispatch(msg, ctx)
 
 
 FLOW = Flow(
@@ -59,6 +76,6 @@ FLOW = Flow(
     buttons={Support: show, SupportElsewhere: elsewhere},
     otherwise={Support.prefix: show},
     commands={"hotro": show},
-    states={PICKED: commune_picked},
+    states={PICKED: commune_picked, SHOWN: typed_after_points},
     menu=[MenuEntry(Support(), "menu.support", order=30)],
 )

@@ -171,3 +171,21 @@ class Step:
 
     def then(self, *more: Reply) -> Step:
         return Step(self.replies + more, self.state)
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a messenger can show; replies are adapted to it (numbered menus, split text). Part of
+    the channel contract (bot/channels/base.py), defined here beside Incoming and Reply because
+    the conversations read it too, and imports point from bot/ to handlers/, never back."""
+
+    buttons: bool = True
+    url_buttons: bool = True
+    edit: bool = False
+    file_upload: bool = True
+    request_contact: bool = False
+    request_location: bool = False
+    max_text: int = 4096
+    # The most buttons one message may carry (Zalo OA templates); a reply with more gets a
+    # numbered list instead, as on a channel without buttons. None: no limit.
+    max_buttons: int | None = None

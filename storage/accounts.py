@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.db import dialect_insert
+from storage.db import dialect_insert, rows_changed
 from storage.models import Account, Conversation, User, utcnow
 
 # last_seen_at is kept to the hour: writing it on every update would cost an UPDATE each time.
@@ -40,7 +40,7 @@ async def open_account(
             .on_conflict_do_nothing(index_elements=["channel", "external_id"])
         )
         result = await session.execute(stmt)
-        if result.rowcount == 0:  # another worker created it first; drop our spare person
+        if rows_changed(result) == 0:  # another worker created it first; drop our spare person
             await session.delete(user)
         found = await _locked_account(session, channel, external_id)
         assert found is not None
@@ -81,6 +81,12 @@ async def _locked_account(
 
 async def accounts_of(session: AsyncSession, user_id: int) -> list[Account]:
     return list((await session.scalars(select(Account).where(Account.user_id == user_id))).all())
+
+
+async def find_account(session: AsyncSession, channel: str, external_id: str) -> Account | None:
+    """The account of this messenger id, if the person has written to the bot."""
+    stmt = select(Account).where(Account.channel == channel, Account.external_id == external_id)
+    return (await session.scalars(stmt)).one_or_none()
 
 
 async def find_or_create_person(session: AsyncSession, channel: str, external_id: str) -> tuple[User, bool]:

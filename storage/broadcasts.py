@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Select, func, select
+from typing import Any
+
+from sqlalchemy import Select, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.audit import record
-from storage.models import Account, Broadcast, Commune, User, utcnow
+from storage.models import Account, Broadcast, Commune, OutboxMessage, User, utcnow
 from storage.units import unit_level
 
 MAX_TEXT = 1500
@@ -45,3 +47,33 @@ async def create(session: AsyncSession, unit_code: str, text: str, *, by: int | 
     await session.flush()
     await record(session, "broadcast", actor=by, source=source, unit_code=unit_code, broadcast_id=row.id, text=row.text)
     return row
+
+
+async def queue_copies(
+    session: AsyncSession, broadcast_id: int, unit_code: str, bodies: dict[str, dict[str, Any]]
+) -> int:
+    """Queue the announcement's copies, one per recipient account, with the body rendered for its
+    channel (channel → body), in the caller's transaction; the (broadcast, account) unique key
+    means nobody gets it twice. Returns how many, also recorded on the broadcast."""
+    total = 0
+    now = utcnow()
+    for channel, body in bodies.items():
+        recipients = (await session.execute(audience(unit_code, [channel]))).all()
+        for start in range(0, len(recipients), 1000):  # bounded statements for a province's audience
+            rows = [
+                {
+                    "channel": channel,
+                    "chat_id": chat_id,
+                    "body": body,
+                    "account_id": account_id,
+                    "broadcast_id": broadcast_id,
+                    "created_at": now,
+                    "next_attempt_at": now,
+                    "attempts": 0,
+                }
+                for account_id, _, chat_id in recipients[start : start + 1000]
+            ]
+            await session.execute(insert(OutboxMessage), rows)
+        total += len(recipients)
+    await session.execute(update(Broadcast).where(Broadcast.id == broadcast_id).values(recipients=total))
+    return total

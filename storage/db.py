@@ -4,14 +4,29 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, event, or_, update
+from sqlalchemy import bindparam, event, or_, text, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import CursorResult, Result, make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session
 
 from storage.models import utcnow
+
+
+def rows_changed(result: Result[Any]) -> int:
+    """How many rows an INSERT/UPDATE/DELETE touched. `execute()` is typed as returning a Result;
+    for those statements it is a CursorResult, which has the count."""
+    return cast(CursorResult[Any], result).rowcount
+
+
+def rows_of(result: Result[Any]) -> list[Any]:
+    """A grouped query's rows for unpacking. Its columns mix SQL functions (a count, a local day),
+    which the type stubs see as `object`; the caller converts each value it reads."""
+    return list(result.all())
+
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/bluezone.db"
 
@@ -74,8 +89,19 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+class BotSession(Session):
+    """The sessions of the bot's own session makers: what storage modules hook into with events
+    (roles.py forgets the grants it read at a transaction's end) is hooked into these only, not
+    into every SQLAlchemy session in the process (a test's, alembic's, another library's)."""
+
+
+async def ping(session: AsyncSession) -> None:
+    """One round trip to the database (the health check): raises when it does not answer."""
+    await session.execute(text("SELECT 1"))
+
+
 def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+    return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=BotSession)
 
 
 SINGLE_STATEMENT = "bluezone_single_statement"
@@ -139,3 +165,38 @@ async def claim_row(db: AsyncSession | AsyncConnection, statement: Any, row_id: 
     as attributes), or None."""
     now = utcnow()
     return (await db.execute(statement, {"row_id": row_id, "now": now, "until": now + lease})).one_or_none()
+
+
+def _connection_errors() -> tuple[type[BaseException], ...]:
+    import asyncpg.exceptions as pg  # type: ignore[import-untyped]  # asyncpg ships no type information
+
+    return (
+        OperationalError,
+        InterfaceError,
+        ConnectionError,
+        OSError,
+        TimeoutError,
+        pg.InterfaceError,
+        pg.PostgresConnectionError,
+        pg.CannotConnectNowError,
+        pg.AdminShutdownError,
+        pg.CrashShutdownError,
+        pg.TooManyConnectionsError,
+    )
+
+
+_CONNECTION_ERRORS = _connection_errors()
+
+
+def is_infrastructure_error(exc: BaseException | None) -> bool:
+    """Errors of the database connection itself (down, restarting, dropped mid-query), found
+    anywhere in the exception's chain: the update must be retried, not answered."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, _CONNECTION_ERRORS):
+            return True
+        if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+            return True
+        exc = getattr(exc, "orig", None) or exc.__cause__ or exc.__context__
+    return False

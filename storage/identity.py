@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from storage.counters import bump
-from storage.db import dialect_insert
+from storage.db import dialect_insert, rows_changed
 from storage.models import Base, CheckIn, LinkAttempt, LinkCode, SelfReportedInstall, User
 from texts.formats import local_date
 
@@ -157,7 +157,7 @@ async def issue_code(session: AsyncSession, user_id: int, now: dt.datetime) -> s
             .values(code=code, user_id=user_id, created_at=now, expires_at=now + CODE_TTL)
             .on_conflict_do_nothing(index_elements=["code"])
         )
-        if (await session.execute(stmt)).rowcount == 1:
+        if rows_changed(await session.execute(stmt)) == 1:
             return code
     raise RuntimeError("no free link code")  # 10 collisions in 10^8: practically impossible
 

@@ -10,7 +10,7 @@ from sqlalchemy import delete, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from storage.db import claim_row, claim_statement, dialect_insert
+from storage.db import claim_row, claim_statement, dialect_insert, rows_changed
 from storage.models import InboundEvent, utcnow
 
 
@@ -30,7 +30,7 @@ async def accept(session: AsyncSession, channel: str, update_id: str, user_id: s
         )
         .on_conflict_do_nothing(index_elements=["channel", "update_id"])
     )
-    return (await session.execute(stmt)).rowcount == 1
+    return rows_changed(await session.execute(stmt)) == 1
 
 
 # No earlier unhandled event of the same person: their messages are handled in order.
@@ -84,4 +84,4 @@ async def prune(session: AsyncSession, older_than: dt.timedelta, now: dt.datetim
     """Forget handled events (processed_updates keeps them from being handled twice)."""
     cutoff = (now or utcnow()) - older_than
     result = await session.execute(delete(InboundEvent).where(InboundEvent.done_at < cutoff))
-    return result.rowcount or 0
+    return rows_changed(result) or 0

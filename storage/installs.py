@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.counters import as_date, bump, local_day_sql
-from storage.db import dialect_insert
+from storage.db import dialect_insert, rows_changed, rows_of
 from storage.models import SelfReportedInstall, utcnow
 from texts.formats import local_date
 
@@ -21,7 +21,7 @@ async def report_install(session: AsyncSession, user_id: int, commune_code: str)
         .values(user_id=user_id, commune_code=commune_code, reported_at=now)
         .on_conflict_do_nothing(index_elements=["user_id"])
     )
-    if (await session.execute(stmt)).rowcount != 1:
+    if rows_changed(await session.execute(stmt)) != 1:
         return False
     await bump(session, commune_code, local_date(now), self_reported_installs=1)
     return True
@@ -36,4 +36,4 @@ async def recount(session: AsyncSession) -> dict[tuple[str, dt.date], dict[str, 
     """The self_reported_installs counter per commune and local day, from the raw rows."""
     day = local_day_sql(session, SelfReportedInstall.reported_at)
     stmt = select(SelfReportedInstall.commune_code, day, func.count()).group_by(SelfReportedInstall.commune_code, day)
-    return {(code, as_date(d)): {"self_reported_installs": n} for code, d, n in (await session.execute(stmt)).all()}
+    return {(code, as_date(d)): {"self_reported_installs": n} for code, d, n in rows_of(await session.execute(stmt))}

@@ -8,7 +8,7 @@ import hashlib
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.db import dialect_insert
+from storage.db import dialect_insert, rows_changed
 from storage.models import MediaFile
 
 
@@ -58,7 +58,7 @@ async def fetch(session: AsyncSession, file_id: str, now: dt.datetime) -> MediaF
 async def prune(session: AsyncSession, now: dt.datetime) -> int:
     """Forget expired files (the hourly housekeeping does; `fetch` already ignores them)."""
     result = await session.execute(delete(MediaFile).where(MediaFile.expires_at <= now))
-    return result.rowcount or 0
+    return rows_changed(result) or 0
 
 
 async def count(session: AsyncSession) -> int:

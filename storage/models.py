@@ -89,6 +89,20 @@ class Commune(Base):
     province_code: Mapped[str] = mapped_column(ForeignKey("provinces.code"), index=True)
 
 
+class UnitSource(Base):
+    """Which data a scheme of units was loaded from: "2025" (today's provinces and communes) holds
+    the vietnam-provinces version its codes mean. Loading another version re-maps stored codes
+    (storage/unit_upgrade.py). A scheme per row, so the pre-2025 units can have theirs too."""
+
+    __tablename__ = "unit_sources"
+
+    scheme: Mapped[str] = mapped_column(String(10), primary_key=True)
+    package: Mapped[str] = mapped_column(String(40))
+    version: Mapped[str] = mapped_column(String(20))
+    data_date: Mapped[str] = mapped_column(String(10))  # the package's data retrieval date
+    loaded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
 # --- people and their messenger accounts --------------------------------------------------------
 
 

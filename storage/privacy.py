@@ -13,6 +13,7 @@ import secrets
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.db import rows_changed
 from storage.models import (
     Account,
     CheckIn,
@@ -95,9 +96,9 @@ async def purge_check_ins(session: AsyncSession, before: dt.date) -> int:
     """Delete check-ins of local days before `before`; their counts stay in the counters."""
     cutoff = dt.datetime.combine(before, dt.time(), tzinfo=LOCAL_TIMEZONE)
     result = await session.execute(delete(CheckIn).where(CheckIn.checked_in_at < cutoff))
-    if result.rowcount:
-        session.add(DataPurge(kind="check_ins", before=before, rows=result.rowcount, at=utcnow()))
-    return result.rowcount
+    if rows_changed(result):
+        session.add(DataPurge(kind="check_ins", before=before, rows=rows_changed(result), at=utcnow()))
+    return rows_changed(result)
 
 
 async def purged_before(session: AsyncSession, kind: str) -> dt.date | None:

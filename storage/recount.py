@@ -40,14 +40,8 @@ async def rebuild(session: AsyncSession, *, fix: bool = True) -> list[Drift]:
     """
     if is_postgres(session):
         await session.execute(text("LOCK TABLE commune_daily_counts IN EXCLUSIVE MODE"))
-    expected: Counts = defaultdict(lambda: {m: 0 for m in METRICS})
-    for source in SOURCES:
-        for key, values in (await source(session)).items():
-            for metric, value in values.items():
-                expected[key][metric] += value
-    actual: Counts = {}
-    for row in (await session.scalars(select(CommuneDailyCount))).all():
-        actual[(row.commune_code, row.day)] = {m: getattr(row, m) for m in METRICS}
+    expected = await _recount(session)
+    actual = await _counters(session)
     # Days whose raw check-ins were purged for retention: their counters are the only record.
     purged = await purged_before(session, "check_ins")
     if purged is not None:
@@ -55,13 +49,7 @@ async def rebuild(session: AsyncSession, *, fix: bool = True) -> list[Drift]:
             if day < purged:
                 for metric in PURGEABLE_CHECKIN_METRICS:
                     expected[(code, day)][metric] = have[metric]
-    drift = []
-    for key in sorted(expected.keys() | actual.keys()):
-        want = expected.get(key, {m: 0 for m in METRICS})
-        have = actual.get(key, {m: 0 for m in METRICS})
-        for metric in METRICS:
-            if want[metric] != have[metric]:
-                drift.append(Drift(key[0], key[1], metric, have[metric], want[metric]))
+    drift = _differences(expected, actual)
     if fix and drift:
         await session.execute(delete(CommuneDailyCount))
         session.add_all(
@@ -70,4 +58,31 @@ async def rebuild(session: AsyncSession, *, fix: bool = True) -> list[Drift]:
             if any(values.values())
         )
         await session.flush()
+    return drift
+
+
+async def _recount(session: AsyncSession) -> Counts:
+    """What the raw rows say, per commune and day, every source added up."""
+    expected: Counts = defaultdict(lambda: {m: 0 for m in METRICS})
+    for source in SOURCES:
+        for key, values in (await source(session)).items():
+            for metric, value in values.items():
+                expected[key][metric] += value
+    return expected
+
+
+async def _counters(session: AsyncSession) -> Counts:
+    """What the counters say."""
+    return {
+        (row.commune_code, row.day): {m: getattr(row, m) for m in METRICS}
+        for row in (await session.scalars(select(CommuneDailyCount))).all()
+    }
+
+
+def _differences(expected: Counts, actual: Counts) -> list[Drift]:
+    zero = {m: 0 for m in METRICS}
+    drift: list[Drift] = []
+    for key in sorted(expected.keys() | actual.keys()):
+        want, have = expected.get(key, zero), actual.get(key, zero)
+        drift.extend(Drift(key[0], key[1], m, have[m], want[m]) for m in METRICS if want[m] != have[m])
     return drift

@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.db import dialect_insert
+from storage.db import dialect_insert, rows_changed
 from storage.models import ReportSubscription, utcnow
 from texts.formats import LOCAL_TIMEZONE
 
@@ -33,7 +33,7 @@ async def unsubscribe(session: AsyncSession, user_id: int, unit_code: str | None
     stmt = delete(ReportSubscription).where(ReportSubscription.user_id == user_id)
     if unit_code:
         stmt = stmt.where(ReportSubscription.unit_code == unit_code)
-    return (await session.execute(stmt)).rowcount
+    return rows_changed(await session.execute(stmt))
 
 
 async def subscriptions_of(session: AsyncSession, user_id: int) -> list[ReportSubscription]:
@@ -63,6 +63,6 @@ async def claim(session: AsyncSession, subscription_id: int, now: dt.datetime) -
         )
         .values(last_sent_on=today)
     )
-    if result.rowcount != 1:
+    if rows_changed(result) != 1:
         return None
     return await session.get(ReportSubscription, subscription_id, populate_existing=True)

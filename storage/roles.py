@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import event, select
@@ -19,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
 from storage import audit
-from storage.db import dialect_insert
+from storage.db import BotSession, dialect_insert, rows_changed
 from storage.models import Commune, Province, RoleGrant, Volunteer, utcnow
 from storage.units import COUNTRY_CODE, unit_level
 
@@ -90,14 +91,14 @@ def _forget(session: Session | AsyncSession) -> None:
     session.info.pop(_READ, None)
 
 
-@event.listens_for(Session, "after_transaction_end")
+@event.listens_for(BotSession, "after_transaction_end")
 def _on_transaction_end(session: Session, _transaction: SessionTransaction) -> None:
     # Commit, rollback, a savepoint's end (a failed handler's writes undone), or a flush of
     # pending changes (which may be role grants): read again.
     _forget(session)
 
 
-@event.listens_for(Session, "do_orm_execute")
+@event.listens_for(BotSession, "do_orm_execute")
 def _on_execute(state: ORMExecuteState) -> None:
     # Any INSERT, UPDATE or DELETE of role grants (a grant, the erasure of a person's data).
     table = getattr(state.statement, "table", None)  # an annotated copy of the Table: by name
@@ -135,7 +136,7 @@ async def grant(session: AsyncSession, user_id: int, role: Role, unit_code: str,
             .values(user_id=user_id, role=role.value, unit_code=unit_code, granted_at=utcnow(), granted_by=by)
             .on_conflict_do_nothing(index_elements=["user_id", "role", "unit_code"])
         )
-        granted = (await session.execute(stmt)).rowcount == 1
+        granted = rows_changed(await session.execute(stmt)) == 1
     else:
         if row.revoked_at is None:
             return False
@@ -238,6 +239,19 @@ async def check(session: AsyncSession, user_id: int, role: Role, unit_code: str)
     # Only a province officer's grant needs the unit's province (a read of the commune).
     needs_province = any(g.role is Role.PROVINCE_OFFICER for g in grants)
     province = await province_of(session, unit_code) if needs_province else None
+    decision = decide(grants, role, unit_code, province)
+    if decision is not None:
+        return decision
+    if role is Role.VOLUNTEER and await _pending(session, user_id):
+        return Decision(False, Refusal.PENDING)
+    if any(g.active for g in grants):
+        return Decision(False, Refusal.TOO_LOW)
+    return Decision(False, Refusal.NO_ROLE)
+
+
+def decide(grants: Sequence[Grant], role: Role, unit_code: str, province: str | None) -> Decision | None:
+    """What the person's grants (revoked ones included) say about `role` over the unit; None when
+    they say nothing (no grant of that rank ever covered it): the caller looks further."""
     active = [g for g in grants if g.active]
     enough = [g for g in active if RANK[g.role] >= RANK[role]]
     if any(covers(g, unit_code, province) for g in enough):
@@ -249,11 +263,7 @@ async def check(session: AsyncSession, user_id: int, role: Role, unit_code: str)
     ended = [g for g in grants if not g.active and RANK[g.role] >= RANK[role]]
     if any(covers(g, unit_code, province) for g in ended):
         return Decision(False, Refusal.ENDED)
-    if role is Role.VOLUNTEER and await _pending(session, user_id):
-        return Decision(False, Refusal.PENDING)
-    if active:
-        return Decision(False, Refusal.TOO_LOW)
-    return Decision(False, Refusal.NO_ROLE)
+    return None
 
 
 def viewer_role(unit_code: str) -> Role:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -39,7 +40,7 @@ async def import_csv(session: AsyncSession, text: str) -> ImportReport:
         report.errors.append(problem)
         return report
     known = await known_communes(session)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for line, row in parsed:
         code = row["commune_code"]
         if code not in known:

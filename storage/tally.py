@@ -56,6 +56,11 @@ def daily_gain(now: tuple[dt.date, int] | None, before: tuple[dt.date, int] | No
     return Fraction(now[1] - before[1], (now[0] - before[0]).days)
 
 
+def _dated(day: dt.date | None, count: int | None) -> tuple[dt.date, int] | None:
+    """A count with its date, for daily_gain; None unless both are known."""
+    return None if day is None or count is None else (day, count)
+
+
 def projected_date(as_of: dt.date, gap: int, gain: Fraction | None) -> dt.date | None:
     """When the target is reached at the current pace; None when the pace is not positive."""
     if gap <= 0:
@@ -151,12 +156,12 @@ def roll_up(
     complete = [r for r in rows if r.installed is not None and r.denominators.get(kind)]
     total.communes_with_figures = sum(r.communes_with_figures for r in complete)
     if complete:
-        total.installed = sum(r.installed for r in complete)
+        total.installed = sum(r.installed or 0 for r in complete)  # none is None in `complete`
         total.denominators = {d: _sum_if_all([r.denominators.get(d) for r in complete]) for d in DENOMINATORS}
         # The pace of the communes that have one; a commune with a single count adds none, which
         # errs on the late side rather than leaving the province without a projection.
         gains = [r.gain for r in complete if r.gain is not None]
-        total.gain = sum(gains) if gains else None
+        total.gain = sum(gains, Fraction(0)) if gains else None
         dates = [r.installed_on for r in complete if r.installed_on]
         total.installed_on = max(dates) if dates else None
     for metric in ACTIVITY:
@@ -165,8 +170,9 @@ def roll_up(
 
 
 def _sum_if_all(values: Iterable[int | None]) -> int | None:
-    values = list(values)
-    return None if any(v is None for v in values) else sum(values)
+    given = list(values)
+    present = [v for v in given if v is not None]
+    return sum(present) if len(present) == len(given) else None
 
 
 @dataclass
@@ -194,8 +200,8 @@ async def unit_name(session: AsyncSession, code: str) -> str | None:
     level = unit_level(code)
     if level == "country":
         return None  # named by the content ("Cả nước")
-    model = Province if level == "province" else Commune
-    row = await session.get(model, code)
+    row: Province | Commune | None
+    row = await session.get(Province, code) if level == "province" else await session.get(Commune, code)
     if row is None:
         raise LookupError(code)
     return row.name
@@ -233,13 +239,12 @@ async def tally(session: AsyncSession, unit_code: str, as_of: dt.date) -> Tally:
             row.denominators = {d: known.values[d] for d in DENOMINATORS}
             row.installed_on = known.installed_on
             before = known_as_of(entries, as_of - dt.timedelta(days=GAIN_WINDOW))
-            if before.installed_on is None:
+            before_point = _dated(before.installed_on, before.values["installed"])
+            if before_point is None:
                 # No count a week back: measure from the earliest count there is.
                 first = next((e for e in entries if e.installed is not None), None)
-                before_point = (first.as_of, first.installed) if first else None
-            else:
-                before_point = (before.installed_on, before.values["installed"])
-            now_point = (row.installed_on, row.installed) if row.installed_on else None
+                before_point = _dated(first.as_of, first.installed) if first else None
+            now_point = _dated(row.installed_on, row.installed)
             row.baseline = before_point
             row.gain = daily_gain(now_point, before_point)
             row.communes_with_figures = int(row.installed is not None and bool(row.denominator))

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import bisect
 import json
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -12,9 +15,25 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import dialect_insert
 from storage.folding import fold
-from storage.models import Commune, Province
+from storage.legacy_units import FormerCommune, FormerIndex, former_communes
+from storage.models import Commune, Province, UnitSource, utcnow
+from storage.unit_upgrade import (
+    RemapPlan,
+    UnitRow,
+    UnitsUpgradeBlocked,
+    apply_remap,
+    plan_remap,
+    reference_counts,
+    upsert_communes,
+    upsert_provinces,
+)
+
+log = logging.getLogger(__name__)
 
 COUNTRY_CODE = "VN"
+# The scheme of today's units in unit_sources (the pre-2025 one will have its own row).
+SCHEME = "2025"
+PACKAGE = "vietnam-provinces"
 
 # Words people put before a name; dropped from both the names and the query.
 _COMMUNE_PREFIXES = ("dac khu ", "thi tran ", "phuong ", "xa ", "tt ", "p ", "x ")
@@ -46,9 +65,27 @@ def division_data() -> list[dict]:
     return json.loads(NESTED_DIVISIONS_JSON_PATH.read_text(encoding="utf-8"))
 
 
-async def load_units(session: AsyncSession, data: list[dict] | None = None) -> tuple[int, int]:
-    """Insert or update every province and commune; returns (provinces, communes) in the database."""
-    data = division_data() if data is None else data
+def package_version() -> tuple[str, str]:
+    """(the vietnam-provinces version, its data retrieval date): what the README and the database name."""
+    import vietnam_provinces
+
+    return vietnam_provinces.__version__, vietnam_provinces.__data_version__
+
+
+def pad_unit_code(code: str) -> str:
+    """A typed unit code at its level's width: "1" → "01", "167" → "00167"; "VN" as it is.
+    One or two digits are a province, three to five a commune; anything else is refused."""
+    code = code.strip().upper()
+    if code == COUNTRY_CODE:
+        return code
+    if code.isdigit() and 1 <= len(code) <= 2:
+        return code.zfill(2)
+    if code.isdigit() and 3 <= len(code) <= 5:
+        return code.zfill(5)
+    raise ValueError(f"not a unit code: {code!r}")
+
+
+def _rows(data: list[dict]) -> tuple[list[dict], list[dict]]:
     provinces = [{"code": f"{p['code']:02d}", "name": p["name"], "division_type": p["division_type"]} for p in data]
     communes = [
         {
@@ -60,14 +97,77 @@ async def load_units(session: AsyncSession, data: list[dict] | None = None) -> t
         for p in data
         for w in p["wards"]
     ]
-    for model, rows, columns in (
-        (Province, provinces, ("name", "division_type")),
-        (Commune, communes, ("name", "division_type", "province_code")),
-    ):
-        for start in range(0, len(rows), 500):
-            stmt = dialect_insert(session, model).values(rows[start : start + 500])
-            stmt = stmt.on_conflict_do_update(index_elements=["code"], set_={c: stmt.excluded[c] for c in columns})
-            await session.execute(stmt)
+    return provinces, communes
+
+
+async def stored_version(session: AsyncSession) -> str | None:
+    """The vietnam-provinces version the stored units were loaded from (None: not loaded yet)."""
+    return await session.scalar(select(UnitSource.version).where(UnitSource.scheme == SCHEME))
+
+
+async def plan_units(
+    session: AsyncSession,
+    data: list[dict] | None = None,
+    version: tuple[str, str] | None = None,
+    decisions: dict[str, str] | None = None,
+) -> RemapPlan:
+    """What loading `data` (the package's, by default) would do to the stored codes; changes nothing."""
+    data = division_data() if data is None else data
+    version = package_version() if version is None else version
+    provinces, communes = _rows(data)
+    old_provinces = [UnitRow(p.code, p.name, p.division_type) for p in (await session.scalars(select(Province))).all()]
+    old_communes = [
+        UnitRow(c.code, c.name, c.division_type, c.province_code)
+        for c in (await session.scalars(select(Commune))).all()
+    ]
+    return plan_remap(
+        old_provinces,
+        old_communes,
+        [UnitRow(p["code"], p["name"], p["division_type"]) for p in provinces],
+        [UnitRow(c["code"], c["name"], c["division_type"], c["province_code"]) for c in communes],
+        await reference_counts(session),
+        from_version=await stored_version(session),
+        to_version=version[0],
+        decisions=decisions,
+    )
+
+
+async def load_units(
+    session: AsyncSession,
+    data: list[dict] | None = None,
+    version: tuple[str, str] | None = None,
+    decisions: dict[str, str] | None = None,
+) -> tuple[int, int]:
+    """Load the provinces and communes, and record their data version; returns (provinces, communes).
+
+    Reloading the same version only rewrites the rows. Over units of another version, every stored
+    code first follows its commune to the new code (storage/unit_upgrade.py, logged as a report);
+    where that cannot be decided, UnitsUpgradeBlocked is raised and nothing changes.
+    """
+    data = division_data() if data is None else data
+    version = package_version() if version is None else version
+    provinces, communes = _rows(data)
+    has_units = bool(await session.scalar(select(func.count()).select_from(Commune)))
+    if has_units and (await stored_version(session) != version[0] or decisions):
+        plan = await plan_units(session, data, version, decisions)
+        if plan.blocked:
+            raise UnitsUpgradeBlocked(plan)
+        for line in plan.report():
+            log.warning("%s", line)
+        await upsert_provinces(session, provinces)
+        await apply_remap(session, plan, communes)
+    else:
+        await upsert_provinces(session, provinces)
+        await upsert_communes(session, communes)
+    record = dialect_insert(session, UnitSource).values(
+        scheme=SCHEME, package=PACKAGE, version=version[0], data_date=version[1], loaded_at=utcnow()
+    )
+    await session.execute(
+        record.on_conflict_do_update(
+            index_elements=["scheme"],
+            set_={c: record.excluded[c] for c in ("package", "version", "data_date", "loaded_at")},
+        )
+    )
     n_provinces = await session.scalar(select(func.count()).select_from(Province))
     n_communes = await session.scalar(select(func.count()).select_from(Commune))
     return n_provinces or 0, n_communes or 0
@@ -83,32 +183,89 @@ class CommuneEntry:
     key: str  # folded name without its "xã/phường" prefix
 
 
+# How a match was found, best first.
+EXACT = 0  # the name of today's commune
+FORMER = 1  # the name of a commune before the 2025 merger, answered with today's
+PREFIX = 2
+WORD_PREFIX = 3
+FUZZY = 4  # a typo ("hoan kim"): a near name, not the same name
+
+
 @dataclass(frozen=True)
 class Match:
     commune: CommuneEntry
-    rank: int  # 0 exact, 1 prefix, 2 word prefix, 3 fuzzy
+    rank: int  # EXACT, FORMER, PREFIX, WORD_PREFIX or FUZZY
     score: float
+    former: FormerCommune | None = None  # for FORMER: the old commune the name was found as
+    partly: bool = False  # for FORMER: only part of the old commune went to this one
+
+    @property
+    def former_name(self) -> str:
+        """The former commune with its district, as people knew it: "Xã Đức Hòa Hạ, Huyện Đức Hòa"."""
+        return f"{self.former.name}, {self.former.district_name}" if self.former else ""
+
+
+# What people call a province besides its name (folded).
+_PROVINCE_ALIASES = {"79": ("hcm", "tp hcm", "tphcm", "sai gon", "sg"), "01": ("hn",)}
 
 
 class CommuneIndex:
-    """In-memory commune search over all 3,321 communes (well under 5 ms a query).
+    """In-memory commune search over all 3,321 communes and the 10,051 of before 2025 (well under
+    5 ms a query).
 
-    Ranked: exact name before prefix before a word prefix before fuzzy; ties by score then name.
-    A query "Tân Phú, Đồng Nai" (or a `province_code`) keeps one province's communes only.
+    Ranked: today's exact name, a former name (answered with today's commune), a prefix, a word
+    prefix, then near names (typos). A province named at either end ("tan phu dong nai", "Hà Nội,
+    Hoàn Kiếm", with or without "tỉnh", a comma, "xã/phường") or a `province_code` narrows the
+    search to its communes; the whole text is searched as a name as well ("Tân Phú Đông").
     """
 
-    def __init__(self, entries: Iterable[CommuneEntry], provinces: dict[str, str]) -> None:
+    def __init__(
+        self, entries: Iterable[CommuneEntry], provinces: dict[str, str], former: FormerIndex | None = None
+    ) -> None:
         self.entries = sorted(entries, key=lambda e: (e.key, e.province_code))
         self.by_code = {e.code: e for e in self.entries}
         self.provinces = provinces
         self._province_keys = {code: _strip_prefix(fold(name), _PROVINCE_PREFIXES) for code, name in provinces.items()}
+        # Longest first, so "ha noi" is not taken for the end of a longer name.
+        self._province_names = sorted(
+            [(key, code) for code, key in self._province_keys.items()]
+            + [(alias, code) for code, aliases in _PROVINCE_ALIASES.items() if code in provinces for alias in aliases],
+            key=lambda pair: -len(pair[0]),
+        )
         self._keys = [e.key for e in self.entries]
+        self._word_starts = sorted(
+            (e.key[at:], at, n)
+            for n, e in enumerate(self.entries)
+            for at in [0, *(k + 1 for k, ch in enumerate(e.key) if ch == " ")]
+        )
+        self._by_province: dict[str, tuple[list[CommuneEntry], list[str]]] = {}
+        for entry in self.entries:
+            entries, keys = self._by_province.setdefault(entry.province_code, ([], []))
+            entries.append(entry)
+            keys.append(entry.key)
+        self._former = former
+
+    @property
+    def former(self) -> FormerIndex:
+        """The communes before 2025 (built by `load` in a thread; here on first use otherwise)."""
+        if self._former is None:
+            self._former = self._build_former()
+        return self._former
+
+    def _build_former(self) -> FormerIndex:
+        # About a second the first time in a process (the package's legacy tables), then 0.2 s.
+        return FormerIndex(
+            former_communes(),
+            {code: [self._province_keys.get(e.province_code, "")] for code, e in self.by_code.items()},
+        )
 
     @classmethod
     async def load(cls, session: AsyncSession) -> CommuneIndex:
+        """Today's communes from the database; the former ones indexed in a thread, so that the
+        first former name typed does not hold up every other conversation of the worker."""
         provinces = {p.code: p.name for p in (await session.scalars(select(Province))).all()}
         rows = (await session.scalars(select(Commune))).all()
-        return cls(
+        index = cls(
             (
                 CommuneEntry(
                     c.code,
@@ -122,6 +279,9 @@ class CommuneIndex:
             ),
             provinces,
         )
+        if len(index):
+            index._former = await asyncio.to_thread(index._build_former)
+        return index
 
     @classmethod
     def from_data(cls, data: list[dict] | None = None) -> CommuneIndex:
@@ -154,7 +314,7 @@ class CommuneIndex:
         key = _strip_prefix(fold(text), _PROVINCE_PREFIXES)
         if not key:
             return None
-        for code, pkey in self._province_keys.items():
+        for pkey, code in self._province_names:
             if pkey == key:
                 return code
         for code, pkey in self._province_keys.items():
@@ -162,38 +322,86 @@ class CommuneIndex:
                 return code
         return None
 
+    def province_splits(self, folded: str) -> list[tuple[str, str]]:
+        """(province code, the rest) for each province named at the start or the end of the text."""
+        splits = []
+        for pkey, code in self._province_names:
+            rest = None
+            if folded.endswith(" " + pkey):
+                rest = folded[: -len(pkey) - 1]
+                for word in _PROVINCE_PREFIXES:  # "... thanh pho ha noi"
+                    if rest.endswith(" " + word.strip()):
+                        rest = rest[: -len(word)]
+                        break
+            else:
+                head = _strip_prefix(folded, _PROVINCE_PREFIXES)
+                if head.startswith(pkey + " "):
+                    rest = head[len(pkey) + 1 :]
+            if rest is not None:
+                rest = _strip_prefix(rest.strip(), _COMMUNE_PREFIXES)
+                if rest:
+                    splits.append((code, rest))
+        return splits
+
     def search(self, query: str, province_code: str | None = None, limit: int = 50) -> list[Match]:
-        name_part, _, province_part = query.partition(",")
-        if province_part.strip() and province_code is None:
-            province_code = self.find_province(province_part)
-            if province_code is None:
-                return []
-        key = _strip_prefix(fold(name_part), _COMMUNE_PREFIXES)
+        folded = fold(query)
+        key = _strip_prefix(folded, _COMMUNE_PREFIXES)
         if not key:
             return []
         if key.isdigit():
             entry = self.by_code.get(key.zfill(5))
-            return [Match(entry, 0, 100.0)] if entry else []
+            return [Match(entry, EXACT, 100.0)] if entry else []
 
-        entries = self.entries
-        keys = self._keys
-        if province_code:
-            entries = [e for e in entries if e.province_code == province_code]
-            keys = [e.key for e in entries]
         found: dict[str, Match] = {}
-        word_key = " " + key
-        for entry in entries:
-            if entry.key == key:
-                found[entry.code] = Match(entry, 0, 100.0)
-            elif entry.key.startswith(key):
-                found[entry.code] = Match(entry, 1, 100.0 * len(key) / len(entry.key))
-            elif word_key in " " + entry.key:
-                found[entry.code] = Match(entry, 2, 100.0 * len(key) / len(entry.key))
-        if len(found) < limit and len(key) >= 3:
-            # Typos ("tan phuu", "hoan kim"): rapidfuzz over the folded names.
-            for _, score, i in process.extract(key, keys, scorer=fuzz.ratio, score_cutoff=80, limit=limit):
-                entry = entries[i]
-                if entry.code not in found:
-                    found[entry.code] = Match(entry, 3, score)
+
+        def add(match: Match) -> None:
+            held = found.get(match.commune.code)
+            if held is None or (match.rank, -match.score) < (held.rank, -held.score):
+                found[match.commune.code] = match
+
+        for code, rest in self.province_splits(folded):
+            if province_code is None or code == province_code:
+                for match in self._scan(rest, code, limit):
+                    add(match)
+        if province_code is not None or "," not in query or not found:
+            # The whole text as a name, unless a comma already said which part is the province.
+            for match in self._scan(key, province_code, limit):
+                add(match)
+        if not any(m.rank == EXACT for m in found.values()):
+            for former in self.former.find(folded, limit):
+                for code, partly in former.became:
+                    entry = self.by_code.get(code)
+                    if entry and (province_code is None or entry.province_code == province_code):
+                        add(Match(entry, FORMER, 100.0, former, partly))
         matches = sorted(found.values(), key=lambda m: (m.rank, -m.score, m.commune.key, m.commune.code))
         return matches[:limit]
+
+    def _scan(self, key: str, province_code: str | None, limit: int) -> list[Match]:
+        """Today's communes (of one province, or all) whose name is, starts with, or is near `key`."""
+        found: dict[str, Match] = {}
+        # Every word start of every name, sorted: names with a word starting with `key` are one
+        # contiguous run, found by bisection instead of a pass over all 3,321 names.
+        i = bisect.bisect_left(self._word_starts, (key,))
+        while i < len(self._word_starts) and self._word_starts[i][0].startswith(key):
+            _, at, n = self._word_starts[i]
+            i += 1
+            entry = self.entries[n]
+            if province_code and entry.province_code != province_code:
+                continue
+            if at == 0 and entry.key == key:
+                found[entry.code] = Match(entry, EXACT, 100.0)
+            elif at == 0:
+                found[entry.code] = Match(entry, PREFIX, 100.0 * len(key) / len(entry.key))
+            elif entry.code not in found:
+                found[entry.code] = Match(entry, WORD_PREFIX, 100.0 * len(key) / len(entry.key))
+        if len(found) < limit and len(key) >= 3:
+            # Typos ("tan phuu", "hoan kim"): rapidfuzz over the folded names.
+            if province_code:
+                entries, keys = self._by_province.get(province_code, ([], []))
+            else:
+                entries, keys = self.entries, self._keys
+            for _, score, j in process.extract(key, keys, scorer=fuzz.ratio, score_cutoff=80, limit=limit):
+                entry = entries[j]
+                if entry.code not in found:
+                    found[entry.code] = Match(entry, FUZZY, score)
+        return list(found.values())

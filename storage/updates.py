@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection, Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import and_, bindparam, case, delete, exists, insert, null, or_, select, update
+from sqlalchemy import Table, and_, bindparam, case, delete, exists, insert, null, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import aliased
 
-from storage.db import built_once, claim_row, claim_statement, dialect_insert
+from storage.db import built_once, claim_row, claim_statement, dialect_insert, rows_changed
 from storage.models import Account, OutboxMessage, ProcessedUpdate, utcnow
 
-_PROCESSED = ProcessedUpdate.__table__
+# The tables, for Core statements built once (the declarative attribute is typed as any FromClause).
+_PROCESSED = cast(Table, ProcessedUpdate.__table__)
 # How long processed marks are kept (housekeeping deletes older ones): an update delivered again
 # within this window is recognised. Telegram retries a webhook for about a day, Zalo for 12 hours;
 # older Zalo events are refused for their age (ZALO_EVENT_MAX_AGE_HOURS), which must stay shorter.
@@ -36,36 +38,40 @@ async def mark_processed(session: AsyncSession, channel: str, update_id: str) ->
         ),
     )
     result = await session.execute(stmt, {"p_channel": channel, "p_update": update_id, "p_now": utcnow()})
-    return result.rowcount == 1
+    return rows_changed(result) == 1
 
 
-class Queued(int):
-    """An outbox row's id that also knows its chat (a reply just queued): the courier can go
-    straight to sending it, without looking the row up first.
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One outbox row leased to this worker: what the courier sends, and how it settles it."""
 
-    A `held` one was queued already leased to this worker (its chat had nothing else waiting):
-    it carries what the courier needs to send it, and is sent without being claimed."""
-
+    id: int
     channel: str
     chat_id: str
-    held: bool = False
     body: dict[str, Any]
-    attachment: bytes | None = None
-    attempts: int = 0
-    forget_when_settled: bool = False
-
-    def __new__(cls, message_id: int, channel: str, chat_id: str) -> Queued:
-        queued = super().__new__(cls, message_id)
-        queued.channel, queued.chat_id = channel, chat_id
-        return queued
+    attachment: bytes | None
+    attempts: int  # counting this one
+    forget_when_settled: bool
 
     @property
-    def id(self) -> int:
-        return int(self)
+    def key(self) -> str | None:
+        return self.body.get("key")
 
 
-def queued(rows: Sequence[OutboxMessage]) -> list[int]:
-    """The ids of rows just added (and flushed), each with its chat."""
+@dataclass(frozen=True, slots=True)
+class Queued:
+    """An outbox row just queued, with its chat: the courier can go straight to sending it,
+    without looking the row up first. `leased`: it was queued already leased to this worker (its
+    chat had nothing else waiting), with what to send; it goes out without a claim of its own."""
+
+    id: int
+    channel: str
+    chat_id: str
+    leased: Delivery | None = None
+
+
+def queued(rows: Sequence[OutboxMessage]) -> list[Queued]:
+    """Rows just added (and flushed), each with its chat."""
     return [Queued(row.id, row.channel, row.chat_id) for row in rows]
 
 
@@ -97,7 +103,7 @@ def queue(
     return row
 
 
-_OUTBOX = OutboxMessage.__table__
+_OUTBOX = cast(Table, OutboxMessage.__table__)
 _BUSY = _OUTBOX.alias("busy")
 # The chat already has a conversation message waiting (announcements do not count): a new reply
 # must wait its turn behind it.
@@ -146,7 +152,7 @@ async def queue_replies(
     update_id: str | None,
     lease: dt.timedelta,
     forget: bool = False,
-) -> list[int]:
+) -> list[Queued]:
     """Queue an update's replies (body, attachment) for its own chat, in the handler's transaction.
 
     When nothing else waits for that chat, they are queued already leased to this worker (`held`),
@@ -154,7 +160,7 @@ async def queue_replies(
     something does, they wait behind it and are claimed in turn as any other row. The person's
     account lock serialises their updates, so two replies cannot both find the chat free."""
     now = utcnow()
-    out: list[int] = []
+    out: list[Queued] = []
     held = False
     for n, (body, attachment) in enumerate(messages):
         params = {
@@ -174,17 +180,15 @@ async def queue_replies(
         else:
             params |= {"q_until": now + lease if held else None, "q_attempts": int(held)}
             row = (await session.execute(_NEXT_REPLY, params)).one()
-        queued = Queued(row.id, channel, chat_id)
-        if held:
-            queued.held, queued.body, queued.attachment, queued.attempts = True, body, attachment, 1
-            queued.forget_when_settled = forget
-        out.append(queued)
+        leased = Delivery(row.id, channel, chat_id, body, attachment, 1, forget) if held else None
+        out.append(Queued(row.id, channel, chat_id, leased))
     return out
 
 
-async def unsent_for_update(session: AsyncSession, channel: str, update_id: str) -> list[int]:
+async def unsent_for_update(session: AsyncSession, channel: str, update_id: str) -> list[Queued]:
+    """An update's messages still to send (its retry finds it handled: these are all it gets)."""
     stmt = (
-        select(OutboxMessage.id)
+        select(OutboxMessage.id, OutboxMessage.channel, OutboxMessage.chat_id)
         .where(
             OutboxMessage.channel == channel,
             OutboxMessage.update_id == update_id,
@@ -193,7 +197,7 @@ async def unsent_for_update(session: AsyncSession, channel: str, update_id: str)
         )
         .order_by(OutboxMessage.id)
     )
-    return list((await session.scalars(stmt)).all())
+    return [Queued(*row) for row in (await session.execute(stmt)).all()]
 
 
 # No earlier conversation message to the same chat is unsent. Announcements neither wait nor
@@ -215,11 +219,14 @@ _CLAIM = claim_statement(
 )
 
 
-async def claim(db: AsyncSession | AsyncConnection, message_id: int, lease: dt.timedelta) -> Any:
-    """Take one outbox row for sending (its columns as attributes), unless it is sent, failed,
-    leased by another worker, or an earlier message to the same chat is still unsent (messages
-    keep their order). One statement: the courier runs it outside a transaction where it can."""
-    return await claim_row(db, _CLAIM, message_id, lease)
+async def claim(db: AsyncSession | AsyncConnection, message_id: int, lease: dt.timedelta) -> Delivery | None:
+    """Take one outbox row for sending, unless it is sent, failed, leased by another worker, or
+    an earlier message to the same chat is still unsent (messages keep their order). One
+    statement: the courier runs it outside a transaction where it can."""
+    row = await claim_row(db, _CLAIM, message_id, lease)
+    if row is None:
+        return None
+    return Delivery(row.id, row.channel, row.chat_id, row.body, row.attachment, row.attempts, row.forget_when_settled)
 
 
 _SETTLED = select(_OUTBOX.c.sent_at, _OUTBOX.c.failed_at).where(_OUTBOX.c.id == bindparam("s_id"))
@@ -287,7 +294,7 @@ async def describe(session: AsyncSession, ids: Sequence[int]) -> list[tuple[int,
         .where(OutboxMessage.id.in_(ids))
         .order_by(OutboxMessage.id)
     )
-    return [tuple(r) for r in (await session.execute(stmt)).all()]
+    return [(r.id, r.channel, r.chat_id) for r in (await session.execute(stmt)).all()]
 
 
 def settled_body(body: dict[str, Any] | None) -> dict[str, Any]:

@@ -6,11 +6,12 @@ import datetime as dt
 import unicodedata
 from dataclasses import dataclass, field
 
-from sqlalchemy import case, func, select
+from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.counters import add_counts, as_date, bump, local_day_sql
 from storage.csv_rows import known_communes, read_rows
+from storage.db import rows_of
 from storage.models import CheckIn, RevokedVenueCode, Venue, VenueDailyCount
 from storage.venue_codes import new_code
 from texts.formats import LOCAL_TIMEZONE, local_date
@@ -179,6 +180,7 @@ async def answer_installed(session: AsyncSession, check_in_id: int, visitor: str
         return check_in
     check_in.already_installed = installed
     venue = await session.get(Venue, check_in.venue_id)
+    assert venue is not None  # the check-in was just read, and goes with its venue (ON DELETE CASCADE)
     day = local_date(check_in.checked_in_at)
     delta_installed = int(installed) - int(bool(before))
     await bump(session, venue.commune_code, day, checkins_already_installed=delta_installed)
@@ -315,7 +317,7 @@ async def import_csv(session: AsyncSession, text: str, manager_user_id: int | No
         except ValueError:
             report.errors.append(f"line {line}: latitude/longitude must be numbers, both or neither")
             continue
-        managers = Venue.manager_user_id.is_(None)
+        managers: ColumnElement[bool] = Venue.manager_user_id.is_(None)
         if manager_user_id is not None:
             managers = managers | (Venue.manager_user_id == manager_user_id)
         existing = (
@@ -363,7 +365,7 @@ async def recount(session: AsyncSession) -> dict[tuple[str, dt.date], dict[str, 
     )
     return {
         (code, as_date(d)): {"checkins": int(n), "checkins_already_installed": int(yes)}
-        for code, d, n, yes in (await session.execute(stmt)).all()
+        for code, d, n, yes in rows_of(await session.execute(stmt))
     }
 
 

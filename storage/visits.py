@@ -42,7 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import audit
 from storage.counters import bump
-from storage.db import dialect_insert
+from storage.db import dialect_insert, rows_changed, rows_of
 from storage.folding import fold
 from storage.models import Visit, VisitDraft, VisitRevision
 from texts.formats import local_date
@@ -145,7 +145,7 @@ class Figures:
     def of(cls, visit: Visit | Mapping[str, Any]) -> Figures:
         get = visit.get if isinstance(visit, Mapping) else lambda k, d=None: getattr(visit, k, d)
         return cls(
-            outcome=get("outcome"),
+            outcome=get("outcome") or "",  # always set on a visit and a visit's draft
             smartphones=get("smartphones") or 0,
             installed_now=get("installed_now") or 0,
             already_installed=get("already_installed") or 0,
@@ -254,7 +254,7 @@ async def update_draft(session: AsyncSession, draft: VisitDraft, data: Mapping[s
 async def claim_draft(session: AsyncSession, token: str, user_id: int) -> bool:
     """Take the draft for saving; False when another tap (or worker) took it first."""
     stmt = delete(VisitDraft).where(VisitDraft.token == token, VisitDraft.user_id == user_id)
-    return (await session.execute(stmt)).rowcount == 1
+    return rows_changed(await session.execute(stmt)) == 1
 
 
 # --- saving, correcting, deleting ---
@@ -319,7 +319,7 @@ async def save_visit(
         .values(token=token, volunteer_id=volunteer_id, visited_at=now, day=local_date(now), **values)
         .on_conflict_do_nothing(index_elements=["token"])
     )
-    if (await session.execute(stmt)).rowcount != 1:
+    if rows_changed(await session.execute(stmt)) != 1:
         return None
     visit = await by_token(session, token)
     assert visit is not None
@@ -602,5 +602,5 @@ async def recount(session: AsyncSession) -> dict[tuple[str, dt.date], dict[str, 
     )
     return {
         (code, day): dict(zip(columns, map(int, values), strict=True))
-        for code, day, *values in (await session.execute(stmt)).all()
+        for code, day, *values in rows_of(await session.execute(stmt))
     }

@@ -13,6 +13,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import audit, roles
+from storage.db import rows_changed
 from storage.models import Volunteer, VolunteerInvite
 from storage.roles import Role
 from texts.formats import LOCAL_TIMEZONE
@@ -117,7 +118,7 @@ async def revoke_invites(session: AsyncSession, commune_code: str, now: dt.datet
         .where(VolunteerInvite.commune_code == commune_code, VolunteerInvite.revoked_at.is_(None))
         .values(revoked_at=now)
     )
-    return (await session.execute(stmt)).rowcount
+    return rows_changed(await session.execute(stmt))
 
 
 async def active_invite(session: AsyncSession, commune_code: str, now: dt.datetime) -> VolunteerInvite | None:

@@ -6,6 +6,9 @@ from __future__ import annotations
 import itertools
 from collections.abc import Hashable
 from dataclasses import dataclass, field
+from typing import ClassVar
+
+from aiohttp import web
 
 from bot.channels.base import OutMessage
 from handlers.context import Capabilities
@@ -24,8 +27,29 @@ class Sent:
     attachment: bytes | None
 
 
+class InProcessChannel:
+    """The rest of the channel contract (bot/channels/base.py) for channels that only send: no
+    webhook, no public name, nothing to connect."""
+
+    webhook_paths: ClassVar[tuple[str, ...]] = ()
+    chats: frozenset[str] | None = None
+    public_handle: str | None = None
+
+    def deep_link(self, payload: str | None = None) -> str | None:
+        return None
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+    async def webhook(self, request: web.Request) -> web.StreamResponse:
+        raise web.HTTPNotFound()
+
+
 @dataclass
-class RecordingChannel:
+class RecordingChannel(InProcessChannel):
     name: str
     capabilities: Capabilities
     sent: list[Sent] = field(default_factory=list)

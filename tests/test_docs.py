@@ -4,7 +4,6 @@ exactly as written, so that none of them can drift from the code."""
 
 from __future__ import annotations
 
-import ast
 import asyncio
 import dataclasses
 import os
@@ -19,7 +18,7 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from bot.cli import main
-from bot.settings import Settings
+from bot.settings import Settings, settings_table
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -40,53 +39,27 @@ def code_blocks(text: str, language: str = "") -> list[str]:
 # --- settings ---------------------------------------------------------------------------------
 
 
-def documented_settings() -> dict[str, str | None]:
-    """The configuration table: variable → its documented default (None for "(none)" or "derived
-    from …": no value of its own). A row may name several variables with as many defaults."""
-    documented = {}
-    for row in section(README, "Configuration").splitlines():
-        cells = [c.strip() for c in row.strip().strip("|").split("|")]
-        if len(cells) < 3 or not cells[0].startswith("`"):
-            continue
-        names = re.findall(r"`([A-Z][A-Z0-9_]*)`", cells[0])
-        defaults = re.findall(r"`([^`]*)`", cells[1]) or [None] * len(names)
-        assert len(defaults) == len(names), f"the row of {names} needs a default each: {cells[1]!r}"
-        documented.update(zip(names, defaults, strict=True))
-    return documented
+def test_the_configuration_table_is_the_declared_settings():
+    """Each setting is declared once (bot/settings.py: variable, default, reader, meaning); the
+    README's table is what `bluezone-bot settings` prints from those declarations."""
+    table = section(README, "Configuration")
+    generated = settings_table()
+    assert generated.count("\n") > 20  # every setting has its row
+    assert generated in table, "regenerate the README's table: .venv/bin/bluezone-bot settings"
 
 
-def variables_read() -> set[str]:
-    """Every environment variable bot/settings.py reads: its string constants shaped like one."""
-    tree = ast.parse((ROOT / "bot" / "settings.py").read_text(encoding="utf-8"))
-    return {
-        node.value
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Constant)
-        and isinstance(node.value, str)
-        and re.fullmatch(r"[A-Z][A-Z0-9]*(_[A-Z0-9]+)+", node.value)
+def test_an_empty_environment_gives_the_declared_defaults():
+    declared = {f.name: f.default for f in dataclasses.fields(Settings)}
+    read = vars(Settings.from_env({}))
+    assert read == declared
+    assert {f.metadata["env"] for f in dataclasses.fields(Settings)} == {
+        f.name.upper() for f in dataclasses.fields(Settings)
     }
 
 
-def test_every_setting_is_documented_with_its_default():
-    documented = documented_settings()
-    assert len(documented) > 20  # the table was read at all
-    assert set(documented) == variables_read(), "the README's configuration table and bot/settings.py differ"
-    # Each variable sets the field of its name; the default is what an empty environment gives.
-    fields = {f.name.upper() for f in dataclasses.fields(Settings)}
-    assert set(documented) == fields
-    defaults = Settings.from_env({})
-    for name, written in documented.items():
-        actual = getattr(defaults, name.lower())
-        if actual is None:
-            assert written is None, f"{name}: documented default {written!r}, but it has none"
-        elif isinstance(actual, Path):
-            assert written is not None and (ROOT / written).resolve() == actual.resolve(), name
-        elif isinstance(actual, (int, float)):
-            assert written is not None and float(written) == actual, (
-                f"{name}: {written!r} documented, {actual!r} in the code"
-            )
-        else:
-            assert written == actual, f"{name}: {written!r} documented, {actual!r} in the code"
+def test_a_bad_number_stops_the_start_with_its_name():
+    with pytest.raises(ValueError, match="HTTP_PORT must be a whole number of at least 1, not 'eighty'"):
+        Settings.from_env({"HTTP_PORT": "eighty"})
 
 
 # --- the command line -------------------------------------------------------------------------

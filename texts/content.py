@@ -7,12 +7,12 @@ import datetime as dt
 import string
 import tomllib
 import unicodedata
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from babel.numbers import format_decimal, format_percent
 
@@ -21,6 +21,9 @@ from texts import DEFAULT_CONTENT_DIR, Day, Join, Percent, Phone, Text, formats,
 # Values of campaign.toml are available to every template, so the app's name or store link is
 # written once: another campaign is a change to that file (and the guide/FAQ), not to code.
 CAMPAIGN_SECTION = "campaign"
+
+
+T = TypeVar("T")
 
 
 class ContentError(Exception):
@@ -80,6 +83,14 @@ class Content:
         self.campaign: dict[str, str] = {
             k: v for k, v in self.tree.get(CAMPAIGN_SECTION, {}).items() if isinstance(v, str)
         }
+        self._derived: dict[str, Any] = {}
+
+    def derived(self, name: str, build: Callable[[Content], T]) -> T:
+        """A value built once from these words (the FAQ's index, the shorthand vocabulary) and kept
+        with them: it goes when they go, instead of in a module-level cache keyed by id()."""
+        if name not in self._derived:
+            self._derived[name] = build(self)
+        return self._derived[name]
 
     @classmethod
     def load(cls, directory: Path | str = DEFAULT_CONTENT_DIR, locale: str = "vi_VN") -> Content:

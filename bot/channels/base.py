@@ -1,11 +1,26 @@
-"""What every messenger channel provides, and the rendered message a channel sends."""
+"""The channel contract: what every messenger provides (translate in, send out, its webhook
+routes, start and stop, its public handle and deep links, what it can show), what the service
+hands it, and the rendered message it sends.
+
+Adding a messenger touches its own module here, its line in bot/channels/__init__.py (the
+registry) and its settings; nothing in the service, the web server or the conversations."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from handlers.context import Capabilities
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from handlers.types import Capabilities, Incoming
+
+if TYPE_CHECKING:
+    from bot.media import MediaLinks
+    from bot.settings import Settings
+
+__all__ = ["Capabilities", "Channel", "OutButton", "OutMessage", "SendBlocked", "SendFailed", "SendRetry", "Wiring"]
 
 
 @dataclass(frozen=True)
@@ -61,13 +76,57 @@ class SendFailed(SendError):
     """The messenger refused this message for good (bad request); retrying will not help."""
 
 
+Receive = Callable[[Incoming], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Wiring:
+    """What the service hands a channel it builds."""
+
+    settings: Settings
+    receive: Receive  # handle an update now (the replies go out from the outbox)
+    accept: Receive  # store it in the durable inbound queue, handled right after (Zalo webhooks)
+    sessions: async_sessionmaker[AsyncSession]
+    media: MediaLinks  # short-lived signed URLs for files a messenger fetches itself
+    primary: bool  # of several workers, the one that polls or registers the webhook
+    # The flood guard's cheap check, before an update is parsed: True drops it (channel, sender).
+    dropping: Callable[[str, str], bool] | None = None
+
+
 class Channel(Protocol):
-    """A messenger. A channel that reaches only some chats of its messenger also has `chats`, the
-    chat ids it reaches (the terminal: the people this process holds); the courier leaves every
-    other chat's messages to the process that reaches it."""
+    """A messenger, as the service, the courier and the web server use it."""
 
     name: str
     capabilities: Capabilities
+    # The paths of the service's web server its messenger posts updates to (none: it polls).
+    webhook_paths: ClassVar[tuple[str, ...]]
+
+    @property
+    def chats(self) -> frozenset[str] | None:
+        """The chats this process reaches, when only some (the terminal: the people it holds);
+        the courier leaves every other chat's messages to the process that reaches it. None: all."""
+        ...
+
+    @property
+    def public_handle(self) -> str | None:
+        """The bot's public name (@username, the OA id, the account name); None until known."""
+        ...
+
+    def deep_link(self, payload: str | None = None) -> str | None:
+        """The link that opens a chat with the bot (carrying `payload` where the messenger can);
+        None where there is none. The formats live in documents/links.py, with the posters."""
+        ...
+
+    async def start(self) -> None:
+        """Connect: poll, or register the webhook (the primary worker only)."""
+        ...
+
+    async def stop(self) -> None: ...
+
+    async def webhook(self, request: web.Request) -> web.StreamResponse:
+        """One call on one of `webhook_paths`: translated in and handed on, answered as the
+        messenger expects (a 5xx only when it should deliver the update again)."""
+        ...
 
     async def send(self, chat_id: str, message: OutMessage, attachment: bytes | None) -> None:
         """Send one rendered message; raise a SendError subclass when it does not go through."""

@@ -11,11 +11,41 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bot.engine import is_infrastructure_error
+from aiohttp import web
+
 from bot.logs import mask
 from bot.settings import Secret
+from bot.untrusted import Throttled
+from storage.db import is_infrastructure_error
 
 log = logging.getLogger(__name__)
+# Junk from strangers on a webhook is logged, but at most a line a minute per kind: never a traceback.
+junk = Throttled(logging.getLogger("bot.web"))
+
+
+def unavailable(channel: str, what: str, exc: Exception) -> web.Response:
+    """The answer when an update could not be stored: a 5xx makes the messenger deliver it again,
+    and the processed mark keeps a retry of what was stored after all from being handled twice."""
+    if is_infrastructure_error(exc):
+        log.warning("%s %s not stored: %s", channel, what, exc)
+    else:
+        log.exception("%s %s could not be handled", channel, what)
+    return web.json_response({"ok": False, "error": "temporarily unavailable"}, status=503)
+
+
+async def answer_webhook(channel: str, handling: Awaitable[tuple[int, str]]) -> web.Response:
+    """A Zalo webhook's answer: 200 once the event and its effects are committed (the replies follow
+    from the outbox); 503 when it could not be stored, so the messenger delivers it again."""
+    try:
+        status, reason = await handling
+    except Exception as exc:
+        return unavailable(channel, "event", exc)
+    if status != 200 or reason.startswith("stale"):
+        # Answered 200 when stale, so that Zalo does not retry; handled not at all.
+        junk.warning(
+            f"{channel}-{status}-{reason.split(':')[0]}", "%s webhook: event refused (%s %s)", channel, status, reason
+        )
+    return web.json_response({"ok": status == 200, "status": reason}, status=status)
 
 
 def derive_secret(token: Secret, purpose: bytes) -> Secret:

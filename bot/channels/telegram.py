@@ -12,6 +12,7 @@ from typing import Any
 # also silences its deprecation warning on every rate-limited send.
 os.environ.setdefault("PTB_TIMEDELTA", "true")
 
+from aiohttp import web
 from telegram import (
     Bot,
     InlineKeyboardButton,
@@ -27,10 +28,11 @@ from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
 
-from bot.channels.base import OutMessage, SendBlocked, SendFailed, SendRetry
-from bot.channels.common import derive_secret, handle_polled, same_secret
+from bot.channels.base import Capabilities, OutMessage, SendBlocked, SendFailed, SendRetry, Wiring
+from bot.channels.common import derive_secret, handle_polled, json_id, junk, same_secret, unavailable
 from bot.settings import Secret, Settings
-from handlers.context import Capabilities
+from bot.untrusted import BadInput, loads
+from documents.links import chat_link
 from handlers.types import Incoming, Kind, Location
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,23 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ALLOWED_UPDATES = ["message", "callback_query"]
 
 Receive = Callable[[Incoming], Awaitable[None]]
+
+
+def configured(settings: Settings) -> bool:
+    return settings.telegram_bot_token is not None
+
+
+def build(wiring: Wiring) -> TelegramChannel:
+    return TelegramChannel(wiring.settings, wiring.receive, primary=wiring.primary, dropping=wiring.dropping)
+
+
+def _sender_id(data: dict[str, Any]) -> str | None:
+    """The sender of an update read straight from its JSON (message, callback query...), cheaper
+    than parsing it; None when it has none in the usual place."""
+    for value in data.values():
+        if isinstance(value, dict) and isinstance(value.get("from"), dict):
+            return json_id(value["from"].get("id")) or None
+    return None
 
 
 def to_incoming(update: Update) -> Incoming | None:
@@ -141,6 +160,8 @@ def rate_limiter(per_second: float) -> AIORateLimiter:
 
 class TelegramChannel:
     name = NAME
+    webhook_paths = (WEBHOOK_PATH,)
+    chats = None  # every chat
     capabilities = Capabilities(
         buttons=True,
         url_buttons=True,
@@ -151,7 +172,14 @@ class TelegramChannel:
         max_text=4096,
     )
 
-    def __init__(self, settings: Settings, receive: Receive, *, primary: bool = True) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        receive: Receive,
+        *,
+        primary: bool = True,
+        dropping: Callable[[str, str], bool] | None = None,
+    ) -> None:
         if settings.telegram_bot_token is None:
             raise ValueError("TELEGRAM_BOT_TOKEN is not set")
         self.settings = settings
@@ -159,6 +187,7 @@ class TelegramChannel:
         # Of several workers, only the primary polls or registers the webhook; all of them send
         # and (with a webhook) all of them receive.
         self.primary = primary
+        self.dropping = dropping
         self.webhook_secret = settings.telegram_webhook_secret or derive_webhook_secret(settings.telegram_bot_token)
         builder: ApplicationBuilder = (
             Application.builder()
@@ -181,6 +210,13 @@ class TelegramChannel:
     @property
     def username(self) -> str | None:
         return self.application.bot.username if self.application.bot._bot_user else None
+
+    @property
+    def public_handle(self) -> str | None:
+        return self.username
+
+    def deep_link(self, payload: str | None = None) -> str | None:
+        return chat_link(NAME, self.username, payload) if self.username else None
 
     async def start(self) -> None:
         """Connect (getMe), then poll, or register the webhook on PUBLIC_BASE_URL."""
@@ -219,9 +255,41 @@ class TelegramChannel:
         except Exception as exc:  # the library raises TypeError, KeyError, AttributeError...
             raise ValueError(f"not a Telegram update: {exc}") from exc
 
-    async def handle_webhook(self, update: Update) -> None:
-        """One webhook update. Raises when it could not be stored, so Telegram retries it."""
-        await self._handle(update)
+    async def webhook(self, request: web.Request) -> web.StreamResponse:
+        """One webhook call: 200 once handled (the replies follow from the outbox), 401/400 for
+        what is not Telegram's, 503 when it could not be stored, so Telegram delivers it again."""
+        if not self.check_secret(request.headers.get(SECRET_HEADER)):
+            junk.warning("telegram-401", "telegram webhook: a call without the secret token refused")
+            return web.json_response({"ok": False, "error": "unauthorized"}, status=401)
+        try:
+            data = loads(await request.read())
+        except BadInput as exc:
+            junk.warning("telegram-400", "telegram webhook: %s refused", exc)
+            return web.json_response({"ok": False, "error": str(exc)}, status=400)
+        if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+            junk.warning("telegram-400", "telegram webhook: not an update")
+            return web.json_response({"ok": False, "error": "not an update"}, status=400)
+        sender = _sender_id(data)
+        if self.dropping is not None and sender is not None and self.dropping(NAME, sender):
+            return web.json_response({"ok": True})  # a flood: dropped before parsing, as it would be after
+        try:
+            update = self.parse(data)
+        except ValueError as exc:
+            junk.warning(
+                "telegram-400",
+                "telegram webhook: update %s unreadable (%s)",
+                data["update_id"],
+                type(exc.__cause__).__name__,
+            )
+            return web.json_response({"ok": False, "error": "not an update"}, status=400)
+        try:
+            await self._handle(update)
+        except Exception as exc:
+            # Not stored (the engine turns a handler's failure into an apology, so what reaches
+            # here is the database or the engine itself): a 5xx makes Telegram deliver it again
+            # later, and the processed mark keeps the retry from being handled twice.
+            return unavailable(NAME, f"update {data['update_id']}", exc)
+        return web.json_response({"ok": True})
 
     async def _on_polled_update(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         if not isinstance(update, Update):
@@ -300,3 +368,6 @@ class TelegramChannel:
                 await self.bot.send_message(chat_id, message.ask_alternatives or "…", reply_markup=markup)
             return
         await self.bot.send_message(chat_id, message.text, reply_markup=markup)
+
+
+CHANNEL = TelegramChannel

@@ -21,10 +21,11 @@ import sys
 import time
 import unicodedata
 from pathlib import Path
-from typing import TextIO
+from typing import ClassVar, TextIO
 
-from bot.channels.base import OutMessage
-from handlers.context import Capabilities
+from aiohttp import web
+
+from bot.channels.base import Capabilities, OutMessage
 from handlers.types import Incoming, Kind
 from texts import t
 
@@ -39,7 +40,11 @@ def chat_id_of(name: str) -> str:
 
 
 class TerminalChannel:
+    """The terminal chat (`bluezone-bot chat`): several people typed in one terminal, as `@name`."""
+
     name = NAME
+    webhook_paths: ClassVar[tuple[str, ...]] = ()
+    public_handle = None
     capabilities = Capabilities(buttons=False, url_buttons=False, edit=False, file_upload=True, max_text=4096)
 
     def __init__(self, out: TextIO | None = None, files_dir: Path = Path("data/out"), login: str | None = None) -> None:
@@ -54,6 +59,18 @@ class TerminalChannel:
     def chats(self) -> frozenset[str]:
         """The chats this terminal reaches (see Channel): the courier sends nothing else here."""
         return frozenset(self.people)
+
+    def deep_link(self, payload: str | None = None) -> str | None:
+        return None
+
+    async def start(self) -> None:
+        pass  # nothing to connect: the CLI reads the terminal itself (see chat below)
+
+    async def stop(self) -> None:
+        pass
+
+    async def webhook(self, request: web.Request) -> web.StreamResponse:
+        raise web.HTTPNotFound()  # no webhook_paths: never routed here
 
     def hold(self, name: str) -> str:
         """Add a person to this terminal (if new) and speak as them; their chat id."""
@@ -120,12 +137,12 @@ async def chat_loop(service, lines: TextIO | None = None) -> None:
             continue
         if line.strip() in {"/quit", "/exit"}:
             return
-        name = switch_to(line)
-        if name is None:
+        person = switch_to(line)
+        if person is None:
             await say(line)
             continue
-        new = chat_id_of(name or channel.login) not in channel.people
-        chat_id = channel.hold(name or channel.login)
+        new = chat_id_of(person or channel.login) not in channel.people
+        chat_id = channel.hold(person or channel.login)
         channel.out.write(
             "\n"
             + service.content.render(

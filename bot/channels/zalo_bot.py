@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import hashlib
 import json
 import logging
@@ -21,13 +22,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
+from aiohttp import web
 
-from bot.channels.base import OutMessage, SendBlocked, SendFailed, SendRetry
-from bot.channels.common import age_problem, derive_secret, handle_polled, json_id, same_secret
+from bot.channels.base import Capabilities, OutMessage, SendBlocked, SendFailed, SendRetry, Wiring
+from bot.channels.common import age_problem, answer_webhook, derive_secret, handle_polled, json_id, junk, same_secret
 from bot.media import MediaLinks
 from bot.settings import Secret, Settings
 from bot.untrusted import BadInput, loads
-from handlers.context import Capabilities
 from handlers.types import Incoming, Kind
 from storage.models import utcnow
 
@@ -72,8 +73,9 @@ def to_incoming(update: dict[str, Any]) -> Incoming | None:
     message = update.get("message")
     if kind is None or not isinstance(message, dict):
         return None
-    chat = message.get("chat") if isinstance(message.get("chat"), dict) else {}
-    sender = message.get("from") if isinstance(message.get("from"), dict) else {}
+    chat, sender = message.get("chat"), message.get("from")
+    chat = chat if isinstance(chat, dict) else {}
+    sender = sender if isinstance(sender, dict) else {}
     if str(chat.get("chat_type", "PRIVATE")).upper() != "PRIVATE" or sender.get("is_bot"):
         return None
     user_id = json_id(sender.get("id")) or json_id(chat.get("id"))
@@ -105,8 +107,18 @@ class BotApiError(Exception):
         self.retry_after = retry_after
 
 
+def configured(settings: Settings) -> bool:
+    return settings.zalo_bot_token is not None
+
+
+def build(wiring: Wiring) -> ZaloBotChannel:
+    return ZaloBotChannel(wiring.settings, wiring.accept, wiring.media, primary=wiring.primary)
+
+
 class ZaloBotChannel:
     name = NAME
+    webhook_paths = (WEBHOOK_PATH,)
+    chats = None  # every chat
     capabilities = Capabilities(
         buttons=False,
         url_buttons=False,
@@ -197,6 +209,19 @@ class ZaloBotChannel:
     def check_secret(self, header: str | None) -> bool:
         return same_secret(header, self.webhook_secret)
 
+    @property
+    def public_handle(self) -> str | None:
+        return self.username
+
+    def deep_link(self, payload: str | None = None) -> str | None:
+        return None  # the Zalo Bot Platform has no public link format
+
+    async def webhook(self, request: web.Request) -> web.StreamResponse:
+        if not self.check_secret(request.headers.get(SECRET_HEADER)):
+            junk.warning("zalo_bot-401", "zalo_bot webhook: a call without the secret token refused")
+            return web.json_response({"ok": False, "error": "unauthorized"}, status=401)
+        return await answer_webhook(NAME, self.handle_webhook(await request.read()))
+
     async def handle_webhook(self, raw_body: bytes) -> tuple[int, str]:
         """One webhook call (its secret header already checked): (HTTP status, reason). Raises
         when the update could not be stored."""
@@ -234,9 +259,7 @@ class ZaloBotChannel:
             update = unwrap(result) if result else None
             incoming = to_incoming(update) if update else None
             if incoming is not None:
-                await handle_polled(
-                    lambda incoming=incoming: self.receive(incoming), f"zalo bot update {incoming.update_id}"
-                )
+                await handle_polled(functools.partial(self.receive, incoming), f"zalo bot update {incoming.update_id}")
 
     async def _get_update(self) -> dict[str, Any] | None:
         """The next update, or None when the long poll timed out with nothing new."""
@@ -288,3 +311,6 @@ class ZaloBotChannel:
             raise SendFailed(str(exc)) from exc
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise SendRetry(f"network: {exc!r}") from exc
+
+
+CHANNEL = ZaloBotChannel

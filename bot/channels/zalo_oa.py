@@ -13,6 +13,7 @@ verified in Zalo's documentation and what is assumed.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import logging
@@ -20,15 +21,16 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
+from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.channels.base import OutMessage, SendBlocked, SendFailed, SendRetry
-from bot.channels.common import age_problem, json_id
+from bot.channels.base import Capabilities, OutMessage, SendBlocked, SendFailed, SendRetry, Wiring
+from bot.channels.common import age_problem, answer_webhook, json_id
 from bot.channels.zalo_oa_tokens import OaTokens, TokenError
 from bot.media import MediaLinks
 from bot.settings import Settings
 from bot.untrusted import BadInput, field_values, loads
-from handlers.context import Capabilities
+from documents.links import chat_link
 from handlers.types import Incoming, Kind, Location
 from storage import updates
 from storage.models import utcnow
@@ -123,24 +125,26 @@ def to_incoming(event: dict[str, Any]) -> Incoming | Unfollow | None:
         return None
     if name == "unfollow":
         return Unfollow(user_id)
-    base = dict(channel=NAME, user_id=user_id, chat_id=user_id, update_id=update_id_of(event, user_id))
+    incoming = functools.partial(
+        Incoming, channel=NAME, user_id=user_id, chat_id=user_id, update_id=update_id_of(event, user_id)
+    )
     if name == "follow":
-        return Incoming(kind=Kind.FOLLOW, **base)
+        return incoming(kind=Kind.FOLLOW)
     message = _dict(event.get("message"))
     if name in ("user_send_text", "user_click_button"):
         text = message.get("text")
         if not isinstance(text, str):
             return None
         if text.startswith(BUTTON_MARK):
-            return Incoming(kind=Kind.BUTTON, payload=text[len(BUTTON_MARK) :], **base)
-        return Incoming(kind=Kind.TEXT, text=text, **base)
+            return incoming(kind=Kind.BUTTON, payload=text[len(BUTTON_MARK) :])
+        return incoming(kind=Kind.TEXT, text=text)
     if name == "user_send_location":
         location = _location(message)
         if location is None:
-            return Incoming(kind=Kind.OTHER, **base)
-        return Incoming(kind=Kind.LOCATION, location=location, **base)
+            return incoming(kind=Kind.OTHER)
+        return incoming(kind=Kind.LOCATION, location=location)
     if name in _MEDIA_KINDS:
-        return Incoming(kind=_MEDIA_KINDS[name], **base)
+        return incoming(kind=_MEDIA_KINDS[name])
     return None
 
 
@@ -174,8 +178,19 @@ class ZaloApiError(Exception):
         self.code = code
 
 
+def configured(settings: Settings) -> bool:
+    return settings.zalo_oa_configured
+
+
+def build(wiring: Wiring) -> ZaloOaChannel:
+    # Events are stored at once and handled right after: Zalo wants its answer within seconds.
+    return ZaloOaChannel(wiring.settings, wiring.accept, wiring.sessions, wiring.media)
+
+
 class ZaloOaChannel:
     name = NAME
+    webhook_paths = (WEBHOOK_PATH,)
+    chats = None  # every chat
     capabilities = Capabilities(
         buttons=True,
         url_buttons=True,
@@ -208,6 +223,17 @@ class ZaloOaChannel:
     def username(self) -> str | None:
         """The OA's id: the poster's "chat on Zalo" link is https://zalo.me/<id>."""
         return self.settings.zalo_oa_id
+
+    @property
+    def public_handle(self) -> str | None:
+        return self.username
+
+    def deep_link(self, payload: str | None = None) -> str | None:
+        return chat_link(NAME, self.username) if self.username else None  # no start parameter on Zalo
+
+    async def webhook(self, request: web.Request) -> web.StreamResponse:
+        raw = await request.read()
+        return await answer_webhook(NAME, self.handle_webhook(raw, request.headers.get(SIGNATURE_HEADER)))
 
     def http(self) -> aiohttp.ClientSession:
         if self._http is None or self._http.closed:
@@ -362,3 +388,6 @@ class ZaloOaChannel:
             except ValueError:
                 body = await response.text()
             return response.status, body
+
+
+CHANNEL = ZaloOaChannel

@@ -89,9 +89,9 @@ class OaTokens:
                 zalo_tokens.replace(
                     row, answer["access_token"], answer["refresh_token"], float(answer["expires_in"]), now
                 )
-                self._remember(row)
-            log.info("zalo oa: access token refreshed, valid until %s", self._cached[1].isoformat(timespec="minutes"))
-            return self._cached[0]
+                token = self._remember(row)
+            log.info("zalo oa: access token refreshed, valid until %s", row.expires_at.isoformat(timespec="minutes"))
+            return token
 
     async def _call_oauth(self, refresh_token: str) -> dict[str, Any]:
         self.refreshes += 1

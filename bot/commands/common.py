@@ -6,7 +6,6 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
 
 import click
 from sqlalchemy import func, select
@@ -17,10 +16,10 @@ from bot.settings import Settings
 from storage.db import create_engine, sessionmaker
 from storage.migrate import upgrade
 from storage.models import Commune
-from storage.units import load_units
+from storage.unit_upgrade import UnitsUpgradeBlocked
+from storage.units import load_units, package_version, stored_version
 
 log = logging.getLogger("bluezone_bot")
-T = TypeVar("T")
 
 
 def load_settings() -> Settings:
@@ -32,20 +31,38 @@ def load_settings() -> Settings:
     return settings
 
 
-async def prepare_database(settings: Settings) -> None:
-    """Bring the schema to the latest revision and load the units if they are missing."""
+async def prepare_database(settings: Settings, units: bool = True) -> None:
+    """Bring the schema to the latest revision, and the units to the package's data version: loaded
+    if missing, their stored codes moved if they came from another version (the report is logged).
+    Where the move needs a decision, nothing changes and the command stops, saying what to run."""
     engine = create_engine(settings.database_url)
     try:
         await upgrade(engine)
+        if not units:
+            return
         async with sessionmaker(engine)() as db, db.begin():
-            if not await db.scalar(select(func.count()).select_from(Commune)):
-                provinces, communes = await load_units(db)
+            empty = not await db.scalar(select(func.count()).select_from(Commune))
+            if empty or await stored_version(db) != package_version()[0]:
+                try:
+                    provinces, communes = await load_units(db)
+                except UnitsUpgradeBlocked as blocked:
+                    raise click.ClickException(blocked_message(blocked)) from None
                 log.info("loaded %s provinces and %s communes", provinces, communes)
     finally:
         await engine.dispose()
 
 
-def in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+def blocked_message(blocked: UnitsUpgradeBlocked) -> str:
+    return "\n".join(
+        [
+            *blocked.plan.report(),
+            "the units were not upgraded and nothing was changed: decide each code marked TO DECIDE with "
+            "`bluezone-bot units upgrade --map OLD=NEW` (see `bluezone-bot units upgrade --dry-run`)",
+        ]
+    )
+
+
+def in_session[T](settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     """Run `work` in one transaction on a migrated database (committed if it returns)."""
 
     async def go() -> T:

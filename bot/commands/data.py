@@ -8,10 +8,10 @@ from pathlib import Path
 
 import click
 
-from bot.commands.common import in_session, load_settings, read_csv_text
-from storage.db import create_engine
+from bot.commands.common import in_session, load_settings, prepare_database, read_csv_text
+from storage.db import create_engine, sessionmaker
 from storage.migrate import upgrade
-from storage.units import load_units
+from storage.units import load_units, package_version, pad_unit_code, plan_units
 
 
 @click.group()
@@ -42,9 +42,117 @@ def units() -> None:
 
 @units.command("load")
 def units_load() -> None:
-    """Load the 34 provinces and 3,321 communes of the 2025 structure (idempotent)."""
+    """Load the 34 provinces and 3,321 communes of the 2025 structure (idempotent). Over units of an
+    older data version, moves every stored code as `units upgrade` does."""
     provinces, communes = in_session(load_settings(), load_units)
-    click.echo(f"{provinces} provinces, {communes} communes")
+    version, data_date = package_version()
+    click.echo(f"{provinces} provinces, {communes} communes (vietnam-provinces {version}, data of {data_date})")
+
+
+@units.command("upgrade")
+@click.option("--dry-run", is_flag=True, help="Print what would move, change nothing.")
+@click.option(
+    "--map",
+    "decisions",
+    multiple=True,
+    metavar="OLD=NEW",
+    help="The operator's decision for a code the upgrade could not match (repeatable).",
+)
+def units_upgrade(dry_run: bool, decisions: tuple[str, ...]) -> None:
+    """Move the stored units to this package's data version: every stored code follows its commune
+    (same normalised name, same province) to its new code. Prints every code that moved; stops,
+    changing nothing, where a match is ambiguous, until each such code is decided with --map."""
+    settings = load_settings()
+    chosen: dict[str, str] = {}
+    for decision in decisions:
+        old, sep, new = decision.partition("=")
+        try:
+            if not sep:
+                raise ValueError(decision)
+            chosen[pad_unit_code(old)] = pad_unit_code(new)
+        except ValueError:
+            raise click.BadParameter(f"{decision!r}: write OLD=NEW, two commune codes", param_hint="--map") from None
+
+    async def go() -> list[str]:
+        await prepare_database(settings, units=False)
+        engine = create_engine(settings.database_url)
+        try:
+            async with sessionmaker(engine)() as db, db.begin():
+                plan = await plan_units(db, decisions=chosen)
+                if dry_run or plan.blocked:
+                    return plan.report()
+                await load_units(db, decisions=chosen)
+                return plan.report()
+        finally:
+            await engine.dispose()
+
+    lines = asyncio.run(go())
+    for line in lines:
+        click.echo(line)
+    if any(line.startswith(("TO DECIDE", "province:")) for line in lines):
+        raise click.ClickException("nothing was changed: decide each code marked TO DECIDE with --map OLD=NEW")
+    if dry_run:
+        click.echo("dry run: nothing was changed")
+
+
+@units.command("convert")
+@click.argument("code")
+@click.option(
+    "--units",
+    "scheme",
+    type=click.Choice(["pre2025", "2025"]),
+    required=True,
+    help="Which scheme CODE is in: pre2025 prints what it became, 2025 what it was made of.",
+)
+def units_convert(code: str, scheme: str) -> None:
+    """Convert a commune or province code between the units before the 2025 merger and today's.
+
+    One tab-separated line for CODE, then one per unit it became (→) or was made of (←); a commune
+    ends with "whole" or "part" (only part of the old commune went there).
+    """
+    from storage.legacy_units import former_province, province_sources
+    from storage.units import CommuneIndex
+
+    try:
+        padded = pad_unit_code(code)
+    except ValueError:
+        raise click.BadParameter(f"{code!r} is not a commune or province code", param_hint="CODE") from None
+    today = CommuneIndex.from_data()
+    former = today.former
+    lines: list[str] = []
+    if len(padded) == 2 and scheme == "pre2025":
+        found = former_province(padded)
+        if found is None:
+            raise click.ClickException(f"no province {padded} before 2025 (a commune's code has five digits)")
+        lines.append(f"{padded}\t{found[0]}")
+        lines += [f"→\t{new}\t{today.provinces.get(new, '?')}" for new in found[1]]
+    elif len(padded) == 2:
+        if padded not in today.provinces:
+            raise click.ClickException(f"no province {padded} today (a commune's code has five digits: 000{padded})")
+        lines.append(f"{padded}\t{today.provinces[padded]}")
+        lines += [f"←\t{old}\t{name}" for old, name in province_sources(padded)]
+    elif scheme == "pre2025":
+        old = former.get(padded)
+        if old is None:
+            raise click.ClickException(f"no commune {padded} before 2025")
+        lines.append(f"{old.code}\t{old.name}\t{old.district_name}\t{old.province_name}")
+        for new_code, partly in old.became:
+            entry = today.get(new_code)
+            name, province = (entry.name, entry.province_name) if entry else ("?", "?")
+            lines.append(f"→\t{new_code}\t{name}\t{province}\t{'part' if partly else 'whole'}")
+        if not old.became:
+            lines.append("(the package's crosswalk does not say where it went)")
+    else:
+        entry = today.get(padded)
+        if entry is None:
+            raise click.ClickException(f"no commune {padded} today")
+        lines.append(f"{entry.code}\t{entry.name}\t{entry.province_name}")
+        for source in former.sources_of(padded):
+            c = source.former
+            part = "part" if source.partly else "whole"
+            lines.append(f"←\t{c.code}\t{c.name}\t{c.district_name}\t{c.province_name}\t{part}")
+    for line in lines:
+        click.echo(line)
 
 
 @click.group("support-points")

@@ -6,13 +6,12 @@ from __future__ import annotations
 import re
 
 import click
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commands.common import in_session, load_settings
 from storage import roles
-from storage.accounts import find_or_create_person
-from storage.models import Account, Commune, Province
+from storage.accounts import accounts_of, find_account, find_or_create_person
+from storage.models import Commune, Province
 from storage.roles import LEVEL, Role
 from storage.units import COUNTRY_CODE
 from texts.user_input import number
@@ -71,7 +70,7 @@ async def describe_unit(db: AsyncSession, code: str) -> str:
 
 async def describe_person(db: AsyncSession, user_id: int) -> str:
     """A person as `--user` takes them: their accounts ("telegram:123, zalo_oa:456")."""
-    accounts = (await db.scalars(select(Account).where(Account.user_id == user_id).order_by(Account.id))).all()
+    accounts = sorted(await accounts_of(db, user_id), key=lambda a: a.id)
     return ", ".join(f"{a.channel}:{a.external_id}" for a in accounts) or f"person {user_id}"
 
 
@@ -111,9 +110,7 @@ def revoke(role: str, user: str, unit: str | None) -> None:
     the_role, channel, external_id, code = target(role, user, unit)
 
     async def work(db: AsyncSession) -> bool:
-        account = (
-            await db.scalars(select(Account).where(Account.channel == channel, Account.external_id == external_id))
-        ).one_or_none()
+        account = await find_account(db, channel, external_id)
         return account is not None and await roles.revoke(db, account.user_id, the_role, code)
 
     if not in_session(load_settings(), work):

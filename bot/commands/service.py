@@ -165,3 +165,11 @@ def chat() -> None:
             await service.stop()
 
     asyncio.run(go())
+
+
+@click.command("settings")
+def settings_command() -> None:
+    """Print every setting (variable, default, meaning) as the README's Markdown table."""
+    from bot.settings import settings_table
+
+    click.echo(settings_table(), nl=False)

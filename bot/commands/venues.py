@@ -106,7 +106,7 @@ def venue_add(
         venues.parse_coordinates("" if latitude is None else str(latitude), "" if longitude is None else str(longitude))
     except ValueError:
         raise click.ClickException("give both --latitude and --longitude, within range") from None
-    name, address = clean(name), clean(address)  # as typed in chat: no control or bidi characters
+    name, address = clean(name) or "", clean(address) or ""  # as typed in chat: no control or bidi characters
     if not is_name(name) or not is_name(address):
         raise click.ClickException("--name and --address need a letter or digit")
     if len(venues.clean_text(name, venues.NAME_MAX)) < 3 or len(venues.clean_text(address, venues.ADDRESS_MAX)) < 3:
@@ -228,7 +228,9 @@ def poster(code: str, out: Path) -> None:
     (request,) = _requests(settings, content, [found], index)
     drawn = draw(request, pdf=kind == "pdf", png=kind == "png")
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(drawn.pdf if kind == "pdf" else drawn.png)
+    data = drawn.pdf if kind == "pdf" else drawn.png
+    assert data is not None  # drawn in the kind asked for
+    out.write_bytes(data)
     click.echo(f"{out} (QR version {drawn.layout.qr.version}-{drawn.layout.qr.level}, {drawn.layout.qr.side:.0f} mm)")
 
 
@@ -260,5 +262,7 @@ def posters(commune: str, out: Path, formats: str) -> None:
         for request in bar:
             drawn = draw(request, pdf="pdf" in want, png="png" in want)
             for kind in want:
-                (out / f"{request.filename}.{kind}").write_bytes(drawn.pdf if kind == "pdf" else drawn.png)
+                data = drawn.pdf if kind == "pdf" else drawn.png
+                assert data is not None  # drawn in the kinds asked for
+                (out / f"{request.filename}.{kind}").write_bytes(data)
     click.echo(f"wrote {len(requests) * len(want)} file(s) to {out}")

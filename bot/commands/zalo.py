@@ -28,7 +28,8 @@ def oa_token(refresh: bool) -> None:
     settings = load_settings()
     if not settings.zalo_oa_configured:
         raise click.ClickException("set ZALO_OA_APP_ID, ZALO_OA_APP_SECRET and ZALO_OA_SECRET_KEY first")
-    assert settings.zalo_oa_app_id
+    app_id = settings.zalo_oa_app_id
+    assert app_id is not None  # zalo_oa_configured
 
     async def go() -> str:
         await prepare_database(settings)
@@ -39,13 +40,13 @@ def oa_token(refresh: bool) -> None:
                 async with aiohttp.ClientSession() as http:
                     tokens = OaTokens(settings, sessions, lambda: http)
                     async with sessions() as db:
-                        row = await zalo_tokens.current(db, settings.zalo_oa_app_id)
+                        row = await zalo_tokens.current(db, app_id)
                     try:
                         await tokens.refresh(stale=row.access_token if row else None)
                     except TokenError as exc:
                         raise click.ClickException(f"refresh failed: {exc}") from exc
             async with sessions() as db:
-                row = await zalo_tokens.current(db, settings.zalo_oa_app_id)
+                row = await zalo_tokens.current(db, app_id)
         finally:
             await engine.dispose()
         if row is None or not row.access_token:

@@ -14,8 +14,8 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.engine import is_infrastructure_error
 from bot.webpages.rendering import FORWARD, PAGES, messengers, render
+from storage.db import is_infrastructure_error
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,8 @@ from aiohttp import web
 from markupsafe import Markup
 
 from bot.webpages.csrf import CsrfTokens
-from documents.posters.venue import public_handles, telegram_link
+from documents.links import chat_link
+from documents.posters.venue import public_handles
 from documents.posters.words import printed_channels
 from texts import t
 
@@ -103,21 +104,11 @@ class Messenger:
     url: str | None  # opens the bot's chat (Telegram's with the check-in itself); None: no link
 
 
-def channel_link(channel: str, handle: str, payload: str | None) -> str | None:
-    """The link that opens a messenger's chat with the bot: Telegram's carries the check-in; Zalo
-    has no start parameter, so its link opens the OA's chat and the page shows the code to send."""
-    if channel == "telegram":
-        return telegram_link(handle, payload) if payload else f"https://t.me/{handle}"
-    if channel == "zalo_oa":
-        return f"https://zalo.me/{handle}"
-    return None
-
-
 def messengers(service: Service, payload: str | None = None) -> list[Messenger]:
     """The messengers the bot can be reached on, Zalo first."""
     handles = public_handles(service.settings, service.bot_handles())
     return [
-        Messenger(c.name, c.handle, channel_link(c.name, c.handle, payload))
+        Messenger(c.name, c.handle, chat_link(c.name, c.handle, payload))
         for c in printed_channels(service.content, handles, order=WEB_ORDER)
     ]
 

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from documents.links import telegram_link
 from documents.posters import Poster, make_poster, make_poster_async
 from documents.posters.words import PosterWords, poster_words, printed_channels
 from storage.venue_codes import sign
@@ -56,10 +57,6 @@ def public_handles(settings: PosterSettings, bot_handles: Mapping[str, str]) -> 
         handles["zalo_oa"] = settings.zalo_oa_id
     handles.update({k: v for k, v in bot_handles.items() if v})
     return handles
-
-
-def telegram_link(username: str, payload: str) -> str:
-    return f"https://t.me/{username}?start={payload}"
 
 
 def landing_link(settings: PosterSettings, payload: str) -> str:

@@ -32,7 +32,9 @@ def run_online() -> None:
     from storage.db import create_engine
 
     async def run() -> None:
-        engine = create_engine(config.get_main_option("sqlalchemy.url"))
+        url = config.get_main_option("sqlalchemy.url")
+        assert url is not None  # storage.migrate sets it
+        engine = create_engine(url)
         async with engine.begin() as conn:
             await conn.run_sync(run_migrations)
         await engine.dispose()

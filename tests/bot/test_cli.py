@@ -38,7 +38,9 @@ def test_db_upgrade_and_units_load(env):
     assert result.exit_code == 0, result.output
     result = runner.invoke(main, ["units", "load"])
     assert result.exit_code == 0, result.output
-    assert result.output.strip().endswith("34 provinces, 3321 communes")
+    assert result.output.strip().endswith(
+        "34 provinces, 3321 communes (vietnam-provinces 2026.9.0, data of 2026-09-20)"
+    )
 
 
 def test_support_points_import_reports_bad_rows(env, tmp_path):
@@ -48,7 +50,7 @@ def test_support_points_import_reports_bad_rows(env, tmp_path):
         "00070,Bưu điện Hoàn Kiếm,75 Đinh Tiên Hoàng,7:00-19:00,0243825,21.03,105.85\n"
         "99999,Nowhere,1 Street,,,,\n"
         "00070,,no name,,,,\n"
-        "00073,Viettel Cửa Nam,5 Điện Biên Phủ,,,north,\n",
+        "00082,Viettel Cửa Nam,5 Điện Biên Phủ,,,north,\n",
         encoding="utf-8",
     )
     result = CliRunner().invoke(main, ["support-points", "import", str(csv_file)])

@@ -130,8 +130,8 @@ def test_import_and_every_poster_of_a_commune(env, tmp_path):
     assert "2 posters" in result.stderr  # the progress bar's label
     assert sorted(p.name for p in out.iterdir()) == sorted(f"poster-{c}.{s}" for c in codes for s in ("pdf", "png"))
     assert (
-        "commune 00073 has no venues"
-        in CliRunner().invoke(main, ["posters", "--commune", "73", "--out", str(out)]).output
+        "commune 00082 has no venues"
+        in CliRunner().invoke(main, ["posters", "--commune", "82", "--out", str(out)]).output
     )
 
 
@@ -161,14 +161,14 @@ def test_list_revoke_and_a_manager_from_the_command_line(env, tmp_path):
     result = runner.invoke(main, ["venue", "import", str(csv_file), "--manager", "zalo_oa:4318802913410839210"])
     assert result.exit_code == 0, result.output
     imported = result.stdout.splitlines()[0].split("\t")[0]
-    bare = add("Nhà văn hóa phường", commune="73")
+    bare = add("Nhà văn hóa phường", commune="82")
 
     listing = runner.invoke(main, ["venue", "list"]).stdout.splitlines()
     assert f"{managed}\t00070\tmarket\ttelegram:5550001\tChợ Hàng Da" in listing
     assert f"{imported}\t00070\tbus_station\tzalo_oa:4318802913410839210\tBến xe Lương Yên" in listing
-    assert f"{bare}\t00073\tmarket\t-\tNhà văn hóa phường" in listing
+    assert f"{bare}\t00082\tmarket\t-\tNhà văn hóa phường" in listing
     assert [
-        line.split("\t")[0] for line in runner.invoke(main, ["venue", "list", "--commune", "73"]).stdout.splitlines()
+        line.split("\t")[0] for line in runner.invoke(main, ["venue", "list", "--commune", "82"]).stdout.splitlines()
     ] == [bare]
     assert "unknown commune code '99999'" in runner.invoke(main, ["venue", "list", "--commune", "99999"]).output
     assert (
@@ -193,11 +193,11 @@ def test_list_revoke_and_a_manager_from_the_command_line(env, tmp_path):
     )  # CHANNEL:ID, as grant --user takes it
 
     # Re-importing the file with a manager gives an unmanaged venue to them, keeping its code.
-    csv_file.write_text("name,type,commune_code,address\nNhà văn hóa phường,school,00073,12 Phố B\n", encoding="utf-8")
+    csv_file.write_text("name,type,commune_code,address\nNhà văn hóa phường,school,00082,12 Phố B\n", encoding="utf-8")
     result = runner.invoke(main, ["venue", "import", str(csv_file), "--manager", "telegram:5550001"])
     assert result.stdout.splitlines()[-1] == "imported 0 new venue(s), updated 1"
     assert (
-        f"{bare}\t00073\tschool\ttelegram:5550001\tNhà văn hóa phường" in runner.invoke(main, ["venue", "list"]).stdout
+        f"{bare}\t00082\tschool\ttelegram:5550001\tNhà văn hóa phường" in runner.invoke(main, ["venue", "list"]).stdout
     )
 
     result = runner.invoke(main, ["venue", "revoke", bare.lower()])

@@ -10,7 +10,7 @@ from storage.accounts import find_or_create_person
 from storage.models import Visit, VisitRevision
 from tests.channels.test_telegram_e2e import exchange, polling_bot, tg  # noqa: F401 - fixtures
 
-HOAN_KIEM, CUA_NAM = "00070", "00073"
+HOAN_KIEM, CUA_NAM = "00070", "00082"
 
 
 async def grant(service, telegram_id: int, role: str, unit: str) -> None:

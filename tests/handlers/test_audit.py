@@ -24,7 +24,7 @@ async def test_actions_are_recorded_and_admins_read_them(service):
         await import_rows(
             db,
             ["commune_code", "date", "installed"],
-            [["00070", "2021-08-04", "6"], ["00073", "2021-08-04", "7"]],
+            [["00070", "2021-08-04", "6"], ["00082", "2021-08-04", "7"]],
             "import:x.csv",
         )
         await roles.revoke(db, officer, roles.Role.PROVINCE_OFFICER, "01", by=None)
@@ -41,7 +41,7 @@ async def test_actions_are_recorded_and_admins_read_them(service):
     assert admin.keys == ["common.lines"]
     text = admin.text()
     assert "đặt chỉ tiêu" in text and "nhập số liệu từ tệp" in text and "thu hồi vai trò" in text
-    await admin.send("/nhatky 00073")
+    await admin.send("/nhatky 00082")
     assert admin.keys == ["audit.empty"]  # the import's entry names no single commune
 
 

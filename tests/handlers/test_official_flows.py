@@ -463,7 +463,7 @@ async def test_typed_rates_commune_targets_and_kept_deadline(service):
     assert chat.keys == ["official.targets.ask_commune"]
     await chat.send("Bắc Giang")
     assert chat.keys == ["official.targets.ask_rate"]
-    assert words(service, "official.targets.current_inherited", unit="Bắc Ninh") in chat.text()
+    assert words(service, "official.targets.current_inherited", unit="Tỉnh Bắc Ninh") in chat.text()
     for bad in ("abc", "150%", "0", "1,5"):
         await chat.send(bad)
         assert chat.keys == ["official.targets.retry"], bad

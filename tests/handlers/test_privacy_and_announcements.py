@@ -24,7 +24,7 @@ from storage.models import (
 from storage.recount import rebuild
 from tests.harness import ChatDriver, grant_role
 
-HOAN_KIEM, CUA_NAM, HCMC_COMMUNE = "00070", "00073", "27316"
+HOAN_KIEM, CUA_NAM, HCMC_COMMUNE = "00070", "00082", "27316"
 
 
 async def _citizen(service, user_id: str, commune_query: str) -> ChatDriver:

@@ -29,7 +29,7 @@ from storage.roles import RANK, Role
 from storage.units import COUNTRY_CODE as VN
 from tests.harness import ChatDriver, grant_role
 
-A, B = "00070", "00073"  # Phường Hoàn Kiếm and Phường Cửa Nam, both in Hà Nội
+A, B = "00070", "00082"  # Phường Hoàn Kiếm and Phường Cửa Nam, both in Hà Nội
 P, X = "01", "24"  # Hà Nội (A's province) and Bắc Ninh (another)
 PROVINCE_OF = {A: P, B: P}
 ACTOR = "700"  # the person walking; the others below are the people the actions name

@@ -13,7 +13,7 @@ from storage.models import CommuneDailyCount, RoleGrant, Visit, VisitRevision, V
 from tests.harness import NO_BUTTONS, ChatDriver, grant_role
 
 HOAN_KIEM = "00070"  # Phường Hoàn Kiếm, Hà Nội
-CUA_NAM = "00073"  # Phường Cửa Nam, Hà Nội
+CUA_NAM = "00082"  # Phường Cửa Nam, Hà Nội
 CITIZEN_MENU = ["guide", "faq", "support", "install"]
 
 

@@ -35,11 +35,11 @@ async def test_unknown_counter_is_refused(sessions):
 async def test_concurrent_bumps_are_not_lost(sessions):
     async def one():
         async with sessions() as db, db.begin():
-            await bump(db, "00073", DAY, checkins=1, checkins_already_installed=1)
+            await bump(db, "00082", DAY, checkins=1, checkins_already_installed=1)
 
     await asyncio.gather(*(one() for _ in range(20)))
     async with sessions() as db:
-        row = await db.get(CommuneDailyCount, ("00073", DAY))
+        row = await db.get(CommuneDailyCount, ("00082", DAY))
         assert (row.checkins, row.checkins_already_installed) == (20, 20)
 
 
@@ -67,12 +67,12 @@ async def test_rebuild_reports_and_repairs_drift(sessions):
         assert await rebuild(db) == []  # counters kept in step
         today = (await db.scalars(select(CommuneDailyCount))).one().day
         await bump(db, "00070", today, self_reported_installs=2)  # drift, as a bug would leave
-        await bump(db, "00073", DAY, checkins=0, refused=1)
+        await bump(db, "00082", DAY, checkins=0, refused=1)
     async with sessions() as db, db.begin():
         drift = await rebuild(db)
         assert {(d.commune_code, d.metric, d.counter, d.recount) for d in drift} == {
             ("00070", "self_reported_installs", 5, 3),
-            ("00073", "refused", 1, 0),
+            ("00082", "refused", 1, 0),
         }
     async with sessions() as db, db.begin():
         assert await rebuild(db, fix=False) == []

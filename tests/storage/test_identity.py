@@ -140,7 +140,7 @@ async def test_merge_moves_roles_visits_check_ins_and_keeps_one_of_each_once_per
                 )
             )
             await subscribe(db, person.id, "00070", 7, now)
-        await roles.grant(db, zalo.id, roles.Role.COORDINATOR, "00073")
+        await roles.grant(db, zalo.id, roles.Role.COORDINATOR, "00082")
         venue = await venues.create_venue(
             db, name="Chợ", kind="market", commune_code="00070", address="1", manager_user_id=zalo.id
         )
@@ -159,7 +159,7 @@ async def test_merge_moves_roles_visits_check_ins_and_keeps_one_of_each_once_per
     async with sessions() as db:
         assert {(g.role, g.unit_code) for g in (await db.scalars(select(RoleGrant))).all()} == {
             ("volunteer", "00070"),
-            ("coordinator", "00073"),
+            ("coordinator", "00082"),
         }
         assert {g.user_id for g in (await db.scalars(select(RoleGrant))).all()} == {tele.id}
         assert [v.user_id for v in (await db.scalars(select(Volunteer))).all()] == [tele.id]

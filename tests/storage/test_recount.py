@@ -18,7 +18,7 @@ from storage.recount import rebuild
 from tests.conftest import _clear
 from tests.storage.test_visits import figures
 
-COMMUNES = ("00070", "00073")
+COMMUNES = ("00070", "00082")
 START = dt.datetime(2021, 8, 3, 16, 0, tzinfo=dt.UTC)  # 23:00 in Vietnam: days change
 
 operations = st.lists(

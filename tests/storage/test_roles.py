@@ -9,7 +9,7 @@ from storage.accounts import find_or_create_person
 from storage.models import utcnow
 from storage.roles import Refusal, Role
 
-HOAN_KIEM, CUA_NAM = "00070", "00073"  # Hà Nội (01)
+HOAN_KIEM, CUA_NAM = "00070", "00082"  # Hà Nội (01)
 BEN_THANH = "26743"  # Hồ Chí Minh City (79)
 
 
@@ -139,3 +139,17 @@ async def test_grants_are_read_once_per_transaction_and_again_after_a_change(ses
             assert await roles.communes_for(db, who, Role.VOLUNTEER) == []
     finally:
         event.remove(engine, "before_cursor_execute", count)
+
+
+def test_the_grants_cache_hooks_only_the_bots_sessions():
+    # Its listeners belong to the bot's session class: a session of anyone else in the process
+    # (alembic's, a test's own) runs no code of ours on every statement.
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    from storage import roles
+    from storage.db import BotSession
+
+    for name, listener in (("do_orm_execute", roles._on_execute), ("after_transaction_end", roles._on_transaction_end)):
+        assert event.contains(BotSession, name, listener)
+        assert not event.contains(Session, name, listener)

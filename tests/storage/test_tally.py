@@ -103,12 +103,12 @@ def test_gap_reaches_the_target_exactly(installed, denominator, ppm):
 async def test_tally_from_the_database(sessions):
     async with sessions() as db, db.begin():
         await set_target(db, "01", Fraction(3, 5), AUG31, set_by=None, source="test")
-        await set_target(db, "00073", Fraction(1, 2), AUG31, set_by=None, source="test")  # its own
+        await set_target(db, "00082", Fraction(1, 2), AUG31, set_by=None, source="test")  # its own
         await record_figure(
             db, "00070", dt.date(2021, 7, 27), entered_by=None, source="test", installed=7000, subscribers=20000
         )
         await record_figure(db, "00070", AUG3, entered_by=None, source="test", installed=8400)  # subscribers carried
-        await record_figure(db, "00073", AUG3, entered_by=None, source="test", installed=5000, subscribers=10000)
+        await record_figure(db, "00082", AUG3, entered_by=None, source="test", installed=5000, subscribers=10000)
         await record_figure(db, "00070", dt.date(2021, 8, 10), entered_by=None, source="test", installed=9999)  # future
         await bump(db, "00070", AUG3, households_visited=3, installs_helped=2)
         await bump(db, "00070", dt.date(2021, 8, 4), households_visited=100)  # after the date
@@ -119,12 +119,12 @@ async def test_tally_from_the_database(sessions):
     assert (hk.installed, hk.denominator, hk.target_rate) == (8400, 20000, Fraction(3, 5))
     assert hk.gain == 200  # (8400 - 7000) / 7 days
     assert hk.activity["households_visited"] == 3 and hk.activity["installs_helped"] == 2
-    assert by_code["00073"].target_rate == Fraction(1, 2) and by_code["00073"].gap == 0
+    assert by_code["00082"].target_rate == Fraction(1, 2) and by_code["00082"].gap == 0
     assert len(t.rows) == 126  # every commune of Hà Nội
     assert t.totals.installed == 13400 and t.totals.denominator == 30000
     assert t.totals.communes_with_figures == 2
     behind = t.furthest_behind(10)
-    assert behind[0].code == "00070" and "00073" not in [r.code for r in behind]
+    assert behind[0].code == "00070" and "00082" not in [r.code for r in behind]
 
 
 async def test_stocks_as_of_a_past_date(sessions):
@@ -179,7 +179,7 @@ async def test_import_figures_reports_bad_rows(sessions):
         ["00070", "31/02/2021", "1", "", "", ""],
         ["00070", "2021-08-04", "1,5", "", "", ""],
         ["", "", "", "", "", ""],
-        [73.0, dt.datetime(2021, 8, 3), 5000.0, 10000, None, None],
+        [82.0, dt.datetime(2021, 8, 3), 5000.0, 10000, None, None],
     ]
     async with sessions() as db, db.begin():
         report = await import_rows(db, header, rows, "import:test.csv")

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from storage.folding import fold
 from storage.models import Commune, Province
-from storage.units import CommuneIndex, load_units, unit_level
+from storage.units import EXACT, FORMER, FUZZY, PREFIX, CommuneIndex, load_units, unit_level
 
 
 @pytest.fixture(scope="module")
@@ -83,8 +83,8 @@ def test_ranking_exact_before_prefix_before_fuzzy(index):
     hits = index.search("Phú Hòa")
     ranks = [m.rank for m in hits]
     assert ranks == sorted(ranks)
-    assert ranks[0] == 0 and 1 in ranks
-    assert all(m.commune.key == "phu hoa" for m in hits if m.rank == 0)
+    assert ranks[0] == EXACT and PREFIX in ranks
+    assert all(m.commune.key == "phu hoa" for m in hits if m.rank == EXACT)
 
 
 def test_typo_found_fuzzily(index):
@@ -97,9 +97,66 @@ def test_province_filter(index):
     everywhere = index.search("Tân Phú")
     in_dong_nai = index.search("Tân Phú, Đồng Nai")
     assert len(in_dong_nai) < len(everywhere)
-    assert {m.commune.province_name for m in in_dong_nai} == {"Đồng Nai"}
+    assert {m.commune.province_name for m in in_dong_nai} == {"Tỉnh Đồng Nai"}
     assert {m.commune.province_code for m in index.search("Tân Phú", province_code="75")} <= {"75"}
     assert index.search("Tân Phú, Atlantis") == []
+
+
+@pytest.mark.parametrize(
+    ("query", "name", "province"),
+    [
+        ("duc hoa tay ninh", "Xã Đức Hòa", "Tỉnh Tây Ninh"),
+        ("phuong hoan kiem ha noi", "Phường Hoàn Kiếm", "Thành phố Hà Nội"),
+        ("Hà Nội, Hoàn Kiếm", "Phường Hoàn Kiếm", "Thành phố Hà Nội"),
+        ("thanh pho ha noi phuong hoan kiem", "Phường Hoàn Kiếm", "Thành phố Hà Nội"),
+        ("xã Đức Hòa tỉnh Tây Ninh", "Xã Đức Hòa", "Tỉnh Tây Ninh"),
+        ("tp hcm ben thanh", "Phường Bến Thành", "Thành phố Hồ Chí Minh"),
+        ("tan phu dong nai", "Xã Tân Phú", "Tỉnh Đồng Nai"),
+    ],
+)
+def test_commune_and_province_in_one_breath(index, query, name, province):
+    hits = index.search(query)
+    exact = [m for m in hits if m.rank == EXACT]
+    assert [(m.commune.name, m.commune.province_name) for m in exact] == [(name, province)]
+    assert hits[0] == exact[0]
+
+
+def test_a_name_that_ends_like_a_province_is_still_found(index):
+    # "Tân Phú Đông" is a commune of Đồng Tháp: typed whole, it is found as a name.
+    assert index.search("Tân Phú Đông")[0].commune.name == "Xã Tân Phú Đông"
+
+
+def test_former_name_answered_with_todays_commune(index):
+    for query in (
+        "xã Đức Hòa Hạ, huyện Đức Hòa, Long An",
+        "Đức Hòa Hạ",
+        "duc hoa ha duc hoa long an",
+        "Đức Hòa Hạ, Tây Ninh",
+    ):
+        (hit,) = index.search(query)
+        assert hit.rank == FORMER and hit.former.name == "Xã Đức Hòa Hạ", query
+        assert (hit.commune.name, hit.commune.province_name) == ("Xã Đức Hòa", "Tỉnh Tây Ninh")
+    # Today's name wins over a former one of the same spelling.
+    assert index.search("Hoàn Kiếm")[0].rank == EXACT
+
+
+def test_a_split_former_commune_offers_each_part(index):
+    split = next(c for c in index.former.by_code.values() if len(c.became) > 1)
+    hits = index.search(f"{split.name}, {split.district_name}, {split.province_name}")
+    former = [m for m in hits if m.rank == FORMER]
+    assert {m.commune.code for m in former} == {code for code, _ in split.became}
+    assert all(m.partly for m in former)
+
+
+def test_former_names_only_when_no_commune_has_that_name_today(index):
+    # Phường Hàng Bạc (Hoàn Kiếm district) is now part of Phường Hoàn Kiếm.
+    hits = index.search("Phường Hàng Bạc")
+    assert hits[0].rank == FORMER and hits[0].commune.code == "00070"
+
+
+def test_near_names_of_a_typo_are_fuzzy_not_exact(index):
+    hits = index.search("hoan kim")
+    assert hits and all(m.rank == FUZZY for m in hits)
 
 
 def test_nothing_found(index):
