@@ -6,7 +6,7 @@ import asyncio
 import datetime as dt
 import logging
 
-from handlers.officials import VIEW
+from handlers.buttons import ProgressOf
 from handlers.progress import summary_text
 from handlers.types import Button, Reply
 from storage import reports, roles
@@ -42,7 +42,7 @@ class DailyReports:
                     continue
                 result = await tally(db, unit, local_date(now))
                 name = result.unit_name or t("tally.country")
-                details = [[Button(t("official.reports.open"), payload=f"{VIEW}:u:{unit}")]]
+                details = [[Button(t("official.reports.open"), payload=ProgressOf(unit).pack())]]
                 ids = await self.service.engine.queue_for_user(
                     db, user_id, [Reply(summary_text(result, name), details)]
                 )

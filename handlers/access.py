@@ -5,11 +5,14 @@ button: a forged or old payload reaches the handler and is refused here)."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
-from handlers.communes import commune_label
+from handlers.buttons import Register
+from handlers.communes import ask_commune, commune_label
 from handlers.context import Context
 from handlers.menu import home_button
-from handlers.types import Button, Reply, Step
+from handlers.payload import Payload
+from handlers.types import Button, Incoming, Reply, Step
 from storage import roles, volunteers
 from storage.roles import Decision, Refusal, Role
 from storage.units import COUNTRY_CODE, unit_level
@@ -62,7 +65,7 @@ async def refusal(ctx: Context, decision: Decision, role: Role, unit_code: str) 
         text = t("access.pending", commune=where)
     elif role is Role.VOLUNTEER:
         text = t("access.no_role_volunteer")
-        rows.insert(0, [Button(t("volunteer.register_button"), payload="reg:start")])
+        rows.insert(0, [Button(t("volunteer.register_button"), payload=Register().pack())])
     else:
         text = t("access.no_role", role=role_name)
     return Step.end(Reply(text, rows))
@@ -85,26 +88,40 @@ async def home_unit(ctx: Context) -> str:
     return ctx.user.commune_code or COUNTRY_CODE
 
 
-async def in_commune(
-    ctx: Context,
-    role: Role,
-    go: Callable[[Context, str], Awaitable[Step]],
-    *,
-    payload: str,
-    choose: Text,
-    picker: Callable[[], Step],
-) -> Step:
-    """Act as `role` in a commune: the person's only one at once; a choice (buttons
-    "<payload>:<code>") when they hold the role in several; the commune picker for officers and
-    admins, who cover many; otherwise the refusal that says why."""
-    communes = await roles.communes_for(ctx.db, ctx.user.id, role)
-    if len(communes) == 1:
-        return await go(ctx, communes[0])
-    if communes:
-        rows = [[Button(unit_name(ctx, c), payload=f"{payload}:{c}")] for c in communes]
-        rows.append([home_button()])
-        return Step.end(Reply(choose, rows))
-    if await roles.has_any(ctx.db, ctx.user.id, {Role.PROVINCE_OFFICER, Role.ADMIN}):
-        return picker()
-    unit = await home_unit(ctx)
-    return await refusal(ctx, await check(ctx, role, unit), role, unit)
+@dataclass(frozen=True)
+class CommuneDoor:
+    """The way into a flow that acts in one commune as `role` ("start → commune picked → refuse
+    unless allowed", written once): the person's only commune at once; a choice (buttons
+    `choice(code)`, asked with `choose`) when they hold the role in several; the commune picker
+    (asking `prompt`, handing back at step `picked`) for officers and admins, who cover many;
+    otherwise the refusal that says why. However the commune comes, `go` runs only once the
+    person may act there."""
+
+    role: Role
+    go: Callable[[Context, str], Awaitable[Step]]
+    choice: Callable[[str], Payload]
+    choose: Text
+    picked: str
+    prompt: str
+
+    async def start(self, ctx: Context) -> Step:
+        communes = await roles.communes_for(ctx.db, ctx.user.id, self.role)
+        if len(communes) == 1:
+            return await self.enter(ctx, communes[0])
+        if communes:
+            rows = [[Button(unit_name(ctx, c), payload=self.choice(c).pack())] for c in communes]
+            rows.append([home_button()])
+            return Step.end(Reply(self.choose, rows))
+        if await roles.has_any(ctx.db, ctx.user.id, {Role.PROVINCE_OFFICER, Role.ADMIN}):
+            return ask_commune(ctx, then=self.picked, prompt=self.prompt)
+        unit = await home_unit(ctx)
+        return await refusal(ctx, await check(ctx, self.role, unit), self.role, unit)
+
+    async def enter(self, ctx: Context, code: str) -> Step:
+        """Into the commune `code`, if the person may act there."""
+        refused = await refuse_unless(ctx, self.role, code)
+        return refused or await self.go(ctx, code)
+
+    async def commune_picked(self, msg: Incoming, ctx: Context) -> Step:
+        """The step the commune picker hands back to."""
+        return await self.enter(ctx, ctx.draft["picked_commune"])

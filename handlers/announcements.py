@@ -3,8 +3,8 @@ whole province; every citizen there who talks to the bot and has not opted out g
 
 from __future__ import annotations
 
-from handlers.access import in_commune, refuse_unless, unit_name
-from handlers.communes import ask_commune
+from handlers.access import CommuneDoor, refuse_unless, unit_name
+from handlers.buttons import Announce, AnnounceIn, AnnounceTo, SendAnnouncement
 from handlers.context import Context
 from handlers.menu import home_button
 from handlers.router import Flow, MenuEntry
@@ -15,7 +15,6 @@ from storage.roles import Role
 from storage.units import unit_level
 from texts import t
 
-ANNOUNCE = "ann"
 PICKED, TEXT = "announce.commune_picked", "announce.text"
 
 
@@ -23,41 +22,37 @@ def required_role(unit_code: str) -> Role:
     return Role.PROVINCE_OFFICER if unit_level(unit_code) == "province" else Role.COORDINATOR
 
 
-async def start(msg: Incoming, ctx: Context) -> Step:
+async def start(msg: Incoming, ctx: Context, _: Announce | None = None) -> Step:
     """/thongbao: the coordinator's commune, or (officers, admins) any commune they pick."""
-    return await in_commune(
-        ctx,
-        Role.COORDINATOR,
-        scope,
-        payload=f"{ANNOUNCE}:c",
-        choose=t("announce.choose_commune"),
-        picker=lambda: ask_commune(ctx, then=PICKED, prompt="announce.ask_commune"),
-    )
-
-
-async def commune_picked(msg: Incoming, ctx: Context) -> Step:
-    return await scope(ctx, ctx.draft["picked_commune"])
+    return await DOOR.start(ctx)
 
 
 async def scope(ctx: Context, commune_code: str) -> Step:
     """An officer of the commune's province may choose the whole province instead."""
-    refused = await refuse_unless(ctx, Role.COORDINATOR, commune_code)
-    if refused:
-        return refused
     entry = ctx.communes.get(commune_code)
     if entry and await roles.check(ctx.db, ctx.user.id, Role.PROVINCE_OFFICER, entry.province_code):
         rows = [
-            [Button(t("announce.scope_commune", name=entry.name), payload=f"{ANNOUNCE}:u:{commune_code}")],
+            [Button(t("announce.scope_commune", name=entry.name), payload=AnnounceTo(commune_code).pack())],
             [
                 Button(
                     t("announce.scope_province", name=entry.province_name),
-                    payload=f"{ANNOUNCE}:u:{entry.province_code}",
+                    payload=AnnounceTo(entry.province_code).pack(),
                 )
             ],
             [home_button()],
         ]
         return Step.end(Reply("announce.choose_scope", rows))
     return ask_text(ctx, commune_code)
+
+
+DOOR = CommuneDoor(
+    Role.COORDINATOR,
+    scope,
+    choice=AnnounceIn,
+    choose=t("announce.choose_commune"),
+    picked=PICKED,
+    prompt="announce.ask_commune",
+)
 
 
 def ask_text(ctx: Context, unit_code: str) -> Step:
@@ -82,8 +77,8 @@ async def on_text(msg: Incoming, ctx: Context) -> Step:
         return Step.end(Reply(t("announce.nobody", unit=unit_name(ctx, unit_code)), [[home_button()]]))
     ctx.remember(announce_text=text)
     rows = [
-        [Button(t("announce.send"), payload=f"{ANNOUNCE}:send")],
-        [Button(t("announce.edit"), payload=f"{ANNOUNCE}:u:{unit_code}"), home_button()],
+        [Button(t("announce.send"), payload=SendAnnouncement().pack())],
+        [Button(t("announce.edit"), payload=AnnounceTo(unit_code).pack()), home_button()],
     ]
     preview = t(
         "announce.preview", count=count, unit=unit_name(ctx, unit_code), message=citizen_message(ctx, unit_code, text)
@@ -95,24 +90,22 @@ def citizen_message(ctx: Context, unit_code: str, text: str):
     return t("announce.message", unit=unit_name(ctx, unit_code), text=text)
 
 
-async def on_button(msg: Incoming, ctx: Context) -> Step:
-    """ann:c:<commune> a coordinator's choice · ann:u:<unit> write for that unit · ann:send."""
-    parts = (msg.payload or "").split(":")
-    if len(parts) == 3 and parts[1] == "c":
-        return await scope(ctx, parts[2])
-    if len(parts) == 3 and parts[1] == "u":
-        try:
-            role = required_role(parts[2])
-        except ValueError:
-            return await start(msg, ctx)
-        refused = await refuse_unless(ctx, role, parts[2])
-        return refused or ask_text(ctx, parts[2])
-    if parts[1:] == ["send"]:
-        return await send(ctx)
-    return await start(msg, ctx)
+async def scope_chosen(msg: Incoming, ctx: Context, button: AnnounceIn) -> Step:
+    """ann:c:<commune>: a coordinator's choice among their communes."""
+    return await DOOR.enter(ctx, button.commune)
 
 
-async def send(ctx: Context) -> Step:
+async def unit_chosen(msg: Incoming, ctx: Context, button: AnnounceTo) -> Step:
+    """ann:u:<unit>: write for that unit (a commune, or an officer's province)."""
+    try:
+        role = required_role(button.unit)
+    except ValueError:
+        return await start(msg, ctx)
+    refused = await refuse_unless(ctx, role, button.unit)
+    return refused or ask_text(ctx, button.unit)
+
+
+async def send(msg: Incoming, ctx: Context, _: SendAnnouncement) -> Step:
     unit_code, text = ctx.draft.get("announce_unit"), ctx.draft.get("announce_text")
     if not unit_code or not text:
         return Step.end(Reply("announce.gone", [[home_button()]]))  # a second tap on the send button
@@ -131,8 +124,9 @@ async def _may_announce(ctx: Context) -> bool:
 
 FLOW = Flow(
     name="announce",
-    buttons={ANNOUNCE: on_button},
+    buttons={Announce: start, AnnounceIn: scope_chosen, AnnounceTo: unit_chosen, SendAnnouncement: send},
+    otherwise={Announce.prefix: start},
     commands={"thongbao": start},
-    states={PICKED: commune_picked, TEXT: on_text},
-    menu=[MenuEntry(ANNOUNCE, "announce.menu", order=75, visible=_may_announce)],
+    states={PICKED: DOOR.commune_picked, TEXT: on_text},
+    menu=[MenuEntry(Announce(), "announce.menu", order=75, visible=_may_announce)],
 )

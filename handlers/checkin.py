@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from handlers.buttons import CheckInAnswer
 from handlers.context import Context
 from handlers.guide import choose_platform
 from handlers.menu import home_button
@@ -13,9 +14,7 @@ from handlers.types import Button, Incoming, Kind, Reply, Step
 from storage import venues
 from storage.venue_codes import PAYLOAD_PREFIX, is_valid_code, normalize_code, verify
 from texts import t
-from texts.user_input import BIGINT_MAX, record_id
 
-ANSWER = "ci"  # "ci:y:<check-in id>" already installed, "ci:n:<id>" not yet: show the guide
 ASK_CODE = "checkin.code"
 # "CHECKIN AB23CD7", "check in ab23 cd7", "Check-in: AB23CD7"; the keyword is printed on posters.
 TYPED = re.compile(r"\s*check[\s\-]?in\b[\s:]*(.*)", re.IGNORECASE | re.DOTALL)
@@ -29,8 +28,8 @@ def visitor_of(ctx: Context) -> str:
 
 def question(check_in_id: int) -> list[list[Button]]:
     return [
-        [Button(t("checkin.have_app"), payload=f"{ANSWER}:y:{check_in_id}")],
-        [Button(t("checkin.need_guide"), payload=f"{ANSWER}:n:{check_in_id}")],
+        [Button(t("checkin.have_app"), payload=CheckInAnswer("y", check_in_id).pack())],
+        [Button(t("checkin.need_guide"), payload=CheckInAnswer("n", check_in_id).pack())],
     ]
 
 
@@ -94,15 +93,10 @@ async def check_in(msg: Incoming, ctx: Context, code: str) -> Step:
     return Step.end(Reply(t("checkin.already", venue=venue.name, time=earlier.checked_in_at), rows))
 
 
-async def on_answer(msg: Incoming, ctx: Context) -> Step:
+async def on_answer(msg: Incoming, ctx: Context, button: CheckInAnswer) -> Step:
     """[Already installed] or [Not yet, show me]: stored with the check-in; the second opens the guide."""
-    parts = (msg.payload or "").split(":")
-    answer, raw_id = (parts[1], parts[2]) if len(parts) == 3 else ("", "")
-    check_in_id = record_id(raw_id, BIGINT_MAX)
-    if answer not in ("y", "n") or check_in_id is None:
-        return await ctx.router.fallbacks.stale_button(msg, ctx)
-    installed = answer == "y"
-    answered = await venues.answer_installed(ctx.db, check_in_id, visitor_of(ctx), installed)
+    installed = button.answer == "y"
+    answered = await venues.answer_installed(ctx.db, button.check_in, visitor_of(ctx), installed)
     if answered is None:
         return await ctx.router.fallbacks.stale_button(msg, ctx)
     if installed:
@@ -112,7 +106,7 @@ async def on_answer(msg: Incoming, ctx: Context) -> Step:
 
 FLOW = Flow(
     name="checkin",
-    buttons={ANSWER: on_answer},
+    buttons={CheckInAnswer: on_answer},
     commands={"checkin": by_command},
     states={ASK_CODE: code_typed},
     deep_links={PAYLOAD_PREFIX: by_deep_link},

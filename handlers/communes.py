@@ -6,6 +6,7 @@ Other flows call `ask_commune(ctx, then=...)`; the chosen code is left in the dr
 
 from __future__ import annotations
 
+from handlers.buttons import PickCommune
 from handlers.context import Context
 from handlers.menu import home_button
 from handlers.router import Flow
@@ -13,7 +14,6 @@ from handlers.types import Button, Incoming, Kind, Reply, Step
 from storage.units import EXACT, FORMER, CommuneEntry, Match
 from texts import Text, t
 
-COMMUNE = "commune"
 SEARCH = "commune.search"
 MAX_CHOICES = 8
 MAX_QUERY = 100
@@ -28,7 +28,7 @@ def ask_commune(ctx: Context, then: str, prompt: str = "commune.ask") -> Step:
     ctx.remember(commune_then=then)
     rows = []
     if ctx.user.commune_code and (current := ctx.communes.get(ctx.user.commune_code)):
-        rows.append([Button(t("commune.use_current", name=current.name), payload=f"{COMMUNE}:{current.code}")])
+        rows.append([Button(t("commune.use_current", name=current.name), payload=PickCommune(current.code).pack())])
     rows.append([home_button()])
     return Step.to(SEARCH, Reply(t(prompt), rows))
 
@@ -53,7 +53,7 @@ async def on_text(msg: Incoming, ctx: Context) -> Step:
         step = await picked(msg, ctx, match.commune)
         return Step((note, *step.replies), step.state)
     shown = matches[:MAX_CHOICES]
-    rows = [[Button(choice_label(m), payload=f"{COMMUNE}:{m.commune.code}")] for m in shown]
+    rows = [[Button(choice_label(m), payload=PickCommune(m.commune.code).pack())] for m in shown]
     rows.append([home_button()])
     if not exact and former and len({m.former.code for m in former if m.former}) == 1:
         # One former commune, split among several of today's: which part is theirs.
@@ -82,9 +82,8 @@ def choice_label(match: Match) -> Text:
     return commune_label(match.commune)
 
 
-async def on_button(msg: Incoming, ctx: Context) -> Step:
-    code = (msg.payload or "").partition(":")[2]
-    entry = ctx.communes.get(code)
+async def on_button(msg: Incoming, ctx: Context, button: PickCommune | None = None) -> Step:
+    entry = ctx.communes.get(button.code) if button and button.code else None
     if entry is None:
         return Step.stay(Reply("commune.ask", [[home_button()]]))
     return await picked(msg, ctx, entry)
@@ -103,6 +102,7 @@ async def picked(msg: Incoming, ctx: Context, entry: CommuneEntry) -> Step:
 
 FLOW = Flow(
     name="commune",
-    buttons={COMMUNE: on_button},
+    buttons={PickCommune: on_button},
+    otherwise={PickCommune.prefix: on_button},
     states={SEARCH: on_text},
 )

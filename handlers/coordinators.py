@@ -4,8 +4,19 @@ registrations to approve or refuse, the invite link and code, and the per-hamlet
 from __future__ import annotations
 
 from documents.links import telegram_link
-from handlers.access import in_commune, refuse_unless, unit_name
-from handlers.communes import ask_commune
+from handlers.access import CommuneDoor, refuse_unless, unit_name
+from handlers.buttons import (
+    Deactivate,
+    Desk,
+    DeskHamlets,
+    DeskInvite,
+    DeskOf,
+    DeskPending,
+    DeskVolunteers,
+    LogVisit,
+    Reactivate,
+    Verdict,
+)
 from handlers.context import Context
 from handlers.menu import home_button
 from handlers.router import Flow, MenuEntry
@@ -16,62 +27,59 @@ from storage.roles import Role
 from storage.volunteers import Status
 from texts import Join, Phone, t
 from texts.formats import local_date
-from texts.user_input import INT_MAX, number, record_id
 
-DESK = "co"
 PICKED = "coordinator.commune_picked"
 PAGE_SIZE = 8
 
 
 def _back(code: str) -> list[Button]:
-    return [Button(t("coordinator.back"), payload=f"{DESK}:c:{code}"), home_button()]
+    return [Button(t("coordinator.back"), payload=DeskOf(code).pack()), home_button()]
 
 
-async def start(msg: Incoming, ctx: Context) -> Step:
+async def start(msg: Incoming, ctx: Context, _: Desk | None = None) -> Step:
     """co → the coordinator's commune (asked when several; officers pick any of theirs)."""
-    return await in_commune(
-        ctx,
-        Role.COORDINATOR,
-        desk,
-        payload=f"{DESK}:c",
-        choose=t("coordinator.choose_commune"),
-        picker=lambda: ask_commune(ctx, then=PICKED, prompt="coordinator.ask_commune"),
-    )
+    return await DOOR.start(ctx)
 
 
-async def commune_picked(msg: Incoming, ctx: Context) -> Step:
-    return await desk(ctx, ctx.draft["picked_commune"])
+CommuneButton = DeskOf | DeskVolunteers | DeskPending | DeskInvite | DeskHamlets
 
 
-async def on_button(msg: Incoming, ctx: Context) -> Step:
+async def on_commune_button(msg: Incoming, ctx: Context, button: CommuneButton) -> Step:
     """co:c:<code> desk · co:v:<code>:<page> volunteers · co:p:<code> pending · co:i:<code>[:new|:x]
-    invite · co:h:<code> hamlets · co:off:<id>[:y] / co:on:<id> deactivate / reactivate."""
-    parts = (msg.payload or "").split(":")
-    if len(parts) < 3:
+    invite · co:h:<code> hamlets (volunteers may read it too; the others are a coordinator's)."""
+    code = button.commune
+    if ctx.communes.get(code) is None:
         return await start(msg, ctx)
-    action, target, extra = parts[1], parts[2], parts[3] if len(parts) > 3 else ""
-    if action in ("off", "on"):
-        return await set_active(ctx, target, action == "on", confirmed=extra == "y")
-    if ctx.communes.get(target) is None:
-        return await start(msg, ctx)
-    if action == "h":
-        return await hamlets(ctx, target)
-    refused = await refuse_unless(ctx, Role.COORDINATOR, target)
-    if refused:
-        return refused
-    if action == "v":
-        return await volunteer_list(ctx, target, number(extra, INT_MAX) or 0)
-    if action == "p":
-        return await pending(ctx, target)
-    if action == "i":
-        return await invite(ctx, target, extra)
-    return await desk(ctx, target)
-
-
-async def desk(ctx: Context, code: str) -> Step:
+    if isinstance(button, DeskHamlets):
+        return await hamlets(ctx, code)
     refused = await refuse_unless(ctx, Role.COORDINATOR, code)
     if refused:
         return refused
+    match button:
+        case DeskVolunteers():
+            return await volunteer_list(ctx, code, button.page)
+        case DeskPending():
+            return await pending(ctx, code)
+        case DeskInvite():
+            return await invite(ctx, code, button.change)
+    return await desk(ctx, code)
+
+
+async def on_deactivate(msg: Incoming, ctx: Context, button: Deactivate) -> Step:
+    """co:off:<id> asks; co:off:<id>:y deactivates."""
+    return await set_active(ctx, button.volunteer, False, confirmed=button.sure is not None)
+
+
+async def on_reactivate(msg: Incoming, ctx: Context, button: Reactivate) -> Step:
+    return await set_active(ctx, button.volunteer, True, confirmed=True)
+
+
+async def unknown_volunteer(msg: Incoming, ctx: Context) -> Step:
+    return Step.end(Reply("coordinator.volunteer_unknown", [[home_button()]]))
+
+
+async def desk(ctx: Context, code: str) -> Step:
+    """The desk of a commune the person coordinates (checked by DOOR, or by the button's handler)."""
     active = await volunteers.of_commune(ctx.db, code, Status.ACTIVE)
     waiting = await volunteers.of_commune(ctx.db, code, Status.PENDING)
     today = await visits.totals(ctx.db, commune_code=code, since=local_date(ctx.now))
@@ -85,16 +93,26 @@ async def desk(ctx: Context, code: str) -> Step:
     )
     rows = [
         [
-            Button(t("coordinator.volunteers"), payload=f"{DESK}:v:{code}:0"),
-            Button(t("coordinator.hamlets"), payload=f"{DESK}:h:{code}"),
+            Button(t("coordinator.volunteers"), payload=DeskVolunteers(code, 0).pack()),
+            Button(t("coordinator.hamlets"), payload=DeskHamlets(code).pack()),
         ],
         [
-            Button(t("coordinator.pending_button", count=len(waiting)), payload=f"{DESK}:p:{code}"),
-            Button(t("coordinator.invite"), payload=f"{DESK}:i:{code}"),
+            Button(t("coordinator.pending_button", count=len(waiting)), payload=DeskPending(code).pack()),
+            Button(t("coordinator.invite"), payload=DeskInvite(code).pack()),
         ],
         [home_button()],
     ]
     return Step.end(Reply(text, rows))
+
+
+DOOR = CommuneDoor(
+    Role.COORDINATOR,
+    desk,
+    choice=DeskOf,
+    choose=t("coordinator.choose_commune"),
+    picked=PICKED,
+    prompt="coordinator.ask_commune",
+)
 
 
 async def volunteer_list(ctx: Context, code: str, page: int) -> Step:
@@ -122,14 +140,14 @@ async def volunteer_list(ctx: Context, code: str, page: int) -> Step:
             )
         )
         if v.status == Status.ACTIVE:
-            rows.append([Button(t("coordinator.deactivate", name=v.display_name), payload=f"{DESK}:off:{v.id}")])
+            rows.append([Button(t("coordinator.deactivate", name=v.display_name), payload=Deactivate(v.id).pack())])
         else:
-            rows.append([Button(t("coordinator.reactivate", name=v.display_name), payload=f"{DESK}:on:{v.id}")])
+            rows.append([Button(t("coordinator.reactivate", name=v.display_name), payload=Reactivate(v.id).pack())])
     nav = []
     if page > 0:
-        nav.append(Button(t("common.back"), payload=f"{DESK}:v:{code}:{page - 1}"))
+        nav.append(Button(t("common.back"), payload=DeskVolunteers(code, page - 1).pack()))
     if page + 1 < pages:
-        nav.append(Button(t("common.next"), payload=f"{DESK}:v:{code}:{page + 1}"))
+        nav.append(Button(t("common.next"), payload=DeskVolunteers(code, page + 1).pack()))
     if nav:
         rows.append(nav)
     rows.append(_back(code))
@@ -141,9 +159,8 @@ async def volunteer_list(ctx: Context, code: str, page: int) -> Step:
     return Step.end(Reply(text, rows))
 
 
-async def set_active(ctx: Context, raw_id: str, active: bool, confirmed: bool) -> Step:
-    volunteer_id = record_id(raw_id)
-    row = await ctx.db.get(Volunteer, volunteer_id) if volunteer_id else None
+async def set_active(ctx: Context, volunteer_id: int, active: bool, confirmed: bool) -> Step:
+    row = await ctx.db.get(Volunteer, volunteer_id)
     if row is None:
         return Step.end(Reply("coordinator.volunteer_unknown", [[home_button()]]))
     refused = await refuse_unless(ctx, Role.COORDINATOR, row.commune_code)
@@ -153,8 +170,8 @@ async def set_active(ctx: Context, raw_id: str, active: bool, confirmed: bool) -
     if not active and not confirmed:
         rows = [
             [
-                Button(t("coordinator.deactivate_confirm"), payload=f"{DESK}:off:{row.id}:y"),
-                Button(t("common.no"), payload=f"{DESK}:v:{row.commune_code}:0"),
+                Button(t("coordinator.deactivate_confirm"), payload=Deactivate(row.id, "y").pack()),
+                Button(t("common.no"), payload=DeskVolunteers(row.commune_code, 0).pack()),
             ]
         ]
         return Step.end(Reply(t("coordinator.deactivate_ask", name=row.display_name, commune=where), rows))
@@ -163,7 +180,10 @@ async def set_active(ctx: Context, raw_id: str, active: bool, confirmed: bool) -
         notice = "volunteer.reactivated_notice" if active else "volunteer.deactivated_notice"
         ctx.notify(row.user_id, Reply(t(notice, commune=where), [[home_button()]]))
     key = "coordinator.reactivated" if active else "coordinator.deactivated"
-    rows = [[Button(t("coordinator.volunteers"), payload=f"{DESK}:v:{row.commune_code}:0")], _back(row.commune_code)]
+    rows = [
+        [Button(t("coordinator.volunteers"), payload=DeskVolunteers(row.commune_code, 0).pack())],
+        _back(row.commune_code),
+    ]
     return Step.end(Reply(t(key, name=row.display_name), rows))
 
 
@@ -183,8 +203,8 @@ async def pending(ctx: Context, code: str) -> Step:
     ]
     rows = [
         [
-            Button(t("coordinator.approve_name", name=v.display_name), payload=f"vr:ok:{v.id}"),
-            Button(t("coordinator.refuse_name", name=v.display_name), payload=f"vr:no:{v.id}"),
+            Button(t("coordinator.approve_name", name=v.display_name), payload=Verdict("ok", v.id).pack()),
+            Button(t("coordinator.refuse_name", name=v.display_name), payload=Verdict("no", v.id).pack()),
         ]
         for v in waiting[:PAGE_SIZE]
     ]
@@ -192,18 +212,20 @@ async def pending(ctx: Context, code: str) -> Step:
     return Step.end(Reply(t("coordinator.pending", commune=unit_name(ctx, code), lines=Join(tuple(lines))), rows))
 
 
-async def decide(msg: Incoming, ctx: Context) -> Step:
+async def decide(msg: Incoming, ctx: Context, button: Verdict) -> Step:
     """vr:ok:<id> / vr:no:<id>: a coordinator approves or refuses a registration."""
-    _, verdict, raw = ((msg.payload or "").split(":") + ["", ""])[:3]
-    volunteer_id = record_id(raw)
-    row = await ctx.db.get(Volunteer, volunteer_id) if volunteer_id else None
-    if row is None or verdict not in ("ok", "no"):
-        return Step.end(Reply("coordinator.volunteer_unknown", [[home_button()]]))
+    verdict = button.verdict
+    row = await ctx.db.get(Volunteer, button.volunteer)
+    if row is None:
+        return await unknown_volunteer(msg, ctx)
     refused = await refuse_unless(ctx, Role.COORDINATOR, row.commune_code)
     if refused:
         return refused
     where = unit_name(ctx, row.commune_code)
-    rows = [[Button(t("coordinator.pending_button_plain"), payload=f"{DESK}:p:{row.commune_code}")], [home_button()]]
+    rows = [
+        [Button(t("coordinator.pending_button_plain"), payload=DeskPending(row.commune_code).pack())],
+        [home_button()],
+    ]
     if not await volunteers.decide(ctx.db, row, verdict == "ok", ctx.user.id, ctx.now):
         status = t(f"coordinator.status.{row.status}")
         return Step.end(Reply(t("coordinator.already_decided", name=row.display_name, status=status), rows))
@@ -212,7 +234,7 @@ async def decide(msg: Incoming, ctx: Context) -> Step:
             row.user_id,
             Reply(
                 t("volunteer.approved_notice", commune=where),
-                [[Button(t("visit.menu"), payload="visit")], [home_button()]],
+                [[Button(t("visit.menu"), payload=LogVisit().pack())], [home_button()]],
             ),
         )
         return Step.end(Reply(t("coordinator.approved", name=row.display_name), rows))
@@ -220,12 +242,12 @@ async def decide(msg: Incoming, ctx: Context) -> Step:
     return Step.end(Reply(t("coordinator.refused", name=row.display_name), rows))
 
 
-async def invite(ctx: Context, code: str, action: str) -> Step:
+async def invite(ctx: Context, code: str, action: str | None) -> Step:
     """The commune's invite: shown (made when there is none), renewed (:new) or revoked (:x)."""
     where = unit_name(ctx, code)
     if action == "x":
         await volunteers.revoke_invites(ctx.db, code, ctx.now)
-        rows = [[Button(t("coordinator.invite_new"), payload=f"{DESK}:i:{code}:new")], _back(code)]
+        rows = [[Button(t("coordinator.invite_new"), payload=DeskInvite(code, "new").pack())], _back(code)]
         return Step.end(Reply(t("coordinator.invite_revoked", commune=where), rows))
     current = None if action == "new" else await volunteers.active_invite(ctx.db, code, ctx.now)
     if current is None:
@@ -242,8 +264,8 @@ async def invite(ctx: Context, code: str, action: str) -> Step:
     )
     rows = [
         [
-            Button(t("coordinator.invite_new"), payload=f"{DESK}:i:{code}:new"),
-            Button(t("coordinator.invite_revoke"), payload=f"{DESK}:i:{code}:x"),
+            Button(t("coordinator.invite_new"), payload=DeskInvite(code, "new").pack()),
+            Button(t("coordinator.invite_revoke"), payload=DeskInvite(code, "x").pack()),
         ],
         _back(code),
     ]
@@ -289,8 +311,19 @@ async def coordinator_or_above(ctx: Context) -> bool:
 
 FLOW = Flow(
     name="coordinator",
-    buttons={DESK: on_button, "vr": decide},
+    buttons={
+        Desk: start,
+        DeskOf: on_commune_button,
+        DeskVolunteers: on_commune_button,
+        DeskPending: on_commune_button,
+        DeskInvite: on_commune_button,
+        DeskHamlets: on_commune_button,
+        Deactivate: on_deactivate,
+        Reactivate: on_reactivate,
+        Verdict: decide,
+    },
+    otherwise={Desk.prefix: start, Verdict.prefix: unknown_volunteer},
     commands={"dieuphoi": start},
-    states={PICKED: commune_picked},
-    menu=[MenuEntry(DESK, "coordinator.menu", order=65, visible=coordinator_or_above)],
+    states={PICKED: DOOR.commune_picked},
+    menu=[MenuEntry(Desk(), "coordinator.menu", order=65, visible=coordinator_or_above)],
 )

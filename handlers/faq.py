@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
+from handlers.buttons import Faq, FaqAnswer, FaqPage
 from handlers.context import Context
 from handlers.faq_ranking import Candidate, Ranker
 from handlers.menu import home_button, main_menu
@@ -14,9 +15,7 @@ from handlers.types import Button, Incoming, Kind, Reply, Step
 from storage import faq_misses
 from texts import t
 from texts.content import Content
-from texts.user_input import INT_MAX, number
 
-FAQ = "faq"
 PAGE_SIZE = 7
 
 
@@ -27,7 +26,7 @@ def build_ranker(content: Content) -> Ranker:
     vocabulary = Vocabulary.from_content(writing, names, writing["app"])
     candidates = [
         Candidate(
-            f"{FAQ}:q:{q['id']}",
+            FaqAnswer(q["id"]).pack(),
             title=content.render(t(f"faq.questions.{i}.question")),
             keywords=q.get("keywords", []),
             answer=content.render(t(f"faq.questions.{i}.answer")),
@@ -62,7 +61,7 @@ def index(ctx: Context) -> FaqIndex:
 
 def question_buttons(ctx: Context, ids: list[str]) -> list[list[Button]]:
     position = {qid: i for i, qid in enumerate(index(ctx).ids)}
-    return [[Button(t(f"faq.questions.{position[q]}.question"), payload=f"{FAQ}:q:{q}")] for q in ids]
+    return [[Button(t(f"faq.questions.{position[q]}.question"), payload=FaqAnswer(q).pack())] for q in ids]
 
 
 def page(ctx: Context, number: int, edit: bool) -> Reply:
@@ -72,9 +71,9 @@ def page(ctx: Context, number: int, edit: bool) -> Reply:
     rows = question_buttons(ctx, ids[number * PAGE_SIZE : (number + 1) * PAGE_SIZE])
     nav = []
     if number > 0:
-        nav.append(Button(t("common.back"), payload=f"{FAQ}:p:{number - 1}"))
+        nav.append(Button(t("common.back"), payload=FaqPage(number - 1).pack()))
     if number + 1 < pages:
-        nav.append(Button(t("faq.more"), payload=f"{FAQ}:p:{number + 1}"))
+        nav.append(Button(t("faq.more"), payload=FaqPage(number + 1).pack()))
     if nav:
         rows.append(nav)
     rows.append([home_button()])
@@ -82,7 +81,7 @@ def page(ctx: Context, number: int, edit: bool) -> Reply:
 
 
 def _menu_label(ctx: Context, payload: str) -> str | None:
-    return next((e.label for e in ctx.router.menu if e.payload == payload), None)
+    return next((e.label for e in ctx.router.menu if e.payload.pack() == payload), None)
 
 
 def answer(ctx: Context, qid: str, related: Sequence[str] = ()) -> Reply:
@@ -94,7 +93,7 @@ def answer(ctx: Context, qid: str, related: Sequence[str] = ()) -> Reply:
         label = _menu_label(ctx, payload)
         if label:
             rows.append([Button(t(label), payload=payload)])
-    rows.append([Button(t("faq.all"), payload=FAQ), home_button()])
+    rows.append([Button(t("faq.all"), payload=Faq().pack()), home_button()])
     return Reply(
         t("faq.answer", question=t(f"faq.questions.{i}.question"), answer=t(f"faq.questions.{i}.answer")), rows
     )
@@ -105,25 +104,28 @@ def choices(ctx: Context, targets: Sequence[str]) -> Reply | None:
     shown (a menu entry without a menu button of its own, such as the Android guide, is left out)."""
     rows = []
     for target in targets:
-        if target.startswith(f"{FAQ}:q:"):
-            rows += question_buttons(ctx, [target.split(":", 2)[2]])
+        if found := FaqAnswer.read(target):
+            rows += question_buttons(ctx, [found.question])
         elif label := _menu_label(ctx, target):
             rows.append([Button(t(label), payload=target)])
     if len(rows) < 2:
         return None
-    rows.append([Button(t("faq.all"), payload=FAQ), home_button()])
+    rows.append([Button(t("faq.all"), payload=Faq().pack()), home_button()])
     return Reply("faq.choose", rows)
 
 
-async def on_button(msg: Incoming, ctx: Context) -> Step:
-    """faq → first page; faq:p:N → page N; faq:q:<id> → that answer."""
-    parts = (msg.payload or "").split(":")
-    if len(parts) == 3 and parts[1] == "q" and parts[2] in index(ctx).ids:
-        return Step.end(answer(ctx, parts[2]))
-    shown = number(parts[2], INT_MAX) if len(parts) == 3 and parts[1] == "p" else None
-    if shown is not None:
-        return Step.end(page(ctx, shown, edit=True))
-    return Step.end(page(ctx, 0, edit=len(parts) == 1))
+async def first_page(msg: Incoming, ctx: Context, _: Faq) -> Step:
+    return Step.end(page(ctx, 0, edit=True))
+
+
+async def on_page(msg: Incoming, ctx: Context, button: FaqPage) -> Step:
+    return Step.end(page(ctx, button.page, edit=True))
+
+
+async def on_answer(msg: Incoming, ctx: Context, button: FaqAnswer) -> Step:
+    if button.question not in index(ctx).ids:
+        return await start(msg, ctx)
+    return Step.end(answer(ctx, button.question))
 
 
 async def start(msg: Incoming, ctx: Context) -> Step:
@@ -145,23 +147,21 @@ async def by_text(msg: Incoming, ctx: Context) -> Step:
         offered = choices(ctx, reading.targets)
         if offered is not None:
             return Step.end(offered)
-    best = reading.targets[0]
-    if not best.startswith(f"{FAQ}:q:"):
-        as_button = dataclasses.replace(msg, kind=Kind.BUTTON, payload=best, text=None)
+    best = FaqAnswer.read(reading.targets[0])
+    if best is None:  # a menu entry: as if its button were pressed
+        as_button = dataclasses.replace(msg, kind=Kind.BUTTON, payload=reading.targets[0], text=None)
         return await ctx.router.dispatch(as_button, ctx)
     best_score = reading.ranked[0][0]
-    related = [
-        target.split(":", 2)[2]
-        for score, target in reading.ranked[1:]
-        if target.startswith(f"{FAQ}:q:") and score >= best_score / 2
-    ][:2]
-    return Step.end(answer(ctx, best.split(":", 2)[2], related))
+    close = [FaqAnswer.read(target) for score, target in reading.ranked[1:] if score >= best_score / 2]
+    related = [c.question for c in close if c is not None][:2]
+    return Step.end(answer(ctx, best.question, related))
 
 
 FLOW = Flow(
     name="faq",
-    buttons={FAQ: on_button},
+    buttons={Faq: first_page, FaqPage: on_page, FaqAnswer: on_answer},
+    otherwise={Faq.prefix: start},
     commands={"hoidap": start, "faq": start},
     text=[by_text],
-    menu=[MenuEntry(FAQ, "menu.faq", order=20)],
+    menu=[MenuEntry(Faq(), "menu.faq", order=20)],
 )

@@ -12,15 +12,27 @@ from __future__ import annotations
 import datetime as dt
 import re
 import secrets
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from handlers.access import in_commune, refuse_unless, unit_name
-from handlers.communes import ask_commune
+from handlers.access import CommuneDoor, refuse_unless, unit_name
+from handlers.buttons import (
+    CancelFigures,
+    FigureIsRight,
+    Figures,
+    FiguresDay,
+    FiguresOf,
+    FixInstalled,
+    KeepFigure,
+    SaveFigures,
+    SkipFigure,
+)
 from handlers.context import Context
+from handlers.forms import BLANK, Check, Field, Form, Kept, Question, Values, plain
 from handlers.menu import home_button
-from handlers.officials import FIGURES, show
+from handlers.officials import show
 from handlers.router import Flow
-from handlers.types import Button, Incoming, Kind, Reply, Step
+from handlers.types import Button, Incoming, Reply, Step
 from storage.figures import (
     FIGURE_FIELDS,
     MAX_COUNT,
@@ -85,11 +97,13 @@ def read_day(text: str, today: dt.date) -> dt.date | None:
         return None
 
 
-def next_field(fig: dict[str, Any]) -> str | None:
-    """The figure entry's next question: the date, then each figure; None once all are answered."""
-    if "date" not in fig:
-        return "date"
-    return next((f for f in FIGURE_FIELDS if f not in fig["answers"]), None)
+def date_problem(day: dt.date, today: dt.date) -> Text | None:
+    """Why `day` cannot be the date of official figures entered `today`; None when it can."""
+    if day > today:
+        return t("official.figures.reason.future", date=day)
+    if day < EARLIEST:
+        return t("official.figures.reason.too_old", date=day)
+    return None
 
 
 def effective(fig: dict[str, Any], field: str) -> int | None:
@@ -98,205 +112,175 @@ def effective(fig: dict[str, Any], field: str) -> int | None:
     return value if value is not None else fig["known"].get(field)
 
 
-def doubt(fig: dict[str, Any], field: str, value: int) -> Text | None:
-    """Why `value` for `field` looks mistyped (asked about, not refused); None when it does not."""
-    installed = fig["answers"].get("installed")
-    if field in ("subscribers", "population") and installed is not None and installed > value:
-        return t(
-            "official.figures.doubt_installed_over",
-            installed=installed,
-            value=value,
-            kind=t(f"official.figures.kinds.{field}"),
-        )
-    population = effective(fig, "population")
-    if field == "households" and population and value > population:
+def installed_over(kind: str) -> Check:
+    """The doubt for a denominator (`kind`) below the installed count just given."""
+
+    def check(value: int, fig: Mapping[str, Any]) -> Text | None:
+        installed = fig["answers"].get("installed")
+        if installed is None or installed <= value:
+            return None
+        kinds = t(f"official.figures.kinds.{kind}")
+        return t("official.figures.doubt_installed_over", installed=installed, value=value, kind=kinds)
+
+    return check
+
+
+def households_over_population(value: int, fig: Mapping[str, Any]) -> Text | None:
+    """The doubt for more households than people."""
+    population = effective(dict(fig), "population")
+    if population and value > population:
         return t("official.figures.doubt_households_over", value=value, population=population)
     return None
+
+
+def doubt(fig: dict[str, Any], field: str, value: int) -> Text | None:
+    """Why `value` for `field` looks mistyped (asked about, not refused); None when it does not."""
+    return next(filter(None, (d(value, fig) for d in FORM.field(field).doubts)), None)
 
 
 def typed_words(ctx: Context, name: str) -> set[str]:
     return {fold(w) for w in ctx.content.section(f"official.figures.words.{name}")}
 
 
-# --- official figures (/capnhat) -----------------------------------------------------------------
+# --- the form ------------------------------------------------------------------------------------
 
 
-async def start(msg: Incoming, ctx: Context) -> Step:
-    """/capnhat and cn: the coordinator's commune (a choice when several; officers pick any)."""
-    return await in_commune(
-        ctx,
-        Role.COORDINATOR,
-        begin,
-        payload=f"{FIGURES}:c",
-        choose=t("official.figures.choose_commune"),
-        picker=lambda: ask_commune(ctx, then=FIG_PICKED, prompt="official.figures.ask_commune"),
+def _cancel(ctx: Context) -> Text | str:
+    return "" if ctx.capabilities.buttons else t("official.figures.cancel_typed")
+
+
+async def ask_date(ctx: Context, fig: Values) -> Question:
+    rows = [
+        [
+            Button(t("official.figures.today"), payload=FiguresDay(0).pack()),
+            Button(t("official.figures.yesterday"), payload=FiguresDay(1).pack()),
+        ],
+        [home_button()],
+    ]
+    return Question(t("official.figures.ask_date", commune=unit_name(ctx, fig["commune"])), rows)
+
+
+def read_date_answer(text: str, ctx: Context, fig: Values) -> dt.date | Text:
+    today, folded = local_date(ctx.now), fold(text)
+    if folded in typed_words(ctx, "today"):
+        return today
+    if folded in typed_words(ctx, "yesterday"):
+        return today - dt.timedelta(days=1)
+    day = read_day(text, today)
+    if day is None:
+        return t("official.figures.reason.not_a_date")
+    return date_problem(day, today) or day
+
+
+async def ask_installed(ctx: Context, fig: Values) -> Question:
+    before = fig["known"].get("installed")
+    last = (
+        t("official.figures.last_installed", installed=before, date=dt.date.fromisoformat(fig["installed_on"]))
+        if before is not None
+        else ""
     )
+    date = dt.date.fromisoformat(fig["date"])
+    question = t("official.figures.ask_installed", date=date, last=last, cancel=_cancel(ctx))
+    return Question(question, [[home_button()]] if ctx.capabilities.buttons else [])
 
 
-async def commune_picked(msg: Incoming, ctx: Context) -> Step:
-    return await begin(ctx, ctx.draft["picked_commune"])
+def ask_figure(field: str, words: Callable[[Text], Text]) -> Callable[[Context, Values], Awaitable[Question]]:
+    """A denominator's question, offering to keep the value known (or to skip an optional one).
+    Without buttons, keeping and skipping are typed words (a numbered menu would read a typed
+    count as one of its choices)."""
 
-
-async def begin(ctx: Context, code: str) -> Step:
-    refused = await refuse_unless(ctx, Role.COORDINATOR, code)
-    if refused:
-        return refused
-    ctx.forget("fig", "picked_commune")
-    ctx.remember(fig={"commune": code, "token": secrets.token_hex(4), "answers": {}, "known": {}, "kept": []})
-    return await advance(ctx)
-
-
-async def advance(ctx: Context, reason: Text | None = None) -> Step:
-    field = next_field(ctx.draft["fig"])
-    if field is None:
-        return Step.to(FIG_CONFIRM, await confirmation(ctx))
-    return ask(ctx, field, reason)
-
-
-def ask(ctx: Context, field: str, reason: Text | None = None) -> Step:
-    fig = ctx.draft["fig"]
-    buttons = ctx.capabilities.buttons
-    cancel = "" if buttons else t("official.figures.cancel_typed")
-    rows: list[list[Button]] = []
-    if field == "date":
-        question = t("official.figures.ask_date", commune=unit_name(ctx, fig["commune"]))
-        rows = [
-            [
-                Button(t("official.figures.today"), payload=f"{FIGURES}:d:0"),
-                Button(t("official.figures.yesterday"), payload=f"{FIGURES}:d:1"),
-            ],
-            [home_button()],
-        ]
-    elif field == "installed":
-        before = fig["known"].get("installed")
-        last = (
-            t("official.figures.last_installed", installed=before, date=dt.date.fromisoformat(fig["installed_on"]))
-            if before is not None
-            else ""
-        )
-        question = t(
-            "official.figures.ask_installed", date=dt.date.fromisoformat(fig["date"]), last=last, cancel=cancel
-        )
-        rows = [[home_button()]] if buttons else []
-    else:
-        # Without buttons, the keep and skip answers are typed words (a numbered menu would read
-        # a typed count as one of its choices).
+    async def question(ctx: Context, fig: Values) -> Question:
+        buttons, cancel = ctx.capabilities.buttons, _cancel(ctx)
         known = fig["known"].get(field)
+        offer: Button | None = None
         if known is not None:
             how = (
                 t("official.figures.how_keep")
                 if buttons
                 else t("official.figures.how_keep_typed", value=known, cancel=cancel)
             )
-            offer = Button(t("official.figures.keep", value=known), payload=f"{FIGURES}:k:{field}")
+            offer = Button(t("official.figures.keep", value=known), payload=KeepFigure(field).pack())
         elif field in OPTIONAL:
             how = t("official.figures.how_skip") if buttons else t("official.figures.how_skip_typed", cancel=cancel)
-            offer = Button(t("official.figures.skip"), payload=f"{FIGURES}:s:{field}")
+            offer = Button(t("official.figures.skip"), payload=SkipFigure(field).pack())
         else:
-            how, offer = t("official.figures.how_type", cancel=cancel), None
-        question = {
-            "subscribers": t("official.figures.ask_subscribers", how=how),
-            "population": t("official.figures.ask_population", how=how),
-            "households": t("official.figures.ask_households", how=how),
-        }[field]
-        if buttons:
-            rows = [[offer], [home_button()]] if offer else [[home_button()]]
-    text = t("official.figures.retry", reason=reason, question=question) if reason is not None else question
-    return Step.to(FIG_ANSWER, Reply(text, rows))
+            how = t("official.figures.how_type", cancel=cancel)
+        rows = ([[offer]] if offer else []) + [[home_button()]] if buttons else []
+        return Question(words(how), rows)
+
+    return question
 
 
-async def on_answer(msg: Incoming, ctx: Context) -> Step:
-    """A typed answer to the open question: a date, a count, or the words for keep / skip."""
-    fig = ctx.draft.get("fig")
-    field = next_field(fig) if fig else None
-    if field is None:
-        return stale()
-    text = (msg.text or "").strip()
-    if msg.kind is not Kind.TEXT or not text:
-        return ask(ctx, field, t("official.figures.reason.answer_expected"))
-    folded = fold(text)
-    if field == "date":
-        today = local_date(ctx.now)
-        if folded in typed_words(ctx, "today"):
-            return await set_date(ctx, today)
-        if folded in typed_words(ctx, "yesterday"):
-            return await set_date(ctx, today - dt.timedelta(days=1))
-        day = read_day(text, today)
-        if day is None:
-            return ask(ctx, "date", t("official.figures.reason.not_a_date"))
-        return await set_date(ctx, day)
-    if folded in typed_words(ctx, "keep"):
-        return await keep(ctx, field)
-    if folded in typed_words(ctx, "skip"):
-        return await skip(ctx, field)
-    value = read_count(text)
-    if isinstance(value, Text):
-        return ask(ctx, field, value)
-    return await give(ctx, field, value)
+def parse_figure(text: str, ctx: Context, fig: Values) -> int | Text:
+    return read_count(text)
 
 
-async def set_date(ctx: Context, day: dt.date) -> Step:
-    today = local_date(ctx.now)
-    if day > today:
-        return ask(ctx, "date", t("official.figures.reason.future", date=day))
-    if day < EARLIEST:
-        return ask(ctx, "date", t("official.figures.reason.too_old", date=day))
-    fig = dict(ctx.draft["fig"])
-    known = await last_known(ctx.db, fig["commune"], day)
-    fig.update(
-        date=day.isoformat(),
-        known=known.values,
-        answers={},
-        kept=[],
-        pending=None,
-        installed_on=known.installed_on.isoformat() if known.installed_on else None,
-    )
-    ctx.remember(fig=fig)
-    return await advance(ctx)
+def keep_figure(field: str) -> Callable[[Context, Values], Kept | Text]:
+    def keep(ctx: Context, fig: Values) -> Kept | Text:
+        if field == "installed":
+            return t("official.figures.reason.installed_required")
+        known = fig["known"].get(field)
+        if known is None:
+            return t("official.figures.reason.nothing_to_keep")
+        return Kept(known)
+
+    return keep
 
 
-async def keep(ctx: Context, field: str) -> Step:
-    if field == "installed":
-        return ask(ctx, field, t("official.figures.reason.installed_required"))
-    known = ctx.draft["fig"]["known"].get(field)
-    if known is None:
-        return ask(ctx, field, t("official.figures.reason.nothing_to_keep"))
-    return await give(ctx, field, known, kept=True)
-
-
-async def skip(ctx: Context, field: str) -> Step:
+def skip_figure(field: str) -> Callable[[Context, Values], Any]:
     """Nothing to enter: a known value stays (a blank carries it); an optional one stays blank."""
-    if ctx.draft["fig"]["known"].get(field) is not None:
-        return await keep(ctx, field)
-    if field == "installed":
-        return ask(ctx, field, t("official.figures.reason.installed_required"))
-    if field not in OPTIONAL:
-        return ask(ctx, field, t("official.figures.reason.subscribers_required"))
-    fig = ctx.draft["fig"]
-    ctx.remember(fig={**fig, "answers": {**fig["answers"], field: None}})
-    return await advance(ctx)
+
+    def skip(ctx: Context, fig: Values) -> Any:
+        if fig["known"].get(field) is not None:
+            return keep_figure(field)(ctx, fig)
+        if field == "installed":
+            return t("official.figures.reason.installed_required")
+        if field not in OPTIONAL:
+            return t("official.figures.reason.subscribers_required")
+        return BLANK
+
+    return skip
 
 
-async def give(ctx: Context, field: str, value: int, kept: bool = False, sure: bool = False) -> Step:
-    fig = dict(ctx.draft["fig"])
-    problem = None if sure else doubt(fig, field, value)
-    if problem is not None:
-        ctx.remember(fig={**fig, "pending": {"field": field, "value": value, "kept": kept}})
-        rows = [[Button(t("official.figures.sure", value=value), payload=f"{FIGURES}:ok")]]
-        if field != "households":
-            rows.append([Button(t("official.figures.fix_installed"), payload=f"{FIGURES}:fix")])
-        rows.append([home_button()])
-        return Step.to(FIG_ANSWER, Reply(problem, rows))
-    # A kept value is stored blank: the entry carries the value in force, as an import's blank does.
-    fig["answers"] = {**fig["answers"], field: None if kept else value}
+def answered(fig: Values, field: str) -> bool:
+    return field in fig if field == "date" else field in fig["answers"]
+
+
+def next_field(fig: Values) -> str | None:
+    """The figure entry's next question: the date, then each figure; None once all are answered."""
+    return next((f.name for f in FORM.fields if not answered(fig, f.name)), None)
+
+
+async def put(ctx: Context, fig: Values, field: str, value: Any) -> Values:
+    """The date resets the figures (what is known depends on it); a kept value is stored blank:
+    the entry carries the value in force, as an import's blank does."""
+    fig = dict(fig)
+    if field == "date":
+        known = await last_known(ctx.db, fig["commune"], value)
+        installed_on = known.installed_on.isoformat() if known.installed_on else None
+        fig.update(date=value.isoformat(), known=known.values, answers={}, kept=[], pending=None)
+        fig["installed_on"] = installed_on
+        return fig
+    kept = isinstance(value, Kept)
+    fig["answers"] = {**fig["answers"], field: None if kept else plain(value)}
     fig["kept"] = [*fig["kept"], field] if kept else [f for f in fig["kept"] if f != field]
     fig["pending"] = None
-    ctx.remember(fig=fig)
-    return await advance(ctx)
+    return fig
 
 
-async def confirmation(ctx: Context) -> Reply:
+async def on_doubt(ctx: Context, field: str, value: Any, problem: Text) -> Step:
+    """A doubted value is held until the official says it is right, or types it again."""
     fig = ctx.draft["fig"]
+    shown = plain(value)
+    ctx.remember(fig={**fig, "pending": {"field": field, "value": shown, "kept": isinstance(value, Kept)}})
+    rows = [[Button(t("official.figures.sure", value=shown), payload=FigureIsRight().pack())]]
+    if field != "households":
+        rows.append([Button(t("official.figures.fix_installed"), payload=FixInstalled().pack())])
+    rows.append([home_button()])
+    return Step.to(FIG_ANSWER, Reply(problem, rows))
+
+
+async def confirmation(ctx: Context, fig: Values) -> Reply:
     code = fig["commune"]
 
     def shown(field: str) -> Text | int:
@@ -323,65 +307,14 @@ async def confirmation(ctx: Context) -> Reply:
     )
     rows = [
         [
-            Button(t("official.figures.save"), payload=f"{FIGURES}:save:{fig['token']}"),
-            Button(t("common.cancel"), payload=f"{FIGURES}:no:{fig['token']}"),
+            Button(t("official.figures.save"), payload=SaveFigures(fig["token"]).pack()),
+            Button(t("common.cancel"), payload=CancelFigures(fig["token"]).pack()),
         ]
     ]
     return Reply(text, rows)
 
 
-async def on_confirm_text(msg: Incoming, ctx: Context) -> Step:
-    if not ctx.draft.get("fig"):
-        return stale()
-    return Step.stay(Reply("official.figures.press_save"), await confirmation(ctx))
-
-
-async def on_button(msg: Incoming, ctx: Context) -> Step:
-    """cn · cn:c:<commune> · cn:d:<days ago> · cn:k:<field> keep · cn:s:<field> skip · cn:ok a
-    doubted value is right · cn:fix re-type the installed count · cn:save:<token> · cn:no:<token>."""
-    parts = (msg.payload or "").split(":")
-    action = parts[1] if len(parts) > 1 else ""
-    arg = parts[2] if len(parts) > 2 else ""
-    if action == "c" and ctx.communes.get(arg) is not None:
-        return await begin(ctx, arg)
-    if action in ("", "c"):
-        return await start(msg, ctx)
-    fig = ctx.draft.get("fig")
-    if not fig:
-        return stale()
-    if action in ("save", "no") and arg != fig.get("token"):
-        # A button of an entry saved or cancelled before: the one being entered stays open.
-        step = await advance(ctx)
-        return Step((Reply("official.figures.stale_open"), *step.replies), step.state)
-    if action == "save":
-        return await save(ctx)
-    if action == "no":
-        rows = [[Button(t("official.figures.again"), payload=f"{FIGURES}:c:{fig['commune']}"), home_button()]]
-        return Step.end(Reply("official.figures.cancelled", rows))
-    field = next_field(fig)
-    if field is None:
-        return Step.to(FIG_CONFIRM, await confirmation(ctx))
-    if action == "fix":
-        ctx.remember(fig={**fig, "answers": {}, "kept": [], "pending": None})
-        return ask(ctx, "installed")
-    pending = fig.get("pending")
-    if action == "ok" and pending and pending["field"] == field:
-        return await give(ctx, field, pending["value"], kept=pending["kept"], sure=True)
-    days_back = number(arg, 1) if action == "d" and field == "date" else None  # today, yesterday
-    if days_back is not None:
-        return await set_date(ctx, local_date(ctx.now) - dt.timedelta(days=days_back))
-    if action == "k" and arg == field:
-        return await keep(ctx, field)
-    if action == "s" and arg == field:
-        return await skip(ctx, field)
-    return ask(ctx, field)  # a button of an earlier question: ask the open one again
-
-
-async def save(ctx: Context) -> Step:
-    fig = ctx.draft["fig"]
-    field = next_field(fig)
-    if field is not None:
-        return ask(ctx, field)
+async def save(ctx: Context, fig: Values) -> Step:
     code = fig["commune"]
     refused = await refuse_unless(ctx, Role.COORDINATOR, code)
     if refused:
@@ -392,13 +325,143 @@ async def save(ctx: Context) -> Step:
     return await show(ctx, code, Reply(t("official.figures.saved", commune=unit_name(ctx, code), date=day)))
 
 
+async def stale_form(ctx: Context) -> Step:
+    return stale()
+
+
+def _figure(name: str, words: Callable[[Text], Text], *doubts: Check) -> Field:
+    return Field(
+        name,
+        ask_figure(name, words),
+        parse_figure,
+        doubts=doubts,
+        skip=skip_figure(name),
+        keep=keep_figure(name),
+    )
+
+
+FORM = Form(
+    key="fig",
+    fields=(
+        Field("date", ask_date, read_date_answer),
+        Field("installed", ask_installed, parse_figure, skip=skip_figure("installed"), keep=keep_figure("installed")),
+        _figure(
+            "subscribers", lambda how: t("official.figures.ask_subscribers", how=how), installed_over("subscribers")
+        ),
+        _figure("population", lambda how: t("official.figures.ask_population", how=how), installed_over("population")),
+        _figure("households", lambda how: t("official.figures.ask_households", how=how), households_over_population),
+    ),
+    step=FIG_ANSWER,
+    confirm=FIG_CONFIRM,
+    summary=confirmation,
+    save=save,
+    stale=stale_form,
+    retry="official.figures.retry",
+    answer_expected=t("official.figures.reason.answer_expected"),
+    press_save="official.figures.press_save",
+    skip_words=lambda ctx: typed_words(ctx, "skip"),
+    keep_words=lambda ctx: typed_words(ctx, "keep"),
+    answered=answered,
+    put=put,
+    on_doubt=on_doubt,
+)
+
+
+# --- official figures (/capnhat) -----------------------------------------------------------------
+
+
+async def start(msg: Incoming, ctx: Context, _: Figures | None = None) -> Step:
+    """/capnhat and cn: the coordinator's commune (a choice when several; officers pick any)."""
+    return await DOOR.start(ctx)
+
+
+async def begin(ctx: Context, code: str) -> Step:
+    ctx.forget("fig", "picked_commune")
+    ctx.remember(fig={"commune": code, "token": secrets.token_hex(4), "answers": {}, "known": {}, "kept": []})
+    return await FORM.advance(ctx)
+
+
+DOOR = CommuneDoor(
+    Role.COORDINATOR,
+    begin,
+    choice=FiguresOf,
+    choose=t("official.figures.choose_commune"),
+    picked=FIG_PICKED,
+    prompt="official.figures.ask_commune",
+)
+
+
+async def start_in(msg: Incoming, ctx: Context, button: FiguresOf) -> Step:
+    """cn:c:<commune>: that commune's figures."""
+    if ctx.communes.get(button.commune) is None:
+        return await start(msg, ctx)
+    return await DOOR.enter(ctx, button.commune)
+
+
+async def on_end(msg: Incoming, ctx: Context, button: SaveFigures | CancelFigures) -> Step:
+    """cn:save:<token> · cn:no:<token>: of the entry open (an older entry's button leaves it open)."""
+    fig = ctx.draft.get("fig")
+    if not fig:
+        return stale()
+    if button.token != fig.get("token"):
+        step = await FORM.advance(ctx)
+        return Step((Reply("official.figures.stale_open"), *step.replies), step.state)
+    if isinstance(button, CancelFigures):
+        rows = [[Button(t("official.figures.again"), payload=FiguresOf(fig["commune"]).pack()), home_button()]]
+        return Step.end(Reply("official.figures.cancelled", rows))
+    field, _ = FORM.open_field(ctx, fig)
+    if field is not None:
+        return await FORM.ask(ctx, field.name)
+    return await save(ctx, fig)
+
+
+FieldButton = FiguresDay | KeepFigure | SkipFigure | FigureIsRight | FixInstalled
+
+
+async def on_field_button(msg: Incoming, ctx: Context, button: FieldButton) -> Step:
+    """cn:d:<days ago> · cn:k:<field> keep · cn:s:<field> skip · cn:ok a doubted value is right ·
+    cn:fix re-type the installed count. A button of an earlier question asks the open one again."""
+    fig = ctx.draft.get("fig")
+    if not fig:
+        return stale()
+    field, _ = FORM.open_field(ctx, fig)
+    if field is None:
+        return await FORM.finish(ctx)
+    pending = fig.get("pending")
+    match button:
+        case FixInstalled():
+            ctx.remember(fig={**fig, "answers": {}, "kept": [], "pending": None})
+            return await FORM.ask(ctx, "installed")
+        case FigureIsRight() if pending and pending["field"] == field.name:
+            value = Kept(pending["value"]) if pending["kept"] else pending["value"]
+            return await FORM.answer(ctx, field.name, value, sure=True)
+        case FiguresDay() if field.name == "date":
+            return await FORM.answer(ctx, "date", local_date(ctx.now) - dt.timedelta(days=button.days_ago))
+        case KeepFigure() if button.field == field.name:
+            return await FORM.keep(ctx, field.name)
+        case SkipFigure() if button.field == field.name:
+            return await FORM.skip(ctx, field.name)
+    return await FORM.ask(ctx, field.name)
+
+
 def stale() -> Step:
     return Step.end(Reply("official.figures.stale", [[home_button()]]))
 
 
 FLOW = Flow(
     name="figures",
-    buttons={FIGURES: on_button},
+    buttons={
+        Figures: start,
+        FiguresOf: start_in,
+        FiguresDay: on_field_button,
+        KeepFigure: on_field_button,
+        SkipFigure: on_field_button,
+        FigureIsRight: on_field_button,
+        FixInstalled: on_field_button,
+        SaveFigures: on_end,
+        CancelFigures: on_end,
+    },
+    otherwise={Figures.prefix: start},
     commands={"capnhat": start},
-    states={FIG_ANSWER: on_answer, FIG_CONFIRM: on_confirm_text, FIG_PICKED: commune_picked},
+    states={**FORM.steps(), FIG_PICKED: DOOR.commune_picked},
 )

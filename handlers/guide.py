@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
+from handlers.buttons import Faq, Guide, Installed
 from handlers.context import Context
 from handlers.menu import home_button
 from handlers.router import Flow, MenuEntry
 from handlers.types import Button, Incoming, Reply, Step
 from texts import t
-from texts.user_input import INT_MAX, number
-
-GUIDE = "guide"
 
 
 def platforms(ctx: Context) -> list[str]:
@@ -18,7 +16,7 @@ def platforms(ctx: Context) -> list[str]:
 
 
 def choose_platform(ctx: Context, edit: bool = False) -> Reply:
-    buttons = [[Button(t(f"guide.{p}.label"), payload=f"{GUIDE}:{p}")] for p in platforms(ctx)]
+    buttons = [[Button(t(f"guide.{p}.label"), payload=Guide(p).pack())] for p in platforms(ctx)]
     return Reply("guide.choose_platform", [*buttons, [home_button()]], edit=edit)
 
 
@@ -28,34 +26,28 @@ def step_screen(ctx: Context, platform: str, index: int, edit: bool) -> Reply:
     rows: list[list[Button]] = []
     if ctx.content.has(f"{base}.link_url"):
         rows.append([Button(t(f"{base}.link_label"), url=t(f"{base}.link_url"))])
-    nav = [Button(t("common.back"), payload=f"{GUIDE}:{platform}:{index - 1}" if index else GUIDE)]
+    back = Guide(platform, index - 1) if index else Guide()
+    nav = [Button(t("common.back"), payload=back.pack())]
     if index + 1 < total:
-        nav.append(Button(t("common.next"), payload=f"{GUIDE}:{platform}:{index + 1}"))
+        nav.append(Button(t("common.next"), payload=Guide(platform, index + 1).pack()))
     rows.append(nav)
     if index + 1 == total:
-        rows.append([Button(t("guide.done"), payload="install"), Button(t("guide.ask_question"), payload="faq")])
+        done = Button(t("guide.done"), payload=Installed().pack())
+        rows.append([done, Button(t("guide.ask_question"), payload=Faq().pack())])
     rows.append([home_button()])
     text = t("guide.step", number=index + 1, total=total, title=t(f"{base}.title"), body=t(f"{base}.text"))
     return Reply(text, rows, edit=edit)
 
 
-async def on_button(msg: Incoming, ctx: Context) -> Step:
+async def on_button(msg: Incoming, ctx: Context, button: Guide) -> Step:
     """guide → platforms; guide:android → its first step; guide:android:3 → step 4 (edited in place)."""
-    parts = (msg.payload or "").split(":")
-    if len(parts) == 1:
+    if button.platform is None:
         return Step.end(choose_platform(ctx, edit=True))
-    platform = parts[1]
-    if platform not in platforms(ctx):
+    if button.platform not in platforms(ctx):
         return Step.end(choose_platform(ctx))
-    index = 0
-    if len(parts) > 2:
-        typed = number(parts[2], INT_MAX)
-        if typed is None:
-            return Step.end(choose_platform(ctx))
-        index = typed
-    total = ctx.content.count(f"guide.{platform}.steps")
-    index = min(index, total - 1)
-    return Step.end(step_screen(ctx, platform, index, edit=True))
+    total = ctx.content.count(f"guide.{button.platform}.steps")
+    index = min(button.step or 0, total - 1)
+    return Step.end(step_screen(ctx, button.platform, index, edit=True))
 
 
 async def start(msg: Incoming, ctx: Context) -> Step:
@@ -65,7 +57,8 @@ async def start(msg: Incoming, ctx: Context) -> Step:
 
 FLOW = Flow(
     name="guide",
-    buttons={GUIDE: on_button},
+    buttons={Guide: on_button},
+    otherwise={Guide.prefix: start},  # a mangled step: the platforms again, as a new message
     commands={"huongdan": start, "guide": start},
-    menu=[MenuEntry(GUIDE, "menu.guide", order=10)],
+    menu=[MenuEntry(Guide(), "menu.guide", order=10)],
 )

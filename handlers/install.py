@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from handlers.buttons import FaqAnswer, Guide, Installed
 from handlers.communes import ask_commune, commune_label
 from handlers.context import Context
 from handlers.menu import home_button
@@ -10,11 +11,10 @@ from handlers.types import Button, Incoming, Reply, Step
 from storage.installs import report_install, reported_install
 from texts import t
 
-INSTALL = "install"
 PICKED = "install.commune_picked"
 
 
-async def start(msg: Incoming, ctx: Context) -> Step:
+async def start(msg: Incoming, ctx: Context, _: Installed | None = None) -> Step:
     """Counts the install, asking for the commune first if we do not know it yet."""
     previous = await reported_install(ctx.db, ctx.user.id)
     if previous is not None:
@@ -37,8 +37,8 @@ async def record(ctx: Context, commune_code: str) -> Step:
         return Step.end(already(ctx, previous.reported_at, previous.commune_code))
     entry = ctx.communes.get(commune_code)
     rows = [
-        [Button(t("install.help_relatives"), payload="faq:q:relatives")],
-        [Button(t("menu.guide"), payload="guide"), home_button()],
+        [Button(t("install.help_relatives"), payload=FaqAnswer("relatives").pack())],
+        [Button(t("menu.guide"), payload=Guide().pack()), home_button()],
     ]
     return Step.end(Reply(t("install.counted", commune=commune_label(entry) if entry else commune_code), rows))
 
@@ -46,14 +46,15 @@ async def record(ctx: Context, commune_code: str) -> Step:
 def already(ctx: Context, when, commune_code: str) -> Reply:
     entry = ctx.communes.get(commune_code)
     name = commune_label(entry) if entry else commune_code
-    rows = [[Button(t("install.help_relatives"), payload="faq:q:relatives")], [home_button()]]
+    rows = [[Button(t("install.help_relatives"), payload=FaqAnswer("relatives").pack())], [home_button()]]
     return Reply(t("install.already", when=when, commune=name), rows)
 
 
 FLOW = Flow(
     name="install",
-    buttons={INSTALL: start},
+    buttons={Installed: start},
+    otherwise={Installed.prefix: start},
     commands={"dacai": start},
     states={PICKED: commune_picked},
-    menu=[MenuEntry(INSTALL, "menu.installed", order=40)],
+    menu=[MenuEntry(Installed(), "menu.installed", order=40)],
 )

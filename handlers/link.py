@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from handlers.buttons import NewLinkCode
 from handlers.context import Context
 from handlers.menu import home_button
 from handlers.router import Flow
@@ -13,14 +14,13 @@ from storage.folding import fold
 from storage.identity import CODE_TTL, Redeem, issue_code, merge_people, normalize_code, redeem_code
 from texts import t
 
-LINK = "link"
 # "lk 1234 5678" typed as text (outside an open question); "/lienket 1234 5678" works anywhere.
 _TYPED_CODE = re.compile(r"^lk\s*([\d .\-]{8,12})$")
 _ASKING = {"lien ket", "lien ket tai khoan", "lienket", "lien ket telegram", "lien ket zalo"}
 
 
 async def intro(msg: Incoming, ctx: Context) -> Step:
-    return Step.end(Reply("link.intro", [[Button(t("link.new_code"), payload=f"{LINK}:new")], [home_button()]]))
+    return Step.end(Reply("link.intro", [[Button(t("link.new_code"), payload=NewLinkCode().pack())], [home_button()]]))
 
 
 async def new_code(msg: Incoming, ctx: Context) -> Step:
@@ -36,7 +36,7 @@ async def command(msg: Incoming, ctx: Context) -> Step:
     return await redeem(ctx, args) if args else await new_code(msg, ctx)
 
 
-async def on_button(msg: Incoming, ctx: Context) -> Step:
+async def on_button(msg: Incoming, ctx: Context, _: NewLinkCode | None = None) -> Step:
     return await new_code(msg, ctx)
 
 
@@ -70,8 +70,9 @@ async def redeem(ctx: Context, typed: str) -> Step:
 
 
 FLOW = Flow(
-    name=LINK,
-    buttons={LINK: on_button},
+    name="link",
+    buttons={NewLinkCode: on_button},
+    otherwise={NewLinkCode.prefix: on_button},
     commands={"lienket": command, "link": command},
     text=[by_text],
 )

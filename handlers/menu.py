@@ -2,27 +2,26 @@
 
 from __future__ import annotations
 
+from handlers.buttons import Home
 from handlers.context import Context
 from handlers.router import Fallbacks, Flow
 from handlers.types import Button, Incoming, Kind, Reply, Step
 from texts import t
 
-HOME = "menu"
-
 
 async def main_menu(ctx: Context, key: str = "menu.home", **values: object) -> Reply:
     """A message with one button per menu entry the person may use, two to a row."""
     entries = await ctx.router.menu_for(ctx)
-    buttons = [Button(t(e.label), payload=e.payload) for e in entries]
+    buttons = [Button(t(e.label), payload=e.payload.pack()) for e in entries]
     rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
     return Reply(t(key, **values), rows)
 
 
 def home_button() -> Button:
-    return Button(t("common.home"), payload=HOME)
+    return Button(t("common.home"), payload=Home().pack())
 
 
-async def greet(msg: Incoming, ctx: Context) -> Step:
+async def greet(msg: Incoming, ctx: Context, _: Home | None = None) -> Step:
     """/start, following the account (Zalo), /menu, /huy and the home button: drop any open step
     and show the menu, with the greeting for a first contact."""
     first = msg.kind is Kind.FOLLOW or (msg.command is not None and msg.command[0] == "start")
@@ -70,6 +69,7 @@ FALLBACKS = Fallbacks(
 
 FLOW = Flow(
     name="menu",
-    buttons={HOME: greet},
+    buttons={Home: greet},
+    otherwise={Home.prefix: greet},
     commands={"help": show_help, "trogiup": show_help, "maso": show_account},
 )

@@ -10,12 +10,29 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import re
+from collections.abc import Callable
 
 from documents.tally_exports import to_xlsx
-from handlers.access import check, holds_any, home_unit, in_commune, refusal, refuse_unless, unit_name
+from handlers.access import CommuneDoor, check, holds_any, home_unit, refusal, refuse_unless, unit_name
+from handlers.buttons import (
+    FiguresOf,
+    Progress,
+    ProgressExcel,
+    ProgressOf,
+    ProgressOtherCommune,
+    ProgressProvinces,
+    ReportHour,
+    Reports,
+    Script,
+    ScriptOf,
+    Subscribe,
+    TargetFor,
+    Unsubscribe,
+)
 from handlers.communes import ask_commune, commune_label
 from handlers.context import Context
 from handlers.menu import home_button
+from handlers.payload import Payload
 from handlers.progress import BEHIND, chart, summary_text
 from handlers.router import Flow, MenuEntry
 from handlers.types import Attachment, Button, Incoming, Kind, Reply, Step
@@ -28,9 +45,6 @@ from texts import Day, Join, Percent, Text, t
 from texts.formats import LOCAL_TIMEZONE, local_date
 from texts.user_input import number
 
-VIEW, REPORTS, SCRIPT = "tk", "bc", "lp"
-# The figures and targets flows (handlers/figures_entry.py), which the summary's buttons open.
-FIGURES, TARGETS = "cn", "ct"
 VIEW_PICKED = "official.commune_picked"
 SCRIPT_PICKED = "official.script_picked"
 REPORT_HOUR = "official.report_hour"
@@ -88,7 +102,7 @@ def _known_unit(ctx: Context, code: str) -> bool:
 # --- the summary (/thongke) ----------------------------------------------------------------------
 
 
-async def start(msg: Incoming, ctx: Context) -> Step:
+async def start(msg: Incoming, ctx: Context, _: Progress | None = None) -> Step:
     """/thongke [CODE] and the menu's 📊: the person's unit at once, or a choice when several."""
     argument = (msg.command[1] if msg.command else "").strip().upper()
     if argument:
@@ -101,38 +115,40 @@ async def start(msg: Incoming, ctx: Context) -> Step:
         return await refuse_official(ctx)
     if len(units) == 1:
         return await show(ctx, units[0])
-    rows = [[Button(unit_title(ctx, u), payload=f"{VIEW}:u:{u}")] for u in units]
+    rows = [[Button(unit_title(ctx, u), payload=ProgressOf(u).pack())] for u in units]
     rows.append([home_button()])
     return Step.end(Reply("official.choose_unit", rows))
 
 
-async def on_view_button(msg: Incoming, ctx: Context) -> Step:
-    """tk · tk:u:<unit> summary · tk:x:<unit> Excel · tk:f another commune · tk:p the provinces."""
-    parts = (msg.payload or "").split(":")
-    action = parts[1] if len(parts) > 1 else ""
-    code = parts[2] if len(parts) > 2 else ""
-    if action == "f":
-        if not await holds_any(ctx, Role.PROVINCE_OFFICER, Role.ADMIN):
-            return await start(msg, ctx)
-        return ask_commune(ctx, then=VIEW_PICKED, prompt="official.ask_commune")
-    if action == "p":
-        return await provinces(ctx, VIEW, "official.choose_province", Role.ADMIN)
-    if action in ("u", "x") and _known_unit(ctx, code):
-        return await (show(ctx, code) if action == "u" else excel(ctx, code))
-    return await start(msg, ctx)
+async def other_commune(msg: Incoming, ctx: Context, _: ProgressOtherCommune) -> Step:
+    """tk:f: another commune, by the commune picker (province officers and admins)."""
+    if not await holds_any(ctx, Role.PROVINCE_OFFICER, Role.ADMIN):
+        return await start(msg, ctx)
+    return ask_commune(ctx, then=VIEW_PICKED, prompt="official.ask_commune")
+
+
+async def by_province(msg: Incoming, ctx: Context, _: ProgressProvinces) -> Step:
+    return await provinces(ctx, ProgressOf, "official.choose_province", Role.ADMIN)
+
+
+async def on_unit(msg: Incoming, ctx: Context, button: ProgressOf | ProgressExcel) -> Step:
+    """tk:u:<unit> the summary · tk:x:<unit> the Excel file."""
+    if not _known_unit(ctx, button.unit):
+        return await start(msg, ctx)
+    return await (show(ctx, button.unit) if isinstance(button, ProgressOf) else excel(ctx, button.unit))
 
 
 async def commune_picked(msg: Incoming, ctx: Context) -> Step:
     return await show(ctx, ctx.draft["picked_commune"])
 
 
-async def provinces(ctx: Context, prefix: str, prompt: str, role: Role) -> Step:
-    """Every province as a button "<prefix>:u:<code>", for someone who is `role` over the country."""
+async def provinces(ctx: Context, choice: Callable[[str], Payload], prompt: str, role: Role) -> Step:
+    """Every province as a button `choice(code)`, for someone who is `role` over the country."""
     refused = await refuse_unless(ctx, role, COUNTRY_CODE)
     if refused:
         return refused
     names = sorted(ctx.communes.provinces.items(), key=lambda item: fold(item[1]))
-    buttons = [Button(name, payload=f"{prefix}:u:{code}") for code, name in names]
+    buttons = [Button(name, payload=choice(code).pack()) for code, name in names]
     rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
     rows.append([home_button()])
     return Step.end(Reply(t(prompt), rows))
@@ -177,15 +193,15 @@ async def summary_buttons(ctx: Context, result: Tally) -> list[list[Button]]:
     level = unit_level(code)
     rows = [
         [
-            Button(t("official.excel"), payload=f"{VIEW}:x:{code}"),
-            Button(t("official.daily_report"), payload=f"{REPORTS}:s:{code}"),
+            Button(t("official.excel"), payload=ProgressExcel(code).pack()),
+            Button(t("official.daily_report"), payload=ReportHour(code).pack()),
         ]
     ]
     if level == "commune":
         rows.append(
             [
-                Button(t("official.update_figures"), payload=f"{FIGURES}:c:{code}"),
-                Button(t("official.script_button"), payload=f"{SCRIPT}:c:{code}"),
+                Button(t("official.update_figures"), payload=FiguresOf(code).pack()),
+                Button(t("official.script_button"), payload=ScriptOf(code).pack()),
             ]
         )
     else:
@@ -194,17 +210,19 @@ async def summary_buttons(ctx: Context, result: Tally) -> list[list[Button]]:
         for n, row in enumerate(result.furthest_behind(BEHIND), start=1):
             entry = ctx.communes.get(row.code)
             name = commune_label(entry) if level == "country" and entry else row.name
-            drill.append(Button(t("official.drill", number=n, name=name), payload=f"{VIEW}:u:{row.code}"))
+            drill.append(Button(t("official.drill", number=n, name=name), payload=ProgressOf(row.code).pack()))
         rows.extend(drill[i : i + 2] for i in range(0, len(drill), 2))
-        more = [Button(t("official.other_commune"), payload=f"{VIEW}:f")]
+        more = [Button(t("official.other_commune"), payload=ProgressOtherCommune().pack())]
         if level == "country":
-            more.append(Button(t("official.by_province"), payload=f"{VIEW}:p"))
+            more.append(Button(t("official.by_province"), payload=ProgressProvinces().pack()))
         rows.append(more)
     if await roles.check(ctx.db, ctx.user.id, target_role(code), code):
-        rows.append([Button(t("official.set_target"), payload=f"{TARGETS}:u:{code}")])
+        rows.append([Button(t("official.set_target"), payload=TargetFor(code).pack())])
     up = _parent(ctx, code)
     if up and await roles.may_view(ctx.db, ctx.user.id, up):
-        rows.append([Button(t("official.back_to", unit=unit_title(ctx, up)), payload=f"{VIEW}:u:{up}"), home_button()])
+        rows.append(
+            [Button(t("official.back_to", unit=unit_title(ctx, up)), payload=ProgressOf(up).pack()), home_button()]
+        )
     else:
         rows.append([home_button()])
     return rows
@@ -233,14 +251,14 @@ async def excel(ctx: Context, code: str) -> Step:
         XLSX,
         caption=t("official.excel_caption", unit=unit_name(ctx, code), date=result.as_of),
     )
-    rows = [[Button(t("official.back_summary"), payload=f"{VIEW}:u:{code}"), home_button()]]
+    rows = [[Button(t("official.back_summary"), payload=ProgressOf(code).pack()), home_button()]]
     return Step.end(Reply("common.file_only", rows, attachment=document))
 
 
 # --- daily reports (/baocao) ---------------------------------------------------------------------
 
 
-async def reports_menu(msg: Incoming, ctx: Context) -> Step:
+async def reports_menu(msg: Incoming, ctx: Context, _: Reports | None = None) -> Step:
     """/baocao and bc: the person's daily reports (each with its cancel button), and their units
     not yet subscribed to."""
     return await _reports_list(ctx)
@@ -255,11 +273,15 @@ async def _reports_list(ctx: Context, *before: Reply) -> Step:
         return await refuse_official(ctx)
     subscribed = {s.unit_code for s in mine}
     rows = [
-        [Button(t("official.reports.cancel", unit=unit_title(ctx, s.unit_code)), payload=f"{REPORTS}:x:{s.unit_code}")]
+        [
+            Button(
+                t("official.reports.cancel", unit=unit_title(ctx, s.unit_code)), payload=Unsubscribe(s.unit_code).pack()
+            )
+        ]
         for s in mine
     ]
     rows += [
-        [Button(t("official.reports.add", unit=unit_title(ctx, u)), payload=f"{REPORTS}:s:{u}")]
+        [Button(t("official.reports.add", unit=unit_title(ctx, u)), payload=ReportHour(u).pack())]
         for u in units
         if u not in subscribed
     ]
@@ -270,21 +292,16 @@ async def _reports_list(ctx: Context, *before: Reply) -> Step:
     return Step.end(*before, Reply(t("official.reports.list", lines=Join(lines, "\n")), rows))
 
 
-async def on_reports_button(msg: Incoming, ctx: Context) -> Step:
-    """bc · bc:s:<unit> choose the hour · bc:h:<unit>:<hour> subscribe · bc:x:<unit> cancel."""
-    parts = (msg.payload or "").split(":")
-    action = parts[1] if len(parts) > 1 else ""
-    code = parts[2] if len(parts) > 2 else ""
-    if not _known_unit(ctx, code):
+async def on_report(msg: Incoming, ctx: Context, button: ReportHour | Subscribe | Unsubscribe) -> Step:
+    """bc:s:<unit> choose the hour · bc:h:<unit>:<hour> subscribe · bc:x:<unit> cancel."""
+    if not _known_unit(ctx, button.unit):
         return await _reports_list(ctx)
-    if action == "x":
-        return await cancel_report(ctx, code)
-    if action == "s":
-        return await ask_hour(ctx, code)
-    hour = number(parts[3], 23) if len(parts) > 3 else None
-    if action == "h" and hour is not None:
-        return await subscribe(ctx, code, hour)
-    return await _reports_list(ctx)
+    match button:
+        case Unsubscribe():
+            return await cancel_report(ctx, button.unit)
+        case ReportHour():
+            return await ask_hour(ctx, button.unit)
+    return await subscribe(ctx, button.unit, button.hour)
 
 
 async def ask_hour(ctx: Context, code: str, reason: Text | None = None) -> Step:
@@ -295,7 +312,7 @@ async def ask_hour(ctx: Context, code: str, reason: Text | None = None) -> Step:
     now = t("official.reports.current_hour", hour=current.hour) if current else ""
     ctx.remember(report_unit=code)
     if ctx.capabilities.buttons:
-        hours = [Button(t("official.reports.hour", hour=h), payload=f"{REPORTS}:h:{code}:{h}") for h in REPORT_HOURS]
+        hours = [Button(t("official.reports.hour", hour=h), payload=Subscribe(code, h).pack()) for h in REPORT_HOURS]
         rows = [hours[i : i + 4] for i in range(0, len(hours), 4)]
         rows.append([home_button()])
         question = t("official.reports.ask_hour", unit=unit_name(ctx, code), current=now)
@@ -335,7 +352,7 @@ async def subscribe(ctx: Context, code: str, hour: int) -> Step:
     local = ctx.now.astimezone(LOCAL_TIMEZONE)
     first = local.date() if hour > local.hour else local.date() + dt.timedelta(days=1)
     text = t("official.reports.subscribed", unit=unit_name(ctx, code), hour=hour, first=Day(first))
-    rows = [[Button(t("official.reports.mine"), payload=REPORTS), home_button()]]
+    rows = [[Button(t("official.reports.mine"), payload=Reports().pack()), home_button()]]
     return Step.end(Reply(text, rows))
 
 
@@ -348,29 +365,19 @@ async def cancel_report(ctx: Context, code: str) -> Step:
 # --- the loudspeaker script (/loaphat) -----------------------------------------------------------
 
 
-async def script_start(msg: Incoming, ctx: Context) -> Step:
-    """/loaphat, lp, lp:c:<commune>: the script of a commune the person coordinates (or covers)."""
-    code = (msg.payload or "").partition(":c:")[2]
-    if code and ctx.communes.get(code) is not None:
-        return await script(ctx, code)
-    return await in_commune(
-        ctx,
-        Role.COORDINATOR,
-        script,
-        payload=f"{SCRIPT}:c",
-        choose=t("official.script.choose_commune"),
-        picker=lambda: ask_commune(ctx, then=SCRIPT_PICKED, prompt="official.script.ask_commune"),
-    )
+async def script_of(msg: Incoming, ctx: Context, button: ScriptOf) -> Step:
+    """lp:c:<commune>: that commune's script."""
+    if ctx.communes.get(button.commune) is None:
+        return await script_start(msg, ctx)
+    return await SCRIPT_DOOR.enter(ctx, button.commune)
 
 
-async def script_picked(msg: Incoming, ctx: Context) -> Step:
-    return await script(ctx, ctx.draft["picked_commune"])
+async def script_start(msg: Incoming, ctx: Context, _: Script | None = None) -> Step:
+    """/loaphat, lp: the script of a commune the person coordinates (or covers)."""
+    return await SCRIPT_DOOR.start(ctx)
 
 
 async def script(ctx: Context, code: str) -> Step:
-    refused = await refuse_unless(ctx, Role.COORDINATOR, code)
-    if refused:
-        return refused
     today = local_date(ctx.now)
     row = (await tally(ctx.db, code, today)).totals
     entry = ctx.communes.get(code)
@@ -407,9 +414,19 @@ async def script(ctx: Context, code: str) -> Step:
     handle = ctx.bot_handles.get("telegram")
     parts.append(t("official.script.help_telegram", handle=f"@{handle}") if handle else t("official.script.help_web"))
     parts.append(t("official.script.closing"))
-    rows = [[Button(t("official.back_summary"), payload=f"{VIEW}:u:{code}"), home_button()]]
+    rows = [[Button(t("official.back_summary"), payload=ProgressOf(code).pack()), home_button()]]
     intro = t("official.script.intro", commune=commune_label(entry) if entry else code, date=today)
     return Step.end(Reply(intro), Reply(t("common.lines", lines=Join(tuple(parts), "\n")), rows))
+
+
+SCRIPT_DOOR = CommuneDoor(
+    Role.COORDINATOR,
+    script,
+    choice=ScriptOf,
+    choose=t("official.script.choose_commune"),
+    picked=SCRIPT_PICKED,
+    prompt="official.script.ask_commune",
+)
 
 
 async def official(ctx: Context) -> bool:
@@ -418,8 +435,21 @@ async def official(ctx: Context) -> bool:
 
 FLOW = Flow(
     name="official",
-    buttons={VIEW: on_view_button, REPORTS: on_reports_button, SCRIPT: script_start},
+    buttons={
+        Progress: start,
+        ProgressOf: on_unit,
+        ProgressExcel: on_unit,
+        ProgressOtherCommune: other_commune,
+        ProgressProvinces: by_province,
+        Reports: reports_menu,
+        ReportHour: on_report,
+        Subscribe: on_report,
+        Unsubscribe: on_report,
+        Script: script_start,
+        ScriptOf: script_of,
+    },
+    otherwise={Progress.prefix: start, Reports.prefix: reports_menu, Script.prefix: script_start},
     commands={"thongke": start, "baocao": reports_menu, "loaphat": script_start},
-    states={VIEW_PICKED: commune_picked, SCRIPT_PICKED: script_picked, REPORT_HOUR: on_hour},
-    menu=[MenuEntry(VIEW, "official.menu", order=70, visible=official)],
+    states={VIEW_PICKED: commune_picked, SCRIPT_PICKED: SCRIPT_DOOR.commune_picked, REPORT_HOUR: on_hour},
+    menu=[MenuEntry(Progress(), "official.menu", order=70, visible=official)],
 )

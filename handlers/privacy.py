@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+from handlers.buttons import Erase, KeepData
 from handlers.context import Context
 from handlers.menu import home_button
 from handlers.router import Flow
 from handlers.types import Button, Incoming, Reply, Step
 from storage.privacy import erase_person
 from texts import t
-
-PRIVACY = "privacy"
 
 
 async def opt_out(msg: Incoming, ctx: Context) -> Step:
@@ -25,23 +24,27 @@ async def opt_in(msg: Incoming, ctx: Context) -> Step:
 async def explain(msg: Incoming, ctx: Context) -> Step:
     """/xoadulieu: what is kept and what erasing means, then a confirmation button."""
     rows = [
-        [Button(t("privacy.confirm"), payload=f"{PRIVACY}:erase")],
-        [Button(t("common.cancel"), payload=f"{PRIVACY}:keep")],
+        [Button(t("privacy.confirm"), payload=Erase().pack())],
+        [Button(t("common.cancel"), payload=KeepData().pack())],
     ]
     return Step.end(Reply("privacy.explain", rows))
 
 
-async def on_button(msg: Incoming, ctx: Context) -> Step:
-    """privacy:erase deletes the person's data (the counts stay, anonymous); privacy:keep cancels."""
-    if msg.payload == f"{PRIVACY}:erase":
-        await erase_person(ctx.db, ctx.user.id, handling=(msg.channel, msg.update_id))
-        ctx.erased = True
-        return Step.end(Reply("privacy.erased"))
+async def erase(msg: Incoming, ctx: Context, _: Erase) -> Step:
+    """privacy:erase deletes the person's data (the counts stay, anonymous)."""
+    await erase_person(ctx.db, ctx.user.id, handling=(msg.channel, msg.update_id))
+    ctx.erased = True
+    return Step.end(Reply("privacy.erased"))
+
+
+async def keep(msg: Incoming, ctx: Context, _: KeepData | None = None) -> Step:
+    """privacy:keep (or any other privacy button) cancels."""
     return Step.end(Reply("privacy.cancelled", [[home_button()]]))
 
 
 FLOW = Flow(
     name="privacy",
-    buttons={PRIVACY: on_button},
+    buttons={Erase: erase, KeepData: keep},
+    otherwise={Erase.prefix: keep},
     commands={"ngung": opt_out, "batdau": opt_in, "xoadulieu": explain},
 )

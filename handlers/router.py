@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from handlers.context import Context
+from handlers.payload import Payload, prefix_of
 from handlers.types import Incoming, Kind, Step
 
 log = logging.getLogger(__name__)
@@ -15,11 +17,13 @@ Handler = Callable[[Incoming, Context], Awaitable[Step]]
 # A free-text handler answers only text it recognises; None passes the text on.
 TextHandler = Callable[[Incoming, Context], Awaitable[Step | None]]
 Visible = Callable[[Context], Awaitable[bool]]
+# A button's handler gets the payload read as its type (handlers/buttons.py).
+ButtonHandler = Callable[[Incoming, Context, Any], Awaitable[Step]]
 
 
 @dataclass(frozen=True)
 class MenuEntry:
-    payload: str
+    payload: Payload
     label: str  # content key
     order: int = 100
     visible: Visible | None = None
@@ -27,14 +31,17 @@ class MenuEntry:
 
 @dataclass
 class Flow:
-    """One conversation's table: what it answers, by button prefix, command, step and free text.
+    """One conversation's table: what it answers, by button payload type, command, step and free text.
 
-    Button payloads are "<prefix>:<args>"; deep links (/start <payload>) are "<prefix>-<args>";
-    steps are named "<flow>.<step>".
+    Buttons are payload types (handlers/buttons.py), one handler each; `otherwise` answers a
+    payload of one of the flow's prefixes that none of its types reads (an old or forged button;
+    by default the router's stale-button answer). Deep links (/start <payload>) are
+    "<prefix>-<args>"; steps are named "<flow>.<step>".
     """
 
     name: str
-    buttons: dict[str, Handler] = field(default_factory=dict)
+    buttons: dict[type[Payload], ButtonHandler] = field(default_factory=dict)
+    otherwise: dict[str, Handler] = field(default_factory=dict)
     commands: dict[str, Handler] = field(default_factory=dict)
     states: dict[str, Handler] = field(default_factory=dict)
     deep_links: dict[str, Handler] = field(default_factory=dict)
@@ -71,15 +78,17 @@ class Router:
     def __init__(self, flows: Iterable[Flow], fallbacks: Fallbacks) -> None:
         self.flows = list(flows)
         self.fallbacks = fallbacks
-        self.buttons: dict[str, Handler] = {}
+        # By prefix: the payload types read in turn, and what answers when none reads it.
+        self.buttons: dict[str, list[tuple[type[Payload], ButtonHandler]]] = {}
+        self.otherwise: dict[str, Handler] = {}
         self.commands: dict[str, Handler] = {}
         self.states: dict[str, Handler] = {}
         self.deep_links: dict[str, Handler] = {}
         self.text: list[TextHandler] = []
         self.menu: list[MenuEntry] = []
         for flow in self.flows:
+            self._add_buttons(flow)
             for table, mine in (
-                (self.buttons, flow.buttons),
                 (self.commands, flow.commands),
                 (self.states, flow.states),
                 (self.deep_links, flow.deep_links),
@@ -92,31 +101,26 @@ class Router:
             self.menu.extend(flow.menu)
         self.menu.sort(key=lambda e: e.order)
 
+    def _add_buttons(self, flow: Flow) -> None:
+        mine: dict[str, list[tuple[type[Payload], ButtonHandler]]] = {}
+        for kind, handler in flow.buttons.items():
+            mine.setdefault(kind.prefix, []).append((kind, handler))
+        clash = self.buttons.keys() & mine.keys()
+        if clash:
+            raise ValueError(f"flow {flow.name} redefines {sorted(clash)}")
+        if flow.otherwise.keys() - mine.keys():
+            raise ValueError(f"flow {flow.name} answers prefixes it has no buttons for")
+        self.buttons.update(mine)
+        self.otherwise.update(flow.otherwise)
+
     async def dispatch(self, msg: Incoming, ctx: Context) -> Step:
         if msg.kind is Kind.FOLLOW:
             return await self.fallbacks.home(msg, ctx)
         if msg.kind is Kind.BUTTON:
-            prefix = (msg.payload or "").split(":", 1)[0]
-            handler = self.buttons.get(prefix)
-            return await (handler or self.fallbacks.stale_button)(msg, ctx)
-
+            return await self.press(msg, ctx)
         command = msg.command
         if command is not None:
-            name, args = command
-            if name == "start":
-                if args:
-                    handler = self.deep_links.get(args.split("-", 1)[0])
-                    if handler is not None:
-                        return await handler(msg, ctx)
-                    log.info("unknown deep link prefix in /start")
-                return await self.fallbacks.home(msg, ctx)
-            if name in HOME_COMMANDS:
-                return await self.fallbacks.home(msg, ctx)
-            handler = self.commands.get(name)
-            if handler is not None:
-                return await handler(msg, ctx)
-            return await self.fallbacks.not_understood(msg, ctx)
-
+            return await self.run_command(msg, ctx, *command)
         state = ctx.convo.state
         if state:
             if msg.kind in _MEDIA:
@@ -134,13 +138,37 @@ class Router:
                     return step
         return await self.fallbacks.not_understood(msg, ctx)
 
+    async def press(self, msg: Incoming, ctx: Context) -> Step:
+        """A button: the handler of the first of its prefix's payload types that reads it."""
+        prefix = prefix_of(msg.payload)
+        for kind, handler in self.buttons.get(prefix, ()):
+            payload = kind.read(msg.payload)
+            if payload is not None:
+                return await handler(msg, ctx, payload)
+        return await self.otherwise.get(prefix, self.fallbacks.stale_button)(msg, ctx)
+
+    async def run_command(self, msg: Incoming, ctx: Context, name: str, args: str) -> Step:
+        if name == "start":
+            if args:
+                handler = self.deep_links.get(args.split("-", 1)[0])
+                if handler is not None:
+                    return await handler(msg, ctx)
+                log.info("unknown deep link prefix in /start")
+            return await self.fallbacks.home(msg, ctx)
+        if name in HOME_COMMANDS:
+            return await self.fallbacks.home(msg, ctx)
+        handler = self.commands.get(name)
+        if handler is not None:
+            return await handler(msg, ctx)
+        return await self.fallbacks.not_understood(msg, ctx)
+
     def entries(self) -> list[Entry]:
         """Everything a person can send that reaches a handler without an open step: for the
         permission walk (tests/handlers/test_role_walk.py), which must classify each of them."""
         found = [Entry("router", "command", name) for name in ("start", *sorted(HOME_COMMANDS))]
         for flow in self.flows:
             found += [Entry(flow.name, "command", name) for name in flow.commands]
-            found += [Entry(flow.name, "button", prefix) for prefix in flow.buttons]
+            found += [Entry(flow.name, "button", prefix) for prefix in dict.fromkeys(k.prefix for k in flow.buttons)]
             found += [Entry(flow.name, "deep_link", prefix) for prefix in flow.deep_links]
             found += [Entry(flow.name, "text", f"{h.__module__}.{h.__name__}") for h in flow.text]
         return found

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from storage.folding import fold
+from texts.content import Content
 from texts.user_input import number
 
 # Categories of phrase, in the order they win a tie between phrases of the same length.
@@ -165,32 +166,61 @@ def _count(typed: str) -> int | None:
 
 def parse(text: str, vocabulary: Vocabulary) -> Parsed:
     """Parse one line. Never raises: what it cannot place is reported in `unknown`."""
-    tokens = tokenize(text, vocabulary)
-    # 1. Phrases, longest first at each position, left to right.
-    tags: list[tuple[int, Phrase]] = []  # (index of the phrase's first token, phrase)
-    i = 0
-    while i < len(tokens):
-        phrase = _match_at(tokens, i, vocabulary)
-        if phrase is None:
-            i += 1
-            continue
-        for t in tokens[i : i + len(phrase.words)]:
-            t.role = phrase.category
-        tags.append((i, phrase))
-        i += len(phrase.words)
-    # An address part ("ngõ") is one only before its number; otherwise it is a plain word
-    # ("nhà đầu ngõ": the house at the end of the alley).
-    for start, phrase in list(tags):
-        end = start + len(phrase.words)
-        if phrase.category == "household_part" and not (
-            end < len(tokens) and tokens[end].kind == "number" and tokens[end].segment == tokens[start].segment
-        ):
-            tags.remove((start, phrase))
-            for t in tokens[start:end]:
-                t.role = None
+    line = _Line(tokenize(text, vocabulary))
+    line.tag_phrases(vocabulary)
+    line.untag_loose_address_parts()
+    line.read_places_and_outcome()
+    line.claim_counts()
+    line.read_leftovers()
+    return line.parsed()
 
-    def next_index(j: int, step: int, segment: int) -> int | None:
+
+class _Line:
+    """A line being parsed: its tokens, the phrases found in them, and what they said so far.
+    `parse` runs the steps in order; each claims tokens (sets their role) for the next to skip."""
+
+    def __init__(self, tokens: list[_Token]) -> None:
+        self.tokens = tokens
+        self.tags: list[tuple[int, Phrase]] = []  # (index of the phrase's first token, phrase)
+        self.pending_counts: list[tuple[int, int, str]] = []  # (start, end, category) of count words
+        self.hamlet: str | None = None
+        self.household: str | None = None
+        self.household_marked = False
+        self.outcome: str | None = None
+        self.parts: list[str] = []  # address parts ("ngõ 5"), added to the household
+        self.counts: dict[str, int] = {}
+        self.repeated: list[str] = []
+        self.unknown: list[str] = []
+
+    # 1. Phrases, longest first at each position, left to right.
+    def tag_phrases(self, vocabulary: Vocabulary) -> None:
+        tokens, i = self.tokens, 0
+        while i < len(tokens):
+            phrase = _match_at(tokens, i, vocabulary)
+            if phrase is None:
+                i += 1
+                continue
+            for t in tokens[i : i + len(phrase.words)]:
+                t.role = phrase.category
+            self.tags.append((i, phrase))
+            i += len(phrase.words)
+
+    def untag_loose_address_parts(self) -> None:
+        # An address part ("ngõ") is one only before its number; otherwise it is a plain word
+        # ("nhà đầu ngõ": the house at the end of the alley).
+        tokens = self.tokens
+        for start, phrase in list(self.tags):
+            end = start + len(phrase.words)
+            if phrase.category == "household_part" and not (
+                end < len(tokens) and tokens[end].kind == "number" and tokens[end].segment == tokens[start].segment
+            ):
+                self.tags.remove((start, phrase))
+                for t in tokens[start:end]:
+                    t.role = None
+
+    def next_index(self, j: int, step: int, segment: int) -> int | None:
         """The next token from j in direction step, skipping fillers, within the segment."""
+        tokens = self.tokens
         j += step
         while 0 <= j < len(tokens) and tokens[j].segment == segment:
             if tokens[j].role != "filler":
@@ -198,26 +228,26 @@ def parse(text: str, vocabulary: Vocabulary) -> Parsed:
             j += step
         return None
 
-    def take_value(start: int, end: int, title: bool) -> str | None:
+    def _free(self, k: int, segment: int) -> bool:
+        tokens = self.tokens
+        return k < len(tokens) and tokens[k].segment == segment and tokens[k].role in (None, "filler")
+
+    def take_value(self, start: int, end: int, title: bool) -> str | None:
         """A hamlet's or household's name after its word: one number, or the words up to the next
         tag, number or separator (fillers included, but not one that comes before a number)."""
-        segment = tokens[start].segment
-
-        def free(k: int) -> bool:
-            return k < len(tokens) and tokens[k].segment == segment and tokens[k].role in (None, "filler")
-
-        if free(end) and tokens[end].kind == "number":
+        tokens, segment = self.tokens, self.tokens[start].segment
+        if self._free(end, segment) and tokens[end].kind == "number":
             tokens[end].role = "value"
             return tokens[end].text
         taken = []
         k = end
-        while free(k) and tokens[k].kind == "word":
+        while self._free(k, segment) and tokens[k].kind == "word":
             taken.append(k)
             k += 1
-        while taken and tokens[taken[-1]].role == "filler" and free(k) and tokens[k].kind == "number":
+        while taken and tokens[taken[-1]].role == "filler" and self._free(k, segment) and tokens[k].kind == "number":
             k = taken.pop()
         if not taken:
-            j = next_index(end - 1, 1, segment)
+            j = self.next_index(end - 1, 1, segment)
             if j is not None and tokens[j].kind == "number" and tokens[j].role is None:
                 tokens[j].role = "value"
                 return tokens[j].text
@@ -227,103 +257,110 @@ def parse(text: str, vocabulary: Vocabulary) -> Parsed:
         words = [tokens[k].text for k in taken]
         return _title(words) if title else " ".join(words)
 
-    hamlet = household = outcome = None
-    household_marked = False
-    parts: list[str] = []
-    counts: dict[str, int] = {}
-    repeated: list[str] = []
-    unknown: list[str] = []
-    pending_counts: list[tuple[int, int, str]] = []
-    for start, phrase in tags:
-        end = start + len(phrase.words)
-        typed = " ".join(t.text for t in tokens[start:end])
-        if phrase.category == "hamlet":
-            name = take_value(start, end, title=True)
-            if name is None:
-                unknown.append(typed)
-            elif hamlet is None:
-                hamlet = f"{phrase.label} {name}"
-            else:
-                repeated.append("hamlet")
-        elif phrase.category in ("household", "household_part"):
-            value = take_value(start, end, title=False)
-            if value is None:
-                unknown.append(typed)
-            elif phrase.category == "household_part":
-                parts.append(f"{' '.join(phrase.words)} {value}")
-            elif household is None:
-                household, household_marked = value, True
-            else:
-                repeated.append("household")
-        elif phrase.category in OUTCOME_CATEGORIES:
-            if outcome is not None and outcome != phrase.category:
-                repeated.append("outcome")
-            outcome = phrase.category
-        elif phrase.category in COUNT_CATEGORIES:
-            pending_counts.append((start, end, phrase.category))
+    def read_places_and_outcome(self) -> None:
+        """The hamlet, the household (and its address parts) and the outcome; count words wait
+        for the next step."""
+        for start, phrase in self.tags:
+            end = start + len(phrase.words)
+            if phrase.category == "hamlet":
+                self._hamlet(start, end, phrase)
+            elif phrase.category in ("household", "household_part"):
+                self._household(start, end, phrase)
+            elif phrase.category in OUTCOME_CATEGORIES:
+                if self.outcome is not None and self.outcome != phrase.category:
+                    self.repeated.append("outcome")
+                self.outcome = phrase.category
+            elif phrase.category in COUNT_CATEGORIES:
+                self.pending_counts.append((start, end, phrase.category))
+
+    def _typed(self, start: int, end: int) -> str:
+        return " ".join(t.text for t in self.tokens[start:end])
+
+    def _hamlet(self, start: int, end: int, phrase: Phrase) -> None:
+        name = self.take_value(start, end, title=True)
+        if name is None:
+            self.unknown.append(self._typed(start, end))
+        elif self.hamlet is None:
+            self.hamlet = f"{phrase.label} {name}"
+        else:
+            self.repeated.append("hamlet")
+
+    def _household(self, start: int, end: int, phrase: Phrase) -> None:
+        value = self.take_value(start, end, title=False)
+        if value is None:
+            self.unknown.append(self._typed(start, end))
+        elif phrase.category == "household_part":
+            self.parts.append(f"{' '.join(phrase.words)} {value}")
+        elif self.household is None:
+            self.household, self.household_marked = value, True
+        else:
+            self.repeated.append("household")
 
     # 2. Counts claim a number next to their word: the preferred side first, for all of them,
     # then the other side for those still without one.
-    claimed: dict[int, int] = {}  # index in pending_counts → token index
-
-    def try_claim(n: int, after: bool) -> None:
-        start, end, _category = pending_counts[n]
-        j = next_index(end - 1, 1, tokens[start].segment) if after else next_index(start, -1, tokens[start].segment)
-        if (
-            j is not None
-            and tokens[j].kind == "number"
-            and tokens[j].role is None
-            and _count(tokens[j].text) is not None
-        ):
-            tokens[j].role = "value"
-            claimed[n] = j
-
-    for after_first in (True, False):
-        for n, (_, _, category) in enumerate(pending_counts):
+    def claim_counts(self) -> None:
+        claimed: dict[int, int] = {}  # index in pending_counts → token index
+        for after_first in (True, False):
+            for n, (_, _, category) in enumerate(self.pending_counts):
+                if n in claimed:
+                    continue
+                j = self._claim(n, after=(category in NUMBER_AFTER) == after_first)
+                if j is not None:
+                    claimed[n] = j
+        for n, (start, end, category) in enumerate(self.pending_counts):
             if n not in claimed:
-                try_claim(n, after=(category in NUMBER_AFTER) == after_first)
-    for n, (start, end, category) in enumerate(pending_counts):
-        if n not in claimed:
-            unknown.append(" ".join(t.text for t in tokens[start:end]))
-            continue
-        count = _count(tokens[claimed[n]].text)
-        assert count is not None  # try_claim claims only a token that reads as a count
-        if category in counts:
-            repeated.append(category)
-        counts[category] = count
+                self.unknown.append(self._typed(start, end))
+                continue
+            count = _count(self.tokens[claimed[n]].text)
+            assert count is not None  # _claim claims only a token that reads as a count
+            if category in self.counts:
+                self.repeated.append(category)
+            self.counts[category] = count
+
+    def _claim(self, n: int, after: bool) -> int | None:
+        """The number the n-th count word takes on that side (claimed now), if there is one."""
+        tokens = self.tokens
+        start, end, _category = self.pending_counts[n]
+        segment = tokens[start].segment
+        j = self.next_index(end - 1, 1, segment) if after else self.next_index(start, -1, segment)
+        if j is None or tokens[j].kind != "number" or tokens[j].role is not None or _count(tokens[j].text) is None:
+            return None
+        tokens[j].role = "value"
+        return j
 
     # 3. What is left: words with no place become the household's description when there is
     # none and they stand together; anything else is not understood.
-    runs: list[list[_Token]] = []
-    for k, t in enumerate(tokens):
-        if t.role is None:
-            if (
-                runs
-                and t.kind == "word"
-                and runs[-1][-1].kind == "word"
-                and tokens[k - 1] is runs[-1][-1]
-                and runs[-1][-1].segment == t.segment
-            ):
-                runs[-1].append(t)
-            else:
-                runs.append([t])
-    if household is None and len(runs) == 1:
-        household = " ".join(t.text for t in runs[0])
-    else:
-        unknown.extend(" ".join(t.text for t in r) for r in runs)
-    if parts:
-        household = ", ".join([household, *parts] if household else parts)
-    return Parsed(
-        hamlet=hamlet,
-        household=household,
-        outcome=outcome,
-        smartphones=counts.get("smartphones"),
-        installed_now=counts.get("installed_now"),
-        already_installed=counts.get("already_installed"),
-        unknown=tuple(unknown),
-        repeated=tuple(repeated),
-        household_marked=household_marked,
-    )
+    def read_leftovers(self) -> None:
+        runs: list[list[_Token]] = []
+        tokens = self.tokens
+        for k, t in enumerate(tokens):
+            if t.role is not None:
+                continue
+            last = runs[-1][-1] if runs else None
+            if last is not None and t.kind == "word" and last.kind == "word" and tokens[k - 1] is last:
+                if last.segment == t.segment:
+                    runs[-1].append(t)
+                    continue
+            runs.append([t])
+        if self.household is None and len(runs) == 1:
+            self.household = " ".join(t.text for t in runs[0])
+        else:
+            self.unknown.extend(" ".join(t.text for t in r) for r in runs)
+        if self.parts:
+            self.household = ", ".join([self.household, *self.parts] if self.household else self.parts)
+
+    def parsed(self) -> Parsed:
+        return Parsed(
+            hamlet=self.hamlet,
+            household=self.household,
+            outcome=self.outcome,
+            smartphones=self.counts.get("smartphones"),
+            installed_now=self.counts.get("installed_now"),
+            already_installed=self.counts.get("already_installed"),
+            unknown=tuple(self.unknown),
+            repeated=tuple(self.repeated),
+            household_marked=self.household_marked,
+        )
 
 
 def parse_hamlet(text: str, vocabulary: Vocabulary) -> str | None:
@@ -345,12 +382,6 @@ def parse_household(text: str, vocabulary: Vocabulary) -> str | None:
     return " ".join(words) if words else None
 
 
-_vocabularies: dict[int, Vocabulary] = {}
-
-
-def vocabulary_of(content: Any) -> Vocabulary:
-    """The vocabulary of a loaded Content (built once per Content)."""
-    key = id(content)
-    if key not in _vocabularies:
-        _vocabularies[key] = Vocabulary.from_section(content.section("shorthand"))
-    return _vocabularies[key]
+def vocabulary_of(content: Content) -> Vocabulary:
+    """The vocabulary of a loaded Content, built once and kept with it."""
+    return content.derived("shorthand.vocabulary", lambda c: Vocabulary.from_section(c.section("shorthand")))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from handlers import communes
+from handlers.buttons import Guide, Support, SupportElsewhere
 from handlers.communes import MAX_QUERY, SEARCH, ask_commune, commune_label
 from handlers.context import Context
 from handlers.menu import home_button
@@ -12,17 +13,21 @@ from storage import support_points
 from storage.units import EXACT, FORMER
 from texts import Join, Phone, t
 
-SUPPORT = "support"
 PICKED = "support.commune_picked"
 # The list of points is on screen: a commune typed now is a new search, not an unknown message.
 SHOWN = "support.shown"
 
 
-async def show(msg: Incoming, ctx: Context) -> Step:
-    """support → the points of the remembered commune; support:change → pick another commune."""
-    if msg.payload == f"{SUPPORT}:change" or not ctx.user.commune_code:
-        return ask_commune(ctx, then=PICKED, prompt="support.ask_commune")
+async def show(msg: Incoming, ctx: Context, _: Support | None = None) -> Step:
+    """support, /hotro → the points of the remembered commune (asked for when not known yet)."""
+    if not ctx.user.commune_code:
+        return await elsewhere(msg, ctx)
     return await points_of(ctx, ctx.user.commune_code)
+
+
+async def elsewhere(msg: Incoming, ctx: Context, _: SupportElsewhere | None = None) -> Step:
+    """support:change → pick another commune."""
+    return ask_commune(ctx, then=PICKED, prompt="support.ask_commune")
 
 
 async def commune_picked(msg: Incoming, ctx: Context) -> Step:
@@ -35,9 +40,9 @@ async def points_of(ctx: Context, code: str) -> Step:
     entry = ctx.communes.get(code)
     name = commune_label(entry) if entry else code
     points = await support_points.in_commune(ctx.db, code)
-    change = Button(t("support.change_commune"), payload=f"{SUPPORT}:change")
+    change = Button(t("support.change_commune"), payload=SupportElsewhere().pack())
     if not points:
-        rows = [[Button(t("menu.guide"), payload="guide")], [change], [home_button()]]
+        rows = [[Button(t("menu.guide"), payload=Guide().pack())], [change], [home_button()]]
         return Step.to(SHOWN, Reply(t("support.none", commune=name), rows))
     lines = [
         t(
@@ -68,8 +73,9 @@ async def typed_after_points(msg: Incoming, ctx: Context) -> Step:
 
 FLOW = Flow(
     name="support",
-    buttons={SUPPORT: show},
+    buttons={Support: show, SupportElsewhere: elsewhere},
+    otherwise={Support.prefix: show},
     commands={"hotro": show},
     states={PICKED: commune_picked, SHOWN: typed_after_points},
-    menu=[MenuEntry(SUPPORT, "menu.support", order=30)],
+    menu=[MenuEntry(Support(), "menu.support", order=30)],
 )

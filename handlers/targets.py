@@ -10,13 +10,25 @@ from fractions import Fraction
 from typing import Any
 
 from handlers.access import check, holds_any, home_unit, refusal, refuse_unless, unit_name
+from handlers.buttons import (
+    CancelTarget,
+    KeepDeadline,
+    SaveTarget,
+    TargetCommune,
+    TargetDenominator,
+    TargetFor,
+    TargetProvinces,
+    TargetRate,
+    Targets,
+)
 from handlers.communes import ask_commune
 from handlers.context import Context
 from handlers.figures_entry import read_day, typed_words
+from handlers.forms import Field, Form, Kept, Question, Values
 from handlers.menu import home_button
-from handlers.officials import TARGETS, provinces, show, target_role, unit_title
+from handlers.officials import provinces, show, target_role, unit_title
 from handlers.router import Flow
-from handlers.types import Button, Incoming, Kind, Reply, Step
+from handlers.types import Button, Incoming, Reply, Step
 from storage import roles
 from storage.figures import DENOMINATORS, TargetSpec, parse_rate, set_target, target_for, targets_in_force
 from storage.folding import fold
@@ -24,7 +36,6 @@ from storage.roles import Role
 from storage.units import COUNTRY_CODE, unit_level
 from texts import Percent, Text, t
 from texts.formats import local_date
-from texts.user_input import number
 
 ANSWER, CONFIRM, PICKED = "target.answer", "target.confirm", "target.commune_picked"
 RATE_BUTTONS = (50, 60, 70, 80, 100)
@@ -34,7 +45,7 @@ def next_target_field(tg: dict[str, Any]) -> str | None:
     return next((f for f in ("rate", "deadline", "denominator") if f not in tg), None)
 
 
-async def targets_start(msg: Incoming, ctx: Context) -> Step:
+async def targets_start(msg: Incoming, ctx: Context, _: Targets | None = None) -> Step:
     """/chitieu and ct: the units the person sets targets for (an officer's province or one of its
     communes; for an admin also the country and any province)."""
     grants = [g for g in await roles.grants_of(ctx.db, ctx.user.id) if g.role in (Role.ADMIN, Role.PROVINCE_OFFICER)]
@@ -45,16 +56,16 @@ async def targets_start(msg: Incoming, ctx: Context) -> Step:
     if any(g.role is Role.ADMIN for g in grants):
         rows.append(
             [
-                Button(t("tally.country"), payload=f"{TARGETS}:u:{COUNTRY_CODE}"),
-                Button(t("official.targets.a_province"), payload=f"{TARGETS}:p"),
+                Button(t("tally.country"), payload=TargetFor(COUNTRY_CODE).pack()),
+                Button(t("official.targets.a_province"), payload=TargetProvinces().pack()),
             ]
         )
     rows += [
-        [Button(unit_title(ctx, g.unit_code), payload=f"{TARGETS}:u:{g.unit_code}")]
+        [Button(unit_title(ctx, g.unit_code), payload=TargetFor(g.unit_code).pack())]
         for g in grants
         if g.role is Role.PROVINCE_OFFICER
     ]
-    rows.append([Button(t("official.targets.a_commune"), payload=f"{TARGETS}:c")])
+    rows.append([Button(t("official.targets.a_commune"), payload=TargetCommune().pack())])
     rows.append([home_button()])
     return Step.end(Reply("official.targets.choose_unit", rows))
 
@@ -73,7 +84,7 @@ async def begin_target(ctx: Context, code: str) -> Step:
     if spec is not None and spec.deadline >= local_date(ctx.now):
         tg["current_deadline"] = spec.deadline.isoformat()
     ctx.remember(tg=tg)
-    return await ask_target(ctx, "rate")
+    return await FORM.advance(ctx)
 
 
 async def _target_in_force(ctx: Context, code: str) -> TargetSpec | None:
@@ -81,103 +92,96 @@ async def _target_in_force(ctx: Context, code: str) -> TargetSpec | None:
     return target_for(code, entry.province_code if entry else None, await targets_in_force(ctx.db))
 
 
-async def ask_target(ctx: Context, field: str, reason: Text | None = None) -> Step:
-    tg = ctx.draft["tg"]
-    if field == "rate":
-        code = tg["unit"]
-        spec = await _target_in_force(ctx, code)
-        if spec is None:
-            current: Text = t("official.targets.current_none")
-        else:
-            source = (
-                t("official.targets.current_own")
-                if spec.unit_code == code
-                else t("official.targets.current_inherited", unit=unit_name(ctx, spec.unit_code))
-            )
-            current = t(
-                "official.targets.current",
-                rate=Percent.target(spec.rate),
-                deadline=spec.deadline,
-                source=source,
-                kind=t(f"tally.denominators.{spec.denominator}"),
-            )
-        question = t("official.targets.ask_rate", unit=unit_name(ctx, code), current=current)
-        rows = [
-            [
-                Button(
-                    t("official.targets.rate_button", rate=Percent.target(Fraction(p, 100))), payload=f"{TARGETS}:r:{p}"
-                )
-                for p in RATE_BUTTONS
-            ],
-            [home_button()],
-        ]
-    elif field == "deadline":
-        kept = tg.get("current_deadline")
-        question = t(
-            "official.targets.ask_deadline",
-            rate=Percent.target(Fraction(tg["rate"])),
-            current=t("official.targets.current_deadline", deadline=dt.date.fromisoformat(kept)) if kept else "",
-        )
-        rows = [[Button(t("official.targets.keep_deadline"), payload=f"{TARGETS}:dk")]] if kept else []
-        rows.append([home_button()])
-    else:
-        question = t("official.targets.ask_denominator", rate=Percent.target(Fraction(tg["rate"])))
-        rows = [
-            [Button(t(f"official.targets.denominators.{d}"), payload=f"{TARGETS}:n:{d}") for d in DENOMINATORS],
-            [home_button()],
-        ]
-    text = t("official.targets.retry", reason=reason, question=question) if reason is not None else question
-    return Step.to(ANSWER, Reply(text, rows))
+def deadline_problem(day: dt.date, today: dt.date) -> Text | None:
+    """Why `day` cannot be a target's deadline set `today`; None when it can."""
+    return t("official.targets.reason.past", date=day) if day < today else None
 
 
-async def target_answered(ctx: Context, **values: Any) -> Step:
-    tg = {**ctx.draft["tg"], **values}
-    ctx.remember(tg=tg)
-    field = next_target_field(tg)
-    if field is not None:
-        return await ask_target(ctx, field)
-    return Step.to(CONFIRM, target_confirmation(ctx))
-
-
-async def on_target_answer(msg: Incoming, ctx: Context) -> Step:
-    tg = ctx.draft.get("tg")
-    field = next_target_field(tg) if tg else None
-    if tg is None or field is None:
-        return target_stale()
-    text = (msg.text or "").strip()
-    if msg.kind is not Kind.TEXT or not text:
-        return await ask_target(ctx, field, t("official.targets.reason.answer_expected"))
-    if field == "rate":
-        try:
-            rate = parse_rate(text)
-        except ValueError:
-            return await ask_target(ctx, "rate", t("official.targets.reason.not_a_rate"))
-        return await target_answered(ctx, rate=str(rate))
-    if field == "deadline":
-        if tg.get("current_deadline") and fold(text) in typed_words(ctx, "keep"):
-            return await target_answered(ctx, deadline=tg["current_deadline"])
-        return await set_deadline(ctx, read_day(text, local_date(ctx.now)))
-    typed = fold(text)
+def denominator_named(typed: str, ctx: Context) -> str | None:
+    """The denominator a typed name means, by either of the names content gives it."""
+    folded = fold(typed)
     for d in DENOMINATORS:
         names = {
             fold(ctx.content.render(t(f"official.targets.denominators.{d}"))),
             fold(ctx.content.render(t(f"tally.denominators.{d}"))),
         }
-        if typed in names:
-            return await target_answered(ctx, denominator=d)
-    return await ask_target(ctx, field, t("official.targets.reason.choose_denominator"))
+        if folded in names:
+            return d
+    return None
 
 
-async def set_deadline(ctx: Context, day: dt.date | None) -> Step:
+async def ask_rate(ctx: Context, tg: Values) -> Question:
+    code = tg["unit"]
+    spec = await _target_in_force(ctx, code)
+    if spec is None:
+        current: Text = t("official.targets.current_none")
+    else:
+        source = (
+            t("official.targets.current_own")
+            if spec.unit_code == code
+            else t("official.targets.current_inherited", unit=unit_name(ctx, spec.unit_code))
+        )
+        current = t(
+            "official.targets.current",
+            rate=Percent.target(spec.rate),
+            deadline=spec.deadline,
+            source=source,
+            kind=t(f"tally.denominators.{spec.denominator}"),
+        )
+    question = t("official.targets.ask_rate", unit=unit_name(ctx, code), current=current)
+    label = "official.targets.rate_button"
+    rows = [
+        [Button(t(label, rate=Percent.target(Fraction(p, 100))), payload=TargetRate(p).pack()) for p in RATE_BUTTONS],
+        [home_button()],
+    ]
+    return Question(question, rows)
+
+
+def read_rate(text: str, ctx: Context, tg: Values) -> str | Text:
+    try:
+        return str(parse_rate(text))
+    except ValueError:
+        return t("official.targets.reason.not_a_rate")
+
+
+async def ask_deadline(ctx: Context, tg: Values) -> Question:
+    kept = tg.get("current_deadline")
+    question = t(
+        "official.targets.ask_deadline",
+        rate=Percent.target(Fraction(tg["rate"])),
+        current=t("official.targets.current_deadline", deadline=dt.date.fromisoformat(kept)) if kept else "",
+    )
+    rows = [[Button(t("official.targets.keep_deadline"), payload=KeepDeadline().pack())]] if kept else []
+    return Question(question, [*rows, [home_button()]])
+
+
+def read_deadline(text: str, ctx: Context, tg: Values) -> str | Text:
+    today = local_date(ctx.now)
+    day = read_day(text, today)
     if day is None:
-        return await ask_target(ctx, "deadline", t("official.targets.reason.not_a_date"))
-    if day < local_date(ctx.now):
-        return await ask_target(ctx, "deadline", t("official.targets.reason.past", date=day))
-    return await target_answered(ctx, deadline=day.isoformat())
+        return t("official.targets.reason.not_a_date")
+    return deadline_problem(day, today) or day.isoformat()
 
 
-def target_confirmation(ctx: Context) -> Reply:
-    tg = ctx.draft["tg"]
+def keep_deadline(ctx: Context, tg: Values) -> Kept | Text:
+    kept = tg.get("current_deadline")
+    return Kept(kept) if kept else t("official.targets.reason.not_a_date")
+
+
+async def ask_denominator(ctx: Context, tg: Values) -> Question:
+    question = t("official.targets.ask_denominator", rate=Percent.target(Fraction(tg["rate"])))
+    rows = [
+        [Button(t(f"official.targets.denominators.{d}"), payload=TargetDenominator(d).pack()) for d in DENOMINATORS],
+        [home_button()],
+    ]
+    return Question(question, rows)
+
+
+def read_denominator(text: str, ctx: Context, tg: Values) -> str | Text:
+    return denominator_named(text, ctx) or t("official.targets.reason.choose_denominator")
+
+
+async def confirmation(ctx: Context, tg: Values) -> Reply:
     scope = {
         "country": t("official.targets.scope_country"),
         "province": t("official.targets.scope_province"),
@@ -193,58 +197,64 @@ def target_confirmation(ctx: Context) -> Reply:
     )
     rows = [
         [
-            Button(t("official.figures.save"), payload=f"{TARGETS}:save:{tg['token']}"),
-            Button(t("common.cancel"), payload=f"{TARGETS}:no:{tg['token']}"),
+            Button(t("official.figures.save"), payload=SaveTarget(tg["token"]).pack()),
+            Button(t("common.cancel"), payload=CancelTarget(tg["token"]).pack()),
         ]
     ]
     return Reply(text, rows)
 
 
-async def on_target_confirm_text(msg: Incoming, ctx: Context) -> Step:
-    if not ctx.draft.get("tg"):
-        return target_stale()
-    return Step.stay(Reply("official.targets.press_save"), target_confirmation(ctx))
-
-
-async def on_target_button(msg: Incoming, ctx: Context) -> Step:
-    """ct · ct:u:<unit> · ct:p provinces · ct:c a commune · ct:r:<percent> · ct:dk keep the deadline
-    · ct:n:<denominator> · ct:save:<token> · ct:no:<token>."""
-    parts = (msg.payload or "").split(":")
-    action = parts[1] if len(parts) > 1 else ""
-    arg = parts[2] if len(parts) > 2 else ""
-    if action == "u" and (arg == COUNTRY_CODE or arg in ctx.communes.provinces or ctx.communes.get(arg)):
-        return await begin_target(ctx, arg)
-    if action in ("", "u"):
+async def unit_chosen(msg: Incoming, ctx: Context, button: TargetFor) -> Step:
+    """ct:u:<unit>: that unit's target (the country, a province or a commune)."""
+    code = button.unit
+    if not (code == COUNTRY_CODE or code in ctx.communes.provinces or ctx.communes.get(code)):
         return await targets_start(msg, ctx)
-    if action == "p":
-        return await provinces(ctx, TARGETS, "official.targets.choose_province", Role.ADMIN)
-    if action == "c":
-        if not await holds_any(ctx, Role.PROVINCE_OFFICER, Role.ADMIN):
-            return await targets_start(msg, ctx)
-        return ask_commune(ctx, then=PICKED, prompt="official.targets.ask_commune")
+    return await begin_target(ctx, code)
+
+
+async def target_provinces(msg: Incoming, ctx: Context, _: TargetProvinces) -> Step:
+    return await provinces(ctx, TargetFor, "official.targets.choose_province", Role.ADMIN)
+
+
+async def target_commune(msg: Incoming, ctx: Context, _: TargetCommune) -> Step:
+    if not await holds_any(ctx, Role.PROVINCE_OFFICER, Role.ADMIN):
+        return await targets_start(msg, ctx)
+    return ask_commune(ctx, then=PICKED, prompt="official.targets.ask_commune")
+
+
+async def on_target_end(msg: Incoming, ctx: Context, button: SaveTarget | CancelTarget) -> Step:
+    """ct:save:<token> · ct:no:<token>: of the target open (an older one's button leaves it open)."""
+    tg = ctx.draft.get("tg")
+    if not tg:
+        return target_stale()
+    if button.token != tg.get("token"):
+        step = await FORM.advance(ctx)
+        return Step((Reply("official.targets.stale_open"), *step.replies), step.state)
+    if isinstance(button, CancelTarget):
+        return Step.end(Reply("official.targets.cancelled", [[home_button()]]))
+    return await FORM.advance(ctx) if next_target_field(tg) else await save_target(ctx, tg)
+
+
+async def on_target_field(msg: Incoming, ctx: Context, button: TargetRate | KeepDeadline | TargetDenominator) -> Step:
+    """ct:r:<percent> · ct:dk keep the deadline · ct:n:<denominator>. A button of an earlier
+    question asks the open one again."""
     tg = ctx.draft.get("tg")
     if not tg:
         return target_stale()
     field = next_target_field(tg)
-    if action in ("save", "no") and arg != tg.get("token"):
-        # A button of a target saved or cancelled before: the one being set stays open.
-        step = await ask_target(ctx, field) if field else Step.to(CONFIRM, target_confirmation(ctx))
-        return Step((Reply("official.targets.stale_open"), *step.replies), step.state)
-    if action == "no":
-        return Step.end(Reply("official.targets.cancelled", [[home_button()]]))
     if field is None:
-        return await save_target(ctx) if action == "save" else Step.to(CONFIRM, target_confirmation(ctx))
-    if action == "r" and field == "rate" and (percent := number(arg, 100)) in RATE_BUTTONS:
-        return await target_answered(ctx, rate=str(Fraction(percent, 100)))
-    if action == "dk" and field == "deadline" and tg.get("current_deadline"):
-        return await set_deadline(ctx, dt.date.fromisoformat(tg["current_deadline"]))
-    if action == "n" and field == "denominator" and arg in DENOMINATORS:
-        return await target_answered(ctx, denominator=arg)
-    return await ask_target(ctx, field)  # a button of an earlier question: ask the open one again
+        return await FORM.finish(ctx)
+    match button:
+        case TargetRate() if field == "rate" and button.percent in RATE_BUTTONS:
+            return await FORM.answer(ctx, field, str(Fraction(button.percent, 100)))
+        case KeepDeadline() if field == "deadline" and tg.get("current_deadline"):
+            return await FORM.keep(ctx, field)
+        case TargetDenominator() if field == "denominator" and button.denominator in DENOMINATORS:
+            return await FORM.answer(ctx, field, button.denominator)
+    return await FORM.ask(ctx, field)
 
 
-async def save_target(ctx: Context) -> Step:
-    tg = ctx.draft["tg"]
+async def save_target(ctx: Context, tg: Values) -> Step:
     code = tg["unit"]
     refused = await refuse_unless(ctx, target_role(code), code)
     if refused:
@@ -265,9 +275,43 @@ def target_stale() -> Step:
     return Step.end(Reply("official.targets.stale", [[home_button()]]))
 
 
+async def stale_form(ctx: Context) -> Step:
+    return target_stale()
+
+
+FORM = Form(
+    key="tg",
+    fields=(
+        Field("rate", ask_rate, read_rate),
+        Field("deadline", ask_deadline, read_deadline, keep=keep_deadline),
+        Field("denominator", ask_denominator, read_denominator),
+    ),
+    step=ANSWER,
+    confirm=CONFIRM,
+    summary=confirmation,
+    save=save_target,
+    stale=stale_form,
+    retry="official.targets.retry",
+    answer_expected=t("official.targets.reason.answer_expected"),
+    press_save="official.targets.press_save",
+    keep_words=lambda ctx: typed_words(ctx, "keep"),
+)
+
+
 FLOW = Flow(
     name="target",
-    buttons={TARGETS: on_target_button},
+    buttons={
+        Targets: targets_start,
+        TargetFor: unit_chosen,
+        TargetProvinces: target_provinces,
+        TargetCommune: target_commune,
+        TargetRate: on_target_field,
+        KeepDeadline: on_target_field,
+        TargetDenominator: on_target_field,
+        SaveTarget: on_target_end,
+        CancelTarget: on_target_end,
+    },
+    otherwise={Targets.prefix: targets_start},
     commands={"chitieu": targets_start},
-    states={ANSWER: on_target_answer, CONFIRM: on_target_confirm_text, PICKED: target_commune_picked},
+    states={**FORM.steps(), PICKED: target_commune_picked},
 )

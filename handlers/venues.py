@@ -8,6 +8,19 @@ import io
 import re
 
 from documents.posters.venue import PosterUnavailable, draw_async, poster_request, public_handles
+from handlers.buttons import (
+    ConfirmVenue,
+    MyVenues,
+    RedoVenue,
+    RegisterVenue,
+    SkipVenueLocation,
+    VenueDetails,
+    VenueExport,
+    VenueKind,
+    VenuePoster,
+    VenueRevoke,
+    VenueRevokeAsk,
+)
 from handlers.communes import ask_commune, commune_label
 from handlers.context import Context
 from handlers.menu import home_button
@@ -17,10 +30,8 @@ from storage import venues
 from storage.models import Venue
 from texts import Percent, Text, t
 from texts.formats import LOCAL_TIMEZONE, local_date
-from texts.user_input import is_name, record_id
+from texts.user_input import is_name
 
-REGISTER = "venue"  # venue → start; venue:kind:<kind>, venue:skip, venue:ok, venue:redo
-MINE = "venues"  # venues → list; venues:<action>:<venue id>
 NAME, KIND, COMMUNE, ADDRESS, LOCATION, CONFIRM = (
     "venue.name",
     "venue.kind",
@@ -50,8 +61,8 @@ def cancel_row() -> list[Button]:
 # --- registration --------------------------------------------------------------------------------
 
 
-async def start(msg: Incoming, ctx: Context) -> Step:
-    """The register button or /dangkydiem: asks for the name first."""
+async def start(msg: Incoming, ctx: Context, _: RegisterVenue | RedoVenue | None = None) -> Step:
+    """The register (or start again) button or /dangkydiem: asks for the name first."""
     if not await configured(ctx):
         return Step.end(Reply("venue.not_configured", [[home_button()]]))
     ctx.forget(*DRAFT)
@@ -82,7 +93,7 @@ async def name_typed(msg: Incoming, ctx: Context) -> Step:
 
 
 def ask_kind() -> Reply:
-    buttons = [Button(t(f"venue.kinds.{k}"), payload=f"{REGISTER}:kind:{k}") for k in venues.VENUE_KINDS]
+    buttons = [Button(t(f"venue.kinds.{k}"), payload=VenueKind(k).pack()) for k in venues.VENUE_KINDS]
     rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
     return Reply("venue.ask_kind", [*rows, cancel_row()])
 
@@ -91,7 +102,8 @@ async def kind_typed(msg: Incoming, ctx: Context) -> Step:
     return Step.stay(ask_kind())
 
 
-async def kind_chosen(ctx: Context, kind: str) -> Step:
+async def kind_chosen(msg: Incoming, ctx: Context, button: VenueKind) -> Step:
+    kind = button.kind
     if kind not in venues.VENUE_KINDS or "venue_name" not in ctx.draft:
         return await stale(ctx)
     ctx.remember(venue_kind=kind)
@@ -115,7 +127,7 @@ async def address_typed(msg: Incoming, ctx: Context) -> Step:
 def ask_location() -> Reply:
     return Reply(
         "venue.ask_location",
-        [[Button(t("venue.skip_location"), payload=f"{REGISTER}:skip")], cancel_row()],
+        [[Button(t("venue.skip_location"), payload=SkipVenueLocation().pack())], cancel_row()],
         ask=Ask.LOCATION,
     )
 
@@ -132,7 +144,7 @@ async def location_given(msg: Incoming, ctx: Context) -> Step:
             return Step.stay(
                 Reply(
                     "venue.location_invalid",
-                    [[Button(t("venue.skip_location"), payload=f"{REGISTER}:skip")], cancel_row()],
+                    [[Button(t("venue.skip_location"), payload=SkipVenueLocation().pack())], cancel_row()],
                 )
             )
     ctx.remember(venue_latitude=lat, venue_longitude=lon)
@@ -166,8 +178,8 @@ def confirmation(ctx: Context) -> Reply:
         location=where,
     )
     rows = [
-        [Button(t("venue.confirm_yes"), payload=f"{REGISTER}:ok")],
-        [Button(t("venue.confirm_redo"), payload=f"{REGISTER}:redo")],
+        [Button(t("venue.confirm_yes"), payload=ConfirmVenue().pack())],
+        [Button(t("venue.confirm_redo"), payload=RedoVenue().pack())],
         cancel_row(),
     ]
     return Reply(text, rows)
@@ -177,7 +189,7 @@ async def confirm_typed(msg: Incoming, ctx: Context) -> Step:
     return Step.stay(confirmation(ctx))
 
 
-async def create(msg: Incoming, ctx: Context) -> Step:
+async def create(msg: Incoming, ctx: Context, _: ConfirmVenue) -> Step:
     d = ctx.draft
     if ctx.convo.state != CONFIRM or not all(k in d for k in DRAFT[:4]):
         return await stale(ctx)  # a second tap on "confirm": the venue exists already
@@ -195,20 +207,14 @@ async def create(msg: Incoming, ctx: Context) -> Step:
     return Step.end(created, *await poster_replies(ctx, venue))
 
 
-async def on_register_button(msg: Incoming, ctx: Context) -> Step:
-    parts = (msg.payload or "").split(":")
-    if len(parts) == 1:
-        return await start(msg, ctx)
-    action = parts[1]
-    if action == "kind" and len(parts) == 3:
-        return await kind_chosen(ctx, parts[2])
-    if action == "skip" and ctx.convo.state == LOCATION:
-        ctx.remember(venue_latitude=None, venue_longitude=None)
-        return Step.to(CONFIRM, confirmation(ctx))
-    if action == "ok":
-        return await create(msg, ctx)
-    if action == "redo":
-        return await start(msg, ctx)
+async def skip_location(msg: Incoming, ctx: Context, _: SkipVenueLocation) -> Step:
+    if ctx.convo.state != LOCATION:
+        return await stale(ctx)
+    ctx.remember(venue_latitude=None, venue_longitude=None)
+    return Step.to(CONFIRM, confirmation(ctx))
+
+
+async def stale_button(msg: Incoming, ctx: Context) -> Step:
     return await stale(ctx)
 
 
@@ -237,57 +243,55 @@ async def poster_replies(ctx: Context, venue: Venue) -> list[Reply]:
     )
     return [
         Reply("common.file_only", attachment=pdf),
-        Reply("common.file_only", [[Button(t("venue.my_venues"), payload=MINE)], [home_button()]], attachment=png),
+        Reply(
+            "common.file_only",
+            [[Button(t("venue.my_venues"), payload=MyVenues().pack())], [home_button()]],
+            attachment=png,
+        ),
     ]
 
 
 # --- a manager's venues --------------------------------------------------------------------------
 
 
-async def list_mine(msg: Incoming, ctx: Context) -> Step:
+async def list_mine(msg: Incoming, ctx: Context, _: MyVenues | None = None) -> Step:
     mine = await venues.venues_of(ctx.db, ctx.user.id)
     if not mine:
-        rows = [[Button(t("venue.menu_register"), payload=REGISTER)]] if await configured(ctx) else []
+        rows = [[Button(t("venue.menu_register"), payload=RegisterVenue().pack())]] if await configured(ctx) else []
         return Step.end(Reply("venue.none", [*rows, [home_button()]]))
-    rows = [[Button(f"{v.name} · {v.code}", payload=f"{MINE}:v:{v.id}")] for v in mine]
+    rows = [[Button(f"{v.name} · {v.code}", payload=VenueDetails(v.id).pack())] for v in mine]
     if await configured(ctx):
-        rows.append([Button(t("venue.menu_register"), payload=REGISTER)])
+        rows.append([Button(t("venue.menu_register"), payload=RegisterVenue().pack())])
     rows.append([home_button()])
     return Step.end(Reply(t("venue.list", count=len(mine)), rows))
 
 
-async def on_mine_button(msg: Incoming, ctx: Context) -> Step:
+VenueButton = VenueDetails | VenuePoster | VenueExport | VenueRevokeAsk | VenueRevoke
+
+
+async def on_venue(msg: Incoming, ctx: Context, button: VenueButton) -> Step:
     """venues:v:<id> details and counts; :p: the poster again; :x: the CSV log; :r: revoke? :R: revoke."""
-    parts = (msg.payload or "").split(":")
-    if len(parts) == 1:
-        return await list_mine(msg, ctx)
-    venue_id = record_id(parts[2]) if len(parts) == 3 else None
-    if venue_id is None:
-        return await stale(ctx)
-    venue = await venues.managed_venue(ctx.db, venue_id, ctx.user.id)
+    venue = await venues.managed_venue(ctx.db, button.venue, ctx.user.id)
     if venue is None:
         return await stale(ctx)
-    action = parts[1]
-    if action == "v":
-        return Step.end(await details(ctx, venue))
-    if action == "p":
-        return Step.end(
-            Reply(t("venue.poster_again", name=venue.name, code=venue.code)), *await poster_replies(ctx, venue)
-        )
-    if action == "x":
-        return Step.end(await export(ctx, venue))
-    if action == "r":
-        rows = [
-            [Button(t("venue.revoke_yes"), payload=f"{MINE}:R:{venue.id}")],
-            [Button(t("common.back"), payload=f"{MINE}:v:{venue.id}")],
-        ]
-        return Step.end(Reply(t("venue.revoke_ask", name=venue.name, code=venue.code), rows))
-    if action == "R":
-        old = venue.code
-        await venues.revoke(ctx.db, venue, ctx.now)
-        revoked = Reply(t("venue.revoked", name=venue.name, old=old, code=venue.code))
-        return Step.end(revoked, *await poster_replies(ctx, venue))
-    return await stale(ctx)
+    match button:
+        case VenueDetails():
+            return Step.end(await details(ctx, venue))
+        case VenuePoster():
+            again = Reply(t("venue.poster_again", name=venue.name, code=venue.code))
+            return Step.end(again, *await poster_replies(ctx, venue))
+        case VenueExport():
+            return Step.end(await export(ctx, venue))
+        case VenueRevokeAsk():
+            rows = [
+                [Button(t("venue.revoke_yes"), payload=VenueRevoke(venue.id).pack())],
+                [Button(t("common.back"), payload=VenueDetails(venue.id).pack())],
+            ]
+            return Step.end(Reply(t("venue.revoke_ask", name=venue.name, code=venue.code), rows))
+    old = venue.code
+    await venues.revoke(ctx.db, venue, ctx.now)
+    revoked = Reply(t("venue.revoked", name=venue.name, old=old, code=venue.code))
+    return Step.end(revoked, *await poster_replies(ctx, venue))
 
 
 async def details(ctx: Context, venue: Venue) -> Reply:
@@ -310,11 +314,11 @@ async def details(ctx: Context, venue: Venue) -> Reply:
     )
     rows = [
         [
-            Button(t("venue.get_poster"), payload=f"{MINE}:p:{venue.id}"),
-            Button(t("venue.export"), payload=f"{MINE}:x:{venue.id}"),
+            Button(t("venue.get_poster"), payload=VenuePoster(venue.id).pack()),
+            Button(t("venue.export"), payload=VenueExport(venue.id).pack()),
         ],
-        [Button(t("venue.revoke"), payload=f"{MINE}:r:{venue.id}")],
-        [Button(t("venue.my_venues"), payload=MINE), home_button()],
+        [Button(t("venue.revoke"), payload=VenueRevokeAsk(venue.id).pack())],
+        [Button(t("venue.my_venues"), payload=MyVenues().pack()), home_button()],
     ]
     return Reply(text, rows)
 
@@ -337,12 +341,27 @@ async def export(ctx: Context, venue: Venue) -> Reply:
     csv_file = Attachment(
         "document", f"checkins-{venue.code}.csv", data, "text/csv", caption=t("venue.export_caption", count=len(log))
     )
-    return Reply("common.file_only", [[Button(t("common.back"), payload=f"{MINE}:v:{venue.id}")]], attachment=csv_file)
+    return Reply(
+        "common.file_only", [[Button(t("common.back"), payload=VenueDetails(venue.id).pack())]], attachment=csv_file
+    )
 
 
 FLOW = Flow(
     name="venue",
-    buttons={REGISTER: on_register_button, MINE: on_mine_button},
+    buttons={
+        RegisterVenue: start,
+        VenueKind: kind_chosen,
+        SkipVenueLocation: skip_location,
+        ConfirmVenue: create,
+        RedoVenue: start,
+        MyVenues: list_mine,
+        VenueDetails: on_venue,
+        VenuePoster: on_venue,
+        VenueExport: on_venue,
+        VenueRevokeAsk: on_venue,
+        VenueRevoke: on_venue,
+    },
+    otherwise={RegisterVenue.prefix: stale_button, MyVenues.prefix: stale_button},
     commands={"dangkydiem": start, "diemcheckin": list_mine},
     states={
         NAME: name_typed,
@@ -353,7 +372,7 @@ FLOW = Flow(
         CONFIRM: confirm_typed,
     },
     menu=[
-        MenuEntry(REGISTER, "venue.menu_register", order=50, visible=configured),
-        MenuEntry(MINE, "venue.menu_mine", order=55, visible=manages),
+        MenuEntry(RegisterVenue(), "venue.menu_register", order=50, visible=configured),
+        MenuEntry(MyVenues(), "venue.menu_mine", order=55, visible=manages),
     ],
 )

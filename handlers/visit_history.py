@@ -4,6 +4,7 @@ as history, the counters following)."""
 from __future__ import annotations
 
 from handlers.access import refuse_unless
+from handlers.buttons import CorrectVisit, DeleteVisit, RecentVisits, ViewVisit
 from handlers.context import Context
 from handlers.menu import home_button
 from handlers.router import Flow, MenuEntry
@@ -13,14 +14,11 @@ from storage import roles, visits
 from storage.models import Visit
 from storage.roles import Role
 from texts import t
-from texts.user_input import record_id
-
-RECENT = "vl"
 
 
-async def correct(msg: Incoming, ctx: Context) -> Step:
+async def correct(msg: Incoming, ctx: Context, button: CorrectVisit) -> Step:
     """vc:<id>: correct one of my visits (within 24 hours)."""
-    visit = await _own_visit(ctx, (msg.payload or "").partition(":")[2])
+    visit = await _own_visit(ctx, button.visit)
     if isinstance(visit, Step):
         return visit
     refused = await refuse_unless(ctx, Role.VOLUNTEER, visit.commune_code)
@@ -30,19 +28,31 @@ async def correct(msg: Incoming, ctx: Context) -> Step:
     return edit_menu(ctx, token, visits.snapshot(visit), True)
 
 
-async def _own_visit(ctx: Context, raw_id: str) -> Visit | Step:
-    visit_id = record_id(raw_id)
-    visit = await visits.get_visit(ctx.db, visit_id) if visit_id else None
+def not_found() -> Step:
+    return Step.end(
+        Reply("visit.not_found", [[Button(t("visit.menu_recent"), payload=RecentVisits().pack())], [home_button()]])
+    )
+
+
+async def not_found_button(msg: Incoming, ctx: Context) -> Step:
+    """A visit's button with no visit id in it (forged or mangled)."""
+    return not_found()
+
+
+async def _own_visit(ctx: Context, visit_id: int) -> Visit | Step:
+    visit = await visits.get_visit(ctx.db, visit_id)
     if visit is None or visit.deleted_at is not None:
-        return Step.end(Reply("visit.not_found", [[Button(t("visit.menu_recent"), payload=RECENT)], [home_button()]]))
+        return not_found()
     if visit.volunteer_id != ctx.user.id:
         return Step.end(Reply("visit.not_yours", [[home_button()]]))
     if not visits.changeable(visit, ctx.now):
-        return Step.end(Reply("visit.too_late", [[Button(t("visit.menu_recent"), payload=RECENT)], [home_button()]]))
+        return Step.end(
+            Reply("visit.too_late", [[Button(t("visit.menu_recent"), payload=RecentVisits().pack())], [home_button()]])
+        )
     return visit
 
 
-async def recent(msg: Incoming, ctx: Context) -> Step:
+async def recent(msg: Incoming, ctx: Context, _: RecentVisits | None = None) -> Step:
     if not await roles.communes_for(ctx.db, ctx.user.id, Role.VOLUNTEER) and not await visits.recent_of(
         ctx.db, ctx.user.id, 1
     ):
@@ -56,7 +66,7 @@ async def recent(msg: Incoming, ctx: Context) -> Step:
                     household=v.household or "—",
                     outcome=t(f"visit.outcome.{v.outcome}"),
                 ),
-                payload=f"vv:{v.id}",
+                payload=ViewVisit(v.id).pack(),
             )
         ]
         for v in await visits.recent_of(ctx.db, ctx.user.id)
@@ -66,18 +76,20 @@ async def recent(msg: Incoming, ctx: Context) -> Step:
     return Step.end(Reply(t(key), rows))
 
 
-async def view(msg: Incoming, ctx: Context) -> Step:
-    visit_id = record_id((msg.payload or "").partition(":")[2])
-    visit = await visits.get_visit(ctx.db, visit_id) if visit_id else None
+async def view(msg: Incoming, ctx: Context, button: ViewVisit) -> Step:
+    visit = await visits.get_visit(ctx.db, button.visit)
     if visit is None or visit.volunteer_id != ctx.user.id or visit.deleted_at is not None:
-        return Step.end(Reply("visit.not_found", [[Button(t("visit.menu_recent"), payload=RECENT)], [home_button()]]))
+        return not_found()
     corrections = sum(1 for r in await visits.history(ctx.db, visit.id) if r.action == "corrected")
     rows = []
     if visits.changeable(visit, ctx.now):
         rows.append(
-            [Button(t("visit.correct"), payload=f"vc:{visit.id}"), Button(t("visit.delete"), payload=f"vd:{visit.id}")]
+            [
+                Button(t("visit.correct"), payload=CorrectVisit(visit.id).pack()),
+                Button(t("visit.delete"), payload=DeleteVisit(visit.id).pack()),
+            ]
         )
-    rows.append([Button(t("visit.menu_recent"), payload=RECENT), home_button()])
+    rows.append([Button(t("visit.menu_recent"), payload=RecentVisits().pack()), home_button()])
     text = t(
         "visit.view",
         when=visit.visited_at,
@@ -89,10 +101,9 @@ async def view(msg: Incoming, ctx: Context) -> Step:
     return Step.end(Reply(text, rows))
 
 
-async def remove(msg: Incoming, ctx: Context) -> Step:
+async def remove(msg: Incoming, ctx: Context, button: DeleteVisit) -> Step:
     """vd:<id> asks; vd:<id>:y deletes (within 24 hours; counts follow)."""
-    raw, _, confirmed = (msg.payload or "").partition(":")[2].partition(":")
-    visit = await _own_visit(ctx, raw)
+    visit = await _own_visit(ctx, button.visit)
     if isinstance(visit, Step):
         return visit
     refused = await refuse_unless(ctx, Role.VOLUNTEER, visit.commune_code)
@@ -100,13 +111,16 @@ async def remove(msg: Incoming, ctx: Context) -> Step:
         return refused
     if await visits.has_return_visits(ctx.db, visit):
         return Step.end(
-            Reply("visit.delete_has_revisit", [[Button(t("visit.correct"), payload=f"vc:{visit.id}")], [home_button()]])
+            Reply(
+                "visit.delete_has_revisit",
+                [[Button(t("visit.correct"), payload=CorrectVisit(visit.id).pack())], [home_button()]],
+            )
         )
-    if confirmed != "y":
+    if button.sure is None:
         rows = [
             [
-                Button(t("visit.delete_confirm"), payload=f"vd:{visit.id}:y"),
-                Button(t("common.no"), payload=f"vv:{visit.id}"),
+                Button(t("visit.delete_confirm"), payload=DeleteVisit(visit.id, "y").pack()),
+                Button(t("common.no"), payload=ViewVisit(visit.id).pack()),
             ]
         ]
         return Step.end(Reply(t("visit.delete_ask", details=details(ctx, visits.snapshot(visit))), rows))
@@ -114,14 +128,20 @@ async def remove(msg: Incoming, ctx: Context) -> Step:
     return Step.end(
         Reply(
             t("visit.deleted", today=await today_line(ctx)),
-            [[Button(t("visit.menu_recent"), payload=RECENT), home_button()]],
+            [[Button(t("visit.menu_recent"), payload=RecentVisits().pack()), home_button()]],
         )
     )
 
 
 FLOW = Flow(
     name="visit_history",
-    buttons={RECENT: recent, "vv": view, "vc": correct, "vd": remove},
+    buttons={RecentVisits: recent, ViewVisit: view, CorrectVisit: correct, DeleteVisit: remove},
+    otherwise={
+        RecentVisits.prefix: recent,
+        ViewVisit.prefix: not_found_button,
+        CorrectVisit.prefix: not_found_button,
+        DeleteVisit.prefix: not_found_button,
+    },
     commands={"luotham": recent},
-    menu=[MenuEntry(RECENT, "visit.menu_recent", order=61, visible=field_worker)],
+    menu=[MenuEntry(RecentVisits(), "visit.menu_recent", order=61, visible=field_worker)],
 )

@@ -3,12 +3,28 @@ a one-screen summary with [Save] [Edit] [Cancel]; saved exactly once; today's ru
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from handlers import shorthand
-from handlers.access import check, home_unit, in_commune, refusal, refuse_unless, unit_name
-from handlers.communes import ask_commune
+from handlers.access import CommuneDoor, check, home_unit, refusal, refuse_unless, unit_name
+from handlers.buttons import (
+    CancelVisit,
+    CountChoice,
+    EditPart,
+    EditVisit,
+    HamletChoice,
+    LocateVisit,
+    LogVisit,
+    LogVisitIn,
+    OutcomeChoice,
+    RecentVisits,
+    SaveVisit,
+    ShorthandHelp,
+    SkipHousehold,
+)
 from handlers.context import Context
+from handlers.forms import Check, Field, Form, Question, Values
 from handlers.menu import home_button
 from handlers.router import Flow, MenuEntry
 from handlers.types import Ask, Button, Incoming, Kind, Reply, Step
@@ -20,7 +36,6 @@ from texts import Join, Text, t
 from texts.formats import local_date
 from texts.user_input import number
 
-VISIT = "visit"
 HAMLET, HOUSEHOLD, OUTCOME, NUMBER, SUMMARY = (
     f"visit.{s}" for s in ("hamlet", "household", "outcome", "number", "summary")
 )
@@ -83,32 +98,51 @@ def next_question(v: dict[str, Any], quick: bool) -> tuple[str | None, Text | No
     value already given does not fit; None when the visit is complete. Fills what needs no
     question: zeros for no smartphone / nobody home, the only possible answer when there is one,
     and in a shorthand line (`quick`) counts not written (smartphones = installed + already had)."""
-    for name in ("hamlet", "household", "outcome"):
-        if not v.get(name) and not (name == "household" and name in v):
-            return name, None
+    place = _missing_place(v)
+    if place is not None:
+        return place, None
     outcome = Outcome(v["outcome"])
     if outcome in (Outcome.NO_SMARTPHONE, Outcome.NOBODY_HOME):
-        if any(v.get(f) for f in COUNTS):
-            reason = t(
-                "visit.reason.no_phone_counts" if outcome is Outcome.NO_SMARTPHONE else "visit.reason.nobody_counts",
-                outcome=t(f"visit.outcome.{outcome}"),
-            )
-            for f in ("outcome", *COUNTS):
-                v.pop(f, None)
-            return "outcome", reason
-        v.update(smartphones=0, installed_now=0, already_installed=0)
-        return None, None
+        return _without_phones(v, outcome)
     if outcome is not Outcome.HELPED:
         if v.get("installed_now"):
             reason = t(
                 "visit.reason.installed_not_helped", outcome=t(f"visit.outcome.{outcome}"), number=v["installed_now"]
             )
-            for f in ("outcome", *COUNTS):
-                v.pop(f, None)
-            return "outcome", reason
+            return _outcome_again(v, reason)
         v["installed_now"] = 0
     if quick and "smartphones" not in v and (v.get("installed_now") or v.get("already_installed")):
         v["smartphones"] = v.get("installed_now", 0) + v.get("already_installed", 0)
+    return _next_count(v, quick)
+
+
+def _missing_place(v: dict[str, Any]) -> str | None:
+    """The first of hamlet, household (which may be given as blank) and outcome not given."""
+    for name in ("hamlet", "household", "outcome"):
+        if not v.get(name) and not (name == "household" and name in v):
+            return name
+    return None
+
+
+def _outcome_again(v: dict[str, Any], reason: Text) -> tuple[str, Text]:
+    """The outcome asked again (with the counts, which depend on it), saying why."""
+    for f in ("outcome", *COUNTS):
+        v.pop(f, None)
+    return "outcome", reason
+
+
+def _without_phones(v: dict[str, Any], outcome: Outcome) -> tuple[str | None, Text | None]:
+    """No smartphone, nobody home: every count is zero, and a line giving counts is asked again."""
+    if any(v.get(f) for f in COUNTS):
+        key = "visit.reason.no_phone_counts" if outcome is Outcome.NO_SMARTPHONE else "visit.reason.nobody_counts"
+        return _outcome_again(v, t(key, outcome=t(f"visit.outcome.{outcome}")))
+    v.update(smartphones=0, installed_now=0, already_installed=0)
+    return None, None
+
+
+def _next_count(v: dict[str, Any], quick: bool) -> tuple[str | None, Text | None]:
+    """The first count not given (the only possible answer filled in), or one given that does
+    not fit (asked again with the counts after it)."""
     order = ("smartphones", "installed_now", "already_installed")
     for field in order:
         if field not in v:
@@ -125,22 +159,38 @@ def next_question(v: dict[str, Any], quick: bool) -> tuple[str | None, Text | No
     return None, None
 
 
+def free_text_problem(text: str, limit: int) -> Text | None:
+    """Why a hamlet's or household's name cannot be kept: a phone number in it, or too long."""
+    if sum(ch.isdigit() for ch in text) >= 8:
+        return t("visit.reason.no_phone_numbers")  # citizens' phone numbers are never stored
+    if len(text) > limit:
+        return t("visit.reason.too_long", most=limit)
+    return None
+
+
+def hamlet_problem(hamlet: str, v: Mapping[str, Any]) -> Text | None:
+    return free_text_problem(hamlet, visits.HAMLET_MAX)
+
+
+def household_problem(household: str, v: Mapping[str, Any]) -> Text | None:
+    return free_text_problem(household, visits.HOUSEHOLD_MAX)
+
+
+def count_problem(field: str) -> Check:
+    """The check of a count question: `answer_problem` for that count."""
+
+    def check(n: int, v: Mapping[str, Any]) -> Text | None:
+        return answer_problem(dict(v), field, n)
+
+    return check
+
+
 # --- starting ---
 
 
-async def start(msg: Incoming, ctx: Context) -> Step:
-    """visit → the volunteer's commune (asked when they serve several); visit:c:<code> → that one."""
-    code = (msg.payload or "").partition(":c:")[2]
-    if code:
-        return await begin(ctx, code)
-    return await in_commune(
-        ctx,
-        Role.VOLUNTEER,
-        begin,
-        payload=f"{VISIT}:c",
-        choose=t("visit.choose_commune"),
-        picker=lambda: ask_commune(ctx, then=PICKED, prompt="visit.ask_commune"),
-    )
+async def start(msg: Incoming, ctx: Context, _: LogVisit | None = None) -> Step:
+    """visit → the volunteer's commune (asked when they serve several)."""
+    return await DOOR.start(ctx)
 
 
 async def refuse_volunteer(ctx: Context) -> Step:
@@ -149,211 +199,158 @@ async def refuse_volunteer(ctx: Context) -> Step:
     return await refusal(ctx, await check(ctx, Role.VOLUNTEER, unit), Role.VOLUNTEER, unit)
 
 
-async def commune_picked(msg: Incoming, ctx: Context) -> Step:
-    return await begin(ctx, ctx.draft["picked_commune"])
+async def start_in(msg: Incoming, ctx: Context, button: LogVisitIn) -> Step:
+    """visit:c:<code>: in that commune."""
+    return await DOOR.enter(ctx, button.commune)
 
 
 async def begin(ctx: Context, commune_code: str) -> Step:
-    refused = await refuse_unless(ctx, Role.VOLUNTEER, commune_code)
-    if refused:
-        return refused
     ctx.forget(*BUILD_KEYS, "picked_commune")
     ctx.remember(v={"commune_code": commune_code}, v_quick=False)
-    return await advance(ctx)
+    return await FORM.advance(ctx)
 
 
-# --- the questions ---
+DOOR = CommuneDoor(
+    Role.VOLUNTEER,
+    begin,
+    choice=LogVisitIn,
+    choose=t("visit.choose_commune"),
+    picked=PICKED,
+    prompt="visit.ask_commune",
+)
 
 
-async def advance(ctx: Context, reason: Text | None = None) -> Step:
-    """Ask the next question, or show the summary when nothing is missing."""
-    v = dict(ctx.draft["v"])
-    field, problem = next_question(v, bool(ctx.draft.get("v_quick")))
-    ctx.remember(v=v)
-    if field is None:
-        return await summary(ctx)
-    return await ask(ctx, field, problem or reason)
+# --- the form: its questions, and how typed answers are read ---
 
 
-async def ask(ctx: Context, field: str, reason: Text | None = None) -> Step:
-    v = ctx.draft["v"]
-    rows: list[list[Button]]
-    if field == "hamlet":
-        hamlets = await visits.recent_hamlets(ctx.db, v["commune_code"], ctx.user.id)
-        ctx.remember(v_hamlets=hamlets)
-        rows = [[Button(h, payload=f"vh:{i}")] for i, h in enumerate(hamlets)]
-        question = t("visit.ask_hamlet") if hamlets else t("visit.ask_hamlet_first")
-        rows.append([Button(t("visit.syntax_button"), payload="vhelp"), home_button()])
-    elif field == "household":
-        if ctx.capabilities.buttons:
-            question = t("visit.ask_household", hamlet=v["hamlet"])
-            rows = [[Button(t("visit.skip_household"), payload="vx")], [home_button()]]
-        else:  # a numbered menu would read house number "1" as its first choice: skipping is typed
-            question, rows = t("visit.ask_household_typed", hamlet=v["hamlet"]), []
-    elif field == "outcome":
-        question = t("visit.ask_outcome")
-        rows = [
-            [
-                Button(t("visit.outcome.helped"), payload="vo:helped"),
-                Button(t("visit.outcome.already"), payload="vo:already"),
-            ],
-            [
-                Button(t("visit.outcome.no_smartphone"), payload="vo:no_smartphone"),
-                Button(t("visit.outcome.refused"), payload="vo:refused"),
-            ],
-            [Button(t("visit.outcome.nobody_home"), payload="vo:nobody_home")],
-            [home_button()],
-        ]
-    else:
+async def ask_hamlet(ctx: Context, v: Values) -> Question:
+    hamlets = await visits.recent_hamlets(ctx.db, v["commune_code"], ctx.user.id)
+    ctx.remember(v_hamlets=hamlets)
+    rows = [[Button(h, payload=HamletChoice(i).pack())] for i, h in enumerate(hamlets)]
+    rows.append([Button(t("visit.syntax_button"), payload=ShorthandHelp().pack()), home_button()])
+    return Question(t("visit.ask_hamlet") if hamlets else t("visit.ask_hamlet_first"), rows)
+
+
+async def ask_household(ctx: Context, v: Values) -> Question:
+    if not ctx.capabilities.buttons:  # a numbered menu would read house number "1" as its first choice
+        return Question(t("visit.ask_household_typed", hamlet=v["hamlet"]))
+    rows = [[Button(t("visit.skip_household"), payload=SkipHousehold().pack())], [home_button()]]
+    return Question(t("visit.ask_household", hamlet=v["hamlet"]), rows)
+
+
+async def ask_outcome(ctx: Context, v: Values) -> Question:
+    def choice(outcome: Outcome) -> Button:
+        return Button(t(f"visit.outcome.{outcome}"), payload=OutcomeChoice(outcome).pack())
+
+    rows = [
+        [choice(Outcome.HELPED), choice(Outcome.ALREADY)],
+        [choice(Outcome.NO_SMARTPHONE), choice(Outcome.REFUSED)],
+        [choice(Outcome.NOBODY_HOME)],
+        [home_button()],
+    ]
+    return Question(t("visit.ask_outcome"), rows)
+
+
+def ask_count(field: str, words: Callable[[int, int], Text]) -> Callable[[Context, Values], Awaitable[Question]]:
+    """A count's question (`words` of its bounds), with a button per possible answer (the first few)."""
+
+    async def question(ctx: Context, v: Values) -> Question:
         lo, hi = bounds(v, field)
-        if field == "smartphones":
-            question = t("visit.ask_smartphones", lo=lo, hi=hi)
-        elif field == "installed_now":
-            question = t("visit.ask_installed_now", lo=lo, hi=hi)
-        else:
-            question = t("visit.ask_already_installed", lo=lo, hi=hi)
-        choices = [Button(str(n), payload=f"vn:{field}:{n}") for n in range(lo, min(hi, lo + NUMBER_BUTTONS - 1) + 1)]
-        # Without buttons, choices become a numbered menu, where typing "1" would pick the first
-        # choice ("0"): there the count is simply typed.
-        rows = [choices, [home_button()]] if ctx.capabilities.buttons else []
         ctx.remember(v_field=field)
-    state = STATES_OF.get(field, NUMBER)
-    text = t("visit.retry", reason=reason, question=question) if reason is not None else question
-    return Step.to(state, Reply(text, rows))
+        if not ctx.capabilities.buttons:
+            # Without buttons, choices become a numbered menu, where typing "1" would pick the
+            # first choice ("0"): there the count is simply typed.
+            return Question(words(lo, hi))
+        last = min(hi, lo + NUMBER_BUTTONS - 1)
+        choices = [Button(str(n), payload=CountChoice(field, n).pack()) for n in range(lo, last + 1)]
+        return Question(words(lo, hi), [choices, [home_button()]])
+
+    return question
 
 
-async def on_hamlet(msg: Incoming, ctx: Context) -> Step:
-    """A hamlet typed (or a whole shorthand line), or a location sent meanwhile."""
-    return await _typed_place(msg, ctx, "hamlet")
+def _count_field(name: str, words: Callable[[int, int], Text]) -> Field:
+    return Field(name, ask_count(name, words), read_count(name), checks=(count_problem(name),), step=NUMBER)
 
 
-async def hamlet_button(msg: Incoming, ctx: Context) -> Step:
-    choices = ctx.draft.get("v_hamlets") or []
-    index = number((msg.payload or "").partition(":")[2], len(choices) - 1)
-    if "v" not in ctx.draft or index is None:
-        return await stale(ctx)
-    return await _answered(ctx, hamlet=choices[index])
+def read_hamlet(text: str, ctx: Context, v: Values) -> str | Text:
+    return shorthand.parse_hamlet(text, shorthand.vocabulary_of(ctx.content)) or t("visit.reason.hamlet_empty")
 
 
-async def on_household(msg: Incoming, ctx: Context) -> Step:
-    return await _typed_place(msg, ctx, "household")
+def read_household(text: str, ctx: Context, v: Values) -> str | Text:
+    household = shorthand.parse_household(text, shorthand.vocabulary_of(ctx.content))
+    return household or t("visit.reason.household_empty")
 
 
-async def _typed_place(msg: Incoming, ctx: Context, field: str) -> Step:
-    """The hamlet or household typed at its question; a whole shorthand line is read as such."""
-    if (step := await _aside(msg, ctx, field)) is not None:
-        return step
-    text = msg.text or ""
-    vocabulary = shorthand.vocabulary_of(ctx.content)
-    if shorthand.parse(text, vocabulary).is_visit:
-        return await from_line(ctx, ctx.draft["v"]["commune_code"], text, keep=ctx.draft["v"])
-    if field == "hamlet":
-        value, limit, empty = (
-            shorthand.parse_hamlet(text, vocabulary),
-            visits.HAMLET_MAX,
-            t("visit.reason.hamlet_empty"),
-        )
-    elif fold(text) in {fold(w) for w in ctx.content.section("visit.skip_words")}:
-        value, limit, empty = "", visits.HOUSEHOLD_MAX, None
-    else:
-        value, limit, empty = (
-            shorthand.parse_household(text, vocabulary),
-            visits.HOUSEHOLD_MAX,
-            t("visit.reason.household_empty"),
-        )
-    if value is None:
-        return await ask(ctx, field, empty)
-    if problem := _free_text_problem(value, limit):
-        return await ask(ctx, field, problem)
-    return await _answered(ctx, **{field: value})
-
-
-async def skip_household(msg: Incoming, ctx: Context) -> Step:
-    if "v" not in ctx.draft:
-        return await stale(ctx)
-    return await _answered(ctx, household="")
-
-
-async def on_outcome(msg: Incoming, ctx: Context) -> Step:
-    if (step := await _aside(msg, ctx, "outcome")) is not None:
-        return step
-    parsed = shorthand.parse(msg.text or "", shorthand.vocabulary_of(ctx.content))
-    if parsed.is_visit:
-        return await from_line(ctx, ctx.draft["v"]["commune_code"], msg.text or "", keep=ctx.draft["v"])
-    if parsed.outcome and not parsed.unknown:
-        return await _answered(ctx, outcome=parsed.outcome)
-    return await ask(ctx, "outcome", t("visit.reason.choose_outcome"))
-
-
-async def outcome_button(msg: Incoming, ctx: Context) -> Step:
-    value = (msg.payload or "").partition(":")[2]
-    if "v" not in ctx.draft or value not in set(Outcome):
-        return await stale(ctx)
-    return await _answered(ctx, outcome=value)
-
-
-async def on_number(msg: Incoming, ctx: Context) -> Step:
-    field = ctx.draft.get("v_field")
-    if field not in COUNTS or "v" not in ctx.draft:
-        return await stale(ctx)
-    if (step := await _aside(msg, ctx, field)) is not None:
-        return step
-    text = (msg.text or "").strip()
+def read_outcome(text: str, ctx: Context, v: Values) -> str | Text:
     parsed = shorthand.parse(text, shorthand.vocabulary_of(ctx.content))
-    if parsed.is_visit:
-        return await from_line(ctx, ctx.draft["v"]["commune_code"], text, keep=ctx.draft["v"])
-    count = number(text, TYPED_COUNT_MOST)
-    if count is None:
-        lo, hi = bounds(ctx.draft["v"], field)
-        return await ask(ctx, field, t("visit.reason.not_a_number", lo=lo, hi=hi))
-    return await _count(ctx, field, count)
+    if parsed.outcome and not parsed.unknown:
+        return parsed.outcome
+    return t("visit.reason.choose_outcome")
 
 
-async def number_button(msg: Incoming, ctx: Context) -> Step:
-    _, field, value = ((msg.payload or "").split(":") + ["", ""])[:3]
-    count = number(value, TYPED_COUNT_MOST)
-    if "v" not in ctx.draft or field not in COUNTS or count is None:
-        return await stale(ctx)
-    if ctx.draft.get("v_field") != field:  # a button of an earlier question: ask the current one
-        return await advance(ctx)
-    return await _count(ctx, field, count)
+def read_count(field: str) -> Callable[[str, Context, Values], int | Text]:
+    def read(text: str, ctx: Context, v: Values) -> int | Text:
+        count = number(text, TYPED_COUNT_MOST)
+        if count is None:
+            lo, hi = bounds(v, field)
+            return t("visit.reason.not_a_number", lo=lo, hi=hi)
+        return count
+
+    return read
 
 
-async def _count(ctx: Context, field: str, n: int) -> Step:
-    problem = answer_problem(ctx.draft["v"], field, n)
-    if problem is not None:
-        return await ask(ctx, field, problem)
-    return await _answered(ctx, **{field: n})
-
-
-async def _answered(ctx: Context, **values: Any) -> Step:
-    ctx.remember(v={**ctx.draft["v"], **values})
-    return await advance(ctx)
-
-
-def _free_text_problem(text: str, limit: int) -> Text | None:
-    if sum(ch.isdigit() for ch in text) >= 8:
-        return t("visit.reason.no_phone_numbers")  # citizens' phone numbers are never stored
-    if len(text) > limit:
-        return t("visit.reason.too_long", most=limit)
-    return None
-
-
-async def _aside(msg: Incoming, ctx: Context, field: str) -> Step | None:
-    """A location sent while a question waits is kept for the visit; other kinds get a nudge."""
+async def aside(msg: Incoming, ctx: Context, field: Field) -> Step | None:
+    """A location sent while a question waits is kept for the visit; a whole shorthand line typed
+    at any question is read as such."""
     if msg.kind is Kind.LOCATION and msg.location is not None:
         rounded = visits.round_location(msg.location.latitude, msg.location.longitude)
         if rounded:
             ctx.remember(v={**ctx.draft["v"], "latitude": rounded[0], "longitude": rounded[1]})
-        return await ask(ctx, field, t("visit.location_kept"))
-    if msg.kind is not Kind.TEXT or not (msg.text or "").strip():
-        return await ask(ctx, field, t("visit.reason.answer_expected"))
+        return await FORM.ask(ctx, field.name, t("visit.location_kept"))
+    text = (msg.text or "") if msg.kind is Kind.TEXT else ""
+    if text.strip() and shorthand.parse(text, shorthand.vocabulary_of(ctx.content)).is_visit:
+        return await from_line(ctx, ctx.draft["v"]["commune_code"], text, keep=ctx.draft["v"])
     return None
+
+
+def skip_words(ctx: Context) -> set[str]:
+    return {fold(w) for w in ctx.content.section("visit.skip_words")}
+
+
+async def hamlet_button(msg: Incoming, ctx: Context, button: HamletChoice) -> Step:
+    choices = ctx.draft.get("v_hamlets") or []
+    if "v" not in ctx.draft or button.index >= len(choices):
+        return await stale(ctx)
+    return await FORM.answer(ctx, "hamlet", choices[button.index])
+
+
+async def skip_household(msg: Incoming, ctx: Context, _: SkipHousehold | None = None) -> Step:
+    if "v" not in ctx.draft:
+        return await stale(ctx)
+    return await FORM.answer(ctx, "household", "")
+
+
+async def outcome_button(msg: Incoming, ctx: Context, button: OutcomeChoice) -> Step:
+    if "v" not in ctx.draft or button.outcome not in set(Outcome):
+        return await stale(ctx)
+    return await FORM.answer(ctx, "outcome", button.outcome)
+
+
+async def number_button(msg: Incoming, ctx: Context, button: CountChoice) -> Step:
+    if "v" not in ctx.draft or button.field not in COUNTS:
+        return await stale(ctx)
+    if ctx.draft.get("v_field") != button.field:  # a button of an earlier question: ask the current one
+        return await FORM.advance(ctx)
+    return await FORM.answer(ctx, button.field, button.count)
 
 
 async def stale(ctx: Context) -> Step:
     """A button of a visit no longer being logged (an old message)."""
-    return Step.end(Reply("visit.stale", [[Button(t("visit.menu"), payload=VISIT)], [home_button()]]))
+    return Step.end(Reply("visit.stale", [[Button(t("visit.menu"), payload=LogVisit().pack())], [home_button()]]))
+
+
+async def stale_button(msg: Incoming, ctx: Context) -> Step:
+    return await stale(ctx)
 
 
 # --- the shorthand line ---
@@ -396,7 +393,7 @@ def _line_problem(parsed: shorthand.Parsed, line: str) -> Text | None:
         parts = Join(tuple(f"“{p}”" for p in parsed.unknown) or tuple(parsed.repeated), ", ")
         return t("visit.line_unclear", line=line, parts=parts)
     for value, limit in ((parsed.hamlet, visits.HAMLET_MAX), (parsed.household, visits.HOUSEHOLD_MAX)):
-        if value and (problem := _free_text_problem(value, limit)):
+        if value and (problem := free_text_problem(value, limit)):
             return problem
     return None
 
@@ -406,14 +403,14 @@ async def from_line(ctx: Context, commune_code: str, line: str, keep: dict[str, 
     parsed = shorthand.parse(line, shorthand.vocabulary_of(ctx.content))
     problem = _line_problem(parsed, line)
     if problem is not None:
-        rows = [[Button(t("visit.syntax_button"), payload="vhelp"), home_button()]]
+        rows = [[Button(t("visit.syntax_button"), payload=ShorthandHelp().pack()), home_button()]]
         return Step.stay(Reply(problem, rows))
     refused = await refuse_unless(ctx, Role.VOLUNTEER, commune_code)
     if refused:
         return refused
     ctx.forget(*BUILD_KEYS)
     ctx.remember(v=_from_parsed(parsed, commune_code, keep), v_quick=True)
-    return await advance(ctx)
+    return await FORM.advance(ctx)
 
 
 async def from_lines(ctx: Context, commune_code: str, lines: list[str]) -> Step:
@@ -474,16 +471,19 @@ async def summary_reply(ctx: Context, token: str, v: dict[str, Any], correction:
     )
     if duplicate:
         rows = [
-            [Button(t("visit.save_revisit"), payload=f"vs:save:{token}:r")],
-            [Button(t("visit.save_new_household"), payload=f"vs:save:{token}:n")],
+            [Button(t("visit.save_revisit"), payload=SaveVisit(token, "r").pack())],
+            [Button(t("visit.save_new_household"), payload=SaveVisit(token, "n").pack())],
         ]
     else:
-        rows = [[Button(t("visit.save"), payload=f"vs:save:{token}")]]
+        rows = [[Button(t("visit.save"), payload=SaveVisit(token).pack())]]
     rows.append(
-        [Button(t("visit.edit"), payload=f"vs:edit:{token}"), Button(t("visit.cancel"), payload=f"vs:cancel:{token}")]
+        [
+            Button(t("visit.edit"), payload=EditVisit(token).pack()),
+            Button(t("visit.cancel"), payload=CancelVisit(token).pack()),
+        ]
     )
     if ctx.capabilities.request_location and v.get("latitude") is None:
-        rows.append([Button(t("visit.add_location"), payload=f"vs:loc:{token}")])
+        rows.append([Button(t("visit.add_location"), payload=LocateVisit(token).pack())])
     return Reply(text, rows)
 
 
@@ -518,28 +518,34 @@ async def _duplicate_line(ctx: Context, earlier) -> Text:
     return t("visit.duplicate", when=earlier.visited_at, by=by, outcome=t(f"visit.outcome.{earlier.outcome}"))
 
 
-async def on_summary_action(msg: Incoming, ctx: Context) -> Step:
-    """vs:save:<token>[:r|:n], vs:edit:<token>, vs:cancel:<token>, vs:loc:<token>."""
-    parts = (msg.payload or "").split(":")
-    action, token = (parts + ["", ""])[1:3]
-    choice = parts[3] if len(parts) > 3 else None
-    if action == "save":
-        return await save(ctx, token, choice)
-    draft = await visits.get_draft(ctx.db, token, ctx.user.id)
+async def on_save(msg: Incoming, ctx: Context, button: SaveVisit) -> Step:
+    return await save(ctx, button.token, button.choice)
+
+
+async def on_edit(msg: Incoming, ctx: Context, button: EditVisit) -> Step:
+    draft = await visits.get_draft(ctx.db, button.token, ctx.user.id)
     if draft is None:
-        return await _gone(ctx, token)
-    if action == "edit":
-        return edit_menu(ctx, token, draft.data, bool(draft.visit_id))
-    if action == "cancel":
-        await visits.claim_draft(ctx.db, token, ctx.user.id)
-        rows = [[Button(t("visit.log_another"), payload=f"{VISIT}:c:{draft.data['commune_code']}")], [home_button()]]
-        return Step.end(Reply(t("visit.cancelled"), rows, close_ask=bool(draft.data.get("location_asked"))))
-    if action == "loc":
-        await visits.update_draft(ctx.db, draft, {"location_asked": True})
-        ctx.forget(*BUILD_KEYS)
-        ctx.remember(v_token=token)
-        return Step.to(SUMMARY, Reply("visit.ask_location", ask=Ask.LOCATION))
-    return await stale(ctx)
+        return await _gone(ctx, button.token)
+    return edit_menu(ctx, button.token, draft.data, bool(draft.visit_id))
+
+
+async def on_cancel(msg: Incoming, ctx: Context, button: CancelVisit) -> Step:
+    draft = await visits.get_draft(ctx.db, button.token, ctx.user.id)
+    if draft is None:
+        return await _gone(ctx, button.token)
+    await visits.claim_draft(ctx.db, button.token, ctx.user.id)
+    rows = [[Button(t("visit.log_another"), payload=LogVisitIn(draft.data["commune_code"]).pack())], [home_button()]]
+    return Step.end(Reply(t("visit.cancelled"), rows, close_ask=bool(draft.data.get("location_asked"))))
+
+
+async def on_locate(msg: Incoming, ctx: Context, button: LocateVisit) -> Step:
+    draft = await visits.get_draft(ctx.db, button.token, ctx.user.id)
+    if draft is None:
+        return await _gone(ctx, button.token)
+    await visits.update_draft(ctx.db, draft, {"location_asked": True})
+    ctx.forget(*BUILD_KEYS)
+    ctx.remember(v_token=button.token)
+    return Step.to(SUMMARY, Reply("visit.ask_location", ask=Ask.LOCATION))
 
 
 async def on_summary_text(msg: Incoming, ctx: Context) -> Step:
@@ -604,8 +610,8 @@ async def _save_correction(ctx: Context, token: str, visit_id: int, data: dict[s
 
 def after_save_rows(commune_code: str) -> list[list[Button]]:
     return [
-        [Button(t("visit.log_another"), payload=f"{VISIT}:c:{commune_code}")],
-        [Button(t("visit.menu_recent"), payload="vl"), home_button()],
+        [Button(t("visit.log_another"), payload=LogVisitIn(commune_code).pack())],
+        [Button(t("visit.menu_recent"), payload=RecentVisits().pack()), home_button()],
     ]
 
 
@@ -615,7 +621,9 @@ async def _gone(ctx: Context, token: str) -> Step:
         return Step.end(Reply(t("visit.already_saved", today=await today_line(ctx)), [[home_button()]]))
     if await visits.revision_by_token(ctx.db, token) is not None:
         return Step.end(Reply(t("visit.already_corrected"), [[home_button()]]))
-    return Step.end(Reply("visit.draft_expired", [[Button(t("visit.menu"), payload=VISIT)], [home_button()]]))
+    return Step.end(
+        Reply("visit.draft_expired", [[Button(t("visit.menu"), payload=LogVisit().pack())], [home_button()]])
+    )
 
 
 async def today_line(ctx: Context) -> Text:
@@ -631,18 +639,18 @@ def edit_menu(ctx: Context, token: str, data: dict[str, Any], correction: bool) 
     ctx.forget(*BUILD_KEYS)
     ctx.remember(v_token=token)
     rows = [
-        [Button(t("visit.edit_hamlet", hamlet=data["hamlet"]), payload=f"ve:{token}:hamlet")],
-        [Button(t("visit.edit_household"), payload=f"ve:{token}:household")],
-        [Button(t("visit.edit_result"), payload=f"ve:{token}:result")],
-        [Button(t("visit.back_to_summary"), payload=f"ve:{token}:back")],
+        [Button(t("visit.edit_hamlet", hamlet=data["hamlet"]), payload=EditPart(token, "hamlet").pack())],
+        [Button(t("visit.edit_household"), payload=EditPart(token, "household").pack())],
+        [Button(t("visit.edit_result"), payload=EditPart(token, "result").pack())],
+        [Button(t("visit.back_to_summary"), payload=EditPart(token, "back").pack())],
     ]
     key = "visit.edit_which_correction" if correction else "visit.edit_which"
     return Step.to(SUMMARY, Reply(t(key), rows))
 
 
-async def edit_field(msg: Incoming, ctx: Context) -> Step:
+async def edit_field(msg: Incoming, ctx: Context, button: EditPart) -> Step:
     """ve:<token>:<hamlet|household|result|back>: ask that again, then back to the summary."""
-    _, token, what = ((msg.payload or "").split(":") + ["", ""])[:3]
+    token, what = button.token, button.part
     draft = await visits.get_draft(ctx.db, token, ctx.user.id)
     if draft is None:
         return await _gone(ctx, token)
@@ -656,12 +664,44 @@ async def edit_field(msg: Incoming, ctx: Context) -> Step:
             v.pop(name, None)
     ctx.forget(*BUILD_KEYS)
     ctx.remember(v=v, v_quick=False, v_token=token)
-    return await advance(ctx)
+    return await FORM.advance(ctx)
 
 
-async def syntax(msg: Incoming, ctx: Context) -> Step:
+async def syntax(msg: Incoming, ctx: Context, _: ShorthandHelp | None = None) -> Step:
     """The shorthand's syntax, with the examples; the open question (if any) stays open."""
     return Step.stay(Reply("visit.syntax", [[home_button()]]))
+
+
+async def summary_step(ctx: Context, v: Values) -> Step:
+    return await summary(ctx)
+
+
+FORM = Form(
+    key="v",
+    fields=(
+        Field("hamlet", ask_hamlet, read_hamlet, checks=(hamlet_problem,), step=HAMLET),
+        Field(
+            "household",
+            ask_household,
+            read_household,
+            checks=(household_problem,),
+            skip=lambda c, v: "",
+            step=HOUSEHOLD,
+        ),
+        Field("outcome", ask_outcome, read_outcome, step=OUTCOME),
+        _count_field("smartphones", lambda lo, hi: t("visit.ask_smartphones", lo=lo, hi=hi)),
+        _count_field("installed_now", lambda lo, hi: t("visit.ask_installed_now", lo=lo, hi=hi)),
+        _count_field("already_installed", lambda lo, hi: t("visit.ask_already_installed", lo=lo, hi=hi)),
+    ),
+    step=HAMLET,
+    next=lambda ctx, v: next_question(v, bool(ctx.draft.get("v_quick"))),
+    aside=aside,
+    answer_expected=t("visit.reason.answer_expected"),
+    skip_words=skip_words,
+    retry="visit.retry",
+    done=summary_step,
+    stale=stale,
+)
 
 
 async def field_worker(ctx: Context) -> bool:
@@ -671,26 +711,37 @@ async def field_worker(ctx: Context) -> bool:
 FLOW = Flow(
     name="visit",
     buttons={
-        VISIT: start,
-        "vh": hamlet_button,
-        "vx": skip_household,
-        "vo": outcome_button,
-        "vn": number_button,
-        "vs": on_summary_action,
-        "ve": edit_field,
-        "vhelp": syntax,
+        LogVisit: start,
+        LogVisitIn: start_in,
+        HamletChoice: hamlet_button,
+        SkipHousehold: skip_household,
+        OutcomeChoice: outcome_button,
+        CountChoice: number_button,
+        SaveVisit: on_save,
+        EditVisit: on_edit,
+        CancelVisit: on_cancel,
+        LocateVisit: on_locate,
+        EditPart: edit_field,
+        ShorthandHelp: syntax,
+    },
+    otherwise={
+        LogVisit.prefix: start,
+        HamletChoice.prefix: stale_button,
+        SkipHousehold.prefix: skip_household,
+        OutcomeChoice.prefix: stale_button,
+        CountChoice.prefix: stale_button,
+        SaveVisit.prefix: stale_button,
+        EditPart.prefix: stale_button,
+        ShorthandHelp.prefix: syntax,
     },
     commands={"ghinhan": start, "cuphap": syntax},
     states={
-        HAMLET: on_hamlet,
-        HOUSEHOLD: on_household,
-        OUTCOME: on_outcome,
-        NUMBER: on_number,
+        **FORM.steps(),
         SUMMARY: on_summary_text,
-        PICKED: commune_picked,
+        PICKED: DOOR.commune_picked,
     },
     text=[by_text],
     menu=[
-        MenuEntry(VISIT, "visit.menu", order=60, visible=field_worker),
+        MenuEntry(LogVisit(), "visit.menu", order=60, visible=field_worker),
     ],
 )

@@ -6,8 +6,19 @@ from __future__ import annotations
 import datetime as dt
 
 from handlers.access import check, home_unit, refusal, unit_name
+from handlers.buttons import (
+    DeskHamlets,
+    LogVisit,
+    MyTotals,
+    RecentVisits,
+    Register,
+    RegisterWithoutCode,
+    SkipTeam,
+    Verdict,
+)
 from handlers.communes import ask_commune
 from handlers.context import Context
+from handlers.forms import Field, Form, Question, Values
 from handlers.menu import home_button, main_menu
 from handlers.router import Flow, MenuEntry
 from handlers.types import Ask, Button, Incoming, Kind, Reply, Step
@@ -15,14 +26,13 @@ from storage import roles, visits, volunteers
 from storage.models import VolunteerInvite
 from storage.roles import Role
 from storage.volunteers import InviteState, Status
-from texts import Join, Phone, t
+from texts import Join, Phone, Text, t
 from texts.formats import local_date
 from texts.user_input import is_name
 
-REGISTER = "reg"
 INVITE_LINK = "v"  # deep link: /start v-<invite code>
 CODE, PICKED, NAME, PHONE, TEAM = (f"volunteer.{s}" for s in ("code", "commune_picked", "name", "phone", "team"))
-DRAFT_KEYS = ("reg_commune", "reg_invite", "reg_name", "reg_phone")
+DRAFT_KEYS = ("reg_commune", "reg_invite", "reg_name", "reg_phone", "reg_team")
 
 
 # --- joining ---
@@ -38,21 +48,26 @@ async def register_command(msg: Incoming, ctx: Context) -> Step:
 
 def ask_code(ctx: Context) -> Step:
     ctx.forget(*DRAFT_KEYS)
-    rows = [[Button(t("volunteer.no_code"), payload=f"{REGISTER}:nocode")], [home_button()]]
+    rows = [[Button(t("volunteer.no_code"), payload=RegisterWithoutCode().pack())], [home_button()]]
     return Step.to(CODE, Reply("volunteer.ask_code", rows))
 
 
-async def on_button(msg: Incoming, ctx: Context) -> Step:
-    """reg:start → ask for an invite code; reg:nocode → register and wait; reg:skip → no team."""
-    action = (msg.payload or "").partition(":")[2]
-    if action == "nocode":
-        ctx.forget(*DRAFT_KEYS)
-        return ask_commune(ctx, then=PICKED, prompt="volunteer.ask_commune")
-    if action == "skip":
-        if ctx.convo.state == TEAM:
-            return await finish(ctx, team="")
-        return await already_registered(ctx)  # a second tap on an old skip button
+async def register(msg: Incoming, ctx: Context, _: Register | None = None) -> Step:
+    """reg:start (and any other registration button) → ask for an invite code."""
     return ask_code(ctx)
+
+
+async def without_code(msg: Incoming, ctx: Context, _: RegisterWithoutCode) -> Step:
+    """reg:nocode → register and wait for a coordinator's approval."""
+    ctx.forget(*DRAFT_KEYS)
+    return ask_commune(ctx, then=PICKED, prompt="volunteer.ask_commune")
+
+
+async def skip_team(msg: Incoming, ctx: Context, _: SkipTeam) -> Step:
+    """reg:skip → no team."""
+    if ctx.convo.state == TEAM:
+        return await FORM.skip(ctx, "reg_team")
+    return await already_registered(ctx)  # a second tap on an old skip button
 
 
 async def already_registered(ctx: Context) -> Step:
@@ -69,7 +84,8 @@ async def on_code(msg: Incoming, ctx: Context) -> Step:
     if msg.kind is not Kind.TEXT or not (msg.text or "").strip():
         return Step.stay(
             Reply(
-                "volunteer.ask_code", [[Button(t("volunteer.no_code"), payload=f"{REGISTER}:nocode")], [home_button()]]
+                "volunteer.ask_code",
+                [[Button(t("volunteer.no_code"), payload=RegisterWithoutCode().pack())], [home_button()]],
             )
         )
     return await with_code(ctx, msg.text or "")
@@ -83,7 +99,7 @@ async def invite_link(msg: Incoming, ctx: Context) -> Step:
 
 async def with_code(ctx: Context, code: str) -> Step:
     invite = await volunteers.find_invite(ctx.db, code)
-    no_code = [[Button(t("volunteer.register_without_code"), payload=f"{REGISTER}:nocode")], [home_button()]]
+    no_code = [[Button(t("volunteer.register_without_code"), payload=RegisterWithoutCode().pack())], [home_button()]]
     if invite is None:
         return Step.to(CODE, Reply(t("volunteer.code_unknown", code=volunteers.normalize_code(code)[:16]), no_code))
     state = volunteers.invite_state(invite, ctx.now)
@@ -95,7 +111,7 @@ async def with_code(ctx: Context, code: str) -> Step:
         return Step.end(await main_menu(ctx, "volunteer.already_active", commune=unit_name(ctx, invite.commune_code)))
     ctx.forget(*DRAFT_KEYS)
     ctx.remember(reg_commune=invite.commune_code, reg_invite=invite.id)
-    return ask_name(ctx)
+    return await FORM.advance(ctx)
 
 
 async def commune_picked(msg: Incoming, ctx: Context) -> Step:
@@ -104,60 +120,93 @@ async def commune_picked(msg: Incoming, ctx: Context) -> Step:
     if existing is not None and existing.status == Status.ACTIVE:
         return Step.end(await main_menu(ctx, "volunteer.already_active", commune=unit_name(ctx, code)))
     ctx.remember(reg_commune=code)
-    return ask_name(ctx)
+    return await FORM.advance(ctx)
 
 
-def ask_name(ctx: Context) -> Step:
-    return Step.to(
-        NAME, Reply(t("volunteer.ask_name", commune=unit_name(ctx, ctx.draft["reg_commune"])), [[home_button()]])
-    )
+# --- the registration form: name, phone, team ---
 
 
-async def on_name(msg: Incoming, ctx: Context) -> Step:
-    name = volunteers.clean_name(msg.text or "") if msg.kind is Kind.TEXT else None
+def name_problem(name: str | None) -> Text | None:
+    """Why a cleaned name (None: empty or too long) is none a coordinator could read."""
     if name is None:
-        return Step.stay(Reply(t("volunteer.name_invalid", most=volunteers.NAME_MAX), [[home_button()]]))
+        return t("volunteer.name_invalid", most=volunteers.NAME_MAX)
     if not is_name(name):  # emoji or invisible characters only: a coordinator would see no name
-        return Step.stay(Reply("volunteer.name_no_letter", [[home_button()]]))
-    ctx.remember(reg_name=name)
-    return ask_phone(ctx)
+        return t("volunteer.name_no_letter")
+    return None
 
 
-def ask_phone(ctx: Context, retry: bool = False) -> Step:
+def team_problem(team: str | None) -> Text | None:
+    most = volunteers.TEAM_MAX
+    if team is None:
+        return t("volunteer.team_invalid", most=most)
+    return None if is_name(team) else t("volunteer.team_no_letter", most=most)
+
+
+async def name_question(ctx: Context, d: Values) -> Question:
+    return Question(t("volunteer.ask_name", commune=unit_name(ctx, d["reg_commune"])), [[home_button()]])
+
+
+def read_name(text: str, ctx: Context, d: Values) -> str | Text:
+    name = volunteers.clean_name(text)
+    return name_problem(name) or name or ""
+
+
+async def phone_question(ctx: Context, d: Values) -> Question:
     if ctx.capabilities.request_contact:
-        key = "volunteer.phone_retry_button" if retry else "volunteer.ask_phone_button"
-        return Step.to(PHONE, Reply(key, ask=Ask.CONTACT))
-    key = "volunteer.phone_retry_typed" if retry else "volunteer.ask_phone_typed"
-    return Step.to(PHONE, Reply(key, [[home_button()]]))
+        return Question(t("volunteer.ask_phone_button"), ask=Ask.CONTACT)
+    return Question(t("volunteer.ask_phone_typed"), [[home_button()]])
 
 
-async def on_phone(msg: Incoming, ctx: Context) -> Step:
-    """The phone from the contact button (the person's own only), or typed."""
-    if msg.kind is Kind.CONTACT:
-        if not msg.contact_is_own:
-            return Step.stay(
-                Reply("volunteer.phone_not_own", ask=Ask.CONTACT if ctx.capabilities.request_contact else None)
-            )
-        phone = volunteers.normalize_phone(msg.contact_phone or "", any_country=True)
-    elif msg.kind is Kind.TEXT:
-        phone = volunteers.normalize_phone(msg.text or "")
-    else:
-        phone = None
+def phone_retry(ctx: Context) -> Text:
+    return t("volunteer.phone_retry_button" if ctx.capabilities.request_contact else "volunteer.phone_retry_typed")
+
+
+def read_phone(text: str, ctx: Context, d: Values) -> str | Text:
+    return volunteers.normalize_phone(text) or phone_retry(ctx)
+
+
+async def contact_shared(msg: Incoming, ctx: Context, field: Field) -> Step | None:
+    """The phone from the messenger's contact button: the person's own only (any country's)."""
+    if field.name != "reg_phone" or msg.kind is not Kind.CONTACT:
+        return None
+    if not msg.contact_is_own:
+        return await FORM.ask(ctx, field.name, t("volunteer.phone_not_own"))
+    phone = volunteers.normalize_phone(msg.contact_phone or "", any_country=True)
     if phone is None:
-        return ask_phone(ctx, retry=True)
-    ctx.remember(reg_phone=phone)
-    rows = [[Button(t("volunteer.skip_team"), payload=f"{REGISTER}:skip")], [home_button()]]
-    return Step.to(TEAM, Reply("volunteer.ask_team", rows, close_ask=True))
+        return await FORM.ask(ctx, field.name, phone_retry(ctx))
+    return await FORM.answer(ctx, field.name, phone)
 
 
-async def on_team(msg: Incoming, ctx: Context) -> Step:
-    team = volunteers.clean_name(msg.text or "", volunteers.TEAM_MAX) if msg.kind is Kind.TEXT else None
-    if team is None or not is_name(team):
-        rows = [[Button(t("volunteer.skip_team"), payload=f"{REGISTER}:skip")], [home_button()]]
-        most = volunteers.TEAM_MAX
-        why = t("volunteer.team_invalid", most=most) if team is None else t("volunteer.team_no_letter", most=most)
-        return Step.stay(Reply(why, rows))
-    return await finish(ctx, team)
+async def team_question(ctx: Context, d: Values) -> Question:
+    rows = [[Button(t("volunteer.skip_team"), payload=SkipTeam().pack())], [home_button()]]
+    return Question(t("volunteer.ask_team"), rows, close_ask=True)
+
+
+def read_team(text: str, ctx: Context, d: Values) -> str | Text:
+    team = volunteers.clean_name(text, volunteers.TEAM_MAX)
+    return team_problem(team) or team or ""
+
+
+async def stale_form(ctx: Context) -> Step:
+    return ask_code(ctx)
+
+
+async def save(ctx: Context, d: Values) -> Step:
+    return await finish(ctx, d.get("reg_team", ""))
+
+
+FORM = Form(
+    key=None,  # the draft's own reg_* keys, as the steps before the form (code, commune) left them
+    fields=(
+        Field("reg_name", name_question, read_name, step=NAME),
+        Field("reg_phone", phone_question, read_phone, step=PHONE),
+        Field("reg_team", team_question, read_team, skip=lambda ctx, d: "", step=TEAM),
+    ),
+    step=NAME,
+    save=save,
+    stale=stale_form,
+    aside=contact_shared,
+)
 
 
 async def finish(ctx: Context, team: str) -> Step:
@@ -200,8 +249,8 @@ async def finish(ctx: Context, team: str) -> Step:
 def approval_request(row, where) -> Reply:
     rows = [
         [
-            Button(t("volunteer.approve"), payload=f"vr:ok:{row.id}"),
-            Button(t("volunteer.refuse"), payload=f"vr:no:{row.id}"),
+            Button(t("volunteer.approve"), payload=Verdict("ok", row.id).pack()),
+            Button(t("volunteer.refuse"), payload=Verdict("no", row.id).pack()),
         ]
     ]
     text = t(
@@ -213,7 +262,7 @@ def approval_request(row, where) -> Reply:
 # --- "Me": my totals and my rank ---
 
 
-async def me(msg: Incoming, ctx: Context) -> Step:
+async def me(msg: Incoming, ctx: Context, _: MyTotals | None = None) -> Step:
     communes = await roles.communes_for(ctx.db, ctx.user.id, Role.VOLUNTEER)
     if not communes:
         unit = await home_unit(ctx)
@@ -245,8 +294,14 @@ async def me(msg: Incoming, ctx: Context) -> Step:
             )
         )
     rows = [
-        [Button(t("visit.menu"), payload="visit"), Button(t("visit.menu_recent"), payload="vl")],
-        *[[Button(t("volunteer.hamlets_of", commune=unit_name(ctx, c)), payload=f"co:h:{c}")] for c in communes],
+        [
+            Button(t("visit.menu"), payload=LogVisit().pack()),
+            Button(t("visit.menu_recent"), payload=RecentVisits().pack()),
+        ],
+        *[
+            [Button(t("volunteer.hamlets_of", commune=unit_name(ctx, c)), payload=DeskHamlets(c).pack())]
+            for c in communes
+        ],
         [home_button()],
     ]
     return Step.end(Reply(t("volunteer.me", communes=Join(tuple(lines))), rows))
@@ -258,9 +313,10 @@ async def field_worker(ctx: Context) -> bool:
 
 FLOW = Flow(
     name="volunteer",
-    buttons={REGISTER: on_button, "vme": me},
+    buttons={Register: register, RegisterWithoutCode: without_code, SkipTeam: skip_team, MyTotals: me},
+    otherwise={Register.prefix: register, MyTotals.prefix: me},
     commands={"dangky": register_command, "toi": me},
-    states={CODE: on_code, PICKED: commune_picked, NAME: on_name, PHONE: on_phone, TEAM: on_team},
+    states={CODE: on_code, PICKED: commune_picked, **FORM.steps()},
     deep_links={INVITE_LINK: invite_link},
-    menu=[MenuEntry("vme", "volunteer.menu_me", order=62, visible=field_worker)],
+    menu=[MenuEntry(MyTotals(), "volunteer.menu_me", order=62, visible=field_worker)],
 )
