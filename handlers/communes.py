@@ -34,7 +34,7 @@ def ask_commune(ctx: Context, then: str, prompt: str = "commune.ask") -> Step:
 
 
 async def on_text(msg: Incoming, ctx: Context) -> Step:
-    """Reads a commune name; offers the matches as buttons, or says how to narrow the search."""
+    """Reads a commune name; takes the one it names, or offers the matches as buttons."""
     if msg.kind is not Kind.TEXT or not (msg.text or "").strip():
         return Step.stay(Reply("commune.type_name", [[home_button()]]))
     query = (msg.text or "").strip()[:MAX_QUERY]
@@ -47,28 +47,35 @@ async def on_text(msg: Incoming, ctx: Context) -> Step:
         # One commune has exactly that name: take it (the reply names it, and offers a change).
         return await picked(msg, ctx, (exact or matches)[0].commune)
     if not exact and former and len({m.commune.code for m in former}) == 1:
-        # A name from before the merger: today's commune, said as such.
-        (match, *_) = former
-        note = Reply(t("commune.former_now", old=match.former_name, new=commune_label(match.commune)))
-        step = await picked(msg, ctx, match.commune)
-        return Step((note, *step.replies), step.state)
+        return await former_taken(msg, ctx, former[0])
     shown = matches[:MAX_CHOICES]
     rows = [[Button(choice_label(m), payload=PickCommune(m.commune.code).pack())] for m in shown]
     rows.append([home_button()])
+    return Step.stay(Reply(choices_text(query, matches, exact, former), rows))
+
+
+async def former_taken(msg: Incoming, ctx: Context, match: Match) -> Step:
+    """A name from before the merger, of one commune today: that commune, said as such."""
+    note = Reply(t("commune.former_now", old=match.former_name, new=commune_label(match.commune)))
+    step = await picked(msg, ctx, match.commune)
+    return Step((note, *step.replies), step.state)
+
+
+def choices_text(query: str, matches: list[Match], exact: list[Match], former: list[Match]) -> Text:
+    """What the list of choices is: the parts of a split commune, former names, the same name in
+    several provinces, or near names of what was typed."""
     if not exact and former and len({m.former.code for m in former if m.former}) == 1:
         # One former commune, split among several of today's: which part is theirs.
-        text = t("commune.former_split", old=former[0].former_name, count=len(former))
-    elif not exact and former:
+        return t("commune.former_split", old=former[0].former_name, count=len(former))
+    if not exact and former:
         # Several former communes had that name: their places of today come first.
-        text = t("commune.former_many", query=query)
-    elif len(matches) > MAX_CHOICES:
-        text = t("commune.many_matches", shown=len(shown), total=len(matches), query=query)
-    elif len(exact) == len(matches):
-        text = t("commune.choose", count=len(matches))  # the same name in several provinces
-    else:
-        # Near names of what was typed (a typo, a prefix): not the same name.
-        text = t("commune.choose_similar", count=len(matches), query=query)
-    return Step.stay(Reply(text, rows))
+        return t("commune.former_many", query=query)
+    if len(matches) > MAX_CHOICES:
+        return t("commune.many_matches", shown=MAX_CHOICES, total=len(matches), query=query)
+    if len(exact) == len(matches):
+        return t("commune.choose", count=len(matches))  # the same name in several provinces
+    # Near names of what was typed (a typo, a prefix): not the same name.
+    return t("commune.choose_similar", count=len(matches), query=query)
 
 
 def choice_label(match: Match) -> Text:

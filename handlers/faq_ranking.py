@@ -3,6 +3,7 @@ content/vi/search.toml opens by words (BM25, bm25s), and tells greetings and tha
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 from collections.abc import Iterable, Mapping, Sequence
@@ -88,6 +89,66 @@ class _Field:
         return total
 
 
+@dataclass(frozen=True)
+class _Query:
+    """A message as the ranker reads it."""
+
+    words: list[str]
+    features: list[str]  # its words and word pairs, each once
+    marks: dict[str, set[str | None]]  # its telling words, with the diacritics typed
+
+    @functools.cached_property
+    def padded(self) -> tuple[str, ...]:
+        return tuple(self.words)
+
+    @functools.cached_property
+    def present(self) -> set[str]:
+        return set(self.words)
+
+    @functools.cached_property
+    def parts(self) -> dict[str, set[str]]:
+        return {f: set(f.split("_")) for f in self.features}
+
+
+def _read_all(vocabulary: Vocabulary, pieces: Iterable[str]) -> list[tuple[str, ...]]:
+    return [tuple(vocabulary.read(p)) for p in pieces]
+
+
+def _phrases(keywords: list[list[str]]) -> list[tuple[str, ...]]:
+    """The keywords as word sequences, each once."""
+    return list(dict.fromkeys(tuple(k) for k in keywords if k))
+
+
+def _words(title: list[str], keywords: list[list[str]]) -> set[str]:
+    return set(title) | {w for k in keywords for w in k}
+
+
+def _pairs(title: list[str], keywords: list[list[str]]) -> set[tuple[str, str]]:
+    """The word pairs of the title and keywords (one word of two syllables, "man hinh")."""
+    return {p for words in (title, *keywords) for p in itertools.pairwise(words)}
+
+
+def _marks(candidate: Candidate, vocabulary: Vocabulary) -> dict[str, set[str | None]]:
+    """Each word of the candidate's title and keywords, with the diacritics it is written with."""
+    known: dict[str, set[str | None]] = {}
+    for piece in (candidate.title, *candidate.keywords):
+        for w, m in vocabulary.read_marked(piece):
+            known.setdefault(w, set()).add(m)
+    return known
+
+
+def _fields(
+    titles: list[list[str]], keywords: list[list[list[str]]], answers: list[list[str]]
+) -> list[tuple[float, _Field, bool]]:
+    """The three weighted indexes; the flag says whether the field counts as evidence."""
+    return [
+        (TITLE_WEIGHT, _Field([_features(t) for t in titles]), True),
+        # Each keyword feature once: spellings of one word ("bluetooth", "blutut") read alike.
+        (KEYWORDS_WEIGHT, _Field([list(dict.fromkeys(f for k in ks for f in _features(k))) for ks in keywords]), True),
+        (ANSWER_WEIGHT, _Field([_features(a) for a in answers]), False),
+    ]
+
+
 class Ranker:
     def __init__(
         self,
@@ -100,38 +161,21 @@ class Ranker:
         self.vocabulary = vocabulary
         self.targets = [c.target for c in candidates]
         self.intent = [not c.target.startswith("faq:") for c in candidates]
-        self.stopwords = {w for s in stopwords for w in vocabulary.read(s)}
+        self.stopwords = {w for words in _read_all(vocabulary, stopwords) for w in words}
         titles = [vocabulary.read(c.title) for c in candidates]
         keywords = [[vocabulary.read(k) for k in c.keywords] for c in candidates]
         answers = [vocabulary.read(c.answer) for c in candidates]
-        self.phrases = [list(dict.fromkeys(tuple(k) for k in ks if k)) for ks in keywords]
+        self.phrases = [_phrases(ks) for ks in keywords]
         # The words that may make a candidate eligible: its title's and keywords' (its answer
         # mentions too much besides: a question about Wi-Fi speed is not about Bluetooth).
-        self.words = [set(t) | {w for k in ks for w in k} for t, ks in zip(titles, keywords, strict=True)]
-        self.marks: list[dict[str, set[str | None]]] = []
-        for c in candidates:
-            known: dict[str, set[str | None]] = {}
-            for piece in (c.title, *c.keywords):
-                for w, m in vocabulary.read_marked(piece):
-                    known.setdefault(w, set()).add(m)
-            self.marks.append(known)
-        self.pairs = [
-            {p for ws in (t, *ks) for p in itertools.pairwise(ws)} for t, ks in zip(titles, keywords, strict=True)
-        ]
-        self.fields = [
-            (TITLE_WEIGHT, _Field([_features(t) for t in titles]), True),
-            # Each keyword feature once: spellings of one word ("bluetooth", "blutut") read alike.
-            (
-                KEYWORDS_WEIGHT,
-                _Field([list(dict.fromkeys(f for k in ks for f in _features(k))) for ks in keywords]),
-                True,
-            ),
-            (ANSWER_WEIGHT, _Field([_features(a) for a in answers]), False),
-        ]
+        self.words = [_words(t, ks) for t, ks in zip(titles, keywords, strict=True)]
+        self.marks = [_marks(c, vocabulary) for c in candidates]
+        self.pairs = [_pairs(t, ks) for t, ks in zip(titles, keywords, strict=True)]
+        self.fields = _fields(titles, keywords, answers)
         # Small talk: kinds in the content's order (thanks before greetings: "chào, cảm ơn nhé"
         # is thanks), each a set of phrases; a message made of nothing else is small talk.
-        self.small_talk = [(kind, [tuple(vocabulary.read(p)) for p in phrases]) for kind, phrases in small_talk.items()]
-        self.fillers = {w for f in fillers for w in vocabulary.read(f)}
+        self.small_talk = [(kind, _read_all(vocabulary, phrases)) for kind, phrases in small_talk.items()]
+        self.fillers = {w for words in _read_all(vocabulary, fillers) for w in words}
 
     def rank(self, text: str) -> list[tuple[float, str]]:
         """Every candidate `text` says enough about (`_eligible`), best first, with its score."""
@@ -141,40 +185,44 @@ class Ranker:
         words = [w for w, _ in marked]
         if not words:
             return []
-        query = list(dict.fromkeys(_features(words)))
-        typed_marks: dict[str, set[str | None]] = {}
-        for w, m in marked:
-            if w not in self.stopwords:
-                typed_marks.setdefault(w, set()).add(m)
+        query = _Query(words, list(dict.fromkeys(_features(words))), self._typed_marks(marked))
         total = np.zeros(len(self.targets), dtype=np.float64)
         for weight, index, _ in self.fields:
-            total += weight * index.scores(query)
-        padded = tuple(words)
-        present = set(words)
-        parts = {f: set(f.split("_")) for f in query}
+            total += weight * index.scores(query.features)
         ranked = []
         for i, target in enumerate(self.targets):
-            # The telling words this candidate has, as typed: "tiền" is not the "tiện" of its title.
-            telling = {
-                w
-                for w, ms in typed_marks.items()
-                if w in self.words[i] and (None in ms or ms & self.marks[i].get(w, set()))
-            }
-            # The weight of the telling words and pairs on the title and keywords: common words
-            # ("làm sao", "số") add to the ranking, never to the evidence.
-            evidence = [f for f in query if telling & parts[f]]
-            focused = sum(
-                weight * float(index.scores(evidence)[i]) for weight, index, counted in self.fields if counted
-            )
-            found = [p for p in self.phrases[i] if p[0] in present and _contains(padded, p)]
-            # A menu entry is only ever found by its keywords, so a found one weighs double.
-            bonus = PHRASE_BONUS * sum(len(p) for p in found) * (2 if self.intent[i] else 1)
-            pairs = {p for p in itertools.pairwise(words) if telling & set(p)}
-            if not self._eligible(i, found, telling, pairs, focused + bonus):
-                continue
-            ranked.append((float(total[i]) + bonus, target))
+            bonus = self._bonus_if_eligible(i, query)
+            if bonus is not None:
+                ranked.append((float(total[i]) + bonus, target))
         ranked.sort(key=lambda r: -r[0])
         return ranked
+
+    def _typed_marks(self, marked: list[tuple[str, str | None]]) -> dict[str, set[str | None]]:
+        """Each telling word typed, with the diacritics it was typed with (None: without)."""
+        typed: dict[str, set[str | None]] = {}
+        for w, m in marked:
+            if w not in self.stopwords:
+                typed.setdefault(w, set()).add(m)
+        return typed
+
+    def _bonus_if_eligible(self, i: int, query: _Query) -> float | None:
+        """Candidate `i`'s bonus for its keywords found whole, or None when the message does not
+        say enough about it to be answered with it."""
+        # The telling words this candidate has, as typed: "tiền" is not the "tiện" of its title.
+        telling = {
+            w
+            for w, ms in query.marks.items()
+            if w in self.words[i] and (None in ms or ms & self.marks[i].get(w, set()))
+        }
+        # The weight of the telling words and pairs on the title and keywords: common words
+        # ("làm sao", "số") add to the ranking, never to the evidence.
+        evidence = [f for f in query.features if telling & query.parts[f]]
+        focused = sum(weight * float(index.scores(evidence)[i]) for weight, index, counted in self.fields if counted)
+        found = [p for p in self.phrases[i] if p[0] in query.present and _contains(query.padded, p)]
+        # A menu entry is only ever found by its keywords, so a found one weighs double.
+        bonus = PHRASE_BONUS * sum(len(p) for p in found) * (2 if self.intent[i] else 1)
+        pairs = {p for p in itertools.pairwise(query.words) if telling & set(p)}
+        return bonus if self._eligible(i, found, telling, pairs, focused + bonus) else None
 
     def _eligible(
         self, i: int, found: list[tuple[str, ...]], telling: set[str], pairs: set[tuple[str, str]], focused: float
