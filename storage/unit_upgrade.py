@@ -179,70 +179,98 @@ def plan_remap(
 ) -> RemapPlan:
     """Match each stored commune to the new data by normalised name within its province."""
     plan = RemapPlan(from_version, to_version)
+    plan.province_problems.extend(_province_problems(old_provinces, new_provinces))
+    index = _NewCommunes(new_communes)
     decisions = dict(decisions or {})
-    new_by_code = {c.code: c for c in new_communes}
-    new_province_by_code = {p.code: p for p in new_provinces}
-    for province in old_provinces:
-        new = new_province_by_code.get(province.code)
-        if new is None or bare_key(new.name) != bare_key(province.name):
-            # Province codes have not changed since 2025; a data version that changes them needs
-            # its own migration rather than a guess here.
-            now = f"{new.name!r}" if new else "gone"
-            plan.province_problems.append(f"{province.code} {province.name!r} is now {now}")
-
-    by_name: dict[tuple[str, str], list[UnitRow]] = defaultdict(list)
-    by_bare_name: dict[tuple[str, str], list[UnitRow]] = defaultdict(list)
-    for commune in new_by_code.values():
-        by_name[commune.province_code, name_key(commune.name)].append(commune)
-        by_bare_name[commune.province_code, bare_key(commune.name)].append(commune)
-
     matched: dict[str, CodeChange] = {}
-    old_codes = set()
     for old in old_communes:
-        old_codes.add(old.code)
         refs = references.get(old.code, 0)
         if old.code in decisions:
-            target = new_by_code.get(decisions.pop(old.code))
-            if target is None:
-                plan.unresolved.append(Unresolved(old, (), refs, "the --map target is not a commune code"))
-            else:
-                matched[old.code] = CodeChange(old, target, refs)
-                plan.decided.append(matched[old.code])
-            continue
-        candidates = by_name.get((old.province_code, name_key(old.name)), [])
-        if not candidates:  # a xã that became a phường keeps its name but not its division word
-            candidates = by_bare_name.get((old.province_code, bare_key(old.name)), [])
-        if len(candidates) == 1:
-            change = CodeChange(old, candidates[0], refs)
+            change = _decided(old, index.by_code.get(decisions.pop(old.code)), refs, plan)
+        else:
+            change = _matched(old, index, refs, plan)
+        if change is not None:
             matched[old.code] = change
-            if change.new.code != old.code:
-                plan.moved.append(change)
-            elif change.new.name != old.name:
-                plan.renamed.append(change)
-            continue
-        why = "several matches" if candidates else "no match"
-        if not candidates and old.code in new_by_code:
-            candidates = [new_by_code[old.code]]  # what the code means now, for the operator to judge
-        (plan.unresolved if refs else plan.dropped).append(Unresolved(old, tuple(candidates), refs, why))
     for code in decisions:
         plan.province_problems.append(f"--map {code}=… names no stored commune")
-
-    # Two stored communes must not land on one: that would merge their figures.
-    by_target: dict[str, list[CodeChange]] = defaultdict(list)
-    for change in matched.values():
-        by_target[change.new.code].append(change)
-    for changes in by_target.values():
-        if len(changes) > 1:
-            for change in changes:
-                for group in (plan.moved, plan.renamed, plan.decided):
-                    if change in group:
-                        group.remove(change)
-                plan.unresolved.append(
-                    Unresolved(change.old, (change.new,), change.references, "same target as another")
-                )
+    _refuse_merges(plan, matched.values())
     targets = {change.new.code for change in matched.values()}
-    plan.added = len([code for code in new_by_code if code not in targets])
+    plan.added = len([code for code in index.by_code if code not in targets])
     return plan
+
+
+def _province_problems(old_provinces: Iterable[UnitRow], new_provinces: Iterable[UnitRow]) -> list[str]:
+    """Province codes have not changed since 2025; a data version that changes them needs its own
+    migration rather than a guess here."""
+    new_by_code = {p.code: p for p in new_provinces}
+    problems = []
+    for province in old_provinces:
+        new = new_by_code.get(province.code)
+        if new is None or bare_key(new.name) != bare_key(province.name):
+            now = f"{new.name!r}" if new else "gone"
+            problems.append(f"{province.code} {province.name!r} is now {now}")
+    return problems
+
+
+class _NewCommunes:
+    """The new data's communes by code, and by normalised name within their province."""
+
+    def __init__(self, communes: Iterable[UnitRow]) -> None:
+        self.by_code = {c.code: c for c in communes}
+        self.by_name: dict[tuple[str, str], list[UnitRow]] = defaultdict(list)
+        self.by_bare_name: dict[tuple[str, str], list[UnitRow]] = defaultdict(list)
+        for commune in self.by_code.values():
+            self.by_name[commune.province_code, name_key(commune.name)].append(commune)
+            self.by_bare_name[commune.province_code, bare_key(commune.name)].append(commune)
+
+    def named_as(self, old: UnitRow) -> list[UnitRow]:
+        found = self.by_name.get((old.province_code, name_key(old.name)), [])
+        if not found:  # a xã that became a phường keeps its name but not its division word
+            found = self.by_bare_name.get((old.province_code, bare_key(old.name)), [])
+        return found
+
+
+def _decided(old: UnitRow, target: UnitRow | None, refs: int, plan: RemapPlan) -> CodeChange | None:
+    """The operator's --map OLD=NEW for this commune."""
+    if target is None:
+        plan.unresolved.append(Unresolved(old, (), refs, "the --map target is not a commune code"))
+        return None
+    change = CodeChange(old, target, refs)
+    plan.decided.append(change)
+    return change
+
+
+def _matched(old: UnitRow, index: _NewCommunes, refs: int, plan: RemapPlan) -> CodeChange | None:
+    """The one new commune of the old one's name in its province; else recorded as unresolved
+    (stored rows point to it) or dropped (nothing does)."""
+    candidates = index.named_as(old)
+    if len(candidates) == 1:
+        change = CodeChange(old, candidates[0], refs)
+        if change.new.code != old.code:
+            plan.moved.append(change)
+        elif change.new.name != old.name:
+            plan.renamed.append(change)
+        return change
+    why = "several matches" if candidates else "no match"
+    if not candidates and old.code in index.by_code:
+        candidates = [index.by_code[old.code]]  # what the code means now, for the operator to judge
+    (plan.unresolved if refs else plan.dropped).append(Unresolved(old, tuple(candidates), refs, why))
+    return None
+
+
+def _refuse_merges(plan: RemapPlan, changes: Iterable[CodeChange]) -> None:
+    """Two stored communes must not land on one: that would merge their figures."""
+    by_target: dict[str, list[CodeChange]] = defaultdict(list)
+    for change in changes:
+        by_target[change.new.code].append(change)
+    for colliding in by_target.values():
+        if len(colliding) < 2:
+            continue
+        for change in colliding:
+            for group in (plan.moved, plan.renamed, plan.decided):
+                if change in group:
+                    group.remove(change)
+            plan.unresolved.append(Unresolved(change.old, (change.new,), change.references, "same target as another"))
 
 
 async def apply_remap(session: AsyncSession, plan: RemapPlan, new_communes: list[dict]) -> None:
