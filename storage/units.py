@@ -58,6 +58,11 @@ def _strip_prefix(folded: str, prefixes: Iterable[str]) -> str:
     return folded
 
 
+def province_key(name: str) -> str:
+    """A province's name folded, without its "tỉnh/thành phố" prefix: "Tp. Hồ Chí Minh" → "ho chi minh"."""
+    return _strip_prefix(fold(name), _PROVINCE_PREFIXES)
+
+
 def division_data() -> list[dict]:
     """The nested provinces → wards data shipped by the vietnam-provinces package."""
     from vietnam_provinces import NESTED_DIVISIONS_JSON_PATH

@@ -10,6 +10,7 @@ venue name never pushes the QR below 150 mm or off the page.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 import qrcode
@@ -29,6 +30,11 @@ QUIET_MODULES = 4
 QR_LEVEL = ERROR_CORRECT_M
 QR_LEVEL_NAME = "M"
 
+# The venue's name is the largest text after the headline (34 pt): never under NAME_MIN, above the
+# subheadline's 15 pt and every other line; the code to type stays two points under the name.
+NAME_MIN = 16.0
+CODE_MAX, CODE_MIN = 24.0, 13.0
+
 # A line's box, in em: at least this far above and below the baseline, more where its glyphs
 # reach further (stacked capitals such as Ẫ reach 1.23 em), and a gap before the next line.
 ASCENT, DESCENT, LINE_GAP = 1.0, 0.26, 0.07
@@ -41,6 +47,8 @@ WHITE = (255, 255, 255)
 
 RGB = tuple[int, int, int]
 ELLIPSIS = "…"
+# The smallest size (points) a text goes down to so that a long word fits its line unbroken.
+WORD_FLOOR = 7.0
 
 
 @dataclass(frozen=True)
@@ -147,47 +155,61 @@ def lines_height(lines: list[str], weight: str, size: float) -> float:
 
 
 def wrap(text: str, weight: str, size: float, width: float) -> list[str]:
-    """Greedy word wrap; a word wider than the line is cut between characters."""
+    """Greedy word wrap at spaces; a word is never split, so one wider than the line stands alone
+    on its line, too wide (fit then sets the text smaller)."""
     lines: list[str] = []
     current = ""
     for word in text.split():
         candidate = f"{current} {word}" if current else word
-        if width_mm(candidate, weight, size) <= width:
+        if not current or width_mm(candidate, weight, size) <= width:
             current = candidate
             continue
-        if current:
-            lines.append(current)
-        while len(word) > 1 and width_mm(word, weight, size) > width:
-            cut = len(word) - 1
-            while cut > 1 and width_mm(word[:cut], weight, size) > width:
-                cut -= 1
-            lines.append(word[:cut])
-            word = word[cut:]
+        lines.append(current)
         current = word
     if current:
         lines.append(current)
     return lines
 
 
+def _fits(lines: list[str], weight: str, size: float, width: float, max_lines: int) -> bool:
+    return len(lines) <= max_lines and all(width_mm(line, weight, size) <= width for line in lines)
+
+
+def _shortened(line: str, weight: str, size: float, width: float) -> str:
+    """`line` less its last words (its last characters when one word is left), then "…"."""
+    while width_mm(line + ELLIPSIS, weight, size) > width:
+        words = line.split()
+        line = " ".join(words[:-1]) if len(words) > 1 else line[:-1].rstrip()
+        if not line:
+            break
+    return line + ELLIPSIS
+
+
 def fit(
     text: str, weight: str, width: float, largest: float, smallest: float, max_lines: int
 ) -> tuple[float, list[str]]:
-    """The largest size (in half points) at which `text` fits `max_lines` lines of `width`;
-    at the smallest size, the last line is shortened with an ellipsis."""
+    """The largest size (in half points) at which `text` fits `max_lines` lines of `width`, wrapped
+    at spaces only. A word too wide for the line even at `smallest` sets the text smaller still,
+    down to WORD_FLOOR; whatever still does not fit there is shortened with an ellipsis."""
     text = printable(text, weight)
     size = largest
     while size >= smallest:
         lines = wrap(text, weight, size, width)
-        if len(lines) <= max_lines:
+        if _fits(lines, weight, size, width, max_lines):
             return size, lines
         size -= 0.5
+    widest = max((width_mm(word, weight, 1.0) for word in text.split()), default=0.0)
     size = smallest
-    lines = wrap(text, weight, size, width)[:max_lines]
-    last = lines[-1]
-    while last and width_mm(last + ELLIPSIS, weight, size) > width:
-        last = last[:-1].rstrip()
-    lines[-1] = last + ELLIPSIS
-    return size, lines
+    if widest * smallest > width:  # width_mm scales with the size
+        size = max(WORD_FLOOR, math.floor(2 * width / widest) / 2)
+    lines = wrap(text, weight, size, width)
+    if _fits(lines, weight, size, width, max_lines):
+        return size, lines
+    lines = lines[:max_lines]
+    lines[-1] = _shortened(lines[-1], weight, size, width)
+    return size, [
+        line if width_mm(line, weight, size) <= width else _shortened(line, weight, size, width) for line in lines
+    ]
 
 
 @dataclass
@@ -228,7 +250,9 @@ def poster_layout(words: PosterWords, qr_data: str) -> Layout:
 
 
 # (largest name size in points, name lines, address lines), fullest first.
-_VENUE_BLOCKS = tuple((size, 2, lines) for size in (22, 20, 18, 16, 15, 14, 13) for lines in (2, 1)) + ((13, 1, 1),)
+_VENUE_BLOCKS = tuple((size, 2, lines) for size in (28, 26, 24, 22, 20, 18, 17, NAME_MIN) for lines in (2, 1)) + (
+    (NAME_MIN, 1, 1),
+)
 
 
 def _layout(
@@ -249,8 +273,8 @@ def _layout(
 
     # The venue.
     col = _Column(band + 4.0, items)
-    size, lines = fit(words.venue_name, "bold", inner, name_size, 13, name_lines)
-    col.lines(lines, centre, size, "bold", INK)
+    name_size, lines = fit(words.venue_name, "bold", inner, name_size, NAME_MIN, name_lines)
+    col.lines(lines, centre, name_size, "bold", INK)
     col.space(0.5)
     size, lines = fit(words.venue_address, "regular", inner, 11, 8.5, address_lines)
     col.lines(lines, centre, size, "regular", MUTED)
@@ -280,7 +304,7 @@ def _layout(
     size, lines = fit(words.manual_instruction, "regular", inner - 10, 12, 9, 2)
     inside.lines(lines, centre, size, "regular", INK)
     inside.space(1.0)
-    size, lines = fit(words.manual_message, "extrabold", inner - 10, 30, 18, 1)
+    size, lines = fit(words.manual_message, "extrabold", inner - 10, min(CODE_MAX, name_size - 2), CODE_MIN, 1)
     inside.lines(lines, centre, size, "extrabold", BLUE)
     inside.space(2.0)
     bottom.append(Box(MARGIN, box_top, inner, inside.top - box_top, LIGHT_BLUE, radius=3.0))

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Protocol
 from documents.links import telegram_link
 from documents.posters import Poster, make_poster, make_poster_async
 from documents.posters.words import PosterWords, poster_words, printed_channels
+from storage.folding import fold
+from storage.units import province_key
 from storage.venue_codes import sign
 from texts import t
 
@@ -94,21 +96,37 @@ def poster_request(
     assert settings.qr_signing_key is not None  # poster_gaps names a missing key
     payload = sign(settings.qr_signing_key.reveal(), venue.code)
     qr_data = landing_link(settings, payload) if web else telegram_link(handles["telegram"], payload)
-    label = (
-        content.render(t("commune.label", name=commune.name, province=commune.province_name))
-        if commune
-        else venue.commune_code
-    )
     words = poster_words(
         content,
         venue_name=venue.name,
         venue_address=venue.address,
-        commune=label,
+        commune=commune_label(content, venue, commune),
         code=venue.code,
         channels=printed_channels(content, handles),
         web=web,
     )
     return PosterRequest(words, qr_data, f"poster-{venue.code}")
+
+
+def _names(folded_address: str, key: str) -> bool:
+    """Whether the address names `key` (folded) as whole words: "Đức Hòa" in "Ấp 3, xã Duc Hoa"."""
+    return bool(key) and f" {key} " in f" {folded_address} "
+
+
+def commune_label(content: Content, venue: Venue, commune: CommuneEntry | None) -> str | None:
+    """What the poster adds after the address: the commune and its province, less what the address
+    already says (compared without accents or case); None when it says both."""
+    if commune is None:
+        return venue.commune_code
+    address = fold(venue.address)
+    # "Phường 1" keeps its prefix: a bare "1" would match a house number.
+    has_commune = _names(address, commune.key if not commune.key.isdigit() else fold(commune.name))
+    has_province = _names(address, province_key(commune.province_name))
+    if has_commune and has_province:
+        return None
+    if has_commune:
+        return commune.province_name
+    return content.render(t("commune.label", name=commune.name, province=commune.province_name))
 
 
 def draw(request: PosterRequest, *, pdf: bool = True, png: bool = True) -> Poster:

@@ -54,12 +54,13 @@ def poster_words(
     *,
     venue_name: str,
     venue_address: str,
-    commune: str,
+    commune: str | None,
     code: str,
     channels: list[PrintedChannel],
     web: bool,
 ) -> PosterWords:
-    """The poster's texts. `web`: the QR opens the landing page (PUBLIC_BASE_URL) rather than Telegram."""
+    """The poster's texts. `commune`: what follows the address (None when the address names the
+    commune and province already). `web`: the QR opens the landing page (PUBLIC_BASE_URL) rather than Telegram."""
     if not channels:
         raise ValueError("a poster needs at least one messenger to name")
     first = channels[0]
@@ -74,7 +75,11 @@ def poster_words(
         headline=content.render(t("poster.headline")),
         subheadline=content.render(t("poster.subheadline")),
         venue_name=venue_name,
-        venue_address=content.render(t("poster.venue_address", address=venue_address, commune=commune)),
+        venue_address=(
+            content.render(t("poster.venue_address", address=venue_address, commune=commune))
+            if commune
+            else venue_address
+        ),
         steps=tuple(content.render(t(f"poster.steps.{variant}.{n}")) for n in STEP_NAMES),
         manual_instruction=instruction,
         manual_message=content.render(t("poster.manual_message", code=code)),

@@ -16,8 +16,12 @@ from PIL import Image, ImageChops
 
 from documents.posters import make_poster
 from documents.posters.fonts import POINT, ink, width_mm
-from documents.posters.layout import MARGIN, QR_MAX, QR_MIN, QUIET_MODULES, poster_layout
+from documents.posters.layout import ELLIPSIS, MARGIN, QR_MAX, QR_MIN, QUIET_MODULES, fit, poster_layout, wrap
+from documents.posters.venue import commune_label
 from documents.posters.words import poster_words, printed_channels
+from storage.folding import fold
+from storage.models import Venue
+from storage.units import CommuneEntry
 from storage.venue_codes import new_code, sign
 from tests.documents.posters.tools import decode_qr, rasterise
 from texts.content import Content
@@ -60,6 +64,36 @@ def ink_box(line) -> tuple[float, float, float, float]:
     return left, line.baseline - up * line.size * POINT, left + width, line.baseline + down * line.size * POINT
 
 
+def name_lines(layout) -> list:
+    """The venue's name is the one line set in bold (the headline and the code are extrabold)."""
+    return [t for t in layout.texts() if t.weight == "bold"]
+
+
+def check_name_leads(layout) -> None:
+    """After the headline, the venue's name is the largest text on the page."""
+    headline, *others = layout.texts()
+    name = name_lines(layout)
+    assert name and all(headline.size > t.size for t in name)
+    assert all(t.size < name[0].size for t in others if t not in name), [(t.text, t.size) for t in others]
+
+
+def check_words_whole(printed: list[str], text: str) -> None:
+    """Every word printed is a word of `text`, never a piece of one; only the last line may be
+    shortened, at its end, with an ellipsis."""
+    words = set(text.split())
+    for i, line in enumerate(printed):
+        shown = line.split()
+        if line.endswith(ELLIPSIS):
+            assert i == len(printed) - 1
+            shown[-1] = shown[-1].removesuffix(ELLIPSIS)
+            if not shown[-1]:
+                shown.pop()
+            # a word alone on a line too narrow for it at the smallest size is cut, with the ellipsis
+            *shown, last = shown or [""]
+            assert not last or any(w.startswith(last) for w in words), line
+        assert all(w in words for w in shown), (line, text)
+
+
 def check_fits(layout) -> None:
     boxes = [ink_box(line) for line in layout.texts()]
     for i, a in enumerate(boxes):  # no two lines touch
@@ -88,8 +122,11 @@ def check_fits(layout) -> None:
 )
 @hsettings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_any_venue_fits_the_page_with_a_large_qr(name, address, handle, web):
-    layout = poster_layout(words_for(name, address, handle, web=web), link(handle))
+    words = words_for(name, address, handle, web=web)
+    layout = poster_layout(words, link(handle))
     check_fits(layout)
+    check_name_leads(layout)
+    check_words_whole([t.text for t in name_lines(layout)], words.venue_name)
     assert layout.qr.version <= 5 and layout.qr.level == "M"
 
 
@@ -172,3 +209,69 @@ def test_poster_names_every_channel_with_its_handle_and_zalo_can_plug_in():
     assert "@bz_bot" in words.manual_instruction
     with pytest.raises(ValueError):
         poster_words(CONTENT, venue_name="Chợ", venue_address="x", commune="y", code=new_code(), channels=[], web=False)
+
+
+@pytest.mark.parametrize(
+    ("name", "at_least"),
+    [
+        ("Chợ Hàng Da", 24),  # 22 pt at most before: smaller than the 30 pt code under the QR
+        ("UBND xã Đức Hòa", 24),
+        ("Trung tâm Phục vụ hành chính công tỉnh Thái Bình – Bộ phận Một cửa", 16),
+    ],
+)
+def test_the_venues_name_is_the_largest_text_after_the_headline(name, at_least):
+    layout = poster_layout(words_for(name), link())
+    check_name_leads(layout)
+    assert name_lines(layout)[0].size >= at_least
+    assert layout.qr.side >= 155 and layout.whole
+
+
+def test_a_word_is_never_split_across_lines():
+    # Before, "Trung tâm … Bộ phận Một cửa" at 15 pt could leave "cửa" or half a word on a line.
+    assert wrap("Bệnh viện Đa khoa", "bold", 200, 50) == ["Bệnh", "viện", "Đa", "khoa"]
+    long_word = "Nhàvănhóathônphúhòađôngvàtrungtâmhọctậpcộngđồng"
+    assert wrap(long_word, "bold", 30, 100) == [long_word]  # too wide, but whole: fit sets it smaller
+    size, lines = fit(long_word, "bold", 100, 28, 16, 2)
+    assert lines == [long_word] and size < 16 and width_mm(long_word, "bold", size) <= 100
+    layout = poster_layout(words_for(f"Quán {long_word} số 5"), link())
+    check_fits(layout)
+    check_words_whole([t.text for t in name_lines(layout)], f"Quán {long_word} số 5")
+
+
+def commune(name: str, province: str) -> CommuneEntry:
+    key = " ".join(fold(name).split()[1:])  # without "xã"/"phường", as CommuneIndex keeps it
+    return CommuneEntry("25747", name, "commune", "80", province, key)
+
+
+@pytest.mark.parametrize(
+    ("address", "label"),
+    [
+        ("Số 12 đường 30/4", "Xã Đức Hòa, Tây Ninh"),
+        ("Ấp 3, xã Đức Hòa", "Tây Ninh"),  # the commune already there: the province alone
+        ("ap 3, XA DUC HOA, tay ninh", None),  # without accents, in capitals: both already there
+        ("Khu phố 2, phường Đức Hoà, tỉnh Tây Ninh", None),  # the old tone placement (Hoà) alike
+        ("Số 5 đường Đức Hòang", "Xã Đức Hòa, Tây Ninh"),  # whole words only
+    ],
+)
+def test_the_poster_does_not_repeat_the_commune_the_address_names(address, label):
+    venue = Venue(code="AB23CD7", name="Chợ", address=address, commune_code="25747")
+    assert commune_label(CONTENT, venue, commune("Xã Đức Hòa", "Tây Ninh")) == label
+    words = poster_words(
+        CONTENT,
+        venue_name="Chợ",
+        venue_address=address,
+        commune=label,
+        code="AB23CD7",
+        channels=printed_channels(CONTENT, {"telegram": "bz_bot"}),
+        web=False,
+    )
+    printed = f" {fold(words.venue_address)} "
+    assert printed.count(" duc hoa ") == 1 and printed.count(" tay ninh ") == 1
+
+
+def test_a_numbered_ward_is_not_found_in_a_house_number():
+    ward = CommuneEntry("26734", "Phường 1", "ward", "79", "Thành phố Hồ Chí Minh", "1")
+    venue = Venue(code="AB23CD7", name="Chợ", address="Số 1 đường Lê Lợi, Hồ Chí Minh", commune_code="26734")
+    assert commune_label(CONTENT, venue, ward) == "Phường 1, Thành phố Hồ Chí Minh"
+    venue.address = "Số 1 đường Lê Lợi, phường 1, TP Hồ Chí Minh"
+    assert commune_label(CONTENT, venue, ward) is None
