@@ -4,15 +4,19 @@ SQLite file, and the bot's username from getMe when only the token is configured
 from __future__ import annotations
 
 import asyncio
+import codecs
+import csv
+import io
 
 import pytest
 from click.testing import CliRunner
 from PIL import Image
 
 from bot.cli import main
-from bot.commands.venues import telegram_username
+from bot.commands.venues import file_stem, posters_index, telegram_username
 from bot.service import Service
 from bot.settings import Secret, Settings
+from storage.models import Venue
 from storage.venue_codes import is_valid_code
 from tests.documents.posters.tools import decode_qr
 from tests.harness import ChatDriver
@@ -128,11 +132,36 @@ def test_import_and_every_poster_of_a_commune(env, tmp_path):
     result = CliRunner().invoke(main, ["posters", "--commune", "70", "--out", str(out), "--format", "both"])
     assert result.exit_code == 0, result.output
     assert "2 posters" in result.stderr  # the progress bar's label
-    assert sorted(p.name for p in out.iterdir()) == sorted(f"poster-{c}.{s}" for c in codes for s in ("pdf", "png"))
+    names = {line.split("\t")[0]: line.split("\t")[2] for line in lines[:-1]}
+    address = {"UBND phường Hoàn Kiếm": "126 Hàng Trống", "Trường Tiểu học Tràng An": "6 Tràng Thi"}
+    slug = {"UBND phường Hoàn Kiếm": "ubnd-phuong-hoan-kiem", "Trường Tiểu học Tràng An": "truong-tieu-hoc-trang-an"}
+    stems = {c: f"{slug[names[c]]}-{c}" for c in codes}
+    files = [f"{stems[c]}.{s}" for c in codes for s in ("pdf", "png")]
+    assert sorted(p.name for p in out.iterdir()) == sorted([*files, "index.csv"])
+    index = (out / "index.csv").read_bytes()
+    assert index.startswith(codecs.BOM_UTF8)  # Excel shows the diacritics
+    rows = csv.DictReader(io.StringIO(index.decode("utf-8-sig")))
+    assert sorted((r["code"], r["name"], r["address"], r["pdf"], r["png"]) for r in rows) == [
+        (c, names[c], address[names[c]], f"{stems[c]}.pdf", f"{stems[c]}.png") for c in codes
+    ]
     assert (
         "commune 00082 has no venues"
         in CliRunner().invoke(main, ["posters", "--commune", "82", "--out", str(out)]).output
     )
+
+
+def test_poster_file_names_are_safe_and_unique_and_the_index_is_plain_text():
+    def venue(name: str, code: str, address: str = "Phố Huế") -> Venue:
+        return Venue(code=code, name=name, address=address, commune_code="00070")
+
+    same = [venue("Chợ Đồng Xuân", "AB23CD7"), venue("chợ đồng xuân!", "XY45FG9")]
+    assert [file_stem(v) for v in same] == ["cho-dong-xuan-AB23CD7", "cho-dong-xuan-XY45FG9"]
+    assert file_stem(venue('Quán 🍜 / \\ : * ? " < > |', "AB23CD7")) == "quan-AB23CD7"  # nothing Windows refuses
+    assert file_stem(venue("北京饭店", "AB23CD7")) == "AB23CD7"  # no Latin letter: the code alone
+    long = file_stem(venue("Trung tâm Phục vụ hành chính công tỉnh Thái Bình – Bộ phận Một cửa số 2", "AB23CD7"))
+    assert long == "trung-tam-phuc-vu-hanh-chinh-cong-tinh-thai-binh-bo-phan-mot-AB23CD7"  # whole words
+    text = posters_index([(venue("=HYPERLINK(1)", "AB23CD7", "@x"), "hyperlink-1-AB23CD7")], ("pdf",))
+    assert text.splitlines()[1] == "AB23CD7,'=HYPERLINK(1),'@x,hyperlink-1-AB23CD7.pdf"  # not a formula in Excel
 
 
 @pytest.mark.e2e  # python-telegram-bot's getMe against the stand-in
