@@ -36,6 +36,8 @@ def backoff(attempts: int, retry_after: float | None) -> dt.timedelta:
 
 
 SWEEP_BATCH = 100
+# How long a stop (or a test) waits for the sends under way (see Courier.drain).
+DRAIN_TIMEOUT = 30.0
 # A pass hands over to the next when this many of its chats are still being sent to.
 SWEEP_TAIL = 30
 
@@ -167,10 +169,23 @@ class Courier:
         except Exception as exc:  # the database went away mid-send: the sweep takes over later
             log.warning("delivery of outbox %s interrupted: %s", ids, exc)
 
-    async def drain(self) -> None:
-        """Wait for background deliveries (shutdown, tests)."""
+    async def drain(self, timeout: float = DRAIN_TIMEOUT) -> None:
+        """Wait for background deliveries (shutdown, tests). Any still under way after `timeout`
+        seconds is cancelled and logged with where it waits: its row stays leased, and is sent
+        again once the lease runs out, so a stop never hangs on one stuck send."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
         while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                stuck = list(self._tasks)
+                where = ["; ".join(f"{f.f_code.co_name}:{f.f_lineno}" for f in t.get_stack()) for t in stuck]
+                log.warning("%d deliveries still under way after %.0f s, cancelled: %s", len(stuck), timeout, where)
+                for task in stuck:
+                    task.cancel()
+                await asyncio.gather(*stuck, return_exceptions=True)
+                break
+            await asyncio.wait(list(self._tasks), timeout=remaining)
         try:
             await self.mark_unmarked()
         except Exception as exc:  # still away: those may be sent again after the lease

@@ -316,3 +316,24 @@ async def test_a_reply_sent_while_the_database_is_away_is_marked_once_it_is_back
     assert channel.sent == [("c1", "a"), ("c1", "b")]
     async with sessions() as db:
         assert all(r.sent_at is not None for r in (await db.scalars(select(OutboxMessage))).all())
+
+
+async def test_a_stop_does_not_wait_forever_for_a_stuck_send(sessions, caplog):
+    """A send that never returns (a messenger that keeps the connection open) is given up at the
+    stop after the drain's time-out: the row stays unsent and leased, for another worker (or the
+    next start) to send once the lease runs out."""
+
+    class StuckChannel(FlakyChannel):
+        async def send(self, chat_id, message, attachment):
+            await asyncio.Event().wait()
+
+    courier = Courier(sessions, {"test": StuckChannel()})
+    (row_id,) = await _queue(sessions, ["stuck"])
+    courier.deliver_soon([row_id])
+    await asyncio.sleep(0.1)
+    await asyncio.wait_for(courier.drain(timeout=0.3), timeout=5)
+    assert not courier._tasks
+    assert "deliveries still under way" in caplog.text
+    async with sessions() as db:
+        row = await db.get(OutboxMessage, row_id)
+        assert row.sent_at is None and row.failed_at is None and row.claimed_until is not None
