@@ -29,7 +29,7 @@ from handlers.buttons import (
     TargetFor,
     Unsubscribe,
 )
-from handlers.communes import ask_commune, commune_label
+from handlers.communes import ask_commune, commune_in_sentence, commune_label
 from handlers.context import Context
 from handlers.menu import home_button
 from handlers.payload import Payload
@@ -41,7 +41,7 @@ from storage.folding import fold
 from storage.roles import RANK, Role, viewer_role
 from storage.tally import Tally, province_rollups, tally
 from storage.units import COUNTRY_CODE, unit_level
-from texts import Day, Join, Percent, Text, t
+from texts import Day, Join, Percent, SpokenDate, Text, t
 from texts.formats import LOCAL_TIMEZONE, local_date
 from texts.user_input import number
 
@@ -381,14 +381,15 @@ async def script(ctx: Context, code: str) -> Step:
     today = local_date(ctx.now)
     row = (await tally(ctx.db, code, today)).totals
     entry = ctx.communes.get(code)
-    name = entry.name if entry else code
-    parts: list[Text] = [t("official.script.opening", commune=name), t("official.script.about")]
+    name = entry.name if entry else code  # a sentence that opens with the name keeps it as it is
+    spoken = commune_in_sentence(entry) if entry else code  # its kind in lower case
+    parts: list[Text] = [t("official.script.opening", commune=spoken), t("official.script.about")]
     if row.rate is not None:
         parts.append(
             t(
                 "official.script.rate",
-                date=today,
-                commune=name,
+                date=SpokenDate(today),
+                commune=spoken,
                 installed=row.installed,
                 rate=Percent(row.rate),
                 kind=t(f"official.script.kinds.{row.denominator_kind}"),
@@ -401,9 +402,13 @@ async def script(ctx: Context, code: str) -> Step:
         if row.gap == 0:
             parts.append(t("official.script.reached", commune=name, target=target))
         elif row.gap is not None:
-            parts.append(t("official.script.target", target=target, deadline=row.target.deadline, gap=row.gap))
+            parts.append(
+                t("official.script.target", target=target, deadline=SpokenDate(row.target.deadline), gap=row.gap)
+            )
         else:
-            parts.append(t("official.script.target_no_figures", target=target, deadline=row.target.deadline))
+            parts.append(
+                t("official.script.target_no_figures", target=target, deadline=SpokenDate(row.target.deadline))
+            )
     parts.append(t("official.script.call"))
     points = await support_points.in_commune(ctx.db, code)
     if points:
@@ -412,7 +417,7 @@ async def script(ctx: Context, code: str) -> Step:
     else:
         parts.append(t("official.script.no_points"))
     handle = ctx.bot_handles.get("telegram")
-    parts.append(t("official.script.help_telegram", handle=f"@{handle}") if handle else t("official.script.help_web"))
+    parts.append(t("official.script.help_telegram", handle=handle) if handle else t("official.script.help_web"))
     parts.append(t("official.script.closing"))
     rows = [[Button(t("official.back_summary"), payload=ProgressOf(code).pack()), home_button()]]
     intro = t("official.script.intro", commune=commune_label(entry) if entry else code, date=today)

@@ -18,7 +18,7 @@ from storage.figures import record_figure, set_target
 from storage.models import OfficialFigure, ReportSubscription, Target
 from storage.support_points import import_csv
 from tests.harness import NO_BUTTONS, ChatDriver, grant_role
-from texts import t
+from texts import SpokenDate, t
 
 BAC_GIANG = "07210"  # Phường Bắc Giang, province 24 (Bắc Ninh)
 AN_LAC = "07654"  # Xã An Lạc, also in 24
@@ -599,12 +599,19 @@ async def test_loudspeaker_script(service):
     assert "Bưu điện Bắc Giang, 2 Hùng Vương" in script
     assert words(service, "official.script.help_web") in script  # no Telegram handle in this test
     assert words(service, "official.script.closing") in script and "📊" not in script
+    # Read aloud: no address to spell, the commune's kind in lower case inside a sentence, dates
+    # as an announcer says them.
+    assert "http" not in script and "www" not in script and ".vn" not in script
+    assert "bà con phường Bắc Giang!" in script and "Phường Bắc Giang" not in script
+    assert "Đến hết ngày 3 tháng 8 năm 2021, phường Bắc Giang có 82.930 người" in script
+    assert "trước ngày 31 tháng 8 năm 2021." in script and "/20" not in script
 
     bare = await official(service, "581", "coordinator", AN_LAC)
     await bare.press(f"lp:c:{AN_LAC}")
     script = bare.last[1].text
     assert words(service, "official.script.no_figures") in script
-    assert words(service, "official.script.target_no_figures", target="60%", deadline=AUG31) in script
+    assert words(service, "official.script.target_no_figures", target="60%", deadline=SpokenDate(AUG31)) in script
+    assert "Thưa toàn thể bà con xã An Lạc!" in script
     assert words(service, "official.script.no_points") in script
     await bare.press(f"lp:c:{BAC_GIANG}")
     assert bare.keys == ["access.other_unit"]
