@@ -252,6 +252,8 @@ async def test_who_may_enter_figures(service):
     assert volunteer.keys == ["access.too_low"]
     await volunteer.press(f"cn:c:{BAC_GIANG}")
     assert volunteer.keys == ["access.too_low"]
+    # The commune inside a sentence, and the role not "of" a commune it is above.
+    assert volunteer.text().startswith("Với phường Bắc Giang, ") and "điều phối viên trở lên" in volunteer.text()
     coordinator = await official(service, "512", "coordinator", BAC_GIANG)
     await coordinator.press(f"cn:c:{AN_LAC}")
     assert coordinator.keys == ["access.other_unit"]
