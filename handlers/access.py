@@ -61,15 +61,15 @@ async def refusal(ctx: Context, decision: Decision, role: Role, unit_code: str) 
     rows = [[home_button()]]
     role_name = ROLE_NAMES[role]
     if decision.refusal is Refusal.OTHER_UNIT:
-        units = Join(tuple(unit_name(ctx, u) for u in decision.units), "; ")
-        text = t("access.other_unit", role=role_name, unit=unit_name(ctx, unit_code), units=units)
+        units = Join(tuple(unit_in_sentence(ctx, u) for u in decision.units), "; ")
+        text = t("access.other_unit", role=role_name, unit=unit_in_sentence(ctx, unit_code), units=units)
     elif decision.refusal is Refusal.TOO_LOW:
         text = t("access.too_low", role=role_name, unit=unit_in_sentence(ctx, unit_code))
     elif decision.refusal is Refusal.ENDED:
-        text = t("access.ended", role=role_name, unit=unit_name(ctx, unit_code))
+        text = t("access.ended", role=role_name, unit=unit_in_sentence(ctx, unit_code))
     elif decision.refusal is Refusal.PENDING:
         pending = [r for r in await volunteers.registrations_of(ctx.db, ctx.user.id) if r.status == "pending"]
-        where = unit_name(ctx, pending[0].commune_code) if pending else unit_name(ctx, unit_code)
+        where = unit_in_sentence(ctx, pending[0].commune_code) if pending else unit_in_sentence(ctx, unit_code)
         text = t("access.pending", commune=where)
     elif role is Role.VOLUNTEER:
         text = t("access.no_role_volunteer")

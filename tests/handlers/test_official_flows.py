@@ -257,6 +257,7 @@ async def test_who_may_enter_figures(service):
     coordinator = await official(service, "512", "coordinator", BAC_GIANG)
     await coordinator.press(f"cn:c:{AN_LAC}")
     assert coordinator.keys == ["access.other_unit"]
+    assert "của phường Bắc Giang" in coordinator.text() and "cho xã An Lạc" in coordinator.text()
 
     officer = await official(service, "513", "province_officer", BAC_NINH)
     await officer.send("/capnhat")
