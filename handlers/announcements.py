@@ -81,7 +81,10 @@ async def on_text(msg: Incoming, ctx: Context) -> Step:
         [Button(t("announce.edit"), payload=AnnounceTo(unit_code).pack()), home_button()],
     ]
     preview = t(
-        "announce.preview", count=count, unit=unit_in_sentence(ctx, unit_code), message=citizen_message(ctx, unit_code, text)
+        "announce.preview",
+        count=count,
+        unit=unit_in_sentence(ctx, unit_code),
+        message=citizen_message(ctx, unit_code, text),
     )
     return Step.stay(Reply(preview, rows))
 
