@@ -13,7 +13,16 @@ import re
 from collections.abc import Callable
 
 from documents.tally_exports import to_xlsx
-from handlers.access import CommuneDoor, check, holds_any, home_unit, refusal, refuse_unless, unit_name
+from handlers.access import (
+    CommuneDoor,
+    check,
+    holds_any,
+    home_unit,
+    refusal,
+    refuse_unless,
+    unit_in_sentence,
+    unit_name,
+)
 from handlers.buttons import (
     FiguresOf,
     Progress,
@@ -315,11 +324,11 @@ async def ask_hour(ctx: Context, code: str, reason: Text | None = None) -> Step:
         hours = [Button(t("official.reports.hour", hour=h), payload=Subscribe(code, h).pack()) for h in REPORT_HOURS]
         rows = [hours[i : i + 4] for i in range(0, len(hours), 4)]
         rows.append([home_button()])
-        question = t("official.reports.ask_hour", unit=unit_name(ctx, code), current=now)
+        question = t("official.reports.ask_hour", unit=unit_in_sentence(ctx, code), current=now)
     else:
         # A numbered menu would read "7" as its seventh choice: the hour is typed.
         rows = []
-        question = t("official.reports.ask_hour_typed", unit=unit_name(ctx, code), current=now)
+        question = t("official.reports.ask_hour_typed", unit=unit_in_sentence(ctx, code), current=now)
     if reason is not None:
         return Step.to(REPORT_HOUR, Reply(reason), Reply(question, rows))
     return Step.to(REPORT_HOUR, Reply(question, rows))
@@ -351,15 +360,15 @@ async def subscribe(ctx: Context, code: str, hour: int) -> Step:
     await reports.subscribe(ctx.db, ctx.user.id, code, hour, ctx.now)
     local = ctx.now.astimezone(LOCAL_TIMEZONE)
     first = local.date() if hour > local.hour else local.date() + dt.timedelta(days=1)
-    text = t("official.reports.subscribed", unit=unit_name(ctx, code), hour=hour, first=Day(first))
+    text = t("official.reports.subscribed", unit=unit_in_sentence(ctx, code), hour=hour, first=Day(first))
     rows = [[Button(t("official.reports.mine"), payload=Reports().pack()), home_button()]]
     return Step.end(Reply(text, rows))
 
 
 async def cancel_report(ctx: Context, code: str) -> Step:
     if not await reports.unsubscribe(ctx.db, ctx.user.id, code):
-        return await _reports_list(ctx, Reply(t("official.reports.not_subscribed", unit=unit_name(ctx, code))))
-    return await _reports_list(ctx, Reply(t("official.reports.cancelled", unit=unit_name(ctx, code))))
+        return await _reports_list(ctx, Reply(t("official.reports.not_subscribed", unit=unit_in_sentence(ctx, code))))
+    return await _reports_list(ctx, Reply(t("official.reports.cancelled", unit=unit_in_sentence(ctx, code))))
 
 
 # --- the loudspeaker script (/loaphat) -----------------------------------------------------------

@@ -77,6 +77,7 @@ async def test_figures_in_a_few_taps_then_the_summary(service):
     chat = await official(service, "501", "coordinator", BAC_GIANG)
     await chat.send("/capnhat")
     assert chat.keys == ["official.figures.ask_date"]  # their only commune, at once
+    assert "chính thức của phường Bắc Giang, " in chat.text()  # the kind in lower case mid-sentence
     assert chat.payloads()[:2] == ["cn:d:0", "cn:d:1"]
     await chat.press("cn:d:0")
     assert chat.keys == ["official.figures.ask_installed"]
@@ -92,7 +93,7 @@ async def test_figures_in_a_few_taps_then_the_summary(service):
     assert "82.930" in chat.text() and "174.229" in chat.text() and "47,59%" in chat.text()
     await chat.press(f"cn:save:{token(chat, 'cn:save:')}")
     assert chat.keys == ["official.figures.saved", "common.lines"]
-    assert "47,59%" in chat.text()
+    assert "47,59%" in chat.text() and "Đã lưu số liệu của phường Bắc Giang, " in chat.text()
     (row,) = await stored(service, OfficialFigure)
     assert (row.commune_code, row.as_of, row.installed, row.subscribers, row.population, row.households) == (
         BAC_GIANG,
