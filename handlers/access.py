@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from handlers.buttons import Register
-from handlers.communes import ask_commune, commune_label
+from handlers.communes import ask_commune, commune_in_sentence, commune_label
 from handlers.context import Context
 from handlers.menu import home_button
 from handlers.payload import Payload
@@ -36,6 +36,14 @@ def unit_name(ctx: Context, code: str) -> Text | str:
     return commune_label(entry) if entry else code
 
 
+def unit_in_sentence(ctx: Context, code: str) -> Text | str:
+    """`unit_name` written inside a sentence: a commune's kind in lower case."""
+    entry = ctx.communes.get(code) if unit_level(code) == "commune" else None
+    if entry is None:
+        return unit_name(ctx, code)
+    return t("commune.label", name=commune_in_sentence(entry), province=entry.province_name)
+
+
 async def check(ctx: Context, role: Role, unit_code: str) -> Decision:
     return await roles.check(ctx.db, ctx.user.id, role, unit_code)
 
@@ -53,15 +61,15 @@ async def refusal(ctx: Context, decision: Decision, role: Role, unit_code: str) 
     rows = [[home_button()]]
     role_name = ROLE_NAMES[role]
     if decision.refusal is Refusal.OTHER_UNIT:
-        units = Join(tuple(unit_name(ctx, u) for u in decision.units), "; ")
-        text = t("access.other_unit", role=role_name, unit=unit_name(ctx, unit_code), units=units)
+        units = Join(tuple(unit_in_sentence(ctx, u) for u in decision.units), "; ")
+        text = t("access.other_unit", role=role_name, unit=unit_in_sentence(ctx, unit_code), units=units)
     elif decision.refusal is Refusal.TOO_LOW:
-        text = t("access.too_low", role=role_name, unit=unit_name(ctx, unit_code))
+        text = t("access.too_low", role=role_name, unit=unit_in_sentence(ctx, unit_code))
     elif decision.refusal is Refusal.ENDED:
-        text = t("access.ended", role=role_name, unit=unit_name(ctx, unit_code))
+        text = t("access.ended", role=role_name, unit=unit_in_sentence(ctx, unit_code))
     elif decision.refusal is Refusal.PENDING:
         pending = [r for r in await volunteers.registrations_of(ctx.db, ctx.user.id) if r.status == "pending"]
-        where = unit_name(ctx, pending[0].commune_code) if pending else unit_name(ctx, unit_code)
+        where = unit_in_sentence(ctx, pending[0].commune_code) if pending else unit_in_sentence(ctx, unit_code)
         text = t("access.pending", commune=where)
     elif role is Role.VOLUNTEER:
         text = t("access.no_role_volunteer")

@@ -3,7 +3,7 @@ whole province; every citizen there who talks to the bot and has not opted out g
 
 from __future__ import annotations
 
-from handlers.access import CommuneDoor, refuse_unless, unit_name
+from handlers.access import CommuneDoor, refuse_unless, unit_in_sentence
 from handlers.buttons import Announce, AnnounceIn, AnnounceTo, SendAnnouncement
 from handlers.context import Context
 from handlers.menu import home_button
@@ -58,7 +58,7 @@ DOOR = CommuneDoor(
 def ask_text(ctx: Context, unit_code: str) -> Step:
     ctx.remember(announce_unit=unit_code)
     return Step.to(
-        TEXT, Reply(t("announce.ask_text", unit=unit_name(ctx, unit_code), limit=MAX_TEXT), [[home_button()]])
+        TEXT, Reply(t("announce.ask_text", unit=unit_in_sentence(ctx, unit_code), limit=MAX_TEXT), [[home_button()]])
     )
 
 
@@ -74,20 +74,23 @@ async def on_text(msg: Incoming, ctx: Context) -> Step:
         return Step.stay(Reply(t("announce.too_long", length=len(text), limit=MAX_TEXT), [[home_button()]]))
     count = await broadcasts.audience_size(ctx.db, unit_code, ctx.channels)
     if not count:
-        return Step.end(Reply(t("announce.nobody", unit=unit_name(ctx, unit_code)), [[home_button()]]))
+        return Step.end(Reply(t("announce.nobody", unit=unit_in_sentence(ctx, unit_code)), [[home_button()]]))
     ctx.remember(announce_text=text)
     rows = [
         [Button(t("announce.send"), payload=SendAnnouncement().pack())],
         [Button(t("announce.edit"), payload=AnnounceTo(unit_code).pack()), home_button()],
     ]
     preview = t(
-        "announce.preview", count=count, unit=unit_name(ctx, unit_code), message=citizen_message(ctx, unit_code, text)
+        "announce.preview",
+        count=count,
+        unit=unit_in_sentence(ctx, unit_code),
+        message=citizen_message(ctx, unit_code, text),
     )
     return Step.stay(Reply(preview, rows))
 
 
 def citizen_message(ctx: Context, unit_code: str, text: str):
-    return t("announce.message", unit=unit_name(ctx, unit_code), text=text)
+    return t("announce.message", unit=unit_in_sentence(ctx, unit_code), text=text)
 
 
 async def scope_chosen(msg: Incoming, ctx: Context, button: AnnounceIn) -> Step:
@@ -115,7 +118,7 @@ async def send(msg: Incoming, ctx: Context, _: SendAnnouncement) -> Step:
     row = await broadcasts.create(ctx.db, unit_code, text, by=ctx.user.id, source="chat")
     count = await broadcasts.audience_size(ctx.db, unit_code, ctx.channels)
     ctx.announce(row.id, unit_code, Reply(citizen_message(ctx, unit_code, text)))
-    return Step.end(Reply(t("announce.queued", count=count, unit=unit_name(ctx, unit_code)), [[home_button()]]))
+    return Step.end(Reply(t("announce.queued", count=count, unit=unit_in_sentence(ctx, unit_code)), [[home_button()]]))
 
 
 async def _may_announce(ctx: Context) -> bool:

@@ -24,6 +24,15 @@ def commune_label(entry: CommuneEntry) -> Text:
     return t("commune.label", name=entry.name, province=entry.province_name)
 
 
+def commune_in_sentence(entry: CommuneEntry) -> str:
+    """The commune's name inside a sentence: its kind (xa, phuong, dac khu) in lower case, as
+    Vietnamese writes it mid-sentence. A sentence that opens with the name keeps it as stored."""
+    kind = entry.division_type.lower()  # stored in lower case ("phường"), as the names' data has it
+    if kind and entry.name.lower().startswith(kind + " "):
+        return kind + entry.name[len(kind) :]
+    return entry.name
+
+
 def ask_commune(ctx: Context, then: str, prompt: str = "commune.ask") -> Step:
     ctx.remember(commune_then=then)
     rows = []

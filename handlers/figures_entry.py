@@ -15,7 +15,7 @@ import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from handlers.access import CommuneDoor, refuse_unless, unit_name
+from handlers.access import CommuneDoor, refuse_unless, unit_in_sentence, unit_name
 from handlers.buttons import (
     CancelFigures,
     FigureIsRight,
@@ -157,7 +157,7 @@ async def ask_date(ctx: Context, fig: Values) -> Question:
         ],
         [home_button()],
     ]
-    return Question(t("official.figures.ask_date", commune=unit_name(ctx, fig["commune"])), rows)
+    return Question(t("official.figures.ask_date", commune=unit_in_sentence(ctx, fig["commune"])), rows)
 
 
 def read_date_answer(text: str, ctx: Context, fig: Values) -> dt.date | Text:
@@ -322,7 +322,7 @@ async def save(ctx: Context, fig: Values) -> Step:
     day = dt.date.fromisoformat(fig["date"])
     values = {f: fig["answers"].get(f) for f in FIGURE_FIELDS}
     await record_figure(ctx.db, code, day, entered_by=ctx.user.id, source="chat", **values)
-    return await show(ctx, code, Reply(t("official.figures.saved", commune=unit_name(ctx, code), date=day)))
+    return await show(ctx, code, Reply(t("official.figures.saved", commune=unit_in_sentence(ctx, code), date=day)))
 
 
 async def stale_form(ctx: Context) -> Step:

@@ -13,7 +13,16 @@ import re
 from collections.abc import Callable
 
 from documents.tally_exports import to_xlsx
-from handlers.access import CommuneDoor, check, holds_any, home_unit, refusal, refuse_unless, unit_name
+from handlers.access import (
+    CommuneDoor,
+    check,
+    holds_any,
+    home_unit,
+    refusal,
+    refuse_unless,
+    unit_in_sentence,
+    unit_name,
+)
 from handlers.buttons import (
     FiguresOf,
     Progress,
@@ -29,7 +38,7 @@ from handlers.buttons import (
     TargetFor,
     Unsubscribe,
 )
-from handlers.communes import ask_commune, commune_label
+from handlers.communes import ask_commune, commune_in_sentence, commune_label
 from handlers.context import Context
 from handlers.menu import home_button
 from handlers.payload import Payload
@@ -41,7 +50,7 @@ from storage.folding import fold
 from storage.roles import RANK, Role, viewer_role
 from storage.tally import Tally, province_rollups, tally
 from storage.units import COUNTRY_CODE, unit_level
-from texts import Day, Join, Percent, Text, t
+from texts import Day, Join, Percent, SpokenDate, Text, t
 from texts.formats import LOCAL_TIMEZONE, local_date
 from texts.user_input import number
 
@@ -315,11 +324,11 @@ async def ask_hour(ctx: Context, code: str, reason: Text | None = None) -> Step:
         hours = [Button(t("official.reports.hour", hour=h), payload=Subscribe(code, h).pack()) for h in REPORT_HOURS]
         rows = [hours[i : i + 4] for i in range(0, len(hours), 4)]
         rows.append([home_button()])
-        question = t("official.reports.ask_hour", unit=unit_name(ctx, code), current=now)
+        question = t("official.reports.ask_hour", unit=unit_in_sentence(ctx, code), current=now)
     else:
         # A numbered menu would read "7" as its seventh choice: the hour is typed.
         rows = []
-        question = t("official.reports.ask_hour_typed", unit=unit_name(ctx, code), current=now)
+        question = t("official.reports.ask_hour_typed", unit=unit_in_sentence(ctx, code), current=now)
     if reason is not None:
         return Step.to(REPORT_HOUR, Reply(reason), Reply(question, rows))
     return Step.to(REPORT_HOUR, Reply(question, rows))
@@ -351,15 +360,15 @@ async def subscribe(ctx: Context, code: str, hour: int) -> Step:
     await reports.subscribe(ctx.db, ctx.user.id, code, hour, ctx.now)
     local = ctx.now.astimezone(LOCAL_TIMEZONE)
     first = local.date() if hour > local.hour else local.date() + dt.timedelta(days=1)
-    text = t("official.reports.subscribed", unit=unit_name(ctx, code), hour=hour, first=Day(first))
+    text = t("official.reports.subscribed", unit=unit_in_sentence(ctx, code), hour=hour, first=Day(first))
     rows = [[Button(t("official.reports.mine"), payload=Reports().pack()), home_button()]]
     return Step.end(Reply(text, rows))
 
 
 async def cancel_report(ctx: Context, code: str) -> Step:
     if not await reports.unsubscribe(ctx.db, ctx.user.id, code):
-        return await _reports_list(ctx, Reply(t("official.reports.not_subscribed", unit=unit_name(ctx, code))))
-    return await _reports_list(ctx, Reply(t("official.reports.cancelled", unit=unit_name(ctx, code))))
+        return await _reports_list(ctx, Reply(t("official.reports.not_subscribed", unit=unit_in_sentence(ctx, code))))
+    return await _reports_list(ctx, Reply(t("official.reports.cancelled", unit=unit_in_sentence(ctx, code))))
 
 
 # --- the loudspeaker script (/loaphat) -----------------------------------------------------------
@@ -381,14 +390,15 @@ async def script(ctx: Context, code: str) -> Step:
     today = local_date(ctx.now)
     row = (await tally(ctx.db, code, today)).totals
     entry = ctx.communes.get(code)
-    name = entry.name if entry else code
-    parts: list[Text] = [t("official.script.opening", commune=name), t("official.script.about")]
+    name = entry.name if entry else code  # a sentence that opens with the name keeps it as it is
+    spoken = commune_in_sentence(entry) if entry else code  # its kind in lower case
+    parts: list[Text] = [t("official.script.opening", commune=spoken), t("official.script.about")]
     if row.rate is not None:
         parts.append(
             t(
                 "official.script.rate",
-                date=today,
-                commune=name,
+                date=SpokenDate(today),
+                commune=spoken,
                 installed=row.installed,
                 rate=Percent(row.rate),
                 kind=t(f"official.script.kinds.{row.denominator_kind}"),
@@ -401,9 +411,13 @@ async def script(ctx: Context, code: str) -> Step:
         if row.gap == 0:
             parts.append(t("official.script.reached", commune=name, target=target))
         elif row.gap is not None:
-            parts.append(t("official.script.target", target=target, deadline=row.target.deadline, gap=row.gap))
+            parts.append(
+                t("official.script.target", target=target, deadline=SpokenDate(row.target.deadline), gap=row.gap)
+            )
         else:
-            parts.append(t("official.script.target_no_figures", target=target, deadline=row.target.deadline))
+            parts.append(
+                t("official.script.target_no_figures", target=target, deadline=SpokenDate(row.target.deadline))
+            )
     parts.append(t("official.script.call"))
     points = await support_points.in_commune(ctx.db, code)
     if points:
@@ -412,7 +426,7 @@ async def script(ctx: Context, code: str) -> Step:
     else:
         parts.append(t("official.script.no_points"))
     handle = ctx.bot_handles.get("telegram")
-    parts.append(t("official.script.help_telegram", handle=f"@{handle}") if handle else t("official.script.help_web"))
+    parts.append(t("official.script.help_telegram", handle=handle) if handle else t("official.script.help_web"))
     parts.append(t("official.script.closing"))
     rows = [[Button(t("official.back_summary"), payload=ProgressOf(code).pack()), home_button()]]
     intro = t("official.script.intro", commune=commune_label(entry) if entry else code, date=today)

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from babel.numbers import format_decimal, format_percent
 
-from texts import DEFAULT_CONTENT_DIR, Day, Join, Percent, Phone, Text, formats, t
+from texts import DEFAULT_CONTENT_DIR, Day, Join, Percent, Phone, SpokenDate, Text, formats, t
 
 # Values of campaign.toml are available to every template, so the app's name or store link is
 # written once: another campaign is a change to that file (and the guide/FAQ), not to code.
@@ -157,7 +157,7 @@ class Content:
     def format_value(self, value: Any) -> str:
         """Numbers and percentages in the locale's way (82.930; 47,59%); times, days and phones in
         the house formats (texts.formats): lúc 13:17 ngày 06/12/2026; 6/12/2026; Chủ nhật, ngày
-        6/12/2026; 0912 345 678."""
+        6/12/2026; read aloud, ngày 6 tháng 12 năm 2026; 0912 345 678."""
         if isinstance(value, Text):
             return self.render(value)
         if isinstance(value, Join):
@@ -179,6 +179,8 @@ class Content:
         if isinstance(value, Day):
             weekday = t(f"formats.weekdays.{formats.weekday(value.date)}")
             return self.render(t("formats.day", weekday=weekday, date=formats.plain_date(value.date)))
+        if isinstance(value, SpokenDate):
+            return self.render(t("formats.spoken_date", **formats.spoken_date(value.date)))
         if isinstance(value, dt.time):
             return formats.clock(value)
         if isinstance(value, Phone):

@@ -45,6 +45,12 @@ def plain_date(day: dt.date) -> str:
     return f"{day.day}/{day.month}/{day.year:04d}"
 
 
+def spoken_date(day: dt.date) -> dict[str, str]:
+    """The numbers of a day read aloud (formats.spoken_date: "ngày 6 tháng 12 năm 2026"): no
+    slashes for an announcer to guess at, nothing padded."""
+    return {"day": str(day.day), "month": str(day.month), "year": str(day.year)}
+
+
 def weekday(day: dt.date) -> str:
     """The content key's last part for the day's weekday: "sunday" (formats.weekdays.sunday)."""
     return WEEKDAYS[day.weekday()]

@@ -56,6 +56,13 @@ class Day:
 
 
 @dataclass(frozen=True)
+class SpokenDate:
+    """A day as an announcer reads it aloud: "ngày 6 tháng 12 năm 2026" (the loudspeaker script)."""
+
+    date: dt.date
+
+
+@dataclass(frozen=True)
 class Phone:
     """A phone number shown as people write it: "0912 345 678", not "+84912345678"."""
 

@@ -18,7 +18,7 @@ from storage.figures import record_figure, set_target
 from storage.models import OfficialFigure, ReportSubscription, Target
 from storage.support_points import import_csv
 from tests.harness import NO_BUTTONS, ChatDriver, grant_role
-from texts import t
+from texts import SpokenDate, t
 
 BAC_GIANG = "07210"  # Phường Bắc Giang, province 24 (Bắc Ninh)
 AN_LAC = "07654"  # Xã An Lạc, also in 24
@@ -77,6 +77,7 @@ async def test_figures_in_a_few_taps_then_the_summary(service):
     chat = await official(service, "501", "coordinator", BAC_GIANG)
     await chat.send("/capnhat")
     assert chat.keys == ["official.figures.ask_date"]  # their only commune, at once
+    assert "chính thức của phường Bắc Giang, " in chat.text()  # the kind in lower case mid-sentence
     assert chat.payloads()[:2] == ["cn:d:0", "cn:d:1"]
     await chat.press("cn:d:0")
     assert chat.keys == ["official.figures.ask_installed"]
@@ -92,7 +93,7 @@ async def test_figures_in_a_few_taps_then_the_summary(service):
     assert "82.930" in chat.text() and "174.229" in chat.text() and "47,59%" in chat.text()
     await chat.press(f"cn:save:{token(chat, 'cn:save:')}")
     assert chat.keys == ["official.figures.saved", "common.lines"]
-    assert "47,59%" in chat.text()
+    assert "47,59%" in chat.text() and "Đã lưu số liệu của phường Bắc Giang, " in chat.text()
     (row,) = await stored(service, OfficialFigure)
     assert (row.commune_code, row.as_of, row.installed, row.subscribers, row.population, row.households) == (
         BAC_GIANG,
@@ -252,9 +253,12 @@ async def test_who_may_enter_figures(service):
     assert volunteer.keys == ["access.too_low"]
     await volunteer.press(f"cn:c:{BAC_GIANG}")
     assert volunteer.keys == ["access.too_low"]
+    # The commune inside a sentence, and the role not "of" a commune it is above.
+    assert volunteer.text().startswith("Với phường Bắc Giang, ") and "điều phối viên trở lên" in volunteer.text()
     coordinator = await official(service, "512", "coordinator", BAC_GIANG)
     await coordinator.press(f"cn:c:{AN_LAC}")
     assert coordinator.keys == ["access.other_unit"]
+    assert "của phường Bắc Giang" in coordinator.text() and "cho xã An Lạc" in coordinator.text()
 
     officer = await official(service, "513", "province_officer", BAC_NINH)
     await officer.send("/capnhat")
@@ -599,12 +603,19 @@ async def test_loudspeaker_script(service):
     assert "Bưu điện Bắc Giang, 2 Hùng Vương" in script
     assert words(service, "official.script.help_web") in script  # no Telegram handle in this test
     assert words(service, "official.script.closing") in script and "📊" not in script
+    # Read aloud: no address to spell, the commune's kind in lower case inside a sentence, dates
+    # as an announcer says them.
+    assert "http" not in script and "www" not in script and ".vn" not in script
+    assert "bà con phường Bắc Giang!" in script and "Phường Bắc Giang" not in script
+    assert "Đến hết ngày 3 tháng 8 năm 2021, phường Bắc Giang có 82.930 người" in script
+    assert "trước ngày 31 tháng 8 năm 2021." in script and "/20" not in script
 
     bare = await official(service, "581", "coordinator", AN_LAC)
     await bare.press(f"lp:c:{AN_LAC}")
     script = bare.last[1].text
     assert words(service, "official.script.no_figures") in script
-    assert words(service, "official.script.target_no_figures", target="60%", deadline=AUG31) in script
+    assert words(service, "official.script.target_no_figures", target="60%", deadline=SpokenDate(AUG31)) in script
+    assert "Thưa toàn thể bà con xã An Lạc!" in script
     assert words(service, "official.script.no_points") in script
     await bare.press(f"lp:c:{BAC_GIANG}")
     assert bare.keys == ["access.other_unit"]

@@ -152,6 +152,7 @@ async def test_announcements_reach_the_unit_once(service):
     got = [s for s in a1.channel.sent if s.message.key == "announce.message"]
     assert [s.chat_id for s in got] == ["a1"]
     assert "nhà văn hóa" in got[0].message.text
+    assert "người dân phường Hoàn Kiếm, " in got[0].message.text  # the kind in lower case mid-sentence
 
 
 async def test_a_province_officer_announces_to_the_whole_province(service):
