@@ -109,7 +109,8 @@ def poster_request(
 
 
 def _names(folded_address: str, key: str) -> bool:
-    """Whether the address names `key` (folded) as whole words: "Đức Hòa" in "Ấp 3, xã Duc Hoa"."""
+    """Whether the address names `key` (folded) as whole words."""
+    # e.g. the commune "Duc Hoa" in the address "Ap 3, xa Duc Hoa" (both folded)
     return bool(key) and f" {key} " in f" {folded_address} "
 
 

@@ -84,4 +84,5 @@ async def test_figures_entered_in_chat_show_in_the_next_summary(tg, polling_bot)
     assert "82.930/174.229" in after.text and "47,59%" in after.text and "21.608" in after.text
 
     intro, script = await exchange(tg, lan.id, lambda: lan.press(f"lp:c:{BAC_GIANG}"), count=2)
-    assert "47,59%" in script.text and "21.608" in script.text and "@bluezone_test_bot" in script.text
+    # Read aloud: the bot's name without "@" (issue 19), as people search for it.
+    assert "47,59%" in script.text and "21.608" in script.text and "tìm tên bluezone_test_bot" in script.text
