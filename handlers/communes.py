@@ -27,7 +27,7 @@ def commune_label(entry: CommuneEntry) -> Text:
 def commune_in_sentence(entry: CommuneEntry) -> str:
     """The commune's name inside a sentence: its kind (xa, phuong, dac khu) in lower case, as
     Vietnamese writes it mid-sentence. A sentence that opens with the name keeps it as stored."""
-    kind = entry.division_type.lower()  # stored in lower case ("phường"), as the names' data has it
+    kind = entry.division_type.lower()  # the division type as the units data stores it, in lower case
     if kind and entry.name.lower().startswith(kind + " "):
         return kind + entry.name[len(kind) :]
     return entry.name

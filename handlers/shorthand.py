@@ -187,7 +187,7 @@ class _Line:
         self.household: str | None = None
         self.household_marked = False
         self.outcome: str | None = None
-        self.parts: list[str] = []  # address parts ("ngõ 5"), added to the household
+        self.parts: list[str] = []  # address parts (a lane and its number), added to the household
         self.counts: dict[str, int] = {}
         self.repeated: list[str] = []
         self.unknown: list[str] = []
