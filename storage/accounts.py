@@ -94,9 +94,7 @@ async def find_or_create_person(session: AsyncSession, channel: str, external_id
     the bot: the CLI grants roles before people start the bot. In a private chat the chat id is
     the user id (Telegram, Zalo), so the account can be written to as soon as they do start.
     Returns (person, created)."""
-    account = (
-        await session.scalars(select(Account).where(Account.channel == channel, Account.external_id == external_id))
-    ).one_or_none()
+    account = await find_account(session, channel, external_id)
     if account is not None:
         user = await session.get(User, account.user_id)
         assert user is not None
