@@ -155,7 +155,8 @@ class CountChoice(Payload, prefix="vn"):
 
 
 class SaveVisit(Payload, prefix="vs", action="save"):
-    """Save a summary's visit; r: as a revisit of the household saved since, n: as another household."""
+    """Save a summary's visit; r: as a return visit to the household recorded, n: another household
+    (its house reference is asked again)."""
 
     token: str
     choice: Literal["r", "n"] | None = None

@@ -11,6 +11,7 @@ from sqlalchemy import func, select, update
 from handlers.types import Kind
 from storage.models import CommuneDailyCount, RoleGrant, Visit, VisitRevision, Volunteer, VolunteerInvite
 from tests.harness import NO_BUTTONS, ChatDriver, grant_role
+from texts import t
 
 HOAN_KIEM = "00070"  # Phường Hoàn Kiếm, Hà Nội
 CUA_NAM = "00082"  # Phường Cửa Nam, Hà Nội
@@ -31,6 +32,10 @@ async def counters(service, commune=HOAN_KIEM) -> dict[str, int]:
         "nobody_home",
     )
     return {n: sum(getattr(r, n) for r in rows) for n in names if sum(getattr(r, n) for r in rows)}
+
+
+def said(service, key: str, **values) -> str:
+    return service.content.render(t(key, **values))
 
 
 async def stored_visits(service) -> list[Visit]:
@@ -384,13 +389,84 @@ async def test_duplicate_household_asks_whether_it_is_a_return_visit(service):
     }  # nobody_home +1 then -1: the household is no longer waiting
 
 
-async def test_a_different_household_with_the_same_reference_is_a_new_household(service):
+async def test_a_different_household_is_told_apart_by_its_house_reference(service):
+    """A household is its commune, hamlet and house reference: "another household" asks for a
+    reference that tells the two apart, and only then saves a new household."""
     chat = await volunteer(service, "952")
     await save_line(chat, "thôn 3 số 12 vắng nhà")
     await chat.send("thôn 3 số 12 không có máy")
     await chat.press(f"vs:save:{token_of(chat)}:n")
+    assert chat.keys == ["visit.retry"] and said(service, "visit.reason.other_household") in chat.text()
+    await chat.send("12A")
+    assert chat.keys == ["visit.summary"] and not any(p.endswith(":r") for p in chat.payloads())
+    await chat.press(f"vs:save:{token_of(chat)}")
     assert chat.keys == ["visit.saved"]
     assert await counters(service) == {"households_visited": 2, "nobody_home": 1, "no_smartphone": 1}
+
+
+async def test_a_line_sent_again_as_a_return_visit_asks_only_what_changed(service):
+    """The same line sent twice, the second accepted as a return visit: the record (4 phones, 3
+    with the app) is shown, only the installs of this visit are asked (at most 1), and the
+    household never shows more installs than phones."""
+    await grant_role(service, "953", "coordinator", HOAN_KIEM)
+    chat = await volunteer(service, "954")
+    await save_line(chat, "thon 3 so 12 4 may cai 3")
+    await chat.send("thon 3 so 12 4 may cai 3")
+    assert chat.keys == ["visit.summary"]
+    await chat.press(f"vs:save:{token_of(chat)}:r")
+    assert chat.keys == ["visit.revisit_intro", "visit.retry"]
+    assert said(service, "visit.reason.revisit_room", number=3, smartphones=4, covered=3, room=1) in chat.text()
+    assert [p for p in chat.payloads() if p.startswith("vn:")] == ["vn:installed_now:1"]
+    await chat.press("vn:installed_now:1")
+    assert chat.keys == ["visit.summary"] and said(service, "visit.summary_revisit") in chat.text()
+    assert said(service, "visit.revisit_record", smartphones=4, covered=3) in chat.text()
+    await chat.press(f"vs:save:{token_of(chat)}")
+    assert chat.keys == ["visit.saved_revisit"]
+    first, revisit = await stored_visits(service)
+    assert revisit.revisit_of == first.id
+    assert (revisit.smartphones, revisit.installed_now, revisit.already_installed) == (4, 1, 3)
+    assert await counters(service) == {
+        "households_visited": 1,
+        "revisits": 1,
+        "smartphones_seen": 4,
+        "installs_helped": 4,
+    }
+    # A third time: every phone has the app, so "helped" cannot be; the outcome is asked again.
+    await chat.send("thon 3 so 12 4 may cai 1")
+    await chat.press(f"vs:save:{token_of(chat)}:r")
+    assert chat.keys == ["visit.revisit_intro", "visit.retry"]
+    full = said(service, "visit.reason.revisit_full", smartphones=4, covered=4, outcome=t("visit.outcome.helped"))
+    assert full in chat.text()
+    await chat.press("vo:already")
+    assert chat.keys == ["visit.summary"]
+    await chat.press(f"vs:save:{token_of(chat)}")
+    assert chat.keys == ["visit.saved_revisit"]
+    assert (await counters(service))["installs_helped"] == 4
+    coordinator = ChatDriver(service, user_id="953")
+    await coordinator.press(f"co:h:{HOAN_KIEM}")
+    line = dict(hamlet="Thôn 3", households=1, helped=1, installs=4, no_smartphone=0, refused=0, nobody_home=0)
+    assert said(service, "coordinator.hamlet_line", **line, revisit="") in coordinator.text()
+
+
+async def test_a_correction_cannot_overfill_a_household(service):
+    chat = await volunteer(service, "955")
+    await save_line(chat, "thon 3 so 12 4 may cai 3")
+    await chat.send("thon 3 so 12 4 may cai 1")
+    await chat.press(f"vs:save:{token_of(chat)}:r")
+    assert chat.keys == ["visit.summary"]  # it fits; the phones with the app are filled in from the record
+    await chat.press(f"vs:save:{token_of(chat)}")
+    assert chat.keys == ["visit.saved_revisit"]
+    first, _ = await stored_visits(service)
+    await chat.press(f"vc:{first.id}")
+    token = chat.payloads()[0].split(":")[1]
+    await chat.press(f"ve:{token}:result")
+    await chat.press("vo:helped")
+    await chat.press("vn:smartphones:4")
+    await chat.press("vn:installed_now:4")
+    await chat.press(f"vs:save:{token}")
+    assert chat.keys == ["visit.reason.correction_over_household", "visit.edit_which_correction"]
+    assert [v.installed_now for v in await stored_visits(service)] == [3, 1]
+    assert (await counters(service))["installs_helped"] == 4
 
 
 async def test_correction_keeps_history_and_moves_the_counts(service):
