@@ -21,6 +21,7 @@ from handlers.context import Context
 from handlers.menu import home_button
 from handlers.router import Flow, MenuEntry
 from handlers.types import Button, Incoming, Reply, Step
+from handlers.visits import household_shown
 from storage import roles, visits, volunteers
 from storage.models import Volunteer
 from storage.roles import Role
@@ -294,7 +295,10 @@ async def hamlets(ctx: Context, code: str) -> Step:
             no_smartphone=h.no_smartphone,
             refused=h.refused,
             nobody_home=len(h.nobody_home),
-            revisit=t("coordinator.hamlet_revisit", households=Join(tuple(x or "—" for x in h.nobody_home), ", "))
+            revisit=t(
+                "coordinator.hamlet_revisit",
+                households=Join(tuple(household_shown(x) or "—" for x in h.nobody_home), ", "),
+            )
             if h.nobody_home
             else "",
         )

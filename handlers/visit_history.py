@@ -9,7 +9,7 @@ from handlers.context import Context
 from handlers.menu import home_button
 from handlers.router import Flow, MenuEntry
 from handlers.types import Button, Incoming, Reply, Step
-from handlers.visits import details, edit_menu, field_worker, refuse_volunteer, today_line
+from handlers.visits import details, edit_menu, field_worker, household_shown, refuse_volunteer, today_line
 from storage import roles, visits
 from storage.models import Visit
 from storage.roles import Role
@@ -63,7 +63,7 @@ async def recent(msg: Incoming, ctx: Context, _: RecentVisits | None = None) -> 
                 t(
                     "visit.list_button",
                     hamlet=v.hamlet,
-                    household=v.household or "—",
+                    household=household_shown(v.household) or "—",
                     outcome=t(f"visit.outcome.{v.outcome}"),
                 ),
                 payload=ViewVisit(v.id).pack(),

@@ -524,6 +524,12 @@ async def summary_reply(ctx: Context, token: str, v: dict[str, Any], correction:
     return Reply(text, rows)
 
 
+def household_shown(household: str) -> Text | str:
+    """A house reference as people read it: a house number as "số 5", never a bare number that
+    reads like a count; a description as written."""
+    return t("visit.house_number", number=household) if household[:1].isdigit() else household
+
+
 def details(ctx: Context, v: dict[str, Any]) -> Text:
     """The visit's lines, as in the summary and in the list of recent visits."""
     outcome = v.get("outcome")
@@ -539,7 +545,7 @@ def details(ctx: Context, v: dict[str, Any]) -> Text:
         "visit.details",
         commune=unit_name(ctx, v["commune_code"]),
         hamlet=v["hamlet"],
-        household=v.get("household") or t("visit.household_none"),
+        household=household_shown(v.get("household") or "") or t("visit.household_none"),
         outcome=t(f"visit.outcome.{outcome}"),
         phones=phones,
         location=t("visit.summary_location") if v.get("latitude") is not None else "",

@@ -221,12 +221,6 @@ def hamlet_key(hamlet: str) -> str:
     return " ".join(keys)[:HAMLET_MAX]
 
 
-def accented(name: str) -> bool:
-    """Whether a name carries any Vietnamese mark (a tone, a hat, a horn, or đ)."""
-    decomposed = unicodedata.normalize("NFD", name.lower())
-    return "đ" in decomposed or any(unicodedata.combining(ch) for ch in decomposed)
-
-
 def household_key(household: str) -> str:
     return fold(household)[:HOUSEHOLD_MAX]
 
@@ -567,18 +561,28 @@ async def hamlets_of(session: AsyncSession, commune_code: str) -> dict[str, str]
     return out
 
 
+def _bare(key_word: str) -> str:
+    return "".join(ch for ch in key_word if not unicodedata.combining(ch)).replace("đ", "d")
+
+
+def _fits(typed: str, known: str) -> bool:
+    """Whether typed words (keys) may mean the known ones: each word the same, or typed without
+    its accents. A word typed with accents never means a word with others."""
+    a, b = typed.split(), known.split()
+    return len(a) == len(b) and all(x == y or (x == _bare(x) and _bare(y) == x) for x, y in zip(a, b, strict=True))
+
+
 def match_hamlet(typed: str, known: Mapping[str, str]) -> str:
     """The hamlet a typed name means, among `known` (key → name): the same hamlet when the keys
-    match; typed without accents, the one accented hamlet it matches without them (none or
-    several: as typed). An accented name never joins another accented name."""
+    match; else the one hamlet it matches with its unaccented words read as any accents (ignoring
+    a hamlet that itself only fits a fuller spelling). None or several: the name as typed, so
+    Đông and Động never merge and "dong" picks neither."""
     key = hamlet_key(typed)
     if key in known:
         return known[key]
-    if accented(typed):
-        return typed
-    folded = fold(typed)
-    candidates = {k: n for k, n in known.items() if accented(n) and fold(n) == folded}
-    return next(iter(candidates.values())) if len(candidates) == 1 else typed
+    candidates = [k for k in known if _fits(key, k)]
+    fullest = [k for k in candidates if not any(o != k and _fits(k, o) for o in candidates)]
+    return known[fullest[0]] if len(fullest) == 1 else typed
 
 
 async def resolve_hamlet(session: AsyncSession, commune_code: str, typed: str) -> str:

@@ -17,7 +17,10 @@ VOCABULARY = Vocabulary.from_section(Content.load().section("shorthand"))
 
 EXAMPLES = {
     "thôn 3, số 12, 4 máy, cài 3, có sẵn 1": Parsed("Thôn 3", "12", None, 4, 3, 1, household_marked=True),
-    "Ấp Phú Hòa - nhà ông Ba - 2 may - cai 2": Parsed("Ấp Phú Hòa", "ông Ba", None, 2, 2, None, household_marked=True),
+    "Ấp Phú Hòa - nhà ông Ba - 2 may - cai 2": Parsed(
+        "Ấp Phú Hòa", "nhà ông Ba", None, 2, 2, None, household_marked=True
+    ),
+    "ap phu hoa, nha canh cho, vang nha": Parsed("Ấp Phu Hoa", "nha canh cho", "nobody_home", household_marked=True),
     "to 5 so 7 3 may cai 1 san 2": Parsed("Tổ dân phố 5", "7", None, 3, 1, 2, household_marked=True),
     "xóm Đình, không có máy": Parsed("Xóm Đình", None, "no_smartphone"),
     "tổ 2 số 9 vắng nhà": Parsed("Tổ dân phố 2", "9", "nobody_home", household_marked=True),
@@ -45,7 +48,8 @@ def test_the_issue_examples(line):
         ("thôn 1, 2 cái máy, cài 1", "smartphones", 2),  # "cái" (with its accent) is not "cài"
         ("thôn 1 số 12/3A 1 máy cài 1", "household", "12/3A"),
         ("thôn 3, cạnh chợ, 2 máy cài 2", "household", "cạnh chợ"),  # words with no place: the household
-        ("thôn 3, nhà đầu ngõ, 2 máy cài 2", "household", "đầu ngõ"),  # "ngõ" with no number is a word
+        ("thôn 3, nhà đầu ngõ, 2 máy cài 2", "household", "nhà đầu ngõ"),  # "ngõ" with no number is a word
+        ("thôn 3, nhà 12, 2 máy cài 2", "household", "12"),  # a number drops its word
     ],
 )
 def test_more_forms(line, field, value):
@@ -106,8 +110,9 @@ def visit_lines(draw):
         expected["household"] = number
     elif household_kind == "description":
         description = draw(st.sampled_from(DESCRIPTIONS))
-        parts.append(f"{draw(st.sampled_from(['nhà', 'hộ']))} {description}")
-        expected["household"] = description
+        word = draw(st.sampled_from(["nhà", "hộ"]))
+        parts.append(f"{word} {description}")
+        expected["household"] = f"{word} {description}"  # a description is kept whole
     if draw(st.booleans()):
         outcome = draw(st.sampled_from(["no_smartphone", "nobody_home", "refused"]))
         parts.append(draw(st.sampled_from(VOCABULARY_WORDS[outcome])))

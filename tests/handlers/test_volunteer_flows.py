@@ -11,7 +11,7 @@ from sqlalchemy import func, select, update
 from handlers.types import Kind
 from storage.models import CommuneDailyCount, RoleGrant, Visit, VisitRevision, Volunteer, VolunteerInvite
 from tests.harness import NO_BUTTONS, ChatDriver, grant_role
-from texts import t
+from texts import Join, t
 
 HOAN_KIEM = "00070"  # Phường Hoàn Kiếm, Hà Nội
 CUA_NAM = "00082"  # Phường Cửa Nam, Hà Nội
@@ -224,7 +224,7 @@ async def test_expired_and_revoked_invites(service):
 
 EXAMPLES = [
     ("thôn 3, số 12, 4 máy, cài 3, có sẵn 1", ("Thôn 3", "12", "helped", 4, 3, 1)),
-    ("Ấp Phú Hòa - nhà ông Ba - 2 may - cai 2", ("Ấp Phú Hòa", "ông Ba", "helped", 2, 2, 0)),
+    ("Ấp Phú Hòa - nhà ông Ba - 2 may - cai 2", ("Ấp Phú Hòa", "nhà ông Ba", "helped", 2, 2, 0)),
     ("to 5 so 7 3 may cai 1 san 2", ("Tổ dân phố 5", "7", "helped", 3, 1, 2)),
     ("xóm Đình, không có máy", ("Xóm Đình", "", "no_smartphone", 0, 0, 0)),
     ("tổ 2 số 9 vắng nhà", ("Tổ dân phố 2", "9", "nobody_home", 0, 0, 0)),
@@ -655,7 +655,33 @@ async def test_hamlet_summary_lists_households_to_revisit(service):
         "Tổ dân phố 5: 2 hộ đã thăm · 1 hộ được cài giúp (1 máy) · 0 hộ không có máy · 0 hộ từ chối · 1 hộ vắng nhà"
         in text
     )
-    assert "Cần quay lại: 10" in text
+    assert (
+        said(service, "coordinator.hamlet_revisit", households=said(service, "visit.house_number", number="10")) in text
+    )
+
+
+async def test_hamlet_names_and_households_read_as_written(service):
+    """An unaccented spelling joins the accented hamlet and keeps its name; names that differ only
+    in their accents stay apart; a description keeps its word; a house number reads "số 5"."""
+    await grant_role(service, "1015", "coordinator", HOAN_KIEM)
+    coordinator = ChatDriver(service, user_id="1015")
+    chat = await volunteer(service, "1016")
+    await save_line(chat, "ấp Phú Hòa số 5 vắng nhà")
+    await chat.send("ap phu hoa, nha canh cho, vang nha")
+    assert chat.keys == ["visit.summary"] and "Ấp Phú Hòa" in chat.text() and "nha canh cho" in chat.text()
+    await chat.press(f"vs:save:{token_of(chat)}")
+    await save_line(chat, "thôn Đông số 1 vắng nhà")
+    await save_line(chat, "thôn Động số 1 vắng nhà")
+    await chat.send("thon dong so 1 vang nha")  # matches both without accents: neither is guessed
+    assert chat.keys == ["visit.summary"] and "vs:save:" + token_of(chat) in chat.payloads()
+    assert not any(p.endswith(":r") for p in chat.payloads())
+    assert [v.hamlet for v in await stored_visits(service)] == ["Ấp Phú Hòa"] * 2 + ["Thôn Đông", "Thôn Động"]
+    await coordinator.press(f"co:h:{HOAN_KIEM}")
+    text = coordinator.text()
+    both = Join((t("visit.house_number", number="5"), "nha canh cho"), ", ")
+    assert said(service, "coordinator.hamlet_revisit", households=both) in text
+    assert "Ấp Phú Hòa: 2" in text and "Ấp Phu Hoa" not in text
+    assert "Thôn Đông: 1" in text and "Thôn Động: 1" in text
 
 
 async def test_menu_entries_follow_roles(service):

@@ -236,6 +236,7 @@ def test_hamlet_keys_keep_accents_but_not_tone_placement():
     ("typed", "expected"),
     [
         ("ap phu hoa", "Ấp Phú Hòa"),  # unaccented: joins the one accented hamlet it matches
+        ("Ấp Phu Hoa", "Ấp Phú Hòa"),  # the kind's word accented by the shorthand, the name not
         ("Ấp Phú Hoà", "Ấp Phú Hòa"),  # the same accents, placed the new way: the first spelling stays
         ("Ấp Phù Hoa", "Ấp Phù Hoa"),  # other accents: another hamlet
         ("thon dong", "thon dong"),  # matches Đông and Động: neither is guessed
@@ -246,3 +247,8 @@ def test_hamlet_keys_keep_accents_but_not_tone_placement():
 def test_a_typed_hamlet_joins_only_the_hamlet_it_surely_is(typed, expected):
     known = {visits.hamlet_key(n): n for n in ("Ấp Phú Hòa", "Thôn Đông", "Thôn Động")}
     assert visits.match_hamlet(typed, known) == expected
+
+
+def test_a_hamlet_once_saved_unaccented_does_not_block_the_accented_one():
+    known = {visits.hamlet_key(n): n for n in ("Ấp Phu Hoa", "Ấp Phú Hòa")}
+    assert visits.match_hamlet("ap phu hoa", known) == "Ấp Phú Hòa"

@@ -12,7 +12,7 @@ from collections import defaultdict
 import sqlalchemy as sa
 from alembic import op
 
-from storage.visits import accented, hamlet_key, match_hamlet
+from storage.visits import hamlet_key, match_hamlet
 
 revision = "0011"
 down_revision = "0010"
@@ -38,15 +38,15 @@ def upgrade() -> None:
     for row in rows:
         per_commune[row.commune_code].append((row.id, row.hamlet))
     for commune_rows in per_commune.values():
-        known: dict[str, str] = {}
-        for _, name in commune_rows:  # accented spellings first: the unaccented ones join them
-            if accented(name):
-                known.setdefault(hamlet_key(name), name)
+        known: dict[str, str] = {}  # key → the first spelling
+        for _, name in commune_rows:
+            known.setdefault(hamlet_key(name), name)
+        # An unaccented spelling joins the one accented hamlet it matches; the others stay.
+        target = {k: match_hamlet(name, {o: n for o, n in known.items() if o != k}) for k, name in known.items()}
         for visit_id, name in commune_rows:
-            target = match_hamlet(name, known)
-            known.setdefault(hamlet_key(target), target)
+            new = target[hamlet_key(name)]
             bind.execute(
-                sa.update(visits).where(visits.c.id == visit_id).values(hamlet=target, hamlet_key=hamlet_key(target))
+                sa.update(visits).where(visits.c.id == visit_id).values(hamlet=new, hamlet_key=hamlet_key(new))
             )
 
 
