@@ -184,7 +184,9 @@ class ShorthandHelp(Payload, prefix="vhelp"):
 
 
 class RecentVisits(Payload, prefix="vl"):
-    pass
+    """My recent visits, a page of them (the first when absent)."""
+
+    page: Index | None = None
 
 
 class ViewVisit(Payload, prefix="vv"):

@@ -515,14 +515,21 @@ async def get_visit(session: AsyncSession, visit_id: int) -> Visit | None:
     return await session.get(Visit, visit_id)
 
 
-async def recent_of(session: AsyncSession, volunteer_id: int, limit: int = 8) -> list[Visit]:
+async def recent_of(session: AsyncSession, volunteer_id: int, limit: int = 8, offset: int = 0) -> list[Visit]:
+    """The volunteer's visits, latest first (a page of them)."""
     stmt = (
         select(Visit)
         .where(Visit.volunteer_id == volunteer_id, Visit.deleted_at.is_(None))
         .order_by(Visit.visited_at.desc(), Visit.id.desc())
         .limit(limit)
+        .offset(offset)
     )
     return list((await session.scalars(stmt)).all())
+
+
+async def count_of(session: AsyncSession, volunteer_id: int) -> int:
+    stmt = select(func.count()).where(Visit.volunteer_id == volunteer_id, Visit.deleted_at.is_(None))
+    return int(await session.scalar(stmt) or 0)
 
 
 async def recent_hamlets(session: AsyncSession, commune_code: str, volunteer_id: int, limit: int = 6) -> list[str]:

@@ -852,3 +852,42 @@ async def test_a_retried_update_stores_nothing_twice(service):
     again = await chat.deliver(tap)
     assert [m.key for m in first] == ["visit.saved"] and again == []
     assert len(await stored_visits(service)) == 1 and (await counters(service))["installs_helped"] == 2
+
+
+async def test_every_visit_of_the_day_can_be_reached_and_corrected(service):
+    """Twelve visits: the list pages through all of them, and the oldest (ninth from the top and
+    beyond) opens with its correct and delete buttons."""
+    chat = await volunteer(service, "1045")
+    for n in range(1, 13):
+        await save_line(chat, f"thôn 3 số {n} vắng nhà")
+    first = (await stored_visits(service))[0]
+    seen: list[str] = []
+    await chat.press("vl")
+    for page in range(1, 10):
+        assert chat.keys == ["visit.recent"]
+        seen += [p for p in chat.payloads() if p.startswith("vv:")]
+        if f"vl:{page}" not in chat.payloads():
+            break
+        await chat.press(f"vl:{page}")
+    assert len(seen) == len(set(seen)) == 12
+    assert seen[-1] == f"vv:{first.id}"
+    await chat.press(seen[-1])
+    assert chat.keys == ["visit.view"] and f"vc:{first.id}" in chat.payloads()
+    await chat.press("vl:99")  # a page past the end: the last one
+    assert chat.keys == ["visit.recent"] and seen[-1] in chat.payloads()
+
+
+async def test_paging_my_visits_by_numbers_without_buttons(service):
+    await grant_role(service, "1046", "volunteer", HOAN_KIEM, channel="plain")
+    chat = ChatDriver(service, user_id="1046", channel="plain", caps=NO_BUTTONS)
+    for n in range(1, 8):
+        await chat.send(f"thôn 3 số {n} vắng nhà")
+        await chat.send("1")  # [Lưu]
+        assert chat.keys == ["visit.saved"]
+    await chat.send("/luotham")
+    assert chat.keys == ["visit.recent"]
+    choices = chat.text().splitlines()
+    next_number = next(line.split(".")[0] for line in choices if service.content.render(t("common.next")) in line)
+    await chat.send(next_number)
+    assert chat.keys == ["visit.recent"]
+    assert said(service, "visit.house_number", number="2") in chat.text()  # the 6th and 7th latest: số 2, số 1
