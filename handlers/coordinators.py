@@ -131,7 +131,7 @@ async def volunteer_list(ctx: Context, code: str, page: int) -> Step:
             t(
                 "coordinator.volunteer_line",
                 name=v.display_name,
-                phone=Phone(v.phone),
+                phone=Phone(v.phone) if v.phone else "—",
                 team=v.team or "—",
                 households=total.households,
                 revisits=total.revisits,
