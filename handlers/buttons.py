@@ -258,6 +258,27 @@ class Reactivate(Payload, prefix="co", action="on"):
     volunteer: RecordId
 
 
+class HamletList(Payload, prefix="co", action="hl"):
+    """The commune's hamlets to rename or merge, a page of them."""
+
+    commune: str
+    page: Index
+
+
+class HamletPick(Payload, prefix="co", action="hp"):
+    """A hamlet to rename or merge (`hamlet`: storage.visits.hamlet_ref of its key)."""
+
+    commune: str
+    hamlet: str
+
+
+class HamletRename(Payload, prefix="co", action="hr"):
+    """Confirm the rename (or merge) typed for that hamlet."""
+
+    commune: str
+    hamlet: str
+
+
 class Verdict(Payload, prefix="vr"):
     """A coordinator approves (ok) or refuses (no) a registration."""
 

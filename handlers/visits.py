@@ -525,8 +525,8 @@ async def summary_reply(ctx: Context, token: str, v: dict[str, Any], correction:
 
 
 def household_shown(household: str) -> Text | str:
-    """A house reference as people read it: a house number as "số 5", never a bare number that
-    reads like a count; a description as written."""
+    """A house reference as people read it: a house number with its word (visit.house_number),
+    never a bare number that reads like a count; a description as written."""
     return t("visit.house_number", number=household) if household[:1].isdigit() else household
 
 

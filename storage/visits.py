@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import hashlib
 import secrets
 import unicodedata
 from collections import defaultdict
@@ -203,9 +204,9 @@ def difference(new: Mapping[str, int], old: Mapping[str, int]) -> dict[str, int]
 
 
 def hamlet_key(hamlet: str) -> str:
-    """A hamlet's identity in its commune: each word's letters (đ kept) followed by its marks in a
-    fixed order, so old and new tone placement (Hòa, Hoà) are one hamlet while names that differ
-    only in their accents (Đông, Động) are two. Unaccented names key as themselves; they join an
+    """A hamlet's identity in its commune: each word's letters (d-with-stroke kept) followed by its
+    marks in a fixed order, so the old and new placement of a tone mark are one hamlet while names
+    that differ only in their marks are two. Unaccented names key as themselves; they join an
     accented hamlet through `resolve_hamlet`."""
     words: list[list[str]] = [[]]
     for ch in unicodedata.normalize("NFD", hamlet.lower()):
@@ -569,7 +570,7 @@ async def hamlets_of(session: AsyncSession, commune_code: str) -> dict[str, str]
 
 
 def _bare(key_word: str) -> str:
-    return "".join(ch for ch in key_word if not unicodedata.combining(ch)).replace("đ", "d")
+    return "".join(ch for ch in key_word if not unicodedata.combining(ch)).replace("\u0111", "d")  # d with stroke
 
 
 def _fits(typed: str, known: str) -> bool:
@@ -583,13 +584,31 @@ def match_hamlet(typed: str, known: Mapping[str, str]) -> str:
     """The hamlet a typed name means, among `known` (key → name): the same hamlet when the keys
     match; else the one hamlet it matches with its unaccented words read as any accents (ignoring
     a hamlet that itself only fits a fuller spelling). None or several: the name as typed, so
-    Đông and Động never merge and "dong" picks neither."""
+    two names differing only in a tone never merge and their unaccented spelling picks neither."""
     key = hamlet_key(typed)
     if key in known:
         return known[key]
     candidates = [k for k in known if _fits(key, k)]
     fullest = [k for k in candidates if not any(o != k and _fits(k, o) for o in candidates)]
     return known[fullest[0]] if len(fullest) == 1 else typed
+
+
+def hamlet_ref(key: str) -> str:
+    """A short stand-in for a hamlet's key in a button (a key may be longer than a button holds)."""
+    return hashlib.sha1(key.encode()).hexdigest()[:10]
+
+
+async def hamlet_by_ref(session: AsyncSession, commune_code: str, ref: str) -> tuple[str, str] | None:
+    """(key, name) of the commune's hamlet with this ref; None when there is none (renamed since)."""
+    return next(((k, n) for k, n in (await hamlets_of(session, commune_code)).items() if hamlet_ref(k) == ref), None)
+
+
+async def rename_target(session: AsyncSession, commune_code: str, old_key: str, typed: str) -> tuple[str, bool]:
+    """What renaming the hamlet to `typed` makes it: (the name, whether that merges it into
+    another hamlet of the commune, whose name is then kept)."""
+    others = {k: n for k, n in (await hamlets_of(session, commune_code)).items() if k != old_key}
+    target = match_hamlet(typed, others)[:HAMLET_MAX]
+    return target, hamlet_key(target) in others
 
 
 async def resolve_hamlet(session: AsyncSession, commune_code: str, typed: str) -> str:
@@ -604,7 +623,7 @@ async def rename_hamlet(
     every visit of it moves, deleted ones too. Counters are per commune and day, so they do not
     move. Returns the number of visits moved."""
     known = await hamlets_of(session, commune_code)
-    target = match_hamlet(new_name, {k: n for k, n in known.items() if k != old_key})[:HAMLET_MAX]
+    target, merged = await rename_target(session, commune_code, old_key, new_name)
     new_key = hamlet_key(target)
     stmt = (
         update(Visit)
@@ -612,7 +631,6 @@ async def rename_hamlet(
         .values(hamlet=target, hamlet_key=new_key, updated_at=now)
     )
     moved = rows_changed(await session.execute(stmt, execution_options={"synchronize_session": False}))
-    merged = new_key != old_key and new_key in known  # the other hamlet's rows keep their spelling
     await audit.record(
         session,
         "hamlet_merged" if merged else "hamlet_renamed",

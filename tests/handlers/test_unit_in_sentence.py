@@ -1,6 +1,5 @@
-"""A commune named inside a sentence has its kind in lower case (as Vietnamese writes "bà con xã
-Đức Hòa"), in every flow that names one: coordinators, targets, visits, volunteers, install,
-venues. A name opening a sentence, a line or a labelled value keeps its capital."""
+"""A commune named inside a sentence has its kind in lower case (as Vietnamese writes it), in
+every flow that names one: coordinators, targets, visits, volunteers, install, venues. A name opening a sentence, a line or a labelled value keeps its capital."""
 
 from __future__ import annotations
 

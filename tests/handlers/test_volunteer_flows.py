@@ -9,7 +9,15 @@ import pytest
 from sqlalchemy import func, select, update
 
 from handlers.types import Kind
-from storage.models import CommuneDailyCount, RoleGrant, Visit, VisitRevision, Volunteer, VolunteerInvite
+from storage.models import (
+    AuditEntry,
+    CommuneDailyCount,
+    RoleGrant,
+    Visit,
+    VisitRevision,
+    Volunteer,
+    VolunteerInvite,
+)
 from tests.harness import NO_BUTTONS, ChatDriver, grant_role
 from texts import Join, t
 
@@ -891,3 +899,54 @@ async def test_paging_my_visits_by_numbers_without_buttons(service):
     await chat.send(next_number)
     assert chat.keys == ["visit.recent"]
     assert said(service, "visit.house_number", number="2") in chat.text()  # the 6th and 7th latest: số 2, số 1
+
+
+async def test_coordinator_merges_and_renames_hamlets(service):
+    """Two spellings of one hamlet (the first typed without accents) merged by the coordinator,
+    with a confirmation: one hamlet, every household kept once, the counters unchanged, an audit
+    entry; then a rename."""
+    await grant_role(service, "1050", "coordinator", HOAN_KIEM)
+    coordinator = ChatDriver(service, user_id="1050")
+    chat = await volunteer(service, "1051")
+    await save_line(chat, "xom dinh so 2 vang nha")
+    await save_line(chat, "xóm Đình số 3 2 máy cài 2")
+    await save_line(chat, "thôn 3 số 1 không có máy")
+    before = await counters(service)
+    await coordinator.press(f"co:h:{HOAN_KIEM}")
+    assert coordinator.keys == ["coordinator.hamlet_summary"] and f"co:hl:{HOAN_KIEM}:0" in coordinator.payloads()
+    await coordinator.press(f"co:hl:{HOAN_KIEM}:0")
+    assert coordinator.keys == ["coordinator.hamlet_pick"]
+    buttons = {b.label: b.payload for row in coordinator.last[0].buttons for b in row}
+    unaccented = next(p for label, p in buttons.items() if label.startswith("Xóm Dinh"))
+    await coordinator.press(unaccented)
+    assert coordinator.keys == ["coordinator.hamlet_ask_name"]
+    await coordinator.send("")
+    assert coordinator.keys == ["coordinator.hamlet_retry"]
+    await coordinator.send("xóm Đình")
+    assert coordinator.keys == ["coordinator.hamlet_merge_ask"]
+    await coordinator.press(next(p for p in coordinator.payloads() if p.startswith("co:hr:")))
+    assert coordinator.keys == ["coordinator.hamlet_merged"]
+    assert [v.hamlet for v in await stored_visits(service)] == ["Xóm Đình", "Xóm Đình", "Thôn 3"]
+    assert await counters(service) == before
+    await coordinator.press(f"co:h:{HOAN_KIEM}")
+    assert "Xóm Đình: 2" in coordinator.text() and "Xóm Dinh" not in coordinator.text()
+    await coordinator.press(unaccented)  # an old button: that hamlet is no more
+    assert coordinator.keys == ["coordinator.hamlet_gone"]
+
+    await coordinator.press(f"co:hl:{HOAN_KIEM}:0")
+    thon = next(b.payload for row in coordinator.last[0].buttons for b in row if b.label.startswith("Thôn 3"))
+    await coordinator.press(thon)
+    await coordinator.send("thôn 3")
+    assert coordinator.keys == ["coordinator.hamlet_same"]
+    await coordinator.send("thôn Ba")
+    assert coordinator.keys == ["coordinator.hamlet_rename_ask"]
+    await coordinator.press(next(p for p in coordinator.payloads() if p.startswith("co:hr:")))
+    assert coordinator.keys == ["coordinator.hamlet_renamed"]
+    assert [v.hamlet for v in await stored_visits(service)][-1] == "Thôn Ba"
+    async with service.sessions() as db:
+        actions = (await db.scalars(select(AuditEntry.action).order_by(AuditEntry.id))).all()
+    assert actions[-2:] == ["hamlet_merged", "hamlet_renamed"]
+
+    # A volunteer of the commune reads the summary but cannot rename.
+    await chat.press(f"co:hl:{HOAN_KIEM}:0")
+    assert chat.keys != ["coordinator.hamlet_pick"]

@@ -1,5 +1,5 @@
-"""hamlet keys keep accents: Đông and Động are two hamlets; an unaccented spelling joins the one
-accented hamlet it matches
+"""hamlet keys keep accents: names differing only in a tone are two hamlets; an unaccented
+spelling joins the one accented hamlet it matches
 
 Revision ID: 0011
 Revises: 0010
