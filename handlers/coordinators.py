@@ -372,8 +372,10 @@ async def hamlet_pick(msg: Incoming, ctx: Context, button: HamletPick) -> Step:
 async def hamlet_name(msg: Incoming, ctx: Context) -> Step:
     """The new name, typed: read as the visit form reads a hamlet, then confirmed."""
     code, ref = ctx.draft.get("hamlet_commune"), ctx.draft.get("hamlet_ref")
-    found = await visits.hamlet_by_ref(ctx.db, code, ref) if code and ref else None
-    if code is None or found is None:
+    if not code or not ref:
+        return _hamlet_gone(code)
+    found = await visits.hamlet_by_ref(ctx.db, code, ref)
+    if found is None:
         return _hamlet_gone(code)
     typed = read_hamlet((msg.text or "").strip() if msg.kind is Kind.TEXT else "", ctx, {})
     problem = typed if isinstance(typed, Text) else hamlet_problem(typed, {})
