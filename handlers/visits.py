@@ -501,7 +501,8 @@ async def summary_reply(ctx: Context, token: str, v: dict[str, Any], correction:
     revisit = duplicate is not None and v.get("revisit_of") == duplicate.id
     if revisit:
         title: Text = t("visit.summary_revisit")
-        note: Text | str = t("visit.revisit_record", **_record(v))
+        # A household never found with phones (nobody home before) has no record worth showing.
+        note: Text | str = t("visit.revisit_record", **_record(v)) if v.get("base_smartphones") else ""
     else:
         title = t("visit.summary_correction") if correction else t("visit.summary_new")
         note = await _duplicate_line(ctx, duplicate) if duplicate else ""
@@ -584,7 +585,7 @@ async def start_revisit(ctx: Context, token: str, data: dict[str, Any], record: 
     ctx.forget(*BUILD_KEYS)
     ctx.remember(v=draft_v, v_quick=True, v_token=token)
     step = await FORM.advance(ctx)
-    if field is None:
+    if field is None or not record.smartphones:
         return step
     return Step((Reply(t("visit.revisit_intro", **_record(v))), *step.replies), step.state)
 
