@@ -69,7 +69,7 @@ def bounds(v: dict[str, Any], field: str) -> tuple[int, int]:
     if field == "smartphones":
         return max(1, c), MAX_PER_HOUSEHOLD
     if field == "installed_now":
-        return (1, s - max(c, v.get("already_installed", 0))) if outcome == Outcome.HELPED else (0, 0)
+        return (1, s - c) if outcome == Outcome.HELPED else (0, 0)
     if outcome == Outcome.ALREADY:
         return max(1, c), s
     if outcome == Outcome.REFUSED:

@@ -12,6 +12,7 @@ from collections import defaultdict
 import sqlalchemy as sa
 from alembic import op
 
+from storage.models import UTCDateTime
 from storage.visits import hamlet_key, match_hamlet
 
 revision = "0011"
@@ -25,7 +26,7 @@ visits = sa.table(
     sa.column("commune_code", sa.String),
     sa.column("hamlet", sa.String),
     sa.column("hamlet_key", sa.String),
-    sa.column("visited_at", sa.DateTime),
+    sa.column("visited_at", UTCDateTime()),
 )
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from storage.models import UTCDateTime
+
 revision = "0012"
 down_revision = "0011"
 branch_labels = None
@@ -19,8 +21,8 @@ grants = sa.table(
     sa.column("user_id", sa.Integer),
     sa.column("role", sa.String),
     sa.column("unit_code", sa.String),
-    sa.column("granted_at", sa.DateTime),
-    sa.column("revoked_at", sa.DateTime),
+    sa.column("granted_at", UTCDateTime()),
+    sa.column("revoked_at", UTCDateTime()),
 )
 volunteers = sa.table(
     "volunteers",
@@ -30,8 +32,8 @@ volunteers = sa.table(
     sa.column("phone", sa.String),
     sa.column("team", sa.String),
     sa.column("status", sa.String),
-    sa.column("registered_at", sa.DateTime),
-    sa.column("decided_at", sa.DateTime),
+    sa.column("registered_at", UTCDateTime()),
+    sa.column("decided_at", UTCDateTime()),
 )
 accounts = sa.table(
     "accounts",
