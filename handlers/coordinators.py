@@ -387,14 +387,17 @@ async def hamlet_name(msg: Incoming, ctx: Context) -> Step:
         return Step.stay(Reply(t("coordinator.hamlet_same", hamlet=target)))
     ctx.remember(hamlet_new=typed)
     households = {h.hamlet: h.households for h in await visits.hamlet_summaries(ctx.db, code)}
-    key = "coordinator.hamlet_merge_ask" if merges else "coordinator.hamlet_rename_ask"
-    text = t(
-        key,
-        old=found[1],
-        new=target,
-        old_households=households.get(found[1], 0),
-        new_households=households.get(target, 0),
-    )
+    names = {"old": found[1], "new": target, "old_households": households.get(found[1], 0)}
+    if merges:
+        shared = await visits.shared_households(ctx.db, code, found[0], visits.hamlet_key(target))
+        text = t(
+            "coordinator.hamlet_merge_ask",
+            **names,
+            new_households=households.get(target, 0),
+            shared=t("coordinator.hamlet_merge_shared", count=shared) if shared else "",
+        )
+    else:
+        text = t("coordinator.hamlet_rename_ask", **names)
     yes = t("coordinator.hamlet_merge_yes" if merges else "coordinator.hamlet_rename_yes")
     rows = [
         [Button(yes, payload=HamletRename(code, ref).pack()), Button(t("common.no"), payload=DeskHamlets(code).pack())]

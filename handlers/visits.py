@@ -658,6 +658,9 @@ async def save(ctx: Context, token: str, choice: str | None) -> Step:
             return await start_revisit(ctx, token, data, record)
         # Someone saved this household since the summary was shown: ask first.
         return Step.to(SUMMARY, await summary_reply(ctx, token, _first_visit(data), None))
+    if record is not None and await visits.over_household(ctx.db, data):
+        # Installs saved for this household since it was measured: measure it again.
+        return await start_revisit(ctx, token, data, record)
     if not await visits.claim_draft(ctx.db, token, ctx.user.id):
         return await _gone(ctx, token)
     visit = await visits.save_visit(

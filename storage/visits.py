@@ -611,6 +611,19 @@ async def rename_target(session: AsyncSession, commune_code: str, old_key: str, 
     return target, hamlet_key(target) in others
 
 
+async def shared_households(session: AsyncSession, commune_code: str, key_a: str, key_b: str) -> int:
+    """How many house references have visits in both hamlets: after a merge each stays its own
+    household (its visits are not joined), so a coordinator is told before merging."""
+    stmt = (
+        select(Visit.household_key)
+        .where(Visit.commune_code == commune_code, Visit.hamlet_key.in_((key_a, key_b)), Visit.household_key != "")
+        .where(Visit.deleted_at.is_(None))
+        .group_by(Visit.household_key)
+        .having(func.count(func.distinct(Visit.hamlet_key)) > 1)
+    )
+    return len((await session.scalars(stmt)).all())
+
+
 async def resolve_hamlet(session: AsyncSession, commune_code: str, typed: str) -> str:
     """`match_hamlet` among the commune's hamlets."""
     return match_hamlet(typed, await hamlets_of(session, commune_code))

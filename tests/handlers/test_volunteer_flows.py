@@ -910,6 +910,7 @@ async def test_coordinator_merges_and_renames_hamlets(service):
     chat = await volunteer(service, "1051")
     await save_line(chat, "xom dinh so 2 vang nha")
     await save_line(chat, "xóm Đình số 3 2 máy cài 2")
+    await save_line(chat, "xóm Đình số 2 vắng nhà")  # the same house under both spellings
     await save_line(chat, "thôn 3 số 1 không có máy")
     before = await counters(service)
     await coordinator.press(f"co:h:{HOAN_KIEM}")
@@ -924,12 +925,13 @@ async def test_coordinator_merges_and_renames_hamlets(service):
     assert coordinator.keys == ["coordinator.hamlet_retry"]
     await coordinator.send("xóm Đình")
     assert coordinator.keys == ["coordinator.hamlet_merge_ask"]
+    assert said(service, "coordinator.hamlet_merge_shared", count=1) in coordinator.text()
     await coordinator.press(next(p for p in coordinator.payloads() if p.startswith("co:hr:")))
     assert coordinator.keys == ["coordinator.hamlet_merged"]
-    assert [v.hamlet for v in await stored_visits(service)] == ["Xóm Đình", "Xóm Đình", "Thôn 3"]
+    assert [v.hamlet for v in await stored_visits(service)] == ["Xóm Đình"] * 3 + ["Thôn 3"]
     assert await counters(service) == before
     await coordinator.press(f"co:h:{HOAN_KIEM}")
-    assert "Xóm Đình: 2" in coordinator.text() and "Xóm Dinh" not in coordinator.text()
+    assert "Xóm Đình: 3" in coordinator.text() and "Xóm Dinh" not in coordinator.text()
     await coordinator.press(unaccented)  # an old button: that hamlet is no more
     assert coordinator.keys == ["coordinator.hamlet_gone"]
 
