@@ -577,7 +577,8 @@ async def start_revisit(ctx: Context, token: str, data: dict[str, Any], record: 
     )
     draft_v = dict(v)
     field, _reason = next_question(v, quick=True)
-    if field is None and all(v.get(k) == data.get(k) for k in ("outcome", *COUNTS)):
+    unchanged = all(v.get(k) == data.get(k) for k in ("outcome", *COUNTS))
+    if field is None and unchanged and not await visits.over_household(ctx.db, v):
         draft = await visits.get_draft(ctx.db, token, ctx.user.id)
         if draft is not None:
             await visits.update_draft(ctx.db, draft, v)

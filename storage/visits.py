@@ -372,8 +372,8 @@ async def over_household(session: AsyncSession, data: Mapping[str, Any], exclude
     more installs than smartphones on its household over all its visits (a visit without a house
     reference is no household)."""
     values = _columns(data)
-    if not values["household_key"]:
-        return False
+    if not values["household_key"] or (exclude is None and not values["installed_now"]):
+        return False  # no household; or a new visit installing nothing, which adds no install
     installs, most = await _household_totals(
         session, values["commune_code"], values["hamlet_key"], values["household_key"], exclude
     )
