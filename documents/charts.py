@@ -161,7 +161,7 @@ def glance_chart(glance: Glance) -> bytes:
         _draw_distribution(draw, glance, plan.distribution_top)
     out = io.BytesIO()
     # A handful of flat colours: a palette image is a third of the size and saves ten times faster.
-    image.quantize(colors=64, method=Image.Quantize.FASTOCTREE).save(out, format="PNG", optimize=True)
+    image.quantize(colors=64, method=Image.Quantize.FASTOCTREE).save(out, format="PNG")
     return out.getvalue()
 
 

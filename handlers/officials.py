@@ -433,7 +433,7 @@ async def script(ctx: Context, code: str) -> Step:
     parts.append(t("official.script.help_telegram", handle=handle) if handle else t("official.script.help_web"))
     parts.append(t("official.script.closing"))
     rows = [[Button(t("official.back_summary"), payload=ProgressOf(code).pack()), home_button()]]
-    intro = t("official.script.intro", commune=commune_label(entry) if entry else code, date=today)
+    intro = t("official.script.intro", commune=unit_in_sentence(ctx, code), date=today)
     return Step.end(Reply(intro), Reply(t("common.lines", lines=Join(tuple(parts), "\n")), rows))
 
 

@@ -482,6 +482,7 @@ async def test_typed_rates_commune_targets_and_kept_deadline(service):
     first = f"ct:save:{token(chat, 'ct:save:')}"
     await chat.press(first)
     assert chat.keys == ["official.targets.saved", "common.lines"]
+    assert " phường Bắc Giang, " in chat.last[0].text  # the commune's kind in lower case mid-sentence
     own = (await stored(service, Target))[-1]
     assert (own.unit_code, own.rate_ppm, own.deadline, own.denominator) == (BAC_GIANG, 655000, AUG31, "population")
 
