@@ -102,6 +102,19 @@ def wrap(text: str, font: ImageFont.FreeTypeFont, width: int) -> list[str]:
     return lines
 
 
+def balanced_wrap(text: str, font: ImageFont.FreeTypeFont, width: int) -> list[str]:
+    """`wrap` into as few lines as at `width`, but as even as they go: no date left alone on the last line."""
+    lines = wrap(text, font, width)
+    low, high = width // 2, width
+    while low < high:  # the narrowest width that needs no more lines
+        middle = (low + high) // 2
+        if len(wrap(text, font, middle)) <= len(lines):
+            high = middle
+        else:
+            low = middle + 1
+    return wrap(text, font, high)
+
+
 def _fit(draw: ImageDraw.ImageDraw, text: str, width: int) -> tuple[str, ImageFont.FreeTypeFont]:
     """A bar's label in the largest size it fits at; shortened with an ellipsis only below the smallest."""
     for size in LABEL_SIZES:
@@ -127,7 +140,7 @@ class Layout:
 
 def layout(glance: Glance) -> Layout:
     text_width = WIDTH - 2 * MARGIN
-    title_lines = wrap(glance.title, _font(TITLE_SIZE, True), text_width)
+    title_lines = balanced_wrap(glance.title, _font(TITLE_SIZE, True), text_width)
     note_lines = [line for note in glance.notes for line in wrap(note, _font(NOTE_SIZE), text_width)]
     y = MARGIN + TITLE_LEAD * len(title_lines) + 8 + NOTE_LEAD * len(note_lines) + 12
     section_tops = []

@@ -13,7 +13,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
-from documents.charts import MARGIN, TITLE_SIZE, WIDTH, Glance, _font, _measure, glance_chart, layout, wrap
+from documents.charts import (
+    MARGIN,
+    TITLE_SIZE,
+    WIDTH,
+    Glance,
+    _font,
+    _measure,
+    balanced_wrap,
+    glance_chart,
+    layout,
+    wrap,
+)
 from handlers.progress import GLANCE_AHEAD, GLANCE_BEHIND, glance
 from storage.figures import TargetSpec
 from storage.tally import Tally, TallyRow, roll_up
@@ -106,6 +117,8 @@ def test_wrapping_keeps_every_word(title):
     font = _font(TITLE_SIZE, True)
     lines = wrap(title, font, WIDTH - 2 * MARGIN)
     assert " ".join(" ".join(lines).split()) == " ".join(title.split())
+    even = balanced_wrap(title, font, WIDTH - 2 * MARGIN)
+    assert " ".join(" ".join(even).split()) == " ".join(title.split()) and len(even) <= len(lines)
 
 
 def test_the_title_is_wrapped_never_cut():
