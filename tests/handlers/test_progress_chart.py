@@ -4,6 +4,7 @@ communes, a title wrapped and never cut, and counts that add up to the tally."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 import random
 from fractions import Fraction
@@ -29,6 +30,7 @@ from handlers.progress import GLANCE_AHEAD, GLANCE_BEHIND, glance
 from storage.figures import TargetSpec
 from storage.tally import Tally, TallyRow, roll_up
 from texts import Divisions, Percent, t
+from texts.content import Content
 
 AS_OF = dt.date(2026, 12, 6)
 TARGET = TargetSpec("79", Fraction(3, 5), dt.date(2026, 12, 31), "subscribers")
@@ -46,6 +48,12 @@ def province(communes: int, with_figures: int, target: TargetSpec | None = TARGE
             row.communes_with_figures = 1
         rows.append(row)
     return Tally("79", "Province", AS_OF, rows, roll_up(rows, "79", "Province", target, "79", "Province"))
+
+
+@functools.cache
+def shared_content() -> Content:
+    """The content for property tests, which cannot take a function-scoped fixture."""
+    return Content.load()
 
 
 def picture_height(png: bytes) -> int:
@@ -127,3 +135,25 @@ def test_the_title_is_wrapped_never_cut():
     draw, font = _measure(), _font(TITLE_SIZE, True)
     assert all(draw.textlength(line, font=font) <= WIDTH - 2 * MARGIN for line in plan.title_lines)
     assert picture_height(glance_chart(Glance(title=LONG_TITLE))) == plan.height
+
+
+@given(
+    st.lists(
+        st.tuples(st.none() | st.integers(0, 120), st.none() | st.sampled_from([50, 60, 100])), min_size=2, max_size=60
+    )
+)
+def test_every_unit_is_counted_once(units):
+    """Whatever the rates and targets: the bands and the units without figures add up to the tally."""
+    content = shared_content()
+    rows = []
+    for i, (installed, target) in enumerate(units):
+        spec = None if target is None else TargetSpec("79", Fraction(target, 100), AS_OF, "subscribers")
+        row = TallyRow(f"{i:05d}", f"Unit {i}", "79", "Province", spec, installed=installed)
+        row.denominators["subscribers"] = 100
+        rows.append(row)
+    tally = Tally("79", "Province", AS_OF, rows, roll_up(rows, "79", "Province", None, "79", "Province"))
+    shown = glance(tally, "Province", content, KINDS)
+    with_figures = sum(installed is not None for installed, _ in units)
+    assert sum(b.count for b in shown.bands) == with_figures
+    drawn = [b.label for s in shown.sections for b in s.bars]
+    assert len(drawn) == len(set(drawn)) == min(with_figures, GLANCE_BEHIND + GLANCE_AHEAD)
