@@ -125,11 +125,27 @@ def glance(
     """What the chart shows, in words: the notes, the units furthest behind and ahead, the bands.
     Its rows are communes (of division types `kinds`), or provinces for the country when
     `provinces`; `title` replaces the per-commune chart title."""
-    render = content.render
     kinds = frozenset(kinds)
     units = t("tally.chart.provinces") if provinces else Divisions(kinds)
-    totals = tally.totals
+    ranked = sorted((r for r in tally.rows if r.rate is not None), key=lambda r: (_standing(r), r.name))
+    targeted = any(r.target is not None for r in ranked)
     single = len(tally.rows) == 1  # a commune: its own bar, no coverage, no distribution
+    target = tally.totals.target_rate
+    render = content.render
+    return Glance(
+        title=render(title or t("tally.summary.chart_title", unit=unit_name, date=tally.as_of)),
+        notes=[render(n) for n in _notes(tally, kinds, units, len(ranked))],
+        sections=_sections(ranked, targeted, single, units, content),
+        distribution_heading=render(t("tally.chart.by_target" if targeted else "tally.chart.by_rate", units=units)),
+        bands=_bands(ranked, targeted, content) if ranked and not single else [],
+        target_label=render(t("tally.summary.chart_target", target=Percent.target(target))) if target else None,
+    )
+
+
+def _notes(tally: Tally, kinds: frozenset[str], units: Text | Divisions, with_figures: int) -> list[Text]:
+    """Under the chart's title: the rate with its coverage, the target, how many units are not drawn."""
+    totals = tally.totals
+    single = len(tally.rows) == 1
     notes: list[Text] = []
     if totals.rate is None:
         notes.append(t("tally.chart.no_figures_one" if single else "tally.chart.no_figures", units=units))
@@ -144,35 +160,29 @@ def glance(
         )
     else:
         notes.append(t("tally.summary.no_target"))
-    ranked = sorted((r for r in tally.rows if r.rate is not None), key=lambda r: (_standing(r), r.name))
-    missing = len(tally.rows) - len(ranked)
+    missing = len(tally.rows) - with_figures
     if missing and not single:
         notes.append(t("tally.chart.missing", count=missing, units=units))
-    targeted = any(r.target is not None for r in ranked)
-    sections = []
+    return notes
+
+
+def _sections(
+    ranked: list[TallyRow], targeted: bool, single: bool, units: Text | Divisions, content: Content
+) -> list[Section]:
+    """The bars: every unit with figures when they are few, else the furthest behind and ahead."""
+    if not ranked:
+        return []
     if single:
-        sections.append(Section("", _bars(ranked, content)))
-    elif len(ranked) <= GLANCE_BEHIND + GLANCE_AHEAD:
-        if ranked:
-            sections.append(Section(render(t("tally.chart.all", units=units)), _bars(ranked, content)))
-    else:
-        behind = ranked[:GLANCE_BEHIND]
-        ahead = ranked[: -GLANCE_AHEAD - 1 : -1]
-        key = "tally.chart.behind" if targeted else "tally.chart.lowest"
-        sections.append(Section(render(t(key, count=len(behind), units=units)), _bars(behind, content)))
-        sections.append(Section(render(t("tally.chart.ahead", count=len(ahead), units=units)), _bars(ahead, content)))
-    sections = [s for s in sections if s.bars]
-    bands = _bands(ranked, targeted, content) if ranked and not single else []
-    heading = t("tally.chart.by_target" if targeted else "tally.chart.by_rate", units=units)
-    target = totals.target_rate
-    return Glance(
-        title=render(title or t("tally.summary.chart_title", unit=unit_name, date=tally.as_of)),
-        notes=[render(n) for n in notes],
-        sections=sections,
-        distribution_heading=render(heading),
-        bands=bands,
-        target_label=render(t("tally.summary.chart_target", target=Percent.target(target))) if target else None,
-    )
+        return [Section("", _bars(ranked, content))]
+    if len(ranked) <= GLANCE_BEHIND + GLANCE_AHEAD:
+        return [Section(content.render(t("tally.chart.all", units=units)), _bars(ranked, content))]
+    behind = ranked[:GLANCE_BEHIND]
+    ahead = ranked[: -GLANCE_AHEAD - 1 : -1]  # the best first
+    key = "tally.chart.behind" if targeted else "tally.chart.lowest"
+    return [
+        Section(content.render(t(key, count=len(behind), units=units)), _bars(behind, content)),
+        Section(content.render(t("tally.chart.ahead", count=len(ahead), units=units)), _bars(ahead, content)),
+    ]
 
 
 # The chart's bars: the units furthest behind their target, and those furthest ahead.
