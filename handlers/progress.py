@@ -44,9 +44,13 @@ def summary_lines(row: TallyRow, as_of: dt.date, kinds: Iterable[str] = ()) -> l
             t("tally.summary.target_reached", target=Percent.target(row.target.rate), deadline=row.target.deadline)
         )
     elif row.gap is not None:
-        lines.append(
-            t("tally.summary.target", target=Percent.target(row.target.rate), deadline=row.target.deadline, gap=row.gap)
-        )
+        target = {"target": Percent.target(row.target.rate), "deadline": row.target.deadline, "gap": row.gap}
+        if row.communes_with_figures < row.communes:
+            # The gap of the communes with figures only: not the whole unit's, and it says so.
+            covered = coverage(row.communes_with_figures, row.communes, kinds)
+            lines.append(t("tally.summary.target_covered", **target, coverage=covered))
+        else:
+            lines.append(t("tally.summary.target", **target))
         projected = row.projected(as_of)
         if row.gain is None:
             # One count only: no pace to speak of yet (not "stalled").

@@ -358,7 +358,9 @@ async def test_officer_sees_the_province_with_chart_and_drills_down(service):
     assert "Bắc Ninh" in summary.text and "Phường Bắc Giang: 47,59%" in summary.text
     # The province's rate comes from one commune of 99 (both kinds): the summary says so.
     mixed = Divisions(frozenset())
-    assert f"47,59% ({words(service, 'tally.coverage', covered=1, total=99, kinds=mixed)})" in summary.text
+    covered = words(service, "tally.coverage", covered=1, total=99, kinds=mixed)
+    assert f"47,59% ({covered})" in summary.text
+    assert f"21.608 người (theo {covered})" in summary.text  # the gap of that commune only, said so
     assert picture.attachment_kind == "image" and picture.mime_type == "image/png"
     png = chat.channel.sent[-1].attachment
     with Image.open(io.BytesIO(png)) as image:
