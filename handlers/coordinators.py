@@ -4,7 +4,7 @@ registrations to approve or refuse, the invite link and code, and the per-hamlet
 from __future__ import annotations
 
 from documents.links import telegram_link
-from handlers.access import CommuneDoor, refuse_unless, unit_name
+from handlers.access import CommuneDoor, refuse_unless, unit_in_sentence, unit_name
 from handlers.buttons import (
     Deactivate,
     Desk,
@@ -154,7 +154,11 @@ async def volunteer_list(ctx: Context, code: str, page: int) -> Step:
     if not everyone:
         return Step.end(Reply(t("coordinator.no_volunteers", commune=unit_name(ctx, code)), rows))
     text = t(
-        "coordinator.volunteer_list", commune=unit_name(ctx, code), page=page + 1, pages=pages, lines=Join(tuple(lines))
+        "coordinator.volunteer_list",
+        commune=unit_in_sentence(ctx, code),
+        page=page + 1,
+        pages=pages,
+        lines=Join(tuple(lines)),
     )
     return Step.end(Reply(text, rows))
 
@@ -166,7 +170,7 @@ async def set_active(ctx: Context, volunteer_id: int, active: bool, confirmed: b
     refused = await refuse_unless(ctx, Role.COORDINATOR, row.commune_code)
     if refused:
         return refused
-    where = unit_name(ctx, row.commune_code)
+    where = unit_in_sentence(ctx, row.commune_code)
     if not active and not confirmed:
         rows = [
             [
@@ -190,7 +194,7 @@ async def set_active(ctx: Context, volunteer_id: int, active: bool, confirmed: b
 async def pending(ctx: Context, code: str) -> Step:
     waiting = await volunteers.of_commune(ctx.db, code, Status.PENDING)
     if not waiting:
-        return Step.end(Reply(t("coordinator.pending_none", commune=unit_name(ctx, code)), [_back(code)]))
+        return Step.end(Reply(t("coordinator.pending_none", commune=unit_in_sentence(ctx, code)), [_back(code)]))
     lines = [
         t(
             "coordinator.pending_line",
@@ -209,7 +213,9 @@ async def pending(ctx: Context, code: str) -> Step:
         for v in waiting[:PAGE_SIZE]
     ]
     rows.append(_back(code))
-    return Step.end(Reply(t("coordinator.pending", commune=unit_name(ctx, code), lines=Join(tuple(lines))), rows))
+    return Step.end(
+        Reply(t("coordinator.pending", commune=unit_in_sentence(ctx, code), lines=Join(tuple(lines))), rows)
+    )
 
 
 async def decide(msg: Incoming, ctx: Context, button: Verdict) -> Step:
@@ -221,7 +227,7 @@ async def decide(msg: Incoming, ctx: Context, button: Verdict) -> Step:
     refused = await refuse_unless(ctx, Role.COORDINATOR, row.commune_code)
     if refused:
         return refused
-    where = unit_name(ctx, row.commune_code)
+    where = unit_in_sentence(ctx, row.commune_code)
     rows = [
         [Button(t("coordinator.pending_button_plain"), payload=DeskPending(row.commune_code).pack())],
         [home_button()],
@@ -244,7 +250,7 @@ async def decide(msg: Incoming, ctx: Context, button: Verdict) -> Step:
 
 async def invite(ctx: Context, code: str, action: str | None) -> Step:
     """The commune's invite: shown (made when there is none), renewed (:new) or revoked (:x)."""
-    where = unit_name(ctx, code)
+    where = unit_in_sentence(ctx, code)
     if action == "x":
         await volunteers.revoke_invites(ctx.db, code, ctx.now)
         rows = [[Button(t("coordinator.invite_new"), payload=DeskInvite(code, "new").pack())], _back(code)]
