@@ -6,6 +6,7 @@ import csv
 import datetime as dt
 import io
 import json
+from collections.abc import Iterable
 from fractions import Fraction
 from typing import Any
 
@@ -13,8 +14,9 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from documents.coverage import coverage
 from storage.tally import ACTIVITY, Tally, TallyRow
-from texts import Percent, t
+from texts import Percent, Text, t
 from texts.content import Content
 
 # (column, kind): kind tells how a value is written (numbers stay numbers in every format).
@@ -32,6 +34,9 @@ COLUMNS: list[tuple[str, str]] = [
     ("avg_daily_gain", "number"),
     ("projected_date", "date"),
     *[(m, "int") for m in ACTIVITY],
+    # The coverage: of how many communes the row is the sum, and how many of them have figures.
+    ("communes", "int"),
+    ("communes_with_figures", "int"),
 ]
 
 
@@ -52,7 +57,15 @@ def row_values(row: TallyRow, as_of: dt.date) -> dict[str, Any]:
         "projected_date": row.projected(as_of),
     }
     values.update(row.activity)
+    values["communes"] = row.communes
+    values["communes_with_figures"] = row.communes_with_figures
     return values
+
+
+def covered(tally: Tally, kinds: Iterable[str], key: str) -> Text:
+    """`key` (the totals row's name, the line under the title) with the coverage the totals have."""
+    totals = tally.totals
+    return t(key, coverage=coverage(totals.communes_with_figures, totals.communes, kinds))
 
 
 def _plain(value: Any) -> Any:
@@ -94,15 +107,16 @@ def _cell_value(value: Any, kind: str) -> Any:
     return value
 
 
-def to_xlsx(tally: Tally, content: Content, unit_name: str) -> bytes:
-    """What a provincial Department forwards: a title, a formatted and frozen header with
-    auto-filter, one row per commune, a totals row, percentages as percentages."""
+def to_xlsx(tally: Tally, content: Content, unit_name: str, kinds: Iterable[str] = ()) -> bytes:
+    """What a provincial Department forwards: a title, the coverage under it, a formatted and frozen
+    header with auto-filter, one row per commune, a totals row, percentages as percentages.
+    `kinds`: the division types of the communes (for the coverage's wording)."""
     wb = Workbook()
     ws = wb.active
     ws.title = content.render(t("tally.export.sheet"))
     ws.append([content.render(t("tally.export.title", unit=unit_name, date=tally.as_of))])
     ws["A1"].font = Font(bold=True, size=13)
-    ws.append([])
+    ws.append([content.render(covered(tally, kinds, "tally.export.coverage")) if len(tally.rows) > 1 else None])
     header_row = 3
     ws.append([content.render(t(f"tally.columns.{c}")) for c, _ in COLUMNS])
     fill = PatternFill("solid", fgColor="1F4E78")
@@ -116,7 +130,10 @@ def to_xlsx(tally: Tally, content: Content, unit_name: str) -> bytes:
         values = row_values(row, tally.as_of)
         ws.append([_cell_value(values[c], kind) for c, kind in COLUMNS])
     totals = row_values(tally.totals, tally.as_of)
-    totals["name"] = content.render(t("tally.export.totals"))
+    several = len(tally.rows) > 1
+    totals["name"] = content.render(
+        covered(tally, kinds, "tally.export.totals_covered") if several else t("tally.export.totals")
+    )
     ws.append([_cell_value(totals[c], kind) for c, kind in COLUMNS])
     last = ws.max_row
     for cell in ws[last]:
@@ -124,7 +141,7 @@ def to_xlsx(tally: Tally, content: Content, unit_name: str) -> bytes:
     for col, (_, kind) in enumerate(COLUMNS, start=1):
         for r in range(header_row + 1, last + 1):
             ws.cell(r, col).number_format = formats[kind]
-        width = 34 if col == 2 else 24 if col == 4 else 14
+        width = 42 if col == 2 else 24 if col == 4 else 14  # the name column holds the totals with their coverage
         ws.column_dimensions[get_column_letter(col)].width = width
     ws.freeze_panes = ws.cell(header_row + 1, 3)  # header and the code/name columns stay in view
     ws.auto_filter.ref = f"A{header_row}:{get_column_letter(len(COLUMNS))}{last - 1}"
@@ -133,7 +150,7 @@ def to_xlsx(tally: Tally, content: Content, unit_name: str) -> bytes:
     return out.getvalue()
 
 
-def to_table(tally: Tally, content: Content, unit_name: str) -> str:
+def to_table(tally: Tally, content: Content, unit_name: str, kinds: Iterable[str] = ()) -> str:
     """A plain-text table for the terminal, numbers formatted for vi_VN."""
     shown = [
         "code",
@@ -174,4 +191,6 @@ def to_table(tally: Tally, content: Content, unit_name: str) -> str:
         )
 
     title = content.render(t("tally.export.title", unit=unit_name, date=tally.as_of))
+    if len(tally.rows) > 1:
+        title += "\n" + content.render(covered(tally, kinds, "tally.export.coverage"))
     return "\n".join([title, fmt(header), *(fmt(r) for r in lines)]) + "\n"

@@ -42,7 +42,7 @@ from handlers.communes import ask_commune, commune_in_sentence, commune_label
 from handlers.context import Context
 from handlers.menu import home_button
 from handlers.payload import Payload
-from handlers.progress import BEHIND, chart, summary_text
+from handlers.progress import BEHIND, chart, division_kinds, glance, summary_text
 from handlers.router import Flow, MenuEntry
 from handlers.types import Attachment, Button, Incoming, Kind, Reply, Step
 from storage import reports, roles, support_points
@@ -175,7 +175,7 @@ async def summary_replies(ctx: Context, code: str) -> list[Reply]:
     (carrying the buttons, so they stay under the last message)."""
     result = await tally(ctx.db, code, local_date(ctx.now))
     title = unit_title(ctx, code)
-    text = summary_text(result, title)
+    text = summary_text(result, title, division_kinds(ctx.communes, result))
     rows = await summary_buttons(ctx, result)
     if unit_level(code) == "commune" or not ctx.capabilities.file_upload:
         return [Reply(text, rows)]
@@ -183,15 +183,18 @@ async def summary_replies(ctx: Context, code: str) -> list[Reply]:
 
 
 async def chart_of(ctx: Context, result: Tally, title: Text | str) -> Attachment:
-    """A province's chart has a bar per commune; the country's a bar per province (34, not 3,321)."""
+    """A province's chart ranks its communes; the country's its provinces (34, not 3,321)."""
     name = ctx.content.render(title)
+    kinds = division_kinds(ctx.communes, result)
     heading = None
     drawn = result
     if result.unit_code == COUNTRY_CODE:
         rows = await province_rollups(ctx.db, result.as_of, result)
         drawn = Tally(result.unit_code, name, result.as_of, rows, result.totals)
         heading = t("tally.summary.chart_title_provinces", unit=name, date=result.as_of)
-    picture = await asyncio.to_thread(chart, drawn, name, ctx.content, heading)
+    provinces = drawn is not result
+    shown = glance(drawn, name, ctx.content, kinds, heading, provinces)
+    picture = await asyncio.to_thread(chart, drawn, shown)
     return Attachment(
         picture.kind, picture.filename, picture.data, picture.mime_type, caption=t("official.chart_caption")
     )
@@ -252,7 +255,8 @@ async def excel(ctx: Context, code: str) -> Step:
         return refused
     result = await tally(ctx.db, code, local_date(ctx.now))
     title = unit_title(ctx, code)
-    data = await asyncio.to_thread(to_xlsx, result, ctx.content, ctx.content.render(title))
+    kinds = division_kinds(ctx.communes, result)
+    data = await asyncio.to_thread(to_xlsx, result, ctx.content, ctx.content.render(title), kinds)
     document = Attachment(
         "document",
         f"tien-do-{code}-{result.as_of.isoformat()}.xlsx",
@@ -429,7 +433,7 @@ async def script(ctx: Context, code: str) -> Step:
     parts.append(t("official.script.help_telegram", handle=handle) if handle else t("official.script.help_web"))
     parts.append(t("official.script.closing"))
     rows = [[Button(t("official.back_summary"), payload=ProgressOf(code).pack()), home_button()]]
-    intro = t("official.script.intro", commune=commune_label(entry) if entry else code, date=today)
+    intro = t("official.script.intro", commune=unit_in_sentence(ctx, code), date=today)
     return Step.end(Reply(intro), Reply(t("common.lines", lines=Join(tuple(parts), "\n")), rows))
 
 

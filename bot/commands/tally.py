@@ -39,8 +39,9 @@ def tally(ctx: click.Context, unit: str | None, fmt: str, day: str | None, out: 
     if not unit:
         raise click.UsageError("--unit is required (a commune, a province or VN)")
     from documents.tally_exports import to_csv, to_json, to_table, to_xlsx
+    from handlers.progress import division_kinds
     from storage.tally import tally as compute
-    from storage.units import unit_level
+    from storage.units import CommuneIndex, unit_level
     from texts import t
     from texts.content import Content
 
@@ -62,9 +63,10 @@ def tally(ctx: click.Context, unit: str | None, fmt: str, day: str | None, out: 
             return to_json(result, name)
         if fmt == "csv":
             return to_csv(result)
+        kinds = division_kinds(await CommuneIndex.load(db), result) if fmt in ("xlsx", "table") else ()
         if fmt == "xlsx":
-            return to_xlsx(result, content, name)
-        return to_table(result, content, name)
+            return to_xlsx(result, content, name, kinds)
+        return to_table(result, content, name, kinds)
 
     document = in_session(settings, work)
     if isinstance(document, bytes):
