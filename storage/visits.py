@@ -606,7 +606,10 @@ async def hamlet_by_ref(session: AsyncSession, commune_code: str, ref: str) -> t
 async def rename_target(session: AsyncSession, commune_code: str, old_key: str, typed: str) -> tuple[str, bool]:
     """What renaming the hamlet to `typed` makes it: (the name, whether that merges it into
     another hamlet of the commune, whose name is then kept)."""
-    others = {k: n for k, n in (await hamlets_of(session, commune_code)).items() if k != old_key}
+    known = await hamlets_of(session, commune_code)
+    if old_key in known and hamlet_key(typed) != old_key and _fits(hamlet_key(typed), old_key):
+        return known[old_key], False  # its own name typed without accents: never a downgrade
+    others = {k: n for k, n in known.items() if k != old_key}
     target = match_hamlet(typed, others)[:HAMLET_MAX]
     return target, hamlet_key(target) in others
 
