@@ -558,13 +558,16 @@ async def recent_hamlets(session: AsyncSession, commune_code: str, volunteer_id:
 async def hamlets_of(session: AsyncSession, commune_code: str) -> dict[str, str]:
     """The commune's hamlets: key → the spelling first saved (deleted visits included, so a
     hamlet keeps its name while any of its rows remain)."""
+    # Grouped in SQL: one row per spelling, not per visit (a commune may have tens of thousands).
+    first = func.min(Visit.visited_at).label("first")
     stmt = (
-        select(Visit.hamlet_key, Visit.hamlet)
+        select(Visit.hamlet_key, Visit.hamlet, first)
         .where(Visit.commune_code == commune_code)
-        .order_by(Visit.visited_at, Visit.id)
+        .group_by(Visit.hamlet_key, Visit.hamlet)
+        .order_by(first, Visit.hamlet_key, Visit.hamlet)
     )
     out: dict[str, str] = {}
-    for key, name in (await session.execute(stmt)).all():
+    for key, name, _ in (await session.execute(stmt)).all():
         out.setdefault(key, name)
     return out
 
