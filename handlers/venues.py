@@ -9,6 +9,7 @@ import logging
 import re
 
 from documents.posters.venue import PosterUnavailable, draw_async, poster_request, public_handles
+from handlers.access import unit_in_sentence
 from handlers.buttons import (
     ConfirmVenue,
     MyVenues,
@@ -303,7 +304,6 @@ async def on_venue(msg: Incoming, ctx: Context, button: VenueButton) -> Step:
 
 async def details(ctx: Context, venue: Venue) -> Reply:
     counts = await venues.venue_counts(ctx.db, venue.id, local_date(ctx.now))
-    entry = ctx.communes.get(venue.commune_code)
     share = Percent.of(counts.already_installed, counts.answered)
     text = t(
         "venue.details",
@@ -311,7 +311,7 @@ async def details(ctx: Context, venue: Venue) -> Reply:
         code=venue.code,
         kind=t(f"venue.kinds.{venue.kind}"),
         address=venue.address,
-        commune=commune_label(entry) if entry else venue.commune_code,
+        commune=unit_in_sentence(ctx, venue.commune_code),
         today=counts.today,
         week=counts.last_7_days,
         total=counts.total,
