@@ -1,0 +1,202 @@
+"""What a unit's page shows, computed once and shown three ways (the page, its XLSX, its CSV):
+the unit's figures against its target, and its units one level down, sorted and filtered as the
+person asked.
+
+Units are walked as "a unit, its parent, its children" (`parent_of`, `children_of`): country →
+provinces → communes today; a level added to the campaign's map (districts) slots in there.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage import visits
+from storage.dashboard_figures import Ends, Entry, highest_roles, installed_ends
+from storage.models import Commune
+from storage.roles import Role
+from storage.tally import Tally, TallyRow, people_needed, province_rollups, tally
+from storage.units import COUNTRY_CODE, unit_level
+
+SORTS = ("name", "rate", "gap", "pace", "last", "installed")
+MAX_STALE_DAYS = 365
+
+
+@dataclass(frozen=True)
+class Query:
+    """The table's sorting and filters, read from the address (so a link or an export is the same view)."""
+
+    sort: str = "name"
+    descending: bool = False
+    behind: bool = False  # only units behind the straight line to their target
+    stale: int | None = None  # only units with no figure for this many days (or none at all)
+
+    @classmethod
+    def read(cls, params: Mapping[str, str]) -> Query:
+        sort = params.get("sort", "name")
+        stale = params.get("stale", "")
+        days = int(stale) if stale.isdigit() and 0 < int(stale) <= MAX_STALE_DAYS else None
+        return cls(
+            sort=sort if sort in SORTS else "name",
+            descending=params.get("order") == "desc",
+            behind=params.get("behind") == "1",
+            stale=days,
+        )
+
+    def params(self, **changes: object) -> dict[str, str]:
+        """The address's parameters of this view, with `changes`; defaults left out."""
+        values = {"sort": self.sort, "descending": self.descending, "behind": self.behind, "stale": self.stale}
+        values.update(changes)
+        out: dict[str, str] = {}
+        if values["sort"] != "name":
+            out["sort"] = str(values["sort"])
+        if values["descending"]:
+            out["order"] = "desc"
+        if values["behind"]:
+            out["behind"] = "1"
+        if values["stale"]:
+            out["stale"] = str(values["stale"])
+        return out
+
+
+@dataclass
+class UnitRow:
+    """A unit with what the page says about it beyond its tally row."""
+
+    row: TallyRow
+    expected: int | None  # where it should be today on the straight line to its target
+    last: Entry | None  # its latest installed count (of any of its communes)
+    entered_by: Role | None = None  # the role of whoever entered `last` (no names)
+
+    @property
+    def code(self) -> str:
+        return self.row.code
+
+    @property
+    def behind_by(self) -> int | None:
+        """People short of the straight line today (0 when on or above it)."""
+        if self.expected is None or self.row.installed is None:
+            return None
+        return max(0, self.expected - self.row.installed)
+
+    def days_without_figures(self, today: dt.date) -> int | None:
+        return None if self.row.installed_on is None else (today - self.row.installed_on).days
+
+
+@dataclass
+class UnitView:
+    code: str
+    level: str
+    name: str  # "" for the country (named by the content)
+    parent: str | None
+    as_of: dt.date
+    unit: UnitRow
+    children: list[UnitRow]
+    query: Query
+    hamlets: list[visits.HamletSummary] = field(default_factory=list)
+    shown_total: int = 0  # children before filtering
+
+    def as_tally(self, name: str) -> Tally:
+        """The rows on screen, for the exports."""
+        return Tally(self.code, name, self.as_of, [c.row for c in self.children], self.unit.row)
+
+
+def straight_line(row: TallyRow, start: tuple[dt.date, int] | None, today: dt.date) -> int | None:
+    """Installs the unit should have today, on the straight line from its first count to the
+    people its target needs by the deadline; None without a target, a count or a denominator."""
+    target, denominator = row.target, row.denominator
+    if target is None or start is None or not denominator:
+        return None
+    needed = people_needed(target.rate, denominator)
+    day0, count0 = start
+    if today >= target.deadline or day0 >= target.deadline:
+        return needed
+    if today <= day0:
+        return count0
+    share = Fraction((today - day0).days, (target.deadline - day0).days)
+    return count0 + math.floor((needed - count0) * share)
+
+
+def _start(ends: list[Ends]) -> tuple[dt.date, int] | None:
+    """A group's first count: the earliest date of its communes' first counts, with their sum."""
+    if not ends:
+        return None
+    return min(e.first.as_of for e in ends), sum(e.first.installed for e in ends)
+
+
+def _last(ends: list[Ends]) -> Entry | None:
+    return max((e.last for e in ends), key=lambda e: e.as_of, default=None)
+
+
+def _unit_row(row: TallyRow, communes: list[str], ends: dict[str, Ends], today: dt.date) -> UnitRow:
+    mine = [ends[c] for c in communes if c in ends]
+    return UnitRow(row, straight_line(row, _start(mine), today), _last(mine))
+
+
+async def parent_of(db: AsyncSession, code: str) -> str | None:
+    level = unit_level(code)
+    if level == "commune":
+        commune = await db.get(Commune, code)
+        return commune.province_code if commune else None
+    return COUNTRY_CODE if level == "province" else None
+
+
+async def unit_view(db: AsyncSession, code: str, today: dt.date, query: Query) -> UnitView:
+    """The unit's page as of `today`. Raises LookupError for a unit that does not exist."""
+    level = unit_level(code)
+    result = await tally(db, code, today)
+    if level != "country" and not result.rows:
+        raise LookupError(code)
+    ends = await installed_ends(db, None if level == "country" else [r.code for r in result.rows], today)
+    unit = _unit_row(result.totals, [r.code for r in result.rows], ends, today)
+    children: list[UnitRow] = []
+    hamlets: list[visits.HamletSummary] = []
+    if level == "country":
+        members: dict[str, list[str]] = {}
+        for r in result.rows:
+            members.setdefault(r.province_code, []).append(r.code)
+        for p in await province_rollups(db, today, result):
+            children.append(_unit_row(p, members.get(p.code, []), ends, today))
+    elif level == "province":
+        children = [_unit_row(r, [r.code], ends, today) for r in result.rows]
+    else:
+        hamlets = await visits.hamlet_summaries(db, code)
+    shown_rows = [unit, *children]
+    roles = await highest_roles(db, {r.last.entered_by for r in shown_rows if r.last and r.last.entered_by})
+    for unit_row in shown_rows:
+        if unit_row.last and unit_row.last.entered_by:
+            unit_row.entered_by = roles.get(unit_row.last.entered_by)
+    shown = [c for c in children if _passes(c, query, today)]
+    shown.sort(key=lambda c: _sort_key(c, query.sort, today))
+    if query.descending:
+        shown.reverse()
+    return UnitView(
+        code, level, result.unit_name, await parent_of(db, code), today, unit, shown, query, hamlets, len(children)
+    )
+
+
+def _passes(child: UnitRow, query: Query, today: dt.date) -> bool:
+    if query.behind and not child.behind_by:
+        return False
+    if query.stale is not None:
+        days = child.days_without_figures(today)
+        return days is None or days >= query.stale
+    return True
+
+
+def _sort_key(child: UnitRow, sort: str, today: dt.date) -> tuple:
+    """Units without the value sort last (first when descending, as a spreadsheet does)."""
+    row = child.row
+    value: object = {
+        "rate": row.rate,
+        "gap": row.gap,
+        "pace": row.gain,
+        "last": row.installed_on,
+        "installed": row.installed,
+    }.get(sort, row.name)
+    return (value is None, value if value is not None else 0, row.name)
