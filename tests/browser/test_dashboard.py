@@ -5,13 +5,11 @@ messenger's preview fetched; revoking the role ends the session."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import io
 import re
 import urllib.request
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
 
 import pytest
@@ -22,10 +20,9 @@ from storage import roles
 from storage.accounts import find_or_create_person
 from storage.figures import record_figure, set_target
 from storage.models import utcnow
-from tests.browser.conftest import KEY, Site
+from tests.browser.conftest import KEY, Site, prepare
 from tests.browser.conftest import words as w
 from tests.channels.test_telegram_e2e import TOKEN, exchange
-from tests.conftest import _prepare
 from tests.standins.telegram_api import TelegramStandin
 from texts.formats import local_date
 
@@ -54,9 +51,7 @@ class BotSite(Site):
 @pytest.fixture(scope="module")
 def bot_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BotSite]:
     url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('dashboard') / 'site.db'}"
-    # In a thread: Playwright's sync API may already run a loop in this one.
-    with ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, _prepare(url, None)).result()
+    prepare(url)
     running = BotSite(url)
     running.start()
     running.run(seed(running))
