@@ -171,10 +171,7 @@ async def unit_view(db: AsyncSession, code: str, today: dt.date, query: Query) -
     for unit_row in shown_rows:
         if unit_row.last and unit_row.last.entered_by:
             unit_row.entered_by = roles.get(unit_row.last.entered_by)
-    shown = [c for c in children if _passes(c, query, today)]
-    shown.sort(key=lambda c: _sort_key(c, query.sort, today))
-    if query.descending:
-        shown.reverse()
+    shown = sort_rows([c for c in children if _passes(c, query, today)], query)
     return UnitView(
         code, level, result.unit_name, await parent_of(db, code), today, unit, shown, query, hamlets, len(children)
     )
@@ -189,14 +186,20 @@ def _passes(child: UnitRow, query: Query, today: dt.date) -> bool:
     return True
 
 
-def _sort_key(child: UnitRow, sort: str, today: dt.date) -> tuple:
-    """Units without the value sort last (first when descending, as a spreadsheet does)."""
+def sort_rows(rows: list[UnitRow], query: Query) -> list[UnitRow]:
+    """By the column asked, ties by name; units without a value last either way, as a
+    spreadsheet's sort leaves blanks at the bottom."""
+    if query.sort == "name":
+        return sorted(rows, key=lambda c: c.row.name, reverse=query.descending)
+    valued = [c for c in rows if _value(c, query.sort) is not None]
+    blank = sorted((c for c in rows if _value(c, query.sort) is None), key=lambda c: c.row.name)
+    valued.sort(key=lambda c: c.row.name)  # stable: ties stay by name whichever way
+    valued.sort(key=lambda c: _value(c, query.sort), reverse=query.descending)  # type: ignore[arg-type,return-value]
+    return valued + blank
+
+
+def _value(child: UnitRow, sort: str) -> object:
     row = child.row
-    value: object = {
-        "rate": row.rate,
-        "gap": row.gap,
-        "pace": row.gain,
-        "last": row.installed_on,
-        "installed": row.installed,
-    }.get(sort, row.name)
-    return (value is None, value if value is not None else 0, row.name)
+    return {"rate": row.rate, "gap": row.gap, "pace": row.gain, "last": row.installed_on, "installed": row.installed}[
+        sort
+    ]
