@@ -26,10 +26,12 @@ class Entry:
 class Ends:
     first: Entry
     last: Entry
+    points: tuple[tuple[dt.date, int], ...]  # every installed count, oldest first (the curve)
 
 
 async def installed_ends(session: AsyncSession, codes: Sequence[str] | None, as_of: dt.date) -> dict[str, Ends]:
-    """Per commune, its first and last installed count up to `as_of` (one query, in date order)."""
+    """Per commune, its installed counts up to `as_of`, the first and the last apart (one query,
+    in date order)."""
     stmt = select(
         OfficialFigure.commune_code,
         OfficialFigure.as_of,
@@ -42,12 +44,13 @@ async def installed_ends(session: AsyncSession, codes: Sequence[str] | None, as_
     stmt = stmt.order_by(
         OfficialFigure.commune_code, OfficialFigure.as_of, OfficialFigure.entered_at, OfficialFigure.id
     )
-    ends: dict[str, Ends] = {}
+    found: dict[str, list[Entry]] = {}
     for code, day, installed, by, source in (await session.execute(stmt)).all():
-        entry = Entry(day, installed or 0, by, source)  # never None: filtered above
-        known = ends.get(code)
-        ends[code] = Ends(known.first if known else entry, entry)
-    return ends
+        found.setdefault(code, []).append(Entry(day, installed or 0, by, source))  # never None: filtered above
+    return {
+        code: Ends(entries[0], entries[-1], tuple((e.as_of, e.installed) for e in entries))
+        for code, entries in found.items()
+    }
 
 
 async def highest_roles(session: AsyncSession, user_ids: set[int]) -> dict[int, Role]:

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.dashboard.pictures import ranked_bars
+from bot.dashboard.pictures import installs_over_time, ranked_bars
 from bot.dashboard.views import Query, UnitView, unit_view
 from bot.landing import AddressLimiter, client_address
 from bot.webpages import PAGES, add_page, render
@@ -119,6 +119,11 @@ class Dashboard:
     async def unit(self, request: web.Request) -> web.Response:
         view, title, extra = await self._view(request, with_feeds=True)
         fmt = self._formatter(request)
+        content = request.app[PAGES].service(request).content
+
+        def words(key: str) -> str:
+            return content.render(t(key))
+
         context = {
             "view": view,
             "title": title,
@@ -128,6 +133,9 @@ class Dashboard:
             "link": lambda **changes: _address(request.path, view.query.params(**changes)),
             "export": lambda kind: _address(f"{unit_path(view.code)}.{kind}", view.query.params()),
             "bars": ranked_bars(view.children, lambda rate: fmt(Percent(rate))),
+            "over_time": installs_over_time(
+                view.unit, view.as_of, fmt, (words("dashboard.chart.installed"), words("dashboard.chart.line"))
+            ),
             **extra,
             **self._frame(request),
         }

@@ -72,6 +72,8 @@ class UnitRow:
     expected: int | None  # where it should be today on the straight line to its target
     last: Entry | None  # its latest installed count (of any of its communes)
     entered_by: Role | None = None  # the role of whoever entered `last` (no names)
+    start: tuple[dt.date, int] | None = None  # where its straight line to the target starts
+    curve: list[tuple[dt.date, int]] = field(default_factory=list)  # installed over time (the page's unit only)
 
     @property
     def code(self) -> str:
@@ -135,7 +137,24 @@ def _last(ends: list[Ends]) -> Entry | None:
 
 def _unit_row(row: TallyRow, communes: list[str], ends: dict[str, Ends], today: dt.date) -> UnitRow:
     mine = [ends[c] for c in communes if c in ends]
-    return UnitRow(row, straight_line(row, _start(mine), today), _last(mine))
+    start = _start(mine)
+    return UnitRow(row, straight_line(row, start, today), _last(mine), start=start)
+
+
+def curve(communes: list[str], ends: dict[str, Ends]) -> list[tuple[dt.date, int]]:
+    """The unit's installed count on each date a count was entered: every commune's latest count
+    by then, summed (a commune counts from its first figure on)."""
+    events = sorted((day, code, count) for code in communes if code in ends for day, count in ends[code].points)
+    latest: dict[str, int] = {}
+    total, points = 0, list[tuple[dt.date, int]]()
+    for day, code, count in events:
+        total += count - latest.get(code, 0)
+        latest[code] = count
+        if points and points[-1][0] == day:
+            points[-1] = (day, total)
+        else:
+            points.append((day, total))
+    return points
 
 
 async def parent_of(db: AsyncSession, code: str) -> str | None:
@@ -154,6 +173,7 @@ async def unit_view(db: AsyncSession, code: str, today: dt.date, query: Query) -
         raise LookupError(code)
     ends = await installed_ends(db, None if level == "country" else [r.code for r in result.rows], today)
     unit = _unit_row(result.totals, [r.code for r in result.rows], ends, today)
+    unit.curve = curve([r.code for r in result.rows], ends)
     children: list[UnitRow] = []
     hamlets: list[visits.HamletSummary] = []
     if level == "country":
