@@ -21,7 +21,6 @@ from bot.webpages.forms import read_form
 from documents.tally_exports import to_csv, to_xlsx
 from storage import roles, venues, web_sessions
 from storage.models import utcnow
-from storage.roles import RANK, Role
 from storage.tally import unit_name as stored_unit_name
 from storage.units import COUNTRY_CODE, unit_level
 from texts import Percent, t
@@ -106,7 +105,7 @@ class Dashboard:
         self._admit(request)
         async with self._db(request) as db, db.begin():
             user = await self._user(request)
-            units = await viewable_units(db, user)
+            units = await roles.viewable_units(db, user)
             mine = await venues.venues_of(db, user)
             names = {u: await self._unit_title(request, db, u) for u in units}
         if len(units) == 1 and not mine:
@@ -276,17 +275,6 @@ class Dashboard:
             samesite="Lax",
             secure=(settings.public_base_url or "").startswith("https://"),
         )
-
-
-async def viewable_units(db: AsyncSession, user: int) -> list[str]:
-    """The units whose figures the person sees by their roles (as chat's /thongke lists them):
-    the country, their provinces, their communes."""
-    grants = [g for g in await roles.grants_of(db, user) if g.role is not Role.VOLUNTEER]
-    units: list[str] = []
-    for g in sorted(grants, key=lambda g: (-RANK[g.role], g.unit_code)):
-        if g.unit_code not in units:
-            units.append(g.unit_code)
-    return units
 
 
 def unit_path(code: str) -> str:

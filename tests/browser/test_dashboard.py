@@ -115,6 +115,10 @@ def test_officer_reads_drills_down_downloads_and_signs_out(bot_site, page):
     cells = row.locator("td").all_inner_texts()
     assert cells[1] == "82.930" and cells[2] == "47,59%" and cells[3] == "60%"
     assert page.csp_violations == []
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360  # the table scrolls in its box, not the page
+    page.emulate_media(media="print")  # on A4: the table, without navigation or forms
+    assert not page.locator("nav").is_visible() and page.locator("#units").is_visible()
+    page.emulate_media(media="screen")
 
     row.get_by_role("link").click()
     page.wait_for_url(f"**/dashboard/unit/{BAC_GIANG}")
