@@ -42,5 +42,5 @@ FLOW = Flow(
     name="dashboard",
     buttons={WebLogin: login_link},
     commands={"web": login_link},
-    menu=[MenuEntry(WebLogin(), "dashboard.chat.menu", order=75, visible=visible)],
+    menu=[MenuEntry(WebLogin(), "dashboard.chat.menu", order=76, visible=visible)],
 )

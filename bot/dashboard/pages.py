@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlencode
@@ -17,6 +16,7 @@ from bot.dashboard.views import Query, UnitView, unit_view
 from bot.landing import AddressLimiter, client_address
 from bot.webpages import PAGES, add_page, render
 from bot.webpages.csrf import FIELD as CSRF_FIELD
+from bot.webpages.errors import RETRY_AFTER
 from bot.webpages.forms import read_form
 from documents.tally_exports import to_csv, to_xlsx
 from storage import roles, venues, web_sessions
@@ -26,13 +26,13 @@ from storage.units import COUNTRY_CODE, unit_level
 from texts import Percent, t
 from texts.formats import local_date
 
-log = logging.getLogger(__name__)
-
 COOKIE = "bz_dashboard"
 NEW_FEED_COOKIE = "bz_new_feed"  # the new standing link, shown once on the page the POST leads to
 ROOT = "/dashboard"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# Problems of someone signed in: their page links back to their units.
+HOME_LINKED = {"not_yours", "no_unit", "expired_form"}
 
 
 class Problem(Exception):
@@ -49,7 +49,11 @@ def page(handler: Handler) -> Handler:
         try:
             return await handler(request)
         except Problem as problem:
-            return render(request, "dashboard/problem.html", {"key": problem.key}, status=problem.status)
+            context = {"key": problem.key, "home": problem.key in HOME_LINKED}
+            response = render(request, "dashboard/problem.html", context, status=problem.status)
+            if problem.status == 429:
+                response.headers["Retry-After"] = RETRY_AFTER
+            return response
 
     return answer
 
@@ -89,7 +93,7 @@ class Dashboard:
     async def logout(self, request: web.Request) -> web.Response:
         form = await read_form(request)
         cookie = request.cookies.get(COOKIE)
-        if cookie and self._csrf(request, cookie) == form.get(CSRF_FIELD):
+        if cookie and request.app[PAGES].csrf(request).valid(cookie, form.get(CSRF_FIELD)):
             async with self._db(request) as db, db.begin():
                 await web_sessions.end_session(db, cookie, utcnow())
         response = web.HTTPSeeOther(f"{ROOT}/signed-out")
@@ -97,7 +101,7 @@ class Dashboard:
         raise response
 
     async def signed_out(self, request: web.Request) -> web.Response:
-        return render(request, "dashboard/problem.html", {"key": "signed_out"})
+        return render(request, "dashboard/problem.html", {"key": "signed_out", "home": False})
 
     # -- what a person sees --
 
@@ -236,7 +240,7 @@ class Dashboard:
             user = await web_sessions.session_user(own, cookie, utcnow())
         if user is None:
             raise Problem(401, "signed_out_needed")
-        if form is not None and self._csrf(request, cookie or "") != form.get(CSRF_FIELD):
+        if form is not None and not request.app[PAGES].csrf(request).valid(cookie, form.get(CSRF_FIELD)):
             raise Problem(403, "expired_form")
         return user
 

@@ -15,7 +15,7 @@ import pytest
 from bot.service import Service
 from bot.settings import Secret, Settings
 from bot.web import init_app
-from storage import roles, venues, web_sessions
+from storage import roles, venues, visits, web_sessions
 from storage.accounts import find_or_create_person
 from storage.figures import record_figure, set_target
 from storage.models import utcnow
@@ -173,3 +173,17 @@ async def test_the_cookie_is_secure_under_https(aiohttp_client, database, db_eng
     response = await client.post(f"/dashboard/login/{token}", data={"csrf": csrf}, allow_redirects=False)
     cookie = response.cookies["bz_dashboard"]
     assert cookie["secure"] and cookie["httponly"] and cookie["samesite"] == "Lax" and cookie["path"] == "/dashboard"
+
+
+async def test_a_communes_page_lists_its_hamlets(client):
+    user = await person(client, "6", Role.COORDINATOR, BAC_GIANG)
+    async with service_of(client).sessions() as db, db.begin():
+        visit = {"commune_code": BAC_GIANG, "hamlet": "Tổ 5", "household": "7", "smartphones": 2}
+        helped = {**visit, "outcome": "helped", "installed_now": 2, "already_installed": 0}
+        away = {**visit, "household": "9", "outcome": "nobody_home", "smartphones": 0, "installed_now": 0}
+        for n, data in enumerate((helped, {**away, "already_installed": 0})):
+            await visits.save_visit(db, f"hamlet-{n}", user, data, utcnow())
+    await sign_in(client, user)
+    html = await (await client.get(f"/dashboard/unit/{BAC_GIANG}")).text()
+    row = re.search(r"<tr><td>Tổ 5</td>(.*?)</tr>", html).group(1)
+    assert re.findall(r"<td>([^<]*)</td>", row) == ["2", "1", "2", "0", "0", "1", "9"]
