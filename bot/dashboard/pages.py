@@ -12,7 +12,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.dashboard.pictures import installs_over_time, ranked_bars
-from bot.dashboard.views import Query, UnitView, unit_view
+from bot.dashboard.views import Query, UnitView, child_level, unit_view
 from bot.landing import AddressLimiter, client_address
 from bot.webpages import PAGES, add_page, render
 from bot.webpages.csrf import FIELD as CSRF_FIELD
@@ -220,7 +220,7 @@ class Dashboard:
                     "parent": (parent, await self._unit_title(request, db, parent)) if parent else None,
                     "feeds": await web_sessions.feeds_of(db, user, code),
                     "new_feed": _feed_url(request, request.cookies.get(NEW_FEED_COOKIE)),
-                    "child_level": "province" if view.level == "country" else "commune",
+                    "child_level": child_level(view.level),
                 }
         return view, title, extra
 

@@ -157,6 +157,9 @@ def curve(communes: list[str], ends: dict[str, Ends]) -> list[tuple[dt.date, int
     return points
 
 
+# --- the map: a unit, its parent, its children (a new level is a branch in each) ---------------
+
+
 async def parent_of(db: AsyncSession, code: str) -> str | None:
     level = unit_level(code)
     if level == "commune":
@@ -165,30 +168,39 @@ async def parent_of(db: AsyncSession, code: str) -> str | None:
     return COUNTRY_CODE if level == "province" else None
 
 
+def child_level(level: str) -> str | None:
+    """The kind of unit one level down (its words: dashboard.unit.children.<kind>)."""
+    return {"country": "province", "province": "commune"}.get(level)
+
+
+async def children_of(db: AsyncSession, result: Tally) -> list[tuple[TallyRow, list[str]]]:
+    """The units one level down, each rolled up, with its communes; none below a commune."""
+    level = unit_level(result.unit_code)
+    if level == "country":
+        members: dict[str, list[str]] = {}
+        for r in result.rows:
+            members.setdefault(r.province_code, []).append(r.code)
+        return [(p, members.get(p.code, [])) for p in await province_rollups(db, result.as_of, result)]
+    if level == "province":
+        return [(r, [r.code]) for r in result.rows]
+    return []
+
+
 async def unit_view(db: AsyncSession, code: str, today: dt.date, query: Query) -> UnitView:
     """The unit's page as of `today`. Raises LookupError for a unit that does not exist."""
     level = unit_level(code)
     result = await tally(db, code, today)
     if level != "country" and not result.rows:
         raise LookupError(code)
-    ends = await installed_ends(db, None if level == "country" else [r.code for r in result.rows], today)
-    unit = _unit_row(result.totals, [r.code for r in result.rows], ends, today)
-    unit.curve = curve([r.code for r in result.rows], ends)
-    children: list[UnitRow] = []
-    hamlets: list[visits.HamletSummary] = []
-    if level == "country":
-        members: dict[str, list[str]] = {}
-        for r in result.rows:
-            members.setdefault(r.province_code, []).append(r.code)
-        for p in await province_rollups(db, today, result):
-            children.append(_unit_row(p, members.get(p.code, []), ends, today))
-    elif level == "province":
-        children = [_unit_row(r, [r.code], ends, today) for r in result.rows]
-    else:
-        hamlets = await visits.hamlet_summaries(db, code)
-    shown_rows = [unit, *children]
-    roles = await highest_roles(db, {r.last.entered_by for r in shown_rows if r.last and r.last.entered_by})
-    for unit_row in shown_rows:
+    communes = [r.code for r in result.rows]
+    ends = await installed_ends(db, None if level == "country" else communes, today)
+    unit = _unit_row(result.totals, communes, ends, today)
+    unit.curve = curve(communes, ends)
+    children = [_unit_row(row, members, ends, today) for row, members in await children_of(db, result)]
+    hamlets = await visits.hamlet_summaries(db, code) if level == "commune" else []
+    everyone = [unit, *children]
+    roles = await highest_roles(db, {r.last.entered_by for r in everyone if r.last and r.last.entered_by})
+    for unit_row in everyone:
         if unit_row.last and unit_row.last.entered_by:
             unit_row.entered_by = roles.get(unit_row.last.entered_by)
     shown = sort_rows([c for c in children if _passes(c, query, today)], query)
