@@ -187,3 +187,14 @@ async def test_a_communes_page_lists_its_hamlets(client):
     html = await (await client.get(f"/dashboard/unit/{BAC_GIANG}")).text()
     row = re.search(r"<tr><td>Tổ 5</td>(.*?)</tr>", html).group(1)
     assert re.findall(r"<td>([^<]*)</td>", row) == ["2", "1", "2", "0", "0", "1", "9"]
+
+
+async def test_an_expired_link_says_how_to_get_a_new_one(client):
+    user = await person(client, "7", Role.PROVINCE_OFFICER)
+    async with service_of(client).sessions() as db, db.begin():
+        token = await web_sessions.issue_login(db, user, utcnow() - web_sessions.LOGIN_VALID)
+    page = await client.get(f"/dashboard/login/{token}")
+    html = await page.text()
+    assert page.status == 410 and "/web" in html and 'name="csrf"' not in html  # no button to press
+    unknown = await client.get("/dashboard/login/not-a-link")
+    assert unknown.status == 410 and "/web" in await unknown.text()
