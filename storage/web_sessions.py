@@ -14,7 +14,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import roles, venues
@@ -188,3 +188,24 @@ async def feed_of(session: AsyncSession, token: str) -> tuple[int, str] | None:
     if row is None or row.revoked_at is not None:
         return None
     return row.user_id, row.unit_code
+
+
+# --- housekeeping ------------------------------------------------------------------------------------
+
+# Ended rows are kept a day, so that a used or expired link still says so, then deleted.
+KEEP_ENDED = dt.timedelta(days=1)
+
+
+async def prune(session: AsyncSession, now: dt.datetime) -> int:
+    """Delete links past their time, sessions ended or idle, revoked standing links (a day on)."""
+    cutoff = now - KEEP_ENDED
+    removed = 0
+    for statement in (
+        delete(DashboardLogin).where(DashboardLogin.expires_at < cutoff),
+        delete(DashboardSession).where(
+            or_(DashboardSession.ended_at < cutoff, DashboardSession.last_seen_at < cutoff - IDLE_LIMIT)
+        ),
+        delete(DashboardFeed).where(DashboardFeed.revoked_at < cutoff),
+    ):
+        removed += rows_changed(await session.execute(statement))
+    return removed

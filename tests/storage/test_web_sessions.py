@@ -119,3 +119,23 @@ async def test_who_may_enter(sessions):
         assert not await web_sessions.may_enter(db, citizen.id)
         assert not await web_sessions.may_enter(db, volunteer.id)
         assert await web_sessions.may_enter(db, await officer(db, "11"))
+
+
+async def test_housekeeping_deletes_what_is_past_its_time(sessions):
+    now = utcnow()
+    async with sessions() as db, db.begin():
+        user = await officer(db)
+        unused = await web_sessions.issue_login(db, user, now)
+        opened = await web_sessions.redeem_login(db, await web_sessions.issue_login(db, user, now), now)
+        ended = (await web_sessions.redeem_login(db, await web_sessions.issue_login(db, user, now), now)).session_token
+        await web_sessions.end_session(db, ended, now)
+    async with sessions() as db, db.begin():
+        assert await web_sessions.prune(db, now) == 0  # a day's grace: a used link still says "used"
+    for hours in (11, 22):  # the open session kept in use into the next day
+        async with sessions() as db, db.begin():
+            assert await web_sessions.session_user(db, opened.session_token, now + dt.timedelta(hours=hours)) == user
+    async with sessions() as db, db.begin():
+        later = now + web_sessions.KEEP_ENDED + dt.timedelta(minutes=11)
+        assert await web_sessions.prune(db, later) == 4  # three links and the ended session
+        assert await web_sessions.login_state(db, unused, later) is LoginState.UNKNOWN
+        assert await web_sessions.session_user(db, opened.session_token, later) == user  # still in use
