@@ -86,6 +86,11 @@ class UnitRow:
             return None
         return max(0, self.expected - self.row.installed)
 
+    @property
+    def from_file(self) -> bool:
+        """The latest count came from an imported file (official_figures.source "import:<file>")."""
+        return self.last is not None and self.last.source.startswith("import")
+
     def days_without_figures(self, today: dt.date) -> int | None:
         return None if self.row.installed_on is None else (today - self.row.installed_on).days
 

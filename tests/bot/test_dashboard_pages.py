@@ -20,6 +20,7 @@ from storage.accounts import find_or_create_person
 from storage.figures import record_figure, set_target
 from storage.models import utcnow
 from storage.roles import Role
+from texts import t
 from texts.formats import local_date
 
 BAC_NINH, BAC_GIANG, QUE_VO = "24", "07210", "09247"
@@ -183,8 +184,11 @@ async def test_a_communes_page_lists_its_hamlets(client):
         away = {**visit, "household": "9", "outcome": "nobody_home", "smartphones": 0, "installed_now": 0}
         for n, data in enumerate((helped, {**away, "already_installed": 0})):
             await visits.save_visit(db, f"hamlet-{n}", user, data, utcnow())
+        await record_figure(db, BAC_GIANG, local_date(utcnow()), entered_by=user, source="chat", installed=5)
     await sign_in(client, user)
     html = await (await client.get(f"/dashboard/unit/{BAC_GIANG}")).text()
+    entered = t("dashboard.unit.entered_by", role=t("access.role.coordinator"))
+    assert service_of(client).content.render(entered) in html  # who entered the last figure: a role, no name
     row = re.search(r"<tr><td>Tổ 5</td>(.*?)</tr>", html).group(1)
     assert re.findall(r"<td>([^<]*)</td>", row) == ["2", "1", "2", "0", "0", "1", "9"]
 
