@@ -112,6 +112,8 @@ def _text_messages(
         else:
             message = _last_piece(reply, chunk, rows, ask, close and not i, content)
             message = dataclasses.replace(message, edit_ref=None if i else edit_ref)
+        if not reply.link_preview:
+            message = dataclasses.replace(message, no_preview=True)
         out.append(Rendered(message, None))
     return out
 

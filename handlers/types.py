@@ -116,6 +116,9 @@ class Reply:
     edit: bool = False
     ask: Ask | None = None
     close_ask: bool = False
+    # False: the messenger shows no preview of the links in the text (a one-time link it must not
+    # fetch and show around).
+    link_preview: bool = True
 
     def __init__(
         self,
@@ -126,6 +129,7 @@ class Reply:
         edit: bool = False,
         ask: Ask | None = None,
         close_ask: bool = False,
+        link_preview: bool = True,
         **values: Any,
     ) -> None:
         if isinstance(text, str):
@@ -138,6 +142,7 @@ class Reply:
         object.__setattr__(self, "edit", edit)
         object.__setattr__(self, "ask", ask)
         object.__setattr__(self, "close_ask", close_ask)
+        object.__setattr__(self, "link_preview", link_preview)
 
 
 _KEEP = object()

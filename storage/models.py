@@ -655,6 +655,48 @@ class InboundEvent(Base):
     done_at: Mapped[dt.datetime | None] = mapped_column()
 
 
+# --- the officials' dashboard in a browser ------------------------------------------------------
+
+
+class DashboardLogin(Base):
+    """A one-time link into the dashboard, sent in chat: only its hash is kept (a database read
+    gives nobody a way in); used once, by the POST of its page, within minutes."""
+
+    __tablename__ = "dashboard_logins"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True)
+    used_at: Mapped[dt.datetime | None] = mapped_column()
+
+
+class DashboardSession(Base):
+    """A browser signed in to the dashboard, by the hash of its cookie; ended by logout, by idling,
+    or at once when the person's roles end or their data is erased."""
+
+    __tablename__ = "dashboard_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[dt.datetime | None] = mapped_column()
+
+
+class DashboardFeed(Base):
+    """A person's standing CSV link for one unit (Excel's or Power BI's "From Web"), by its hash;
+    answered only while they may still see the unit, and revocable."""
+
+    __tablename__ = "dashboard_feeds"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    unit_code: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column()
+
+
 __all__ = [
     "Account",
     "AuditEntry",
@@ -664,6 +706,9 @@ __all__ = [
     "Commune",
     "CommuneDailyCount",
     "Conversation",
+    "DashboardFeed",
+    "DashboardLogin",
+    "DashboardSession",
     "DataPurge",
     "InboundEvent",
     "LinkAttempt",
