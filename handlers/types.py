@@ -74,12 +74,15 @@ class Button:
 
     `label` is a content Text, or a plain str for data shown verbatim (a commune's name).
     `payload` comes back in `Incoming.payload` when pressed; `url` (a str, or a content Text
-    such as the store link) makes a link button instead.
+    such as the store link) makes a link button instead. `number`: the number it is typed as
+    where there are no buttons, when it has its own (a main-menu entry's); otherwise the renderer
+    numbers it.
     """
 
     label: Text | str
     payload: str | None = None
     url: Text | str | None = None
+    number: int | None = None
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ def test_numbered_menu_counts_across_replies(content):
         Reply("commune.ask", [[Button("Xã A", payload="commune:00001")], [Button(t("common.home"), payload="menu")]]),
     )
     rendered, menu = render_step(replies, content, NO_BUTTONS, None)
-    assert menu == ["guide", "faq", "commune:00001", "menu"]
+    assert menu is not None and menu.choices == {1: "guide", 2: "faq", 3: "commune:00001", 4: "menu"}
     assert "1. 📲 Hướng dẫn cài đặt" in rendered[0].message.text and "Gõ 1 hoặc 2" in rendered[0].message.text
     assert "3. Xã A" in rendered[1].message.text and "Gõ 3 hoặc 4" in rendered[1].message.text
     assert all(r.message.buttons == [] for r in rendered)
@@ -80,9 +80,14 @@ def test_a_file_only_reply_sends_the_file_with_its_buttons(content):
     (only,) = rendered
     assert only.message.attachment_kind == "image" and only.message.text == "🏠 Menu chính"
     assert only.message.buttons[0][0].payload == "menu"
-    # Without buttons the choices need words: the numbered list comes first, then the file.
+    # Without buttons the choices need words: still one message, the file with its caption, then
+    # the numbered list.
     rendered, menu = render_step((Reply("common.file_only", home, attachment=png),), content, NO_BUTTONS, None)
-    assert [r.message.attachment_kind for r in rendered] == [None, "image"] and menu == ["menu"]
+    (only,) = rendered
+    assert only.message.attachment_kind == "image" and menu is not None and menu.choices == {1: "menu"}
+    caption, options = only.message.text.split("\n\n")
+    assert caption == content.render(t("common.home"))
+    assert options.splitlines()[0] == content.render(t("common.numbered_option", number=1, label=t("common.home")))
 
 
 def test_more_buttons_than_a_message_takes_become_a_numbered_list(content):
@@ -96,7 +101,7 @@ def test_more_buttons_than_a_message_takes_become_a_numbered_list(content):
     rendered, menu = render_step((few, many), content, caps, None)
     assert [b.payload for b in rendered[0].message.buttons[0]] == ["guide", "faq"]  # fits: kept as buttons
     assert rendered[1].message.buttons == []
-    assert menu == [f"commune:{i:05d}" for i in range(1, 7)]  # numbered from 1 within this menu
+    assert menu is not None and menu.choices == {i: f"commune:{i:05d}" for i in range(1, 7)}  # from 1 in this menu
     text = rendered[1].message.text
     assert "1. Xã 1" in text and "6. Xã 6" in text and "Gõ 1, 2, 3, 4, 5 hoặc 6" in text
     assert "play.google.com" in text  # the link button became a link line too

@@ -171,10 +171,11 @@ async def test_photos_go_by_signed_url_and_documents_as_links(zbot, polling_zalo
         sheet,
     )
     text = zbot.calls_of("sendMessage")[-1].body["text"]
-    assert text.startswith("Báo cáo tuần\nbao-cao.xlsx: http")
-    async with aiohttp.ClientSession() as http, http.get(text.split(": ", 1)[1]) as response:
+    link, caption = text.split("\n")  # the file, its caption right under it
+    assert link.startswith("bao-cao.xlsx: http") and caption == "Báo cáo tuần"
+    async with aiohttp.ClientSession() as http, http.get(link.split(": ", 1)[1]) as response:
         assert response.status == 200 and await response.read() == sheet
-        forged = text.split(": ", 1)[1].replace("&s=", "&s=0")
+        forged = link.split(": ", 1)[1].replace("&s=", "&s=0")
     async with aiohttp.ClientSession() as http, http.get(forged) as response:
         assert response.status == 403
 
