@@ -25,9 +25,11 @@ class Rendered:
 MAX_CHOICES = 8
 MORE = 0
 MORE_KEY = "common.more_choices"  # the key a page shown on "0" is sent under (for tests and logs)
-# A label that numbers itself ("1. Xã Đức Hòa", the drill-down matching a summary's list): where the
-# renderer numbers the choices, its own number replaces that one instead of standing before it.
-_ENUMERATED = re.compile(r"\d{1,3}\s*[.)]\s+(?=\S)")
+# A label that numbers itself ("1. Xã Đức Hòa": a drill-down into the list its message shows).
+# Where the renderer numbers the choices, that number is the one typed (so "1" is the summary's
+# first commune, as it reads) and is not written twice; when two labels of a step claim the same
+# number, or a main-menu entry has it, the labels lose theirs and are numbered like the others.
+_ENUMERATED = re.compile(r"(\d{1,3})\s*[.)]\s+(?=\S)")
 # A label that is the very number it answers (a count's choices): typed as itself, never renumbered.
 _VALUE = re.compile(r"\d{1,3}")
 
@@ -81,20 +83,37 @@ class _Buttons:
 
 
 class _Numbers:
-    """The numbers a step's choices get: a button's own (the main menu's, fixed in content) is
-    kept; the others count up from 1, passing over those and over MORE."""
+    """The numbers a step's choices get: a button's own (the main menu's, fixed in content), or
+    the number its label starts with (see _ENUMERATED), is kept; the others count up from 1,
+    passing over those and over MORE."""
 
-    def __init__(self, replies: tuple[Reply, ...]) -> None:
-        self.fixed = {b.number for r in replies for row in r.buttons for b in row if b.number is not None}
+    def __init__(self, replies: tuple[Reply, ...], content: Content) -> None:
+        buttons = [b for r in replies for row in r.buttons for b in row if b.payload]
+        fixed = [b.number for b in buttons if b.number is not None]
+        claimed = [_own_number(content.render(b.label)) for b in buttons if b.number is None]
+        own = [n for n in claimed if n is not None]
+        self.labels_keep = len(set(own)) == len(own) and not set(own) & {*fixed, MORE}
+        self.taken = set(fixed) | (set(own) if self.labels_keep else set())
         self.last = MORE
 
-    def next(self, button: Button) -> int:
+    def next(self, button: Button, label: str) -> tuple[int, str]:
+        """The button's number, and its label as shown beside it (without a number of its own)."""
+        own = _own_number(label)
+        if own is not None:
+            label = _ENUMERATED.sub("", label, count=1)
         if button.number is not None:
-            return button.number
+            return button.number, label
+        if own is not None and self.labels_keep:
+            return own, label
         self.last += 1
-        while self.last in self.fixed:
+        while self.last in self.taken:
             self.last += 1
-        return self.last
+        return self.last, label
+
+
+def _own_number(label: str) -> int | None:
+    match = _ENUMERATED.match(label)
+    return int(match.group(1)) if match else None
 
 
 def render_step(
@@ -110,7 +129,7 @@ def render_step(
     """
     out: list[Rendered] = []
     menu = Menu()
-    numbers = _Numbers(replies)
+    numbers = _Numbers(replies, content)
     for reply in replies:
         buttons = _buttons(reply, content, caps, menu, numbers)
         extras = _extras(buttons, menu, content)
@@ -165,9 +184,9 @@ def _buttons(reply: Reply, content: Content, caps: Capabilities, menu: Menu, num
                     menu.choices[int(label)] = button.payload
                     found.values.append(label)
             else:
-                n = numbers.next(button)
+                n, shown = numbers.next(button, label)
                 menu.choices[n] = button.payload
-                found.numbered.append((n, _ENUMERATED.sub("", label, count=1)))
+                found.numbered.append((n, shown))
         if out_row:
             found.rows.append(out_row)
     return found
@@ -181,7 +200,8 @@ def _extras(buttons: _Buttons, menu: Menu, content: Content) -> str:
         extra.append("\n".join(buttons.links))
     if buttons.values:
         extra.append(content.render(t("common.value_options", values=" · ".join(buttons.values))))
-    pages = [buttons.numbered[i : i + MAX_CHOICES] for i in range(0, len(buttons.numbered), MAX_CHOICES)]
+    numbered = sorted(buttons.numbered)  # in the order of their numbers, where labels brought their own
+    pages = [numbered[i : i + MAX_CHOICES] for i in range(0, len(numbered), MAX_CHOICES)]
     for i, page in enumerate(pages):
         words = _page(page, i < len(pages) - 1, content)
         if i == 0:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.render import render_step, split_text
+from bot.render import MORE, MORE_KEY, Menu, render_step, split_text
 from handlers.context import Capabilities
 from handlers.types import Ask, Attachment, Button, Reply
 from tests.harness import BUTTONS, NO_BUTTONS
@@ -112,3 +112,50 @@ def test_exactly_max_buttons_stay_buttons(content):
     reply = Reply("menu.home", [[Button(f"{i}", payload=f"p{i}")] for i in range(5)])
     rendered, menu = render_step((reply,), content, caps, None)
     assert menu is None and len(rendered[0].message.buttons) == 5
+
+
+def test_a_label_that_numbers_itself_is_typed_by_its_number_and_never_numbered_twice(content):
+    """A drill-down's "1. <commune>" matches the list its message shows: "1" picks it there too;
+    the other choices take the numbers left. Two labels claiming one number lose theirs."""
+    reply = Reply(
+        "menu.home",
+        [
+            [Button(t("common.home"), payload="home")],
+            [Button(t("official.drill", number=1, name="A"), payload="a")],
+            [Button(t("official.drill", number=2, name="B"), payload="b")],
+        ],
+    )
+    rendered, menu = render_step((reply,), content, NO_BUTTONS, None)
+    assert menu is not None and menu.choices == {1: "a", 2: "b", 3: "home"}
+    lines = rendered[0].message.text.split("\n\n")[-1].splitlines()
+    option = lambda n, label: content.render(t("common.numbered_option", number=n, label=label))
+    assert lines[:3] == [option(1, "A"), option(2, "B"), option(3, t("common.home"))]
+    twice = Reply("menu.home", [[Button(t("official.drill", number=1, name=name), payload=name)] for name in "AB"])
+    rendered, menu = render_step((twice,), content, NO_BUTTONS, None)
+    assert menu is not None and menu.choices == {1: "A", 2: "B"}
+    assert rendered[0].message.text.split("\n\n")[-1].splitlines()[:2] == [option(1, "A"), option(2, "B")]
+
+
+def test_more_than_eight_choices_are_paged_behind_0(content):
+    reply = Reply("menu.home", [[Button(f"x{i}", payload=f"p{i}")] for i in range(1, 20)])
+    rendered, menu = render_step((reply,), content, NO_BUTTONS, None)
+    assert menu is not None and menu.choices == {i: f"p{i}" for i in range(1, 20)}
+    assert len(menu.more) == 2  # 8 shown, then 8, then 3
+    more = content.render(t("common.numbered_option", number=MORE, label=t(MORE_KEY)))
+    assert more in rendered[0].message.text and more in menu.more[0] and more not in menu.more[1]
+    assert menu.pick("12") == "p12" and menu.pick("0") is None and menu.wants_more("0")
+    assert Menu.load(menu.dump()) == menu
+    assert Menu.load(["a", "b"]).choices == {1: "a", 2: "b"}  # a conversation stored before paging
+
+
+def test_a_count_s_choices_are_shown_as_the_numbers_they_are(content):
+    reply = Reply("menu.home", [[Button(str(n), payload=f"n{n}") for n in range(4)], [Button("x", payload="home")]])
+    rendered, menu = render_step((reply,), content, NO_BUTTONS, None)
+    assert menu is not None and menu.choices == {0: "n0", 1: "n1", 2: "n2", 3: "n3"}
+    assert rendered[0].message.text.endswith(content.render(t("common.value_options", values="0 · 1 · 2 · 3")))
+    assert not menu.wants_more("0")  # "0" is a count here
+
+
+def test_blank_line_runs_are_tidied(content):
+    rendered, _ = render_step((Reply(t("common.lines", lines="a\n\n\n\nb\n\n")),), content, NO_BUTTONS, None)
+    assert rendered[0].message.text == "a\n\nb"
