@@ -24,6 +24,7 @@ class Rendered:
 # At most this many numbered choices in one message; the rest wait behind "0" (MORE), a page each.
 MAX_CHOICES = 8
 MORE = 0
+RANGE_FROM = 5  # as many numbers in a row or more are said as a range ("từ 1 đến 8")
 MORE_KEY = "common.more_choices"  # the key a page shown on "0" is sent under (for tests and logs)
 # A label that numbers itself ("1. Xã Đức Hòa": a drill-down into the list its message shows).
 # Where the renderer numbers the choices, that number is the one typed (so "1" is the summary's
@@ -216,7 +217,12 @@ def _page(options: list[tuple[int, str]], more: bool, content: Content) -> str:
     lines = [content.render(t("common.numbered_option", number=n, label=label)) for n, label in options]
     if more:
         lines.append(content.render(t("common.numbered_option", number=MORE, label=t(MORE_KEY))))
-    lines.append(content.render(t("common.numbered_hint", choices=_choices([n for n, _ in options], content))))
+    numbers = [n for n, _ in options]
+    if len(numbers) >= RANGE_FROM and numbers == list(range(numbers[0], numbers[-1] + 1)):
+        hint = t("common.numbered_range", first=numbers[0], last=numbers[-1])
+    else:
+        hint = t("common.numbered_hint", choices=_choices(numbers, content))
+    lines.append(content.render(hint))
     return "\n".join(lines)
 
 

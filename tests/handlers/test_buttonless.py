@@ -194,6 +194,7 @@ WALKED = {
 # Keys whose words say "choose" and show no choices of their own, and why that is right.
 NOT_ASKING = {
     "common.numbered_hint": "the choices' own line",
+    "common.numbered_range": "the choices' own line",
     "common.ask_alternatives": "the line above the choices",
     "menu.terminal_intro": "printed once by the terminal: choose by typing a number",
     "landing.install_intro": "a web page: the store buttons are on it",
