@@ -24,9 +24,9 @@ class Rendered:
 # At most this many numbered choices in one message; the rest wait behind "0" (MORE), a page each.
 MAX_CHOICES = 8
 MORE = 0
-RANGE_FROM = 5  # as many numbers in a row or more are said as a range ("từ 1 đến 8")
+RANGE_FROM = 5  # as many numbers in a row or more are said as a range (common.numbered_range)
 MORE_KEY = "common.more_choices"  # the key a page shown on "0" is sent under (for tests and logs)
-# A label that numbers itself ("1. Xã Đức Hòa": a drill-down into the list its message shows).
+# A label that numbers itself ("1. <commune>": a drill-down into the list its message shows).
 # Where the renderer numbers the choices, that number is the one typed (so "1" is the summary's
 # first commune, as it reads) and is not written twice; when two labels of a step claim the same
 # number, or a main-menu entry has it, the labels lose theirs and are numbered like the others.
@@ -287,7 +287,7 @@ def _file_message(reply: Reply, rows: list[list[OutButton]], extras: str, conten
 
 
 def _choices(numbers: list[int], content: Content) -> str:
-    """The numbers of a page as a person reads them: "1, 2 hoặc 3"."""
+    """The numbers of a page as a person reads them: "1, 2 or 3" (common.numbered_or)."""
     words = [str(n) for n in numbers]
     if len(words) == 1:
         return words[0]

@@ -17,8 +17,9 @@ async def main_menu(ctx: Context, key: str = "menu.home", **values: object) -> R
     there are no buttons: an entry the person may not use leaves a gap, so that a number always
     means the same entry, whatever roles or settings come and go."""
     numbers = entry_numbers(ctx)
-    entries = sorted(await ctx.router.menu_for(ctx), key=lambda e: numbers[e.label])
-    buttons = [Button(t(e.label), payload=e.payload.pack(), number=numbers[e.label]) for e in entries]
+    # An entry missing from the table (a test says so) comes last, numbered after the others.
+    entries = sorted(await ctx.router.menu_for(ctx), key=lambda e: (e.label not in numbers, numbers.get(e.label, 0)))
+    buttons = [Button(t(e.label), payload=e.payload.pack(), number=numbers.get(e.label)) for e in entries]
     rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
     return Reply(t(key, **values), rows)
 

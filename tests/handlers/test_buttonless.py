@@ -83,7 +83,7 @@ async def test_a_province_summary_shows_eight_choices_then_0_for_the_rest(servic
         shown.update(page)
     menu = await stored_menu(service, chat)
     assert len(menu.choices) > MAX_CHOICES and set(menu.choices) == shown.keys() - {MORE}
-    # No label is numbered twice ("3. 1. Xã ..."): a drill-down's own number gave way.
+    # No label is numbered twice ("3. 1. <commune>"): a drill-down's own number gave way.
     assert not any(OPTION.match(label) or label[0].isdigit() for label in shown.values())
     # A choice of a later page is typed as shown, the step still waiting.
     other = next(n for n, label in shown.items() if label == render(service, "official.other_commune"))
