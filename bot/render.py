@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.channels.base import Capabilities, OutButton, OutMessage
-from handlers.types import Ask, Button, Reply
+from handlers.types import MAX_NUMBERED, Ask, Button, Reply
 from texts import Text, t
 from texts.content import Content
 from texts.user_input import number
@@ -22,7 +22,7 @@ class Rendered:
 
 
 # At most this many numbered choices in one message; the rest wait behind "0" (MORE), a page each.
-MAX_CHOICES = 8
+MAX_CHOICES = MAX_NUMBERED
 MORE = 0
 RANGE_FROM = 5  # as many numbers in a row or more are said as a range (common.numbered_range)
 MORE_KEY = "common.more_choices"  # the key a page shown on "0" is sent under (for tests and logs)

@@ -192,3 +192,13 @@ class Capabilities:
     # The most buttons one message may carry (Zalo OA templates); a reply with more gets a
     # numbered list instead, as on a channel without buttons. None: no limit.
     max_buttons: int | None = None
+
+    @property
+    def numbered(self) -> bool:
+        """Whether a long list of choices becomes typed numbers (no buttons, or few a message):
+        at most MAX_NUMBERED of them a message, so a list and its navigation keep to that."""
+        return not self.buttons or self.max_buttons is not None
+
+
+# The most numbered choices one message shows (bot/render.py); more wait behind "0".
+MAX_NUMBERED = 8

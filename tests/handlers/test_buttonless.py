@@ -100,6 +100,28 @@ async def test_0_without_more_choices_is_an_answer_like_any_other(service):
     assert chat.keys == ["menu.not_understood"]
 
 
+async def test_lists_with_their_own_navigation_fit_one_message(service):
+    """The FAQ's pages and the commune picker keep their choices, navigation and home within one
+    message where choices are typed: no "0" beside their own "more"."""
+    chat = await person(service, "905")
+    await chat.send("/menu")
+    await chat.send(str(service.content.section("menu.numbers")["menu.faq"]))
+    assert chat.keys == ["faq.list"]
+    first = options(chat.text())
+    assert MORE not in first and len(first) == MAX_CHOICES - 1  # no "back" on the first page
+    more = next(n for n, label in first.items() if label == render(service, "faq.more"))
+    await chat.send(str(more))
+    assert chat.keys == ["faq.list"] and MORE not in options(chat.text())
+    assert len(options(chat.text())) == MAX_CHOICES
+    await chat.send("/menu")
+    await chat.send(str(service.content.section("menu.numbers")["menu.support"]))
+    await chat.send("tan phu")  # dozens of communes
+    assert chat.keys == ["commune.many_matches"]
+    shown = options(chat.text())
+    assert len(shown) == MAX_CHOICES and MORE not in shown
+    assert shown[MAX_CHOICES] == render(service, "common.home")
+
+
 # --- the main menu's numbers --------------------------------------------------------------------
 
 
