@@ -135,15 +135,18 @@ def render_step(
         buttons = _buttons(reply, content, caps, menu, numbers)
         extras = _extras(buttons, menu, content)
         words = _tidy(content.render(reply.text))
-        if reply.attachment is not None and not words:
+        if reply.attachment is None:
+            text = words + "\n\n" + extras if words and extras else words or extras
+            out.extend(_text_messages(reply, text, buttons.rows, content, caps, message_ref))
+        elif not words:
             # A reply whose words are all in its file's caption: one message, the file with its
-            # caption and what stands for its buttons.
+            # caption and its buttons (or what stands for them).
             out.append(_file_message(reply, buttons.rows, extras, content))
-            continue
-        text = words + "\n\n" + extras if words and extras else words or extras
-        out.extend(_text_messages(reply, text, buttons.rows, content, caps, message_ref))
-        if reply.attachment is not None:
-            out.append(_file_message(reply, [], "", content))
+        else:
+            # The words, then the file; buttons stay under the words, what stands for them comes
+            # last, under the file, where the person reads on.
+            out.extend(_text_messages(reply, words, buttons.rows, content, caps, message_ref))
+            out.append(_file_message(reply, [], extras, content))
     return out, (menu if menu else None)
 
 

@@ -161,3 +161,18 @@ def test_a_count_s_choices_are_shown_as_the_numbers_they_are(content):
 def test_blank_line_runs_are_tidied(content):
     rendered, _ = render_step((Reply(t("common.lines", lines="a\n\n\n\nb\n\n")),), content, NO_BUTTONS, None)
     assert rendered[0].message.text == "a\n\nb"
+
+
+def test_choices_standing_for_buttons_come_after_the_file(content):
+    pdf = Attachment("document", "poster.pdf", b"%PDF", "application/pdf", caption=t("common.back"))
+    reply = Reply("menu.home", [[Button(t("common.home"), payload="menu")]], attachment=pdf)
+    rendered, _ = render_step((reply,), content, NO_BUTTONS, None)
+    assert [r.message.attachment_kind for r in rendered] == [None, "document"]
+    assert rendered[0].message.text == content.render(t("menu.home"))
+    option = content.render(t("common.numbered_option", number=1, label=t("common.home")))
+    assert rendered[1].message.text.split("\n\n") == [
+        content.render(t("common.back")),
+        option + "\n" + content.render(t("common.numbered_hint", choices="1")),
+    ]
+    rendered, _ = render_step((reply,), content, BUTTONS, None)
+    assert rendered[0].message.buttons and not rendered[1].message.buttons
