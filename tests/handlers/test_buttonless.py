@@ -247,6 +247,8 @@ SHOWN_ELSEWHERE = {
     "visit.reason.installed_not_helped": "a reason, inside visit.ask_outcome asked again",
     "visit.reason.choose_outcome": "a reason, inside visit.ask_outcome asked again",
     "official.targets.reason.choose_denominator": "a reason, inside official.targets.retry (walked)",
+    "visit.reason.revisit_full": "a reason, inside visit.ask_outcome asked again",
+    "coordinator.hamlet_pick": "a list of hamlets with buttons on every channel, like visit.ask_hamlet",
 }
 
 
