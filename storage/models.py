@@ -145,8 +145,9 @@ class Conversation(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
     state: Mapped[str | None] = mapped_column(String(64))
     draft: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    # On channels without buttons, the payloads of the last numbered menu ("Gõ 1, 2 hoặc 3").
-    menu: Mapped[list[Any]] = mapped_column(default=list)
+    # On channels without buttons, the last numbered menu: {"choices": {number: payload}, "more":
+    # [pages not shown yet]} (bot/render.py, Menu); a list (payloads of 1, 2, 3...) in older rows.
+    menu: Mapped[list[Any] | dict[str, Any]] = mapped_column(JSON(), default=list)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
