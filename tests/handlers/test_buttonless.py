@@ -165,7 +165,13 @@ async def test_menu_numbers_stay_when_a_role_or_a_setting_is_added(service):
     page.update(options(chat.text()))
     del page[MORE]
     assert page == expected(
-        *citizen, *field_work, "coordinator.menu", "official.menu", "announce.menu", "venue.menu_register"
+        *citizen,
+        *field_work,
+        "coordinator.menu",
+        "official.menu",
+        "announce.menu",
+        "venue.menu_register",
+        "dashboard.chat.menu",
     )
     await chat.send(str(number_of["visit.menu"]))
     assert chat.keys == ["visit.ask_hamlet_first"]
@@ -220,6 +226,7 @@ NOT_ASKING = {
     "common.ask_alternatives": "the line above the choices",
     "menu.terminal_intro": "printed once by the terminal: choose by typing a number",
     "landing.install_intro": "a web page: the store buttons are on it",
+    "dashboard.problems.no_unit.text": "a web page: its link back to the units is on it",
     "guide.android.steps.5.text": "a setting to choose on the phone",
     "venue.poster_pdf": "a printer setting to choose",
     "official.unknown_unit": "points to a command",
