@@ -21,7 +21,7 @@ from bot.settings import Settings
 from handlers.context import Capabilities, Context
 from handlers.router import Router
 from handlers.types import Incoming, Kind, Reply, Step
-from storage import broadcasts, updates
+from storage import broadcasts, counters, updates
 from storage.accounts import accounts_of, created_here, keep_conversation, open_account
 from storage.db import is_infrastructure_error
 from storage.models import Account, OutboxMessage, utcnow
@@ -90,6 +90,7 @@ class Engine:
         """One transaction: the update routed to its handler, or answered with the `fixed` step."""
         caps = self.capabilities[msg.channel]
         async with self.sessions() as db, db.begin():
+            counters.defer_until_commit(db)  # the shared counter rows locked for the COMMIT only
             if not await updates.mark_processed(db, msg.channel, msg.update_id):
                 log.info("duplicate update %s/%s skipped", msg.channel, msg.update_id)
                 return await updates.unsent_for_update(db, msg.channel, msg.update_id)
