@@ -214,13 +214,16 @@ def presser(tg: TelegramStandin, user: FakeUser) -> Callable[[str], dict]:
     return press
 
 
-async def post_update(http: aiohttp.ClientSession, base: str, update: dict) -> int:
-    """POST one update to the bot's Telegram webhook as Telegram would: the answer's status (0: no answer)."""
+async def post_update(http: aiohttp.ClientSession, base: str, update: dict, tg: TelegramStandin | None = None) -> int:
+    """POST one update to the bot's Telegram webhook as Telegram would (making the Bot API call
+    the answer carries, if any, on `tg`): the answer's status (0: no answer)."""
     try:
         async with http.post(
             f"{base}/webhooks/telegram", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}
         ) as response:
-            await response.read()
+            body = await response.read()
+            if tg is not None and response.status == 200:
+                await tg._run_webhook_reply(body)
             return response.status
     except aiohttp.ClientError:
         return 0
@@ -263,7 +266,7 @@ async def drive(
                     if inspect.isawaitable(update):
                         update = await update
                     t0 = time.monotonic()
-                    status = await post_update(http, base, update)
+                    status = await post_update(http, base, update, people.tg)
                     results.append((t0, time.monotonic() - t0, status))
 
         await asyncio.gather(*(one_at_a_time() for _ in range(at_once)))
