@@ -19,10 +19,11 @@ from texts import Percent
 
 POINTS_FILE = Path(__file__).parent / "data" / "unit_points.csv"
 Points = Mapping[str, tuple[float, float]]  # code → (latitude, longitude)
-# The bands' lower edges and their colours (ColorBrewer YlGnBu, readable by the colour-blind), with
-# a dark outline so that the palest dot still stands out on white; a unit without a rate is hollow.
+# The bands' lower edges and their colours (ColorBrewer YlGnBu, readable by the colour-blind; its
+# palest step left out, too near white), each dot outlined in dark grey so it stands out on white;
+# a unit without a rate is hollow.
 BANDS = (Fraction(0), Fraction(1, 5), Fraction(2, 5), Fraction(3, 5), Fraction(4, 5))
-COLOURS = ("#ffffcc", "#a1dab4", "#41b6c4", "#2c7fb8", "#253494")
+COLOURS = ("#c7e9b4", "#7fcdbb", "#41b6c4", "#2c7fb8", "#253494")
 NO_RATE = "#ffffff"
 OUTLINE = "#333333"
 WIDTH, MARGIN, MAX_HEIGHT = 460, 12, 560
