@@ -27,6 +27,8 @@ COLOURS = ("#c7e9b4", "#7fcdbb", "#41b6c4", "#2c7fb8", "#253494")
 NO_RATE = "#ffffff"
 OUTLINE = "#333333"
 WIDTH, MARGIN, MAX_HEIGHT = 460, 12, 560
+FAR = 1.5  # degrees to the nearest other unit: beyond it, a unit is drawn in a box of its own
+INSET_W, INSET_H = 140, 28
 
 
 @functools.cache
@@ -55,37 +57,73 @@ def unit_map(
     placed = [(r, points[r.code]) for r in rows if r.code in points]
     if not placed:
         return None
+    near, far = _apart(placed)
     # Equirectangular, shrunk east-west by the cosine of the middle latitude: at Vietnam's size
     # and for dots, the difference from a proper projection is invisible.
-    lats = [p[0] for _, p in placed]
-    lons = [p[1] for _, p in placed]
+    lats = [p[0] for _, p in near]
+    lons = [p[1] for _, p in near]
     shrink = math.cos(math.radians((min(lats) + max(lats)) / 2))
     span_x = max((max(lons) - min(lons)) * shrink, 1e-3)
     span_y = max(max(lats) - min(lats), 1e-3)
     scale = min((WIDTH - 2 * MARGIN) / span_x, (MAX_HEIGHT - 2 * MARGIN) / span_y)
-    width = span_x * scale + 2 * MARGIN
-    height = span_y * scale + 2 * MARGIN
     radius = 6 if len(placed) <= 40 else 4
+    width = max(span_x * scale + 2 * MARGIN, INSET_W + 2 * MARGIN if far else 0)
+    per_row = max(int((width - MARGIN) // (INSET_W + MARGIN)), 1)
+    top = span_y * scale + 2 * MARGIN
+    height = top + math.ceil(len(far) / per_row) * (INSET_H + MARGIN)
     title = say("dashboard.map.alt", drawn=fmt(len(placed)))
     parts = [
         f'<svg class="map" viewBox="0 0 {width:.0f} {height:.0f}" role="img" aria-labelledby="map-alt"'
         ' xmlns="http://www.w3.org/2000/svg">',
         f'<title id="map-alt">{escape(title)}</title>',
     ]
-    for row, (lat, lon) in sorted(placed, key=lambda item: item[0].row.rate is not None):
+    for row, (lat, lon) in sorted(near, key=lambda item: item[0].row.rate is not None):
         x = MARGIN + (lon - min(lons)) * shrink * scale
         y = MARGIN + (max(lats) - lat) * scale
-        which = band(row.row.rate)
-        fill = NO_RATE if which is None else COLOURS[which]
-        label = say(
-            "dashboard.map.dot", unit=row.row.name, rate=fmt(None if row.row.rate is None else Percent(row.row.rate))
-        )
+        parts.append(_dot(row, x, y, radius, fmt, say))
+    # An island far out at sea (Trường Sa, Hoàng Sa, Côn Đảo) would shrink the rest to a corner:
+    # it gets a box of its own below, named, as printed maps of Vietnam do.
+    for i, (row, _) in enumerate(far):
+        x = MARGIN + (i % per_row) * (INSET_W + MARGIN)
+        y = top + (i // per_row) * (INSET_H + MARGIN)
         parts.append(
-            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{radius}" fill="{fill}" stroke="{OUTLINE}" stroke-width="1">'
-            f"<title>{escape(label)}</title></circle>"
+            f'<rect x="{x:.1f}" y="{y:.1f}" width="{INSET_W}" height="{INSET_H}" fill="none" stroke="#8a9bb0"'
+            ' stroke-dasharray="4 3"/>'
+        )
+        parts.append(_dot(row, x + 12, y + INSET_H / 2, radius, fmt, say))
+        parts.append(
+            f'<text x="{x + 24:.1f}" y="{y + INSET_H / 2 + 4:.1f}" font-size="11">{escape(row.row.name[:24])}</text>'
         )
     parts.append("</svg>")
     return Markup("".join(parts)) + _legend([r for r, _ in placed], len(rows) - len(placed), fmt, say)
+
+
+def _apart(placed: list[tuple[UnitRow, tuple[float, float]]]) -> tuple[list, list]:
+    """The units drawn in place, and those whose nearest neighbour is more than FAR degrees away."""
+    if len(placed) < 3:
+        return placed, []
+
+    def distance(a: tuple[float, float], b: tuple[float, float]) -> float:
+        return math.hypot(a[0] - b[0], (a[1] - b[1]) * math.cos(math.radians(a[0])))
+
+    far = [
+        (row, point)
+        for row, point in placed
+        if min(distance(point, other) for r, other in placed if r is not row) > FAR
+    ]
+    return [item for item in placed if item not in far], far
+
+
+def _dot(row: UnitRow, x: float, y: float, radius: int, fmt: Callable[[object], str], say: Callable[..., str]) -> str:
+    which = band(row.row.rate)
+    fill = NO_RATE if which is None else COLOURS[which]
+    label = say(
+        "dashboard.map.dot", unit=row.row.name, rate=fmt(None if row.row.rate is None else Percent(row.row.rate))
+    )
+    return (
+        f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{radius}" fill="{fill}" stroke="{OUTLINE}" stroke-width="1">'
+        f"<title>{escape(label)}</title></circle>"
+    )
 
 
 def _legend(placed: list[UnitRow], missing: int, fmt: Callable[[object], str], say: Callable[..., str]) -> Markup:

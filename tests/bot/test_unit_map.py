@@ -71,3 +71,16 @@ def test_a_dot_per_unit_with_a_point_the_others_counted():
 def test_no_points_no_map():
     assert unit_map([child("07210", 475)], {}, fmt, say) is None
     assert unit_map([], unit_points(), fmt, say) is None
+
+
+def test_an_island_far_out_at_sea_gets_a_box_of_its_own():
+    points = unit_points()
+    khanh_hoa = [code for code in points if code.startswith("22") and len(code) == 5][:60]  # on the mainland
+    rows = [child(code, 500) for code in khanh_hoa] + [child("22736", 200)]  # and Đặc khu Trường Sa
+    figure = str(unit_map(rows, points, fmt, say))
+    assert figure.count("<circle") - figure.count('<circle cx="7" cy="7"') == len(rows)  # every unit drawn
+    assert figure.count("<rect") == 1 and "unit 22736</text>" in figure
+    width, height = (float(v) for v in re.search(r'viewBox="0 0 ([\d.]+) ([\d.]+)"', figure).groups())
+    assert width > 200 and height > 200  # the mainland's communes are not squeezed into a corner
+    near = [child(code, 500) for code in khanh_hoa]
+    assert "<rect" not in str(unit_map(near, points, fmt, say))
