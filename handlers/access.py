@@ -21,6 +21,7 @@ from texts import Join, Text, t
 ROLE_NAMES = {
     Role.VOLUNTEER: t("access.role.volunteer"),
     Role.COORDINATOR: t("access.role.coordinator"),
+    Role.DISTRICT_OFFICER: t("access.role.district_officer"),
     Role.PROVINCE_OFFICER: t("access.role.province_officer"),
     Role.ADMIN: t("access.role.admin"),
 }
