@@ -27,7 +27,23 @@ def summary_lines(row: TallyRow, as_of: dt.date) -> list[Text]:
         )
     else:
         lines.append(t("tally.summary.no_figures"))
-    if row.communes > 1:
+    if row.own_figure and row.communes > 1:
+        # The unit's own total, as the letters report a city's; its communes' sum beside it
+        # where the two disagree.
+        lines.append(t("tally.summary.own_figure"))
+        summed = row.summed
+        if summed is not None and summed.installed is not None:
+            lines.append(
+                t(
+                    "tally.summary.summed",
+                    installed=summed.installed,
+                    denominator=summed.denominator,
+                    rate=Percent(summed.rate) if summed.rate is not None else t("tally.summary.share_none"),
+                    with_figures=summed.communes_with_figures,
+                    communes=summed.communes,
+                )
+            )
+    elif row.communes > 1:
         lines.append(t("tally.summary.coverage", with_figures=row.communes_with_figures, communes=row.communes))
     if row.target is None:
         lines.append(t("tally.summary.no_target"))
@@ -91,6 +107,21 @@ def summary_text(tally: Tally, unit_name: Text | str) -> Text:
                             gap=row.gap,
                         )
                     )
+    if tally.carried:
+        # Recorded on the map before 1 July 2025: as recorded, never mixed with today's figures.
+        lines.append(t("tally.summary.carried_title"))
+        for row in tally.carried:
+            assert row.carried_from is not None  # what makes a row carried
+            lines.append(
+                t(
+                    "tally.summary.carried_line",
+                    name=row.carried_from.name,
+                    installed=row.installed,
+                    denominator=row.denominator if row.denominator is not None else t("tally.summary.share_none"),
+                    rate=Percent(row.rate) if row.rate is not None else t("tally.summary.share_none"),
+                    unit=row.name,
+                )
+            )
     return t("common.lines", lines=Join(tuple(lines), "\n"))
 
 

@@ -86,7 +86,7 @@ class Province(Base):
 
 
 class District(Base):
-    """A huyện, quận, thị xã or district-level city: a level of the pre-2025 map only."""
+    """A district, urban district, town or provincial city: a level of the pre-2025 map only."""
 
     __tablename__ = "districts"
 
@@ -98,7 +98,7 @@ class District(Base):
 
 
 class Commune(Base):
-    """A xã, phường or đặc khu (a thị trấn before 2025): the unit the campaign counts in."""
+    """A xã, phường or đặc khu (or a township before 2025): the unit the campaign counts in."""
 
     __tablename__ = "communes"
 

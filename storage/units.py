@@ -248,6 +248,8 @@ class CommuneEntry:
     province_code: str
     province_name: str
     key: str  # folded name without its "xã/phường" prefix
+    district_code: str = ""  # on the pre-2025 map, where same-named communes are told apart by it
+    district_name: str = ""
 
 
 # How a match was found, best first.
@@ -287,9 +289,18 @@ class CommuneIndex:
     """
 
     def __init__(
-        self, entries: Iterable[CommuneEntry], provinces: dict[str, str], former: FormerIndex | None = None
+        self,
+        entries: Iterable[CommuneEntry],
+        provinces: dict[str, str],
+        former: FormerIndex | None = None,
+        scheme: str = SCHEME_2025,
     ) -> None:
+        self.scheme = scheme
         self.entries = sorted(entries, key=lambda e: (e.key, e.province_code))
+        # The districts of the pre-2025 map (none on today's): code → (name, province code).
+        self.districts: dict[str, tuple[str, str]] = {
+            e.district_code: (e.district_name, e.province_code) for e in self.entries if e.district_code
+        }
         self.by_code = {e.code: e for e in self.entries}
         self.provinces = provinces
         self._province_keys = {code: _strip_prefix(fold(name), _PROVINCE_PREFIXES) for code, name in provinces.items()}
@@ -328,10 +339,14 @@ class CommuneIndex:
 
     @classmethod
     async def load(cls, session: AsyncSession) -> CommuneIndex:
-        """Today's communes from the database; the former ones indexed in a thread, so that the
-        first former name typed does not hold up every other conversation of the worker."""
+        """The database's communes; on today's map the former ones indexed in a thread, so that
+        the first former name typed does not hold up every other conversation of the worker. On
+        the pre-2025 map the communes are the former ones: no crosswalk to today's codes, whose
+        numbers mean other communes there."""
         provinces = {p.code: p.name for p in (await session.scalars(select(Province))).all()}
+        districts = {d.code: d.name for d in (await session.scalars(select(District))).all()}
         rows = (await session.scalars(select(Commune))).all()
+        pre2025 = await database_scheme(session) == SCHEME_PRE2025
         index = cls(
             (
                 CommuneEntry(
@@ -341,12 +356,16 @@ class CommuneIndex:
                     c.province_code,
                     provinces.get(c.province_code, ""),
                     _strip_prefix(fold(c.name), _COMMUNE_PREFIXES),
+                    c.district_code or "",
+                    districts.get(c.district_code or "", ""),
                 )
                 for c in rows
             ),
             provinces,
+            FormerIndex([], {}) if pre2025 else None,
+            SCHEME_PRE2025 if pre2025 else SCHEME_2025,
         )
-        if len(index):
+        if len(index) and not pre2025:
             index._former = await asyncio.to_thread(index._build_former)
         return index
 
@@ -376,6 +395,29 @@ class CommuneIndex:
 
     def get(self, code: str) -> CommuneEntry | None:
         return self.by_code.get(code)
+
+    def has_unit(self, code: str) -> bool:
+        """Whether `code` (padded) is a unit of this map: the country, a province, a district, a commune."""
+        try:
+            level = unit_level(code)
+        except ValueError:
+            return False
+        if level == "province":
+            return code in self.provinces
+        if level == "district":
+            return code in self.districts
+        return level == "country" or code in self.by_code
+
+    def parent(self, code: str) -> str | None:
+        """The unit just above `code` on this map (a commune's district before 2025, else its province)."""
+        level = unit_level(code)
+        if level == "commune":
+            entry = self.by_code.get(code)
+            return (entry.district_code or entry.province_code) if entry else None
+        if level == "district":
+            district = self.districts.get(code)
+            return district[1] if district else None
+        return COUNTRY_CODE if level == "province" else None
 
     def find_province(self, text: str) -> str | None:
         key = _strip_prefix(fold(text), _PROVINCE_PREFIXES)
