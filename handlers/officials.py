@@ -212,7 +212,12 @@ async def summary_buttons(ctx: Context, result: Tally) -> list[list[Button]]:
         districts = sorted(result.children, key=lambda r: fold(r.name))
         buttons = [Button(r.name, payload=ProgressOf(r.code).pack()) for r in districts]
         rows.extend(buttons[i : i + 2] for i in range(0, len(buttons), 2))
-        rows.append([Button(t("official.other_commune"), payload=ProgressOtherCommune().pack())])
+        rows.append(
+            [
+                Button(t("official.update_figures"), payload=FiguresOf(code).pack()),
+                Button(t("official.other_commune"), payload=ProgressOtherCommune().pack()),
+            ]
+        )
     else:
         # Drill-down into the communes furthest behind, as listed in the summary.
         drill = []
@@ -222,6 +227,9 @@ async def summary_buttons(ctx: Context, result: Tally) -> list[list[Button]]:
             drill.append(Button(t("official.drill", number=n, name=name), payload=ProgressOf(row.code).pack()))
         rows.extend(drill[i : i + 2] for i in range(0, len(drill), 2))
         more = [Button(t("official.other_commune"), payload=ProgressOtherCommune().pack())]
+        if level == "district":
+            # A district's own total (a city's, as the letters report it), beside its communes' sum.
+            more.insert(0, Button(t("official.update_figures"), payload=FiguresOf(code).pack()))
         if level == "country":
             more.append(Button(t("official.by_province"), payload=ProgressProvinces().pack()))
         rows.append(more)
@@ -440,7 +448,7 @@ SCRIPT_DOOR = CommuneDoor(
 
 
 async def official(ctx: Context) -> bool:
-    return await holds_any(ctx, Role.COORDINATOR, Role.PROVINCE_OFFICER, Role.ADMIN)
+    return await holds_any(ctx, Role.COORDINATOR, *OFFICERS)
 
 
 FLOW = Flow(
