@@ -66,6 +66,11 @@ def units_upgrade(dry_run: bool, decisions: tuple[str, ...]) -> None:
     (same normalised name, same province) to its new code. Prints every code that moved; stops,
     changing nothing, where a match is ambiguous, until each such code is decided with --map."""
     settings = load_settings()
+    if settings.unit_scheme != "2025":
+        # The pre-2025 map is frozen in the package's legacy module: its codes never move.
+        raise click.ClickException(
+            f"the {settings.unit_scheme} units do not change between versions: nothing to upgrade"
+        )
     chosen: dict[str, str] = {}
     for decision in decisions:
         old, sep, new = decision.partition("=")

@@ -120,6 +120,13 @@ def test_a_pre2025_deployment_tallies_the_seed_city_by_its_district_code(env, mo
     assert csv_text.splitlines()[0].endswith("recorded_units,recorded_code,recorded_name")
     assert csv_text.splitlines()[-1].startswith("24,") and ",pre2025,213,Thành phố Bắc Giang" in csv_text
 
+    history = env / "bn.xlsx"
+    run("tally", "--units", "2025", "--unit", "24", "--date", "2021-08-03", "--format", "xlsx", "--out", str(history))
+    last = [c.value for c in list(load_workbook(history).active.iter_rows())[-1]]
+    label = content.render(t("tally.export.carried", recorded="Thành phố Bắc Giang", unit="Tỉnh Bắc Ninh"))
+    assert last[:2] == ["24", label] and last[-3:] == ["pre2025", "213", "Thành phố Bắc Giang"]
+    assert "nothing to upgrade" in CliRunner().invoke(main, ["units", "upgrade", "--dry-run"]).output
+
     # The deployment's own data is on its own map only.
     result = CliRunner().invoke(
         main, ["grant", "coordinator", "--user", "telegram:1", "--unit", "70", "--units", "2025"]

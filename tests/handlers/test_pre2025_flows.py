@@ -15,7 +15,7 @@ from storage.figures import record_figure, set_target
 from storage.models import OfficialFigure, Target
 from storage.unit_map import unit_map
 from tests.harness import ChatDriver, grant_role
-from texts import t
+from texts import Percent, t
 
 CITY, PROVINCE, DINH_KE = "213", "24", "07231"  # Thành phố Bắc Giang, its province, one of its wards
 AUG3 = dt.date(2021, 8, 3)
@@ -129,3 +129,30 @@ async def test_a_district_officer_sets_the_district_target_and_announces_to_it(p
 async def _all(service, model) -> list:
     async with service.sessions() as db:
         return list((await db.scalars(select(model).order_by(model.id))).all())
+
+
+async def test_todays_deployment_shows_history_of_before_2025_apart_and_marked(service):
+    """A 2025 deployment with the letter's figure imported on its own unit (pre2025 213): the
+    province officer of today's Bắc Ninh sees it listed apart, never in today's rate."""
+    from storage.figures import import_rows
+
+    async with service.sessions() as db, db.begin():
+        header = ["unit_code", "date", "installed", "subscribers"]
+        report = await import_rows(db, header, [[CITY, "03/08/2021", "82.930", "174.229"]], "import:t", "pre2025")
+        assert report.imported == 1
+    await grant_role(service, "officer", "province_officer", PROVINCE)
+    officer = ChatDriver(service, user_id="officer")
+    await officer.send("/thongke")
+    text = officer.text()
+    assert words(service, "tally.summary.carried_title") in text
+    line = words(
+        service,
+        "tally.summary.carried_line",
+        name=unit_map("pre2025").units[CITY].name,
+        unit=unit_map("2025").units[PROVINCE].name,
+        installed=82930,
+        denominator=174229,
+        rate=Percent.of(82930, 174229),
+    )
+    assert line in text and "47,59%" in line
+    assert words(service, "tally.summary.no_figures") in text  # today's units: none entered
