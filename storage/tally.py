@@ -397,14 +397,13 @@ def _roll_up_tree(
 async def _carried_into(session: AsyncSession, result: Tally, scheme: str) -> list[TallyRow]:
     """The other map's recorded figures that land within `result`'s unit, each as recorded."""
     out = []
-    here = unit_map(scheme)
     for other in SCHEMES:
         if other == scheme:
             continue
         history = await figures_as_of(session, None, result.as_of, other)
         if not history:
-            continue
-        former = unit_map(other)
+            continue  # the usual case: no map is read
+        here, former = unit_map(scheme), unit_map(other)
         targets = await targets_in_force(session, other)
         for code, entries in sorted(history.items()):
             landing = carry(code, other, scheme)
