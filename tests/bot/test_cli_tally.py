@@ -76,6 +76,11 @@ def test_figures_import_from_xlsx(env):
         ["target", "set", "--unit", "01", "--rate", "abc", "--by", "2021-08-31"],
         ["target", "set", "--unit", "01", "--rate", "1.5", "--by", "2021-08-31"],
         ["target", "set", "--unit", "01", "--rate", "0.5", "--by", "31/08"],
+        ["tally", "--units", "2025", "--unit", "213"],  # no districts on today's map
+        ["tally", "--units", "1975", "--unit", "01"],
+        ["figures", "import", "--units", "pre2025", "missing.csv"],
+        ["grant", "district_officer", "--user", "telegram:1", "--unit", "213"],  # a 2025 deployment
+        ["venue", "list", "--units", "pre2025"],  # not this deployment's map
     ],
 )
 def test_bad_arguments_say_what_is_wrong(env, args):
