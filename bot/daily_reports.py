@@ -7,7 +7,7 @@ import datetime as dt
 import logging
 
 from handlers.buttons import ProgressOf
-from handlers.progress import summary_text
+from handlers.progress import division_kinds, summary_text
 from handlers.types import Button, Reply
 from storage import reports, roles
 from storage.models import utcnow
@@ -42,9 +42,10 @@ class DailyReports:
                     continue
                 result = await tally(db, unit, local_date(now))
                 name = result.unit_name or t("tally.country")
+                kinds = division_kinds(await self.service.engine.communes(db), result)
                 details = [[Button(t("official.reports.open"), payload=ProgressOf(unit).pack())]]
                 ids = await self.service.engine.queue_for_user(
-                    db, user_id, [Reply(summary_text(result, name), details)]
+                    db, user_id, [Reply(summary_text(result, name, kinds), details)]
                 )
             await self.service.courier.deliver(ids)
             sent += 1

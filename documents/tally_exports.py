@@ -11,6 +11,7 @@ import csv
 import datetime as dt
 import io
 import json
+from collections.abc import Iterable
 from fractions import Fraction
 from typing import Any
 
@@ -18,6 +19,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from documents.coverage import coverage
 from storage.tally import ACTIVITY, Tally, TallyRow
 from texts import Percent, Text, t
 from texts.content import Content
@@ -37,6 +39,9 @@ COLUMNS: list[tuple[str, str]] = [
     ("avg_daily_gain", "number"),
     ("projected_date", "date"),
     *[(m, "int") for m in ACTIVITY],
+    # The coverage: of how many communes the row is the sum, and how many of them have figures.
+    ("communes", "int"),
+    ("communes_with_figures", "int"),
 ]
 DISTRICT_COLUMNS: list[tuple[str, str]] = [("district_code", "text"), ("district_name", "text")]
 SUMMED_COLUMNS: list[tuple[str, str]] = [("summed_installed", "int"), ("summed_denominator", "int")]
@@ -91,6 +96,8 @@ def row_values(row: TallyRow, as_of: dt.date) -> dict[str, Any]:
         "recorded_name": row.carried_from.name if row.carried_from else None,
     }
     values.update(row.activity)
+    values["communes"] = row.communes
+    values["communes_with_figures"] = row.communes_with_figures
     return values
 
 
@@ -107,6 +114,12 @@ def json_row(row: TallyRow, as_of: dt.date, columns: list[tuple[str, str]], unit
         summed = row.summed
         out["summed_rate"] = _plain(summed.rate) if summed is not None and summed.rate is not None else None
     return out
+
+
+def covered(tally: Tally, kinds: Iterable[str], key: str) -> Text:
+    """`key` (the totals row's name, the line under the title) with the coverage the totals have."""
+    totals = tally.totals
+    return t(key, coverage=coverage(totals.communes_with_figures, totals.communes, kinds))
 
 
 def _plain(value: Any) -> Any:
@@ -153,15 +166,16 @@ def _cell_value(value: Any, kind: str) -> Any:
     return value
 
 
-def to_xlsx(tally: Tally, content: Content, unit_name: str) -> bytes:
-    """What a provincial Department forwards: a title, a formatted and frozen header with
-    auto-filter, one row per commune, a totals row, percentages as percentages."""
+def to_xlsx(tally: Tally, content: Content, unit_name: str, kinds: Iterable[str] = ()) -> bytes:
+    """What a provincial Department forwards: a title, the coverage under it, a formatted and frozen
+    header with auto-filter, one row per commune, a totals row, percentages as percentages.
+    `kinds`: the division types of the communes (for the coverage's wording)."""
     wb = Workbook()
     ws = wb.active
     ws.title = content.render(t("tally.export.sheet"))
     ws.append([content.render(t("tally.export.title", unit=unit_name, date=tally.as_of))])
     ws["A1"].font = Font(bold=True, size=13)
-    ws.append([])
+    ws.append([content.render(covered(tally, kinds, "tally.export.coverage")) if len(tally.rows) > 1 else None])
     header_row = 3
     columns = columns_for(tally)
     ws.append([content.render(t(f"tally.columns.{c}")) for c, _ in columns])
@@ -176,7 +190,10 @@ def to_xlsx(tally: Tally, content: Content, unit_name: str) -> bytes:
         values = row_values(row, tally.as_of)
         ws.append([_cell_value(values[c], kind) for c, kind in columns])
     totals = row_values(tally.totals, tally.as_of)
-    totals["name"] = content.render(t("tally.export.totals"))
+    several = len(tally.rows) > 1
+    totals["name"] = content.render(
+        covered(tally, kinds, "tally.export.totals_covered") if several else t("tally.export.totals")
+    )
     ws.append([_cell_value(totals[c], kind) for c, kind in columns])
     last = ws.max_row
     for cell in ws[last]:
@@ -187,7 +204,8 @@ def to_xlsx(tally: Tally, content: Content, unit_name: str) -> bytes:
         ws.append([_cell_value(values[c], kind) for c, kind in columns])
         for cell in ws[ws.max_row]:
             cell.font = Font(italic=True)
-    wide = {"name": 34, "province_name": 24, "district_name": 24, "recorded_name": 30}
+    # The name column holds the totals with their coverage.
+    wide = {"name": 42, "province_name": 24, "district_name": 24, "recorded_name": 30}
     for col, (name, kind) in enumerate(columns, start=1):
         for r in range(header_row + 1, ws.max_row + 1):
             ws.cell(r, col).number_format = formats[kind]
@@ -205,7 +223,7 @@ def carried_label(row: TallyRow) -> Text:
     return t("tally.export.carried", recorded=row.carried_from.name, unit=row.name)
 
 
-def to_table(tally: Tally, content: Content, unit_name: str) -> str:
+def to_table(tally: Tally, content: Content, unit_name: str, kinds: Iterable[str] = ()) -> str:
     """A plain-text table for the terminal, numbers formatted for vi_VN."""
     shown = [
         "code",
@@ -221,7 +239,7 @@ def to_table(tally: Tally, content: Content, unit_name: str) -> str:
         "checkins",
         "self_reported_installs",
     ]
-    kinds = dict(COLUMNS)
+    column_kinds = dict(COLUMNS)  # not `kinds`, the communes' division types for the coverage
     header = [content.render(t(f"tally.columns.{c}")) for c in shown]
     lines = []
     for row in all_rows(tally):
@@ -235,7 +253,7 @@ def to_table(tally: Tally, content: Content, unit_name: str) -> str:
             v = values[c]
             if v is None:
                 cells.append("–")
-            elif kinds[c] == "rate":
+            elif column_kinds[c] == "rate":
                 cells.append(content.format_value(Percent(v)))
             else:
                 cells.append(content.format_value(v))
@@ -248,4 +266,6 @@ def to_table(tally: Tally, content: Content, unit_name: str) -> str:
         )
 
     title = content.render(t("tally.export.title", unit=unit_name, date=tally.as_of))
+    if len(tally.rows) > 1:
+        title += "\n" + content.render(covered(tally, kinds, "tally.export.coverage"))
     return "\n".join([title, fmt(header), *(fmt(r) for r in lines)]) + "\n"

@@ -155,7 +155,8 @@ class CountChoice(Payload, prefix="vn"):
 
 
 class SaveVisit(Payload, prefix="vs", action="save"):
-    """Save a summary's visit; r: as a revisit of the household saved since, n: as another household."""
+    """Save a summary's visit; r: as a return visit to the household recorded, n: another household
+    (its house reference is asked again)."""
 
     token: str
     choice: Literal["r", "n"] | None = None
@@ -183,7 +184,9 @@ class ShorthandHelp(Payload, prefix="vhelp"):
 
 
 class RecentVisits(Payload, prefix="vl"):
-    pass
+    """My recent visits, a page of them (the first when absent)."""
+
+    page: Index | None = None
 
 
 class ViewVisit(Payload, prefix="vv"):
@@ -253,6 +256,27 @@ class Deactivate(Payload, prefix="co", action="off"):
 
 class Reactivate(Payload, prefix="co", action="on"):
     volunteer: RecordId
+
+
+class HamletList(Payload, prefix="co", action="hl"):
+    """The commune's hamlets to rename or merge, a page of them."""
+
+    commune: str
+    page: Index
+
+
+class HamletPick(Payload, prefix="co", action="hp"):
+    """A hamlet to rename or merge (`hamlet`: storage.visits.hamlet_ref of its key)."""
+
+    commune: str
+    hamlet: str
+
+
+class HamletRename(Payload, prefix="co", action="hr"):
+    """Confirm the rename (or merge) typed for that hamlet."""
+
+    commune: str
+    hamlet: str
 
 
 class Verdict(Payload, prefix="vr"):

@@ -4,7 +4,7 @@ registrations to approve or refuse, the invite link and code, and the per-hamlet
 from __future__ import annotations
 
 from documents.links import telegram_link
-from handlers.access import OFFICERS, CommuneDoor, refuse_unless, unit_name
+from handlers.access import OFFICERS, CommuneDoor, refuse_unless, unit_in_sentence, unit_name
 from handlers.buttons import (
     Deactivate,
     Desk,
@@ -13,6 +13,9 @@ from handlers.buttons import (
     DeskOf,
     DeskPending,
     DeskVolunteers,
+    HamletList,
+    HamletPick,
+    HamletRename,
     LogVisit,
     Reactivate,
     Verdict,
@@ -20,16 +23,20 @@ from handlers.buttons import (
 from handlers.context import Context
 from handlers.menu import home_button
 from handlers.router import Flow, MenuEntry
-from handlers.types import Button, Incoming, Reply, Step
+from handlers.types import Button, Incoming, Kind, Reply, Step
+from handlers.visits import hamlet_problem, household_shown, read_hamlet
 from storage import roles, visits, volunteers
 from storage.models import Volunteer
 from storage.roles import Role
 from storage.volunteers import Status
-from texts import Join, Phone, t
+from texts import Join, Phone, Text, t
 from texts.formats import local_date
 
 PICKED = "coordinator.commune_picked"
+HAMLET_NAME = "coordinator.hamlet_name"
 PAGE_SIZE = 8
+# Hamlets a page: with the page buttons and the way back, at most 8 choices.
+HAMLET_PAGE = 5
 
 
 def _back(code: str) -> list[Button]:
@@ -130,7 +137,7 @@ async def volunteer_list(ctx: Context, code: str, page: int) -> Step:
             t(
                 "coordinator.volunteer_line",
                 name=v.display_name,
-                phone=Phone(v.phone),
+                phone=Phone(v.phone) if v.phone else "—",
                 team=v.team or "—",
                 households=total.households,
                 revisits=total.revisits,
@@ -154,7 +161,11 @@ async def volunteer_list(ctx: Context, code: str, page: int) -> Step:
     if not everyone:
         return Step.end(Reply(t("coordinator.no_volunteers", commune=unit_name(ctx, code)), rows))
     text = t(
-        "coordinator.volunteer_list", commune=unit_name(ctx, code), page=page + 1, pages=pages, lines=Join(tuple(lines))
+        "coordinator.volunteer_list",
+        commune=unit_in_sentence(ctx, code),
+        page=page + 1,
+        pages=pages,
+        lines=Join(tuple(lines)),
     )
     return Step.end(Reply(text, rows))
 
@@ -166,7 +177,7 @@ async def set_active(ctx: Context, volunteer_id: int, active: bool, confirmed: b
     refused = await refuse_unless(ctx, Role.COORDINATOR, row.commune_code)
     if refused:
         return refused
-    where = unit_name(ctx, row.commune_code)
+    where = unit_in_sentence(ctx, row.commune_code)
     if not active and not confirmed:
         rows = [
             [
@@ -190,7 +201,7 @@ async def set_active(ctx: Context, volunteer_id: int, active: bool, confirmed: b
 async def pending(ctx: Context, code: str) -> Step:
     waiting = await volunteers.of_commune(ctx.db, code, Status.PENDING)
     if not waiting:
-        return Step.end(Reply(t("coordinator.pending_none", commune=unit_name(ctx, code)), [_back(code)]))
+        return Step.end(Reply(t("coordinator.pending_none", commune=unit_in_sentence(ctx, code)), [_back(code)]))
     lines = [
         t(
             "coordinator.pending_line",
@@ -209,7 +220,9 @@ async def pending(ctx: Context, code: str) -> Step:
         for v in waiting[:PAGE_SIZE]
     ]
     rows.append(_back(code))
-    return Step.end(Reply(t("coordinator.pending", commune=unit_name(ctx, code), lines=Join(tuple(lines))), rows))
+    return Step.end(
+        Reply(t("coordinator.pending", commune=unit_in_sentence(ctx, code), lines=Join(tuple(lines))), rows)
+    )
 
 
 async def decide(msg: Incoming, ctx: Context, button: Verdict) -> Step:
@@ -221,7 +234,7 @@ async def decide(msg: Incoming, ctx: Context, button: Verdict) -> Step:
     refused = await refuse_unless(ctx, Role.COORDINATOR, row.commune_code)
     if refused:
         return refused
-    where = unit_name(ctx, row.commune_code)
+    where = unit_in_sentence(ctx, row.commune_code)
     rows = [
         [Button(t("coordinator.pending_button_plain"), payload=DeskPending(row.commune_code).pack())],
         [home_button()],
@@ -244,7 +257,7 @@ async def decide(msg: Incoming, ctx: Context, button: Verdict) -> Step:
 
 async def invite(ctx: Context, code: str, action: str | None) -> Step:
     """The commune's invite: shown (made when there is none), renewed (:new) or revoked (:x)."""
-    where = unit_name(ctx, code)
+    where = unit_in_sentence(ctx, code)
     if action == "x":
         await volunteers.revoke_invites(ctx.db, code, ctx.now)
         rows = [[Button(t("coordinator.invite_new"), payload=DeskInvite(code, "new").pack())], _back(code)]
@@ -282,6 +295,8 @@ async def hamlets(ctx: Context, code: str) -> Step:
     rows = [[home_button()]]
     if await roles.check(ctx.db, ctx.user.id, Role.COORDINATOR, code):
         rows = [_back(code)]
+        if summaries:
+            rows.insert(0, [Button(t("coordinator.hamlets_edit"), payload=HamletList(code, 0).pack())])
     if not summaries:
         return Step.end(Reply(t("coordinator.hamlets_none", commune=unit_name(ctx, code)), rows))
     lines = [
@@ -294,7 +309,10 @@ async def hamlets(ctx: Context, code: str) -> Step:
             no_smartphone=h.no_smartphone,
             refused=h.refused,
             nobody_home=len(h.nobody_home),
-            revisit=t("coordinator.hamlet_revisit", households=Join(tuple(x or "—" for x in h.nobody_home), ", "))
+            revisit=t(
+                "coordinator.hamlet_revisit",
+                households=Join(tuple(household_shown(x) or "—" for x in h.nobody_home), ", "),
+            )
             if h.nobody_home
             else "",
         )
@@ -303,6 +321,118 @@ async def hamlets(ctx: Context, code: str) -> Step:
     return Step.end(
         Reply(t("coordinator.hamlet_summary", commune=unit_name(ctx, code), lines=Join(tuple(lines))), rows)
     )
+
+
+# --- renaming and merging hamlets ---
+
+
+async def hamlet_list(msg: Incoming, ctx: Context, button: HamletList) -> Step:
+    """co:hl:<code>:<page>: the commune's hamlets, each to rename or merge."""
+    code = button.commune
+    refused = await _coordinates(ctx, code)
+    if refused:
+        return refused
+    summaries = await visits.hamlet_summaries(ctx.db, code)
+    keys = {name: key for key, name in (await visits.hamlets_of(ctx.db, code)).items()}
+    pages = max(1, -(-len(summaries) // HAMLET_PAGE))
+    page = min(button.page, pages - 1)
+    rows = [
+        [
+            Button(
+                t("coordinator.hamlet_button", hamlet=h.hamlet, households=h.households),
+                payload=HamletPick(code, visits.hamlet_ref(keys.get(h.hamlet, visits.hamlet_key(h.hamlet)))).pack(),
+            )
+        ]
+        for h in summaries[page * HAMLET_PAGE : (page + 1) * HAMLET_PAGE]
+    ]
+    nav = []
+    if page > 0:
+        nav.append(Button(t("common.back"), payload=HamletList(code, page - 1).pack()))
+    if page + 1 < pages:
+        nav.append(Button(t("common.next"), payload=HamletList(code, page + 1).pack()))
+    rows.append([*nav, Button(t("coordinator.hamlets"), payload=DeskHamlets(code).pack())])
+    return Step.end(Reply(t("coordinator.hamlet_pick", page=page + 1, pages=pages), rows))
+
+
+async def hamlet_pick(msg: Incoming, ctx: Context, button: HamletPick) -> Step:
+    """co:hp:<code>:<ref>: ask the hamlet's new name (another hamlet's name merges them)."""
+    code = button.commune
+    refused = await _coordinates(ctx, code)
+    if refused:
+        return refused
+    found = await visits.hamlet_by_ref(ctx.db, code, button.hamlet)
+    if found is None:
+        return _hamlet_gone(code)
+    ctx.forget("hamlet_new")
+    ctx.remember(hamlet_commune=code, hamlet_ref=button.hamlet)
+    rows = [[Button(t("coordinator.hamlets"), payload=DeskHamlets(code).pack())]]
+    return Step.to(HAMLET_NAME, Reply(t("coordinator.hamlet_ask_name", hamlet=found[1]), rows))
+
+
+async def hamlet_name(msg: Incoming, ctx: Context) -> Step:
+    """The new name, typed: read as the visit form reads a hamlet, then confirmed."""
+    code, ref = ctx.draft.get("hamlet_commune"), ctx.draft.get("hamlet_ref")
+    if not code or not ref:
+        return _hamlet_gone(code)
+    found = await visits.hamlet_by_ref(ctx.db, code, ref)
+    if found is None:
+        return _hamlet_gone(code)
+    typed = read_hamlet((msg.text or "").strip() if msg.kind is Kind.TEXT else "", ctx, {})
+    problem = typed if isinstance(typed, Text) else hamlet_problem(typed, {})
+    if problem is not None:
+        return Step.stay(Reply(t("coordinator.hamlet_retry", reason=problem, hamlet=found[1])))
+    assert isinstance(typed, str)
+    target, merges = await visits.rename_target(ctx.db, code, found[0], typed)
+    if target == found[1]:
+        return Step.stay(Reply(t("coordinator.hamlet_same", hamlet=target)))
+    ctx.remember(hamlet_new=typed)
+    households = {h.hamlet: h.households for h in await visits.hamlet_summaries(ctx.db, code)}
+    names = {"old": found[1], "new": target, "old_households": households.get(found[1], 0)}
+    if merges:
+        shared = await visits.shared_households(ctx.db, code, found[0], visits.hamlet_key(target))
+        text = t(
+            "coordinator.hamlet_merge_ask",
+            **names,
+            new_households=households.get(target, 0),
+            shared=t("coordinator.hamlet_merge_shared", count=shared) if shared else "",
+        )
+    else:
+        text = t("coordinator.hamlet_rename_ask", **names)
+    yes = t("coordinator.hamlet_merge_yes" if merges else "coordinator.hamlet_rename_yes")
+    rows = [
+        [Button(yes, payload=HamletRename(code, ref).pack()), Button(t("common.no"), payload=DeskHamlets(code).pack())]
+    ]
+    return Step.stay(Reply(text, rows))
+
+
+async def hamlet_rename(msg: Incoming, ctx: Context, button: HamletRename) -> Step:
+    """co:hr:<code>:<ref>: the rename or merge, confirmed: every visit moves, counts stay."""
+    code = button.commune
+    refused = await _coordinates(ctx, code)
+    if refused:
+        return refused
+    typed = ctx.draft.get("hamlet_new")
+    found = await visits.hamlet_by_ref(ctx.db, code, button.hamlet)
+    if found is None or not typed or ctx.draft.get("hamlet_ref") != button.hamlet:
+        return _hamlet_gone(code)
+    target, merges = await visits.rename_target(ctx.db, code, found[0], typed)
+    await visits.rename_hamlet(ctx.db, code, found[0], typed, ctx.user.id, ctx.now)
+    ctx.forget("hamlet_commune", "hamlet_ref", "hamlet_new")
+    key = "coordinator.hamlet_merged" if merges else "coordinator.hamlet_renamed"
+    rows = [[Button(t("coordinator.hamlets"), payload=DeskHamlets(code).pack())], _back(code)]
+    return Step.end(Reply(t(key, old=found[1], new=target), rows))
+
+
+def _hamlet_gone(code: str | None) -> Step:
+    rows = [[Button(t("coordinator.hamlets"), payload=DeskHamlets(code).pack())]] if code else []
+    return Step.end(Reply(t("coordinator.hamlet_gone"), [*rows, [home_button()]]))
+
+
+async def _coordinates(ctx: Context, code: str) -> Step | None:
+    """The refusal for anyone who does not coordinate this commune (None for who does)."""
+    if ctx.communes.get(code) is None:
+        return await DOOR.start(ctx)
+    return await refuse_unless(ctx, Role.COORDINATOR, code)
 
 
 async def coordinator_or_above(ctx: Context) -> bool:
@@ -318,12 +448,15 @@ FLOW = Flow(
         DeskPending: on_commune_button,
         DeskInvite: on_commune_button,
         DeskHamlets: on_commune_button,
+        HamletList: hamlet_list,
+        HamletPick: hamlet_pick,
+        HamletRename: hamlet_rename,
         Deactivate: on_deactivate,
         Reactivate: on_reactivate,
         Verdict: decide,
     },
     otherwise={Desk.prefix: start, Verdict.prefix: unknown_volunteer},
     commands={"dieuphoi": start},
-    states={PICKED: DOOR.commune_picked},
+    states={PICKED: DOOR.commune_picked, HAMLET_NAME: hamlet_name},
     menu=[MenuEntry(Desk(), "coordinator.menu", order=65, visible=coordinator_or_above)],
 )

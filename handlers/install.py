@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from handlers.access import unit_in_sentence
 from handlers.buttons import FaqAnswer, Guide, Installed
-from handlers.communes import ask_commune, commune_label
+from handlers.communes import ask_commune
 from handlers.context import Context
 from handlers.menu import home_button
 from handlers.router import Flow, MenuEntry
@@ -35,17 +36,15 @@ async def record(ctx: Context, commune_code: str) -> Step:
         previous = await reported_install(ctx.db, ctx.user.id)
         assert previous is not None  # report_install refuses only a person already counted
         return Step.end(already(ctx, previous.reported_at, previous.commune_code))
-    entry = ctx.communes.get(commune_code)
     rows = [
         [Button(t("install.help_relatives"), payload=FaqAnswer("relatives").pack())],
         [Button(t("menu.guide"), payload=Guide().pack()), home_button()],
     ]
-    return Step.end(Reply(t("install.counted", commune=commune_label(entry) if entry else commune_code), rows))
+    return Step.end(Reply(t("install.counted", commune=unit_in_sentence(ctx, commune_code)), rows))
 
 
 def already(ctx: Context, when, commune_code: str) -> Reply:
-    entry = ctx.communes.get(commune_code)
-    name = commune_label(entry) if entry else commune_code
+    name = unit_in_sentence(ctx, commune_code)
     rows = [[Button(t("install.help_relatives"), payload=FaqAnswer("relatives").pack())], [home_button()]]
     return Reply(t("install.already", when=when, commune=name), rows)
 

@@ -47,7 +47,7 @@ from handlers.communes import ask_commune, commune_in_sentence, commune_label
 from handlers.context import Context
 from handlers.menu import home_button
 from handlers.payload import Payload
-from handlers.progress import BEHIND, chart, summary_text
+from handlers.progress import BEHIND, chart, division_kinds, glance, summary_text
 from handlers.router import Flow, MenuEntry
 from handlers.types import Attachment, Button, Incoming, Kind, Reply, Step
 from storage import reports, roles, support_points
@@ -165,7 +165,7 @@ async def summary_replies(ctx: Context, code: str) -> list[Reply]:
     (carrying the buttons, so they stay under the last message)."""
     result = await tally(ctx.db, code, local_date(ctx.now))
     title = unit_title(ctx, code)
-    text = summary_text(result, title)
+    text = summary_text(result, title, division_kinds(ctx.communes, result))
     rows = await summary_buttons(ctx, result)
     if unit_level(code) == "commune" or not ctx.capabilities.file_upload:
         return [Reply(text, rows)]
@@ -173,8 +173,10 @@ async def summary_replies(ctx: Context, code: str) -> list[Reply]:
 
 
 async def chart_of(ctx: Context, result: Tally, title: Text | str) -> Attachment:
-    """A province's chart has a bar per commune; the country's a bar per province (34, not 3,321)."""
+    """A province's chart ranks its communes (its districts on the pre-2025 map); the country's its
+    provinces (34, not 3,321)."""
     name = ctx.content.render(title)
+    kinds = division_kinds(ctx.communes, result)
     heading = None
     drawn = result
     if result.unit_code == COUNTRY_CODE:
@@ -182,10 +184,13 @@ async def chart_of(ctx: Context, result: Tally, title: Text | str) -> Attachment
         drawn = Tally(result.unit_code, name, result.as_of, rows, result.totals)
         heading = t("tally.summary.chart_title_provinces", unit=name, date=result.as_of)
     elif any(r.level == "district" for r in result.children):
-        # A province of the pre-2025 map: a bar per district, as its letters report.
+        # A province of the pre-2025 map: its districts ranked, as its letters report.
         drawn = Tally(result.unit_code, name, result.as_of, result.children, result.totals)
         heading = t("tally.summary.chart_title_districts", unit=name, date=result.as_of)
-    picture = await asyncio.to_thread(chart, drawn, name, ctx.content, heading)
+    provinces = result.unit_code == COUNTRY_CODE
+    districts = drawn is not result and not provinces
+    shown = glance(drawn, name, ctx.content, kinds, heading, provinces, districts)
+    picture = await asyncio.to_thread(chart, drawn, shown)
     return Attachment(
         picture.kind, picture.filename, picture.data, picture.mime_type, caption=t("official.chart_caption")
     )
@@ -256,7 +261,8 @@ async def excel(ctx: Context, code: str) -> Step:
         return refused
     result = await tally(ctx.db, code, local_date(ctx.now))
     title = unit_title(ctx, code)
-    data = await asyncio.to_thread(to_xlsx, result, ctx.content, ctx.content.render(title))
+    kinds = division_kinds(ctx.communes, result)
+    data = await asyncio.to_thread(to_xlsx, result, ctx.content, ctx.content.render(title), kinds)
     document = Attachment(
         "document",
         f"tien-do-{code}-{result.as_of.isoformat()}.xlsx",
@@ -433,7 +439,7 @@ async def script(ctx: Context, code: str) -> Step:
     parts.append(t("official.script.help_telegram", handle=handle) if handle else t("official.script.help_web"))
     parts.append(t("official.script.closing"))
     rows = [[Button(t("official.back_summary"), payload=ProgressOf(code).pack()), home_button()]]
-    intro = t("official.script.intro", commune=commune_label(entry) if entry else code, date=today)
+    intro = t("official.script.intro", commune=unit_in_sentence(ctx, code), date=today)
     return Step.end(Reply(intro), Reply(t("common.lines", lines=Join(tuple(parts), "\n")), rows))
 
 

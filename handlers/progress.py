@@ -3,28 +3,38 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
+from fractions import Fraction
 
-from documents.charts import Bar, bar_chart
+from documents.charts import Band, Bar, Glance, Section, glance_chart
+from documents.coverage import coverage
 from handlers.types import Attachment
 from storage.tally import Tally, TallyRow
-from texts import Join, Percent, Text, t
+from storage.units import CommuneIndex
+from texts import Divisions, Join, Percent, Text, t
 from texts.content import Content
 
 BEHIND = 10
 
 
-def summary_lines(row: TallyRow, as_of: dt.date) -> list[Text]:
+def summary_lines(row: TallyRow, as_of: dt.date, kinds: Iterable[str] = ()) -> list[Text]:
+    """The lines of one unit's figures; a sum of several communes (of division types `kinds`) says
+    how many of them its figures come from."""
     lines = []
     if row.rate is not None:
-        lines.append(
-            t(
-                "tally.summary.rate",
-                installed=row.installed,
-                denominator=row.denominator,
-                kind=t(f"tally.denominators.{row.denominator_kind}"),
-                rate=Percent(row.rate),
-            )
-        )
+        values = {
+            "installed": row.installed,
+            "denominator": row.denominator,
+            "kind": t(f"tally.denominators.{row.denominator_kind}"),
+            "rate": Percent(row.rate),
+        }
+        if row.communes > 1 and not row.own_figure:
+            covered = coverage(row.communes_with_figures, row.communes, kinds)
+            lines.append(t("tally.summary.rate_covered", **values, coverage=covered))
+        else:
+            lines.append(t("tally.summary.rate", **values))
+    elif row.communes > 1:
+        lines.append(t("tally.summary.no_figures_any", units=Divisions(frozenset(kinds))))
     else:
         lines.append(t("tally.summary.no_figures"))
     if row.own_figure and row.communes > 1:
@@ -39,12 +49,9 @@ def summary_lines(row: TallyRow, as_of: dt.date) -> list[Text]:
                     installed=summed.installed,
                     denominator=summed.denominator,
                     rate=Percent(summed.rate) if summed.rate is not None else t("tally.summary.share_none"),
-                    with_figures=summed.communes_with_figures,
-                    communes=summed.communes,
+                    coverage=coverage(summed.communes_with_figures, summed.communes, kinds),
                 )
             )
-    elif row.communes > 1:
-        lines.append(t("tally.summary.coverage", with_figures=row.communes_with_figures, communes=row.communes))
     if row.target is None:
         lines.append(t("tally.summary.no_target"))
     elif row.gap == 0:
@@ -52,9 +59,13 @@ def summary_lines(row: TallyRow, as_of: dt.date) -> list[Text]:
             t("tally.summary.target_reached", target=Percent.target(row.target.rate), deadline=row.target.deadline)
         )
     elif row.gap is not None:
-        lines.append(
-            t("tally.summary.target", target=Percent.target(row.target.rate), deadline=row.target.deadline, gap=row.gap)
-        )
+        target = {"target": Percent.target(row.target.rate), "deadline": row.target.deadline, "gap": row.gap}
+        if row.communes_with_figures < row.communes:
+            # The gap of the communes with figures only: not the whole unit's, and it says so.
+            covered = coverage(row.communes_with_figures, row.communes, kinds)
+            lines.append(t("tally.summary.target_covered", **target, coverage=covered))
+        else:
+            lines.append(t("tally.summary.target", **target))
         projected = row.projected(as_of)
         if row.gain is None:
             # One count only: no pace to speak of yet (not "stalled").
@@ -84,10 +95,11 @@ def summary_lines(row: TallyRow, as_of: dt.date) -> list[Text]:
     return lines
 
 
-def summary_text(tally: Tally, unit_name: Text | str) -> Text:
-    """The unit's summary; for a province or the country also the communes furthest behind."""
+def summary_text(tally: Tally, unit_name: Text | str, kinds: Iterable[str] = ()) -> Text:
+    """The unit's summary; for a province or the country also the communes furthest behind.
+    `kinds`: the division types of its communes (see division_kinds), for its coverage."""
     lines: list[Text] = [t("tally.summary.title", unit=unit_name, date=tally.as_of)]
-    lines.extend(summary_lines(tally.totals, tally.as_of))
+    lines.extend(summary_lines(tally.totals, tally.as_of, kinds))
     if len(tally.rows) > 1:
         behind = tally.furthest_behind(BEHIND)
         if behind:
@@ -125,23 +137,137 @@ def summary_text(tally: Tally, unit_name: Text | str) -> Text:
     return t("common.lines", lines=Join(tuple(lines), "\n"))
 
 
-def chart(tally: Tally, unit_name: str, content: Content, title: Text | None = None) -> Attachment:
-    """One bar per row (commune, or province for the country), lowest rate first (those without
-    figures last), with the target; `title` replaces the per-commune chart title."""
-    rows = sorted(tally.rows, key=lambda r: (r.rate is None, r.rate or 0, r.name))
-    bars = [
-        Bar(
-            r.name,
-            r.rate,
-            r.target_rate,
-            content.format_value(Percent(r.rate)) if r.rate is not None else content.render(t("tally.summary.no_data")),
-        )
-        for r in rows
-    ]
-    target = tally.totals.target_rate
-    png = bar_chart(
-        content.render(title or t("tally.summary.chart_title", unit=unit_name, date=tally.as_of)),
-        bars,
-        content.render(t("tally.summary.chart_target", target=Percent.target(target))) if target else None,
-    )
+def division_kinds(communes: CommuneIndex, tally: Tally) -> frozenset[str]:
+    """The division types of the tally's communes, as the units data writes them."""
+    return frozenset(e.division_type for r in tally.rows if (e := communes.get(r.code)) is not None)
+
+
+def chart(tally: Tally, shown: Glance) -> Attachment:
+    """The tally's picture of what `glance` chose to show (documents.charts)."""
+    png = glance_chart(shown)
     return Attachment("image", f"tien-do-{tally.unit_code}-{tally.as_of.isoformat()}.png", png, "image/png")
+
+
+def glance(
+    tally: Tally,
+    unit_name: str,
+    content: Content,
+    kinds: Iterable[str] = (),
+    title: Text | None = None,
+    provinces: bool = False,
+    districts: bool = False,
+) -> Glance:
+    """What the chart shows, in words: the notes, the units furthest behind and ahead, the bands.
+    Its rows are communes (of division types `kinds`), or provinces for the country when
+    `provinces`, or a province's districts on the pre-2025 map when `districts`; `title` replaces
+    the per-commune chart title."""
+    kinds = frozenset(kinds)
+    units = t("tally.chart.provinces") if provinces else t("tally.chart.districts") if districts else Divisions(kinds)
+    ranked = sorted((r for r in tally.rows if r.rate is not None), key=lambda r: (_standing(r), r.name))
+    targeted = any(r.target is not None for r in ranked)
+    single = len(tally.rows) == 1  # a commune: its own bar, no coverage, no distribution
+    target = tally.totals.target_rate
+    render = content.render
+    return Glance(
+        title=render(title or t("tally.summary.chart_title", unit=unit_name, date=tally.as_of)),
+        notes=[render(n) for n in _notes(tally, kinds, units, len(ranked))],
+        sections=_sections(ranked, targeted, single, units, content),
+        distribution_heading=render(t("tally.chart.by_target" if targeted else "tally.chart.by_rate", units=units)),
+        bands=_bands(ranked, targeted, content) if ranked and not single else [],
+        target_label=render(t("tally.summary.chart_target", target=Percent.target(target))) if target else None,
+    )
+
+
+def _notes(tally: Tally, kinds: frozenset[str], units: Text | Divisions, with_figures: int) -> list[Text]:
+    """Under the chart's title: the rate with its coverage, the target, how many units are not drawn."""
+    totals = tally.totals
+    single = len(tally.rows) == 1
+    notes: list[Text] = []
+    if totals.rate is None:
+        notes.append(t("tally.chart.no_figures_one" if single else "tally.chart.no_figures", units=units))
+    elif single:
+        notes.append(t("tally.chart.rate", rate=Percent(totals.rate)))
+    else:
+        covered = coverage(totals.communes_with_figures, totals.communes, kinds)
+        notes.append(t("tally.chart.overall", rate=Percent(totals.rate), coverage=covered))
+    if totals.target is not None:
+        notes.append(
+            t("tally.chart.target", target=Percent.target(totals.target.rate), deadline=totals.target.deadline)
+        )
+    else:
+        notes.append(t("tally.summary.no_target"))
+    missing = len(tally.rows) - with_figures
+    if missing and not single:
+        notes.append(t("tally.chart.missing", count=missing, units=units))
+    return notes
+
+
+def _sections(
+    ranked: list[TallyRow], targeted: bool, single: bool, units: Text | Divisions, content: Content
+) -> list[Section]:
+    """The bars: every unit with figures when they are few, else the furthest behind and ahead."""
+    if not ranked:
+        return []
+    if single:
+        return [Section("", _bars(ranked, content))]
+    if len(ranked) <= GLANCE_BEHIND + GLANCE_AHEAD:
+        return [Section(content.render(t("tally.chart.all", units=units)), _bars(ranked, content))]
+    behind = ranked[:GLANCE_BEHIND]
+    ahead = ranked[: -GLANCE_AHEAD - 1 : -1]  # the best first
+    key = "tally.chart.behind" if targeted else "tally.chart.lowest"
+    return [
+        Section(content.render(t(key, count=len(behind), units=units)), _bars(behind, content)),
+        Section(content.render(t("tally.chart.ahead", count=len(ahead), units=units)), _bars(ahead, content)),
+    ]
+
+
+# The chart's bars: the units furthest behind their target, and those furthest ahead.
+GLANCE_BEHIND = 8
+GLANCE_AHEAD = 5
+# The distribution's bands: of rate against the target (a half, three quarters, reached), or of
+# the rate itself when no unit has a target.
+TARGET_BANDS = (Fraction(1, 2), Fraction(3, 4), Fraction(1))
+TARGET_STATES = ("far", "half", "near", "reached")
+RATE_BANDS = (Fraction(1, 5), Fraction(2, 5), Fraction(3, 5), Fraction(4, 5))
+
+
+def _standing(row: TallyRow) -> Fraction:
+    """Rate minus target (the rate alone without one): lowest is furthest behind."""
+    assert row.rate is not None
+    return row.rate - (row.target_rate or 0)
+
+
+def _bars(rows: list[TallyRow], content: Content) -> list[Bar]:
+    return [
+        Bar(r.name, r.rate, r.target_rate, content.format_value(Percent(r.rate))) for r in rows if r.rate is not None
+    ]
+
+
+def _bands(rows: list[TallyRow], targeted: bool, content: Content) -> list[Band]:
+    """How many of `rows` (all with figures) fall in each band; with targets, those without one apart."""
+    edges = TARGET_BANDS if targeted else RATE_BANDS
+    counts = [0] * (len(edges) + 1)
+    untargeted = 0
+    for row in rows:
+        assert row.rate is not None
+        if targeted and row.target_rate is None:
+            untargeted += 1
+            continue
+        value = row.rate / row.target_rate if targeted and row.target_rate else row.rate
+        counts[sum(value >= edge for edge in edges)] += 1
+    prefix = "tally.chart.target_band" if targeted else "tally.chart.rate_band"
+    bands = []
+    for n, count in enumerate(counts):
+        if n == 0:
+            label = t(f"{prefix}_below", high=Percent.target(edges[0]))
+        elif n == len(edges):
+            label = t(f"{prefix}_top", low=Percent.target(edges[-1]))
+        else:
+            label = t(f"{prefix}_between", low=Percent.target(edges[n - 1]), high=Percent.target(edges[n]))
+        state = TARGET_STATES[n] if targeted else "plain"
+        bands.append(Band(content.render(label), count, content.format_value(count), state))
+    if untargeted:
+        bands.append(
+            Band(content.render(t("tally.chart.no_target_band")), untargeted, content.format_value(untargeted))
+        )
+    return bands

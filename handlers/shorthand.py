@@ -287,6 +287,9 @@ class _Line:
 
     def _household(self, start: int, end: int, phrase: Phrase) -> None:
         value = self.take_value(start, end, title=False)
+        if value is not None and phrase.category == "household" and not value[:1].isdigit():
+            # A description keeps its leading word (the house by the market); only a number drops it.
+            value = f"{self._typed(start, end)} {value}"
         if value is None:
             self.unknown.append(self._typed(start, end))
         elif phrase.category == "household_part":
@@ -374,7 +377,8 @@ def parse_hamlet(text: str, vocabulary: Vocabulary) -> str | None:
 
 
 def parse_household(text: str, vocabulary: Vocabulary) -> str | None:
-    """A household reference as typed at its question, without its leading word ("so 12" → "12")."""
+    """A household reference as typed at its question: a number without its leading word ("so 12"
+    → "12"), a description whole, its leading word kept."""
     parsed = parse(text, vocabulary)
     if parsed.household is not None and not parsed.unknown and parsed.hamlet is None:
         return parsed.household

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from handlers import communes
+from handlers.access import unit_in_sentence
 from handlers.buttons import Guide, Support, SupportElsewhere
-from handlers.communes import MAX_QUERY, SEARCH, ask_commune, commune_label
+from handlers.communes import MAX_QUERY, SEARCH, ask_commune
 from handlers.context import Context
 from handlers.menu import home_button
 from handlers.router import Flow, MenuEntry
@@ -37,8 +38,7 @@ async def commune_picked(msg: Incoming, ctx: Context) -> Step:
 
 
 async def points_of(ctx: Context, code: str) -> Step:
-    entry = ctx.communes.get(code)
-    name = commune_label(entry) if entry else code
+    name = unit_in_sentence(ctx, code)  # inside a sentence: its kind in lower case
     points = await support_points.in_commune(ctx.db, code)
     change = Button(t("support.change_commune"), payload=SupportElsewhere().pack())
     if not points:

@@ -9,7 +9,7 @@ import secrets
 from fractions import Fraction
 from typing import Any
 
-from handlers.access import OFFICERS, check, holds_any, home_unit, refusal, refuse_unless, unit_name
+from handlers.access import OFFICERS, check, holds_any, home_unit, refusal, refuse_unless, unit_in_sentence
 from handlers.buttons import (
     CancelTarget,
     KeepDeadline,
@@ -122,7 +122,7 @@ async def ask_rate(ctx: Context, tg: Values) -> Question:
         source = (
             t("official.targets.current_own")
             if spec.unit_code == code
-            else t("official.targets.current_inherited", unit=unit_name(ctx, spec.unit_code))
+            else t("official.targets.current_inherited", unit=unit_in_sentence(ctx, spec.unit_code))
         )
         current = t(
             "official.targets.current",
@@ -131,7 +131,7 @@ async def ask_rate(ctx: Context, tg: Values) -> Question:
             source=source,
             kind=t(f"tally.denominators.{spec.denominator}"),
         )
-    question = t("official.targets.ask_rate", unit=unit_name(ctx, code), current=current)
+    question = t("official.targets.ask_rate", unit=unit_in_sentence(ctx, code), current=current)
     label = "official.targets.rate_button"
     rows = [
         [Button(t(label, rate=Percent.target(Fraction(p, 100))), payload=TargetRate(p).pack()) for p in RATE_BUTTONS],
@@ -267,7 +267,7 @@ async def save_target(ctx: Context, tg: Values) -> Step:
     await set_target(ctx.db, code, rate, deadline, tg["denominator"], set_by=ctx.user.id, source="chat")
     saved = t(
         "official.targets.saved",
-        unit=unit_name(ctx, code),
+        unit=unit_in_sentence(ctx, code),
         rate=Percent.target(rate),
         kind=t(f"tally.denominators.{tg['denominator']}"),
         deadline=deadline,

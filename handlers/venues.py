@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import re
 
 from documents.posters.venue import PosterUnavailable, draw_async, poster_request, public_handles
+from handlers.access import unit_in_sentence
 from handlers.buttons import (
     ConfirmVenue,
     MyVenues,
@@ -43,6 +45,10 @@ NAME, KIND, COMMUNE, ADDRESS, LOCATION, CONFIRM = (
 MIN_TEXT = 3
 DRAFT = ("venue_name", "venue_kind", "venue_commune", "venue_address", "venue_latitude", "venue_longitude")
 COORDINATES = re.compile(r"\s*(-?\d{1,2}(?:[.,]\d+)?)\s*[,;\s]\s*(-?\d{1,3}(?:[.,]\d+)?)\s*")
+
+log = logging.getLogger(__name__)
+# What an administrator sets when posters cannot be made (documents.posters.venue.PosterUnavailable).
+POSTER_SETTINGS = {"no_handle": "set TELEGRAM_BOT_USERNAME (or TELEGRAM_BOT_TOKEN)", "no_key": "set QR_SIGNING_KEY"}
 
 
 async def configured(ctx: Context) -> bool:
@@ -231,6 +237,8 @@ async def poster_replies(ctx: Context, venue: Venue) -> list[Reply]:
     try:
         request = poster_request(ctx.content, ctx.settings, handles, venue, ctx.communes.get(venue.commune_code))
     except PosterUnavailable as exc:
+        # The setting to fix is for the administrator's log, not for the venue's manager.
+        log.warning("poster of venue %s not made: %s", venue.code, POSTER_SETTINGS.get(exc.reason, exc.reason))
         key = "venue.poster_no_handle" if exc.reason == "no_handle" else "venue.not_configured"
         return [Reply(t(key), [[home_button()]])]
     poster = await draw_async(request)
@@ -296,7 +304,6 @@ async def on_venue(msg: Incoming, ctx: Context, button: VenueButton) -> Step:
 
 async def details(ctx: Context, venue: Venue) -> Reply:
     counts = await venues.venue_counts(ctx.db, venue.id, local_date(ctx.now))
-    entry = ctx.communes.get(venue.commune_code)
     share = Percent.of(counts.already_installed, counts.answered)
     text = t(
         "venue.details",
@@ -304,7 +311,7 @@ async def details(ctx: Context, venue: Venue) -> Reply:
         code=venue.code,
         kind=t(f"venue.kinds.{venue.kind}"),
         address=venue.address,
-        commune=commune_label(entry) if entry else venue.commune_code,
+        commune=unit_in_sentence(ctx, venue.commune_code),
         today=counts.today,
         week=counts.last_7_days,
         total=counts.total,

@@ -9,7 +9,7 @@ from handlers.context import Context
 from handlers.menu import home_button
 from handlers.router import Flow, MenuEntry
 from handlers.types import Button, Incoming, Reply, Step
-from handlers.visits import details, edit_menu, field_worker, refuse_volunteer, today_line
+from handlers.visits import details, edit_menu, field_worker, household_shown, refuse_volunteer, today_line
 from storage import roles, visits
 from storage.models import Visit
 from storage.roles import Role
@@ -52,28 +52,43 @@ async def _own_visit(ctx: Context, visit_id: int) -> Visit | Step:
     return visit
 
 
-async def recent(msg: Incoming, ctx: Context, _: RecentVisits | None = None) -> Step:
+# Visits a page: with the page buttons and the menu button, 8 choices, what a messenger without
+# buttons shows as one numbered list.
+PAGE_SIZE = 5
+
+
+async def recent(msg: Incoming, ctx: Context, button: RecentVisits | None = None) -> Step:
+    """vl[:<page>]: my visits, latest first, a page at a time, each opening to correct or delete."""
     if not await roles.communes_for(ctx.db, ctx.user.id, Role.VOLUNTEER) and not await visits.recent_of(
         ctx.db, ctx.user.id, 1
     ):
         return await refuse_volunteer(ctx)
+    total = await visits.count_of(ctx.db, ctx.user.id)
+    pages = max(1, -(-total // PAGE_SIZE))
+    page = min(button.page or 0, pages - 1) if button is not None else 0
     rows = [
         [
             Button(
                 t(
                     "visit.list_button",
                     hamlet=v.hamlet,
-                    household=v.household or "—",
+                    household=household_shown(v.household) or "—",
                     outcome=t(f"visit.outcome.{v.outcome}"),
                 ),
                 payload=ViewVisit(v.id).pack(),
             )
         ]
-        for v in await visits.recent_of(ctx.db, ctx.user.id)
+        for v in await visits.recent_of(ctx.db, ctx.user.id, PAGE_SIZE, page * PAGE_SIZE)
     ]
-    key = "visit.recent" if rows else "visit.recent_none"
-    rows.append([home_button()])
-    return Step.end(Reply(t(key), rows))
+    nav = []
+    if page > 0:
+        nav.append(Button(t("common.back"), payload=RecentVisits(page - 1).pack()))
+    if page + 1 < pages:
+        nav.append(Button(t("common.next"), payload=RecentVisits(page + 1).pack()))
+    rows.append([*nav, home_button()])
+    if not total:
+        return Step.end(Reply(t("visit.recent_none"), rows))
+    return Step.end(Reply(t("visit.recent", page=page + 1, pages=pages, count=total), rows))
 
 
 async def view(msg: Incoming, ctx: Context, button: ViewVisit) -> Step:

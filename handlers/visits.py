@@ -30,6 +30,7 @@ from handlers.router import Flow, MenuEntry
 from handlers.types import Ask, Button, Incoming, Kind, Reply, Step
 from storage import roles, visits, volunteers
 from storage.folding import fold
+from storage.models import Visit
 from storage.roles import Role
 from storage.visits import MAX_PER_HOUSEHOLD, Outcome
 from texts import Join, Text, t
@@ -54,19 +55,26 @@ TYPED_COUNT_MOST = 999
 # --- the order of questions, and what an answer may be (pure) ---
 
 
+def covered_before(v: Mapping[str, Any]) -> int:
+    """On a return visit, the phones recorded as having the app already (0 on a first visit)."""
+    return int(v.get("base_covered") or 0) if v.get("revisit_of") else 0
+
+
 def bounds(v: dict[str, Any], field: str) -> tuple[int, int]:
-    """The answers a count question accepts, given the outcome and the counts before it."""
+    """The answers a count question accepts, given the outcome and the counts before it (on a
+    return visit: the phones already having the app are not installed again)."""
     s, i = v.get("smartphones", 0), v.get("installed_now", 0)
+    c = covered_before(v)
     outcome = v.get("outcome")
     if field == "smartphones":
-        return 1, MAX_PER_HOUSEHOLD
+        return max(1, c), MAX_PER_HOUSEHOLD
     if field == "installed_now":
-        return (1, s) if outcome == Outcome.HELPED else (0, 0)
+        return (1, s - c) if outcome == Outcome.HELPED else (0, 0)
     if outcome == Outcome.ALREADY:
-        return 1, s
+        return max(1, c), s
     if outcome == Outcome.REFUSED:
-        return 0, s - 1
-    return 0, s - i
+        return c, s - 1
+    return c, s - i
 
 
 def answer_problem(v: dict[str, Any], field: str, n: int) -> Text | None:
@@ -85,6 +93,8 @@ def answer_problem(v: dict[str, Any], field: str, n: int) -> Text | None:
             return t("visit.reason.installed_not_helped", outcome=outcome, number=n)
         if n < 1:
             return t("visit.reason.helped_needs_install")
+        if v.get("revisit_of"):
+            return t("visit.reason.revisit_room", number=n, **_record(v))
         return t("visit.reason.installed_over", number=n, smartphones=s)
     if v.get("outcome") == Outcome.ALREADY and n < 1:
         return t("visit.reason.already_needs_one")
@@ -104,6 +114,8 @@ def next_question(v: dict[str, Any], quick: bool) -> tuple[str | None, Text | No
     outcome = Outcome(v["outcome"])
     if outcome in (Outcome.NO_SMARTPHONE, Outcome.NOBODY_HOME):
         return _without_phones(v, outcome)
+    if v.get("revisit_of") and (full := _from_record(v, outcome)) is not None:
+        return _outcome_again(v, full)
     if outcome is not Outcome.HELPED:
         if v.get("installed_now"):
             reason = t(
@@ -114,6 +126,27 @@ def next_question(v: dict[str, Any], quick: bool) -> tuple[str | None, Text | No
     if quick and "smartphones" not in v and (v.get("installed_now") or v.get("already_installed")):
         v["smartphones"] = v.get("installed_now", 0) + v.get("already_installed", 0)
     return _next_count(v, quick)
+
+
+def _record(v: Mapping[str, Any]) -> dict[str, int]:
+    """A return visit's record, as its messages show it."""
+    smartphones = max(int(v.get("smartphones") or 0), int(v.get("base_smartphones") or 0))
+    covered = covered_before(v)
+    return {"smartphones": smartphones, "covered": covered, "room": max(0, smartphones - covered)}
+
+
+def _from_record(v: dict[str, Any], outcome: Outcome) -> Text | None:
+    """A return visit starts from what is recorded: the household's phones (more if the line says
+    so) and those already having the app, which are not asked again. Why the outcome cannot be,
+    when no phone is left to install on or to refuse."""
+    base_smartphones, covered = int(v.get("base_smartphones") or 0), covered_before(v)
+    if base_smartphones:
+        v["smartphones"] = max(int(v.get("smartphones") or 0), base_smartphones)
+    if covered:
+        v["already_installed"] = max(int(v.get("already_installed") or 0), covered)
+    if outcome in (Outcome.HELPED, Outcome.REFUSED) and base_smartphones and covered >= v["smartphones"]:
+        return t("visit.reason.revisit_full", outcome=t(f"visit.outcome.{outcome}"), **_record(v))
+    return None
 
 
 def _missing_place(v: dict[str, Any]) -> str | None:
@@ -430,6 +463,7 @@ async def from_lines(ctx: Context, commune_code: str, lines: list[str]) -> Step:
             v = _from_parsed(parsed, commune_code, None)
             field, reason = next_question(v, quick=True)
             if field is None:
+                v["hamlet"] = await visits.resolve_hamlet(ctx.db, commune_code, v["hamlet"])
                 token = await visits.create_draft(ctx.db, ctx.user.id, v, ctx.now)
                 replies.append(await summary_reply(ctx, token, v, None))
                 continue
@@ -446,6 +480,7 @@ async def summary(ctx: Context) -> Step:
     """Keep the visit as a draft (one per summary, so each summary's buttons keep working) and
     show it with [Save] [Edit] [Cancel]."""
     v = ctx.draft["v"]
+    v["hamlet"] = await visits.resolve_hamlet(ctx.db, v["commune_code"], v["hamlet"])
     token = ctx.draft.get("v_token")
     draft = await visits.get_draft(ctx.db, token, ctx.user.id) if token else None
     if draft is not None:
@@ -462,14 +497,17 @@ async def summary(ctx: Context) -> Step:
 async def summary_reply(ctx: Context, token: str, v: dict[str, Any], correction: int | None) -> Reply:
     duplicate = None
     if correction is None:
-        duplicate = await visits.find_duplicate(ctx.db, v["commune_code"], v["hamlet"], v.get("household", ""), ctx.now)
-    text = t(
-        "visit.summary",
-        title=t("visit.summary_correction") if correction else t("visit.summary_new"),
-        details=details(ctx, v),
-        duplicate=await _duplicate_line(ctx, duplicate) if duplicate else "",
-    )
-    if duplicate:
+        duplicate = await visits.find_duplicate(ctx.db, v["commune_code"], v["hamlet"], v.get("household", ""))
+    revisit = duplicate is not None and v.get("revisit_of") == duplicate.id
+    if revisit:
+        title: Text = t("visit.summary_revisit")
+        # A household never found with phones (nobody home before) has no record worth showing.
+        note: Text | str = t("visit.revisit_record", **_record(v)) if v.get("base_smartphones") else ""
+    else:
+        title = t("visit.summary_correction") if correction else t("visit.summary_new")
+        note = await _duplicate_line(ctx, duplicate) if duplicate else ""
+    text = t("visit.summary", title=title, details=details(ctx, v), duplicate=note)
+    if duplicate and not revisit:
         rows = [
             [Button(t("visit.save_revisit"), payload=SaveVisit(token, "r").pack())],
             [Button(t("visit.save_new_household"), payload=SaveVisit(token, "n").pack())],
@@ -487,6 +525,12 @@ async def summary_reply(ctx: Context, token: str, v: dict[str, Any], correction:
     return Reply(text, rows)
 
 
+def household_shown(household: str) -> Text | str:
+    """A house reference as people read it: a house number with its word (visit.house_number),
+    never a bare number that reads like a count; a description as written."""
+    return t("visit.house_number", number=household) if household[:1].isdigit() else household
+
+
 def details(ctx: Context, v: dict[str, Any]) -> Text:
     """The visit's lines, as in the summary and in the list of recent visits."""
     outcome = v.get("outcome")
@@ -502,20 +546,49 @@ def details(ctx: Context, v: dict[str, Any]) -> Text:
         "visit.details",
         commune=unit_name(ctx, v["commune_code"]),
         hamlet=v["hamlet"],
-        household=v.get("household") or t("visit.household_none"),
+        household=household_shown(v.get("household") or "") or t("visit.household_none"),
         outcome=t(f"visit.outcome.{outcome}"),
         phones=phones,
         location=t("visit.summary_location") if v.get("latitude") is not None else "",
     )
 
 
-async def _duplicate_line(ctx: Context, earlier) -> Text:
+async def _duplicate_line(ctx: Context, earlier: Visit) -> Text:
     who = (await volunteers.names(ctx.db, {earlier.volunteer_id}, earlier.commune_code)).get(earlier.volunteer_id)
     if earlier.volunteer_id == ctx.user.id:
         by: Text | str = t("visit.by_you")
     else:
         by = who or t("visit.by_someone")
     return t("visit.duplicate", when=earlier.visited_at, by=by, outcome=t(f"visit.outcome.{earlier.outcome}"))
+
+
+REVISIT_KEYS = ("revisit_of", "base_smartphones", "base_covered")
+
+
+async def start_revisit(ctx: Context, token: str, data: dict[str, Any], record: visits.Household) -> Step:
+    """ "Yes, a return visit": the household's record is the start; what the line says is kept
+    where it fits, and only what is missing or does not fit is asked (then the summary). A line
+    that fits as it is, with nothing changed from the summary shown, is saved at once."""
+    v = {k: val for k, val in data.items() if k not in REVISIT_KEYS}
+    v.update(
+        revisit_of=record.latest.id,
+        base_smartphones=record.smartphones,
+        base_covered=max(record.covered, record.installs),
+    )
+    draft_v = dict(v)
+    field, _reason = next_question(v, quick=True)
+    unchanged = all(v.get(k) == data.get(k) for k in ("outcome", *COUNTS))
+    if field is None and unchanged and not await visits.over_household(ctx.db, v):
+        draft = await visits.get_draft(ctx.db, token, ctx.user.id)
+        if draft is not None:
+            await visits.update_draft(ctx.db, draft, v)
+            return await save(ctx, token, "r")
+    ctx.forget(*BUILD_KEYS)
+    ctx.remember(v=draft_v, v_quick=True, v_token=token)
+    step = await FORM.advance(ctx)
+    if field is None or not record.smartphones:
+        return step
+    return Step((Reply(t("visit.revisit_intro", **_record(v))), *step.replies), step.state)
 
 
 async def on_save(msg: Incoming, ctx: Context, button: SaveVisit) -> Step:
@@ -566,7 +639,8 @@ async def on_summary_text(msg: Incoming, ctx: Context) -> Step:
 
 
 async def save(ctx: Context, token: str, choice: str | None) -> Step:
-    """Store the visit (or the correction) exactly once, whatever the number of taps or workers."""
+    """Store the visit (or the correction) exactly once, whatever the number of taps or workers.
+    A household already recorded is saved as a return visit, measured against its record."""
     draft = await visits.get_draft(ctx.db, token, ctx.user.id)
     if draft is None:
         return await _gone(ctx, token)
@@ -577,21 +651,40 @@ async def save(ctx: Context, token: str, choice: str | None) -> Step:
     close = bool(data.get("location_asked")) and data.get("latitude") is None
     if draft.visit_id is not None:
         return await _save_correction(ctx, token, draft.visit_id, data, close)
-    duplicate = await visits.find_duplicate(
-        ctx.db, data["commune_code"], data["hamlet"], data.get("household", ""), ctx.now
-    )
-    if duplicate is not None and choice not in ("r", "n"):
+    record = await visits.household_of(ctx.db, data["commune_code"], data["hamlet"], data.get("household", ""))
+    if record is not None and choice == "n":
+        return await other_household(ctx, token, data)
+    if record is not None and data.get("revisit_of") != record.latest.id:
+        if choice == "r":
+            return await start_revisit(ctx, token, data, record)
         # Someone saved this household since the summary was shown: ask first.
-        return Step.to(SUMMARY, await summary_reply(ctx, token, data, None))
+        return Step.to(SUMMARY, await summary_reply(ctx, token, _first_visit(data), None))
+    if record is not None and await visits.over_household(ctx.db, data):
+        # Installs saved for this household since it was measured: measure it again.
+        return await start_revisit(ctx, token, data, record)
     if not await visits.claim_draft(ctx.db, token, ctx.user.id):
         return await _gone(ctx, token)
     visit = await visits.save_visit(
-        ctx.db, token, ctx.user.id, data, ctx.now, revisit_of=duplicate if choice == "r" else None
+        ctx.db, token, ctx.user.id, data, ctx.now, revisit_of=record.latest if record is not None else None
     )
     if visit is None:
         return await _gone(ctx, token)
     key = "visit.saved_revisit" if visit.revisit_of else "visit.saved"
     return Step.end(Reply(t(key, today=await today_line(ctx)), after_save_rows(data["commune_code"]), close_ask=close))
+
+
+def _first_visit(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if k not in REVISIT_KEYS}
+
+
+async def other_household(ctx: Context, token: str, data: dict[str, Any]) -> Step:
+    """ "No, another household": a household is its house reference, so it is asked again, to tell
+    the two apart."""
+    v = _first_visit(data)
+    v.pop("household", None)
+    ctx.forget(*BUILD_KEYS)
+    ctx.remember(v=v, v_quick=False, v_token=token)
+    return await FORM.advance(ctx, t("visit.reason.other_household"))
 
 
 async def _save_correction(ctx: Context, token: str, visit_id: int, data: dict[str, Any], close: bool) -> Step:
@@ -600,6 +693,9 @@ async def _save_correction(ctx: Context, token: str, visit_id: int, data: dict[s
         return await stale(ctx)
     if not visits.changeable(visit, ctx.now):
         return Step.end(Reply("visit.too_late", [[home_button()]], close_ask=close))
+    if await visits.over_household(ctx.db, {**data, "commune_code": visit.commune_code}, exclude=visit.id):
+        step = edit_menu(ctx, token, data, True)
+        return Step((Reply("visit.reason.correction_over_household"), *step.replies), step.state)
     if not await visits.claim_draft(ctx.db, token, ctx.user.id):
         return await _gone(ctx, token)
     await visits.correct_visit(ctx.db, visit, data, ctx.user.id, ctx.now, token)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from handlers.access import check, home_unit, refusal, unit_name
+from handlers.access import check, home_unit, refusal, unit_in_sentence, unit_name
 from handlers.buttons import (
     DeskHamlets,
     LogVisit,
@@ -74,9 +74,13 @@ async def already_registered(ctx: Context) -> Step:
     """Where the person's registration stands, for a button of a registration already finished."""
     for row in reversed(await volunteers.registrations_of(ctx.db, ctx.user.id)):
         if row.status == Status.ACTIVE:
-            return Step.end(await main_menu(ctx, "volunteer.already_active", commune=unit_name(ctx, row.commune_code)))
+            return Step.end(
+                await main_menu(ctx, "volunteer.already_active", commune=unit_in_sentence(ctx, row.commune_code))
+            )
         if row.status == Status.PENDING:
-            return Step.end(Reply(t("access.pending", commune=unit_name(ctx, row.commune_code)), [[home_button()]]))
+            return Step.end(
+                Reply(t("access.pending", commune=unit_in_sentence(ctx, row.commune_code)), [[home_button()]])
+            )
     return ask_code(ctx)
 
 
@@ -105,10 +109,12 @@ async def with_code(ctx: Context, code: str) -> Step:
     state = volunteers.invite_state(invite, ctx.now)
     if state is not InviteState.ACTIVE:
         key = "volunteer.code_expired" if state is InviteState.EXPIRED else "volunteer.code_revoked"
-        return Step.end(Reply(t(key, commune=unit_name(ctx, invite.commune_code)), no_code))
+        return Step.end(Reply(t(key, commune=unit_in_sentence(ctx, invite.commune_code)), no_code))
     existing = await volunteers.registration(ctx.db, ctx.user.id, invite.commune_code)
     if existing is not None and existing.status == Status.ACTIVE:
-        return Step.end(await main_menu(ctx, "volunteer.already_active", commune=unit_name(ctx, invite.commune_code)))
+        return Step.end(
+            await main_menu(ctx, "volunteer.already_active", commune=unit_in_sentence(ctx, invite.commune_code))
+        )
     ctx.forget(*DRAFT_KEYS)
     ctx.remember(reg_commune=invite.commune_code, reg_invite=invite.id)
     return await FORM.advance(ctx)
@@ -118,7 +124,7 @@ async def commune_picked(msg: Incoming, ctx: Context) -> Step:
     code = ctx.draft["picked_commune"]
     existing = await volunteers.registration(ctx.db, ctx.user.id, code)
     if existing is not None and existing.status == Status.ACTIVE:
-        return Step.end(await main_menu(ctx, "volunteer.already_active", commune=unit_name(ctx, code)))
+        return Step.end(await main_menu(ctx, "volunteer.already_active", commune=unit_in_sentence(ctx, code)))
     ctx.remember(reg_commune=code)
     return await FORM.advance(ctx)
 
@@ -143,7 +149,7 @@ def team_problem(team: str | None) -> Text | None:
 
 
 async def name_question(ctx: Context, d: Values) -> Question:
-    return Question(t("volunteer.ask_name", commune=unit_name(ctx, d["reg_commune"])), [[home_button()]])
+    return Question(t("volunteer.ask_name", commune=unit_in_sentence(ctx, d["reg_commune"])), [[home_button()]])
 
 
 def read_name(text: str, ctx: Context, d: Values) -> str | Text:
@@ -228,7 +234,7 @@ async def finish(ctx: Context, team: str) -> Step:
         now=ctx.now,
         invite=invite,
     )
-    where = unit_name(ctx, commune)
+    where = unit_in_sentence(ctx, commune)
     if row.status == Status.ACTIVE:
         if invite is not None and invite.created_by:
             ctx.notify(

@@ -22,6 +22,12 @@ refused and nobody_home count households by their latest outcome (a day's value 
 household found at home on a return visit leaves nobody_home). helped / already installed have no
 outcome counter: installs_helped and already_installed carry them.
 
+A household is (commune, hamlet, normalised house reference); visits without a reference are
+not one. Across all its visits, installs never exceed its smartphones (the most seen at any of
+them): save_visit and correct_visit raise HouseholdFull rather than store more. A return visit's
+baseline carries the phones known to have the app (covered so far plus each installed since), so
+a return visit has room for max(S, S0) - C0 installs and no phone is installed twice.
+
 A correction adds the difference of the two contributions (to the visit's own commune and day,
 which a correction does not change); a deletion subtracts the contribution. A visit that a later
 return visit points at cannot be deleted (that visit's baseline would dangle): correct it instead.
@@ -31,13 +37,15 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import hashlib
 import secrets
+import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import case, delete, func, select
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import audit
@@ -48,7 +56,6 @@ from storage.models import Visit, VisitDraft, VisitRevision
 from texts.formats import local_date
 
 MAX_PER_HOUSEHOLD = 20
-DUPLICATE_WINDOW = dt.timedelta(days=30)
 CHANGE_WINDOW = dt.timedelta(hours=24)
 DRAFT_LIFETIME = dt.timedelta(days=3)
 HAMLET_MAX = 80
@@ -176,14 +183,15 @@ def contribution(f: Figures) -> dict[str, int]:
 
 
 def baseline(earlier: Visit | Mapping[str, Any]) -> dict[str, Any]:
-    """What a return visit is measured against: the earlier visit's outcome, and the most phones
-    seen and covered at any visit of the household so far (so phones are counted once even when
-    a return visit finds fewer of them at home)."""
+    """What a return visit is measured against: the earlier visit's outcome, the most phones seen
+    at any visit of the household so far, and the phones known to have the app after it (those
+    covered before plus those installed at it, or what it found if more), so phones are counted
+    once even when a return visit finds fewer of them at home, and never installed twice."""
     f = Figures.of(earlier)
     return {
         "base_outcome": f.outcome,
         "base_smartphones": max(f.smartphones, f.base_smartphones),
-        "base_covered": max(f.installed_now + f.already_installed, f.base_covered),
+        "base_covered": max(f.installed_now + f.already_installed, f.base_covered + f.installed_now),
     }
 
 
@@ -196,7 +204,22 @@ def difference(new: Mapping[str, int], old: Mapping[str, int]) -> dict[str, int]
 
 
 def hamlet_key(hamlet: str) -> str:
-    return fold(hamlet)[:HAMLET_MAX]
+    """A hamlet's identity in its commune: each word's letters (d-with-stroke kept) followed by its
+    marks in a fixed order, so the old and new placement of a tone mark are one hamlet while names
+    that differ only in their marks are two. Unaccented names key as themselves; they join an
+    accented hamlet through `resolve_hamlet`."""
+    words: list[list[str]] = [[]]
+    for ch in unicodedata.normalize("NFD", hamlet.lower()):
+        if ch.isalnum() or unicodedata.combining(ch):
+            words[-1].append(ch)
+        elif words[-1]:
+            words.append([])
+    keys = []
+    for word in filter(None, words):
+        letters = "".join(ch for ch in word if not unicodedata.combining(ch))
+        marks = "".join(sorted(ch for ch in word if unicodedata.combining(ch)))
+        keys.append(letters + marks)
+    return " ".join(keys)[:HAMLET_MAX]
 
 
 def household_key(household: str) -> str:
@@ -268,33 +291,93 @@ async def revision_by_token(session: AsyncSession, token: str) -> VisitRevision 
     return (await session.scalars(select(VisitRevision).where(VisitRevision.token == token))).one_or_none()
 
 
+def _same_household(commune_code: str, hamlet_key_: str, household_key_: str) -> list[Any]:
+    return [
+        Visit.commune_code == commune_code,
+        Visit.hamlet_key == hamlet_key_,
+        Visit.household_key == household_key_,
+        Visit.deleted_at.is_(None),
+    ]
+
+
 async def find_duplicate(
-    session: AsyncSession,
-    commune_code: str,
-    hamlet: str,
-    household: str,
-    now: dt.datetime,
-    exclude: int | None = None,
+    session: AsyncSession, commune_code: str, hamlet: str, household: str, exclude: int | None = None
 ) -> Visit | None:
-    """The latest visit, in the last 30 days, to the same commune + hamlet + household reference."""
+    """The latest visit to the same household (commune + hamlet + house reference), however old:
+    a household is one across the whole campaign."""
     key = household_key(household)
     if not key:
         return None
     stmt = (
         select(Visit)
-        .where(
-            Visit.commune_code == commune_code,
-            Visit.hamlet_key == hamlet_key(hamlet),
-            Visit.household_key == key,
-            Visit.visited_at >= now - DUPLICATE_WINDOW,
-            Visit.deleted_at.is_(None),
-        )
+        .where(*_same_household(commune_code, hamlet_key(hamlet), key))
         .order_by(Visit.visited_at.desc(), Visit.id.desc())
         .limit(1)
     )
     if exclude is not None:
         stmt = stmt.where(Visit.id != exclude)
     return (await session.scalars(stmt)).first()
+
+
+class HouseholdFull(ValueError):
+    """Installs across a household's visits would be more than its smartphones."""
+
+
+@dataclass(frozen=True)
+class Household:
+    """What is recorded of a household: the base a return visit starts from."""
+
+    latest: Visit
+    smartphones: int  # the most seen at any visit
+    covered: int  # phones known to have the app after the latest visit
+    installs: int  # installed with help, over all its visits
+
+    @property
+    def room(self) -> int:
+        """Phones still without the app, as far as the visits tell."""
+        return max(0, self.smartphones - max(self.covered, self.installs))
+
+
+async def household_of(session: AsyncSession, commune_code: str, hamlet: str, household: str) -> Household | None:
+    """The household's record, or None when it has no visit (or no house reference)."""
+    latest = await find_duplicate(session, commune_code, hamlet, household)
+    if latest is None:
+        return None
+    installs, most = await _household_totals(
+        session, commune_code, latest.hamlet_key, latest.household_key, exclude=None
+    )
+    base = baseline(latest)
+    return Household(
+        latest=latest,
+        smartphones=max(most, base["base_smartphones"]),
+        covered=base["base_covered"],
+        installs=installs,
+    )
+
+
+async def _household_totals(
+    session: AsyncSession, commune_code: str, hamlet_key_: str, household_key_: str, exclude: int | None
+) -> tuple[int, int]:
+    """(installs, most smartphones) over the household's visits, but `exclude`."""
+    stmt = select(func.coalesce(func.sum(Visit.installed_now), 0), func.coalesce(func.max(Visit.smartphones), 0))
+    stmt = stmt.where(*_same_household(commune_code, hamlet_key_, household_key_))
+    if exclude is not None:
+        stmt = stmt.where(Visit.id != exclude)
+    installs, most = (await session.execute(stmt)).one()
+    return int(installs), int(most)
+
+
+async def over_household(session: AsyncSession, data: Mapping[str, Any], exclude: int | None = None) -> bool:
+    """Whether a visit with these figures (replacing visit `exclude`, for a correction) would put
+    more installs than smartphones on its household over all its visits (a visit without a house
+    reference is no household)."""
+    values = _columns(data)
+    if not values["household_key"] or (exclude is None and not values["installed_now"]):
+        return False  # no household; or a new visit installing nothing, which adds no install
+    installs, most = await _household_totals(
+        session, values["commune_code"], values["hamlet_key"], values["household_key"], exclude
+    )
+    return installs + values["installed_now"] > max(most, values["smartphones"])
 
 
 async def save_visit(
@@ -312,8 +395,13 @@ async def save_visit(
     )
     if problems:
         raise ValueError(f"visit figures do not add up: {problems}")
+    if await over_household(session, values):
+        raise HouseholdFull("more installs than smartphones in the household")
     if revisit_of is not None:
         values.update(revisit_of=revisit_of.id, **baseline(revisit_of))
+        room = max(values["smartphones"], values["base_smartphones"]) - values["base_covered"]
+        if values["installed_now"] > max(0, room):
+            raise HouseholdFull(f"{values['installed_now']} installs with room for {room}")
     stmt = (
         dialect_insert(session, Visit)
         .values(token=token, volunteer_id=volunteer_id, visited_at=now, day=local_date(now), **values)
@@ -365,6 +453,8 @@ async def correct_visit(
     )
     if problems:
         raise ValueError(f"visit figures do not add up: {problems}")
+    if await over_household(session, values, exclude=visit.id):
+        raise HouseholdFull("more installs than smartphones in the household")
     before_figures = contribution(Figures.of(visit))
     before = snapshot(visit)
     for name, value in values.items():
@@ -426,14 +516,21 @@ async def get_visit(session: AsyncSession, visit_id: int) -> Visit | None:
     return await session.get(Visit, visit_id)
 
 
-async def recent_of(session: AsyncSession, volunteer_id: int, limit: int = 8) -> list[Visit]:
+async def recent_of(session: AsyncSession, volunteer_id: int, limit: int = 8, offset: int = 0) -> list[Visit]:
+    """The volunteer's visits, latest first (a page of them)."""
     stmt = (
         select(Visit)
         .where(Visit.volunteer_id == volunteer_id, Visit.deleted_at.is_(None))
         .order_by(Visit.visited_at.desc(), Visit.id.desc())
         .limit(limit)
+        .offset(offset)
     )
     return list((await session.scalars(stmt)).all())
+
+
+async def count_of(session: AsyncSession, volunteer_id: int) -> int:
+    stmt = select(func.count()).where(Visit.volunteer_id == volunteer_id, Visit.deleted_at.is_(None))
+    return int(await session.scalar(stmt) or 0)
 
 
 async def recent_hamlets(session: AsyncSession, commune_code: str, volunteer_id: int, limit: int = 6) -> list[str]:
@@ -456,6 +553,114 @@ async def recent_hamlets(session: AsyncSession, commune_code: str, volunteer_id:
         if len(out) == limit:
             break
     return out
+
+
+async def hamlets_of(session: AsyncSession, commune_code: str) -> dict[str, str]:
+    """The commune's hamlets: key → the spelling first saved (deleted visits included, so a
+    hamlet keeps its name while any of its rows remain)."""
+    # Grouped in SQL: one row per spelling, not per visit (a commune may have tens of thousands).
+    first = func.min(Visit.visited_at).label("first")
+    stmt = (
+        select(Visit.hamlet_key, Visit.hamlet, first)
+        .where(Visit.commune_code == commune_code)
+        .group_by(Visit.hamlet_key, Visit.hamlet)
+        .order_by(first, Visit.hamlet_key, Visit.hamlet)
+    )
+    out: dict[str, str] = {}
+    for key, name, _ in (await session.execute(stmt)).all():
+        out.setdefault(key, name)
+    return out
+
+
+def _bare(key_word: str) -> str:
+    return "".join(ch for ch in key_word if not unicodedata.combining(ch)).replace("\u0111", "d")  # d with stroke
+
+
+def _fits(typed: str, known: str) -> bool:
+    """Whether typed words (keys) may mean the known ones: each word the same, or typed without
+    its accents. A word typed with accents never means a word with others."""
+    a, b = typed.split(), known.split()
+    return len(a) == len(b) and all(x == y or (x == _bare(x) and _bare(y) == x) for x, y in zip(a, b, strict=True))
+
+
+def match_hamlet(typed: str, known: Mapping[str, str]) -> str:
+    """The hamlet a typed name means, among `known` (key → name): the same hamlet when the keys
+    match; else the one hamlet it matches with its unaccented words read as any accents (ignoring
+    a hamlet that itself only fits a fuller spelling). None or several: the name as typed, so
+    two names differing only in a tone never merge and their unaccented spelling picks neither."""
+    key = hamlet_key(typed)
+    if key in known:
+        return known[key]
+    candidates = [k for k in known if _fits(key, k)]
+    fullest = [k for k in candidates if not any(o != k and _fits(k, o) for o in candidates)]
+    return known[fullest[0]] if len(fullest) == 1 else typed
+
+
+def hamlet_ref(key: str) -> str:
+    """A short stand-in for a hamlet's key in a button (a key may be longer than a button holds)."""
+    return hashlib.sha1(key.encode()).hexdigest()[:10]
+
+
+async def hamlet_by_ref(session: AsyncSession, commune_code: str, ref: str) -> tuple[str, str] | None:
+    """(key, name) of the commune's hamlet with this ref; None when there is none (renamed since)."""
+    return next(((k, n) for k, n in (await hamlets_of(session, commune_code)).items() if hamlet_ref(k) == ref), None)
+
+
+async def rename_target(session: AsyncSession, commune_code: str, old_key: str, typed: str) -> tuple[str, bool]:
+    """What renaming the hamlet to `typed` makes it: (the name, whether that merges it into
+    another hamlet of the commune, whose name is then kept)."""
+    known = await hamlets_of(session, commune_code)
+    if old_key in known and hamlet_key(typed) != old_key and _fits(hamlet_key(typed), old_key):
+        return known[old_key], False  # its own name typed without accents: never a downgrade
+    others = {k: n for k, n in known.items() if k != old_key}
+    target = match_hamlet(typed, others)[:HAMLET_MAX]
+    return target, hamlet_key(target) in others
+
+
+async def shared_households(session: AsyncSession, commune_code: str, key_a: str, key_b: str) -> int:
+    """How many house references have visits in both hamlets: after a merge each stays its own
+    household (its visits are not joined), so a coordinator is told before merging."""
+    stmt = (
+        select(Visit.household_key)
+        .where(Visit.commune_code == commune_code, Visit.hamlet_key.in_((key_a, key_b)), Visit.household_key != "")
+        .where(Visit.deleted_at.is_(None))
+        .group_by(Visit.household_key)
+        .having(func.count(func.distinct(Visit.hamlet_key)) > 1)
+    )
+    return len((await session.scalars(stmt)).all())
+
+
+async def resolve_hamlet(session: AsyncSession, commune_code: str, typed: str) -> str:
+    """`match_hamlet` among the commune's hamlets."""
+    return match_hamlet(typed, await hamlets_of(session, commune_code))
+
+
+async def rename_hamlet(
+    session: AsyncSession, commune_code: str, old_key: str, new_name: str, by: int, now: dt.datetime
+) -> int:
+    """Rename a hamlet, or merge it into the hamlet whose name `new_name` is (its spelling kept):
+    every visit of it moves, deleted ones too. Counters are per commune and day, so they do not
+    move. Returns the number of visits moved."""
+    known = await hamlets_of(session, commune_code)
+    target, merged = await rename_target(session, commune_code, old_key, new_name)
+    new_key = hamlet_key(target)
+    stmt = (
+        update(Visit)
+        .where(Visit.commune_code == commune_code, Visit.hamlet_key == old_key)
+        .values(hamlet=target, hamlet_key=new_key, updated_at=now)
+    )
+    moved = rows_changed(await session.execute(stmt, execution_options={"synchronize_session": False}))
+    await audit.record(
+        session,
+        "hamlet_merged" if merged else "hamlet_renamed",
+        actor=by,
+        source="chat",
+        unit_code=commune_code,
+        old=known.get(old_key, old_key),
+        new=target,
+        visits=moved,
+    )
+    return moved
 
 
 async def last_commune(session: AsyncSession, volunteer_id: int, among: Iterable[str]) -> str | None:
@@ -556,8 +761,8 @@ def summarize(visits: list[Visit]) -> list[HamletSummary]:
     hamlets: dict[str, HamletSummary] = {}
     for chain in chains.values():
         latest = chain[-1]
+        # The first spelling stays: a later spelling of the same hamlet never renames it.
         summary = hamlets.setdefault(latest.hamlet_key, HamletSummary(latest.hamlet))
-        summary.hamlet = latest.hamlet
         summary.households += 1
         installs = sum(v.installed_now for v in chain)
         summary.installs += installs

@@ -191,6 +191,42 @@ async def register(
     return row
 
 
+async def ensure_profile(
+    session: AsyncSession, user_id: int, commune_code: str, display_name: str, now: dt.datetime
+) -> Volunteer:
+    """The registration of someone made a volunteer without registering (granted from the command
+    line): active, named as the grant named them until they register themselves (which keeps it
+    active and fills in their name and phone). So the desk, the tallies and the volunteer list
+    count and show them like any volunteer."""
+    row = await registration(session, user_id, commune_code)
+    if row is None:
+        row = Volunteer(
+            user_id=user_id,
+            commune_code=commune_code,
+            display_name=display_name[:NAME_MAX],
+            phone="",
+            team="",
+            registered_at=now,
+        )
+        session.add(row)
+    if row.status != Status.ACTIVE.value:
+        row.status = Status.ACTIVE.value
+        row.decided_at, row.decided_by = now, None
+    await session.flush()
+    return row
+
+
+async def end_profile(session: AsyncSession, user_id: int, commune_code: str, now: dt.datetime) -> bool:
+    """A volunteer role revoked from the command line: their registration stops being active
+    (their visits stay); False when there was no active one."""
+    row = await registration(session, user_id, commune_code)
+    if row is None or row.status != Status.ACTIVE.value:
+        return False
+    row.status = Status.INACTIVE.value
+    row.decided_at, row.decided_by = now, None
+    return True
+
+
 async def decide(session: AsyncSession, volunteer: Volunteer, approve: bool, by: int, now: dt.datetime) -> bool:
     """Approve or refuse a pending registration; False when it was no longer pending (another
     coordinator decided first), so nothing is changed."""

@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from texts.text import Text, t
-from texts.values import Day, Join, Percent, Phone, SpokenDate
+from texts.values import Day, Divisions, Join, Percent, Phone, SpokenDate
 
 # The shipped content (content/vi/ beside this package): the default of Content.load and of CONTENT_DIR.
 DEFAULT_CONTENT_DIR = Path(__file__).resolve().parent.parent / "content" / "vi"
 
-__all__ = ["DEFAULT_CONTENT_DIR", "Day", "Join", "Percent", "Phone", "SpokenDate", "Text", "t"]
+__all__ = ["DEFAULT_CONTENT_DIR", "Day", "Divisions", "Join", "Percent", "Phone", "SpokenDate", "Text", "t"]

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from babel.numbers import format_decimal, format_percent
 
-from texts import DEFAULT_CONTENT_DIR, Day, Join, Percent, Phone, SpokenDate, Text, formats, t
+from texts import DEFAULT_CONTENT_DIR, Day, Divisions, Join, Percent, Phone, SpokenDate, Text, formats, t
 
 # Values of campaign.toml are available to every template, so the app's name or store link is
 # written once: another campaign is a change to that file (and the guide/FAQ), not to code.
@@ -183,6 +183,12 @@ class Content:
             return self.render(t("formats.spoken_date", **formats.spoken_date(value.date)))
         if isinstance(value, dt.time):
             return formats.clock(value)
+        if isinstance(value, Divisions):
+            kinds = {unicodedata.normalize("NFC", k.lower()) for k in value.kinds}
+            (only,) = kinds if len(kinds) == 1 else (None,)
+            if only is not None and self.has(f"formats.divisions.{only}"):
+                return self.render(t(f"formats.divisions.{only}"))
+            return self.render(t("formats.divisions.mixed"))
         if isinstance(value, Phone):
             return unicodedata.normalize("NFC", formats.phone(value.number))
         return unicodedata.normalize("NFC", str(value))

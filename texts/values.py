@@ -67,3 +67,11 @@ class Phone:
     """A phone number shown as people write it: "0912 345 678", not "+84912345678"."""
 
     number: str
+
+
+@dataclass(frozen=True)
+class Divisions:
+    """The kinds of unit an aggregate counts, named as a count names them: "xã" when all are of one
+    kind, "xã, phường" when mixed. `kinds` are division types as the units data writes them."""
+
+    kinds: frozenset[str]

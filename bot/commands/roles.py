@@ -9,9 +9,9 @@ import click
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commands.common import in_session, load_settings, own_map, units_option
-from storage import roles
+from storage import roles, volunteers
 from storage.accounts import accounts_of, find_account, find_or_create_person
-from storage.models import Commune, District, Province
+from storage.models import Commune, District, Province, utcnow
 from storage.roles import LEVEL, Role
 from storage.unit_map import SCHEME_PRE2025, WIDTH
 from storage.units import COUNTRY_CODE
@@ -104,6 +104,8 @@ def grant(role: str, user: str, unit: str | None, scheme: str | None) -> None:
             new = await roles.grant(db, person.id, the_role, code)
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
+        if the_role is Role.VOLUNTEER:  # a profile, so the coordinator's desk counts and lists them
+            await volunteers.ensure_profile(db, person.id, code, f"{channel}:{external_id}", utcnow())
         where = await describe_unit(db, code)
         verb = "granted" if new else "already held:"
         note = " (not yet started the bot; the role applies as soon as they do)" if created else ""
@@ -123,7 +125,11 @@ def revoke(role: str, user: str, unit: str | None, scheme: str | None) -> None:
 
     async def work(db: AsyncSession) -> bool:
         account = await find_account(db, channel, external_id)
-        return account is not None and await roles.revoke(db, account.user_id, the_role, code)
+        if account is None or not await roles.revoke(db, account.user_id, the_role, code):
+            return False
+        if the_role is Role.VOLUNTEER:
+            await volunteers.end_profile(db, account.user_id, code, utcnow())
+        return True
 
     if not in_session(load_settings(), work):
         raise click.ClickException(f"{channel}:{external_id} does not hold {the_role.value} of {code}")

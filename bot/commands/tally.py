@@ -43,8 +43,10 @@ def tally(
     if not unit:
         raise click.UsageError("--unit is required (a commune, a province or VN)")
     from documents.tally_exports import to_csv, to_json, to_table, to_xlsx
+    from handlers.progress import division_kinds
     from storage.tally import tally as compute
     from storage.unit_map import pad_unit_code
+    from storage.units import CommuneIndex
     from texts import t
     from texts.content import Content
 
@@ -67,9 +69,10 @@ def tally(
             return to_json(result, name)
         if fmt == "csv":
             return to_csv(result)
+        kinds = division_kinds(await CommuneIndex.load(db), result) if fmt in ("xlsx", "table") else ()
         if fmt == "xlsx":
-            return to_xlsx(result, content, name)
-        return to_table(result, content, name)
+            return to_xlsx(result, content, name, kinds)
+        return to_table(result, content, name, kinds)
 
     document = in_session(settings, work)
     if isinstance(document, bytes):

@@ -1,7 +1,8 @@
 """Officials' /thongke and Excel in chat for a commune, the biggest province and the country.
 
 Official figures (two dates) and a target for all 3,321 communes; each view through the real
-engine (tally, summary, chart or XLSX, rendering, outbox), 5 rounds, on SQLite and PostgreSQL.
+engine (tally, summary, chart or XLSX, rendering, outbox), 5 rounds, on SQLite and PostgreSQL;
+then the province's /thongke in parts (tally, summary, chart) against issue 19's goals.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from tests.conftest import PG_URL
 from tests.harness import ChatDriver, grant_role
 
 ROUNDS = 5
+PROVINCE = "79"  # Hồ Chí Minh City, 168 communes: the biggest
+GOAL_MS, GOAL_KIB = 300, 150  # a province's /thongke, its chart (issue 19)
 VIEWS = [
     ("commune 07210", "tk:u:07210"),
     ("province 79 (168 communes)", "tk:u:79"),
@@ -84,8 +87,40 @@ async def measure(label: str, url: str, schema: str | None) -> None:
             f"   {label}: {name}: median {statistics.median(times):.0f} ms, max {max(times):.0f} ms"
             + (f" ({sizes})" if sizes else "")
         )
+        if payload == f"tk:u:{PROVINCE}":
+            image = max((len(s.attachment) for s in chat.channel.sent[-len(chat.last) :] if s.attachment), default=0)
+            met = statistics.median(times) < GOAL_MS and image < GOAL_KIB * 1024
+            print(f"   {label}: goal under {GOAL_MS} ms and {GOAL_KIB} KiB: {'met' if met else 'MISSED'}")
+    await parts(label, service)
     await service.stop()
     await engine.dispose()
+
+
+async def parts(label: str, service: Service) -> None:
+    """The province's /thongke piece by piece, median of ROUNDS: where its time goes."""
+    try:
+        from handlers.progress import chart, division_kinds, glance, summary_text
+    except ImportError:  # the code before issue 19's chart, measured side by side
+        return
+    from storage.tally import tally
+
+    content = service.content
+    times: dict[str, list[float]] = {"tally": [], "summary": [], "chart": []}
+    size = 0
+    for _ in range(ROUNDS):
+        async with service.sessions() as db:
+            started = time.perf_counter()
+            result = await tally(db, PROVINCE, dt.date(2021, 8, 3))
+            times["tally"].append(time.perf_counter() - started)
+            kinds = division_kinds(await service.engine.communes(db), result)
+        started = time.perf_counter()
+        content.render(summary_text(result, result.unit_name, kinds))
+        times["summary"].append(time.perf_counter() - started)
+        started = time.perf_counter()
+        size = len(chart(result, glance(result, result.unit_name, content, kinds)).data)
+        times["chart"].append(time.perf_counter() - started)
+    shown = ", ".join(f"{name} {statistics.median(t) * 1000:.0f} ms" for name, t in times.items())
+    print(f"   {label}: province {PROVINCE} in parts (median): {shown}; chart {size // 1024} KiB")
 
 
 async def run() -> None:

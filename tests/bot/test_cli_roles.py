@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from bot.cli import main
 from storage.db import create_engine, sessionmaker
-from storage.models import Account, RoleGrant, Visit
+from storage.models import Account, RoleGrant, Visit, Volunteer
 from tests.bot.test_cli import env  # noqa: F401 - env is a fixture
 
 
@@ -116,3 +116,19 @@ def test_counts_are_typed_where_there_are_no_buttons(env):
     assert "Điện thoại thông minh: 3 · cài giúp: 2 · có sẵn: 1" in result.output
     (visit,) = rows(env, Visit)
     assert (visit.smartphones, visit.installed_now, visit.already_installed) == (3, 2, 1)
+
+
+def test_a_volunteer_granted_from_the_cli_counts_on_the_desk(env):
+    """A grant makes the profile a registration would: the desk counts the volunteer beside their
+    visits; a revoke ends it (the visits stay)."""
+    runner = CliRunner()
+    user = f"terminal:local-{getpass.getuser()}"
+    for role in ("volunteer", "coordinator"):
+        assert runner.invoke(main, ["grant", role, "--user", user, "--unit", "70"]).exit_code == 0
+    (profile,) = rows(env, Volunteer)
+    assert (profile.commune_code, profile.status, profile.display_name, profile.phone) == ("00070", "active", user, "")
+    result = runner.invoke(main, ["chat"], input="thôn 3 số 12 vắng nhà\n1\n/dieuphoi\n")
+    assert result.exit_code == 0, result.output
+    assert "Đang hoạt động: 1 tình nguyện viên" in result.output and "Hôm nay: 1 hộ đã thăm" in result.output
+    assert runner.invoke(main, ["revoke", "volunteer", "--user", user, "--unit", "70"]).exit_code == 0
+    assert [p.status for p in rows(env, Volunteer)] == ["inactive"] and len(rows(env, Visit)) == 1

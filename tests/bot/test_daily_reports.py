@@ -13,6 +13,7 @@ from storage.figures import record_figure, set_target
 from storage.reports import subscribe, subscriptions_of
 from storage.roles import Role
 from tests.harness import ChatDriver
+from texts import Divisions, t
 
 UTC = dt.UTC
 
@@ -39,6 +40,9 @@ async def test_report_once_a_day_across_workers(service):
     messages = [s.message for s in chat.channel.sent if s.chat_id == "9001" and s.message.key == "common.lines"]
     assert len(messages) == 1
     assert "Bắc Ninh" in messages[0].text and "47,59%" in messages[0].text and "21.608" in messages[0].text
+    # One commune of 99 has figures: the report says so beside the rate.
+    covered = service.content.render(t("tally.coverage", covered=1, total=99, kinds=Divisions(frozenset())))
+    assert f"47,59% ({covered})" in messages[0].text
     assert sum(await asyncio.gather(*(w.run_once(at_seven + dt.timedelta(hours=5)) for w in workers))) == 0
     assert await workers[1].run_once(at_seven + dt.timedelta(days=1)) == 1  # the next morning
 

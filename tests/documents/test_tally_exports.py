@@ -1,5 +1,4 @@
-"""The files officials hand on: XLSX cells hold numbers, CSV/JSON carry the documented keys, the
-chart has one bar per commune."""
+"""The files officials hand on: XLSX cells hold numbers, CSV/JSON carry the documented keys."""
 
 from __future__ import annotations
 
@@ -11,20 +10,29 @@ from fractions import Fraction
 
 import pytest
 from openpyxl import load_workbook
-from PIL import Image
 
-from documents.charts import BAR_COLOURS, LABEL_WIDTH, ROW, Bar, bar_chart
 from documents.tally_exports import COLUMNS, to_csv, to_json, to_table, to_xlsx
 from storage.figures import TargetSpec
 from storage.tally import Tally, TallyRow, roll_up
+from texts import Divisions, t
 
 AS_OF = dt.date(2021, 8, 3)
+KINDS = frozenset({"x"})  # one division type the content does not name: the mixed wording
 TARGET = TargetSpec("24", Fraction(3, 5), dt.date(2021, 8, 31), "subscribers")
 
 
 @pytest.fixture
 def sample() -> Tally:
-    a = TallyRow("07210", "Phường Bắc Giang", "24", "Bắc Ninh", TARGET, installed=82930, gain=Fraction(1000))
+    a = TallyRow(
+        "07210",
+        "Phường Bắc Giang",
+        "24",
+        "Bắc Ninh",
+        TARGET,
+        installed=82930,
+        gain=Fraction(1000),
+        communes_with_figures=1,
+    )
     a.denominators["subscribers"] = 174229
     a.activity["households_visited"] = 12
     b = TallyRow("07654", "Xã An Lạc", "24", "Bắc Ninh", TARGET)
@@ -48,10 +56,12 @@ def test_csv_has_a_header_and_numbers(sample):
     assert len(rows) == 3  # two communes and the totals
     assert rows[0]["official_installed"] == "82930" and rows[0]["gap"] == "21608"
     assert rows[1]["rate"] == ""
+    # The coverage, for machines: the totals are the sum of two communes, one of them with figures.
+    assert [(r["communes"], r["communes_with_figures"]) for r in rows] == [("1", "1"), ("1", "0"), ("2", "1")]
 
 
 def test_xlsx_opens_with_numbers_percentages_and_a_totals_row(sample, content):
-    book = load_workbook(io.BytesIO(to_xlsx(sample, content, "Bắc Ninh")))
+    book = load_workbook(io.BytesIO(to_xlsx(sample, content, "Bắc Ninh", KINDS)))
     sheet = book.active
     header = [c.value for c in sheet[3]]
     assert header[1] == "Tên đơn vị" and "Tỷ lệ cài đặt" in header
@@ -60,38 +70,24 @@ def test_xlsx_opens_with_numbers_percentages_and_a_totals_row(sample, content):
     assert sheet.cell(4, installed_col).value == 82930
     assert sheet.cell(4, rate_col).value == pytest.approx(0.4759)  # truncated, shown 47.59%
     assert sheet.cell(4, rate_col).number_format == "0.00%"
-    assert sheet.cell(6, 2).value == "Tổng cộng" and sheet.cell(6, 2).font.bold
+    # The totals' rate comes from one commune of the two: the totals row and the line under the title say so.
+    covered = content.render(t("tally.coverage", covered=1, total=2, kinds=Divisions(KINDS)))
+    assert sheet.cell(6, 2).value == content.render(t("tally.export.totals_covered", coverage=covered))
+    assert sheet.cell(6, 2).font.bold
+    assert sheet["A2"].value == content.render(t("tally.export.coverage", coverage=covered))
     assert sheet.freeze_panes == "C4"
     assert sheet.auto_filter.ref.startswith("A3:")
     assert "Bắc Ninh" in sheet["A1"].value
 
 
 def test_table_is_formatted_for_vietnamese(sample, content):
-    table = to_table(sample, content, "Bắc Ninh")
+    table = to_table(sample, content, "Bắc Ninh", KINDS)
     assert "82.930" in table and "47,59%" in table and "21.608" in table and "25/8/2021" in table
+    covered = content.render(t("tally.coverage", covered=1, total=2, kinds=Divisions(KINDS)))
+    assert content.render(t("tally.export.coverage", coverage=covered)) in table
 
 
-def test_chart_has_one_bar_per_commune():
-    rates = [Fraction(i, 20) for i in range(17)] + [None]
-    bars = [Bar(f"Xã {i}", r, Fraction(3, 5), "x") for i, r in enumerate(rates)]
-    png = Image.open(io.BytesIO(bar_chart("Tỉnh", bars, "Chỉ tiêu 60%")))
-    assert png.format == "PNG" and png.width == 1080
-    image = png.convert("RGB")
-    found = []
-    for n in range(len(bars)):
-        y = 110 + n * ROW + ROW // 2
-        found.append(image.getpixel((LABEL_WIDTH + 1, y)))
-    expected = [
-        "reached" if r is not None and r >= Fraction(3, 5) else "behind" if r is not None else "none" for r in rates
-    ]
-
-    # Every commune has its bar (a zero rate still shows the bar's start), in its state's colour
-    # (give or take the palette the PNG is saved with).
-    def nearest(pixel):
-        state, colour = min(
-            BAR_COLOURS.items(), key=lambda kv: sum((a - b) ** 2 for a, b in zip(kv[1], pixel, strict=True))
-        )
-        assert sum((a - b) ** 2 for a, b in zip(colour, pixel, strict=True)) < 12**2, pixel
-        return state
-
-    assert [nearest(p) for p in found] == expected
+def test_a_commune_alone_has_no_coverage_to_state(sample, content):
+    (a, _) = sample.rows
+    book = load_workbook(io.BytesIO(to_xlsx(Tally(a.code, a.name, AS_OF, [a], a), content, a.name, KINDS)))
+    assert book.active["A2"].value is None and book.active.cell(5, 2).value == content.render(t("tally.export.totals"))

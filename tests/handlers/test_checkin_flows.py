@@ -258,7 +258,7 @@ async def test_without_a_signing_key_the_feature_stays_hidden(database, db_engin
         await service.stop()
 
 
-async def test_without_the_bots_username_the_venue_is_kept_and_the_poster_explained(database, db_engine):
+async def test_without_the_bots_username_the_venue_is_kept_and_the_poster_explained(database, db_engine, caplog):
     service = Service(Settings(database_url=database["url"], qr_signing_key=Secret(KEY)), db_engine=db_engine)
     try:
         chat = ChatDriver(service, user_id="5031")
@@ -270,6 +270,8 @@ async def test_without_the_bots_username_the_venue_is_kept_and_the_poster_explai
         await chat.press("venue:skip")
         await chat.press("venue:ok")
         assert chat.keys == ["venue.created", "venue.poster_no_handle"]
+        assert "TELEGRAM" not in chat.text()  # the setting is for the administrator's log
+        assert "TELEGRAM_BOT_USERNAME" in caplog.text
         assert len(await rows(service, Venue)) == 1
     finally:
         await service.stop()

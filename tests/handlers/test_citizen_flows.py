@@ -112,6 +112,7 @@ async def test_support_points_by_commune_search_and_remembered(service):
     assert chat.keys == ["support.points"]
     text = chat.text()
     assert "Bưu điện Hoàn Kiếm" in text and "12 Tràng Tiền" in text and "0241234567" in text
+    assert " phường Hoàn Kiếm, " in text  # the commune's kind in lower case mid-sentence
     # The choice is remembered: next time the points come at once.
     await chat.press("support")
     assert chat.keys == ["support.points"]
@@ -146,9 +147,9 @@ async def test_self_reported_install_is_counted_once(service):
     await chat.press("install")
     assert chat.keys == ["install.ask_commune"]
     await chat.send("Phường Hoàn Kiếm, Hà Nội")
-    assert chat.keys == ["install.counted"]
+    assert chat.keys == ["install.counted"] and " phường Hoàn Kiếm, " in chat.text()
     await chat.press("install")
-    assert chat.keys == ["install.already"]
+    assert chat.keys == ["install.already"] and " phường Hoàn Kiếm, " in chat.text()
     await chat.send("tôi đã cài rồi")
     assert chat.keys == ["install.already"]
     async with service.sessions() as db:

@@ -13,12 +13,11 @@ from openpyxl import load_workbook
 from PIL import Image
 from sqlalchemy import select
 
-from documents.charts import ROW
 from storage.figures import record_figure, set_target
 from storage.models import OfficialFigure, ReportSubscription, Target
 from storage.support_points import import_csv
 from tests.harness import NO_BUTTONS, ChatDriver, grant_role
-from texts import SpokenDate, t
+from texts import Divisions, SpokenDate, t
 
 BAC_GIANG = "07210"  # Phường Bắc Giang, province 24 (Bắc Ninh)
 AN_LAC = "07654"  # Xã An Lạc, also in 24
@@ -27,6 +26,7 @@ HOAN_KIEM = "00070"  # Hà Nội (01)
 AUG3 = dt.date(2021, 8, 3)
 AUG31 = dt.date(2021, 8, 31)
 NOW = dt.datetime(2021, 8, 3, 3, 0, tzinfo=dt.UTC)  # 10:00 in Vietnam
+CHART_HEIGHT = 1500  # two sections of bars and four bands, whatever the number of units
 
 
 @pytest.fixture(autouse=True)
@@ -356,10 +356,15 @@ async def test_officer_sees_the_province_with_chart_and_drills_down(service):
     assert chat.keys == ["common.lines", "official.chart_caption"]
     summary, picture = chat.last
     assert "Bắc Ninh" in summary.text and "Phường Bắc Giang: 47,59%" in summary.text
+    # The province's rate comes from one commune of 99 (both kinds): the summary says so.
+    mixed = Divisions(frozenset())
+    covered = words(service, "tally.coverage", covered=1, total=99, kinds=mixed)
+    assert f"47,59% ({covered})" in summary.text
+    assert f"21.608 người (theo {covered})" in summary.text  # the gap of that commune only, said so
     assert picture.attachment_kind == "image" and picture.mime_type == "image/png"
     png = chat.channel.sent[-1].attachment
     with Image.open(io.BytesIO(png)) as image:
-        assert (image.height - 170) // ROW == 99  # a bar per commune of Bắc Ninh
+        assert image.height <= CHART_HEIGHT  # the furthest behind and ahead, not a bar per commune
     drill = [p for p in chat.payloads() if p.startswith("tk:u:")]
     assert len(drill) == 10 and f"tk:u:{BAC_GIANG}" in drill
     assert {"tk:x:24", "bc:s:24", "ct:u:24", "tk:f"} <= set(chat.payloads())
@@ -402,7 +407,7 @@ async def test_admin_sees_the_country_by_province(service):
     assert chat.keys == ["common.lines", "official.chart_caption"]
     assert words(service, "tally.country") in chat.last[0].text
     with Image.open(io.BytesIO(chat.channel.sent[-1].attachment)) as image:
-        assert (image.height - 170) // ROW == 34  # a bar per province, not per commune
+        assert image.height <= CHART_HEIGHT  # provinces ranked, not a bar per commune
     assert {"tk:p", "tk:f", "ct:u:VN"} <= set(chat.payloads())
     await chat.press("tk:p")
     assert (
@@ -479,6 +484,7 @@ async def test_typed_rates_commune_targets_and_kept_deadline(service):
     first = f"ct:save:{token(chat, 'ct:save:')}"
     await chat.press(first)
     assert chat.keys == ["official.targets.saved", "common.lines"]
+    assert " phường Bắc Giang, " in chat.last[0].text  # the commune's kind in lower case mid-sentence
     own = (await stored(service, Target))[-1]
     assert (own.unit_code, own.rate_ppm, own.deadline, own.denominator) == (BAC_GIANG, 655000, AUG31, "population")
 

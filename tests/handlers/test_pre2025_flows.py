@@ -15,7 +15,7 @@ from storage.figures import record_figure, set_target
 from storage.models import OfficialFigure, Target
 from storage.unit_map import unit_map
 from tests.harness import ChatDriver, grant_role
-from texts import Percent, t
+from texts import Divisions, Percent, t
 
 CITY, PROVINCE, DINH_KE = "213", "24", "07231"  # Thành phố Bắc Giang, its province, one of its wards
 AUG3 = dt.date(2021, 8, 3)
@@ -155,4 +155,5 @@ async def test_todays_deployment_shows_history_of_before_2025_apart_and_marked(s
         rate=Percent.of(82930, 174229),
     )
     assert line in text and "47,59%" in line
-    assert words(service, "tally.summary.no_figures") in text  # today's units: none entered
+    none_today = words(service, "tally.summary.no_figures_any", units=Divisions(frozenset({"xã", "phường"})))
+    assert none_today in text  # today's units: none entered, the history not counted among them

@@ -9,8 +9,17 @@ import pytest
 from sqlalchemy import func, select, update
 
 from handlers.types import Kind
-from storage.models import CommuneDailyCount, RoleGrant, Visit, VisitRevision, Volunteer, VolunteerInvite
+from storage.models import (
+    AuditEntry,
+    CommuneDailyCount,
+    RoleGrant,
+    Visit,
+    VisitRevision,
+    Volunteer,
+    VolunteerInvite,
+)
 from tests.harness import NO_BUTTONS, ChatDriver, grant_role
+from texts import Join, t
 
 HOAN_KIEM = "00070"  # Phường Hoàn Kiếm, Hà Nội
 CUA_NAM = "00082"  # Phường Cửa Nam, Hà Nội
@@ -31,6 +40,10 @@ async def counters(service, commune=HOAN_KIEM) -> dict[str, int]:
         "nobody_home",
     )
     return {n: sum(getattr(r, n) for r in rows) for n in names if sum(getattr(r, n) for r in rows)}
+
+
+def said(service, key: str, **values) -> str:
+    return service.content.render(t(key, **values))
 
 
 async def stored_visits(service) -> list[Visit]:
@@ -145,9 +158,9 @@ async def test_registration_without_invite_waits_for_the_coordinator(service):
     await binh.send("0912.345.679")
     assert binh.keys == ["volunteer.ask_team"]
     await binh.send("Chi đoàn tổ 5")
-    assert binh.keys == ["volunteer.pending"]
+    assert binh.keys == ["volunteer.pending"] and " phường Hoàn Kiếm, " in binh.text()  # lower case mid-sentence
     await binh.press("reg:skip")  # an old button
-    assert binh.keys == ["access.pending"]
+    assert binh.keys == ["access.pending"] and " phường Hoàn Kiếm, " in binh.text()
 
     request = [s.message for s in coordinator.channel.sent if s.chat_id == "910"][-1]
     assert (
@@ -184,7 +197,7 @@ async def test_coordinator_refuses_a_registration(service):
     await cuong.press("reg:skip")
     assert cuong.keys == ["volunteer.pending"]
     await coordinator.press(f"co:p:{HOAN_KIEM}")
-    assert coordinator.keys == ["coordinator.pending"]
+    assert coordinator.keys == ["coordinator.pending"] and " phường Hoàn Kiếm, " in coordinator.text()
     refuse = next(p for p in coordinator.payloads() if p.startswith("vr:no:"))
     await coordinator.press(refuse)
     assert coordinator.keys == ["coordinator.refused"]
@@ -219,7 +232,7 @@ async def test_expired_and_revoked_invites(service):
 
 EXAMPLES = [
     ("thôn 3, số 12, 4 máy, cài 3, có sẵn 1", ("Thôn 3", "12", "helped", 4, 3, 1)),
-    ("Ấp Phú Hòa - nhà ông Ba - 2 may - cai 2", ("Ấp Phú Hòa", "ông Ba", "helped", 2, 2, 0)),
+    ("Ấp Phú Hòa - nhà ông Ba - 2 may - cai 2", ("Ấp Phú Hòa", "nhà ông Ba", "helped", 2, 2, 0)),
     ("to 5 so 7 3 may cai 1 san 2", ("Tổ dân phố 5", "7", "helped", 3, 1, 2)),
     ("xóm Đình, không có máy", ("Xóm Đình", "", "no_smartphone", 0, 0, 0)),
     ("tổ 2 số 9 vắng nhà", ("Tổ dân phố 2", "9", "nobody_home", 0, 0, 0)),
@@ -384,13 +397,84 @@ async def test_duplicate_household_asks_whether_it_is_a_return_visit(service):
     }  # nobody_home +1 then -1: the household is no longer waiting
 
 
-async def test_a_different_household_with_the_same_reference_is_a_new_household(service):
+async def test_a_different_household_is_told_apart_by_its_house_reference(service):
+    """A household is its commune, hamlet and house reference: "another household" asks for a
+    reference that tells the two apart, and only then saves a new household."""
     chat = await volunteer(service, "952")
     await save_line(chat, "thôn 3 số 12 vắng nhà")
     await chat.send("thôn 3 số 12 không có máy")
     await chat.press(f"vs:save:{token_of(chat)}:n")
+    assert chat.keys == ["visit.retry"] and said(service, "visit.reason.other_household") in chat.text()
+    await chat.send("12A")
+    assert chat.keys == ["visit.summary"] and not any(p.endswith(":r") for p in chat.payloads())
+    await chat.press(f"vs:save:{token_of(chat)}")
     assert chat.keys == ["visit.saved"]
     assert await counters(service) == {"households_visited": 2, "nobody_home": 1, "no_smartphone": 1}
+
+
+async def test_a_line_sent_again_as_a_return_visit_asks_only_what_changed(service):
+    """The same line sent twice, the second accepted as a return visit: the record (4 phones, 3
+    with the app) is shown, only the installs of this visit are asked (at most 1), and the
+    household never shows more installs than phones."""
+    await grant_role(service, "953", "coordinator", HOAN_KIEM)
+    chat = await volunteer(service, "954")
+    await save_line(chat, "thon 3 so 12 4 may cai 3")
+    await chat.send("thon 3 so 12 4 may cai 3")
+    assert chat.keys == ["visit.summary"]
+    await chat.press(f"vs:save:{token_of(chat)}:r")
+    assert chat.keys == ["visit.revisit_intro", "visit.retry"]
+    assert said(service, "visit.reason.revisit_room", number=3, smartphones=4, covered=3, room=1) in chat.text()
+    assert [p for p in chat.payloads() if p.startswith("vn:")] == ["vn:installed_now:1"]
+    await chat.press("vn:installed_now:1")
+    assert chat.keys == ["visit.summary"] and said(service, "visit.summary_revisit") in chat.text()
+    assert said(service, "visit.revisit_record", smartphones=4, covered=3) in chat.text()
+    await chat.press(f"vs:save:{token_of(chat)}")
+    assert chat.keys == ["visit.saved_revisit"]
+    first, revisit = await stored_visits(service)
+    assert revisit.revisit_of == first.id
+    assert (revisit.smartphones, revisit.installed_now, revisit.already_installed) == (4, 1, 3)
+    assert await counters(service) == {
+        "households_visited": 1,
+        "revisits": 1,
+        "smartphones_seen": 4,
+        "installs_helped": 4,
+    }
+    # A third time: every phone has the app, so "helped" cannot be; the outcome is asked again.
+    await chat.send("thon 3 so 12 4 may cai 1")
+    await chat.press(f"vs:save:{token_of(chat)}:r")
+    assert chat.keys == ["visit.revisit_intro", "visit.retry"]
+    full = said(service, "visit.reason.revisit_full", smartphones=4, covered=4, outcome=t("visit.outcome.helped"))
+    assert full in chat.text()
+    await chat.press("vo:already")
+    assert chat.keys == ["visit.summary"]
+    await chat.press(f"vs:save:{token_of(chat)}")
+    assert chat.keys == ["visit.saved_revisit"]
+    assert (await counters(service))["installs_helped"] == 4
+    coordinator = ChatDriver(service, user_id="953")
+    await coordinator.press(f"co:h:{HOAN_KIEM}")
+    line = dict(hamlet="Thôn 3", households=1, helped=1, installs=4, no_smartphone=0, refused=0, nobody_home=0)
+    assert said(service, "coordinator.hamlet_line", **line, revisit="") in coordinator.text()
+
+
+async def test_a_correction_cannot_overfill_a_household(service):
+    chat = await volunteer(service, "955")
+    await save_line(chat, "thon 3 so 12 4 may cai 3")
+    await chat.send("thon 3 so 12 4 may cai 1")
+    await chat.press(f"vs:save:{token_of(chat)}:r")
+    assert chat.keys == ["visit.summary"]  # it fits; the phones with the app are filled in from the record
+    await chat.press(f"vs:save:{token_of(chat)}")
+    assert chat.keys == ["visit.saved_revisit"]
+    first, _ = await stored_visits(service)
+    await chat.press(f"vc:{first.id}")
+    token = chat.payloads()[0].split(":")[1]
+    await chat.press(f"ve:{token}:result")
+    await chat.press("vo:helped")
+    await chat.press("vn:smartphones:4")
+    await chat.press("vn:installed_now:4")
+    await chat.press(f"vs:save:{token}")
+    assert chat.keys == ["visit.reason.correction_over_household", "visit.edit_which_correction"]
+    assert [v.installed_now for v in await stored_visits(service)] == [3, 1]
+    assert (await counters(service))["installs_helped"] == 4
 
 
 async def test_correction_keeps_history_and_moves_the_counts(service):
@@ -579,7 +663,33 @@ async def test_hamlet_summary_lists_households_to_revisit(service):
         "Tổ dân phố 5: 2 hộ đã thăm · 1 hộ được cài giúp (1 máy) · 0 hộ không có máy · 0 hộ từ chối · 1 hộ vắng nhà"
         in text
     )
-    assert "Cần quay lại: 10" in text
+    assert (
+        said(service, "coordinator.hamlet_revisit", households=said(service, "visit.house_number", number="10")) in text
+    )
+
+
+async def test_hamlet_names_and_households_read_as_written(service):
+    """An unaccented spelling joins the accented hamlet and keeps its name; names that differ only
+    in their accents stay apart; a description keeps its word; a house number reads "số 5"."""
+    await grant_role(service, "1015", "coordinator", HOAN_KIEM)
+    coordinator = ChatDriver(service, user_id="1015")
+    chat = await volunteer(service, "1016")
+    await save_line(chat, "ấp Phú Hòa số 5 vắng nhà")
+    await chat.send("ap phu hoa, nha canh cho, vang nha")
+    assert chat.keys == ["visit.summary"] and "Ấp Phú Hòa" in chat.text() and "nha canh cho" in chat.text()
+    await chat.press(f"vs:save:{token_of(chat)}")
+    await save_line(chat, "thôn Đông số 1 vắng nhà")
+    await save_line(chat, "thôn Động số 1 vắng nhà")
+    await chat.send("thon dong so 1 vang nha")  # matches both without accents: neither is guessed
+    assert chat.keys == ["visit.summary"] and "vs:save:" + token_of(chat) in chat.payloads()
+    assert not any(p.endswith(":r") for p in chat.payloads())
+    assert [v.hamlet for v in await stored_visits(service)] == ["Ấp Phú Hòa"] * 2 + ["Thôn Đông", "Thôn Động"]
+    await coordinator.press(f"co:h:{HOAN_KIEM}")
+    text = coordinator.text()
+    both = Join((t("visit.house_number", number="5"), "nha canh cho"), ", ")
+    assert said(service, "coordinator.hamlet_revisit", households=both) in text
+    assert "Ấp Phú Hòa: 2" in text and "Ấp Phu Hoa" not in text
+    assert "Thôn Đông: 1" in text and "Thôn Động: 1" in text
 
 
 async def test_menu_entries_follow_roles(service):
@@ -750,3 +860,97 @@ async def test_a_retried_update_stores_nothing_twice(service):
     again = await chat.deliver(tap)
     assert [m.key for m in first] == ["visit.saved"] and again == []
     assert len(await stored_visits(service)) == 1 and (await counters(service))["installs_helped"] == 2
+
+
+async def test_every_visit_of_the_day_can_be_reached_and_corrected(service):
+    """Twelve visits: the list pages through all of them, and the oldest (ninth from the top and
+    beyond) opens with its correct and delete buttons."""
+    chat = await volunteer(service, "1045")
+    for n in range(1, 13):
+        await save_line(chat, f"thôn 3 số {n} vắng nhà")
+    first = (await stored_visits(service))[0]
+    seen: list[str] = []
+    await chat.press("vl")
+    for page in range(1, 10):
+        assert chat.keys == ["visit.recent"]
+        seen += [p for p in chat.payloads() if p.startswith("vv:")]
+        if f"vl:{page}" not in chat.payloads():
+            break
+        await chat.press(f"vl:{page}")
+    assert len(seen) == len(set(seen)) == 12
+    assert seen[-1] == f"vv:{first.id}"
+    await chat.press(seen[-1])
+    assert chat.keys == ["visit.view"] and f"vc:{first.id}" in chat.payloads()
+    await chat.press("vl:99")  # a page past the end: the last one
+    assert chat.keys == ["visit.recent"] and seen[-1] in chat.payloads()
+
+
+async def test_paging_my_visits_by_numbers_without_buttons(service):
+    await grant_role(service, "1046", "volunteer", HOAN_KIEM, channel="plain")
+    chat = ChatDriver(service, user_id="1046", channel="plain", caps=NO_BUTTONS)
+    for n in range(1, 8):
+        await chat.send(f"thôn 3 số {n} vắng nhà")
+        await chat.send("1")  # [Lưu]
+        assert chat.keys == ["visit.saved"]
+    await chat.send("/luotham")
+    assert chat.keys == ["visit.recent"]
+    choices = chat.text().splitlines()
+    next_number = next(line.split(".")[0] for line in choices if service.content.render(t("common.next")) in line)
+    await chat.send(next_number)
+    assert chat.keys == ["visit.recent"]
+    assert said(service, "visit.house_number", number="2") in chat.text()  # the 6th and 7th latest: số 2, số 1
+
+
+async def test_coordinator_merges_and_renames_hamlets(service):
+    """Two spellings of one hamlet (the first typed without accents) merged by the coordinator,
+    with a confirmation: one hamlet, every household kept once, the counters unchanged, an audit
+    entry; then a rename."""
+    await grant_role(service, "1050", "coordinator", HOAN_KIEM)
+    coordinator = ChatDriver(service, user_id="1050")
+    chat = await volunteer(service, "1051")
+    await save_line(chat, "xom dinh so 2 vang nha")
+    await save_line(chat, "xóm Đình số 3 2 máy cài 2")
+    await save_line(chat, "xóm Đình số 2 vắng nhà")  # the same house under both spellings
+    await save_line(chat, "thôn 3 số 1 không có máy")
+    before = await counters(service)
+    await coordinator.press(f"co:h:{HOAN_KIEM}")
+    assert coordinator.keys == ["coordinator.hamlet_summary"] and f"co:hl:{HOAN_KIEM}:0" in coordinator.payloads()
+    await coordinator.press(f"co:hl:{HOAN_KIEM}:0")
+    assert coordinator.keys == ["coordinator.hamlet_pick"]
+    buttons = {b.label: b.payload for row in coordinator.last[0].buttons for b in row}
+    unaccented = next(p for label, p in buttons.items() if label.startswith("Xóm Dinh"))
+    await coordinator.press(unaccented)
+    assert coordinator.keys == ["coordinator.hamlet_ask_name"]
+    await coordinator.send("")
+    assert coordinator.keys == ["coordinator.hamlet_retry"]
+    await coordinator.send("xóm Đình")
+    assert coordinator.keys == ["coordinator.hamlet_merge_ask"]
+    assert said(service, "coordinator.hamlet_merge_shared", count=1) in coordinator.text()
+    await coordinator.press(next(p for p in coordinator.payloads() if p.startswith("co:hr:")))
+    assert coordinator.keys == ["coordinator.hamlet_merged"]
+    assert [v.hamlet for v in await stored_visits(service)] == ["Xóm Đình"] * 3 + ["Thôn 3"]
+    assert await counters(service) == before
+    await coordinator.press(f"co:h:{HOAN_KIEM}")
+    assert "Xóm Đình: 3" in coordinator.text() and "Xóm Dinh" not in coordinator.text()
+    await coordinator.press(unaccented)  # an old button: that hamlet is no more
+    assert coordinator.keys == ["coordinator.hamlet_gone"]
+
+    await coordinator.press(f"co:hl:{HOAN_KIEM}:0")
+    thon = next(b.payload for row in coordinator.last[0].buttons for b in row if b.label.startswith("Thôn 3"))
+    await coordinator.press(thon)
+    await coordinator.send("thôn 3")
+    assert coordinator.keys == ["coordinator.hamlet_same"]
+    await coordinator.send("thon 3")  # its own name without accents: not a new name
+    assert coordinator.keys == ["coordinator.hamlet_same"]
+    await coordinator.send("thôn Ba")
+    assert coordinator.keys == ["coordinator.hamlet_rename_ask"]
+    await coordinator.press(next(p for p in coordinator.payloads() if p.startswith("co:hr:")))
+    assert coordinator.keys == ["coordinator.hamlet_renamed"]
+    assert [v.hamlet for v in await stored_visits(service)][-1] == "Thôn Ba"
+    async with service.sessions() as db:
+        actions = (await db.scalars(select(AuditEntry.action).order_by(AuditEntry.id))).all()
+    assert actions[-2:] == ["hamlet_merged", "hamlet_renamed"]
+
+    # A volunteer of the commune reads the summary but cannot rename.
+    await chat.press(f"co:hl:{HOAN_KIEM}:0")
+    assert chat.keys != ["coordinator.hamlet_pick"]

@@ -66,12 +66,27 @@ partial_visits = st.fixed_dictionaries(
 )
 
 
+@st.composite
+def records(draw):
+    """A return visit's record (storage.visits.baseline), or none for a first visit."""
+    if not draw(st.booleans()):
+        return {}
+    smartphones = draw(counts)
+    return {
+        "revisit_of": 1,
+        "base_smartphones": smartphones,
+        "base_covered": draw(st.integers(0, smartphones)),
+        "base_outcome": str(draw(outcomes)),
+    }
+
+
 @settings(max_examples=500)
-@given(partial_visits, st.booleans(), st.data())
-def test_answering_within_the_offered_bounds_always_ends_in_consistent_figures(v, quick, data):
+@given(partial_visits, records(), st.booleans(), st.data())
+def test_answering_within_the_offered_bounds_always_ends_in_consistent_figures(v, record, quick, data):
     """Whatever a shorthand line said and whatever is tapped among the offered answers, the
-    questions end, and the visit they end with passes the checks."""
-    v = dict(v)
+    questions end, and the visit they end with passes the checks; a return visit never installs
+    on a phone its record says has the app (storage's room for it)."""
+    v = {**v, **record}
     for _ in range(20):
         field, reason = next_question(v, quick)
         if field is None:
@@ -87,11 +102,14 @@ def test_answering_within_the_offered_bounds_always_ends_in_consistent_figures(v
     else:
         raise AssertionError(f"questions never end: {v}")
     assert check_counts(v["outcome"], v["smartphones"], v["installed_now"], v["already_installed"]) == []
+    if record:
+        room = max(v["smartphones"], record["base_smartphones"]) - record["base_covered"]
+        assert v["installed_now"] <= max(0, room), v
 
 
-@given(partial_visits, st.integers(-3, 30))
-def test_an_answer_out_of_bounds_always_has_a_reason(v, n):
-    v = dict(v)
+@given(partial_visits, records(), st.integers(-3, 30))
+def test_an_answer_out_of_bounds_always_has_a_reason(v, record, n):
+    v = {**v, **record}
     field, _ = next_question(v, quick=False)
     if field in ("smartphones", "installed_now", "already_installed"):
         lo, hi = bounds(v, field)

@@ -45,6 +45,17 @@ async def expected_totals(db) -> Counter:
     return +total
 
 
+async def households_within_their_phones(db) -> bool:
+    """Across each household's visits, installs are never more than its smartphones."""
+    installs: Counter = Counter()
+    phones: Counter = Counter()
+    for v in (await db.scalars(select(Visit).where(Visit.deleted_at.is_(None), Visit.household_key != ""))).all():
+        key = (v.commune_code, v.hamlet_key, v.household_key)
+        installs[key] += v.installed_now
+        phones[key] = max(phones[key], v.smartphones)
+    return all(installs[k] <= phones[k] for k in installs)
+
+
 def figures(rng: random.Random) -> dict:
     outcome = rng.choice(["helped", "already", "no_smartphone", "refused", "nobody_home"])
     if outcome in ("no_smartphone", "nobody_home"):
@@ -75,24 +86,37 @@ async def test_counters_follow_saves_corrections_and_deletions(sessions, seed):
                     "household": str(rng.randint(1, 4)),
                     **figures(rng),
                 }
-                earlier = await visits.find_duplicate(db, HOAN_KIEM, data["hamlet"], data["household"], now)
+                earlier = await visits.find_duplicate(db, HOAN_KIEM, data["hamlet"], data["household"])
                 token = await visits.create_draft(db, volunteer.id, data, now)
                 assert await visits.claim_draft(db, token, volunteer.id)
-                saved = await visits.save_visit(
-                    db, token, volunteer.id, data, now, revisit_of=earlier if earlier and rng.random() < 0.7 else None
-                )
+                try:
+                    saved = await visits.save_visit(
+                        db,
+                        token,
+                        volunteer.id,
+                        data,
+                        now,
+                        revisit_of=earlier if earlier and rng.random() < 0.7 else None,
+                    )
+                except visits.HouseholdFull:
+                    continue  # nothing stored: the counters below still equal the visits
                 assert saved is not None and saved.day == (now + dt.timedelta(hours=7)).date()
             elif action < 0.85:
                 visit = rng.choice(live)
-                await visits.correct_visit(
-                    db, visit, {**visits.snapshot(visit), **figures(rng)}, volunteer.id, now, visits.new_token()
-                )
+                before = visits.snapshot(visit)
+                try:
+                    await visits.correct_visit(
+                        db, visit, {**visits.snapshot(visit), **figures(rng)}, volunteer.id, now, visits.new_token()
+                    )
+                except visits.HouseholdFull:
+                    assert visits.snapshot(visit) == before
             else:
                 visit = rng.choice(live)
                 if not await visits.has_return_visits(db, visit):
                     assert await visits.delete_visit(db, visit, volunteer.id, now)
                     assert not await visits.delete_visit(db, visit, volunteer.id, now)
             assert await counter_totals(db) == await expected_totals(db), step
+            assert await households_within_their_phones(db), step
         revisions = await db.scalar(select(func.count()).select_from(VisitRevision))
         assert revisions > 0
 
@@ -154,3 +178,77 @@ async def test_two_workers_saving_one_draft_store_one_visit(db_engine, sessions)
             assert (await counter_totals(db)) == Counter(
                 households_visited=1, smartphones_seen=3, installs_helped=2, already_installed=1
             )
+
+
+async def save(db, who: int, data: dict, now: dt.datetime, revisit_of=None):
+    token = await visits.create_draft(db, who, data, now)
+    return await visits.save_visit(db, token, who, data, now, revisit_of=revisit_of)
+
+
+async def test_a_household_never_has_more_installs_than_phones(sessions):
+    """Sending "thon 3 so 12 4 may cai 3" again and saving it as a return visit would make 6
+    installs on 4 phones: refused; one more install fits, and a correction cannot overfill it."""
+    now = utcnow()
+    line = {"commune_code": HOAN_KIEM, "hamlet": "Thôn 3", "household": "12", "outcome": "helped"}
+    async with sessions() as db, db.begin():
+        volunteer, _ = await find_or_create_person(db, "telegram", "1")
+        first = await save(db, volunteer.id, {**line, "smartphones": 4, "installed_now": 3}, now)
+        record = await visits.household_of(db, HOAN_KIEM, "thôn 3", "12")
+        assert record is not None and record.latest.id == first.id
+        assert (record.smartphones, record.covered, record.installs, record.room) == (4, 3, 3, 1)
+        again = {**line, "smartphones": 4, "installed_now": 3}
+        with pytest.raises(visits.HouseholdFull):
+            await save(db, volunteer.id, again, now, revisit_of=first)
+        with pytest.raises(visits.HouseholdFull):  # as a "new" household with the same reference too
+            await save(db, volunteer.id, again, now)
+        revisit = await save(
+            db, volunteer.id, {**line, "smartphones": 4, "installed_now": 1, "already_installed": 3}, now, first
+        )
+        assert revisit.base_covered == 3
+        assert (await visits.household_of(db, HOAN_KIEM, "Thôn 3", "12")).room == 0
+        with pytest.raises(visits.HouseholdFull):
+            await visits.correct_visit(
+                db, first, {**visits.snapshot(first), "installed_now": 4}, volunteer.id, now, visits.new_token()
+            )
+        # Without a house reference there is no household to cap.
+        for _ in range(2):
+            await save(db, volunteer.id, {**line, "household": "", "smartphones": 4, "installed_now": 4}, now)
+        assert await counter_totals(db) == await expected_totals(db)
+        assert (await counter_totals(db))["installs_helped"] == 3 + 1 + 8
+
+
+async def test_a_return_visit_s_baseline_carries_every_install():
+    """A return visit that finds fewer phones at home still leaves the installed ones covered."""
+    first = {"outcome": "helped", "smartphones": 4, "installed_now": 2, "already_installed": 0}
+    base = visits.baseline(first)
+    assert base["base_covered"] == 2
+    second = {**first, "installed_now": 1, "already_installed": 0, "revisit_of": 1, **base}
+    assert visits.baseline(second)["base_covered"] == 3  # 2 before + 1 now, though 1 phone was seen
+
+
+def test_hamlet_keys_keep_accents_but_not_tone_placement():
+    assert visits.hamlet_key("Ấp Phú Hòa") == visits.hamlet_key("ấp phú hoà")  # old and new tone placement
+    assert visits.hamlet_key("Thôn Đông") != visits.hamlet_key("Thôn Động")
+    assert visits.hamlet_key("Ap Phu Hoa") != visits.hamlet_key("Ấp Phú Hòa")
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("ap phu hoa", "Ấp Phú Hòa"),  # unaccented: joins the one accented hamlet it matches
+        ("Ấp Phu Hoa", "Ấp Phú Hòa"),  # the kind's word accented by the shorthand, the name not
+        ("Ấp Phú Hoà", "Ấp Phú Hòa"),  # the same accents, placed the new way: the first spelling stays
+        ("Ấp Phù Hoa", "Ấp Phù Hoa"),  # other accents: another hamlet
+        ("thon dong", "thon dong"),  # matches Đông and Động: neither is guessed
+        ("Thôn Động", "Thôn Động"),
+        ("Tổ 5", "Tổ 5"),
+    ],
+)
+def test_a_typed_hamlet_joins_only_the_hamlet_it_surely_is(typed, expected):
+    known = {visits.hamlet_key(n): n for n in ("Ấp Phú Hòa", "Thôn Đông", "Thôn Động")}
+    assert visits.match_hamlet(typed, known) == expected
+
+
+def test_a_hamlet_once_saved_unaccented_does_not_block_the_accented_one():
+    known = {visits.hamlet_key(n): n for n in ("Ấp Phu Hoa", "Ấp Phú Hòa")}
+    assert visits.match_hamlet("ap phu hoa", known) == "Ấp Phú Hòa"
