@@ -15,7 +15,8 @@ from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.render import Rendered, render_step
+from bot.channels.base import OutMessage
+from bot.render import MORE_KEY, Menu, Rendered, render_step
 from bot.settings import Settings
 from handlers.context import Capabilities, Context
 from handlers.router import Router
@@ -27,7 +28,7 @@ from storage.models import Account, OutboxMessage, utcnow
 from storage.units import CommuneIndex
 from storage.updates import Queued
 from texts.content import Content
-from texts.user_input import clean, number
+from texts.user_input import clean
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +94,15 @@ class Engine:
                 log.info("duplicate update %s/%s skipped", msg.channel, msg.update_id)
                 return await updates.unsent_for_update(db, msg.channel, msg.update_id)
             account, user, convo = await open_account(db, msg.channel, msg.user_id, msg.reply_to)
-            msg = _resolve_numbered(msg, convo.menu)
+            shown = Menu.load(convo.menu)
+            if fixed is None and msg.kind is Kind.TEXT and shown.wants_more(msg.text):
+                # "0": the next page of the choices on screen; the step and its numbers stay.
+                page = OutMessage(text=shown.more[0], key=MORE_KEY)
+                convo.menu = Menu(shown.choices, shown.more[1:]).dump()
+                ids = await self._queue_replies(db, account, [Rendered(page, None)], msg.update_id)
+                await db.flush()
+                return ids
+            msg = _resolve_numbered(msg, shown)
             ctx = Context(
                 db=db,
                 account=account,
@@ -112,7 +121,7 @@ class Engine:
                 step = fixed
                 rendered, menu = render_step(step.replies, self.content, caps, None)
                 if step.keeps_state and menu is None:
-                    menu = convo.menu
+                    menu = shown
             else:
                 step, rendered, menu = await self._run(msg, ctx)
             if ctx.erased:
@@ -127,7 +136,7 @@ class Engine:
                 if step.state is None:
                     convo.draft = {}
             if menu or convo.menu:  # remembered for a typed number; an old one is cleared
-                convo.menu = menu or []
+                convo.menu = menu.dump() if menu else []
             ids = await self._queue_replies(db, account, rendered, msg.update_id)
             notices = []
             for notice in ctx.notices:
@@ -137,7 +146,7 @@ class Engine:
             await db.flush()
             return ids + updates.queued(notices)
 
-    async def _run(self, msg: Incoming, ctx: Context) -> tuple[Step, list[Rendered], list[str] | None]:
+    async def _run(self, msg: Incoming, ctx: Context) -> tuple[Step, list[Rendered], Menu | None]:
         """The handler's step, rendered; _HandlerFailed when the handler (or its content) failed."""
         try:
             step = await self.router.dispatch(msg, ctx)
@@ -223,13 +232,13 @@ def cleaned(msg: Incoming) -> Incoming:
     )
 
 
-def _resolve_numbered(msg: Incoming, menu: list) -> Incoming:
+def _resolve_numbered(msg: Incoming, menu: Menu) -> Incoming:
     """After a numbered menu (a channel without buttons, or a reply with more buttons than the
-    channel allows), "2" means the second option of that menu; anything else ("²", "99") stays
-    text for the step to answer."""
+    channel allows), "2" means the option numbered 2 on it; anything else ("²", "99", a number
+    in a gap of the main menu) stays text for the step to answer."""
     if msg.kind is not Kind.TEXT or not menu:
         return msg
-    choice = number((msg.text or "").strip().rstrip(".)"), len(menu))
-    if choice:
-        return dataclasses.replace(msg, kind=Kind.BUTTON, payload=menu[choice - 1], text=None)
+    payload = menu.pick(msg.text)
+    if payload is not None:
+        return dataclasses.replace(msg, kind=Kind.BUTTON, payload=payload, text=None)
     return msg

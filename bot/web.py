@@ -10,6 +10,8 @@ from aiohttp import web
 
 from bot import webpages
 from bot.channels import messengers
+from bot.dashboard import Dashboard
+from bot.dashboard import add_routes as add_dashboard_routes
 from bot.landing import Landing
 from bot.landing import add_routes as add_landing_routes
 from bot.media import MEDIA_PATH
@@ -23,6 +25,7 @@ log = logging.getLogger(__name__)
 SERVICE = web.AppKey("service", Service)
 SETTINGS = web.AppKey("settings", Settings)
 LANDING = web.AppKey("landing", Landing)
+DASHBOARD = web.AppKey("dashboard", Dashboard)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -85,5 +88,7 @@ def init_app(settings: Settings, service: Service | None = None) -> web.Applicat
     webpages.setup(app, SERVICE)  # templates, security headers, error pages, / and /privacy
     app[LANDING] = Landing()
     add_landing_routes(app, app[LANDING])
+    app[DASHBOARD] = Dashboard()
+    add_dashboard_routes(app, app[DASHBOARD])
     app.router.add_get(MEDIA_PATH + "/{file_id}/{filename}", media_file)
     return app

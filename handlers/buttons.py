@@ -424,3 +424,10 @@ class AnnounceTo(Payload, prefix="ann", action="u"):
 
 class SendAnnouncement(Payload, prefix="ann", action="send"):
     pass
+
+
+# --- the dashboard in a browser ---
+
+
+class WebLogin(Payload, prefix="web"):
+    """A one-time link into the dashboard."""

@@ -10,7 +10,7 @@ from handlers.buttons import PickCommune
 from handlers.context import Context
 from handlers.menu import home_button
 from handlers.router import Flow
-from handlers.types import Button, Incoming, Kind, Reply, Step
+from handlers.types import MAX_NUMBERED, Button, Incoming, Kind, Reply, Step
 from storage.units import EXACT, FORMER, CommuneEntry, Match
 from texts import Text, t
 
@@ -60,10 +60,12 @@ async def on_text(msg: Incoming, ctx: Context) -> Step:
         return await picked(msg, ctx, (exact or matches)[0].commune)
     if not exact and former and len({m.commune.code for m in former}) == 1:
         return await former_taken(msg, ctx, former[0])
-    shown = matches[:MAX_CHOICES]
+    # Where choices are typed numbers, the list and its home choice fit one message.
+    most = MAX_NUMBERED - 1 if ctx.capabilities.numbered else MAX_CHOICES
+    shown = matches[:most]
     rows = [[Button(choice_label(m), payload=PickCommune(m.commune.code).pack())] for m in shown]
     rows.append([home_button()])
-    return Step.stay(Reply(choices_text(query, matches, exact, former), rows))
+    return Step.stay(Reply(choices_text(query, matches, exact, former, most), rows))
 
 
 async def former_taken(msg: Incoming, ctx: Context, match: Match) -> Step:
@@ -73,7 +75,9 @@ async def former_taken(msg: Incoming, ctx: Context, match: Match) -> Step:
     return Step((note, *step.replies), step.state)
 
 
-def choices_text(query: str, matches: list[Match], exact: list[Match], former: list[Match]) -> Text:
+def choices_text(
+    query: str, matches: list[Match], exact: list[Match], former: list[Match], most: int = MAX_CHOICES
+) -> Text:
     """What the list of choices is: the parts of a split commune, former names, the same name in
     several provinces, or near names of what was typed."""
     if not exact and former and len({m.former.code for m in former if m.former}) == 1:
@@ -82,8 +86,8 @@ def choices_text(query: str, matches: list[Match], exact: list[Match], former: l
     if not exact and former:
         # Several former communes had that name: their places of today come first.
         return t("commune.former_many", query=query)
-    if len(matches) > MAX_CHOICES:
-        return t("commune.many_matches", shown=MAX_CHOICES, total=len(matches), query=query)
+    if len(matches) > most:
+        return t("commune.many_matches", shown=most, total=len(matches), query=query)
     if len(exact) == len(matches):
         return t("commune.choose", count=len(matches))  # the same name in several provinces
     # Near names of what was typed (a typo, a prefix): not the same name.

@@ -11,12 +11,14 @@ from handlers.faq_ranking import Candidate, Ranker
 from handlers.menu import home_button, main_menu
 from handlers.phone_writing import Vocabulary
 from handlers.router import Flow, MenuEntry
-from handlers.types import Button, Incoming, Kind, Reply, Step
+from handlers.types import MAX_NUMBERED, Button, Incoming, Kind, Reply, Step
 from storage import faq_misses
 from texts import t
 from texts.content import Content
 
 PAGE_SIZE = 7
+# Where choices are typed numbers, a page with its back, next and home fits one message.
+NUMBERED_PAGE_SIZE = MAX_NUMBERED - 3
 
 
 def build_ranker(content: Content) -> Ranker:
@@ -66,9 +68,10 @@ def question_buttons(ctx: Context, ids: list[str]) -> list[list[Button]]:
 
 def page(ctx: Context, number: int, edit: bool) -> Reply:
     ids = index(ctx).ids
-    pages = max(1, -(-len(ids) // PAGE_SIZE))
+    size = NUMBERED_PAGE_SIZE if ctx.capabilities.numbered else PAGE_SIZE
+    pages = max(1, -(-len(ids) // size))
     number = max(0, min(number, pages - 1))
-    rows = question_buttons(ctx, ids[number * PAGE_SIZE : (number + 1) * PAGE_SIZE])
+    rows = question_buttons(ctx, ids[number * size : (number + 1) * size])
     nav = []
     if number > 0:
         nav.append(Button(t("common.back"), payload=FaqPage(number - 1).pack()))

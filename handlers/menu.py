@@ -8,13 +8,25 @@ from handlers.router import Fallbacks, Flow
 from handlers.types import Button, Incoming, Kind, Reply, Step
 from texts import t
 
+NUMBERS = "menu.numbers"  # the content table of the main menu's numbers
+
 
 async def main_menu(ctx: Context, key: str = "menu.home", **values: object) -> Reply:
-    """A message with one button per menu entry the person may use, two to a row."""
-    entries = await ctx.router.menu_for(ctx)
-    buttons = [Button(t(e.label), payload=e.payload.pack()) for e in entries]
+    """A message with one button per menu entry the person may use, two to a row, in the order
+    of their numbers. Each entry has its number in content (menu.numbers), the one typed where
+    there are no buttons: an entry the person may not use leaves a gap, so that a number always
+    means the same entry, whatever roles or settings come and go."""
+    numbers = entry_numbers(ctx)
+    # An entry missing from the table (a test says so) comes last, numbered after the others.
+    entries = sorted(await ctx.router.menu_for(ctx), key=lambda e: (e.label not in numbers, numbers.get(e.label, 0)))
+    buttons = [Button(t(e.label), payload=e.payload.pack(), number=numbers.get(e.label)) for e in entries]
     rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
     return Reply(t(key, **values), rows)
+
+
+def entry_numbers(ctx: Context) -> dict[str, int]:
+    """Each main-menu entry's number, by its label's content key."""
+    return dict(ctx.content.section(NUMBERS))
 
 
 def home_button() -> Button:

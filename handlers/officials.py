@@ -52,7 +52,7 @@ from handlers.router import Flow, MenuEntry
 from handlers.types import Attachment, Button, Incoming, Kind, Reply, Step
 from storage import reports, roles, support_points
 from storage.folding import fold
-from storage.roles import RANK, Role, viewer_role
+from storage.roles import Role, viewer_role
 from storage.tally import Tally, province_rollups, tally
 from storage.units import COUNTRY_CODE, unit_level
 from texts import Day, Join, Percent, SpokenDate, Text, t
@@ -80,12 +80,7 @@ def target_role(ctx: Context, code: str) -> Role:
 async def viewable_units(ctx: Context) -> list[str]:
     """The units whose figures the person sees by their roles: the country, their provinces,
     their communes (biggest first)."""
-    grants = [g for g in await roles.grants_of(ctx.db, ctx.user.id) if g.role is not Role.VOLUNTEER]
-    units: list[str] = []
-    for g in sorted(grants, key=lambda g: (-RANK[g.role], g.unit_code)):
-        if g.unit_code not in units:
-            units.append(g.unit_code)
-    return units
+    return await roles.viewable_units(ctx.db, ctx.user.id)
 
 
 async def refuse_official(ctx: Context) -> Step:

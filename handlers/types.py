@@ -74,12 +74,15 @@ class Button:
 
     `label` is a content Text, or a plain str for data shown verbatim (a commune's name).
     `payload` comes back in `Incoming.payload` when pressed; `url` (a str, or a content Text
-    such as the store link) makes a link button instead.
+    such as the store link) makes a link button instead. `number`: the number it is typed as
+    where there are no buttons, when it has its own (a main-menu entry's); otherwise the renderer
+    numbers it.
     """
 
     label: Text | str
     payload: str | None = None
     url: Text | str | None = None
+    number: int | None = None
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,9 @@ class Reply:
     edit: bool = False
     ask: Ask | None = None
     close_ask: bool = False
+    # False: the messenger shows no preview of the links in the text (a one-time link it must not
+    # fetch and show around).
+    link_preview: bool = True
 
     def __init__(
         self,
@@ -126,6 +132,7 @@ class Reply:
         edit: bool = False,
         ask: Ask | None = None,
         close_ask: bool = False,
+        link_preview: bool = True,
         **values: Any,
     ) -> None:
         if isinstance(text, str):
@@ -138,6 +145,7 @@ class Reply:
         object.__setattr__(self, "edit", edit)
         object.__setattr__(self, "ask", ask)
         object.__setattr__(self, "close_ask", close_ask)
+        object.__setattr__(self, "link_preview", link_preview)
 
 
 _KEEP = object()
@@ -189,3 +197,13 @@ class Capabilities:
     # The most buttons one message may carry (Zalo OA templates); a reply with more gets a
     # numbered list instead, as on a channel without buttons. None: no limit.
     max_buttons: int | None = None
+
+    @property
+    def numbered(self) -> bool:
+        """Whether a long list of choices becomes typed numbers (no buttons, or few a message):
+        at most MAX_NUMBERED of them a message, so a list and its navigation keep to that."""
+        return not self.buttons or self.max_buttons is not None
+
+
+# The most numbered choices one message shows (bot/render.py); more wait behind "0".
+MAX_NUMBERED = 8

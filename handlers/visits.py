@@ -290,10 +290,7 @@ def ask_count(field: str, words: Callable[[int, int], Text]) -> Callable[[Contex
     async def question(ctx: Context, v: Values) -> Question:
         lo, hi = bounds(v, field)
         ctx.remember(v_field=field)
-        if not ctx.capabilities.buttons:
-            # Without buttons, choices become a numbered menu, where typing "1" would pick the
-            # first choice ("0"): there the count is simply typed.
-            return Question(words(lo, hi))
+        # Without buttons, the choices are shown as the numbers they are (bot/render.py).
         last = min(hi, lo + NUMBER_BUTTONS - 1)
         choices = [Button(str(n), payload=CountChoice(field, n).pack()) for n in range(lo, last + 1)]
         return Question(words(lo, hi), [choices, [home_button()]])

@@ -1,6 +1,7 @@
 """What housekeeping deletes, and when: check-ins past their retention, old delivery bookkeeping,
 and the short-lived rows (summaries never saved, link codes and wrong-code counts, expired media
-files, handled inbound events, unanswered questions and their daily salts), for as long as
+files, handled inbound events, unanswered questions and their daily salts, the dashboard's
+links and sessions past their time), for as long as
 docs/privacy.md's "What is stored" table promises."""
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import datetime as dt
 from sqlalchemy import delete, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import faq_misses, inbox, media
+from storage import faq_misses, inbox, media, web_sessions
 from storage.db import rows_changed
 from storage.identity import FAILURE_WINDOW
 from storage.models import LinkAttempt, LinkCode, OutboxMessage, ProcessedUpdate, VisitDraft
@@ -40,4 +41,5 @@ async def purge(session: AsyncSession, now: dt.datetime, check_ins_before: dt.da
     short_lived += await media.prune(session, now)
     short_lived += await inbox.prune(session, INBOX_KEEP_HANDLED, now)
     short_lived += await faq_misses.prune(session, now)
+    short_lived += await web_sessions.prune(session, now)
     return {"check_ins": check_ins, "processed_updates": processed, "outbox": outbox, "short_lived": short_lived}

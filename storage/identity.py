@@ -101,6 +101,10 @@ PERSON_COLUMNS: list[PersonColumn] = [
     PersonColumn("broadcasts", "created_by"),
     PersonColumn("audit_log", "actor_user_id"),
     PersonColumn("outbox", "about_user_id"),
+    # The dashboard's links and sessions: whichever messenger asked for them, they are the survivor's.
+    PersonColumn("dashboard_logins", "user_id"),
+    PersonColumn("dashboard_sessions", "user_id"),
+    PersonColumn("dashboard_feeds", "user_id"),
 ]
 
 

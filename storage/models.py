@@ -167,8 +167,9 @@ class Conversation(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
     state: Mapped[str | None] = mapped_column(String(64))
     draft: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    # On channels without buttons, the payloads of the last numbered menu ("Gõ 1, 2 hoặc 3").
-    menu: Mapped[list[Any]] = mapped_column(default=list)
+    # On channels without buttons, the last numbered menu: {"choices": {number: payload}, "more":
+    # [pages not shown yet]} (bot/render.py, Menu); a list (payloads of 1, 2, 3...) in older rows.
+    menu: Mapped[list[Any] | dict[str, Any]] = mapped_column(JSON(), default=list)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
@@ -681,6 +682,48 @@ class InboundEvent(Base):
     done_at: Mapped[dt.datetime | None] = mapped_column()
 
 
+# --- the officials' dashboard in a browser ------------------------------------------------------
+
+
+class DashboardLogin(Base):
+    """A one-time link into the dashboard, sent in chat: only its hash is kept (a database read
+    gives nobody a way in); used once, by the POST of its page, within minutes."""
+
+    __tablename__ = "dashboard_logins"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True)
+    used_at: Mapped[dt.datetime | None] = mapped_column()
+
+
+class DashboardSession(Base):
+    """A browser signed in to the dashboard, by the hash of its cookie; ended by logout, by idling,
+    or at once when the person's roles end or their data is erased."""
+
+    __tablename__ = "dashboard_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[dt.datetime | None] = mapped_column()
+
+
+class DashboardFeed(Base):
+    """A person's standing CSV link for one unit (Excel's or Power BI's "From Web"), by its hash;
+    answered only while they may still see the unit, and revocable."""
+
+    __tablename__ = "dashboard_feeds"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    unit_code: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column()
+
+
 __all__ = [
     "Account",
     "AuditEntry",
@@ -690,6 +733,9 @@ __all__ = [
     "Commune",
     "CommuneDailyCount",
     "Conversation",
+    "DashboardFeed",
+    "DashboardLogin",
+    "DashboardSession",
     "DataPurge",
     "District",
     "InboundEvent",

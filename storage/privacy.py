@@ -17,6 +17,9 @@ from storage.db import rows_changed
 from storage.models import (
     Account,
     CheckIn,
+    DashboardFeed,
+    DashboardLogin,
+    DashboardSession,
     DataPurge,
     InboundEvent,
     LinkCode,
@@ -41,6 +44,10 @@ OWN_ROWS = [
     (ReportSubscription, ReportSubscription.user_id),
     (VisitDraft, VisitDraft.user_id),
     (LinkCode, LinkCode.user_id),
+    # The dashboard's links and browser sessions: erasure signs the person out everywhere.
+    (DashboardLogin, DashboardLogin.user_id),
+    (DashboardSession, DashboardSession.user_id),
+    (DashboardFeed, DashboardFeed.user_id),
 ]
 # References kept for the campaign's counts and records, which after erasure point at an
 # anonymous row: self-reported installs, visits logged as a volunteer, audit entries, figures.

@@ -308,6 +308,17 @@ async def communes_for(session: AsyncSession, user_id: int, role: Role) -> list[
     return sorted(codes)
 
 
+async def viewable_units(session: AsyncSession, user_id: int) -> list[str]:
+    """The units whose figures the person sees by their roles: the country, their provinces,
+    their communes (biggest first). Volunteers see their own results, not a unit's figures."""
+    grants = [g for g in await grants_of(session, user_id) if g.role is not Role.VOLUNTEER]
+    units: list[str] = []
+    for g in sorted(grants, key=lambda g: (-RANK[g.role], g.unit_code)):
+        if g.unit_code not in units:
+            units.append(g.unit_code)
+    return units
+
+
 async def has_any(session: AsyncSession, user_id: int, roles: set[Role] | None = None) -> bool:
     """Whether the person holds any active role (or one of `roles`): for showing menu entries."""
     return any(roles is None or g.role in roles for g in await grants_of(session, user_id))

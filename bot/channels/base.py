@@ -45,6 +45,7 @@ class OutMessage:
     ask_label: str | None = None  # the label of the share-contact / share-location button
     ask_alternatives: str | None = None  # shown above the other buttons when both are needed
     close_ask: bool = False  # take away a share-contact / share-location button left on screen
+    no_preview: bool = False  # show no preview of the text's links (where the messenger makes them)
 
     def to_body(self) -> dict[str, Any]:
         return asdict(self)

@@ -19,6 +19,7 @@ from telegram import (
     InlineKeyboardMarkup,
     InputFile,
     KeyboardButton,
+    LinkPreviewOptions,
     Message,
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
@@ -367,7 +368,8 @@ class TelegramChannel:
             if markup is not None:  # Telegram allows one keyboard per message
                 await self.bot.send_message(chat_id, message.ask_alternatives or "…", reply_markup=markup)
             return
-        await self.bot.send_message(chat_id, message.text, reply_markup=markup)
+        preview = LinkPreviewOptions(is_disabled=True) if message.no_preview else None
+        await self.bot.send_message(chat_id, message.text, reply_markup=markup, link_preview_options=preview)
 
 
 CHANNEL = TelegramChannel

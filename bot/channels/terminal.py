@@ -82,13 +82,16 @@ class TerminalChannel:
     async def send(self, chat_id: str, message: OutMessage, attachment: bytes | None) -> None:
         # Whose message it is, when it is not for the person speaking now.
         who = "" if chat_id == self.speaking else f"[{self.people.get(chat_id, chat_id)}] "
-        if message.text:
-            self.out.write(f"\n{who}{message.text}\n")
         if attachment is not None:
+            # The file first, its caption right under it, as a messenger shows a photo.
             self.files_dir.mkdir(parents=True, exist_ok=True)
             path = self.files_dir / (message.filename or "file.bin")
             path.write_bytes(attachment)
-            self.out.write(f"{'' if message.text else chr(10) + who}[{message.attachment_kind}: {path}]\n")
+            self.out.write(f"\n{who}[{message.attachment_kind}: {path}]\n")
+            if message.text:
+                self.out.write(f"{message.text}\n")
+        elif message.text:
+            self.out.write(f"\n{who}{message.text}\n")
         self.out.flush()
 
 

@@ -297,9 +297,10 @@ class ZaloBotChannel:
                 url = await self.media.publish(
                     attachment, message.mime_type or "application/octet-stream", filename, channel=NAME, chat_id=chat_id
                 )
+                # The link first, its caption (and any choices) right under it, as under a photo.
                 line = f"{filename}: {url}"
                 await self.call(
-                    "sendMessage", chat_id=chat_id, text=f"{message.text}\n{line}" if message.text else line
+                    "sendMessage", chat_id=chat_id, text=f"{line}\n{message.text}" if message.text else line
                 )
         except BotApiError as exc:
             if exc.status == 429 or exc.code == 429:

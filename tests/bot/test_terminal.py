@@ -8,7 +8,8 @@ import io
 
 from sqlalchemy import select
 
-from bot.channels.terminal import TerminalChannel, chat_loop, switch_to
+from bot.channels.base import OutMessage
+from bot.channels.terminal import TerminalChannel, chat_id_of, chat_loop, switch_to
 from bot.service import Service
 from storage.models import Volunteer
 from tests.harness import grant_role
@@ -103,3 +104,17 @@ async def test_two_terminals_print_only_their_own_peoples_messages(service, sett
         assert {chat for chat, _, _ in second.printed} == {"local-lan"}
     finally:
         await second_service.stop()
+
+
+async def test_a_file_is_printed_with_its_caption_right_under_it(tmp_path):
+    terminal = TerminalChannel(out=io.StringIO(), files_dir=tmp_path, login="an")
+    caption = "caption\n\n1. x"
+    picture = OutMessage(text=caption, key="k", attachment_kind="image", filename="chart.png", mime_type="image/png")
+    await terminal.send(chat_id_of("an"), picture, b"\x89PNG")
+    await terminal.send(
+        chat_id_of("an"), OutMessage(text="", key="k", attachment_kind="document", filename="a.pdf"), b"%"
+    )
+    assert terminal.out.getvalue() == (
+        f"\n[image: {tmp_path / 'chart.png'}]\n{caption}\n\n[document: {tmp_path / 'a.pdf'}]\n"
+    )
+    assert (tmp_path / "chart.png").read_bytes() == b"\x89PNG"

@@ -17,6 +17,7 @@ import shutil
 import socket
 import threading
 from collections.abc import Awaitable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import pytest
@@ -99,6 +100,13 @@ class Site:
         self.thread.join(timeout=10)
 
 
+def prepare(url: str) -> None:
+    """A migrated database with the units, made in a thread: once the browser runs, Playwright's
+    sync API has an event loop running in this one, where asyncio.run cannot start another."""
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, _prepare(url, None)).result()
+
+
 @pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     path = chromium_path()
@@ -121,7 +129,7 @@ def browser() -> Iterator[Any]:
 @pytest.fixture(scope="package")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('browser') / 'site.db'}"
-    asyncio.run(_prepare(url, None))
+    prepare(url)
     running = Site(url).start()
     yield running
     running.stop()

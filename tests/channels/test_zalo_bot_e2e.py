@@ -4,8 +4,11 @@ menus instead of buttons, photos fetched by the platform from our signed URLs.""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import io
+import re
 import time
+from fractions import Fraction
 
 import aiohttp
 from PIL import Image
@@ -14,10 +17,18 @@ from sqlalchemy.exc import OperationalError
 
 from bot.channels.base import OutMessage
 from bot.channels.zalo_bot import ZaloBotChannel
+from bot.render import MAX_CHOICES, MORE, MORE_KEY, render_step
+from handlers.types import Attachment, Button, Reply
+from storage.figures import record_figure, set_target
 from storage.models import Account, InboundEvent, OutboxMessage, ProcessedUpdate, SelfReportedInstall
 from storage.support_points import import_csv
 from tests.channels.conftest import bot_settings, until_idle
+from tests.harness import grant_role
 from tests.standins.zalo_common import free_port
+from texts import t
+
+# A numbered choice as common.numbered_option writes it ("{number}. {label}").
+OPTION = re.compile(r"^(\d+)\. (.+)$", re.MULTILINE)
 
 
 async def count(service, model, *where) -> int:
@@ -171,10 +182,11 @@ async def test_photos_go_by_signed_url_and_documents_as_links(zbot, polling_zalo
         sheet,
     )
     text = zbot.calls_of("sendMessage")[-1].body["text"]
-    assert text.startswith("Báo cáo tuần\nbao-cao.xlsx: http")
-    async with aiohttp.ClientSession() as http, http.get(text.split(": ", 1)[1]) as response:
+    link, caption = text.split("\n")  # the file, its caption right under it
+    assert link.startswith("bao-cao.xlsx: http") and caption == "Báo cáo tuần"
+    async with aiohttp.ClientSession() as http, http.get(link.split(": ", 1)[1]) as response:
         assert response.status == 200 and await response.read() == sheet
-        forged = text.split(": ", 1)[1].replace("&s=", "&s=0")
+        forged = link.split(": ", 1)[1].replace("&s=", "&s=0")
     async with aiohttp.ClientSession() as http, http.get(forged) as response:
         assert response.status == 403
 
@@ -261,7 +273,8 @@ async def test_a_volunteer_logs_visits_by_numbered_menu(zbot, polling_zalo_bot):
     (household,) = await zbot.exchange(hoa, "Thôn 3")
     assert household.startswith("Thôn 3: số nhà") and "gõ “bỏ qua”" in household
     (outcome,) = await zbot.exchange(hoa, "số 12")
-    assert "1. " in outcome and "5. " in outcome and "Gõ 1, 2" in outcome  # the outcomes as a numbered menu
+    numbered = service.content.render(t("common.numbered_range", first=1, last=6))
+    assert "1. " in outcome and "5. " in outcome and numbered in outcome  # the outcomes as a numbered menu
     (phones,) = await zbot.exchange(hoa, "1")  # helped install
     assert "mấy điện thoại" in phones
     (installed,) = await zbot.exchange(hoa, "25")  # out of bounds: said why, asked again
@@ -288,3 +301,46 @@ async def test_a_volunteer_logs_visits_by_numbered_menu(zbot, polling_zalo_bot):
     ] == [("Thôn 3", "12", "helped", 3, 2, 1), ("Tổ dân phố 5", "7", "helped", 3, 1, 2)]
     assert sum(c.households_visited for c in counts) == 2 and sum(c.installs_helped for c in counts) == 3
     assert all(len(t) <= 2000 for t in hoa.texts())
+
+
+async def test_a_province_officer_pages_through_the_summary_choices(zbot, polling_zalo_bot):
+    """The province /thongke has more choices than a message takes: eight, then "0" for the
+    rest, each typed number as shown, none numbered twice."""
+    service = polling_zalo_bot
+    async with service.sessions() as db, db.begin():
+        yesterday = dt.date.today() - dt.timedelta(days=1)
+        await record_figure(db, "07210", yesterday, entered_by=None, source="t", installed=9, subscribers=20)
+        # A target: the communes short of it are offered to drill into, more choices than fit.
+        await set_target(db, "24", Fraction(3, 5), yesterday + dt.timedelta(days=90), set_by=None, source="t")
+    officer = zbot.user("6001", "Ha")
+    await grant_role(service, officer.id, "province_officer", "24", channel="zalo_bot")
+    (summary,) = await zbot.exchange(officer, "/thongke")
+    first = dict(OPTION.findall(summary.split("\n\n")[-1]))  # the choices end the summary
+    assert len(first) == MAX_CHOICES + 1 and first[str(MORE)] == service.content.render(t(MORE_KEY))
+    assert not any(OPTION.match(label) for label in first.values())
+    (more,) = await zbot.exchange(officer, str(MORE))
+    rest = dict(OPTION.findall(more))
+    assert rest and min(int(n) for n in rest) == MAX_CHOICES + 1
+    other = next(n for n, label in rest.items() if label == service.content.render(t("official.other_commune")))
+    (ask,) = await zbot.exchange(officer, other)
+    assert ask.startswith(service.content.render(t("official.ask_commune")))
+
+
+async def test_a_file_goes_with_its_caption_and_choices_in_one_message(zbot, polling_zalo_bot):
+    """A photo's caption holds its words and the choices standing for its buttons: one sendPhoto."""
+    service = polling_zalo_bot
+    channel = service.channels["zalo_bot"]
+    em = zbot.user("6002")
+    zbot.known_chats.add(em.id)
+    picture = Attachment("image", "chart.png", png(), "image/png", caption=t("official.chart_caption"))
+    reply = Reply("common.file_only", [[Button(t("common.home"), payload="menu")]], attachment=picture)
+    rendered, menu = render_step((reply,), service.content, channel.capabilities, None)
+    for r in rendered:
+        await channel.send(em.id, r.message, r.attachment)
+    (photo,) = zbot.sent(em.id)
+    assert photo.path == "sendPhoto" and menu is not None and menu.choices == {1: "menu"}
+    caption, choices = photo.body["caption"].split("\n\n")
+    assert caption == service.content.render(t("official.chart_caption"))
+    assert choices.splitlines()[0] == service.content.render(
+        t("common.numbered_option", number=1, label=t("common.home"))
+    )

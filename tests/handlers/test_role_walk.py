@@ -782,6 +782,14 @@ ACTIONS: list[Action] = [
     picked("summary", Scoped(C, A), "tk:f", "official.ask_commune", SUMMARY_COMMUNE),
     picked("script", Scoped(C, A), "lp", "official.script.ask_commune", ("official.script.intro", "common.lines")),
     picked("announce", Scoped(C, A), "ann", "announce.ask_commune", ("announce.choose_scope",)),
+    # The dashboard's one-time link: any official (no public address here, and the reply says so).
+    *[
+        action(f"dashboard link ({how})", Anywhere(C), drive, entry)
+        for how, drive, entry in (
+            ("button", press(("web", ("dashboard.chat.no_address",))), "button:web"),
+            ("/web", send("/web", ("dashboard.chat.no_address",)), "command:web"),
+        )
+    ],
     # The audit log: admins.
     action("/nhatky", Scoped(AD, VN), send("/nhatky", ("common.lines",)), "command:nhatky"),
     action("/nhatky A", Scoped(AD, VN), send("/nhatky {A}", ("common.lines",)), needs=("helper",)),

@@ -698,7 +698,7 @@ async def test_menu_entries_follow_roles(service):
     assert chat.payloads() == CITIZEN_MENU + ["visit", "vl", "vme"]
     await grant_role(service, "1020", "coordinator", HOAN_KIEM)
     await chat.send("/menu")
-    assert chat.payloads() == CITIZEN_MENU + ["visit", "vl", "vme", "co", "tk", "ann"]
+    assert chat.payloads() == CITIZEN_MENU + ["visit", "vl", "vme", "co", "tk", "ann", "web"]
     async with service.sessions() as db:
         assert await db.scalar(select(func.count()).select_from(RoleGrant)) == 2
 

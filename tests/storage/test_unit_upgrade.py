@@ -211,7 +211,7 @@ async def test_upgrade_keeps_everything_on_its_own_commune(old_engine):
         assert await venue_commune("vinh_quy") == "Xã Vinh Quý"
         assert await venue_commune("ly_quoc") == "Xã Lý Quốc"
         figures = {f.installed: await commune_name(db, f.unit_code) for f in (await db.scalars(select(OfficialFigure)))}
-        # Stored before migration 0013: on today's map, scheme 2025.
+        # Stored before migration 0014: on today's map, scheme 2025.
         assert {f.scheme for f in await db.scalars(select(OfficialFigure))} == {"2025"}
         assert {t.scheme for t in await db.scalars(select(Target))} == {"2025"}
         assert figures == {

@@ -7,8 +7,8 @@ district, a province), so their `commune_code` becomes `unit_code` without the f
 communes; figures and targets carry their scheme, since they may be history on the other map.
 Everything stored before this revision is on today's map: scheme "2025".
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0013"
-down_revision = "0012"
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,242 @@
+"""What a unit's page shows, computed once and shown three ways (the page, its XLSX, its CSV):
+the unit's figures against its target, and its units one level down, sorted and filtered as the
+person asked.
+
+Units are walked as "a unit, its parent, its children" (`parent_of`, `children_of`): country →
+provinces → communes today; a level added to the campaign's map (districts) slots in there.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage import visits
+from storage.dashboard_figures import Ends, Entry, highest_roles, installed_ends
+from storage.models import Commune
+from storage.roles import Role
+from storage.tally import Tally, TallyRow, people_needed, province_rollups, tally
+from storage.units import COUNTRY_CODE, unit_level
+
+SORTS = ("name", "rate", "gap", "pace", "last", "installed")
+MAX_STALE_DAYS = 365
+
+
+@dataclass(frozen=True)
+class Query:
+    """The table's sorting and filters, read from the address (so a link or an export is the same view)."""
+
+    sort: str = "name"
+    descending: bool = False
+    behind: bool = False  # only units behind the straight line to their target
+    stale: int | None = None  # only units with no figure for this many days (or none at all)
+
+    @classmethod
+    def read(cls, params: Mapping[str, str]) -> Query:
+        sort = params.get("sort", "name")
+        stale = params.get("stale", "")
+        days = int(stale) if stale.isdigit() and 0 < int(stale) <= MAX_STALE_DAYS else None
+        return cls(
+            sort=sort if sort in SORTS else "name",
+            descending=params.get("order") == "desc",
+            behind=params.get("behind") == "1",
+            stale=days,
+        )
+
+    def params(self, **changes: object) -> dict[str, str]:
+        """The address's parameters of this view, with `changes`; defaults left out."""
+        values = {"sort": self.sort, "descending": self.descending, "behind": self.behind, "stale": self.stale}
+        values.update(changes)
+        out: dict[str, str] = {}
+        if values["sort"] != "name":
+            out["sort"] = str(values["sort"])
+        if values["descending"]:
+            out["order"] = "desc"
+        if values["behind"]:
+            out["behind"] = "1"
+        if values["stale"]:
+            out["stale"] = str(values["stale"])
+        return out
+
+
+@dataclass
+class UnitRow:
+    """A unit with what the page says about it beyond its tally row."""
+
+    row: TallyRow
+    expected: int | None  # where it should be today on the straight line to its target
+    last: Entry | None  # its latest installed count (of any of its communes)
+    entered_by: Role | None = None  # the role of whoever entered `last` (no names)
+    start: tuple[dt.date, int] | None = None  # where its straight line to the target starts
+    curve: list[tuple[dt.date, int]] = field(default_factory=list)  # installed over time (the page's unit only)
+
+    @property
+    def code(self) -> str:
+        return self.row.code
+
+    @property
+    def behind_by(self) -> int | None:
+        """People short of the straight line today (0 when on or above it)."""
+        if self.expected is None or self.row.installed is None:
+            return None
+        return max(0, self.expected - self.row.installed)
+
+    @property
+    def from_file(self) -> bool:
+        """The latest count came from an imported file (official_figures.source "import:<file>")."""
+        return self.last is not None and self.last.source.startswith("import")
+
+    def days_without_figures(self, today: dt.date) -> int | None:
+        return None if self.row.installed_on is None else (today - self.row.installed_on).days
+
+
+@dataclass
+class UnitView:
+    code: str
+    level: str
+    name: str  # "" for the country (named by the content)
+    parent: str | None
+    as_of: dt.date
+    unit: UnitRow
+    children: list[UnitRow]
+    query: Query
+    hamlets: list[visits.HamletSummary] = field(default_factory=list)
+    shown_total: int = 0  # children before filtering
+
+    def as_tally(self, name: str) -> Tally:
+        """The rows on screen, for the exports."""
+        return Tally(self.code, name, self.as_of, [c.row for c in self.children], self.unit.row)
+
+
+def straight_line(row: TallyRow, start: tuple[dt.date, int] | None, today: dt.date) -> int | None:
+    """Installs the unit should have today, on the straight line from its first count to the
+    people its target needs by the deadline; None without a target, a count or a denominator."""
+    target, denominator = row.target, row.denominator
+    if target is None or start is None or not denominator:
+        return None
+    needed = people_needed(target.rate, denominator)
+    day0, count0 = start
+    if today >= target.deadline or day0 >= target.deadline:
+        return needed
+    if today <= day0:
+        return count0
+    share = Fraction((today - day0).days, (target.deadline - day0).days)
+    return count0 + math.floor((needed - count0) * share)
+
+
+def _start(ends: list[Ends]) -> tuple[dt.date, int] | None:
+    """A group's first count: the earliest date of its communes' first counts, with their sum."""
+    if not ends:
+        return None
+    return min(e.first.as_of for e in ends), sum(e.first.installed for e in ends)
+
+
+def _last(ends: list[Ends]) -> Entry | None:
+    return max((e.last for e in ends), key=lambda e: e.as_of, default=None)
+
+
+def _unit_row(row: TallyRow, communes: list[str], ends: dict[str, Ends], today: dt.date) -> UnitRow:
+    mine = [ends[c] for c in communes if c in ends]
+    start = _start(mine)
+    return UnitRow(row, straight_line(row, start, today), _last(mine), start=start)
+
+
+def curve(communes: list[str], ends: dict[str, Ends]) -> list[tuple[dt.date, int]]:
+    """The unit's installed count on each date a count was entered: every commune's latest count
+    by then, summed (a commune counts from its first figure on)."""
+    events = sorted((day, code, count) for code in communes if code in ends for day, count in ends[code].points)
+    latest: dict[str, int] = {}
+    total, points = 0, list[tuple[dt.date, int]]()
+    for day, code, count in events:
+        total += count - latest.get(code, 0)
+        latest[code] = count
+        if points and points[-1][0] == day:
+            points[-1] = (day, total)
+        else:
+            points.append((day, total))
+    return points
+
+
+# --- the map: a unit, its parent, its children (a new level is a branch in each) ---------------
+
+
+async def parent_of(db: AsyncSession, code: str) -> str | None:
+    level = unit_level(code)
+    if level == "commune":
+        commune = await db.get(Commune, code)
+        return commune.province_code if commune else None
+    return COUNTRY_CODE if level == "province" else None
+
+
+def child_level(level: str) -> str | None:
+    """The kind of unit one level down (its words: dashboard.unit.children.<kind>)."""
+    return {"country": "province", "province": "commune"}.get(level)
+
+
+async def children_of(db: AsyncSession, result: Tally) -> list[tuple[TallyRow, list[str]]]:
+    """The units one level down, each rolled up, with its communes; none below a commune."""
+    level = unit_level(result.unit_code)
+    if level == "country":
+        members: dict[str, list[str]] = {}
+        for r in result.rows:
+            members.setdefault(r.province_code, []).append(r.code)
+        return [(p, members.get(p.code, [])) for p in await province_rollups(db, result.as_of, result)]
+    if level == "province":
+        return [(r, [r.code]) for r in result.rows]
+    return []
+
+
+async def unit_view(db: AsyncSession, code: str, today: dt.date, query: Query) -> UnitView:
+    """The unit's page as of `today`. Raises LookupError for a unit that does not exist."""
+    level = unit_level(code)
+    result = await tally(db, code, today)
+    if level != "country" and not result.rows:
+        raise LookupError(code)
+    communes = [r.code for r in result.rows]
+    ends = await installed_ends(db, None if level == "country" else communes, today)
+    unit = _unit_row(result.totals, communes, ends, today)
+    unit.curve = curve(communes, ends)
+    children = [_unit_row(row, members, ends, today) for row, members in await children_of(db, result)]
+    hamlets = await visits.hamlet_summaries(db, code) if level == "commune" else []
+    everyone = [unit, *children]
+    roles = await highest_roles(db, {r.last.entered_by for r in everyone if r.last and r.last.entered_by})
+    for unit_row in everyone:
+        if unit_row.last and unit_row.last.entered_by:
+            unit_row.entered_by = roles.get(unit_row.last.entered_by)
+    shown = sort_rows([c for c in children if _passes(c, query, today)], query)
+    return UnitView(
+        code, level, result.unit_name, await parent_of(db, code), today, unit, shown, query, hamlets, len(children)
+    )
+
+
+def _passes(child: UnitRow, query: Query, today: dt.date) -> bool:
+    if query.behind and not child.behind_by:
+        return False
+    if query.stale is not None:
+        days = child.days_without_figures(today)
+        return days is None or days >= query.stale
+    return True
+
+
+def sort_rows(rows: list[UnitRow], query: Query) -> list[UnitRow]:
+    """By the column asked, ties by name; units without a value last either way, as a
+    spreadsheet's sort leaves blanks at the bottom."""
+    if query.sort == "name":
+        return sorted(rows, key=lambda c: c.row.name, reverse=query.descending)
+    valued = [c for c in rows if _value(c, query.sort) is not None]
+    blank = sorted((c for c in rows if _value(c, query.sort) is None), key=lambda c: c.row.name)
+    valued.sort(key=lambda c: c.row.name)  # stable: ties stay by name whichever way
+    valued.sort(key=lambda c: _value(c, query.sort), reverse=query.descending)  # type: ignore[arg-type,return-value]
+    return valued + blank
+
+
+def _value(child: UnitRow, sort: str) -> object:
+    row = child.row
+    return {"rate": row.rate, "gap": row.gap, "pace": row.gain, "last": row.installed_on, "installed": row.installed}[
+        sort
+    ]
