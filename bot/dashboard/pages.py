@@ -23,6 +23,7 @@ from documents.tally_exports import to_csv, to_xlsx
 from storage import roles, venues, web_sessions
 from storage.models import utcnow
 from storage.tally import unit_name as stored_unit_name
+from storage.unit_map import SCHEME_2025
 from storage.units import COUNTRY_CODE, unit_level
 from texts import Percent, t
 from texts.formats import local_date
@@ -137,7 +138,8 @@ class Dashboard:
             "target_pct": lambda v: None if v is None else Percent.target(v),
             "link": lambda **changes: _address(request.path, view.query.params(**changes)),
             "export": lambda kind: _address(f"{unit_path(view.code)}.{kind}", view.query.params()),
-            "unit_map": unit_map(view.children, self.points, fmt, words),
+            # The points are of today's codes: on the pre-2025 map the same code is another place.
+            "unit_map": unit_map(view.children, self.points if view.scheme == SCHEME_2025 else {}, fmt, words),
             "bars": ranked_bars(
                 view.children, lambda rate: fmt(Percent(rate)), alt=words("dashboard.chart.ranked_alt")
             ),

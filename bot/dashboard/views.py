@@ -107,6 +107,7 @@ class UnitView:
     query: Query
     hamlets: list[visits.HamletSummary] = field(default_factory=list)
     shown_total: int = 0  # children before filtering
+    scheme: str = "2025"  # the map the database runs on (storage.unit_map): what the codes mean
 
     def as_tally(self, name: str) -> Tally:
         """The rows on screen, for the exports."""
@@ -210,7 +211,17 @@ async def unit_view(db: AsyncSession, code: str, today: dt.date, query: Query) -
             unit_row.entered_by = roles.get(unit_row.last.entered_by)
     shown = sort_rows([c for c in children if _passes(c, query, today)], query)
     return UnitView(
-        code, level, result.unit_name, await parent_of(db, code), today, unit, shown, query, hamlets, len(children)
+        code,
+        level,
+        result.unit_name,
+        await parent_of(db, code),
+        today,
+        unit,
+        shown,
+        query,
+        hamlets,
+        len(children),
+        result.scheme,
     )
 
 
