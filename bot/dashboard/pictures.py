@@ -75,7 +75,7 @@ def installs_over_time(
         return low - (low - high) * count / top
 
     parts = [
-        f'<svg class="chart" viewBox="0 0 {W_OVER} {H_OVER}" role="img" aria-label="{escape(alt)}"'
+        f'<svg class="chart over-time" viewBox="0 0 {W_OVER} {H_OVER}" role="img" aria-label="{escape(alt)}"'
         ' xmlns="http://www.w3.org/2000/svg">'
     ]
     parts.append(f'<line x1="{left}" y1="{low}" x2="{right}" y2="{low}" stroke="#4a4a4a"/>')

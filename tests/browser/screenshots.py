@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import io
 import random
+import shutil
+import subprocess
 import sys
 import tempfile
 from fractions import Fraction
@@ -80,6 +82,13 @@ def main() -> int:
         return 1
     from playwright.sync_api import sync_playwright
 
+    fonts = (
+        subprocess.run(["fc-list"], capture_output=True, text=True, check=False).stdout
+        if shutil.which("fc-list")
+        else ""
+    )
+    if "emoji" not in fonts.lower():  # phones have one; without it the buttons' ✅ is a box
+        print("note: no colour emoji font (apt-get install fonts-noto-color-emoji)", file=sys.stderr)
     OUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite+aiosqlite:///{folder}/screenshots.db"
