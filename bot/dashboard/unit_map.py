@@ -106,20 +106,18 @@ def _apart(placed: list[tuple[UnitRow, tuple[float, float]]]) -> tuple[list, lis
     def distance(a: tuple[float, float], b: tuple[float, float]) -> float:
         return math.hypot(a[0] - b[0], (a[1] - b[1]) * math.cos(math.radians(a[0])))
 
-    far = [
-        (row, point)
-        for row, point in placed
-        if min(distance(point, other) for r, other in placed if r is not row) > FAR
+    # any() stops at the first neighbour near enough: most units have one among the first few.
+    alone = [not any(distance(point, other) <= FAR for r, other in placed if r is not row) for row, point in placed]
+    return [item for item, a in zip(placed, alone, strict=True) if not a], [
+        item for item, a in zip(placed, alone, strict=True) if a
     ]
-    return [item for item in placed if item not in far], far
 
 
 def _dot(row: UnitRow, x: float, y: float, radius: int, fmt: Callable[[object], str], say: Callable[..., str]) -> str:
-    which = band(row.row.rate)
+    rate = row.row.rate  # a property that divides: once
+    which = band(rate)
     fill = NO_RATE if which is None else COLOURS[which]
-    label = say(
-        "dashboard.map.dot", unit=row.row.name, rate=fmt(None if row.row.rate is None else Percent(row.row.rate))
-    )
+    label = say("dashboard.map.dot", unit=row.row.name, rate=fmt(None if rate is None else Percent(rate)))
     return (
         f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{radius}" fill="{fill}" stroke="{OUTLINE}" stroke-width="1">'
         f"<title>{escape(label)}</title></circle>"
