@@ -108,7 +108,7 @@ class UnitView:
     query: Query
     hamlets: list[visits.HamletSummary] = field(default_factory=list)
     shown_total: int = 0  # children before filtering
-    scheme: str = SCHEME_2025
+    scheme: str = SCHEME_2025  # the map the database runs on (storage.unit_map): what the codes mean
 
     def as_tally(self, name: str) -> Tally:
         """The rows on screen, for the exports."""
