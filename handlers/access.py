@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
 from handlers.buttons import Register
 from handlers.communes import ask_commune, commune_in_sentence, commune_label
@@ -18,6 +19,10 @@ from storage.roles import Decision, Refusal, Role
 from storage.units import COUNTRY_CODE, unit_level
 from texts import Join, Text, t
 
+if TYPE_CHECKING:
+    from storage.units import CommuneIndex
+    from texts.content import Content
+
 ROLE_NAMES = {
     Role.VOLUNTEER: t("access.role.volunteer"),
     Role.COORDINATOR: t("access.role.coordinator"),
@@ -26,7 +31,17 @@ ROLE_NAMES = {
 }
 
 
-def unit_name(ctx: Context, code: str) -> Text | str:
+class Naming(Protocol):
+    """What naming units needs: the words and the communes (a chat's Context, a web page's)."""
+
+    @property
+    def content(self) -> Content: ...
+
+    @property
+    def communes(self) -> CommuneIndex: ...
+
+
+def unit_name(ctx: Naming, code: str) -> Text | str:
     """A unit as people name it: a commune with its province, a province, or the whole country."""
     if code == COUNTRY_CODE:
         return t("access.country")
