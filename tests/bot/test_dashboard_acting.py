@@ -159,7 +159,11 @@ async def test_a_target_as_chitieu_sets_it(client):
         (BAC_GIANG, 655000, deadline, "population", officer, "web")
     ]
     [entry] = await audited(client, "target")
-    assert (entry.actor_user_id, entry.unit_code, entry.details["rate"]) == (officer, BAC_GIANG, str(Fraction(131, 200)))
+    assert (entry.actor_user_id, entry.unit_code, entry.details["rate"]) == (
+        officer,
+        BAC_GIANG,
+        str(Fraction(131, 200)),
+    )
     no_token = await client.post(f"/dashboard/unit/{BAC_NINH}/target", data=good, allow_redirects=False)
     assert no_token.status == 403
 
