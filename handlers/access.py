@@ -78,7 +78,7 @@ def typed_unit(ctx: Context, typed: str) -> str | None:
     return code if ctx.communes.has_unit(code) else None
 
 
-def acting_role(ctx: Context, code: str) -> Role:
+def acting_role(ctx: Naming, code: str) -> Role:
     """Who acts over a unit as its officer (sets its target): an admin for the country, a
     province officer for a province, and, on the pre-2025 map, a district officer for a district
     and its communes (a province officer for a commune of today's map)."""

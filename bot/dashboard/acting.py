@@ -28,13 +28,14 @@ from bot.dashboard.pages import ROOT, Dashboard, Problem, page, unit_path
 from bot.webpages import PAGES, add_page, render
 from bot.webpages.forms import read_form
 from handlers.audit_log import readable
+from handlers.figures_entry import entering_role
 from handlers.figures_grid import GridRow, check_row, check_target, read_grid_date
 from handlers.officials import target_role
 from storage import audit, roles
 from storage.figures import DENOMINATORS, FIGURE_FIELDS, figures_as_of, known_as_of, record_figure, set_target
 from storage.models import utcnow
 from storage.roles import Role
-from storage.units import COUNTRY_CODE, CommuneIndex, unit_level
+from storage.units import COUNTRY_CODE, CommuneEntry, CommuneIndex, unit_level
 from texts import Percent, Text, t
 from texts.content import Content
 from texts.formats import local_date
@@ -69,9 +70,9 @@ class Acting:
         async with d._db(request) as db, db.begin():
             user = await d._user(request)
             await d._may_view(db, user, code)
-            index = await request.app[PAGES].service(request).engine.communes(db)
-            communes = await _communes_for(db, index, user, code)
-            target_units = await _target_units(db, index, user, code)
+            names = await _names(request, db)
+            communes = await _communes_for(db, names, user, code)
+            target_units = await _target_units(db, names, user, code)
             if not communes and not target_units:
                 raise Problem(403, "not_yours")
             date_text = carried.get("d") or today.strftime("%d/%m/%Y")
@@ -79,7 +80,7 @@ class Acting:
             known_day = day if isinstance(day, dt.date) else today
             history = await figures_as_of(db, [c for c, _ in communes], known_day)
             title = await d._unit_title(request, db, code)
-            names = {u: await d._unit_title(request, db, u) for u in target_units}
+            titles = {u: await d._unit_title(request, db, u) for u in target_units}
         held: dict[str, list[str]] = carried.get("rows", {})
         rows = []
         for c, name in communes:
@@ -106,7 +107,7 @@ class Acting:
             "rows": rows,
             "notices": notices,
             "held": bool(held),
-            "target_units": [(u, names[u]) for u in target_units],
+            "target_units": [(u, titles[u]) for u in target_units],
             "target": target_typed,
             "target_problems": [content.render(_text(p)) for p in carried.get("tgp", [])],
             "denominators": DENOMINATORS,
@@ -135,8 +136,7 @@ class Acting:
         async with d._db(request) as db, db.begin():
             user = await d._user(request, form)
             await d._may_view(db, user, code)
-            index = await request.app[PAGES].service(request).engine.communes(db)
-            allowed = {c for c, _ in await _communes_for(db, index, user, code)}
+            allowed = {c for c, _ in await _communes_for(db, await _names(request, db), user, code)}
             if not allowed:
                 raise Problem(403, "not_yours")
             day = read_grid_date(date_text, today)
@@ -188,15 +188,15 @@ class Acting:
         async with d._db(request) as db, db.begin():
             user = await d._user(request, form)
             await d._may_view(db, user, code)
-            index = await request.app[PAGES].service(request).engine.communes(db)
+            names = await _names(request, db)
             unit = fields["unit"]
-            if unit not in await _target_units(db, index, user, code):
+            if unit not in await _target_units(db, names, user, code):
                 raise Problem(403, "not_yours")
             entry = check_target(unit, fields["rate"], fields["deadline"], fields["denominator"], today)
             if isinstance(entry, list):
                 carried["tg"] = fields
                 carried["tgp"] = [[p.key, dict(p.values)] for p in entry]
-            elif await roles.check(db, user, target_role(unit), unit):
+            elif await roles.check(db, user, target_role(names, unit), unit):
                 await set_target(db, unit, entry.rate, entry.deadline, entry.denominator, set_by=user, source=SOURCE)
                 saved = {
                     "unit": await d._unit_title(request, db, unit),
@@ -220,9 +220,8 @@ class Acting:
             user = await d._user(request)
             if not await roles.check(db, user, Role.ADMIN, COUNTRY_CODE):
                 raise Problem(403, "not_yours")
-            index = await request.app[PAGES].service(request).engine.communes(db)
             entries = await audit.entries(db, unit_code=unit, limit=AUDIT_SHOWN)
-            lines = await readable(db, Naming(content, index), entries)
+            lines = await readable(db, await _names(request, db), entries)
         context = {
             "lines": [content.render(line) for line in lines],
             "unit": unit or "",
@@ -246,6 +245,12 @@ class Acting:
         return response
 
 
+async def _names(request: web.Request, db: AsyncSession) -> Naming:
+    """The words and the map, as chat's handlers have them (the engine's one index of units)."""
+    service = request.app[PAGES].service(request)
+    return Naming(service.content, await service.engine.communes(db))
+
+
 def _unit(request: web.Request) -> str:
     code = request.match_info["code"]
     try:
@@ -255,39 +260,50 @@ def _unit(request: web.Request) -> str:
     return code
 
 
-async def _communes_for(db: AsyncSession, index: CommuneIndex, user: int, code: str) -> list[tuple[str, str]]:
-    """The grid's rows: the unit's communes where the person enters figures as chat lets them
-    (a coordinator theirs, an officer their province's, an admin any)."""
+def _below(index: CommuneIndex, code: str) -> list[CommuneEntry]:
+    """The grid's communes: the commune itself, or a province's, or a district's (pre-2025 map)."""
     level = unit_level(code)
     if level == "commune":
         entry = index.get(code)
-        candidates = [entry] if entry else []
-    elif level == "province":
-        candidates = [e for e in index.entries if e.province_code == code]
-    else:
-        return []
-    grants = await roles.grants_of(db, user, include_revoked=True)
-    return [(e.code, e.name) for e in candidates if _may(grants, Role.COORDINATOR, e.code, index)]
-
-
-async def _target_units(db: AsyncSession, index: CommuneIndex, user: int, code: str) -> list[str]:
-    """The units the target form offers: this unit and, below a province, its communes, each
-    where the person sets targets as /chitieu lets them."""
-    level = unit_level(code)
-    units = [code]
+        return [entry] if entry else []
     if level == "province":
-        units += [e.code for e in index.entries if e.province_code == code]
+        return [e for e in index.entries if e.province_code == code]
+    if level == "district":
+        return [e for e in index.entries if e.district_code == code]
+    return []
+
+
+async def _communes_for(db: AsyncSession, names: Naming, user: int, code: str) -> list[tuple[str, str]]:
+    """The grid's rows: the unit's communes where the person enters figures as /capnhat lets them
+    (`entering_role`: a coordinator their commune, a district or province officer theirs, an admin any)."""
     grants = await roles.grants_of(db, user, include_revoked=True)
-    return [u for u in units if _may(grants, target_role(u), u, index)]
+    below = _below(names.communes, code)
+    return [(e.code, e.name) for e in below if _may(grants, entering_role(e.code), e.code, names.communes)]
+
+
+async def _target_units(db: AsyncSession, names: Naming, user: int, code: str) -> list[str]:
+    """The units the target form offers: this unit and the communes under it, each where the
+    person sets targets as /chitieu lets them (`target_role`)."""
+    units = [code, *(e.code for e in _below(names.communes, code) if e.code != code)]
+    grants = await roles.grants_of(db, user, include_revoked=True)
+    return [u for u in units if _may(grants, target_role(names, u), u, names.communes)]
 
 
 def _may(grants: list[roles.Grant], role: Role, code: str, index: CommuneIndex) -> bool:
     """`roles.check`'s answer for one of many units: its decision on the grants read once, the
-    province from the index instead of a read per commune (a province has up to 168)."""
+    district and province from the index instead of a read per commune (a province has up to 168)."""
     level = unit_level(code)
     entry = index.get(code) if level == "commune" else None
-    province = code if level == "province" else entry.province_code if entry else None
-    return bool(roles.decide(grants, role, code, province))
+    district: str | None
+    province: str | None
+    if level == "province":
+        district, province = None, code
+    elif level == "district":
+        found = index.districts.get(code)
+        district, province = code, found[1] if found else None
+    else:
+        district, province = (entry.district_code, entry.province_code) if entry else (None, None)
+    return bool(roles.decide(grants, role, code, province, district))
 
 
 def _text(carried: list[Any]) -> Text:

@@ -45,7 +45,7 @@ async def post(client, path: str, data: dict[str, str], code: str = BAC_NINH):
 
 async def figures(client, code: str) -> list[OfficialFigure]:
     async with service_of(client).sessions() as db:
-        stmt = select(OfficialFigure).where(OfficialFigure.commune_code == code).order_by(OfficialFigure.id)
+        stmt = select(OfficialFigure).where(OfficialFigure.unit_code == code).order_by(OfficialFigure.id)
         return list((await db.scalars(stmt)).all())
 
 

@@ -104,9 +104,9 @@ def test_an_officer_enters_a_grid_confirms_a_row_and_sets_a_target(bot_site, pag
     page.get_by_role("button", name=w("dashboard.acting.figures.save")).click()
     page.wait_for_load_state()
     assert w("dashboard.acting.figures.saved", count=1, date=local_date(utcnow())) in page.content()
-    [other] = stored(bot_site, OfficialFigure, commune_code=OTHER)
+    [other] = stored(bot_site, OfficialFigure, unit_code=OTHER)
     assert (other.installed, other.subscribers, other.source) == (1234, 5000, "web")
-    assert len(stored(bot_site, OfficialFigure, commune_code=BAC_GIANG)) == 2  # the seeds' only
+    assert len(stored(bot_site, OfficialFigure, unit_code=BAC_GIANG)) == 2  # the seeds' only
     held = page.locator(f"#row-{BAC_GIANG} + tr.problems")
     assert w(
         "dashboard.acting.doubts.doubt_installed_over",
@@ -120,7 +120,7 @@ def test_an_officer_enters_a_grid_confirms_a_row_and_sets_a_target(bot_site, pag
     page.locator(f'input[name="sure-{BAC_GIANG}"]').check()
     page.get_by_role("button", name=w("dashboard.acting.figures.save")).click()
     page.wait_for_load_state()
-    assert stored(bot_site, OfficialFigure, commune_code=BAC_GIANG)[-1].installed == 190000
+    assert stored(bot_site, OfficialFigure, unit_code=BAC_GIANG)[-1].installed == 190000
     assert page.locator("tr.problems").count() == 0
 
     deadline = local_date(utcnow()) + dt.timedelta(days=45)
