@@ -26,7 +26,7 @@ LOGIN_VALID = dt.timedelta(minutes=10)
 IDLE_LIMIT = dt.timedelta(hours=12)
 # A session's last_seen_at is written at most this often: not a write for every page.
 SEEN_STEP = dt.timedelta(minutes=1)
-OFFICIAL_ROLES = {Role.COORDINATOR, Role.PROVINCE_OFFICER, Role.ADMIN}
+OFFICIAL_ROLES = {Role.COORDINATOR, Role.DISTRICT_OFFICER, Role.PROVINCE_OFFICER, Role.ADMIN}
 
 
 class LoginState(enum.StrEnum):

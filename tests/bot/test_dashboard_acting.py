@@ -12,6 +12,9 @@ from fractions import Fraction
 import pytest
 from sqlalchemy import select
 
+from bot.service import Service
+from bot.settings import Secret, Settings
+from bot.web import init_app
 from storage.figures import record_figure
 from storage.models import AuditEntry, OfficialFigure, Target, utcnow
 from storage.roles import Role
@@ -185,3 +188,37 @@ async def test_the_audit_log_for_admins_only(client):
     assert "telegram:5" in line and said(client, t("audit.actions.target")) in line  # the person as the bot knows them
     assert "Bắc Ninh" in line and said(client, t("audit.detail.rate", value="60%")) in line
     assert (await client.get(f"/dashboard/audit?unit={BAC_GIANG}")).status == 200
+
+
+@pytest.fixture
+async def pre2025_client(aiohttp_client, pre2025_database, pre2025_engine):
+    settings = Settings(
+        database_url=pre2025_database["url"],
+        qr_signing_key=Secret("dashboard-pages-key"),
+        public_base_url="http://127.0.0.1",
+        units="pre2025",
+    )
+    return await aiohttp_client(init_app(settings, Service(settings, db_engine=pre2025_engine)))
+
+
+async def test_a_district_officer_enters_their_districts_communes_on_the_pre2025_map(pre2025_client):
+    client = pre2025_client
+    city, ward = "213", "07231"  # Thành phố Bắc Giang and one of its wards
+    async with service_of(client).sessions() as db:
+        index = await service_of(client).engine.communes(db)
+    elsewhere = next(e.code for e in index.entries if e.province_code == "24" and e.district_code != city)
+    officer = await person(client, "7", Role.DISTRICT_OFFICER, city)
+    await sign_in(client, officer)
+    status, html = await page_of(client, city)
+    assert status == 200 and f'name="installed-{ward}"' in html and f'name="installed-{elsewhere}"' not in html
+    assert (await page_of(client, "24"))[0] == 403
+    grid = {
+        "date": local_date(utcnow()).strftime("%d/%m/%Y"),
+        f"installed-{ward}": "1.500",
+        f"subscribers-{ward}": "9.000",
+    }
+    await post(client, f"/dashboard/unit/{city}/figures", grid, city)
+    [stored] = await figures(client, ward)
+    assert (stored.installed, stored.subscribers, stored.scheme, stored.entered_by) == (1500, 9000, "pre2025", officer)
+    [entry] = await audited(client, "figures")
+    assert (entry.unit_code, entry.details["scheme"]) == (ward, "pre2025")
