@@ -1,7 +1,8 @@
 """Official figures and targets entered from a grid or a form (the web dashboard) with the checks
-of chat's /capnhat and /chitieu called directly: one date for the grid, each row a commune's
-figures, checked as chat checks each answer. A row chat would ask "are you sure?" about is held
-until its own box is ticked; a row with a problem is refused alone, the others are kept."""
+of chat's /capnhat and /chitieu called directly: one date for the grid, each row a unit's figures
+(a commune, or before 2025 a district), checked as chat checks each answer. A row chat would ask
+"are you sure?" about is held until its own box is ticked; a row with a problem is refused alone,
+the others are kept."""
 
 from __future__ import annotations
 

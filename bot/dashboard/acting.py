@@ -1,7 +1,7 @@
-"""The dashboard's actions: official figures for many communes at once, a target, and (admins)
+"""The dashboard's actions: official figures for many units at once, a target, and (admins)
 the audit log; each with chat's own checks, permissions and audit entries.
 
-    GET  /dashboard/unit/<code>/act     the figures grid (a commune, or a province's communes) and the target form
+    GET  /dashboard/unit/<code>/act     the figures grid (a commune, or the units one level down) and the target form
     POST /dashboard/unit/<code>/figures the grid: the rows that pass chat's checks stored → 303 back
     POST /dashboard/unit/<code>/target  a target, as /chitieu sets it → 303 back
     GET  /dashboard/audit               the audit log as /nhatky shows it (?unit=<code>)
@@ -35,7 +35,7 @@ from storage import audit, roles
 from storage.figures import DENOMINATORS, FIGURE_FIELDS, figures_as_of, known_as_of, record_figure, set_target
 from storage.models import utcnow
 from storage.roles import Role
-from storage.units import COUNTRY_CODE, CommuneEntry, CommuneIndex, unit_level
+from storage.units import COUNTRY_CODE, CommuneIndex, unit_level
 from texts import Percent, Text, t
 from texts.content import Content
 from texts.formats import local_date
@@ -71,19 +71,19 @@ class Acting:
             user = await d._user(request)
             await d._may_view(db, user, code)
             names = await _names(request, db)
-            communes = await _communes_for(db, names, user, code)
+            units = await _rows_for(db, names, user, code)
             target_units = await _target_units(db, names, user, code)
-            if not communes and not target_units:
+            if not units and not target_units:
                 raise Problem(403, "not_yours")
             date_text = carried.get("d") or today.strftime("%d/%m/%Y")
             day = read_grid_date(date_text, today)
             known_day = day if isinstance(day, dt.date) else today
-            history = await figures_as_of(db, [c for c, _ in communes], known_day)
+            history = await figures_as_of(db, [c for c, _ in units], known_day)
             title = await d._unit_title(request, db, code)
             titles = {u: await d._unit_title(request, db, u) for u in target_units}
         held: dict[str, list[str]] = carried.get("rows", {})
         rows = []
-        for c, name in communes:
+        for c, name in units:
             known = known_as_of(history.get(c, []), known_day).values
             typed = dict(zip(FIGURE_FIELDS, held.get(c, ["", "", "", ""]), strict=False))
             checked = check_row(c, typed, known, sure=False) if c in held else GridRow(c, typed)
@@ -119,7 +119,7 @@ class Acting:
             response.del_cookie(CARRIED, path=ROOT)
         return response
 
-    # -- figures for many communes --
+    # -- figures for many units --
 
     async def save_figures(self, request: web.Request) -> web.Response:
         d = self.d
@@ -136,7 +136,7 @@ class Acting:
         async with d._db(request) as db, db.begin():
             user = await d._user(request, form)
             await d._may_view(db, user, code)
-            allowed = {c for c, _ in await _communes_for(db, await _names(request, db), user, code)}
+            allowed = {c for c, _ in await _rows_for(db, await _names(request, db), user, code)}
             if not allowed:
                 raise Problem(403, "not_yours")
             day = read_grid_date(date_text, today)
@@ -260,31 +260,30 @@ def _unit(request: web.Request) -> str:
     return code
 
 
-def _below(index: CommuneIndex, code: str) -> list[CommuneEntry]:
-    """The grid's communes: the commune itself, or a province's, or a district's (pre-2025 map)."""
-    level = unit_level(code)
-    if level == "commune":
+def _children(index: CommuneIndex, code: str) -> list[tuple[str, str]]:
+    """The grid's rows, as (code, name): a commune itself, else the units one level down on the
+    map (a province's communes today; before 2025 its districts, and a district's communes)."""
+    if unit_level(code) == "commune":
         entry = index.get(code)
-        return [entry] if entry else []
-    if level == "province":
-        return [e for e in index.entries if e.province_code == code]
-    if level == "district":
-        return [e for e in index.entries if e.district_code == code]
-    return []
+        return [(code, entry.name)] if entry else []
+    districts = sorted((name, d) for d, (name, province) in index.districts.items() if province == code)
+    if districts:
+        return [(d, name) for name, d in districts]
+    return [(e.code, e.name) for e in index.entries if index.parent(e.code) == code]
 
 
-async def _communes_for(db: AsyncSession, names: Naming, user: int, code: str) -> list[tuple[str, str]]:
-    """The grid's rows: the unit's communes where the person enters figures as /capnhat lets them
-    (`entering_role`: a coordinator their commune, a district or province officer theirs, an admin any)."""
+async def _rows_for(db: AsyncSession, names: Naming, user: int, code: str) -> list[tuple[str, str]]:
+    """The grid's rows where the person enters figures as /capnhat lets them (`entering_role`: a
+    coordinator their commune, a district or province officer theirs, an admin any)."""
     grants = await roles.grants_of(db, user, include_revoked=True)
-    below = _below(names.communes, code)
-    return [(e.code, e.name) for e in below if _may(grants, entering_role(e.code), e.code, names.communes)]
+    rows = _children(names.communes, code) if code != COUNTRY_CODE else []
+    return [(c, name) for c, name in rows if _may(grants, entering_role(c), c, names.communes)]
 
 
 async def _target_units(db: AsyncSession, names: Naming, user: int, code: str) -> list[str]:
-    """The units the target form offers: this unit and the communes under it, each where the
-    person sets targets as /chitieu lets them (`target_role`)."""
-    units = [code, *(e.code for e in _below(names.communes, code) if e.code != code)]
+    """The units the target form offers: this unit and the grid's, each where the person sets
+    targets as /chitieu lets them (`target_role`)."""
+    units = [code, *(c for c, _ in _children(names.communes, code) if c != code)] if code != COUNTRY_CODE else [code]
     grants = await roles.grants_of(db, user, include_revoked=True)
     return [u for u in units if _may(grants, target_role(names, u), u, names.communes)]
 

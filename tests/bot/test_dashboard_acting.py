@@ -201,7 +201,8 @@ async def pre2025_client(aiohttp_client, pre2025_database, pre2025_engine):
     return await aiohttp_client(init_app(settings, Service(settings, db_engine=pre2025_engine)))
 
 
-async def test_a_district_officer_enters_their_districts_communes_on_the_pre2025_map(pre2025_client):
+async def test_the_grid_follows_the_pre2025_map(pre2025_client):
+    """A district officer enters their district's communes; a province officer the province's districts."""
     client = pre2025_client
     city, ward = "213", "07231"  # Thành phố Bắc Giang and one of its wards
     async with service_of(client).sessions() as db:
@@ -222,3 +223,10 @@ async def test_a_district_officer_enters_their_districts_communes_on_the_pre2025
     assert (stored.installed, stored.subscribers, stored.scheme, stored.entered_by) == (1500, 9000, "pre2025", officer)
     [entry] = await audited(client, "figures")
     assert (entry.unit_code, entry.details["scheme"]) == (ward, "pre2025")
+
+    await sign_in(client, await person(client, "8", Role.PROVINCE_OFFICER, "24"))
+    _, html = await page_of(client, "24")  # the province's grid: its districts, one level down
+    assert f'name="installed-{city}"' in html and f'name="installed-{ward}"' not in html
+    district = {"date": grid["date"], f"installed-{city}": "40.000", f"subscribers-{city}": "90.000"}
+    await post(client, "/dashboard/unit/24/figures", district, "24")
+    assert [(f.installed, f.scheme) for f in await figures(client, city)] == [(40000, "pre2025")]
