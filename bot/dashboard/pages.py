@@ -220,7 +220,7 @@ class Dashboard:
                     "parent": (parent, await self._unit_title(request, db, parent)) if parent else None,
                     "feeds": await web_sessions.feeds_of(db, user, code),
                     "new_feed": _feed_url(request, request.cookies.get(NEW_FEED_COOKIE)),
-                    "child_level": child_level(view.level),
+                    "child_level": child_level(view.level, view.scheme),
                 }
         return view, title, extra
 
