@@ -262,10 +262,13 @@ def _unit(request: web.Request) -> str:
 
 def _children(index: CommuneIndex, code: str) -> list[tuple[str, str]]:
     """The grid's rows, as (code, name): a commune itself, else the units one level down on the
-    map (a province's communes today; before 2025 its districts, and a district's communes)."""
+    map (the country's provinces; a province's communes today, before 2025 its districts, and a
+    district's communes), as the unit's page lists them."""
     if unit_level(code) == "commune":
         entry = index.get(code)
         return [(code, entry.name)] if entry else []
+    if code == COUNTRY_CODE:
+        return sorted(index.provinces.items(), key=lambda p: p[1])
     districts = sorted((name, d) for d, (name, province) in index.districts.items() if province == code)
     if districts:
         return [(d, name) for name, d in districts]
@@ -276,14 +279,15 @@ async def _rows_for(db: AsyncSession, names: Naming, user: int, code: str) -> li
     """The grid's rows where the person enters figures as /capnhat lets them (`entering_role`: a
     coordinator their commune, a district or province officer theirs, an admin any)."""
     grants = await roles.grants_of(db, user, include_revoked=True)
-    rows = _children(names.communes, code) if code != COUNTRY_CODE else []
-    return [(c, name) for c, name in rows if _may(grants, entering_role(c), c, names.communes)]
+    return [
+        (c, name) for c, name in _children(names.communes, code) if _may(grants, entering_role(c), c, names.communes)
+    ]
 
 
 async def _target_units(db: AsyncSession, names: Naming, user: int, code: str) -> list[str]:
     """The units the target form offers: this unit and the grid's, each where the person sets
     targets as /chitieu lets them (`target_role`)."""
-    units = [code, *(c for c, _ in _children(names.communes, code) if c != code)] if code != COUNTRY_CODE else [code]
+    units = [code, *(c for c, _ in _children(names.communes, code) if c != code)]
     grants = await roles.grants_of(db, user, include_revoked=True)
     return [u for u in units if _may(grants, target_role(names, u), u, names.communes)]
 

@@ -188,6 +188,8 @@ async def test_the_audit_log_for_admins_only(client):
     assert "telegram:5" in line and said(client, t("audit.actions.target")) in line  # the person as the bot knows them
     assert "Bắc Ninh" in line and said(client, t("audit.detail.rate", value="60%")) in line
     assert (await client.get(f"/dashboard/audit?unit={BAC_GIANG}")).status == 200
+    status, html = await page_of(client, COUNTRY_CODE)  # the country's grid: its provinces' own figures
+    assert status == 200 and f'name="installed-{BAC_NINH}"' in html and f'<option value="{COUNTRY_CODE}"' in html
 
 
 @pytest.fixture
