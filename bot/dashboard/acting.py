@@ -231,16 +231,7 @@ class Acting:
 
     def _back(self, request: web.Request, code: str, carried: dict[str, Any], anchor: str) -> web.HTTPSeeOther:
         response = web.HTTPSeeOther(f"{unit_path(code)}/act{anchor}")
-        value = _pack(carried)
-        while len(value) > CARRIED_MAX and carried.get("rows"):
-            # Too many rows held back to carry: the page says how many to enter again.
-            rows = carried["rows"]
-            carried["rows"] = dict(sorted(rows.items())[: len(rows) // 2])
-            lost = len(rows) - len(carried["rows"])
-            carried["notices"] = [n for n in carried["notices"] if n[0] != "dashboard.acting.figures.lost"]
-            carried["notices"].append(["dashboard.acting.figures.lost", {"count": lost + carried.get("lost", 0)}])
-            carried["lost"] = lost + carried.get("lost", 0)
-            value = _pack(carried)
+        value = _fit(carried)
         self.d._set_cookie(request, response, CARRIED, value, max_age=300)
         return response
 
@@ -325,6 +316,19 @@ def _text(carried: list[Any]) -> Text:
 def _pack(carried: dict[str, Any]) -> str:
     raw = json.dumps(carried, separators=(",", ":"), ensure_ascii=False, default=_plain).encode()
     return base64.urlsafe_b64encode(zlib.compress(raw, 9)).decode()
+
+
+def _fit(carried: dict[str, Any]) -> str:
+    """The cookie's value; when the rows held back do not fit a cookie, the first half of them
+    (again, until they fit), and a notice saying how many more to enter again."""
+    value, held = _pack(carried), len(carried.get("rows", {}))
+    while len(value) > CARRIED_MAX and carried.get("rows"):
+        kept = dict(sorted(carried["rows"].items())[: len(carried["rows"]) // 2])
+        notices = [n for n in carried["notices"] if n[0] != "dashboard.acting.figures.lost"]
+        lost = ["dashboard.acting.figures.lost", {"count": held - len(kept)}]
+        carried = {**carried, "rows": kept, "notices": [*notices, lost]}
+        value = _pack(carried)
+    return value
 
 
 def _plain(value: Any) -> str:

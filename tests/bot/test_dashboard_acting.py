@@ -232,3 +232,19 @@ async def test_the_grid_follows_the_pre2025_map(pre2025_client):
     district = {"date": grid["date"], f"installed-{city}": "40.000", f"subscribers-{city}": "90.000"}
     await post(client, "/dashboard/unit/24/figures", district, "24")
     assert [(f.installed, f.scheme) for f in await figures(client, city)] == [(40000, "pre2025")]
+
+
+def test_rows_held_back_fit_a_cookie_or_the_page_says_how_many_to_type_again():
+    from bot.dashboard.acting import CARRIED_MAX, _fit, _read_carried
+
+    # A whole province of 168 rows, four cells of six digits each: more than a cookie holds.
+    primes = (7919, 104729, 1299709, 15485863)
+    typed = {f"{79000 + n:05d}": [str(n * p % 999983) for p in primes] for n in range(168)}
+    value = _fit({"u": "79", "d": "06/12/2026", "rows": typed, "notices": []})
+    carried = _read_carried(value, "79")
+    assert len(value) <= CARRIED_MAX and carried["rows"] == {c: typed[c] for c in carried["rows"]}
+    lost = len(typed) - len(carried["rows"])
+    assert lost > 0 and carried["notices"] == [["dashboard.acting.figures.lost", {"count": lost}]]
+    few = _read_carried(_fit({"u": "79", "rows": dict(list(typed.items())[:20]), "notices": []}), "79")
+    assert len(few["rows"]) == 20 and few["notices"] == []
+    assert _read_carried(value, "24") == {} and _read_carried("not a cookie", "79") == {}
