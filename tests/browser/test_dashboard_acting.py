@@ -21,7 +21,7 @@ from bot.service import Service
 from bot.web import init_app
 from storage.db import create_engine
 from storage.models import AuditEntry, OfficialFigure, Target, utcnow
-from tests.browser.conftest import Site, prepare
+from tests.browser.conftest import Site, accessibility_problems, prepare
 from tests.browser.conftest import words as w
 from tests.browser.test_dashboard import BAC_GIANG, BAC_NINH, OTHER, BotSite, grant, link_from_bot, seed, sign_in
 from tests.channels.test_telegram_e2e import exchange
@@ -116,6 +116,7 @@ def test_an_officer_enters_a_grid_confirms_a_row_and_sets_a_target(bot_site, pag
     ) in (held.inner_text())
     assert page.locator(f'input[name="installed-{BAC_GIANG}"]').input_value() == "190.000"
     assert page.csp_violations == [] and page.evaluate("document.documentElement.scrollWidth") <= 360
+    assert accessibility_problems(page) == []  # the grid with a held row and its checkbox
 
     page.locator(f'input[name="sure-{BAC_GIANG}"]').check()
     page.get_by_role("button", name=w("dashboard.acting.figures.save")).click()
@@ -170,6 +171,7 @@ def test_an_admin_reads_the_audit_log(bot_site, page):
     page.wait_for_url("**/dashboard/audit")
     first = page.locator("ol.log li").first.inner_text()
     assert "telegram:8205" in first and w("audit.actions.grant") in first
+    assert accessibility_problems(page) == []
     page.context.clear_cookies()
     sign_in(page, link_from_bot(bot_site, 8205))
     assert page.goto(bot_site.url("/dashboard/audit")).status == 403
