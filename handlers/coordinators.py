@@ -4,7 +4,7 @@ registrations to approve or refuse, the invite link and code, and the per-hamlet
 from __future__ import annotations
 
 from documents.links import telegram_link
-from handlers.access import CommuneDoor, refuse_unless, unit_in_sentence, unit_name
+from handlers.access import OFFICERS, CommuneDoor, refuse_unless, unit_in_sentence, unit_name
 from handlers.buttons import (
     Deactivate,
     Desk,
@@ -436,7 +436,7 @@ async def _coordinates(ctx: Context, code: str) -> Step | None:
 
 
 async def coordinator_or_above(ctx: Context) -> bool:
-    return await roles.has_any(ctx.db, ctx.user.id, {Role.COORDINATOR, Role.PROVINCE_OFFICER, Role.ADMIN})
+    return await roles.has_any(ctx.db, ctx.user.id, {Role.COORDINATOR, *OFFICERS})
 
 
 FLOW = Flow(
