@@ -1,7 +1,8 @@
 """Database work per update: SQL statements and sessions (connection checkouts) per kind of update.
 
 The webhook benchmark's updates (a citizen's /start, a guide button, a check-in by deep link; a
-volunteer's /start and a visit line) go through Service.receive, as the webhook hands them over,
+volunteer's /start and a visit line; the launch mix's new person's /start by a check-in link and
+their answer to its question) go through Service.receive, as the webhook hands them over,
 and their replies through the courier, on a fresh PostgreSQL database (SQLite when there is none).
 Each statement costs about a millisecond of the worker's CPU (SQLAlchemy and the driver), so
 these counts, unlike the throughput figures of a shared machine, show the effect of a change
