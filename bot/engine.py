@@ -21,8 +21,8 @@ from bot.settings import Settings
 from handlers.context import Capabilities, Context
 from handlers.router import Router
 from handlers.types import Incoming, Kind, Reply, Step
-from storage import broadcasts, updates
-from storage.accounts import accounts_of, open_account
+from storage import broadcasts, counters, updates
+from storage.accounts import accounts_of, created_here, keep_conversation, open_account
 from storage.db import is_infrastructure_error
 from storage.models import Account, OutboxMessage, utcnow
 from storage.units import CommuneIndex
@@ -90,15 +90,19 @@ class Engine:
         """One transaction: the update routed to its handler, or answered with the `fixed` step."""
         caps = self.capabilities[msg.channel]
         async with self.sessions() as db, db.begin():
+            counters.defer_until_commit(db)  # the shared counter rows locked for the COMMIT only
             if not await updates.mark_processed(db, msg.channel, msg.update_id):
                 log.info("duplicate update %s/%s skipped", msg.channel, msg.update_id)
                 return await updates.unsent_for_update(db, msg.channel, msg.update_id)
-            account, user, convo = await open_account(db, msg.channel, msg.user_id, msg.reply_to)
+            account, user, convo = await open_account(
+                db, msg.channel, msg.user_id, msg.reply_to, lazy_conversation=True
+            )
             shown = Menu.load(convo.menu)
             if fixed is None and msg.kind is Kind.TEXT and shown.wants_more(msg.text):
                 # "0": the next page of the choices on screen; the step and its numbers stay.
                 page = OutMessage(text=shown.more[0], key=MORE_KEY)
                 convo.menu = Menu(shown.choices, shown.more[1:]).dump()
+                keep_conversation(db, convo)
                 ids = await self._queue_replies(db, account, [Rendered(page, None)], msg.update_id)
                 await db.flush()
                 return ids
@@ -116,6 +120,7 @@ class Engine:
                 bot_handles=self.bot_handles(),
                 channels=list(self.capabilities),
                 router=self.router,
+                first_contact=created_here(db, account),
             )
             if fixed is not None:
                 step = fixed
@@ -126,7 +131,8 @@ class Engine:
                 step, rendered, menu = await self._run(msg, ctx)
             if ctx.erased:
                 # The account and its conversation were deleted: answer this once, keep nothing.
-                db.expunge(convo)
+                if convo in db:
+                    db.expunge(convo)
                 ids = await self._queue_replies(db, account, rendered, msg.update_id, erased=True)
                 db.expunge(account)
                 await db.flush()
@@ -137,6 +143,7 @@ class Engine:
                     convo.draft = {}
             if menu or convo.menu:  # remembered for a typed number; an old one is cleared
                 convo.menu = menu.dump() if menu else []
+            keep_conversation(db, convo)
             ids = await self._queue_replies(db, account, rendered, msg.update_id)
             notices = []
             for notice in ctx.notices:

@@ -85,7 +85,9 @@ async def check_in(msg: Incoming, ctx: Context, code: str) -> Step:
     venue = found.venue
     if found.revoked:
         return Step.end(Reply(t("checkin.revoked", venue=venue.name), [[home_button()]]))
-    result = await venues.record_check_in(ctx.db, venue, visitor_of(ctx), msg.channel, ctx.now)
+    result = await venues.record_check_in(
+        ctx.db, venue, visitor_of(ctx), msg.channel, ctx.now, first_contact=ctx.first_contact
+    )
     if result.new:
         return Step.end(Reply(t("checkin.thanks", venue=venue.name), question(result.check_in.id)))
     earlier = result.check_in

@@ -60,6 +60,9 @@ class Context:
     announcements: list[Announcement] = field(default_factory=list)
     # Set by the erasure step (/xoadulieu): the account is gone; only this update's reply goes out.
     erased: bool = False
+    # The person's first update: their account was created in this transaction (nothing of
+    # theirs is stored yet, so nothing need be looked up).
+    first_contact: bool = False
 
     @property
     def draft(self) -> dict[str, Any]:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, inspect, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
 
-from storage.db import dialect_insert, rows_changed
 from storage.models import Account, Conversation, User, utcnow
 
 # last_seen_at is kept to the hour: writing it on every update would cost an UPDATE each time.
@@ -15,36 +16,28 @@ SEEN_TO_WITHIN = dt.timedelta(hours=1)
 
 
 async def open_account(
-    session: AsyncSession, channel: str, external_id: str, chat_id: str
+    session: AsyncSession, channel: str, external_id: str, chat_id: str, *, lazy_conversation: bool = False
 ) -> tuple[Account, User, Conversation]:
     """The account (created on first contact) with its person and conversation, row-locked.
 
     The lock (SELECT ... FOR UPDATE on PostgreSQL; SQLite's write lock otherwise) makes two
-    workers handling the same person's updates take turns instead of overwriting each other.
+    workers handling the same person's updates take turns instead of overwriting each other. A
+    new account is locked by its own uncommitted INSERT: another worker's INSERT of the same
+    account waits for this transaction, then finds it taken and reads it.
+
+    With `lazy_conversation`, a conversation not stored yet is handed back unsaved: the caller
+    stores it (`keep_conversation`) only when there is something in it, so a person whose first
+    update ends where it started (a poster's /start) costs no conversation row.
     """
     found = await _locked_account(session, channel, external_id)
     if found is None:
-        user = User()
-        session.add(user)
-        await session.flush()
-        stmt = (
-            dialect_insert(session, Account)
-            .values(
-                channel=channel,
-                external_id=external_id,
-                chat_id=chat_id,
-                user_id=user.id,
-                created_at=utcnow(),
-                last_seen_at=utcnow(),
-            )
-            .on_conflict_do_nothing(index_elements=["channel", "external_id"])
-        )
-        result = await session.execute(stmt)
-        if rows_changed(result) == 0:  # another worker created it first; drop our spare person
-            await session.delete(user)
-        found = await _locked_account(session, channel, external_id)
-        assert found is not None
-        account, user, convo = found
+        created = await _new_account(session, channel, external_id, chat_id)
+        if created is None:  # another worker created it first; its person is the one
+            found = await _locked_account(session, channel, external_id)
+            assert found is not None
+            account, user, convo = found
+        else:
+            (account, user), convo = created, None
     else:
         account, user, convo = found
         now = utcnow()
@@ -55,11 +48,66 @@ async def open_account(
             account.chat_id = chat_id
     if convo is None:
         convo = Conversation(account_id=account.id, state=None, draft={}, menu=[])
-        session.add(convo)
+        if not lazy_conversation:
+            session.add(convo)
     # Written now, outside any savepoint a handler later rolls back.
     await session.flush()
     return account, user, convo
 
+
+def created_here(session: AsyncSession, account: Account) -> bool:
+    """Whether `open_account` created this account in this session: the person's first update."""
+    return account.id in session.info.get(_CREATED, ())
+
+
+_CREATED = "accounts_created"  # session.info: ids of the accounts created in the session
+
+
+def keep_conversation(session: AsyncSession, convo: Conversation) -> None:
+    """Store a conversation `open_account(lazy_conversation=True)` handed back unsaved, if it
+    holds a step, a draft or a menu (one already stored is saved by the session anyway)."""
+    if inspect(convo).transient and (convo.state or convo.draft or convo.menu):
+        session.add(convo)
+
+
+async def _new_account(
+    session: AsyncSession, channel: str, external_id: str, chat_id: str
+) -> tuple[Account, User] | None:
+    """A new person with this account, in two INSERTs; None when another worker's account of the
+    same (channel, external id) got there first (then no person is left behind)."""
+    now = utcnow()
+    user = User(commune_code=None, created_at=now, opted_out_at=None, erased_at=None)
+    session.add(user)
+    await session.flush()
+    values = dict(
+        channel=channel, external_id=external_id, chat_id=chat_id, user_id=user.id, created_at=now, last_seen_at=now
+    )
+    account_id = await session.scalar(_INSERT_ACCOUNT[session.get_bind().dialect.name], values)
+    if account_id is None:
+        await session.delete(user)
+        return None
+    session.info.setdefault(_CREATED, set()).add(account_id)
+    # The row as inserted, known without reading it back.
+    account = Account(id=account_id, blocked_at=None, **values)
+    make_transient_to_detached(account)
+    session.add(account)
+    return account, user
+
+
+_INSERT_ACCOUNT = {  # built once per dialect: see storage.db.claim_statement
+    name: insert(Account)
+    .values(
+        channel=bindparam("channel"),
+        external_id=bindparam("external_id"),
+        chat_id=bindparam("chat_id"),
+        user_id=bindparam("user_id"),
+        created_at=bindparam("created_at"),
+        last_seen_at=bindparam("last_seen_at"),
+    )
+    .on_conflict_do_nothing(index_elements=["channel", "external_id"])
+    .returning(Account.id)
+    for name, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}
 
 _LOCKED_ACCOUNT = (  # built once: see storage.db.claim_statement
     select(Account, User, Conversation)

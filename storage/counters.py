@@ -6,10 +6,11 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import bindparam, func
+from sqlalchemy import bindparam, event, func
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
-from storage.db import built_once, dialect_insert
+from storage.db import BotSession, built_once, dialect_insert
 from storage.models import CommuneDailyCount
 from texts.formats import LOCAL_TIMEZONE
 
@@ -39,22 +40,86 @@ async def bump(session: AsyncSession, commune_code: str, day: dt.date, **deltas:
 async def add_counts(
     session: AsyncSession, model: Any, keys: dict[str, Any], metrics: Iterable[str], deltas: dict[str, int]
 ) -> None:
-    """Add `deltas` to the counter row of `model` named by `keys` (its primary key), creating it."""
+    """Add `deltas` to the counter row of `model` named by `keys` (its primary key), creating it.
+
+    In a transaction that `defer_until_commit` marked, the deltas are kept and added just before
+    COMMIT (or before the transaction next reads or changes rows other than by INSERT)."""
     metrics = tuple(metrics)
     unknown = deltas.keys() - set(metrics)
     if unknown:
         raise ValueError(f"unknown counters: {sorted(unknown)}")
-    changed = tuple(m for m in metrics if deltas.get(m))
-    if not changed:
+    if not any(deltas.get(m) for m in metrics):
         return
+    pending = session.info.get(_PENDING)
+    if pending is not None:
+        row = pending.setdefault((model.__tablename__, tuple(sorted(keys.items()))), (model, keys, metrics, {}))[3]
+        for m in metrics:
+            row[m] = row.get(m, 0) + deltas.get(m, 0)
+        return
+    await session.execute(*_upsert_call(session, model, keys, metrics, deltas))
+
+
+def _upsert_call(
+    session: AsyncSession | Session, model: Any, keys: dict[str, Any], metrics: tuple[str, ...], deltas: dict[str, int]
+) -> tuple[Any, dict[str, Any]]:
+    changed = tuple(m for m in metrics if deltas.get(m))
     stmt = _upsert(session, model, tuple(keys), metrics, changed)
-    await session.execute(
-        stmt, {**{f"v_{k}": v for k, v in keys.items()}, **{f"v_{m}": deltas.get(m, 0) for m in metrics}}
-    )
+    return stmt, {**{f"v_{k}": v for k, v in keys.items()}, **{f"v_{m}": deltas.get(m, 0) for m in metrics}}
+
+
+# --- counters added at the end of the transaction -------------------------------------------------
+# A counter row (a commune's day) is shared by everyone who checks in there that day: its upsert
+# locks the row until COMMIT, so every other transaction bumping it waits. Added last, the lock is
+# held for those upserts and the COMMIT only, not for the rest of the update's work (the reply
+# rendered and queued); and in one order (table, then key), so two transactions never wait for
+# each other's rows.
+
+_PENDING = "counters.pending"
+
+
+def defer_until_commit(session: AsyncSession) -> None:
+    """From now until this transaction ends, add_counts keeps its deltas for the COMMIT."""
+    session.info[_PENDING] = {}
+
+
+def _apply_pending(session: Session) -> None:
+    pending = session.info.pop(_PENDING, None)
+    if not pending:
+        return
+    for key in sorted(pending):
+        model, keys, metrics, deltas = pending[key]
+        if any(deltas.values()):
+            session.execute(*_upsert_call(session, model, keys, metrics, deltas))
+    session.info[_PENDING] = {}
+
+
+@event.listens_for(BotSession, "do_orm_execute")
+def _before_reading(state: ORMExecuteState) -> None:
+    # What the transaction reads or changes next sees its counters added up: a read of a
+    # counter after a bump, a recount, a correction.
+    if not state.is_insert and state.session.info.get(_PENDING):
+        _apply_pending(state.session)
+
+
+@event.listens_for(BotSession, "before_commit")
+def _before_commit(session: Session) -> None:
+    if session.info.get(_PENDING):
+        _apply_pending(session)
+
+
+@event.listens_for(BotSession, "after_transaction_end")
+def _on_transaction_end(session: Session, transaction: SessionTransaction) -> None:
+    # A rolled-back transaction's deltas go with it; a committed one's were added before COMMIT.
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)
 
 
 def _upsert(
-    session: AsyncSession, model: Any, keys: tuple[str, ...], metrics: tuple[str, ...], changed: tuple[str, ...]
+    session: AsyncSession | Session,
+    model: Any,
+    keys: tuple[str, ...],
+    metrics: tuple[str, ...],
+    changed: tuple[str, ...],
 ) -> Any:
     """The counter upsert of this shape (a few dozen shapes in all), built once."""
 

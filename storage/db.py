@@ -120,7 +120,7 @@ def single_statements(engine: AsyncEngine) -> AsyncEngine:
 _BUILT: dict[tuple, Any] = {}
 
 
-def built_once(session: AsyncSession, key: Any, build: Callable[[], Any]) -> Any:
+def built_once(session: AsyncSession | Session, key: Any, build: Callable[[], Any]) -> Any:
     """A statement that depends on the session's dialect (an upsert), built on first use per
     dialect and `key` and kept: building a statement and its cache key costs more CPU than
     running it. Statements that do not depend on the dialect are simply built at import."""
@@ -131,7 +131,7 @@ def built_once(session: AsyncSession, key: Any, build: Callable[[], Any]) -> Any
     return stmt
 
 
-def dialect_insert(session: AsyncSession, table: Any) -> Any:
+def dialect_insert(session: AsyncSession | Session, table: Any) -> Any:
     """INSERT with the dialect's ON CONFLICT support (both SQLite and PostgreSQL have it)."""
     name = session.get_bind().dialect.name
     return (postgresql.insert if name == "postgresql" else sqlite.insert)(table)

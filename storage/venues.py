@@ -6,12 +6,12 @@ import datetime as dt
 import unicodedata
 from dataclasses import dataclass, field
 
-from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy import ColumnElement, bindparam, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.counters import add_counts, as_date, bump, local_day_sql
 from storage.csv_rows import known_communes, read_rows
-from storage.db import rows_of
+from storage.db import is_postgres, rows_of
 from storage.models import CheckIn, RevokedVenueCode, Venue, VenueDailyCount
 from storage.venue_codes import new_code
 from texts.formats import LOCAL_TIMEZONE, local_date
@@ -143,24 +143,26 @@ class CheckInResult:
 
 
 async def record_check_in(
-    session: AsyncSession, venue: Venue, visitor: str, channel: str, now: dt.datetime
+    session: AsyncSession, venue: Venue, visitor: str, channel: str, now: dt.datetime, *, first_contact: bool = False
 ) -> CheckInResult:
-    """Record a check-in, unless this visitor checked in here within the last 30 minutes."""
-    # The venue's row lock makes two taps of one visitor (two web requests) take turns.
-    await session.execute(select(Venue.id).where(Venue.id == venue.id).with_for_update())
-    recent = (
-        await session.scalars(
-            select(CheckIn)
-            .where(
-                CheckIn.venue_id == venue.id, CheckIn.visitor == visitor, CheckIn.checked_in_at > now - CHECK_IN_WINDOW
+    """Record a check-in, unless this visitor checked in here within the last 30 minutes.
+
+    `first_contact`: the visitor was created in this transaction (a person's first update), so
+    no earlier check-in of theirs can exist and none is looked for."""
+    if not first_contact:
+        # Two taps of one visitor (two web requests) take turns. On PostgreSQL a lock of this
+        # visitor at this venue (not the venue's row, which made every visitor's check-in there
+        # wait for the one before it to commit); SQLite's transactions take turns already.
+        if is_postgres(session):
+            await session.execute(_VISITOR_LOCK, {"venue_id": venue.id, "visitor": visitor})
+        recent = (
+            await session.scalars(
+                _RECENT_CHECK_IN, {"venue_id": venue.id, "visitor": visitor, "since": now - CHECK_IN_WINDOW}
             )
-            .order_by(CheckIn.checked_in_at.desc())
-            .limit(1)
-        )
-    ).one_or_none()
-    if recent is not None:
-        return CheckInResult(recent, new=False)
-    check_in = CheckIn(venue_id=venue.id, visitor=visitor, channel=channel, checked_in_at=now)
+        ).one_or_none()
+        if recent is not None:
+            return CheckInResult(recent, new=False)
+    check_in = CheckIn(venue_id=venue.id, visitor=visitor, channel=channel, checked_in_at=now, already_installed=None)
     session.add(check_in)
     await session.flush()
     day = local_date(now)
@@ -169,25 +171,44 @@ async def record_check_in(
     return CheckInResult(check_in, new=True)
 
 
+# Built once (see storage.db.claim_statement): they run on every check-in.
+_VISITOR_LOCK = select(func.pg_advisory_xact_lock(bindparam("venue_id"), func.hashtext(bindparam("visitor"))))
+_RECENT_CHECK_IN = (
+    select(CheckIn)
+    .where(
+        CheckIn.venue_id == bindparam("venue_id"),
+        CheckIn.visitor == bindparam("visitor"),
+        CheckIn.checked_in_at > bindparam("since"),
+    )
+    .order_by(CheckIn.checked_in_at.desc())
+    .limit(1)
+)
+_CHECK_IN_WITH_COMMUNE = (
+    select(CheckIn, Venue.commune_code)
+    .join(Venue, Venue.id == CheckIn.venue_id)
+    .where(CheckIn.id == bindparam("check_in_id"))
+    .with_for_update(of=CheckIn)
+)
+
+
 async def answer_installed(session: AsyncSession, check_in_id: int, visitor: str, installed: bool) -> CheckIn | None:
     """Store the visitor's answer on their check-in (a changed answer moves the counts); None when
     the check-in is not this visitor's."""
-    check_in = await session.get(CheckIn, check_in_id, with_for_update=True)
-    if check_in is None or check_in.visitor != visitor:
+    row = (await session.execute(_CHECK_IN_WITH_COMMUNE, {"check_in_id": check_in_id})).one_or_none()
+    if row is None or row[0].visitor != visitor:
         return None
+    check_in, commune_code = row
     before = check_in.already_installed
     if before is installed:
         return check_in
     check_in.already_installed = installed
-    venue = await session.get(Venue, check_in.venue_id)
-    assert venue is not None  # the check-in was just read, and goes with its venue (ON DELETE CASCADE)
     day = local_date(check_in.checked_in_at)
     delta_installed = int(installed) - int(bool(before))
-    await bump(session, venue.commune_code, day, checkins_already_installed=delta_installed)
+    await bump(session, commune_code, day, checkins_already_installed=delta_installed)
     await add_counts(
         session,
         VenueDailyCount,
-        {"venue_id": venue.id, "day": day},
+        {"venue_id": check_in.venue_id, "day": day},
         VENUE_METRICS,
         {"answered": int(before is None), "already_installed": delta_installed},
     )

@@ -284,12 +284,16 @@ class TelegramChannel:
             )
             return web.json_response({"ok": False, "error": "not an update"}, status=400)
         try:
-            await self._handle(update)
+            await self._handle(update, answer_press=False)
         except Exception as exc:
             # Not stored (the engine turns a handler's failure into an apology, so what reaches
             # here is the database or the engine itself): a 5xx makes Telegram deliver it again
             # later, and the processed mark keeps the retry from being handled twice.
             return unavailable(NAME, f"update {data['update_id']}", exc)
+        if update.callback_query is not None:
+            # Telegram makes the Bot API call a webhook answers with: the pressed button's spinner
+            # stops without a request of the bot's own (one HTTP round trip less per press).
+            return web.json_response({"method": "answerCallbackQuery", "callback_query_id": update.callback_query.id})
         return web.json_response({"ok": True})
 
     async def _on_polled_update(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -297,11 +301,11 @@ class TelegramChannel:
             return
         await handle_polled(lambda: self._handle(update), f"telegram update {update.update_id}")
 
-    async def _handle(self, update: Update) -> None:
+    async def _handle(self, update: Update, answer_press: bool = True) -> None:
         incoming = to_incoming(update)
         if incoming is not None:
             await self.receive(incoming)
-        if update.callback_query is not None:
+        if answer_press and update.callback_query is not None:
             try:  # stops the spinner on the pressed button; harmless if it fails
                 await update.callback_query.answer()
             except TelegramError as exc:

@@ -1,7 +1,8 @@
 """Database work per update: SQL statements and sessions (connection checkouts) per kind of update.
 
 The webhook benchmark's updates (a citizen's /start, a guide button, a check-in by deep link; a
-volunteer's /start and a visit line) go through Service.receive, as the webhook hands them over,
+volunteer's /start and a visit line; the launch mix's new person's /start by a check-in link and
+their answer to its question) go through Service.receive, as the webhook hands them over,
 and their replies through the courier, on a fresh PostgreSQL database (SQLite when there is none).
 Each statement costs about a millisecond of the worker's CPU (SQLAlchemy and the driver), so
 these counts, unlike the throughput figures of a shared machine, show the effect of a change
@@ -16,6 +17,7 @@ import itertools
 import os
 import tempfile
 from collections import Counter
+from collections.abc import Callable
 
 from sqlalchemy import event
 
@@ -25,14 +27,24 @@ from handlers.types import Incoming, Kind
 from tests.benchmarks.bench_webhook import QR_KEY, drop_pg_database, fresh_pg_database, seed
 from tests.harness import BUTTONS, RecordingChannel
 
-KINDS = ["citizen /start", "guide button", "guide:android", "check-in (deep link)", "volunteer /start", "visit line"]
+KINDS = [
+    "citizen /start",
+    "guide button",
+    "guide:android",
+    "check-in (deep link)",
+    "volunteer /start",
+    "visit line",
+    "new person's /start (deep link)",
+    "the check-in's question answered",
+]
 
 
 async def count(url: str) -> dict[str, tuple[int, int]]:
     volunteers = [7_200_000_001, 7_200_000_002]
     payloads = await seed(url, volunteers)
     service = Service(Settings(database_url=url, qr_signing_key=Secret(QR_KEY)))
-    service.add_channel(RecordingChannel("telegram", BUTTONS))
+    channel = RecordingChannel("telegram", BUTTONS)
+    service.add_channel(channel)
     statements: Counter = Counter()
     sessions: Counter = Counter()
     current = ["-"]
@@ -54,7 +66,8 @@ async def count(url: str) -> dict[str, tuple[int, int]]:
             channel="telegram", user_id=str(user), chat_id=str(user), update_id=str(next(ids)), kind=kind, **fields
         )
 
-    def script(citizen: int, volunteer: int, n: int) -> list[tuple[str, Incoming]]:
+    def script(citizen: int, volunteer: int, n: int) -> list[tuple[str, Incoming | Callable[[], Incoming]]]:
+        newcomer = citizen + 1_000
         return [
             ("citizen /start", incoming(citizen, Kind.TEXT, text="/start")),
             ("guide button", incoming(citizen, Kind.BUTTON, payload="guide", message_ref="1")),
@@ -62,13 +75,28 @@ async def count(url: str) -> dict[str, tuple[int, int]]:
             ("check-in (deep link)", incoming(citizen, Kind.TEXT, text=f"/start {payloads[0]}")),
             ("volunteer /start", incoming(volunteer, Kind.TEXT, text="/start")),
             ("visit line", incoming(volunteer, Kind.TEXT, text=f"thôn 1, số {n}, 4 máy, cài 2, có sẵn 1")),
+            # The launch mix of bench_webhook: someone new to the bot scans a poster, then answers.
+            ("new person's /start (deep link)", incoming(newcomer, Kind.TEXT, text=f"/start {payloads[1]}")),
+            ("the check-in's question answered", lambda: answer(newcomer)),
         ]
+
+    def answer(user: int) -> Incoming:
+        """The press on the check-in's own question (its id known only once it was asked)."""
+        asked = next(
+            button.payload
+            for reply in reversed(channel.sent)
+            if reply.chat_id == str(user)
+            for row in reply.message.buttons
+            for button in row
+            if (button.payload or "").startswith("ci:n:")
+        )
+        return incoming(user, Kind.BUTTON, payload=asked, message_ref="1")
 
     try:
         for round_, (citizen, volunteer) in enumerate([(6_200_000_001, volunteers[0]), (6_200_000_002, volunteers[1])]):
             for kind, update in script(citizen, volunteer, round_):
                 current[0] = kind if round_ else "-"
-                await service.receive(update)
+                await service.receive(update() if callable(update) else update)
                 await service.courier.drain()
     finally:
         await service.stop()  # disposes the engine it created

@@ -21,11 +21,19 @@ BENCH_WEBHOOK_PROFILE=file runs the 1-worker bots under cProfile (stats in file.
 BENCH_WEBHOOK_CONFIGS picks configurations by ";"-separated prefixes (e.g. "echo;PostgreSQL, 1"); all by default.
 BENCH_WEBHOOK_ROUNDS (default 2) measures them all that many times in turn, each round's shares
 taken against that round's echo bot.
+
+Two mixes are measured, each against the echo bot: "buttons" (the above) and "launch", a poster
+campaign's first hour: BENCH_WEBHOOK_LAUNCH_UPDATES (default 2,000) updates, 16 people at a time,
+every person new to the bot, whose first update is `/start` with a venue's check-in payload and
+whose second is the answer to the question it asks ("do you already have the app?"), pressed once
+the reply arrived. BENCH_WEBHOOK_MIXES="launch" (or "buttons") measures only one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
+import inspect
 import itertools
 import os
 import signal
@@ -35,7 +43,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,6 +70,7 @@ UPDATES = int(os.environ.get("BENCH_WEBHOOK_UPDATES") or 1200)
 # shared machine shows as spread instead of passing for a difference between configurations.
 ROUNDS = int(os.environ.get("BENCH_WEBHOOK_ROUNDS") or 2)
 CONFIGS = [c.strip() for c in (os.environ.get("BENCH_WEBHOOK_CONFIGS") or "").split(";") if c.strip()]
+MIXES_WANTED = [m.strip() for m in (os.environ.get("BENCH_WEBHOOK_MIXES") or "").split(";") if m.strip()]
 VOLUNTEER_EVERY = 5  # one person in five is a volunteer
 VENUES = 5
 PROJECT = Path(__file__).resolve().parents[2]
@@ -89,7 +98,7 @@ class Result:
 
 
 class People:
-    """Citizens and volunteers, their scripts built lazily (fresh update ids at send time)."""
+    """The button mix: citizens and volunteers, their scripts built lazily (fresh update ids at send time)."""
 
     def __init__(self, tg: TelegramStandin, payloads: list[str], volunteers: list[int]) -> None:
         self.tg = tg
@@ -125,6 +134,55 @@ class People:
         ]
 
 
+class NewPeople:
+    """The launch mix: people who never wrote to the bot scan a poster (their first update is
+    `/start <check-in payload>`) and, once its reply is on their screen, answer its question
+    "do you already have the app?" (every other one "not yet", which opens the guide)."""
+
+    def __init__(self, tg: TelegramStandin, payloads: list[str], volunteers: list[int]) -> None:
+        self.tg = tg
+        self.payloads = payloads
+        self.ids = itertools.count(6_500_000_001)
+        self.serial = itertools.count()
+
+    def script(self) -> list[Callable[[], dict | Awaitable[dict]]]:
+        n = next(self.serial)
+        user = self.tg.user(next(self.ids))
+        payload = self.payloads[n % len(self.payloads)]
+        return [lambda: user.build_text(f"/start {payload}"), lambda: answer_question(self.tg, user, "yn"[n % 2])]
+
+
+async def answer_question(tg: TelegramStandin, user: FakeUser, answer: str) -> dict:
+    """A press of the check-in's answer button, on the message that asked it, once it arrived (the
+    echo bot's reply has no button: its press carries the same kind of data)."""
+    for _ in range(3000):
+        messages = tg.messages.get(user.id)
+        if messages:
+            break
+        await asyncio.sleep(0.002)
+    else:
+        raise RuntimeError(f"no reply reached {user.id}")
+    message = messages[-1]
+    buttons = [b for row in message.get("reply_markup", {}).get("inline_keyboard", []) for b in row]
+    data = next(
+        (b["callback_data"] for b in buttons if b.get("callback_data", "").startswith(f"ci:{answer}:")),
+        f"ci:{answer}:1",
+    )
+    update = user.build_raw(
+        {
+            "callback_query": {
+                "id": tg._next_callback_id(),
+                "from": user.as_dict(),
+                "message": copy.deepcopy(message),
+                "chat_instance": str(8_000_000_000_000_000_000 + user.id),
+                "data": data,
+            }
+        }
+    )
+    tg._open_callbacks.add(update["callback_query"]["id"])
+    return update
+
+
 def presser(tg: TelegramStandin, user: FakeUser) -> Callable[[str], dict]:
     """Builds `user`'s button presses (callback_query updates) on one menu message of the bot."""
     menu: dict = {}
@@ -156,23 +214,46 @@ def presser(tg: TelegramStandin, user: FakeUser) -> Callable[[str], dict]:
     return press
 
 
-async def post_update(http: aiohttp.ClientSession, base: str, update: dict) -> int:
-    """POST one update to the bot's Telegram webhook as Telegram would: the answer's status (0: no answer)."""
+async def post_update(http: aiohttp.ClientSession, base: str, update: dict, tg: TelegramStandin | None = None) -> int:
+    """POST one update to the bot's Telegram webhook as Telegram would (making the Bot API call
+    the answer carries, if any, on `tg`): the answer's status (0: no answer)."""
     try:
         async with http.post(
             f"{base}/webhooks/telegram", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}
         ) as response:
-            await response.read()
+            body = await response.read()
+            if tg is not None and response.status == 200:
+                await tg._run_webhook_reply(body)
             return response.status
     except aiohttp.ClientError:
         return 0
 
 
-async def drive(base: str, people: People, updates: int) -> tuple[list[tuple[float, float, int]], float]:
-    """USERS_AT_ONCE people at a time until `updates` were posted: (sent at, seconds, status)."""
+@dataclass(frozen=True)
+class Mix:
+    """A kind of traffic: who the simulated people are, how many updates a configuration gets and
+    how many people post at once."""
+
+    name: str
+    people: type[People] | type[NewPeople]
+    updates: int
+    at_once: int
+
+
+MIXES = [
+    Mix("buttons", People, UPDATES, USERS_AT_ONCE),
+    # A poster campaign's launch, as issue 22 measured it: 2,000 updates, 16 people at once.
+    Mix("launch", NewPeople, int(os.environ.get("BENCH_WEBHOOK_LAUNCH_UPDATES") or 2000), 16),
+]
+
+
+async def drive(
+    base: str, people: People | NewPeople, updates: int, at_once: int = USERS_AT_ONCE
+) -> tuple[list[tuple[float, float, int]], float]:
+    """`at_once` people at a time until `updates` were posted: (sent at, seconds, status)."""
     results: list[tuple[float, float, int]] = []
     budget = itertools.count()
-    connector = aiohttp.TCPConnector(limit=USERS_AT_ONCE)
+    connector = aiohttp.TCPConnector(limit=at_once)
     started = time.monotonic()
     async with aiohttp.ClientSession(connector=connector) as http:
 
@@ -182,11 +263,13 @@ async def drive(base: str, people: People, updates: int) -> tuple[list[tuple[flo
                     if next(budget) >= updates:
                         return
                     update = build()
+                    if inspect.isawaitable(update):
+                        update = await update
                     t0 = time.monotonic()
-                    status = await post_update(http, base, update)
+                    status = await post_update(http, base, update, people.tg)
                     results.append((t0, time.monotonic() - t0, status))
 
-        await asyncio.gather(*(one_at_a_time() for _ in range(USERS_AT_ONCE)))
+        await asyncio.gather(*(one_at_a_time() for _ in range(at_once)))
     return results, started
 
 
@@ -387,9 +470,9 @@ async def drop_pg_database(url: str) -> None:
 # --- one configuration ---
 
 
-async def measure(config: str, url: str | None, workers: int) -> Result:
+async def measure(config: str, url: str | None, workers: int, mix: Mix = MIXES[0]) -> Result:
     """`url` None: the echo bot."""
-    volunteers = [7_100_000_001 + i for i in range(UPDATES // 10 + USERS_AT_ONCE)]
+    volunteers = [7_100_000_001 + i for i in range(mix.updates // 10 + mix.at_once)] if mix.people is People else []
     payloads = await seed(url, volunteers) if url else ["c-bench"]
     result = Result(config)
     async with TelegramStandin(token=TOKEN, username="bluezone_bench_bot") as tg:
@@ -410,23 +493,23 @@ async def measure(config: str, url: str | None, workers: int) -> Result:
             await asyncio.sleep(1)
             pids = worker_pids(process, workers)
             result.rss_idle_mib = max(status_kib(p, "VmRSS") or 0 for p in pids) / 1024
-            people = People(tg, payloads, volunteers)
+            people = mix.people(tg, payloads, volunteers)
             # Warm-up (connections, caches, the commune index): one script per slot, not counted.
-            await drive(base, people, USERS_AT_ONCE * 3)
+            await drive(base, people, mix.at_once * 3, mix.at_once)
             await settle(tg, 0, outbox if engine else None)
             since = len(tg.calls)
             bot_pids = [process.pid, *pids]
             cpu_before = {"bot": cpu_seconds(bot_pids), "PostgreSQL": cpu_seconds(await backend_pids(engine))}
             harness_before = time.process_time()
-            answers, started = await drive(base, people, UPDATES)
+            answers, started = await drive(base, people, mix.updates, mix.at_once)
             last_send = await settle(tg, since, outbox if engine else None)
             harness = time.process_time() - harness_before
             cpu_after = {"bot": cpu_seconds(bot_pids), "PostgreSQL": cpu_seconds(await backend_pids(engine))}
             for kind, after in cpu_after.items():
                 used = sum(seconds - cpu_before[kind].get(pid, 0.0) for pid, seconds in after.items())
                 if after:
-                    result.cpu_ms[kind] = used * 1000 / UPDATES
-            result.cpu_ms["harness (load, stand-in)"] = harness * 1000 / UPDATES
+                    result.cpu_ms[kind] = used * 1000 / mix.updates
+            result.cpu_ms["harness (load, stand-in)"] = harness * 1000 / mix.updates
             result.rss_peak_mib = max(status_kib(p, "VmHWM") or 0 for p in pids) / 1024
         finally:
             await stop(process)
@@ -450,9 +533,9 @@ async def measure(config: str, url: str | None, workers: int) -> Result:
     return result
 
 
-def table(results: list[Result]) -> None:
+def table(mix: Mix, results: list[Result]) -> None:
     echo = next((r for r in results if r.config.startswith("echo")), None)
-    print(f"   {UPDATES} updates per configuration, {USERS_AT_ONCE} people at a time")
+    print(f"   {mix.name} mix: {mix.updates} updates per configuration, {mix.at_once} people at a time")
     print(
         "   | config | accepted/s | p50 ms | p99 ms | all replies sent after | done/s | % of echo | "
         "sends (refused) | worker RSS idle / peak |"
@@ -472,15 +555,16 @@ def table(results: list[Result]) -> None:
         print(f"     {r.config}: " + ", ".join(f"{kind} {ms:.1f} ms" for kind, ms in r.cpu_ms.items()))
 
 
-def summary(rounds: list[list[Result]]) -> None:
-    """Each configuration's share of the echo bot in every round (each against that round's echo
-    bot, measured minutes apart at most): the spread shows how noisy the machine was."""
+def summary(rounds: list[dict[str, list[Result]]]) -> None:
+    """Each configuration's share of the echo bot in every round, per mix (each against that
+    round's echo bot, measured minutes apart at most): the spread shows how noisy the machine was."""
     shares: dict[str, list[float]] = {}
-    for results in rounds:
-        echo = next((r for r in results if r.config.startswith("echo")), None)
-        for r in results:
-            if echo and echo.done_per_s and r is not echo:
-                shares.setdefault(r.config, []).append(100 * r.done_per_s / echo.done_per_s)
+    for by_mix in rounds:
+        for mix, results in by_mix.items():
+            echo = next((r for r in results if r.config.startswith("echo")), None)
+            for r in results:
+                if echo and echo.done_per_s and r is not echo:
+                    shares.setdefault(f"{mix} mix, {r.config}", []).append(100 * r.done_per_s / echo.done_per_s)
     if len(rounds) > 1 and shares:
         print(
             f"   % of echo over {len(rounds)} rounds: "
@@ -492,16 +576,16 @@ def wanted(config: str) -> bool:
     return not CONFIGS or any(config.startswith(prefix) for prefix in CONFIGS)
 
 
-async def one_round() -> list[Result]:
+async def one_round(mix: Mix) -> list[Result]:
     results = []
     echo = "echo bot (python-telegram-bot, no database)"
     if wanted(echo):
-        results.append(await measure(echo, None, 1))
+        results.append(await measure(echo, None, 1, mix))
     with tempfile.TemporaryDirectory() as tmp:
         for workers in (1, 2):
             config = f"SQLite, {workers} worker{'s' * (workers > 1)}"
             if wanted(config):
-                results.append(await measure(config, f"sqlite+aiosqlite:///{tmp}/bench{workers}.db", workers))
+                results.append(await measure(config, f"sqlite+aiosqlite:///{tmp}/bench{workers}.db", workers, mix))
     for workers in (1, 2):
         config = f"PostgreSQL, {workers} worker{'s' * (workers > 1)}"
         if not wanted(config):
@@ -510,19 +594,22 @@ async def one_round() -> list[Result]:
         if url is None:
             break
         try:
-            results.append(await measure(config, url, workers))
+            results.append(await measure(config, url, workers, mix))
         finally:
             await drop_pg_database(url)
     return results
 
 
 async def run() -> None:
-    rounds = []
+    rounds: list[dict[str, list[Result]]] = []
+    mixes = [m for m in MIXES if not MIXES_WANTED or m.name in MIXES_WANTED]
     for n in range(ROUNDS):
         if ROUNDS > 1:
             print(f"   round {n + 1} of {ROUNDS}:", flush=True)
-        rounds.append(await one_round())
-        table(rounds[-1])
+        rounds.append({})
+        for mix in mixes:
+            rounds[-1][mix.name] = await one_round(mix)
+            table(mix, rounds[-1][mix.name])
     summary(rounds)
 
 
