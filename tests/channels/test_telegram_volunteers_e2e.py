@@ -100,7 +100,7 @@ async def test_each_shorthand_example(tg, polling_bot):
     ]
     assert got == [
         ("Thôn 3", "12", "helped", 4, 3, 1),
-        ("Ấp Phú Hòa", "ông Ba", "helped", 2, 2, 0),
+        ("Ấp Phú Hòa", "nhà ông Ba", "helped", 2, 2, 0),  # the description kept whole (issue 19)
         ("Tổ dân phố 5", "7", "helped", 3, 1, 2),
         ("Xóm Đình", "", "no_smartphone", 0, 0, 0),
         ("Tổ dân phố 2", "9", "nobody_home", 0, 0, 0),
