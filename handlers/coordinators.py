@@ -188,8 +188,7 @@ async def set_active(ctx: Context, volunteer_id: int, active: bool, confirmed: b
         return Step.end(Reply(t("coordinator.deactivate_ask", name=row.display_name, commune=where), rows))
     changed = await volunteers.set_active(ctx.db, row, active, ctx.user.id, ctx.now)
     if changed:
-        notice = "volunteer.reactivated_notice" if active else "volunteer.deactivated_notice"
-        ctx.notify(row.user_id, Reply(t(notice, commune=where), [[home_button()]]))
+        ctx.notify(row.user_id, activity_notice(active, where))
     key = "coordinator.reactivated" if active else "coordinator.deactivated"
     rows = [
         [Button(t("coordinator.volunteers"), payload=DeskVolunteers(row.commune_code, 0).pack())],
@@ -242,17 +241,23 @@ async def decide(msg: Incoming, ctx: Context, button: Verdict) -> Step:
     if not await volunteers.decide(ctx.db, row, verdict == "ok", ctx.user.id, ctx.now):
         status = t(f"coordinator.status.{row.status}")
         return Step.end(Reply(t("coordinator.already_decided", name=row.display_name, status=status), rows))
-    if verdict == "ok":
-        ctx.notify(
-            row.user_id,
-            Reply(
-                t("volunteer.approved_notice", commune=where),
-                [[Button(t("visit.menu"), payload=LogVisit().pack())], [home_button()]],
-            ),
-        )
-        return Step.end(Reply(t("coordinator.approved", name=row.display_name), rows))
-    ctx.notify(row.user_id, Reply(t("volunteer.refused_notice", commune=where), [[home_button()]]))
-    return Step.end(Reply(t("coordinator.refused", name=row.display_name), rows))
+    ctx.notify(row.user_id, verdict_notice(verdict == "ok", where))
+    key = "coordinator.approved" if verdict == "ok" else "coordinator.refused"
+    return Step.end(Reply(t(key, name=row.display_name), rows))
+
+
+def verdict_notice(approved: bool, where: Text | str) -> Reply:
+    """What a volunteer is told of their registration's verdict (in chat or on the dashboard)."""
+    if approved:
+        rows = [[Button(t("visit.menu"), payload=LogVisit().pack())], [home_button()]]
+        return Reply(t("volunteer.approved_notice", commune=where), rows)
+    return Reply(t("volunteer.refused_notice", commune=where), [[home_button()]])
+
+
+def activity_notice(active: bool, where: Text | str) -> Reply:
+    """What a volunteer is told when a coordinator deactivates or reactivates them."""
+    notice = "volunteer.reactivated_notice" if active else "volunteer.deactivated_notice"
+    return Reply(t(notice, commune=where), [[home_button()]])
 
 
 async def invite(ctx: Context, code: str, action: str | None) -> Step:
