@@ -7,11 +7,14 @@ commune, an officer of its province, an admin) at every request, and the same au
     GET  /dashboard/desk/<commune>                             the desk; ?done=<what was just done>
     POST /dashboard/desk/<commune>/volunteers/<id>/<action>    approve, refuse, deactivate, reactivate
     POST /dashboard/desk/<commune>/invite                      action=new (a new code) or revoke
+    GET  /dashboard/desk/<commune>/hamlets/<ref>?name=         renaming or merging a hamlet, asked
+    POST /dashboard/desk/<commune>/hamlets/<ref>               name=: renamed or merged, as chat does
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,7 +24,7 @@ from bot.webpages import PAGES, add_page, render
 from bot.webpages.forms import read_form
 from documents.links import telegram_link
 from handlers.access import named, named_in_sentence
-from handlers.coordinators import activity_notice, verdict_notice
+from handlers.coordinators import activity_notice, plan_renaming, verdict_notice
 from handlers.types import Reply
 from storage import roles, visits, volunteers
 from storage.models import Volunteer, utcnow
@@ -35,7 +38,17 @@ if TYPE_CHECKING:
 
 ACTIONS = ("approve", "refuse", "deactivate", "reactivate")
 # What the page says after an action (dashboard.desk.done.<key>); anything else in ?done= is ignored.
-DONE = ("approved", "refused", "deactivated", "reactivated", "already", "invite_new", "invite_revoked")
+DONE = (
+    "approved",
+    "refused",
+    "deactivated",
+    "reactivated",
+    "already",
+    "invite_new",
+    "invite_revoked",
+    "hamlet_renamed",
+    "hamlet_merged",
+)
 
 
 def desk_path(code: str) -> str:
@@ -59,6 +72,11 @@ class Desk:
             all_time = await visits.totals(db, commune_code=code)
             today = await visits.totals(db, commune_code=code, since=local_date(now))
             invite = await volunteers.active_invite(db, code, now)
+            keys = {name: key for key, name in (await visits.hamlets_of(db, code)).items()}
+            hamlets = [
+                (h, visits.hamlet_ref(keys.get(h.hamlet, visits.hamlet_key(h.hamlet))))
+                for h in await visits.hamlet_summaries(db, code)
+            ]
         handle = service.bot_handles().get("telegram")
         done = request.query.get("done")
         context: dict[str, Any] = {
@@ -71,6 +89,7 @@ class Desk:
             ],
             "pending": [v for v in everyone if v.status == Status.PENDING],
             "invite": invite,
+            "hamlets": hamlets,
             "invite_url": telegram_link(handle, f"v-{invite.code}") if invite and handle else None,
             "done": done if done in DONE else None,
             "fmt": self.d._formatter(request),
@@ -124,6 +143,54 @@ class Desk:
                 done = "invite_new"
         raise web.HTTPSeeOther(f"{desk_path(code)}?done={done}#invite")
 
+    async def hamlet(self, request: web.Request) -> web.Response:
+        """What the typed name would do (chat's question), with the button that does it."""
+        self.d._admit(request)
+        code = commune_of(request)
+        service = _service(request)
+        typed = request.query.get("name", "")
+        async with self.d._db(request) as db, db.begin():
+            user = await self.d._user(request)
+            await _coordinates(db, user, code)
+            found = await _hamlet(db, code, request)
+            plan = await plan_renaming(db, service.content, code, found, typed)
+        shown = service.content.render
+        context = {
+            "code": code,
+            "ref": request.match_info["ref"],
+            "old": found[1],
+            "typed": typed,
+            "merges": plan.merges,
+            "question": shown(plan.question) if plan.question else None,
+            "problem": shown(plan.problem) if plan.problem else None,
+        }
+        return render(request, "dashboard/desk_hamlet.html", {**context, **self.d._frame(request)})
+
+    async def rename(self, request: web.Request) -> web.Response:
+        self.d._admit(request)
+        code, ref = commune_of(request), request.match_info["ref"]
+        form = await read_form(request)
+        service = _service(request)
+        typed = str(form.get("name", ""))
+        async with self.d._db(request) as db, db.begin():
+            user = await self.d._user(request, form)
+            await _coordinates(db, user, code)
+            found = await _hamlet(db, code, request)
+            plan = await plan_renaming(db, service.content, code, found, typed)
+            if plan.question is not None:
+                await visits.rename_hamlet(db, code, found[0], plan.typed, user, utcnow(), source="web")
+        if plan.question is None:  # no name, or its own: asked again
+            raise web.HTTPSeeOther(f"{desk_path(code)}/hamlets/{ref}?{urlencode({'name': typed})}")
+        done = "hamlet_merged" if plan.merges else "hamlet_renamed"
+        raise web.HTTPSeeOther(f"{desk_path(code)}?done={done}#hamlets")
+
+
+async def _hamlet(db: AsyncSession, code: str, request: web.Request) -> tuple[str, str]:
+    found = await visits.hamlet_by_ref(db, code, request.match_info["ref"])
+    if found is None:  # renamed or merged since the page was read
+        raise Problem(404, "hamlet_gone")
+    return found
+
 
 def _service(request: web.Request) -> Service:
     return request.app[PAGES].service(request)
@@ -160,3 +227,10 @@ def add_routes(app: web.Application, dashboard: Dashboard) -> None:
         POST=page(desk.act),
     )
     add_page(app, commune + "/invite", name="dashboard.desk.invite", POST=page(desk.invite))
+    add_page(
+        app,
+        commune + "/hamlets/{ref:[0-9a-f]{10}}",
+        name="dashboard.desk.hamlet",
+        GET=page(desk.hamlet),
+        POST=page(desk.rename),
+    )

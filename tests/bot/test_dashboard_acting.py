@@ -15,10 +15,11 @@ from bot.service import Service
 from bot.settings import Secret, Settings
 from bot.web import init_app
 from documents.posters.bundle import INDEX_FILE, file_stem
-from storage import roles, venues, volunteers
+from storage import roles, venues, visits, volunteers
 from storage.models import AuditEntry, Venue, Volunteer, VolunteerInvite, utcnow
 from storage.roles import Role
 from tests.bot import test_dashboard_pages as pages
+from texts import t
 
 BAC_NINH, BAC_GIANG, QUE_VO, HA_NOI_WARD = "24", "07210", "09247", "00070"
 CSRF = pages.CSRF
@@ -197,3 +198,47 @@ async def test_officers_and_coordinators_over_a_communes_venues(client):
 async def commune_venues(client) -> list[Venue]:
     async with pages.service_of(client).sessions() as db:
         return await venues.venues_in_commune(db, HA_NOI_WARD)
+
+
+async def test_a_coordinator_renames_then_merges_a_hamlet(client):
+    coordinator = await pages.person(client, "50", Role.COORDINATOR, BAC_GIANG)
+    async with pages.service_of(client).sessions() as db, db.begin():
+        visit = {"commune_code": BAC_GIANG, "household": "7", "smartphones": 0, "installed_now": 0}
+        for n, hamlet in enumerate(("Thon Dong", "Thôn Tây")):
+            data = {
+                **visit,
+                "hamlet": hamlet,
+                "household": str(n + 1),
+                "outcome": "nobody_home",
+                "already_installed": 0,
+            }
+            await visits.save_visit(db, f"desk-{n}", coordinator, data, utcnow())
+    await pages.sign_in(client, coordinator)
+    desk = f"/dashboard/desk/{BAC_GIANG}"
+    html = await (await client.get(desk)).text()
+    ref = visits.hamlet_ref(visits.hamlet_key("Thon Dong"))
+    assert f"{desk}/hamlets/{ref}" in html
+
+    asked = await (await client.get(f"{desk}/hamlets/{ref}", params={"name": "Thôn Đông"})).text()
+    question = t("coordinator.hamlet_rename_ask", old="Thon Dong", new="Thôn Đông", old_households=1)
+    assert pages.service_of(client).content.render(question) in asked  # chat's question
+    csrf = CSRF.search(asked).group(1)
+    assert (await client.post(f"{desk}/hamlets/{ref}", data={"name": "Thôn Đông"})).status == 403  # no token
+    done = await client.post(f"{desk}/hamlets/{ref}", data={"csrf": csrf, "name": "Thôn Đông"}, allow_redirects=False)
+    assert done.headers["Location"] == f"{desk}?done=hamlet_renamed#hamlets"
+
+    renamed = visits.hamlet_ref(visits.hamlet_key("Thôn Đông"))
+    empty = await client.post(f"{desk}/hamlets/{renamed}", data={"csrf": csrf, "name": " "}, allow_redirects=False)
+    assert empty.status == 303 and "/hamlets/" in empty.headers["Location"]  # asked again, nothing done
+    merged = await client.post(
+        f"{desk}/hamlets/{renamed}", data={"csrf": csrf, "name": "thon tay"}, allow_redirects=False
+    )
+    assert merged.headers["Location"] == f"{desk}?done=hamlet_merged#hamlets"
+    async with pages.service_of(client).sessions() as db:
+        assert set((await visits.hamlets_of(db, BAC_GIANG)).values()) == {"Thôn Tây"}
+    assert await audit_entries(client) == [
+        ("hamlet_renamed", "web", coordinator, BAC_GIANG),
+        ("hamlet_merged", "web", coordinator, BAC_GIANG),
+    ]
+    gone = await client.get(f"{desk}/hamlets/{renamed}", params={"name": "x"})
+    assert gone.status == 404
