@@ -31,6 +31,7 @@ from storage.models import Volunteer, utcnow
 from storage.roles import Role
 from storage.units import unit_level
 from storage.volunteers import Status
+from texts import Phone
 from texts.formats import local_date
 
 if TYPE_CHECKING:
@@ -79,6 +80,7 @@ class Desk:
             ]
         handle = service.bot_handles().get("telegram")
         done = request.query.get("done")
+        fmt = self.d._formatter(request)
         context: dict[str, Any] = {
             "code": code,
             "title": service.content.render(named(communes, code)),
@@ -92,7 +94,8 @@ class Desk:
             "hamlets": hamlets,
             "invite_url": telegram_link(handle, f"v-{invite.code}") if invite and handle else None,
             "done": done if done in DONE else None,
-            "fmt": self.d._formatter(request),
+            "fmt": fmt,
+            "phone": lambda number: fmt(Phone(number)) if number else "—",
             **self.d._frame(request),
         }
         return render(request, "dashboard/desk.html", context)
