@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from storage.db import DEFAULT_DATABASE_URL
+from storage.unit_map import DEFAULT_SCHEME, SCHEMES
 from storage.updates import PROCESSED_KEPT_DAYS
 from texts import DEFAULT_CONTENT_DIR
 
@@ -105,6 +108,25 @@ def _event_age(env: Mapping[str, str], name: str, default: float) -> float:
     return hours
 
 
+def _scheme(env: Mapping[str, str], name: str, default: None = None) -> str | None:
+    value = _optional(env, name)
+    if value is not None and value not in SCHEMES:
+        raise ValueError(f"{name} must be {' or '.join(SCHEMES)}, not {value!r}")
+    return value
+
+
+@functools.cache
+def _declared_scheme(content_dir: Path) -> str | None:
+    """The map a content pack declares for its campaign (`units` in its campaign.toml), if any."""
+    try:
+        declared = tomllib.loads((content_dir / "campaign.toml").read_text(encoding="utf-8")).get("units")
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    if declared is not None and declared not in SCHEMES:
+        raise ValueError(f"{content_dir}/campaign.toml: units must be {' or '.join(SCHEMES)}, not {declared!r}")
+    return declared
+
+
 def _base(env: Mapping[str, str], name: str, default: str) -> str:
     return (_optional(env, name) or default).rstrip("/")
 
@@ -143,6 +165,15 @@ class Settings:
         "`DEBUG`, `INFO`, `WARNING`… At every level, no secret, message text, name or phone is logged (see [docs/privacy.md](docs/privacy.md#what-is-stored-and-why))",
     )
     content_dir: Path = setting(DEFAULT_CONTENT_DIR, "CONTENT_DIR", _path, "the campaign's texts", shown="`content/vi`")
+    units: str | None = setting(
+        None,
+        "UNITS",
+        _scheme,
+        "the campaign's map: `2025` (34 provinces, 3,321 communes) or `pre2025` (63 provinces, 696 districts, "
+        "10,051 communes, as just before 1 July 2025; see [docs/units.md](docs/units.md)). A database keeps the "
+        "map it started on",
+        shown="the content's `units`, else `2025`",
+    )
     public_base_url: str | None = setting(
         None,
         "PUBLIC_BASE_URL",
@@ -281,6 +312,11 @@ class Settings:
     def secrets(self) -> list[str]:
         """Every secret value, for the log formatter to mask."""
         return [v.reveal() for v in vars(self).values() if isinstance(v, Secret)]
+
+    @property
+    def unit_scheme(self) -> str:
+        """The campaign's map: UNITS, else what the content pack declares, else today's."""
+        return self.units or _declared_scheme(self.content_dir) or DEFAULT_SCHEME
 
     @property
     def telegram_webhook_mode(self) -> bool:

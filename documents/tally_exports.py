@@ -1,4 +1,9 @@
-"""A tally as the files officials hand on: JSON and CSV for machines, XLSX and a text table for people."""
+"""A tally as the files officials hand on: JSON and CSV for machines, XLSX and a text table for people.
+
+On the pre-2025 map each row has its district; a unit's own figure that its children's sum
+disagrees with has the sum beside it; figures carried from the other map follow the rows, marked
+with the unit they were recorded on. A tally of today's map with none of these has the columns it
+always had."""
 
 from __future__ import annotations
 
@@ -38,6 +43,33 @@ COLUMNS: list[tuple[str, str]] = [
     ("communes", "int"),
     ("communes_with_figures", "int"),
 ]
+DISTRICT_COLUMNS: list[tuple[str, str]] = [("district_code", "text"), ("district_name", "text")]
+SUMMED_COLUMNS: list[tuple[str, str]] = [("summed_installed", "int"), ("summed_denominator", "int")]
+CARRIED_COLUMNS: list[tuple[str, str]] = [
+    ("recorded_units", "text"),
+    ("recorded_code", "text"),
+    ("recorded_name", "text"),
+]
+
+
+def columns_for(tally: Tally) -> list[tuple[str, str]]:
+    """The columns of this tally's files: the district's after the province's on the pre-2025
+    map; the children's sum and the carried rows' origin where there are any."""
+    columns = list(COLUMNS)
+    if tally.scheme == "pre2025":
+        at = columns.index(("province_name", "text")) + 1
+        columns[at:at] = DISTRICT_COLUMNS
+    if any(r.summed for r in all_rows(tally)):
+        at = columns.index(("rate", "rate")) + 1
+        columns[at:at] = SUMMED_COLUMNS
+    if tally.carried:
+        columns += CARRIED_COLUMNS
+    return columns
+
+
+def all_rows(tally: Tally) -> list[TallyRow]:
+    """The communes, the totals, then the history carried from the other map."""
+    return [*tally.rows, tally.totals, *tally.carried]
 
 
 def row_values(row: TallyRow, as_of: dt.date) -> dict[str, Any]:
@@ -47,6 +79,8 @@ def row_values(row: TallyRow, as_of: dt.date) -> dict[str, Any]:
         "name": row.name,
         "province_code": row.province_code,
         "province_name": row.province_name,
+        "district_code": row.district_code,
+        "district_name": row.district_name,
         "denominator": row.denominator,
         "official_installed": row.installed,
         "rate": row.rate,
@@ -55,11 +89,31 @@ def row_values(row: TallyRow, as_of: dt.date) -> dict[str, Any]:
         "gap": row.gap,
         "avg_daily_gain": row.gain,
         "projected_date": row.projected(as_of),
+        "summed_installed": row.summed.installed if row.summed else None,
+        "summed_denominator": row.summed.denominator if row.summed else None,
+        "recorded_units": row.carried_from.scheme if row.carried_from else None,
+        "recorded_code": row.carried_from.code if row.carried_from else None,
+        "recorded_name": row.carried_from.name if row.carried_from else None,
     }
     values.update(row.activity)
     values["communes"] = row.communes
     values["communes_with_figures"] = row.communes_with_figures
     return values
+
+
+def json_row(row: TallyRow, as_of: dt.date, columns: list[tuple[str, str]], units: bool = False) -> dict[str, Any]:
+    """A row's values in the files' columns; a unit above a commune (`units`) says as well whose
+    figures they are (its own, or its communes' sum with their coverage)."""
+    values = row_values(row, as_of)
+    out = {c: _plain(values[c]) for c, _ in columns}
+    if units:
+        out["level"] = row.level
+        out["own_figure"] = row.own_figure
+        out["communes"] = row.communes
+        out["communes_with_figures"] = row.communes_with_figures
+        summed = row.summed
+        out["summed_rate"] = _plain(summed.rate) if summed is not None and summed.rate is not None else None
+    return out
 
 
 def covered(tally: Tally, kinds: Iterable[str], key: str) -> Text:
@@ -77,11 +131,15 @@ def _plain(value: Any) -> Any:
 
 
 def to_json(tally: Tally, unit_name: str) -> str:
+    columns = columns_for(tally)
     document = {
-        "unit": {"code": tally.unit_code, "name": unit_name},
+        "unit": {"code": tally.unit_code, "name": unit_name, "units": tally.scheme},
         "date": tally.as_of.isoformat(),
-        "rows": [{k: _plain(v) for k, v in row_values(r, tally.as_of).items()} for r in tally.rows],
-        "totals": {k: _plain(v) for k, v in row_values(tally.totals, tally.as_of).items()},
+        "rows": [json_row(r, tally.as_of, columns) for r in tally.rows],
+        "children": [json_row(r, tally.as_of, columns, True) for r in tally.children],
+        "totals": json_row(tally.totals, tally.as_of, columns, True),
+        # Recorded on the other map, each on the smallest unit of this one containing its unit.
+        "carried": [json_row(r, tally.as_of, columns, True) for r in tally.carried],
     }
     return json.dumps(document, ensure_ascii=False, indent=2)
 
@@ -89,10 +147,11 @@ def to_json(tally: Tally, unit_name: str) -> str:
 def to_csv(tally: Tally) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([c for c, _ in COLUMNS])
-    for row in [*tally.rows, tally.totals]:
+    columns = columns_for(tally)
+    writer.writerow([c for c, _ in columns])
+    for row in all_rows(tally):
         values = row_values(row, tally.as_of)
-        writer.writerow(["" if values[c] is None else _plain(values[c]) for c, _ in COLUMNS])
+        writer.writerow(["" if values[c] is None else _plain(values[c]) for c, _ in columns])
     return out.getvalue()
 
 
@@ -118,7 +177,8 @@ def to_xlsx(tally: Tally, content: Content, unit_name: str, kinds: Iterable[str]
     ws["A1"].font = Font(bold=True, size=13)
     ws.append([content.render(covered(tally, kinds, "tally.export.coverage")) if len(tally.rows) > 1 else None])
     header_row = 3
-    ws.append([content.render(t(f"tally.columns.{c}")) for c, _ in COLUMNS])
+    columns = columns_for(tally)
+    ws.append([content.render(t(f"tally.columns.{c}")) for c, _ in columns])
     fill = PatternFill("solid", fgColor="1F4E78")
     for cell in ws[header_row]:
         cell.font = Font(bold=True, color="FFFFFF")
@@ -128,26 +188,39 @@ def to_xlsx(tally: Tally, content: Content, unit_name: str, kinds: Iterable[str]
     formats = {"int": "#,##0", "rate": "0.00%", "date": "dd/mm/yyyy", "number": "#,##0.00", "text": "@"}
     for row in tally.rows:
         values = row_values(row, tally.as_of)
-        ws.append([_cell_value(values[c], kind) for c, kind in COLUMNS])
+        ws.append([_cell_value(values[c], kind) for c, kind in columns])
     totals = row_values(tally.totals, tally.as_of)
     several = len(tally.rows) > 1
     totals["name"] = content.render(
         covered(tally, kinds, "tally.export.totals_covered") if several else t("tally.export.totals")
     )
-    ws.append([_cell_value(totals[c], kind) for c, kind in COLUMNS])
+    ws.append([_cell_value(totals[c], kind) for c, kind in columns])
     last = ws.max_row
     for cell in ws[last]:
         cell.font = Font(bold=True)
-    for col, (_, kind) in enumerate(COLUMNS, start=1):
-        for r in range(header_row + 1, last + 1):
+    for row in tally.carried:
+        values = row_values(row, tally.as_of)
+        values["name"] = content.render(carried_label(row))
+        ws.append([_cell_value(values[c], kind) for c, kind in columns])
+        for cell in ws[ws.max_row]:
+            cell.font = Font(italic=True)
+    # The name column holds the totals with their coverage.
+    wide = {"name": 42, "province_name": 24, "district_name": 24, "recorded_name": 30}
+    for col, (name, kind) in enumerate(columns, start=1):
+        for r in range(header_row + 1, ws.max_row + 1):
             ws.cell(r, col).number_format = formats[kind]
-        width = 42 if col == 2 else 24 if col == 4 else 14  # the name column holds the totals with their coverage
-        ws.column_dimensions[get_column_letter(col)].width = width
+        ws.column_dimensions[get_column_letter(col)].width = wide.get(name, 14)
     ws.freeze_panes = ws.cell(header_row + 1, 3)  # header and the code/name columns stay in view
-    ws.auto_filter.ref = f"A{header_row}:{get_column_letter(len(COLUMNS))}{last - 1}"
+    ws.auto_filter.ref = f"A{header_row}:{get_column_letter(len(columns))}{last - 1}"
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
+
+
+def carried_label(row: TallyRow) -> Text:
+    """A carried row's name: the unit it was recorded on, and that it is shown on today's."""
+    assert row.carried_from is not None
+    return t("tally.export.carried", recorded=row.carried_from.name, unit=row.name)
 
 
 def to_table(tally: Tally, content: Content, unit_name: str, kinds: Iterable[str] = ()) -> str:
@@ -166,19 +239,21 @@ def to_table(tally: Tally, content: Content, unit_name: str, kinds: Iterable[str
         "checkins",
         "self_reported_installs",
     ]
-    kinds = dict(COLUMNS)
+    column_kinds = dict(COLUMNS)  # not `kinds`, the communes' division types for the coverage
     header = [content.render(t(f"tally.columns.{c}")) for c in shown]
     lines = []
-    for row in [*tally.rows, tally.totals]:
+    for row in all_rows(tally):
         values = row_values(row, tally.as_of)
         if row is tally.totals:
             values["name"] = content.render(t("tally.export.totals"))
+        elif row.carried_from is not None:
+            values["name"] = content.render(carried_label(row))
         cells = []
         for c in shown:
             v = values[c]
             if v is None:
                 cells.append("–")
-            elif kinds[c] == "rate":
+            elif column_kinds[c] == "rate":
                 cells.append(content.format_value(Percent(v)))
             else:
                 cells.append(content.format_value(v))

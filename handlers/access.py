@@ -15,12 +15,14 @@ from handlers.payload import Payload
 from handlers.types import Button, Incoming, Reply, Step
 from storage import roles, volunteers
 from storage.roles import Decision, Refusal, Role
+from storage.unit_map import pad_unit_code
 from storage.units import COUNTRY_CODE, CommuneIndex, unit_level
 from texts import Join, Text, t
 
 ROLE_NAMES = {
     Role.VOLUNTEER: t("access.role.volunteer"),
     Role.COORDINATOR: t("access.role.coordinator"),
+    Role.DISTRICT_OFFICER: t("access.role.district_officer"),
     Role.PROVINCE_OFFICER: t("access.role.province_officer"),
     Role.ADMIN: t("access.role.admin"),
 }
@@ -42,6 +44,13 @@ def named(communes: CommuneIndex, code: str) -> Text | str:
         return t("access.country")
     if unit_level(code) == "province":
         return communes.provinces.get(code, code)
+    if unit_level(code) == "district":
+        district = communes.districts.get(code)
+        return (
+            t("commune.district_label", name=district[0], province=communes.provinces.get(district[1], ""))
+            if district
+            else code
+        )
     entry = communes.get(code)
     return commune_label(entry) if entry else code
 
@@ -51,6 +60,32 @@ def named_in_sentence(communes: CommuneIndex, code: str) -> Text | str:
     if entry is None:
         return named(communes, code)
     return t("commune.label", name=commune_in_sentence(entry), province=entry.province_name)
+
+
+def typed_unit(ctx: Context, typed: str) -> str | None:
+    """A unit code as typed ("1", "213", "70", "VN") at its level's width on the deployment's
+    map; None when it is not a unit of it."""
+    try:
+        code = pad_unit_code(typed, ctx.communes.scheme)
+    except ValueError:
+        return None
+    return code if ctx.communes.has_unit(code) else None
+
+
+def acting_role(ctx: Context, code: str) -> Role:
+    """Who acts over a unit as its officer (sets its target): an admin for the country, a
+    province officer for a province, and, on the pre-2025 map, a district officer for a district
+    and its communes (a province officer for a commune of today's map)."""
+    level = unit_level(code)
+    if level == "country":
+        return Role.ADMIN
+    if level == "district" or (level == "commune" and ctx.communes.parent(code) in ctx.communes.districts):
+        return Role.DISTRICT_OFFICER
+    return Role.PROVINCE_OFFICER
+
+
+# Officers: the roles that cover more than one commune, and so pick a commune to act in.
+OFFICERS = (Role.DISTRICT_OFFICER, Role.PROVINCE_OFFICER, Role.ADMIN)
 
 
 async def check(ctx: Context, role: Role, unit_code: str) -> Decision:
@@ -129,7 +164,7 @@ class CommuneDoor:
             rows = [[Button(unit_name(ctx, c), payload=self.choice(c).pack())] for c in communes]
             rows.append([home_button()])
             return Step.end(Reply(self.choose, rows))
-        if await roles.has_any(ctx.db, ctx.user.id, {Role.PROVINCE_OFFICER, Role.ADMIN}):
+        if await roles.has_any(ctx.db, ctx.user.id, set(OFFICERS)):
             return ask_commune(ctx, then=self.picked, prompt=self.prompt)
         unit = await home_unit(ctx)
         return await refusal(ctx, await check(ctx, self.role, unit), self.role, unit)

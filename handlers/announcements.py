@@ -3,7 +3,7 @@ whole province; every citizen there who talks to the bot and has not opted out g
 
 from __future__ import annotations
 
-from handlers.access import CommuneDoor, refuse_unless, unit_in_sentence
+from handlers.access import OFFICERS, CommuneDoor, refuse_unless, unit_in_sentence
 from handlers.buttons import Announce, AnnounceIn, AnnounceTo, SendAnnouncement
 from handlers.context import Context
 from handlers.menu import home_button
@@ -19,7 +19,9 @@ PICKED, TEXT = "announce.commune_picked", "announce.text"
 
 
 def required_role(unit_code: str) -> Role:
-    return Role.PROVINCE_OFFICER if unit_level(unit_code) == "province" else Role.COORDINATOR
+    return {"province": Role.PROVINCE_OFFICER, "district": Role.DISTRICT_OFFICER}.get(
+        unit_level(unit_code), Role.COORDINATOR
+    )
 
 
 async def start(msg: Incoming, ctx: Context, _: Announce | None = None) -> Step:
@@ -28,21 +30,26 @@ async def start(msg: Incoming, ctx: Context, _: Announce | None = None) -> Step:
 
 
 async def scope(ctx: Context, commune_code: str) -> Step:
-    """An officer of the commune's province may choose the whole province instead."""
+    """An officer of the commune's district (before 2025) or province may choose the whole
+    district or province instead."""
     entry = ctx.communes.get(commune_code)
-    if entry and await roles.check(ctx.db, ctx.user.id, Role.PROVINCE_OFFICER, entry.province_code):
-        rows = [
-            [Button(t("announce.scope_commune", name=entry.name), payload=AnnounceTo(commune_code).pack())],
-            [
-                Button(
-                    t("announce.scope_province", name=entry.province_name),
-                    payload=AnnounceTo(entry.province_code).pack(),
-                )
-            ],
-            [home_button()],
-        ]
-        return Step.end(Reply("announce.choose_scope", rows))
-    return ask_text(ctx, commune_code)
+    if entry is None:
+        return ask_text(ctx, commune_code)
+    rows = [[Button(t("announce.scope_commune", name=entry.name), payload=AnnounceTo(commune_code).pack())]]
+    if entry.district_code and await roles.check(ctx.db, ctx.user.id, Role.DISTRICT_OFFICER, entry.district_code):
+        district = Button(
+            t("announce.scope_district", name=entry.district_name), payload=AnnounceTo(entry.district_code).pack()
+        )
+        rows.append([district])
+    if await roles.check(ctx.db, ctx.user.id, Role.PROVINCE_OFFICER, entry.province_code):
+        province = Button(
+            t("announce.scope_province", name=entry.province_name), payload=AnnounceTo(entry.province_code).pack()
+        )
+        rows.append([province])
+    if len(rows) == 1:
+        return ask_text(ctx, commune_code)
+    rows.append([home_button()])
+    return Step.end(Reply("announce.choose_scope", rows))
 
 
 DOOR = CommuneDoor(
@@ -122,7 +129,7 @@ async def send(msg: Incoming, ctx: Context, _: SendAnnouncement) -> Step:
 
 
 async def _may_announce(ctx: Context) -> bool:
-    return await roles.has_any(ctx.db, ctx.user.id, {Role.COORDINATOR, Role.PROVINCE_OFFICER, Role.ADMIN})
+    return await roles.has_any(ctx.db, ctx.user.id, {Role.COORDINATOR, *OFFICERS})
 
 
 FLOW = Flow(

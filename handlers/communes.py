@@ -20,7 +20,10 @@ MAX_QUERY = 100
 
 
 def commune_label(entry: CommuneEntry) -> Text:
-    """The commune's name with its province, as people tell same-named communes apart."""
+    """The commune's name with its province (and district, on the pre-2025 map), as people tell
+    same-named communes apart."""
+    if entry.district_name:
+        return t("commune.label_district", name=entry.name, district=entry.district_name, province=entry.province_name)
     return t("commune.label", name=entry.name, province=entry.province_name)
 
 

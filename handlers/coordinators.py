@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from documents.links import telegram_link
 from handlers import shorthand
-from handlers.access import CommuneDoor, refuse_unless, unit_in_sentence, unit_name
+from handlers.access import OFFICERS, CommuneDoor, refuse_unless, unit_in_sentence, unit_name
 from handlers.buttons import (
     Deactivate,
     Desk,
@@ -470,7 +470,7 @@ async def _coordinates(ctx: Context, code: str) -> Step | None:
 
 
 async def coordinator_or_above(ctx: Context) -> bool:
-    return await roles.has_any(ctx.db, ctx.user.id, {Role.COORDINATOR, Role.PROVINCE_OFFICER, Role.ADMIN})
+    return await roles.has_any(ctx.db, ctx.user.id, {Role.COORDINATOR, *OFFICERS})
 
 
 FLOW = Flow(

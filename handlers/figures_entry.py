@@ -1,5 +1,6 @@
 """Official figures entered in chat (/capnhat): a commune's installed count and denominators as
-of a date, by its coordinators or its province's officers. Each answer is a tap or a typed value,
+of a date, by its coordinators or its district's or province's officers; or a district's or a
+province's own total (as the letters report a city's), by its officers. Each answer is a tap or a typed value,
 checked as it comes; a confirmation screen comes before anything is saved; every entry is dated
 and attributed, earlier ones kept as history (handlers/targets.py sets targets the same way).
 
@@ -44,7 +45,8 @@ from storage.figures import (
     targets_in_force,
 )
 from storage.folding import fold
-from storage.roles import Role
+from storage.roles import Role, viewer_role
+from storage.units import COUNTRY_CODE, unit_level
 from texts import Percent, Text, t
 from texts.formats import local_date
 from texts.user_input import number
@@ -291,8 +293,8 @@ async def confirmation(ctx: Context, fig: Values) -> Reply:
             return t("official.figures.kept", value=fig["known"][field])
         return t("official.figures.blank")
 
-    entry = ctx.communes.get(code)
-    spec = target_for(code, entry.province_code if entry else None, await targets_in_force(ctx.db))
+    province, *district = _above(ctx, code)
+    spec = target_for(code, province, await targets_in_force(ctx.db), *district)
     kind = spec.denominator if spec else "subscribers"
     rate = Percent.of(fig["answers"]["installed"], effective(fig, kind) or 0)
     text = t(
@@ -314,9 +316,23 @@ async def confirmation(ctx: Context, fig: Values) -> Reply:
     return Reply(text, rows)
 
 
+def _above(ctx: Context, code: str) -> list[str]:
+    """(its province, then its district if it has one): where a unit's target may come from."""
+    entry = ctx.communes.get(code)
+    if entry is not None:
+        return [entry.province_code, *([entry.district_code] if entry.district_code else [])]
+    district = ctx.communes.districts.get(code)
+    return [district[1]] if district else [""]
+
+
+def entering_role(code: str) -> Role:
+    """Who enters a unit's figures: a commune's coordinator (or above), a larger unit's officer."""
+    return Role.COORDINATOR if unit_level(code) == "commune" else viewer_role(code)
+
+
 async def save(ctx: Context, fig: Values) -> Step:
     code = fig["commune"]
-    refused = await refuse_unless(ctx, Role.COORDINATOR, code)
+    refused = await refuse_unless(ctx, entering_role(code), code)
     if refused:
         return refused
     day = dt.date.fromisoformat(fig["date"])
@@ -392,10 +408,14 @@ DOOR = CommuneDoor(
 
 
 async def start_in(msg: Incoming, ctx: Context, button: FiguresOf) -> Step:
-    """cn:c:<commune>: that commune's figures."""
-    if ctx.communes.get(button.commune) is None:
+    """cn:c:<unit>: that commune's figures, or a district's or province's own (from its summary)."""
+    code = button.commune
+    if not ctx.communes.has_unit(code) or code == COUNTRY_CODE:
         return await start(msg, ctx)
-    return await DOOR.enter(ctx, button.commune)
+    if unit_level(code) == "commune":
+        return await DOOR.enter(ctx, code)
+    refused = await refuse_unless(ctx, entering_role(code), code)
+    return refused or await begin(ctx, code)
 
 
 async def on_end(msg: Incoming, ctx: Context, button: SaveFigures | CancelFigures) -> Step:

@@ -1,8 +1,10 @@
 """Officials' desk: a unit's install progress (/thongke) with its chart and Excel file, the daily
 report of a unit (/baocao), and the loudspeaker script of a commune (/loaphat).
 
-Who sees what: a commune's figures need a coordinator of it (or above), a province's a province
-officer of it, the country's an admin (`storage.roles.viewer_role`), checked at every action.
+Who sees what: a commune's figures need a coordinator of it (or above), a district's (on the
+pre-2025 map) a district officer of it, a province's a province officer of it, the country's an
+admin (`storage.roles.viewer_role`), checked at every action. A province of the pre-2025 map drills
+down by district, a district by commune.
 """
 
 from __future__ import annotations
@@ -14,12 +16,15 @@ from collections.abc import Callable
 
 from documents.tally_exports import to_xlsx
 from handlers.access import (
+    OFFICERS,
     CommuneDoor,
+    acting_role,
     check,
     holds_any,
     home_unit,
     refusal,
     refuse_unless,
+    typed_unit,
     unit_in_sentence,
     unit_name,
 )
@@ -67,9 +72,9 @@ def unit_title(ctx: Context, code: str) -> Text | str:
     return t("tally.country") if code == COUNTRY_CODE else unit_name(ctx, code)
 
 
-def target_role(code: str) -> Role:
-    """Who sets a unit's target: an admin for the country, a province officer (of its province) below."""
-    return Role.ADMIN if code == COUNTRY_CODE else Role.PROVINCE_OFFICER
+def target_role(ctx: Context, code: str) -> Role:
+    """Who sets a unit's target: the unit's officer (`handlers.access.acting_role`)."""
+    return acting_role(ctx, code)
 
 
 async def viewable_units(ctx: Context) -> list[str]:
@@ -84,23 +89,8 @@ async def refuse_official(ctx: Context) -> Step:
     return await refusal(ctx, await check(ctx, Role.COORDINATOR, unit), Role.COORDINATOR, unit)
 
 
-def _unit_code(typed: str) -> str:
-    """A typed unit code as stored: "1" or "01" a province, "70" … "00070" a commune when longer
-    than two digits, "VN" the country."""
-    value = number(typed, 99999)
-    if value is None:
-        return typed
-    return f"{value:02d}" if len(typed) <= 2 else f"{value:05d}"
-
-
 def _known_unit(ctx: Context, code: str) -> bool:
-    try:
-        level = unit_level(code)
-    except ValueError:
-        return False
-    if level == "province":
-        return code in ctx.communes.provinces
-    return level == "country" or ctx.communes.get(code) is not None
+    return ctx.communes.has_unit(code)
 
 
 # --- the summary (/thongke) ----------------------------------------------------------------------
@@ -110,8 +100,8 @@ async def start(msg: Incoming, ctx: Context, _: Progress | None = None) -> Step:
     """/thongke [CODE] and the menu's 📊: the person's unit at once, or a choice when several."""
     argument = (msg.command[1] if msg.command else "").strip().upper()
     if argument:
-        code = _unit_code(argument)
-        if not _known_unit(ctx, code):
+        code = typed_unit(ctx, argument)
+        if code is None:
             return Step.end(Reply(t("official.unknown_unit", code=argument[:20]), [[home_button()]]))
         return await show(ctx, code)
     units = await viewable_units(ctx)
@@ -125,8 +115,8 @@ async def start(msg: Incoming, ctx: Context, _: Progress | None = None) -> Step:
 
 
 async def other_commune(msg: Incoming, ctx: Context, _: ProgressOtherCommune) -> Step:
-    """tk:f: another commune, by the commune picker (province officers and admins)."""
-    if not await holds_any(ctx, Role.PROVINCE_OFFICER, Role.ADMIN):
+    """tk:f: another commune, by the commune picker (officers and admins)."""
+    if not await holds_any(ctx, *OFFICERS):
         return await start(msg, ctx)
     return ask_commune(ctx, then=VIEW_PICKED, prompt="official.ask_commune")
 
@@ -178,7 +168,8 @@ async def summary_replies(ctx: Context, code: str) -> list[Reply]:
 
 
 async def chart_of(ctx: Context, result: Tally, title: Text | str) -> Attachment:
-    """A province's chart ranks its communes; the country's its provinces (34, not 3,321)."""
+    """A province's chart ranks its communes (its districts on the pre-2025 map); the country's its
+    provinces (34, not 3,321)."""
     name = ctx.content.render(title)
     kinds = division_kinds(ctx.communes, result)
     heading = None
@@ -187,8 +178,13 @@ async def chart_of(ctx: Context, result: Tally, title: Text | str) -> Attachment
         rows = await province_rollups(ctx.db, result.as_of, result)
         drawn = Tally(result.unit_code, name, result.as_of, rows, result.totals)
         heading = t("tally.summary.chart_title_provinces", unit=name, date=result.as_of)
-    provinces = drawn is not result
-    shown = glance(drawn, name, ctx.content, kinds, heading, provinces)
+    elif any(r.level == "district" for r in result.children):
+        # A province of the pre-2025 map: its districts ranked, as its letters report.
+        drawn = Tally(result.unit_code, name, result.as_of, result.children, result.totals)
+        heading = t("tally.summary.chart_title_districts", unit=name, date=result.as_of)
+    provinces = result.unit_code == COUNTRY_CODE
+    districts = drawn is not result and not provinces
+    shown = glance(drawn, name, ctx.content, kinds, heading, provinces, districts)
     picture = await asyncio.to_thread(chart, drawn, shown)
     return Attachment(
         picture.kind, picture.filename, picture.data, picture.mime_type, caption=t("official.chart_caption")
@@ -211,6 +207,17 @@ async def summary_buttons(ctx: Context, result: Tally) -> list[list[Button]]:
                 Button(t("official.script_button"), payload=ScriptOf(code).pack()),
             ]
         )
+    elif any(r.level == "district" for r in result.children):
+        # A province of the pre-2025 map drills down by district, every one of them.
+        districts = sorted(result.children, key=lambda r: fold(r.name))
+        buttons = [Button(r.name, payload=ProgressOf(r.code).pack()) for r in districts]
+        rows.extend(buttons[i : i + 2] for i in range(0, len(buttons), 2))
+        rows.append(
+            [
+                Button(t("official.update_figures"), payload=FiguresOf(code).pack()),
+                Button(t("official.other_commune"), payload=ProgressOtherCommune().pack()),
+            ]
+        )
     else:
         # Drill-down into the communes furthest behind, as listed in the summary.
         drill = []
@@ -220,10 +227,13 @@ async def summary_buttons(ctx: Context, result: Tally) -> list[list[Button]]:
             drill.append(Button(t("official.drill", number=n, name=name), payload=ProgressOf(row.code).pack()))
         rows.extend(drill[i : i + 2] for i in range(0, len(drill), 2))
         more = [Button(t("official.other_commune"), payload=ProgressOtherCommune().pack())]
+        if level == "district":
+            # A district's own total (a city's, as the letters report it), beside its communes' sum.
+            more.insert(0, Button(t("official.update_figures"), payload=FiguresOf(code).pack()))
         if level == "country":
             more.append(Button(t("official.by_province"), payload=ProgressProvinces().pack()))
         rows.append(more)
-    if await roles.check(ctx.db, ctx.user.id, target_role(code), code):
+    if await roles.check(ctx.db, ctx.user.id, target_role(ctx, code), code):
         rows.append([Button(t("official.set_target"), payload=TargetFor(code).pack())])
     up = _parent(ctx, code)
     if up and await roles.may_view(ctx.db, ctx.user.id, up):
@@ -236,11 +246,7 @@ async def summary_buttons(ctx: Context, result: Tally) -> list[list[Button]]:
 
 
 def _parent(ctx: Context, code: str) -> str | None:
-    level = unit_level(code)
-    if level == "commune":
-        entry = ctx.communes.get(code)
-        return entry.province_code if entry else None
-    return COUNTRY_CODE if level == "province" else None
+    return ctx.communes.parent(code)
 
 
 async def excel(ctx: Context, code: str) -> Step:
@@ -443,7 +449,7 @@ SCRIPT_DOOR = CommuneDoor(
 
 
 async def official(ctx: Context) -> bool:
-    return await holds_any(ctx, Role.COORDINATOR, Role.PROVINCE_OFFICER, Role.ADMIN)
+    return await holds_any(ctx, Role.COORDINATOR, *OFFICERS)
 
 
 FLOW = Flow(

@@ -28,7 +28,7 @@ def summary_lines(row: TallyRow, as_of: dt.date, kinds: Iterable[str] = ()) -> l
             "kind": t(f"tally.denominators.{row.denominator_kind}"),
             "rate": Percent(row.rate),
         }
-        if row.communes > 1:
+        if row.communes > 1 and not row.own_figure:
             covered = coverage(row.communes_with_figures, row.communes, kinds)
             lines.append(t("tally.summary.rate_covered", **values, coverage=covered))
         else:
@@ -37,6 +37,21 @@ def summary_lines(row: TallyRow, as_of: dt.date, kinds: Iterable[str] = ()) -> l
         lines.append(t("tally.summary.no_figures_any", units=Divisions(frozenset(kinds))))
     else:
         lines.append(t("tally.summary.no_figures"))
+    if row.own_figure and row.communes > 1:
+        # The unit's own total, as the letters report a city's; its communes' sum beside it
+        # where the two disagree.
+        lines.append(t("tally.summary.own_figure"))
+        summed = row.summed
+        if summed is not None and summed.installed is not None:
+            lines.append(
+                t(
+                    "tally.summary.summed",
+                    installed=summed.installed,
+                    denominator=summed.denominator,
+                    rate=Percent(summed.rate) if summed.rate is not None else t("tally.summary.share_none"),
+                    coverage=coverage(summed.communes_with_figures, summed.communes, kinds),
+                )
+            )
     if row.target is None:
         lines.append(t("tally.summary.no_target"))
     elif row.gap == 0:
@@ -104,6 +119,21 @@ def summary_text(tally: Tally, unit_name: Text | str, kinds: Iterable[str] = ())
                             gap=row.gap,
                         )
                     )
+    if tally.carried:
+        # Recorded on the map before 1 July 2025: as recorded, never mixed with today's figures.
+        lines.append(t("tally.summary.carried_title"))
+        for row in tally.carried:
+            assert row.carried_from is not None  # what makes a row carried
+            lines.append(
+                t(
+                    "tally.summary.carried_line",
+                    name=row.carried_from.name,
+                    installed=row.installed,
+                    denominator=row.denominator if row.denominator is not None else t("tally.summary.share_none"),
+                    rate=Percent(row.rate) if row.rate is not None else t("tally.summary.share_none"),
+                    unit=row.name,
+                )
+            )
     return t("common.lines", lines=Join(tuple(lines), "\n"))
 
 
@@ -125,12 +155,14 @@ def glance(
     kinds: Iterable[str] = (),
     title: Text | None = None,
     provinces: bool = False,
+    districts: bool = False,
 ) -> Glance:
     """What the chart shows, in words: the notes, the units furthest behind and ahead, the bands.
     Its rows are communes (of division types `kinds`), or provinces for the country when
-    `provinces`; `title` replaces the per-commune chart title."""
+    `provinces`, or a province's districts on the pre-2025 map when `districts`; `title` replaces
+    the per-commune chart title."""
     kinds = frozenset(kinds)
-    units = t("tally.chart.provinces") if provinces else Divisions(kinds)
+    units = t("tally.chart.provinces") if provinces else t("tally.chart.districts") if districts else Divisions(kinds)
     ranked = sorted((r for r in tally.rows if r.rate is not None), key=lambda r: (_standing(r), r.name))
     targeted = any(r.target is not None for r in ranked)
     single = len(tally.rows) == 1  # a commune: its own bar, no coverage, no distribution

@@ -9,7 +9,7 @@ import secrets
 from fractions import Fraction
 from typing import Any
 
-from handlers.access import check, holds_any, home_unit, refusal, refuse_unless, unit_in_sentence
+from handlers.access import OFFICERS, check, holds_any, home_unit, refusal, refuse_unless, unit_in_sentence
 from handlers.buttons import (
     CancelTarget,
     KeepDeadline,
@@ -46,9 +46,9 @@ def next_target_field(tg: dict[str, Any]) -> str | None:
 
 
 async def targets_start(msg: Incoming, ctx: Context, _: Targets | None = None) -> Step:
-    """/chitieu and ct: the units the person sets targets for (an officer's province or one of its
-    communes; for an admin also the country and any province)."""
-    grants = [g for g in await roles.grants_of(ctx.db, ctx.user.id) if g.role in (Role.ADMIN, Role.PROVINCE_OFFICER)]
+    """/chitieu and ct: the units the person sets targets for (an officer's province or district,
+    or one of its communes; for an admin also the country and any province)."""
+    grants = [g for g in await roles.grants_of(ctx.db, ctx.user.id) if g.role in OFFICERS]
     if not grants:
         unit = await home_unit(ctx)
         return await refusal(ctx, await check(ctx, Role.PROVINCE_OFFICER, unit), Role.PROVINCE_OFFICER, unit)
@@ -63,7 +63,7 @@ async def targets_start(msg: Incoming, ctx: Context, _: Targets | None = None) -
     rows += [
         [Button(unit_title(ctx, g.unit_code), payload=TargetFor(g.unit_code).pack())]
         for g in grants
-        if g.role is Role.PROVINCE_OFFICER
+        if g.role in (Role.PROVINCE_OFFICER, Role.DISTRICT_OFFICER)
     ]
     rows.append([Button(t("official.targets.a_commune"), payload=TargetCommune().pack())])
     rows.append([home_button()])
@@ -75,7 +75,7 @@ async def target_commune_picked(msg: Incoming, ctx: Context) -> Step:
 
 
 async def begin_target(ctx: Context, code: str) -> Step:
-    refused = await refuse_unless(ctx, target_role(code), code)
+    refused = await refuse_unless(ctx, target_role(ctx, code), code)
     if refused:
         return refused
     spec = await _target_in_force(ctx, code)
@@ -89,7 +89,10 @@ async def begin_target(ctx: Context, code: str) -> Step:
 
 async def _target_in_force(ctx: Context, code: str) -> TargetSpec | None:
     entry = ctx.communes.get(code) if unit_level(code) == "commune" else None
-    return target_for(code, entry.province_code if entry else None, await targets_in_force(ctx.db))
+    district = ctx.communes.districts.get(code)
+    province = entry.province_code if entry else district[1] if district else None
+    above = [entry.district_code] if entry and entry.district_code else []
+    return target_for(code, province, await targets_in_force(ctx.db), *above)
 
 
 def deadline_problem(day: dt.date, today: dt.date) -> Text | None:
@@ -185,6 +188,7 @@ async def confirmation(ctx: Context, tg: Values) -> Reply:
     scope = {
         "country": t("official.targets.scope_country"),
         "province": t("official.targets.scope_province"),
+        "district": t("official.targets.scope_district"),
         "commune": t("official.targets.scope_commune"),
     }[unit_level(tg["unit"])]
     text = t(
@@ -207,7 +211,7 @@ async def confirmation(ctx: Context, tg: Values) -> Reply:
 async def unit_chosen(msg: Incoming, ctx: Context, button: TargetFor) -> Step:
     """ct:u:<unit>: that unit's target (the country, a province or a commune)."""
     code = button.unit
-    if not (code == COUNTRY_CODE or code in ctx.communes.provinces or ctx.communes.get(code)):
+    if not ctx.communes.has_unit(code):
         return await targets_start(msg, ctx)
     return await begin_target(ctx, code)
 
@@ -217,7 +221,7 @@ async def target_provinces(msg: Incoming, ctx: Context, _: TargetProvinces) -> S
 
 
 async def target_commune(msg: Incoming, ctx: Context, _: TargetCommune) -> Step:
-    if not await holds_any(ctx, Role.PROVINCE_OFFICER, Role.ADMIN):
+    if not await holds_any(ctx, *OFFICERS):
         return await targets_start(msg, ctx)
     return ask_commune(ctx, then=PICKED, prompt="official.targets.ask_commune")
 
@@ -256,7 +260,7 @@ async def on_target_field(msg: Incoming, ctx: Context, button: TargetRate | Keep
 
 async def save_target(ctx: Context, tg: Values) -> Step:
     code = tg["unit"]
-    refused = await refuse_unless(ctx, target_role(code), code)
+    refused = await refuse_unless(ctx, target_role(ctx, code), code)
     if refused:
         return refused
     rate, deadline = Fraction(tg["rate"]), dt.date.fromisoformat(tg["deadline"])

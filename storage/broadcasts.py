@@ -31,6 +31,8 @@ def audience(unit_code: str, channels: list[str]) -> Select:
     level = unit_level(unit_code)
     if level == "commune":
         stmt = stmt.where(User.commune_code == unit_code)
+    elif level == "district":
+        stmt = stmt.join(Commune, Commune.code == User.commune_code).where(Commune.district_code == unit_code)
     elif level == "province":
         stmt = stmt.join(Commune, Commune.code == User.commune_code).where(Commune.province_code == unit_code)
     return stmt.order_by(Account.id)

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import OfficialFigure, RoleGrant
 from storage.roles import RANK, Role
+from storage.units import database_scheme
 
 
 @dataclass(frozen=True)
@@ -30,20 +31,22 @@ class Ends:
 
 
 async def installed_ends(session: AsyncSession, codes: Sequence[str] | None, as_of: dt.date) -> dict[str, Ends]:
-    """Per commune, its installed counts up to `as_of`, the first and the last apart (one query,
-    in date order)."""
+    """Per unit of the database's map (a commune, or a district's or province's own figure), its
+    installed counts up to `as_of`, the first and the last apart (one query, in date order)."""
     stmt = select(
-        OfficialFigure.commune_code,
+        OfficialFigure.unit_code,
         OfficialFigure.as_of,
         OfficialFigure.installed,
         OfficialFigure.entered_by,
         OfficialFigure.source,
-    ).where(OfficialFigure.installed.is_not(None), OfficialFigure.as_of <= as_of)
-    if codes is not None:
-        stmt = stmt.where(OfficialFigure.commune_code.in_(list(codes)))
-    stmt = stmt.order_by(
-        OfficialFigure.commune_code, OfficialFigure.as_of, OfficialFigure.entered_at, OfficialFigure.id
+    ).where(
+        OfficialFigure.installed.is_not(None),
+        OfficialFigure.as_of <= as_of,
+        OfficialFigure.scheme == await database_scheme(session),  # history on the other map is not drawn
     )
+    if codes is not None:
+        stmt = stmt.where(OfficialFigure.unit_code.in_(list(codes)))
+    stmt = stmt.order_by(OfficialFigure.unit_code, OfficialFigure.as_of, OfficialFigure.entered_at, OfficialFigure.id)
     found: dict[str, list[Entry]] = {}
     for code, day, installed, by, source in (await session.execute(stmt)).all():
         found.setdefault(code, []).append(Entry(day, installed or 0, by, source))  # never None: filtered above

@@ -13,13 +13,16 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.audit import record
-from storage.models import Commune, OfficialFigure, Province, Target, utcnow
-from storage.units import COUNTRY_CODE, unit_level
+from storage.models import OfficialFigure, Target, utcnow
+from storage.unit_map import COUNTRY_CODE, check_scheme, pad_unit_code, unit_level
+from storage.units import database_scheme, known_unit
 from texts.user_input import BIGINT_MAX, number
 
 FIGURE_FIELDS = ("installed", "subscribers", "population", "households")
 DENOMINATORS = ("subscribers", "population", "households")
-IMPORT_COLUMNS = ("commune_code", "date", "installed", "subscribers", "population", "households")
+IMPORT_COLUMNS = ("unit_code", "date", "installed", "subscribers", "population", "households")
+# The figures CSV's first header, from when figures were a commune's only: still read.
+OLD_CODE_COLUMN = "commune_code"
 MAX_COUNT = 200_000_000  # more people than the country has: a typo, not a figure
 
 
@@ -39,15 +42,17 @@ class ImportReport:
 
 async def record_figure(
     session: AsyncSession,
-    commune_code: str,
+    unit_code: str,
     as_of: dt.date,
     *,
     entered_by: int | None,
     source: str,
     audit: bool = True,
+    scheme: str | None = None,
     **values: int | None,
 ) -> OfficialFigure:
-    """Add one dated, attributed entry (and its audit entry); earlier entries stay as history."""
+    """Add one dated, attributed entry for a unit of any level (a commune, a district, a province)
+    of `scheme` (the database's by default), and its audit entry; earlier entries stay as history."""
     unknown = values.keys() - set(FIGURE_FIELDS)
     if unknown:
         raise ValueError(f"unknown figures: {sorted(unknown)}")
@@ -56,8 +61,10 @@ async def record_figure(
             raise ValueError(f"{name} out of range: {value}")
     if all(values.get(f) is None for f in FIGURE_FIELDS):
         raise ValueError("no figure given")
+    scheme = await database_scheme(session) if scheme is None else check_scheme(scheme)
     row = OfficialFigure(
-        commune_code=commune_code,
+        scheme=scheme,
+        unit_code=unit_code,
         as_of=as_of,
         entered_by=entered_by,
         source=source[:200],
@@ -72,7 +79,8 @@ async def record_figure(
             "figures",
             actor=entered_by,
             source=source,
-            unit_code=commune_code,
+            unit_code=unit_code,
+            scheme=scheme,
             as_of=as_of,
             **{f: values.get(f) for f in FIGURE_FIELDS},
         )
@@ -153,38 +161,60 @@ def parse_date(value: object) -> dt.date:
 
 
 async def import_rows(
-    session: AsyncSession, header: Sequence[str], rows: Iterable[Sequence[object]], source: str
+    session: AsyncSession,
+    header: Sequence[str],
+    rows: Iterable[Sequence[object]],
+    source: str,
+    scheme: str | None = None,
 ) -> ImportReport:
-    """Import figure rows (from CSV or XLSX): one entry per row; bad rows are reported and skipped."""
+    """Import figure rows (from CSV or XLSX) for units of `scheme` (the database's by default): one
+    entry per row, for a commune, a district or a province; bad rows are reported and skipped."""
     report = ImportReport()
+    scheme = await database_scheme(session) if scheme is None else check_scheme(scheme)
     header = [unicodedata.normalize("NFC", str(h or "")).strip().lower() for h in header]
-    missing = [c for c in ("commune_code", "date") if c not in header]
+    communes_only = "unit_code" not in header and OLD_CODE_COLUMN in header
+    if communes_only:
+        header[header.index(OLD_CODE_COLUMN)] = "unit_code"
+    missing = [c for c in ("unit_code", "date") if c not in header]
     if missing:
         report.errors.append(f"missing column(s): {', '.join(missing)}")
         return report
-    known = set((await session.scalars(select(Commune.code))).all())
     for line, raw in enumerate(rows, start=2):
         cells = {h: ("" if v is None else v) for h, v in zip(header, raw, strict=False)}  # a row may be short
         if not any(str(v).strip() for v in cells.values()):
             continue  # an empty spreadsheet row
-        code = str(cells.get("commune_code", "")).strip()
+        code = str(cells.get("unit_code", "")).strip()
         if code.endswith(".0"):
             code = code[:-2]
-        code = code.zfill(5) if code.isdigit() else code
-        if code not in known:
-            report.errors.append(f"line {line}: unknown commune code {code!r}")
+        if communes_only and code.isdigit():
+            code = code.zfill(5)  # the old column held communes only, however short the code
+        else:
+            try:
+                code = pad_unit_code(code, scheme)
+            except ValueError:
+                pass  # reported as unknown below, as typed
+        if not await known_unit(session, code, scheme):
+            report.errors.append(f"line {line}: unknown unit code {code!r} ({scheme} units)")
             continue
         try:
             as_of = parse_date(cells.get("date", ""))
             values = {f: parse_count(cells.get(f, "")) for f in FIGURE_FIELDS if f in cells}
-            await record_figure(session, code, as_of, entered_by=None, source=source, audit=False, **values)
+            await record_figure(
+                session, code, as_of, entered_by=None, source=source, audit=False, scheme=scheme, **values
+            )
         except ValueError as exc:
             report.errors.append(f"line {line}: {exc}")
             continue
         report.imported += 1
     if report.imported:  # one entry for the whole file, not one per row
         await record(
-            session, "figures_import", actor=None, source=source, rows=report.imported, skipped=len(report.errors)
+            session,
+            "figures_import",
+            actor=None,
+            source=source,
+            rows=report.imported,
+            skipped=len(report.errors),
+            scheme=scheme,
         )
     return report
 
@@ -198,17 +228,18 @@ async def set_target(
     *,
     set_by: int | None,
     source: str,
+    scheme: str | None = None,
 ) -> Target:
     unit_level(unit_code)  # raises on a malformed code
     if denominator not in DENOMINATORS:
         raise ValueError(f"denominator must be one of {', '.join(DENOMINATORS)}")
     if not 0 < rate <= 1:
         raise ValueError("rate must be above 0 and at most 1")
-    if unit_code != COUNTRY_CODE:
-        model = Province if unit_level(unit_code) == "province" else Commune
-        if await session.get(model, unit_code) is None:
-            raise ValueError(f"unknown unit {unit_code}")
+    scheme = await database_scheme(session) if scheme is None else check_scheme(scheme)
+    if not await known_unit(session, unit_code, scheme):
+        raise ValueError(f"unknown unit {unit_code}")
     row = Target(
+        scheme=scheme,
         unit_code=unit_code,
         rate_ppm=int(rate * 1_000_000),
         deadline=deadline,
@@ -225,6 +256,7 @@ async def set_target(
         actor=set_by,
         source=source,
         unit_code=unit_code,
+        scheme=scheme,
         rate=str(rate),
         deadline=deadline,
         denominator=denominator,
@@ -232,17 +264,21 @@ async def set_target(
     return row
 
 
-async def targets_in_force(session: AsyncSession) -> dict[str, TargetSpec]:
-    """The latest target of every unit that has one (a handful of rows)."""
-    rows = (await session.scalars(select(Target).order_by(Target.set_at, Target.id))).all()
+async def targets_in_force(session: AsyncSession, scheme: str | None = None) -> dict[str, TargetSpec]:
+    """The latest target of every unit of `scheme` (the database's by default) that has one, and
+    the country's whatever map it was set on (a handful of rows)."""
+    scheme = await database_scheme(session) if scheme is None else scheme
+    stmt = select(Target).where((Target.scheme == scheme) | (Target.unit_code == COUNTRY_CODE))
+    rows = (await session.scalars(stmt.order_by(Target.set_at, Target.id))).all()
     return {
         r.unit_code: TargetSpec(r.unit_code, Fraction(r.rate_ppm, 1_000_000), r.deadline, r.denominator) for r in rows
     }
 
 
-def target_for(code: str, province_code: str | None, targets: dict[str, TargetSpec]) -> TargetSpec | None:
-    """A commune's own target, else its province's, else the country's."""
-    for unit in (code, province_code, COUNTRY_CODE):
+def target_for(code: str, province_code: str | None, targets: dict[str, TargetSpec], *above: str) -> TargetSpec | None:
+    """A unit's own target, else its district's (`above`, on the pre-2025 map), else its
+    province's, else the country's."""
+    for unit in (code, *above, province_code, COUNTRY_CODE):
         if unit and unit in targets:
             return targets[unit]
     return None
@@ -257,18 +293,18 @@ class Known:
 
 
 async def figures_as_of(
-    session: AsyncSession, commune_codes: Sequence[str] | None, as_of: dt.date
+    session: AsyncSession, unit_codes: Sequence[str] | None, as_of: dt.date, scheme: str | None = None
 ) -> dict[str, list[OfficialFigure]]:
-    """Every entry up to `as_of` for these communes (all communes when None), oldest first."""
-    stmt = select(OfficialFigure).where(OfficialFigure.as_of <= as_of)
-    if commune_codes is not None:
-        stmt = stmt.where(OfficialFigure.commune_code.in_(list(commune_codes)))
-    stmt = stmt.order_by(
-        OfficialFigure.commune_code, OfficialFigure.as_of, OfficialFigure.entered_at, OfficialFigure.id
-    )
+    """Every entry up to `as_of` for these units of `scheme` (the database's by default; all its
+    units when None), oldest first."""
+    scheme = await database_scheme(session) if scheme is None else scheme
+    stmt = select(OfficialFigure).where(OfficialFigure.as_of <= as_of, OfficialFigure.scheme == scheme)
+    if unit_codes is not None:
+        stmt = stmt.where(OfficialFigure.unit_code.in_(list(unit_codes)))
+    stmt = stmt.order_by(OfficialFigure.unit_code, OfficialFigure.as_of, OfficialFigure.entered_at, OfficialFigure.id)
     history: dict[str, list[OfficialFigure]] = {}
     for row in (await session.scalars(stmt)).all():
-        history.setdefault(row.commune_code, []).append(row)
+        history.setdefault(row.unit_code, []).append(row)
     return history
 
 
@@ -287,7 +323,7 @@ def known_as_of(history: Sequence[OfficialFigure], as_of: dt.date) -> Known:
     return Known(values, installed_on)
 
 
-async def last_known(session: AsyncSession, commune_code: str, as_of: dt.date) -> Known:
-    """A commune's figures in force on `as_of` (what an official keeps or changes)."""
-    history = (await figures_as_of(session, [commune_code], as_of)).get(commune_code, [])
+async def last_known(session: AsyncSession, unit_code: str, as_of: dt.date) -> Known:
+    """A unit's own figures in force on `as_of` (what an official keeps or changes)."""
+    history = (await figures_as_of(session, [unit_code], as_of)).get(unit_code, [])
     return known_as_of(history, as_of)

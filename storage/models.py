@@ -67,26 +67,48 @@ class Base(DeclarativeBase):
     type_annotation_map = {dt.datetime: UTCDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}  # noqa: RUF012 - SQLAlchemy reads it once
 
 
-# --- administrative units (GSO codes: province "01", commune "00070") -------------------------
+# --- administrative units (GSO codes: province "01", district "213", commune "00070") ----------
+#
+# A database holds one scheme's units (storage/unit_map.py: "2025" or "pre2025"), each row saying
+# which; loading the other scheme over stored data is refused (storage/units.py). So every code
+# stored in a row that refers to a unit (a person's commune, a venue, a role, a counter) is of the
+# database's scheme. Figures and targets, which may be history recorded on the other map, carry
+# their own scheme.
 
 
 class Province(Base):
     __tablename__ = "provinces"
 
     code: Mapped[str] = mapped_column(String(2), primary_key=True)
+    scheme: Mapped[str] = mapped_column(String(10), default="2025", server_default="2025")
     name: Mapped[str] = mapped_column(String(100))
     division_type: Mapped[str] = mapped_column(String(40))
 
 
+class District(Base):
+    """A district, urban district, town or provincial city: a level of the pre-2025 map only."""
+
+    __tablename__ = "districts"
+
+    code: Mapped[str] = mapped_column(String(3), primary_key=True)
+    scheme: Mapped[str] = mapped_column(String(10), default="pre2025", server_default="pre2025")
+    name: Mapped[str] = mapped_column(String(100))
+    division_type: Mapped[str] = mapped_column(String(40))
+    province_code: Mapped[str] = mapped_column(ForeignKey("provinces.code"), index=True)
+
+
 class Commune(Base):
-    """A xã, phường or đặc khu: the unit the campaign counts in."""
+    """A xã, phường or đặc khu (or a township before 2025): the unit the campaign counts in."""
 
     __tablename__ = "communes"
 
     code: Mapped[str] = mapped_column(String(5), primary_key=True)
+    scheme: Mapped[str] = mapped_column(String(10), default="2025", server_default="2025")
     name: Mapped[str] = mapped_column(String(100))
     division_type: Mapped[str] = mapped_column(String(40))
     province_code: Mapped[str] = mapped_column(ForeignKey("provinces.code"), index=True)
+    # Its district on the pre-2025 map; None on today's, which has none.
+    district_code: Mapped[str | None] = mapped_column(String(3), index=True)
 
 
 class UnitSource(Base):
@@ -455,14 +477,17 @@ class VisitDraft(Base):
 
 
 class OfficialFigure(Base):
-    """Figures an official entered for a commune as of a date: the operator's installed count and
-    the denominators. Blank fields keep the last known value; every entry is kept (history)."""
+    """Figures an official entered for a unit (a commune, a district or a province of `scheme`) as
+    of a date: the operator's installed count and the denominators. Blank fields keep the last
+    known value; every entry is kept (history). A unit of the other scheme than the database's is
+    history, shown as recorded (storage/unit_map.py carries it onto today's map)."""
 
     __tablename__ = "official_figures"
-    __table_args__ = (Index("ix_official_figures_commune_date", "commune_code", "as_of"),)
+    __table_args__ = (Index("ix_official_figures_unit_date", "scheme", "unit_code", "as_of"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    commune_code: Mapped[str] = mapped_column(ForeignKey("communes.code"))
+    scheme: Mapped[str] = mapped_column(String(10), default="2025", server_default="2025")
+    unit_code: Mapped[str] = mapped_column(String(5))
     as_of: Mapped[dt.date] = mapped_column(Date)
     installed: Mapped[int | None] = mapped_column(Integer)
     subscribers: Mapped[int | None] = mapped_column(Integer)
@@ -480,6 +505,7 @@ class Target(Base):
     __tablename__ = "targets"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scheme: Mapped[str] = mapped_column(String(10), default="2025", server_default="2025")
     unit_code: Mapped[str] = mapped_column(String(5), index=True)
     # Parts per million (600000 = 60%): exact on every backend, unlike floats.
     rate_ppm: Mapped[int] = mapped_column(Integer)
@@ -711,6 +737,7 @@ __all__ = [
     "DashboardLogin",
     "DashboardSession",
     "DataPurge",
+    "District",
     "InboundEvent",
     "LinkAttempt",
     "LinkCode",

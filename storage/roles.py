@@ -1,9 +1,11 @@
 """Roles over administrative units, and the one permission check every flow makes.
 
-The hierarchy: an admin covers everything; a province officer covers their province and its
-communes; a coordinator their commune; a volunteer their commune. Roles are ranked (volunteer <
-coordinator < province officer < admin): `check(session, user, Role.COORDINATOR, "00070")` allows
-a coordinator of 00070, an officer of its province, or an admin. Checks read the database: a
+The hierarchy: an admin covers everything; a province officer covers their province, its
+districts and communes; a district officer (on the pre-2025 map, which has districts) their
+district and its communes; a coordinator their commune; a volunteer their commune. Roles are
+ranked (volunteer < coordinator < district officer < province officer < admin): `check(session,
+user, Role.COORDINATOR, "00070")` allows a coordinator of 00070, an officer of its district or
+province, or an admin. Checks read the database: a
 person's grants are read once per transaction (a /start's menu asks six times) and read again
 after anything in it grants, revokes or deletes a role, and in the next transaction.
 """
@@ -21,28 +23,35 @@ from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
 from storage import audit
 from storage.db import BotSession, dialect_insert, rows_changed
-from storage.models import Commune, Province, RoleGrant, Volunteer, utcnow
-from storage.units import COUNTRY_CODE, unit_level
+from storage.models import Commune, District, RoleGrant, Volunteer, utcnow
+from storage.units import COUNTRY_CODE, known_unit, unit_level
 
 
 class Role(enum.StrEnum):
     VOLUNTEER = "volunteer"
     COORDINATOR = "coordinator"
+    DISTRICT_OFFICER = "district_officer"
     PROVINCE_OFFICER = "province_officer"
     ADMIN = "admin"
 
 
-RANK = {Role.VOLUNTEER: 1, Role.COORDINATOR: 2, Role.PROVINCE_OFFICER: 3, Role.ADMIN: 4}
+RANK = {Role.VOLUNTEER: 1, Role.COORDINATOR: 2, Role.DISTRICT_OFFICER: 3, Role.PROVINCE_OFFICER: 4, Role.ADMIN: 5}
 # The kind of unit each role is held over.
 LEVEL = {
     Role.VOLUNTEER: "commune",
     Role.COORDINATOR: "commune",
+    Role.DISTRICT_OFFICER: "district",
     Role.PROVINCE_OFFICER: "province",
     Role.ADMIN: "country",
 }
 # The least role that sees a unit's figures (its tally, its daily report): the role held over
 # that kind of unit. Volunteers see their own results, not the commune's figures.
-VIEWER = {"commune": Role.COORDINATOR, "province": Role.PROVINCE_OFFICER, "country": Role.ADMIN}
+VIEWER = {
+    "commune": Role.COORDINATOR,
+    "district": Role.DISTRICT_OFFICER,
+    "province": Role.PROVINCE_OFFICER,
+    "country": Role.ADMIN,
+}
 
 
 class Refusal(enum.StrEnum):
@@ -108,11 +117,8 @@ def _on_execute(state: ORMExecuteState) -> None:
 
 
 async def unit_exists(session: AsyncSession, unit_code: str) -> bool:
-    level = unit_level(unit_code)
-    if level == "country":
-        return True
-    model = Province if level == "province" else Commune
-    return await session.get(model, unit_code) is not None
+    """A unit of the database's map (roles are held over its units only)."""
+    return await known_unit(session, unit_code)
 
 
 async def grant(
@@ -217,23 +223,34 @@ async def holders(session: AsyncSession, role: Role, unit_code: str) -> list[int
 
 
 async def province_of(session: AsyncSession, unit_code: str) -> str | None:
+    return (await units_above(session, unit_code))[1]
+
+
+async def units_above(session: AsyncSession, unit_code: str) -> tuple[str | None, str | None]:
+    """(its district, its province): the units a district or province officer's grant must be."""
     level = unit_level(unit_code)
     if level == "province":
-        return unit_code
+        return None, unit_code
+    if level == "district":
+        district = await session.get(District, unit_code)
+        return unit_code, district.province_code if district else None
     if level == "commune":
         commune = await session.get(Commune, unit_code)
-        return commune.province_code if commune else None
-    return None
+        return (commune.district_code, commune.province_code) if commune else (None, None)
+    return None, None
 
 
-def covers(grant: Grant, unit_code: str, province_code: str | None) -> bool:
-    """Whether a grant's unit contains `unit_code` (whose province is `province_code`)."""
+def covers(grant: Grant, unit_code: str, province_code: str | None, district_code: str | None = None) -> bool:
+    """Whether a grant's unit contains `unit_code` (whose province is `province_code`, and
+    district `district_code` on the pre-2025 map)."""
     if grant.role is Role.ADMIN:
         return True
     if unit_code == COUNTRY_CODE:
         return False
     if grant.role is Role.PROVINCE_OFFICER:
         return grant.unit_code == province_code
+    if grant.role is Role.DISTRICT_OFFICER:
+        return grant.unit_code == district_code
     return grant.unit_code == unit_code
 
 
@@ -241,10 +258,10 @@ async def check(session: AsyncSession, user_id: int, role: Role, unit_code: str)
     """May this person act as `role` (or above) over the unit? With the reason when not."""
     role = Role(role)
     grants = await grants_of(session, user_id, include_revoked=True)
-    # Only a province officer's grant needs the unit's province (a read of the commune).
-    needs_province = any(g.role is Role.PROVINCE_OFFICER for g in grants)
-    province = await province_of(session, unit_code) if needs_province else None
-    decision = decide(grants, role, unit_code, province)
+    # Only an officer's grant needs the unit's district and province (a read of the commune).
+    needs_above = any(g.role in (Role.PROVINCE_OFFICER, Role.DISTRICT_OFFICER) for g in grants)
+    district, province = await units_above(session, unit_code) if needs_above else (None, None)
+    decision = decide(grants, role, unit_code, province, district)
     if decision is not None:
         return decision
     if role is Role.VOLUNTEER and await _pending(session, user_id):
@@ -254,19 +271,21 @@ async def check(session: AsyncSession, user_id: int, role: Role, unit_code: str)
     return Decision(False, Refusal.NO_ROLE)
 
 
-def decide(grants: Sequence[Grant], role: Role, unit_code: str, province: str | None) -> Decision | None:
+def decide(
+    grants: Sequence[Grant], role: Role, unit_code: str, province: str | None, district: str | None = None
+) -> Decision | None:
     """What the person's grants (revoked ones included) say about `role` over the unit; None when
     they say nothing (no grant of that rank ever covered it): the caller looks further."""
     active = [g for g in grants if g.active]
     enough = [g for g in active if RANK[g.role] >= RANK[role]]
-    if any(covers(g, unit_code, province) for g in enough):
+    if any(covers(g, unit_code, province, district) for g in enough):
         return Decision(True)
-    if any(covers(g, unit_code, province) for g in active):
+    if any(covers(g, unit_code, province, district) for g in active):
         return Decision(False, Refusal.TOO_LOW)
     if enough:
         return Decision(False, Refusal.OTHER_UNIT, tuple(sorted({g.unit_code for g in enough})))
     ended = [g for g in grants if not g.active and RANK[g.role] >= RANK[role]]
-    if any(covers(g, unit_code, province) for g in ended):
+    if any(covers(g, unit_code, province, district) for g in ended):
         return Decision(False, Refusal.ENDED)
     return None
 

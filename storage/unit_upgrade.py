@@ -22,7 +22,8 @@ from sqlalchemy import Column, case, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import dialect_insert
-from storage.models import Base, Commune, Conversation, Province
+from storage.models import Base, Commune, Conversation, District, Province
+from storage.unit_map import SCHEME_2025
 
 log = logging.getLogger(__name__)
 
@@ -146,10 +147,10 @@ def unit_columns() -> list[Column[Any]]:
     `unit_code` columns (the country, a province or a commune) of roles, targets and the like."""
     found = []
     for table in Base.metadata.sorted_tables:
-        if table.name in ("communes", "provinces", "unit_sources"):
+        if table.name in ("communes", "districts", "provinces", "unit_sources"):
             continue
         for column in table.columns:
-            refers = any(fk.column.table.name in ("communes", "provinces") for fk in column.foreign_keys)
+            refers = any(fk.column.table.name in ("communes", "districts", "provinces") for fk in column.foreign_keys)
             if refers or column.name == "unit_code":
                 found.append(column)
     return found
@@ -338,20 +339,25 @@ def _moved_in(value: Any, mapping: dict[str, str]) -> Any:
 
 async def _move(session: AsyncSession, columns: list[Column[Any]], mapping: dict[str, str]) -> None:
     for column in columns:
+        stmt = update(column.table).where(column.in_(list(mapping)))
+        if "scheme" in column.table.columns:
+            # Figures and targets recorded on the pre-2025 map keep their codes: only today's move.
+            stmt = stmt.where(column.table.columns["scheme"] == SCHEME_2025)
         await session.execute(
-            update(column.table)
-            .where(column.in_(list(mapping)))
-            .values({column.name: case(mapping, value=column)})
-            .execution_options(synchronize_session=False)
+            stmt.values({column.name: case(mapping, value=column)}).execution_options(synchronize_session=False)
         )
 
 
 async def upsert_provinces(session: AsyncSession, rows: list[dict]) -> None:
-    await _upsert(session, Province, rows, ("name", "division_type"))
+    await _upsert(session, Province, rows, ("scheme", "name", "division_type"))
+
+
+async def upsert_districts(session: AsyncSession, rows: list[dict]) -> None:
+    await _upsert(session, District, rows, ("scheme", "name", "division_type", "province_code"))
 
 
 async def upsert_communes(session: AsyncSession, rows: list[dict]) -> None:
-    await _upsert(session, Commune, rows, ("name", "division_type", "province_code"))
+    await _upsert(session, Commune, rows, ("scheme", "name", "division_type", "province_code", "district_code"))
 
 
 async def _upsert(session: AsyncSession, model: type[Base], rows: list[dict], columns: tuple[str, ...]) -> None:

@@ -1,4 +1,5 @@
-"""Administrative units: loading the 34 provinces and 3,321 communes, and finding a commune by name."""
+"""Administrative units: loading a scheme's units (today's 34 provinces and 3,321 communes, or the
+pre-2025 map's 63, 696 districts and 10,051 communes) into the database, and finding a commune by name."""
 
 from __future__ import annotations
 
@@ -10,13 +11,24 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import dialect_insert
 from storage.folding import fold
 from storage.legacy_units import FormerCommune, FormerIndex, former_communes
-from storage.models import Commune, Province, UnitSource, utcnow
+from storage.models import Commune, District, Province, UnitSource, utcnow
+from storage.unit_map import COUNTRY_CODE as COUNTRY_CODE  # where most modules have always found it
+from storage.unit_map import (
+    DEFAULT_SCHEME,
+    SCHEME_2025,
+    SCHEME_PRE2025,
+    check_scheme,
+    former_unit_rows,
+    unit_level,
+    unit_map,
+)
+from storage.unit_map import pad_unit_code as pad_unit_code  # where the commands have always found it
 from storage.unit_upgrade import (
     RemapPlan,
     UnitRow,
@@ -25,30 +37,19 @@ from storage.unit_upgrade import (
     plan_remap,
     reference_counts,
     upsert_communes,
+    upsert_districts,
     upsert_provinces,
 )
 
 log = logging.getLogger(__name__)
 
-COUNTRY_CODE = "VN"
-# The scheme of today's units in unit_sources (the pre-2025 one will have its own row).
-SCHEME = "2025"
+# Today's scheme: the one whose package version can change the codes (storage/unit_upgrade.py).
+SCHEME = SCHEME_2025
 PACKAGE = "vietnam-provinces"
 
 # Words people put before a name; dropped from both the names and the query.
 _COMMUNE_PREFIXES = ("dac khu ", "thi tran ", "phuong ", "xa ", "tt ", "p ", "x ")
 _PROVINCE_PREFIXES = ("thanh pho ", "tinh ", "tp ")
-
-
-def unit_level(code: str) -> str:
-    """ "country", "province" or "commune" from a GSO code's shape ("VN", "01", "00070")."""
-    if code == COUNTRY_CODE:
-        return "country"
-    if len(code) == 2 and code.isdigit():
-        return "province"
-    if len(code) == 5 and code.isdigit():
-        return "commune"
-    raise ValueError(f"not a unit code: {code!r}")
 
 
 def _strip_prefix(folded: str, prefixes: Iterable[str]) -> str:
@@ -77,27 +78,19 @@ def package_version() -> tuple[str, str]:
     return vietnam_provinces.__version__, vietnam_provinces.__data_version__
 
 
-def pad_unit_code(code: str) -> str:
-    """A typed unit code at its level's width: "1" → "01", "167" → "00167"; "VN" as it is.
-    One or two digits are a province, three to five a commune; anything else is refused."""
-    code = code.strip().upper()
-    if code == COUNTRY_CODE:
-        return code
-    if code.isdigit() and 1 <= len(code) <= 2:
-        return code.zfill(2)
-    if code.isdigit() and 3 <= len(code) <= 5:
-        return code.zfill(5)
-    raise ValueError(f"not a unit code: {code!r}")
-
-
 def _rows(data: list[dict]) -> tuple[list[dict], list[dict]]:
-    provinces = [{"code": f"{p['code']:02d}", "name": p["name"], "division_type": p["division_type"]} for p in data]
+    provinces = [
+        {"code": f"{p['code']:02d}", "scheme": SCHEME, "name": p["name"], "division_type": p["division_type"]}
+        for p in data
+    ]
     communes = [
         {
             "code": f"{w['code']:05d}",
+            "scheme": SCHEME,
             "name": w["name"],
             "division_type": w["division_type"],
             "province_code": f"{p['code']:02d}",
+            "district_code": None,
         }
         for p in data
         for w in p["wards"]
@@ -105,9 +98,64 @@ def _rows(data: list[dict]) -> tuple[list[dict], list[dict]]:
     return provinces, communes
 
 
-async def stored_version(session: AsyncSession) -> str | None:
-    """The vietnam-provinces version the stored units were loaded from (None: not loaded yet)."""
-    return await session.scalar(select(UnitSource.version).where(UnitSource.scheme == SCHEME))
+async def stored_version(session: AsyncSession, scheme: str = SCHEME) -> str | None:
+    """The vietnam-provinces version the stored units of `scheme` were loaded from (None: not loaded)."""
+    return await session.scalar(select(UnitSource.version).where(UnitSource.scheme == scheme))
+
+
+async def database_scheme(session: AsyncSession) -> str:
+    """The scheme of the database's units: every unit code stored outside figures and targets is
+    of it. Today's map until units are loaded."""
+    return await session.scalar(select(Province.scheme).limit(1)) or DEFAULT_SCHEME
+
+
+async def known_unit(session: AsyncSession, code: str, scheme: str | None = None) -> bool:
+    """Whether `code` is a unit of `scheme` (the database's by default): read from the database's
+    unit tables for its own scheme, from the package's map for the other one."""
+    try:
+        level = unit_level(code)
+    except ValueError:
+        return False
+    if level == "country":
+        return True
+    if scheme is not None and scheme != await database_scheme(session):
+        return code in unit_map(check_scheme(scheme))
+    model = {"province": Province, "district": District, "commune": Commune}[level]
+    return await session.get(model, code) is not None
+
+
+class UnitsSchemeMismatch(Exception):
+    """The database's stored rows refer to units of one scheme and another was asked for."""
+
+    def __init__(self, stored: str, wanted: str, references: int) -> None:
+        super().__init__(
+            f"this database's {references} stored row(s) refer to units of the {stored!r} map; it cannot "
+            f"run on the {wanted!r} map (a code means another unit there): use a new database, or UNITS={stored}"
+        )
+        self.stored, self.wanted = stored, wanted
+
+
+async def _switch_scheme(session: AsyncSession, stored: str, wanted: str) -> None:
+    """Empty the unit tables for another scheme's units, unless anything refers to them."""
+    references = sum((await reference_counts(session)).values())
+    if references:
+        raise UnitsSchemeMismatch(stored, wanted, references)
+    await session.execute(delete(Commune))
+    await session.execute(delete(District))
+    await session.execute(delete(Province))
+    await session.execute(delete(UnitSource))
+
+
+async def _record_source(session: AsyncSession, scheme: str, version: tuple[str, str]) -> None:
+    record = dialect_insert(session, UnitSource).values(
+        scheme=scheme, package=PACKAGE, version=version[0], data_date=version[1], loaded_at=utcnow()
+    )
+    await session.execute(
+        record.on_conflict_do_update(
+            index_elements=["scheme"],
+            set_={c: record.excluded[c] for c in ("package", "version", "data_date", "loaded_at")},
+        )
+    )
 
 
 async def plan_units(
@@ -142,13 +190,21 @@ async def load_units(
     data: list[dict] | None = None,
     version: tuple[str, str] | None = None,
     decisions: dict[str, str] | None = None,
+    scheme: str = DEFAULT_SCHEME,
 ) -> tuple[int, int]:
-    """Load the provinces and communes, and record their data version; returns (provinces, communes).
+    """Load a scheme's units, and record their data version; returns (provinces, communes).
 
-    Reloading the same version only rewrites the rows. Over units of another version, every stored
-    code first follows its commune to the new code (storage/unit_upgrade.py, logged as a report);
-    where that cannot be decided, UnitsUpgradeBlocked is raised and nothing changes.
+    Reloading the same version only rewrites the rows. Over today's units of another version, every
+    stored code first follows its commune to the new code (storage/unit_upgrade.py, logged as a
+    report); where that cannot be decided, UnitsUpgradeBlocked is raised and nothing changes. Over
+    units of the other scheme, the tables are emptied first, or UnitsSchemeMismatch is raised when
+    anything stored refers to them.
     """
+    stored = await database_scheme(session) if await session.scalar(select(Province.code).limit(1)) else None
+    if stored is not None and stored != check_scheme(scheme):
+        await _switch_scheme(session, stored, scheme)
+    if scheme == SCHEME_PRE2025:
+        return await _load_former(session, version)
     data = division_data() if data is None else data
     version = package_version() if version is None else version
     provinces, communes = _rows(data)
@@ -164,15 +220,21 @@ async def load_units(
     else:
         await upsert_provinces(session, provinces)
         await upsert_communes(session, communes)
-    record = dialect_insert(session, UnitSource).values(
-        scheme=SCHEME, package=PACKAGE, version=version[0], data_date=version[1], loaded_at=utcnow()
-    )
-    await session.execute(
-        record.on_conflict_do_update(
-            index_elements=["scheme"],
-            set_={c: record.excluded[c] for c in ("package", "version", "data_date", "loaded_at")},
-        )
-    )
+    await _record_source(session, SCHEME, version)
+    return await _counts(session)
+
+
+async def _load_former(session: AsyncSession, version: tuple[str, str] | None) -> tuple[int, int]:
+    """The pre-2025 map: frozen in the package's legacy module, so reloading only rewrites the rows."""
+    provinces, districts, communes = former_unit_rows()
+    await upsert_provinces(session, [{**p, "scheme": SCHEME_PRE2025} for p in provinces])
+    await upsert_districts(session, [{**d, "scheme": SCHEME_PRE2025} for d in districts])
+    await upsert_communes(session, [{**c, "scheme": SCHEME_PRE2025} for c in communes])
+    await _record_source(session, SCHEME_PRE2025, package_version() if version is None else version)
+    return await _counts(session)
+
+
+async def _counts(session: AsyncSession) -> tuple[int, int]:
     n_provinces = await session.scalar(select(func.count()).select_from(Province))
     n_communes = await session.scalar(select(func.count()).select_from(Commune))
     return n_provinces or 0, n_communes or 0
@@ -186,6 +248,8 @@ class CommuneEntry:
     province_code: str
     province_name: str
     key: str  # folded name without its "xã/phường" prefix
+    district_code: str = ""  # on the pre-2025 map, where same-named communes are told apart by it
+    district_name: str = ""
 
 
 # How a match was found, best first.
@@ -225,9 +289,18 @@ class CommuneIndex:
     """
 
     def __init__(
-        self, entries: Iterable[CommuneEntry], provinces: dict[str, str], former: FormerIndex | None = None
+        self,
+        entries: Iterable[CommuneEntry],
+        provinces: dict[str, str],
+        former: FormerIndex | None = None,
+        scheme: str = SCHEME_2025,
     ) -> None:
+        self.scheme = scheme
         self.entries = sorted(entries, key=lambda e: (e.key, e.province_code))
+        # The districts of the pre-2025 map (none on today's): code → (name, province code).
+        self.districts: dict[str, tuple[str, str]] = {
+            e.district_code: (e.district_name, e.province_code) for e in self.entries if e.district_code
+        }
         self.by_code = {e.code: e for e in self.entries}
         self.provinces = provinces
         self._province_keys = {code: _strip_prefix(fold(name), _PROVINCE_PREFIXES) for code, name in provinces.items()}
@@ -266,10 +339,14 @@ class CommuneIndex:
 
     @classmethod
     async def load(cls, session: AsyncSession) -> CommuneIndex:
-        """Today's communes from the database; the former ones indexed in a thread, so that the
-        first former name typed does not hold up every other conversation of the worker."""
+        """The database's communes; on today's map the former ones indexed in a thread, so that
+        the first former name typed does not hold up every other conversation of the worker. On
+        the pre-2025 map the communes are the former ones: no crosswalk to today's codes, whose
+        numbers mean other communes there."""
         provinces = {p.code: p.name for p in (await session.scalars(select(Province))).all()}
+        districts = {d.code: d.name for d in (await session.scalars(select(District))).all()}
         rows = (await session.scalars(select(Commune))).all()
+        pre2025 = await database_scheme(session) == SCHEME_PRE2025
         index = cls(
             (
                 CommuneEntry(
@@ -279,12 +356,16 @@ class CommuneIndex:
                     c.province_code,
                     provinces.get(c.province_code, ""),
                     _strip_prefix(fold(c.name), _COMMUNE_PREFIXES),
+                    c.district_code or "",
+                    districts.get(c.district_code or "", ""),
                 )
                 for c in rows
             ),
             provinces,
+            FormerIndex([], {}) if pre2025 else None,
+            SCHEME_PRE2025 if pre2025 else SCHEME_2025,
         )
-        if len(index):
+        if len(index) and not pre2025:
             index._former = await asyncio.to_thread(index._build_former)
         return index
 
@@ -314,6 +395,29 @@ class CommuneIndex:
 
     def get(self, code: str) -> CommuneEntry | None:
         return self.by_code.get(code)
+
+    def has_unit(self, code: str) -> bool:
+        """Whether `code` (padded) is a unit of this map: the country, a province, a district, a commune."""
+        try:
+            level = unit_level(code)
+        except ValueError:
+            return False
+        if level == "province":
+            return code in self.provinces
+        if level == "district":
+            return code in self.districts
+        return level == "country" or code in self.by_code
+
+    def parent(self, code: str) -> str | None:
+        """The unit just above `code` on this map (a commune's district before 2025, else its province)."""
+        level = unit_level(code)
+        if level == "commune":
+            entry = self.by_code.get(code)
+            return (entry.district_code or entry.province_code) if entry else None
+        if level == "district":
+            district = self.districts.get(code)
+            return district[1] if district else None
+        return COUNTRY_CODE if level == "province" else None
 
     def find_province(self, text: str) -> str | None:
         key = _strip_prefix(fold(text), _PROVINCE_PREFIXES)

@@ -18,7 +18,7 @@ from storage.units import load_units
 
 PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 # Tables that hold reference data, loaded once per test session and kept between tests.
-KEEP = {"provinces", "communes", "unit_sources"}
+KEEP = {"provinces", "districts", "communes", "unit_sources"}
 
 
 # What kind of test each directory holds, for `-m` (see the markers in pyproject.toml): `make
@@ -39,13 +39,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         # The PostgreSQL half of the `database` fixture (parametrized directly or indirectly), and
         # tests that ask for PostgreSQL by name.
         callspec = getattr(item, "callspec", None)
-        if (callspec is not None and callspec.params.get("database") == "postgresql") or (
+        params = callspec.params if callspec is not None else {}
+        if "postgresql" in (params.get("database"), params.get("pre2025_database")) or (
             "postgresql_database" in getattr(item, "fixturenames", ())
         ):
             item.add_marker("postgresql")
 
 
-async def _prepare(url: str, schema: str | None) -> None:
+async def _prepare(url: str, schema: str | None, scheme: str = "2025") -> None:
     if schema:
         admin = create_engine(url)
         async with admin.begin() as conn:
@@ -54,7 +55,7 @@ async def _prepare(url: str, schema: str | None) -> None:
     engine = create_engine(url, schema=schema)
     await upgrade(engine)
     async with sessionmaker(engine)() as db, db.begin():
-        await load_units(db)
+        await load_units(db, scheme=scheme)
     await engine.dispose()
 
 
@@ -85,8 +86,7 @@ def sqlite_database(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return {"url": url, "schema": None}
 
 
-@pytest.fixture(scope="session")
-def postgresql_database() -> dict:
+def _postgresql(scheme: str):
     problem = asyncio.run(_pg_reachable())
     if problem:
         message = f"PostgreSQL at {PG_URL} is unreachable: {problem}"
@@ -94,9 +94,47 @@ def postgresql_database() -> dict:
             pytest.fail(message)  # CI has PostgreSQL: a missing one is a failure, not a skip
         pytest.skip(message)
     schema = f"test_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_prepare(PG_URL, schema))
+    asyncio.run(_prepare(PG_URL, schema, scheme))
     yield {"url": PG_URL, "schema": schema}
     asyncio.run(_drop_schema(PG_URL, schema))
+
+
+@pytest.fixture(scope="session")
+def postgresql_database() -> dict:
+    yield from _postgresql("2025")
+
+
+# A deployment on the pre-2025 map (63 provinces, 696 districts, 10,051 communes): its own
+# databases, loaded once per test session like today's.
+@pytest.fixture(scope="session")
+def pre2025_sqlite_database(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    path = tmp_path_factory.mktemp("db") / "pre2025.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    asyncio.run(_prepare(url, None, "pre2025"))
+    return {"url": url, "schema": None}
+
+
+@pytest.fixture(scope="session")
+def pre2025_postgresql_database() -> dict:
+    yield from _postgresql("pre2025")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def pre2025_database(request: pytest.FixtureRequest) -> dict:
+    return request.getfixturevalue(f"pre2025_{request.param}_database")
+
+
+@pytest.fixture
+async def pre2025_engine(pre2025_database: dict):
+    engine = create_engine(pre2025_database["url"], schema=pre2025_database["schema"])
+    await _clear(engine)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def pre2025_sessions(pre2025_engine):
+    return sessionmaker(pre2025_engine)
 
 
 async def _clear(engine) -> None:

@@ -16,8 +16,9 @@ from bot.settings import Settings
 from storage.db import create_engine, sessionmaker
 from storage.migrate import upgrade
 from storage.models import Commune
+from storage.unit_map import SCHEMES
 from storage.unit_upgrade import UnitsUpgradeBlocked
-from storage.units import load_units, package_version, stored_version
+from storage.units import UnitsSchemeMismatch, database_scheme, load_units, package_version, stored_version
 
 log = logging.getLogger("bluezone_bot")
 
@@ -40,14 +41,18 @@ async def prepare_database(settings: Settings, units: bool = True) -> None:
         await upgrade(engine)
         if not units:
             return
+        scheme = settings.unit_scheme
         async with sessionmaker(engine)() as db, db.begin():
             empty = not await db.scalar(select(func.count()).select_from(Commune))
-            if empty or await stored_version(db) != package_version()[0]:
+            stale = empty or await database_scheme(db) != scheme
+            if stale or await stored_version(db, scheme) != package_version()[0]:
                 try:
-                    provinces, communes = await load_units(db)
+                    provinces, communes = await load_units(db, scheme=scheme)
                 except UnitsUpgradeBlocked as blocked:
                     raise click.ClickException(blocked_message(blocked)) from None
-                log.info("loaded %s provinces and %s communes", provinces, communes)
+                except UnitsSchemeMismatch as mismatch:
+                    raise click.ClickException(str(mismatch)) from None
+                log.info("loaded %s provinces and %s communes (%s units)", provinces, communes, scheme)
     finally:
         await engine.dispose()
 
@@ -60,6 +65,26 @@ def blocked_message(blocked: UnitsUpgradeBlocked) -> str:
             "`bluezone-bot units upgrade --map OLD=NEW` (see `bluezone-bot units upgrade --dry-run`)",
         ]
     )
+
+
+# Every command that takes a unit code takes the map it is on; the deployment's by default.
+units_option = click.option(
+    "--units",
+    "scheme",
+    type=click.Choice(SCHEMES),
+    help="The map the unit codes are on: 2025 (today's) or pre2025 (before 1 July 2025, with districts); "
+    "default the deployment's (UNITS).",
+)
+
+
+def own_map(settings: Settings, scheme: str | None) -> str:
+    """The scheme of a command acting on the deployment's own data (a role, a venue): its map only."""
+    if scheme is not None and scheme != settings.unit_scheme:
+        raise click.UsageError(
+            f"this deployment runs on the {settings.unit_scheme} units: a {scheme} code cannot be used here "
+            "(figures and targets may be recorded on either map)"
+        )
+    return settings.unit_scheme
 
 
 def in_session[T](settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:

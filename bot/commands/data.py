@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from bot.commands.common import in_session, load_settings, prepare_database, read_csv_text
+from bot.commands.common import in_session, load_settings, own_map, prepare_database, read_csv_text, units_option
 from storage.db import create_engine, sessionmaker
 from storage.migrate import upgrade
 from storage.units import load_units, package_version, pad_unit_code, plan_units
@@ -37,16 +37,19 @@ def db_upgrade() -> None:
 
 @click.group()
 def units() -> None:
-    """Administrative units (provinces and communes, GSO codes)."""
+    """Administrative units (provinces, districts before 2025, communes; GSO codes)."""
 
 
 @units.command("load")
 def units_load() -> None:
-    """Load the 34 provinces and 3,321 communes of the 2025 structure (idempotent). Over units of an
-    older data version, moves every stored code as `units upgrade` does."""
-    provinces, communes = in_session(load_settings(), load_units)
+    """Load the deployment's map (UNITS): the 34 provinces and 3,321 communes of 2025, or the 63
+    provinces, 696 districts and 10,051 communes before 1 July 2025 (idempotent). Over today's units
+    of an older data version, moves every stored code as `units upgrade` does."""
+    settings = load_settings()
+    provinces, communes = in_session(settings, lambda db: load_units(db, scheme=settings.unit_scheme))
     version, data_date = package_version()
-    click.echo(f"{provinces} provinces, {communes} communes (vietnam-provinces {version}, data of {data_date})")
+    scheme = "" if settings.unit_scheme == "2025" else f"{settings.unit_scheme} units; "
+    click.echo(f"{provinces} provinces, {communes} communes ({scheme}vietnam-provinces {version}, data of {data_date})")
 
 
 @units.command("upgrade")
@@ -63,6 +66,11 @@ def units_upgrade(dry_run: bool, decisions: tuple[str, ...]) -> None:
     (same normalised name, same province) to its new code. Prints every code that moved; stops,
     changing nothing, where a match is ambiguous, until each such code is decided with --map."""
     settings = load_settings()
+    if settings.unit_scheme != "2025":
+        # The pre-2025 map is frozen in the package's legacy module: its codes never move.
+        raise click.ClickException(
+            f"the {settings.unit_scheme} units do not change between versions: nothing to upgrade"
+        )
     chosen: dict[str, str] = {}
     for decision in decisions:
         old, sep, new = decision.partition("=")
@@ -162,12 +170,14 @@ def support_points() -> None:
 
 @support_points.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def support_points_import(file: Path) -> None:
+@units_option
+def support_points_import(file: Path, scheme: str | None) -> None:
     """Import support points from a CSV file (columns: commune_code, name, address,
     opening_hours, phone, latitude, longitude; the first three required)."""
     from storage.support_points import import_csv
 
     settings = load_settings()
+    own_map(settings, scheme)
     text = read_csv_text(file)
     report = in_session(settings, lambda db: import_csv(db, text))
     for error in report.errors:

@@ -8,11 +8,12 @@ import re
 import click
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.commands.common import in_session, load_settings
+from bot.commands.common import in_session, load_settings, own_map, units_option
 from storage import roles, volunteers
 from storage.accounts import accounts_of, find_account, find_or_create_person
-from storage.models import Commune, Province, utcnow
+from storage.models import Commune, District, Province, utcnow
 from storage.roles import LEVEL, Role
+from storage.unit_map import SCHEME_PRE2025, WIDTH
 from storage.units import COUNTRY_CODE
 from texts.user_input import number
 
@@ -36,7 +37,8 @@ def parse_user(value: str) -> tuple[str, str]:
 
 
 def unit_code(role: Role, value: str | None) -> str:
-    """The unit for the role, leading zeros optional: commune 70 → 00070, province 1 → 01."""
+    """The unit for the role, leading zeros optional: commune 70 → 00070, district 9 → 009 (on
+    the pre-2025 map), province 1 → 01."""
     level = LEVEL[role]
     if level == "country":
         if value not in (None, "", COUNTRY_CODE):
@@ -45,12 +47,15 @@ def unit_code(role: Role, value: str | None) -> str:
     code = number(value, 99999)
     if code is None:
         raise click.BadParameter(f"a {role.value} needs --unit with the GSO code of a {level}")
-    return f"{code:05d}" if level == "commune" else f"{code:02d}"
+    return str(code).zfill(WIDTH[level])
 
 
-def target(role: str, user: str, unit: str | None) -> tuple[Role, str, str, str]:
-    """(role, channel, external id, unit code) from the command's arguments, checked."""
+def target(role: str, user: str, unit: str | None, scheme: str) -> tuple[Role, str, str, str]:
+    """(role, channel, external id, unit code) from the command's arguments, checked; `scheme`
+    is the deployment's map."""
     the_role = Role(role)
+    if LEVEL[the_role] == "district" and scheme != SCHEME_PRE2025:
+        raise click.UsageError("districts are a level of the pre2025 units only: this deployment has none")
     channel, external_id = parse_user(user)
     return the_role, channel, external_id, unit_code(the_role, unit)
 
@@ -61,6 +66,9 @@ async def describe_unit(db: AsyncSession, code: str) -> str:
     if len(code) == 2:
         province = await db.get(Province, code)
         return province.name if province else code
+    if len(code) == 3:
+        district = await db.get(District, code)
+        return district.name if district else code
     commune = await db.get(Commune, code)
     if commune is None:
         return code
@@ -76,16 +84,19 @@ async def describe_person(db: AsyncSession, user_id: int) -> str:
 
 role_argument = click.argument("role", type=click.Choice(ROLE_NAMES))
 user_option = click.option("--user", "user", required=True, help="CHANNEL:ID, e.g. telegram:123456789")
-unit_option = click.option("--unit", "unit", help="GSO code: a commune (00070), a province (01); none for admin")
+unit_option = click.option(
+    "--unit", "unit", help="GSO code: a commune (00070), a district (213, pre2025), a province (01); none for admin"
+)
 
 
 @click.command()
 @role_argument
 @user_option
 @unit_option
-def grant(role: str, user: str, unit: str | None) -> None:
+@units_option
+def grant(role: str, user: str, unit: str | None, scheme: str | None) -> None:
     """Give ROLE over a unit to a person (who may not have written to the bot yet)."""
-    the_role, channel, external_id, code = target(role, user, unit)
+    the_role, channel, external_id, code = target(role, user, unit, own_map(load_settings(), scheme))
 
     async def work(db: AsyncSession) -> str:
         person, created = await find_or_create_person(db, channel, external_id)
@@ -107,9 +118,10 @@ def grant(role: str, user: str, unit: str | None) -> None:
 @role_argument
 @user_option
 @unit_option
-def revoke(role: str, user: str, unit: str | None) -> None:
+@units_option
+def revoke(role: str, user: str, unit: str | None, scheme: str | None) -> None:
     """End ROLE over a unit for a person."""
-    the_role, channel, external_id, code = target(role, user, unit)
+    the_role, channel, external_id, code = target(role, user, unit, own_map(load_settings(), scheme))
 
     async def work(db: AsyncSession) -> bool:
         account = await find_account(db, channel, external_id)
@@ -126,8 +138,10 @@ def revoke(role: str, user: str, unit: str | None) -> None:
 
 @click.command("roles")
 @click.option("--unit", "unit", help="only the roles held over this unit (GSO code)")
-def list_roles(unit: str | None) -> None:
+@units_option
+def list_roles(unit: str | None, scheme: str | None) -> None:
     """List who holds which role over which unit."""
+    own_map(load_settings(), scheme)
 
     async def work(db: AsyncSession) -> list[str]:
         lines = []
@@ -146,8 +160,10 @@ def list_roles(unit: str | None) -> None:
 @click.command("audit")
 @click.option("--unit", help="Only entries about this unit (commune, province or VN).")
 @click.option("--limit", type=click.IntRange(1, 10000), default=50, show_default=True)
-def audit_log(unit: str | None, limit: int) -> None:
+@units_option
+def audit_log(unit: str | None, limit: int, scheme: str | None) -> None:
     """Officials' actions (targets, figures, grants, announcements, corrections), latest first."""
+    own_map(load_settings(), scheme)
     import json
 
     from storage import audit

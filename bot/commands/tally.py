@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from bot.commands.common import in_session, load_settings, read_csv_text
+from bot.commands.common import in_session, load_settings, read_csv_text, units_option
 from storage.models import utcnow
 from texts.formats import local_date
 
@@ -25,15 +25,19 @@ def _date(value: str | None) -> dt.date:
 
 
 @click.group("tally", invoke_without_command=True)
-@click.option("--unit", help="A commune (00070), a province (01) or VN.")
+@click.option("--unit", help="A commune (00070), a district (213, pre2025), a province (01) or VN.")
+@units_option
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.option("--date", "day", help="As of the end of this day (YYYY-MM-DD); default today.")
 @click.option(
     "--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of the terminal."
 )
 @click.pass_context
-def tally(ctx: click.Context, unit: str | None, fmt: str, day: str | None, out: Path | None) -> None:
-    """Install progress per commune of a unit against targets, with totals."""
+def tally(
+    ctx: click.Context, unit: str | None, scheme: str | None, fmt: str, day: str | None, out: Path | None
+) -> None:
+    """Install progress per commune of a unit against targets, with totals. On the other map than
+    the deployment's (--units), the figures recorded on it and those carried onto it."""
     if ctx.invoked_subcommand is not None:
         return
     if not unit:
@@ -41,23 +45,25 @@ def tally(ctx: click.Context, unit: str | None, fmt: str, day: str | None, out: 
     from documents.tally_exports import to_csv, to_json, to_table, to_xlsx
     from handlers.progress import division_kinds
     from storage.tally import tally as compute
-    from storage.units import CommuneIndex, unit_level
+    from storage.unit_map import pad_unit_code
+    from storage.units import CommuneIndex
     from texts import t
     from texts.content import Content
 
+    settings = load_settings()
+    scheme = scheme or settings.unit_scheme
     try:
-        unit_level(unit)
+        code = pad_unit_code(unit, scheme)
     except ValueError:
         raise click.BadParameter(f"{unit!r} is not a unit code", param_hint="--unit") from None
-    settings = load_settings()
     content = Content.load(settings.content_dir)
     as_of = _date(day)
 
     async def work(db):
         try:
-            result = await compute(db, unit, as_of)
+            result = await compute(db, code, as_of, scheme)
         except LookupError:
-            raise click.ClickException(f"no unit {unit}") from None
+            raise click.ClickException(f"no unit {code} in the {scheme} units") from None
         name = result.unit_name or content.render(t("tally.country"))
         if fmt == "json":
             return to_json(result, name)
@@ -105,9 +111,11 @@ def figures() -> None:
 
 @figures.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def figures_import(file: Path) -> None:
-    """Import figures from CSV or XLSX (columns: commune_code, date, installed, subscribers,
-    population, households; blanks allowed). Every row is kept as a dated entry."""
+@units_option
+def figures_import(file: Path, scheme: str | None) -> None:
+    """Import figures from CSV or XLSX (columns: unit_code, date, installed, subscribers,
+    population, households; blanks allowed; `commune_code` is read as before). A unit is a commune,
+    a district (pre2025) or a province, zero-padded. Every row is kept as a dated entry."""
     from storage.figures import import_rows
 
     if file.suffix.lower() == ".xlsx":
@@ -122,7 +130,9 @@ def figures_import(file: Path) -> None:
     if not rows:
         raise click.ClickException(f"{file} is empty")
     header, body = rows[0], rows[1:]
-    report = in_session(load_settings(), lambda db: import_rows(db, header, body, f"import:{file.name}"))
+    settings = load_settings()
+    scheme = scheme or settings.unit_scheme
+    report = in_session(settings, lambda db: import_rows(db, header, body, f"import:{file.name}", scheme))
     for error in report.errors:
         click.echo(f"skipped: {error}", err=True)
     click.echo(f"imported {report.imported} row(s)")
@@ -136,7 +146,8 @@ def target() -> None:
 
 
 @target.command("set")
-@click.option("--unit", required=True, help="VN, a province (01) or a commune (00070).")
+@click.option("--unit", required=True, help="VN, a province (01), a district (213, pre2025) or a commune (00070).")
+@units_option
 @click.option("--rate", required=True, help="0.6 or 60%.")
 @click.option("--by", "deadline", required=True, help="Deadline, YYYY-MM-DD.")
 @click.option(
@@ -145,10 +156,17 @@ def target() -> None:
     default="subscribers",
     show_default=True,
 )
-def target_set(unit: str, rate: str, deadline: str, denominator: str) -> None:
+def target_set(unit: str, scheme: str | None, rate: str, deadline: str, denominator: str) -> None:
     """Set the target in force for a unit (earlier ones are kept as history)."""
     from storage.figures import parse_rate, set_target
+    from storage.unit_map import pad_unit_code
 
+    settings = load_settings()
+    scheme = scheme or settings.unit_scheme
+    try:
+        code = pad_unit_code(unit, scheme)
+    except ValueError:
+        raise click.BadParameter(f"{unit!r} is not a unit code", param_hint="--unit") from None
     try:
         value = parse_rate(rate)
     except ValueError:
@@ -157,9 +175,9 @@ def target_set(unit: str, rate: str, deadline: str, denominator: str) -> None:
 
     async def work(db):
         try:
-            return await set_target(db, unit, value, due, denominator, set_by=None, source="cli")
+            return await set_target(db, code, value, due, denominator, set_by=None, source="cli", scheme=scheme)
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
 
-    row = in_session(load_settings(), work)
+    row = in_session(settings, work)
     click.echo(f"target for {row.unit_code}: {float(value):.2%} of {denominator} by {due.isoformat()}")

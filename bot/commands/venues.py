@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.commands.common import in_session, load_settings, read_csv_text
+from bot.commands.common import in_session, load_settings, own_map, read_csv_text, units_option
 from bot.commands.roles import describe_person, parse_user
 from bot.settings import Settings
 from documents.posters.bundle import INDEX_FILE, poster_files
@@ -87,6 +87,7 @@ async def manager_id(db: AsyncSession, manager: tuple[str, str] | None) -> int |
 @click.option("--name", required=True, help="The venue's name, as printed on the poster.")
 @click.option("--type", "kind", required=True, type=click.Choice(venues.VENUE_KINDS), help="The kind of place.")
 @click.option("--commune", required=True, help="The commune's GSO code (00070; leading zeros optional).")
+@units_option
 @click.option("--address", required=True)
 @click.option("--latitude", type=float)
 @click.option("--longitude", type=float)
@@ -95,6 +96,7 @@ def venue_add(
     name: str,
     kind: str,
     commune: str,
+    scheme: str | None,
     address: str,
     latitude: float | None,
     longitude: float | None,
@@ -102,6 +104,7 @@ def venue_add(
 ) -> None:
     """Add a venue; prints its code on the last line."""
     settings = load_settings()
+    own_map(settings, scheme)
     code = commune_code(commune)
     try:
         venues.parse_coordinates("" if latitude is None else str(latitude), "" if longitude is None else str(longitude))
@@ -138,10 +141,12 @@ def venue_add(
 @venue.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @manager_option
-def venue_import(file: Path, manager: tuple[str, str] | None) -> None:
+@units_option
+def venue_import(file: Path, manager: tuple[str, str] | None, scheme: str | None) -> None:
     """Import venues from a CSV file (columns: name, type, commune_code, address, latitude,
     longitude; the first four required). Prints each new venue's code and name."""
     settings = load_settings()
+    own_map(settings, scheme)
     text = read_csv_text(file)
 
     async def work(db: AsyncSession) -> venues.ImportReport:
@@ -159,8 +164,10 @@ def venue_import(file: Path, manager: tuple[str, str] | None) -> None:
 
 @venue.command("list")
 @click.option("--commune", help="Only this commune's venues (GSO code).")
-def venue_list(commune: str | None) -> None:
+@units_option
+def venue_list(commune: str | None, scheme: str | None) -> None:
     """Every venue (or a commune's): code, commune, type, manager, name; tab-separated."""
+    own_map(load_settings(), scheme)
     code = commune_code(commune) if commune else None
 
     async def work(db: AsyncSession) -> list[str] | None:
@@ -239,11 +246,13 @@ def poster(code: str, out: Path) -> None:
 @click.option("--commune", required=True, help="The commune's GSO code.")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="The folder to write to.")
 @click.option("--format", "formats", type=click.Choice([*FORMATS, "both"]), default="pdf", show_default=True)
-def posters(commune: str, out: Path, formats: str) -> None:
+@units_option
+def posters(commune: str, out: Path, formats: str, scheme: str | None) -> None:
     """Make the poster of every venue of a commune, with a progress bar: files named after the venue
     and its code (cho-dong-xuan-AB23CD7.pdf/.png) and index.csv listing them (code, name, address,
     files)."""
     settings = load_settings()
+    own_map(settings, scheme)
     content = Content.load(settings.content_dir)
     code = commune_code(commune)
 

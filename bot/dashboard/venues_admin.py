@@ -6,8 +6,9 @@ venue with index.csv, made by the code `bluezone-bot posters --commune` uses (do
 Who may do what, checked at every request:
 - a venue's manager: their venues (the list is issue 20's /dashboard/venues), revoke, posters;
 - whoever sees a commune's figures (its coordinator, an officer of its province, an admin): its
-  venues and their posters; revoking one of them needs an officer of its province or an admin
-  (or its manager), as the command line's `venue revoke` is an administrator's.
+  venues and their posters; revoking one of them needs an officer over it (of its province, or
+  of its district on the pre-2025 map) or an admin (or its manager), as the command line's
+  `venue revoke` is an administrator's.
 
     GET  /dashboard/venues/posters.zip                the manager's venues' posters
     GET  /dashboard/venues/commune/<code>              a commune's venues
@@ -63,7 +64,7 @@ class VenueDesk:
             await _sees(db, user, code)
             rows = await venues.venues_in_commune(db, code)
             counts = [(v, await venues.venue_counts(db, v.id, today)) for v in rows]
-            officer = bool(await roles.check(db, user, Role.PROVINCE_OFFICER, code))
+            officer = bool(await roles.check(db, user, Role.DISTRICT_OFFICER, code))
             title = service.content.render(named(await service.engine.communes(db), code))
         context = {
             "code": code,
@@ -152,13 +153,13 @@ async def _sees(db: AsyncSession, user: int, code: str) -> None:
 
 async def _venue(db: AsyncSession, user: int, request: web.Request, *, revoking: bool) -> Venue:
     """The venue, if this person manages it or, for its posters, sees its commune; to revoke it,
-    an officer of its province (or an admin) may too."""
+    an officer over its commune (district, province) or an admin may too."""
     venue = await db.get(Venue, int(request.match_info["venue"]))
     if venue is None:
         raise Problem(404, "venue_gone")
     if venue.manager_user_id == user:
         return venue
-    role = Role.PROVINCE_OFFICER if revoking else roles.viewer_role(venue.commune_code)
+    role = Role.DISTRICT_OFFICER if revoking else roles.viewer_role(venue.commune_code)
     if not await roles.check(db, user, role, venue.commune_code):
         raise Problem(403, "not_yours")
     return venue

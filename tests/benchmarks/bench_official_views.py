@@ -53,7 +53,7 @@ async def prepare(url: str, schema: str | None) -> None:
             for days_ago in (7, 0):
                 rows.append(
                     {
-                        "commune_code": code,
+                        "unit_code": code,
                         "as_of": dt.date(2021, 8, 3) - dt.timedelta(days=days_ago),
                         "installed": int(subscribers * rng.uniform(0.05, 0.7)),
                         "subscribers": subscribers,

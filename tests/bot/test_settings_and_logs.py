@@ -127,3 +127,15 @@ def test_telegram_send_rate():
     paced = rate_limiter(29)._base_limiter
     assert paced.max_rate == RATE_BURST and abs(paced.max_rate / paced.time_period - 29) < 1e-9
     assert rate_limiter(0)._base_limiter is None
+
+
+def test_the_campaign_map_from_the_setting_or_the_content_pack(tmp_path):
+    assert Settings.from_env({}).unit_scheme == "2025"
+    assert Settings.from_env({"UNITS": "pre2025"}).unit_scheme == "pre2025"
+    with pytest.raises(ValueError, match="UNITS must be 2025 or pre2025"):
+        Settings.from_env({"UNITS": "2021"})
+    pack = tmp_path / "pack"
+    pack.mkdir()
+    (pack / "campaign.toml").write_text('app_name = "Bluezone"\nunits = "pre2025"\n', encoding="utf-8")
+    assert Settings.from_env({"CONTENT_DIR": str(pack)}).unit_scheme == "pre2025"  # the pack declares it
+    assert Settings.from_env({"CONTENT_DIR": str(pack), "UNITS": "2025"}).unit_scheme == "2025"  # the setting wins

@@ -41,7 +41,7 @@ def sample() -> Tally:
 
 def test_json_document(sample):
     doc = json.loads(to_json(sample, "Bắc Ninh"))
-    assert doc["unit"] == {"code": "24", "name": "Bắc Ninh"} and doc["date"] == "2021-08-03"
+    assert doc["unit"] == {"code": "24", "name": "Bắc Ninh", "units": "2025"} and doc["date"] == "2021-08-03"
     row = doc["rows"][0]
     assert list(row) == [c for c, _ in COLUMNS]
     assert row["official_installed"] == 82930 and isinstance(row["official_installed"], int)

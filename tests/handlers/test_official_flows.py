@@ -95,7 +95,7 @@ async def test_figures_in_a_few_taps_then_the_summary(service):
     assert chat.keys == ["official.figures.saved", "common.lines"]
     assert "47,59%" in chat.text() and "Đã lưu số liệu của phường Bắc Giang, " in chat.text()
     (row,) = await stored(service, OfficialFigure)
-    assert (row.commune_code, row.as_of, row.installed, row.subscribers, row.population, row.households) == (
+    assert (row.unit_code, row.as_of, row.installed, row.subscribers, row.population, row.households) == (
         BAC_GIANG,
         AUG3,
         82930,

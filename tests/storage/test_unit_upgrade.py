@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select, text
@@ -25,8 +26,9 @@ from storage.models import (
     UnitSource,
     User,
     Venue,
+    utcnow,
 )
-from storage.unit_upgrade import UnitsUpgradeBlocked, name_key, upsert_communes, upsert_provinces
+from storage.unit_upgrade import UnitsUpgradeBlocked, name_key
 from storage.units import division_data, load_units, package_version, pad_unit_code, plan_units
 
 OLD_DATA = Path(__file__).parent / "data" / "units-2025.10.1.tsv"
@@ -77,11 +79,13 @@ async def fill_as_under_2025_10_1(engine) -> dict[str, int]:
     00167, Phường Văn Miếu - Quốc Tử Giám 00196; Xã Vinh Quý, Lý Quốc and Hạ Lang 01537/01558/01561."""
     data = old_data()
     async with sessionmaker(engine)() as db, db.begin():
-        await upsert_provinces(
-            db, [{"code": f"{p['code']:02d}", "name": p["name"], "division_type": p["division_type"]} for p in data]
+        # The tables as they were at 0008 (today's models have columns added since).
+        await db.execute(
+            sa.insert(_OLD["provinces"]),
+            [{"code": f"{p['code']:02d}", "name": p["name"], "division_type": p["division_type"]} for p in data],
         )
-        await upsert_communes(
-            db,
+        await db.execute(
+            sa.insert(_OLD["communes"]),
             [
                 {**{k: w[k] for k in ("name", "division_type")}, "code": f"{w['code']:05d}"}
                 | {"province_code": f"{p['code']:02d}"}
@@ -118,20 +122,59 @@ async def fill_as_under_2025_10_1(engine) -> dict[str, int]:
                 RoleGrant(user_id=coordinator.id, role="coordinator", unit_code="00226"),
                 RoleGrant(user_id=coordinator.id, role="coordinator", unit_code="00167"),
                 RoleGrant(user_id=coordinator.id, role="province_officer", unit_code="01"),
-                OfficialFigure(commune_code="00226", as_of=DAY, installed=100, subscribers=1000, source="t"),
-                OfficialFigure(commune_code="00167", as_of=DAY, installed=200, subscribers=2000, source="t"),
-                OfficialFigure(commune_code="00196", as_of=DAY, installed=300, subscribers=3000, source="t"),
                 # One count per commune and day: 00196 moves to 00226 while 00226 moves to 00229.
                 CommuneDailyCount(commune_code="00226", day=DAY, households_visited=7),
                 CommuneDailyCount(commune_code="00196", day=DAY, households_visited=9),
-                Target(unit_code="00167", rate_ppm=600_000, deadline=DAY, denominator="subscribers", source="t"),
             ]
         )
         await db.flush()
+        now = utcnow().replace(tzinfo=None) if db.bind.dialect.name == "sqlite" else utcnow()
+        await db.execute(
+            sa.insert(_OLD["official_figures"]),
+            [
+                {
+                    "commune_code": code,
+                    "as_of": DAY,
+                    "installed": n,
+                    "subscribers": 10 * n,
+                    "source": "t",
+                    "entered_at": now,
+                }
+                for code, n in (("00226", 100), ("00167", 200), ("00196", 300))
+            ],
+        )
+        await db.execute(
+            sa.insert(_OLD["targets"]),
+            [
+                {
+                    "unit_code": "00167",
+                    "rate_ppm": 600_000,
+                    "deadline": DAY,
+                    "denominator": "subscribers",
+                    "source": "t",
+                    "set_at": now,
+                }
+            ],
+        )
         return {name: venue.id for name, venue in venues.items()} | {
             "coordinator": coordinator.id,
             "account": account.id,
         }
+
+
+_OLD = {
+    "provinces": sa.table("provinces", sa.column("code"), sa.column("name"), sa.column("division_type")),
+    "communes": sa.table(
+        "communes", sa.column("code"), sa.column("name"), sa.column("division_type"), sa.column("province_code")
+    ),
+    "official_figures": sa.table(
+        "official_figures",
+        *(sa.column(c) for c in ("commune_code", "as_of", "installed", "subscribers", "source", "entered_at")),
+    ),
+    "targets": sa.table(
+        "targets", *(sa.column(c) for c in ("unit_code", "rate_ppm", "deadline", "denominator", "source", "set_at"))
+    ),
+}
 
 
 async def commune_name(db, code: str) -> str:
@@ -167,9 +210,10 @@ async def test_upgrade_keeps_everything_on_its_own_commune(old_engine):
         assert await venue_commune("van_mieu") == "Phường Văn Miếu - Quốc Tử Giám"
         assert await venue_commune("vinh_quy") == "Xã Vinh Quý"
         assert await venue_commune("ly_quoc") == "Xã Lý Quốc"
-        figures = {
-            f.installed: await commune_name(db, f.commune_code) for f in (await db.scalars(select(OfficialFigure)))
-        }
+        figures = {f.installed: await commune_name(db, f.unit_code) for f in (await db.scalars(select(OfficialFigure)))}
+        # Stored before migration 0014: on today's map, scheme 2025.
+        assert {f.scheme for f in await db.scalars(select(OfficialFigure))} == {"2025"}
+        assert {t.scheme for t in await db.scalars(select(Target))} == {"2025"}
         assert figures == {
             100: "Phường Kim Liên",
             200: "Phường Cầu Giấy",
@@ -256,11 +300,20 @@ def test_codes_are_padded_to_their_level():
 async def test_migration_pads_unit_codes_typed_short(old_engine):
     ids = await fill_as_under_2025_10_1(old_engine)
     async with sessionmaker(old_engine)() as db, db.begin():
-        db.add_all(
+        db.add(RoleGrant(user_id=ids["coordinator"], role="volunteer", unit_code="167"))
+        now = utcnow().replace(tzinfo=None) if db.bind.dialect.name == "sqlite" else utcnow()
+        await db.execute(
+            sa.insert(_OLD["targets"]),
             [
-                RoleGrant(user_id=ids["coordinator"], role="volunteer", unit_code="167"),
-                Target(unit_code="1", rate_ppm=500_000, deadline=DAY, denominator="subscribers", source="t"),
-            ]
+                {
+                    "unit_code": "1",
+                    "rate_ppm": 500_000,
+                    "deadline": DAY,
+                    "denominator": "subscribers",
+                    "source": "t",
+                    "set_at": now,
+                }
+            ],
         )
     await upgrade(old_engine)
     async with sessionmaker(old_engine)() as db:
