@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
+from urllib.parse import urlencode
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -120,7 +121,7 @@ class VenueDesk:
             venue = await _venue(db, user, request, revoking=True)
             await venues.revoke(db, venue, utcnow(), by=user, source="web")
         back = str(form.get("back", ""))
-        suffix = f"?back={back}" if _inside(back) else ""
+        suffix = f"?{urlencode({'back': back})}" if _inside(back) else ""
         raise web.HTTPSeeOther(f"{ROOT}/venues/{venue.id}/revoked{suffix}")
 
     async def revoked(self, request: web.Request) -> web.Response:
