@@ -15,7 +15,7 @@ STAMP := $(VENV)/.installed-stamp
 # pull in: `make run`, `make test` and CI install these, never whatever is newest that day.
 LOCK := constraints.txt
 
-.PHONY: run test test-fast lint lock bench chat clean tools
+.PHONY: run test test-fast lint lock bench chat clean tools screenshots
 
 $(STAMP): pyproject.toml $(LOCK)
 	@[ -n "$(PYTHON)" ] || { echo "$(NEED_PYTHON)" >&2; exit 1; }
@@ -85,6 +85,11 @@ tools:
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.benchmarks
+
+# The main pages at 360 px and at a desktop's width, into docs/screenshots/ (made-up figures, Debian's
+# Chromium): run after changing a page's looks, look at them, commit them.
+screenshots: $(STAMP) tools
+	$(BIN)/python -m tests.browser.screenshots
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis .import_linter_cache

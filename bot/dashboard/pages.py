@@ -12,6 +12,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.dashboard.pictures import installs_over_time, ranked_bars
+from bot.dashboard.unit_map import Points, unit_map, unit_points
 from bot.dashboard.views import Query, UnitView, child_level, unit_view
 from bot.landing import AddressLimiter, client_address
 from bot.webpages import PAGES, add_page, render
@@ -22,6 +23,7 @@ from documents.tally_exports import to_csv, to_xlsx
 from storage import roles, venues, web_sessions
 from storage.models import utcnow
 from storage.tally import unit_name as stored_unit_name
+from storage.unit_map import SCHEME_2025
 from storage.units import COUNTRY_CODE, unit_level
 from texts import Percent, t
 from texts.formats import local_date
@@ -68,9 +70,10 @@ def page(handler: Handler) -> Handler:
 
 
 class Dashboard:
-    def __init__(self, limiter: AddressLimiter | None = None) -> None:
+    def __init__(self, limiter: AddressLimiter | None = None, points: Points | None = None) -> None:
         # Guessing a link's token online is hopeless (256 bits), but the pages cost database work.
         self.limiter = limiter or AddressLimiter(burst=120, every=0.25)
+        self.points = unit_points() if points is None else points  # the map's; none: no map
 
     # -- getting in --
 
@@ -133,8 +136,8 @@ class Dashboard:
         fmt = self._formatter(request)
         content = request.app[PAGES].service(request).content
 
-        def words(key: str) -> str:
-            return content.render(t(key))
+        def words(key: str, **values: Any) -> str:
+            return content.render(t(key, **values))
 
         context = {
             "view": view,
@@ -144,9 +147,17 @@ class Dashboard:
             "target_pct": lambda v: None if v is None else Percent.target(v),
             "link": lambda **changes: _address(request.path, view.query.params(**changes)),
             "export": lambda kind: _address(f"{unit_path(view.code)}.{kind}", view.query.params()),
-            "bars": ranked_bars(view.children, lambda rate: fmt(Percent(rate))),
+            # The points are of today's codes: on the pre-2025 map the same code is another place.
+            "unit_map": unit_map(view.children, self.points if view.scheme == SCHEME_2025 else {}, fmt, words),
+            "bars": ranked_bars(
+                view.children, lambda rate: fmt(Percent(rate)), alt=words("dashboard.chart.ranked_alt")
+            ),
             "over_time": installs_over_time(
-                view.unit, view.as_of, fmt, (words("dashboard.chart.installed"), words("dashboard.chart.line"))
+                view.unit,
+                view.as_of,
+                fmt,
+                (words("dashboard.chart.installed"), words("dashboard.chart.line")),
+                alt=words("dashboard.chart.over_time_alt"),
             ),
             **extra,
             **self._frame(request),
@@ -229,7 +240,7 @@ class Dashboard:
                     "parent": (parent, await self._unit_title(request, db, parent)) if parent else None,
                     "feeds": await web_sessions.feeds_of(db, user, code),
                     "new_feed": _feed_url(request, request.cookies.get(NEW_FEED_COOKIE)),
-                    "child_level": child_level(view.level),
+                    "child_level": child_level(view.level, view.scheme),
                 }
         return view, title, extra
 

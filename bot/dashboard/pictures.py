@@ -17,7 +17,9 @@ BAR, GAP, LABEL, WIDTH = 14, 4, 150, 460
 W_OVER, H_OVER = 460, 200
 
 
-def ranked_bars(rows: Sequence[UnitRow], percent: Callable[[Fraction], str], limit: int = 200) -> Markup | None:
+def ranked_bars(
+    rows: Sequence[UnitRow], percent: Callable[[Fraction], str], limit: int = 200, alt: str = ""
+) -> Markup | None:
     """A bar per unit with a rate, highest first (at most `limit`, so a page stays small)."""
     rated = sorted((r for r in rows if r.row.rate is not None), key=lambda r: -(r.row.rate or 0))[:limit]
     if not rated:
@@ -25,7 +27,10 @@ def ranked_bars(rows: Sequence[UnitRow], percent: Callable[[Fraction], str], lim
     top = max([Fraction(1, 100), *(r.row.rate or 0 for r in rated), *(r.row.target_rate or 0 for r in rated)])
     span = WIDTH - LABEL - 60
     height = len(rated) * (BAR + GAP)
-    parts = [f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" role="img" xmlns="http://www.w3.org/2000/svg">']
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" role="img" aria-label="{escape(alt)}"'
+        ' xmlns="http://www.w3.org/2000/svg">'
+    ]
     for i, r in enumerate(rated):
         y = i * (BAR + GAP)
         rate = r.row.rate or Fraction(0)
@@ -46,7 +51,7 @@ def ranked_bars(rows: Sequence[UnitRow], percent: Callable[[Fraction], str], lim
 
 
 def installs_over_time(
-    unit: UnitRow, today: dt.date, fmt: Callable[[object], str], legend: tuple[str, str]
+    unit: UnitRow, today: dt.date, fmt: Callable[[object], str], legend: tuple[str, str], alt: str = ""
 ) -> Markup | None:
     """The unit's installed count on each date entered (blue), and the straight line from its
     first count to the people its target needs by the deadline (red, dashed)."""
@@ -69,7 +74,10 @@ def installs_over_time(
     def y(count: int) -> float:
         return low - (low - high) * count / top
 
-    parts = [f'<svg class="chart" viewBox="0 0 {W_OVER} {H_OVER}" role="img" xmlns="http://www.w3.org/2000/svg">']
+    parts = [
+        f'<svg class="chart over-time" viewBox="0 0 {W_OVER} {H_OVER}" role="img" aria-label="{escape(alt)}"'
+        ' xmlns="http://www.w3.org/2000/svg">'
+    ]
     parts.append(f'<line x1="{left}" y1="{low}" x2="{right}" y2="{low}" stroke="#4a4a4a"/>')
     parts.append(f'<line x1="{left}" y1="{high}" x2="{left}" y2="{low}" stroke="#4a4a4a"/>')
     parts.append(f'<text x="{left - 4}" y="{high + 4}" font-size="10" text-anchor="end">{escape(fmt(top))}</text>')

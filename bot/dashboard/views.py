@@ -3,7 +3,7 @@ the unit's figures against its target, and its units one level down, sorted and 
 person asked.
 
 Units are walked as "a unit, its parent, its children" (`parent_of`, `children_of`): country →
-provinces → communes today; a level added to the campaign's map (districts) slots in there.
+provinces → communes on today's map, with districts between on the pre-2025 one.
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import visits
 from storage.dashboard_figures import Ends, Entry, highest_roles, installed_ends
-from storage.models import Commune
+from storage.models import Commune, District
 from storage.roles import Role
-from storage.tally import Tally, TallyRow, people_needed, province_rollups, tally
+from storage.tally import Tally, TallyRow, people_needed, tally
+from storage.unit_map import LEVELS, SCHEME_2025
 from storage.units import COUNTRY_CODE, unit_level
 
 SORTS = ("name", "rate", "gap", "pace", "last", "installed")
@@ -107,6 +108,7 @@ class UnitView:
     query: Query
     hamlets: list[visits.HamletSummary] = field(default_factory=list)
     shown_total: int = 0  # children before filtering
+    scheme: str = SCHEME_2025  # the map the database runs on (storage.unit_map): what the codes mean
 
     def as_tally(self, name: str) -> Tally:
         """The rows on screen, for the exports."""
@@ -162,33 +164,37 @@ def curve(communes: list[str], ends: dict[str, Ends]) -> list[tuple[dt.date, int
     return points
 
 
-# --- the map: a unit, its parent, its children (a new level is a branch in each) ---------------
+# --- the map: a unit, its parent, its children (the levels are the campaign map's) -------------
 
 
 async def parent_of(db: AsyncSession, code: str) -> str | None:
     level = unit_level(code)
     if level == "commune":
         commune = await db.get(Commune, code)
-        return commune.province_code if commune else None
+        return (commune.district_code or commune.province_code) if commune else None
+    if level == "district":
+        district = await db.get(District, code)
+        return district.province_code if district else None
     return COUNTRY_CODE if level == "province" else None
 
 
-def child_level(level: str) -> str | None:
-    """The kind of unit one level down (its words: dashboard.unit.children.<kind>)."""
-    return {"country": "province", "province": "commune"}.get(level)
+def child_level(level: str, scheme: str = SCHEME_2025) -> str | None:
+    """The kind of unit one level down on the campaign's map (its words: dashboard.unit.children.<kind>)."""
+    levels = LEVELS[scheme]
+    below = levels.index(level) + 1
+    return levels[below] if below < len(levels) else None
 
 
-async def children_of(db: AsyncSession, result: Tally) -> list[tuple[TallyRow, list[str]]]:
-    """The units one level down, each rolled up, with its communes; none below a commune."""
-    level = unit_level(result.unit_code)
-    if level == "country":
-        members: dict[str, list[str]] = {}
-        for r in result.rows:
-            members.setdefault(r.province_code, []).append(r.code)
-        return [(p, members.get(p.code, [])) for p in await province_rollups(db, result.as_of, result)]
-    if level == "province":
-        return [(r, [r.code]) for r in result.rows]
-    return []
+def children_of(result: Tally) -> list[tuple[TallyRow, list[str]]]:
+    """The units one level down as the tally rolled them up (districts on the pre-2025 map), each
+    with its communes; none below a commune."""
+    if unit_level(result.unit_code) == "commune":
+        return []
+    members: dict[str, list[str]] = {}
+    for r in result.rows:
+        for unit in {r.code, r.district_code, r.province_code} - {""}:
+            members.setdefault(unit, []).append(r.code)
+    return [(child, members.get(child.code, [])) for child in result.children]
 
 
 async def unit_view(db: AsyncSession, code: str, today: dt.date, query: Query) -> UnitView:
@@ -201,7 +207,7 @@ async def unit_view(db: AsyncSession, code: str, today: dt.date, query: Query) -
     ends = await installed_ends(db, None if level == "country" else communes, today)
     unit = _unit_row(result.totals, communes, ends, today)
     unit.curve = curve(communes, ends)
-    children = [_unit_row(row, members, ends, today) for row, members in await children_of(db, result)]
+    children = [_unit_row(row, members, ends, today) for row, members in children_of(result)]
     hamlets = await visits.hamlet_summaries(db, code) if level == "commune" else []
     everyone = [unit, *children]
     roles = await highest_roles(db, {r.last.entered_by for r in everyone if r.last and r.last.entered_by})
@@ -210,7 +216,17 @@ async def unit_view(db: AsyncSession, code: str, today: dt.date, query: Query) -
             unit_row.entered_by = roles.get(unit_row.last.entered_by)
     shown = sort_rows([c for c in children if _passes(c, query, today)], query)
     return UnitView(
-        code, level, result.unit_name, await parent_of(db, code), today, unit, shown, query, hamlets, len(children)
+        code,
+        level,
+        result.unit_name,
+        await parent_of(db, code),
+        today,
+        unit,
+        shown,
+        query,
+        hamlets,
+        len(children),
+        result.scheme,
     )
 
 

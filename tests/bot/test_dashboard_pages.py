@@ -12,6 +12,7 @@ from fractions import Fraction
 
 import pytest
 
+from bot.dashboard.unit_map import unit_points
 from bot.service import Service
 from bot.settings import Secret, Settings
 from bot.web import init_app
@@ -202,3 +203,23 @@ async def test_an_expired_link_says_how_to_get_a_new_one(client):
     assert page.status == 410 and "/web" in html and 'name="csrf"' not in html  # no button to press
     unknown = await client.get("/dashboard/login/not-a-link")
     assert unknown.status == 410 and "/web" in await unknown.text()
+
+
+async def test_no_map_on_the_pre2025_map(aiohttp_client, pre2025_database, pre2025_engine):
+    """The shipped points are of today's codes; on the pre-2025 map a commune's code may be
+    another commune's today: a dot there would be in the wrong place."""
+    client = await aiohttp_client(app_for(pre2025_database, pre2025_engine))
+    await sign_in(client, await person(client, "1", Role.ADMIN, unit="VN"))
+    page = await client.get("/dashboard/unit/213")  # the city of Bắc Giang, a district then
+    html = await page.text()
+    listed = set(re.findall(r'<td><a href="/dashboard/unit/(\d{5})">', html))
+    assert page.status == 200 and listed & set(unit_points())  # its communes, some codes as today's
+    assert 'id="map"' not in html
+
+
+async def test_a_map_of_the_provinces_on_todays_map(client):
+    await seed(client)
+    await sign_in(client, await person(client, "1", Role.ADMIN, unit="VN"))
+    html = await (await client.get("/dashboard/unit/VN")).text()
+    figure = html.split('<figure id="map">', 1)[1].split("</figure>", 1)[0]
+    assert figure.count("<circle") - figure.count('<circle cx="7" cy="7"') == 34  # every province, in place

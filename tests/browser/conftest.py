@@ -164,3 +164,22 @@ _CONTENT = Content.load()
 def words(key: str, **values: Any) -> str:
     """What a page shows for a content key."""
     return _CONTENT.render(t(key, **values))
+
+
+# axe-core's rules at these impacts fail a page; "minor" and "moderate" ones are for a person to weigh.
+AXE_FAILING = ("serious", "critical")
+
+
+def accessibility_problems(page: Any) -> list[str]:
+    """axe-core's serious and critical findings on the page as it stands: axe.min.js is read from
+    the axe-playwright-python wheel and run in the page (nothing is fetched)."""
+    from importlib.resources import files
+
+    script = files("axe_playwright_python").joinpath("axe.min.js").read_text(encoding="utf-8")
+    page.evaluate(script)
+    found = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:5]}"
+        for v in found["violations"]
+        if v["impact"] in AXE_FAILING
+    ]

@@ -1,7 +1,8 @@
 """The officials' dashboard in Chromium: a province officer asks the bot (the Telegram stand-in)
 for a link, opens it, signs in, reads the table, drills down to a commune, downloads the XLSX and
 signs out; a coordinator of one commune is refused another's page; a used link and a link a
-messenger's preview fetched; revoking the role ends the session."""
+messenger's preview fetched; revoking the role ends the session; the map of a province's communes
+(and none where there are no points); axe-core finds nothing serious on any dashboard page."""
 
 from __future__ import annotations
 
@@ -16,11 +17,12 @@ import pytest
 from openpyxl import load_workbook
 
 from bot.settings import Secret, Settings
-from storage import roles
+from bot.web import DASHBOARD
+from storage import roles, venues
 from storage.accounts import find_or_create_person
 from storage.figures import record_figure, set_target
 from storage.models import utcnow
-from tests.browser.conftest import KEY, Site, prepare
+from tests.browser.conftest import KEY, Site, accessibility_problems, prepare
 from tests.browser.conftest import words as w
 from tests.channels.test_telegram_e2e import TOKEN, exchange
 from tests.standins.telegram_api import TelegramStandin
@@ -177,3 +179,77 @@ def test_revoking_the_role_ends_the_session(bot_site, page):
     assert page.locator("h1").inner_text() == w("dashboard.problems.signed_out_needed.title")
     grant(bot_site, 8104, "province_officer", BAC_NINH)  # given back: the ended session stays ended
     assert page.goto(bot_site.url(f"/dashboard/unit/{BAC_NINH}")).status == 401
+
+
+def test_the_map_of_a_provinces_communes(bot_site, page):
+    grant(bot_site, 8105, "province_officer", BAC_NINH)
+    sign_in(page, link_from_bot(bot_site, 8105))
+    dots = page.locator("#map svg.map circle")
+    communes = page.locator("#units tbody tr").count()
+    assert communes > 90 and dots.count() == communes  # every commune of 2025 has its point
+    dot = page.locator("#map svg.map circle", has=page.locator("title", has_text="Bắc Giang"))
+    assert dot.get_attribute("fill") == "#41b6c4"  # 47,59%: the band from 40% to under 60%
+    legend = page.locator("#map .legend").inner_text()
+    assert w("dashboard.map.band", band=w("dashboard.map.between", low="40%", high="60%"), count="1") in legend
+    assert page.locator("#map svg.map").get_attribute("role") == "img"
+    assert page.locator("#map-alt").count() == 1
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+
+    page.goto(bot_site.url(f"/dashboard/unit/{BAC_GIANG}"))  # a commune's hamlets have no points
+    assert page.locator("h1").inner_text().endswith("Bắc Giang") and page.locator("#map").count() == 0
+
+
+def test_no_points_no_map(bot_site, page):
+    grant(bot_site, 8106, "province_officer", BAC_NINH)
+    sign_in(page, link_from_bot(bot_site, 8106))
+    dashboard = bot_site._runner.app[DASHBOARD]
+    shipped, dashboard.points = dashboard.points, {}
+    try:
+        page.reload()
+        assert page.locator("#units tbody tr").count() > 90 and page.locator("#map").count() == 0
+    finally:
+        dashboard.points = shipped
+
+
+def add_managed_venue(site: BotSite, telegram_id: int) -> None:
+    async def work() -> None:
+        async with site.service.sessions() as db, db.begin():
+            person, _ = await find_or_create_person(db, "telegram", str(telegram_id))
+            await venues.create_venue(
+                db, name="Chợ Bắc Giang", kind="market", commune_code=BAC_GIANG, address="", manager_user_id=person.id
+            )
+
+    site.run(work())
+
+
+def test_axe_finds_nothing_serious_on_the_dashboard(bot_site, page, browser):
+    grant(bot_site, 8107, "province_officer", BAC_NINH)
+    grant(bot_site, 8107, "coordinator", BAC_GIANG)
+    add_managed_venue(bot_site, 8107)
+    url = link_from_bot(bot_site, 8107)
+    found = {}
+    page.goto(url)
+    found["login"] = accessibility_problems(page)
+    page.get_by_role("button", name=w("dashboard.login.button")).click()
+    page.wait_for_url("**/dashboard")
+    found["home"] = accessibility_problems(page)
+    for path in (
+        f"/dashboard/unit/{BAC_NINH}",
+        f"/dashboard/unit/{BAC_NINH}?sort=rate&order=desc&behind=1",
+        f"/dashboard/unit/{BAC_GIANG}",
+        f"/dashboard/unit/{OTHER[:2]}",  # another province: refused
+        "/dashboard/unit/99999",  # no such unit
+        "/dashboard/venues",
+    ):
+        page.goto(bot_site.url(path))
+        found[path] = accessibility_problems(page)
+    page.goto(bot_site.url(f"/dashboard/unit/{BAC_NINH}"))
+    page.get_by_role("button", name=w("dashboard.feeds.create")).click()
+    page.wait_for_url("**#feeds")
+    found["new feed"] = accessibility_problems(page)
+    page.get_by_role("button", name=w("dashboard.nav.logout")).click()
+    page.wait_for_url("**/dashboard/signed-out")
+    found["signed out"] = accessibility_problems(page)
+    page.goto(url)  # the used link
+    found["used link"] = accessibility_problems(page)
+    assert found == {k: [] for k in found}

@@ -10,10 +10,11 @@ import io
 import zipfile
 
 from documents.posters.bundle import INDEX_FILE, file_stem
-from storage import venues, volunteers
+from storage import venues, visits, volunteers
 from storage.accounts import find_or_create_person
 from storage.models import Venue, Volunteer, utcnow
 from tests.browser import test_dashboard as dashboard
+from tests.browser.conftest import accessibility_problems
 from tests.browser.conftest import words as w
 from tests.channels.test_telegram_e2e import exchange
 
@@ -135,3 +136,41 @@ def test_a_venue_manager_revokes_a_code_and_downloads_the_posters(bot_site, page
     (row,) = csv.DictReader(io.StringIO(archive.read(INDEX_FILE).decode("utf-8-sig")))
     assert (row["code"], row["name"], row["pdf"]) == (renewed.code, "Chợ Hàng Da", f"{stem}.pdf")
     assert page.csp_violations == []
+
+
+def test_axe_finds_nothing_serious_on_the_desk_and_the_venues(bot_site, page):
+    register(bot_site, 8216, "Phạm Văn Minh")
+    dashboard.grant(bot_site, 8215, "coordinator", BAC_GIANG)
+    dashboard.grant(bot_site, 8215, "province_officer", "01")  # over the venues' ward, to revoke
+    venue = a_venue(bot_site, None, "Nhà văn hóa phường")
+
+    async def hamlet_visit() -> None:
+        async with bot_site.service.sessions() as db, db.begin():
+            person, _ = await find_or_create_person(db, "telegram", "8215")
+            data = {"commune_code": BAC_GIANG, "hamlet": "Tổ 3", "household": "12", "smartphones": 0}
+            data |= {"outcome": "nobody_home", "installed_now": 0, "already_installed": 0}
+            await visits.save_visit(db, "axe-desk", person.id, data, utcnow())
+
+    bot_site.run(hamlet_visit())
+    dashboard.sign_in(page, dashboard.link_from_bot(bot_site, 8215))
+    found = {}
+    desk = f"/dashboard/desk/{BAC_GIANG}"
+    ref = visits.hamlet_ref(visits.hamlet_key("Tổ 3"))
+    for path in (
+        desk,
+        f"{desk}/hamlets/{ref}?name=T%E1%BB%95+4",  # the question
+        f"{desk}/hamlets/{ref}?name=+",  # no name: asked again
+        f"/dashboard/venues/commune/{HA_NOI_WARD}",
+        f"/dashboard/venues/{venue.id}/revoke",
+    ):
+        page.goto(bot_site.url(path))
+        found[path] = accessibility_problems(page)
+    page.goto(bot_site.url(desk))
+    page.get_by_role("button", name=w("dashboard.desk.invite_make")).click()
+    page.wait_for_url("**invite_new**")
+    found["invite"] = accessibility_problems(page)
+    page.goto(bot_site.url(f"/dashboard/venues/{venue.id}/revoke"))
+    page.get_by_role("button", name=w("dashboard.venue_desk.revoke_yes")).click()
+    page.wait_for_url("**/revoked**")
+    found["revoked"] = accessibility_problems(page)
+    assert found == {k: [] for k in found}

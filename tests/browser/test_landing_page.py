@@ -1,6 +1,7 @@
 """The QR's landing page in Chromium at 360×740: scan → check in → "not yet" → Back → refresh with
 no resubmission and no double count; near-miss addresses; a database outage; a bare POST not
-counted; the security headers on every page; the font, the contrast and the code's one line."""
+counted; the security headers on every page; the font, the contrast and the code's one line; axe-core
+finds nothing serious on any of these pages."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from sqlalchemy import select
 from storage import venues
 from storage.models import CheckIn, VenueDailyCount
 from storage.venue_codes import sign
-from tests.browser.conftest import KEY, words
+from tests.browser.conftest import KEY, accessibility_problems, words
 
 
 def add_venue(site, name: str = "Chợ Đồng Xuân") -> tuple[str, str]:
@@ -190,3 +191,22 @@ def test_font_contrast_and_the_code_on_one_line_at_360px(site, page):
     )
     assert height < 1.5 * line_height  # one line
     assert page.evaluate("document.documentElement.scrollWidth") <= 360  # and nothing wider than the phone
+
+
+def test_axe_finds_nothing_serious_on_the_citizens_pages(site, page):
+    code, path = add_venue(site, "Nhà văn hóa phường Hoàn Kiếm")
+    found = {}
+    for address in (path, "/", "/privacy", "/nowhere", f"{path}x"):
+        page.goto(site.url(address))
+        found[address] = accessibility_problems(page)
+    page.goto(site.url(path))
+    page.get_by_role("button", name=words("landing.check_in_here")).click()
+    page.wait_for_url(f"**{path}/answer")
+    found["answer"] = accessibility_problems(page)
+    assert found == {k: [] for k in found}
+
+
+def test_the_accessibility_check_can_fail(page):
+    page.set_content('<html><body><main><input type="text"><img src="data:,"></main></body></html>')
+    found = " ".join(accessibility_problems(page))
+    assert "label" in found and "image-alt" in found
