@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
 from handlers.buttons import Register
 from handlers.communes import ask_commune, commune_in_sentence, commune_label
@@ -19,6 +20,10 @@ from storage.unit_map import pad_unit_code
 from storage.units import COUNTRY_CODE, CommuneIndex, unit_level
 from texts import Join, Text, t
 
+if TYPE_CHECKING:
+    from storage.units import CommuneIndex
+    from texts.content import Content
+
 ROLE_NAMES = {
     Role.VOLUNTEER: t("access.role.volunteer"),
     Role.COORDINATOR: t("access.role.coordinator"),
@@ -28,7 +33,17 @@ ROLE_NAMES = {
 }
 
 
-def unit_name(ctx: Context, code: str) -> Text | str:
+class Naming(Protocol):
+    """What naming units needs: the words and the communes (a chat's Context, a web page's)."""
+
+    @property
+    def content(self) -> Content: ...
+
+    @property
+    def communes(self) -> CommuneIndex: ...
+
+
+def unit_name(ctx: Naming, code: str) -> Text | str:
     """A unit as people name it: a commune with its province, a province, or the whole country."""
     return named(ctx.communes, code)
 
@@ -72,7 +87,7 @@ def typed_unit(ctx: Context, typed: str) -> str | None:
     return code if ctx.communes.has_unit(code) else None
 
 
-def acting_role(ctx: Context, code: str) -> Role:
+def acting_role(ctx: Naming, code: str) -> Role:
     """Who acts over a unit as its officer (sets its target): an admin for the country, a
     province officer for a province, and, on the pre-2025 map, a district officer for a district
     and its communes (a province officer for a commune of today's map)."""

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from handlers.access import ROLE_NAMES, refuse_unless, unit_name
+from handlers.access import ROLE_NAMES, Naming, refuse_unless, unit_name
 from handlers.context import Context
 from handlers.menu import home_button
 from handlers.router import Flow
@@ -17,12 +17,15 @@ from storage.roles import Role
 from storage.units import COUNTRY_CODE
 from texts import Join, Percent, Text, t
 
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
 SHOWN = 20
 # A broadcast's text is in the log whole; a line of the log shows its start.
 TEXT_SHOWN = 60
 
 
-def entry_line(ctx: Context, entry: AuditEntry, people: dict[int, str]) -> Text:
+def entry_line(ctx: Naming, entry: AuditEntry, people: dict[int, str]) -> Text:
     who = person(entry.actor_user_id, people) if entry.actor_user_id else t("audit.who_cli")
     action_key = f"audit.actions.{entry.action}"
     action = t(action_key) if ctx.content.has(action_key) else entry.action
@@ -36,7 +39,7 @@ def person(user_id: int, people: dict[int, str]) -> Text | str:
     return people.get(user_id) or t("audit.who_user", id=str(user_id))
 
 
-def detail(ctx: Context, name: str, value: Any, people: dict[int, str]) -> Text:
+def detail(ctx: Naming, name: str, value: Any, people: dict[int, str]) -> Text:
     """One detail as an admin reads it: a person by name, a role by its name, a rate as a
     percentage, a date in the house format."""
     shown: Any = value
@@ -68,6 +71,14 @@ def detail(ctx: Context, name: str, value: Any, people: dict[int, str]) -> Text:
     return t("audit.detail.other", name=name, value=shown)
 
 
+async def readable(db: AsyncSession, ctx: Naming, entries: list[AuditEntry]) -> list[Text]:
+    """The entries as admins read them, in chat (/nhatky) and on the dashboard's audit page."""
+    mentioned = {e.actor_user_id for e in entries if e.actor_user_id}
+    mentioned |= {e.details["user"] for e in entries if isinstance((e.details or {}).get("user"), int)}
+    people = await audit.people(db, mentioned)
+    return [entry_line(ctx, e, people) for e in entries]
+
+
 async def show(msg: Incoming, ctx: Context) -> Step:
     """/nhatky [unit code]: the latest entries (admins only)."""
     refused = await refuse_unless(ctx, Role.ADMIN, COUNTRY_CODE)
@@ -77,10 +88,7 @@ async def show(msg: Incoming, ctx: Context) -> Step:
     entries = await audit.entries(ctx.db, unit_code=unit, limit=SHOWN)
     if not entries:
         return Step.end(Reply("audit.empty", [[home_button()]]))
-    mentioned = {e.actor_user_id for e in entries if e.actor_user_id}
-    mentioned |= {e.details["user"] for e in entries if isinstance((e.details or {}).get("user"), int)}
-    people = await audit.people(ctx.db, mentioned)
-    lines = Join(tuple(entry_line(ctx, e, people) for e in entries), "\n")
+    lines = Join(tuple(await readable(ctx.db, ctx, entries)), "\n")
     return Step.end(
         Reply(t("common.lines", lines=Join((t("audit.title", count=len(entries)), lines), "\n")), [[home_button()]])
     )

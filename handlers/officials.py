@@ -18,6 +18,7 @@ from documents.tally_exports import to_xlsx
 from handlers.access import (
     OFFICERS,
     CommuneDoor,
+    Naming,
     acting_role,
     check,
     holds_any,
@@ -72,7 +73,7 @@ def unit_title(ctx: Context, code: str) -> Text | str:
     return t("tally.country") if code == COUNTRY_CODE else unit_name(ctx, code)
 
 
-def target_role(ctx: Context, code: str) -> Role:
+def target_role(ctx: Naming, code: str) -> Role:
     """Who sets a unit's target: the unit's officer (`handlers.access.acting_role`)."""
     return acting_role(ctx, code)
 
