@@ -10,7 +10,7 @@ from aiohttp import web
 
 from bot import webpages
 from bot.channels import messengers
-from bot.dashboard import Dashboard
+from bot.dashboard import Dashboard, desk, venues_admin
 from bot.dashboard import add_routes as add_dashboard_routes
 from bot.dashboard.acting import add_routes as add_acting_routes
 from bot.landing import Landing
@@ -91,6 +91,8 @@ def init_app(settings: Settings, service: Service | None = None) -> web.Applicat
     add_landing_routes(app, app[LANDING])
     app[DASHBOARD] = Dashboard()
     add_dashboard_routes(app, app[DASHBOARD])
+    desk.add_routes(app, app[DASHBOARD])
+    venues_admin.add_routes(app, app[DASHBOARD])
     add_acting_routes(app, app[DASHBOARD])
     app.router.add_get(MEDIA_PATH + "/{file_id}/{filename}", media_file)
     return app

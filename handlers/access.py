@@ -17,7 +17,7 @@ from handlers.types import Button, Incoming, Reply, Step
 from storage import roles, volunteers
 from storage.roles import Decision, Refusal, Role
 from storage.unit_map import pad_unit_code
-from storage.units import COUNTRY_CODE, unit_level
+from storage.units import COUNTRY_CODE, CommuneIndex, unit_level
 from texts import Join, Text, t
 
 if TYPE_CHECKING:
@@ -45,26 +45,35 @@ class Naming(Protocol):
 
 def unit_name(ctx: Naming, code: str) -> Text | str:
     """A unit as people name it: a commune with its province, a province, or the whole country."""
-    if code == COUNTRY_CODE:
-        return t("access.country")
-    if unit_level(code) == "province":
-        return ctx.communes.provinces.get(code, code)
-    if unit_level(code) == "district":
-        district = ctx.communes.districts.get(code)
-        return (
-            t("commune.district_label", name=district[0], province=ctx.communes.provinces.get(district[1], ""))
-            if district
-            else code
-        )
-    entry = ctx.communes.get(code)
-    return commune_label(entry) if entry else code
+    return named(ctx.communes, code)
 
 
 def unit_in_sentence(ctx: Context, code: str) -> Text | str:
     """`unit_name` written inside a sentence: a commune's kind in lower case."""
-    entry = ctx.communes.get(code) if unit_level(code) == "commune" else None
+    return named_in_sentence(ctx.communes, code)
+
+
+def named(communes: CommuneIndex, code: str) -> Text | str:
+    """`unit_name` from the units' index (for a door without a conversation: the dashboard)."""
+    if code == COUNTRY_CODE:
+        return t("access.country")
+    if unit_level(code) == "province":
+        return communes.provinces.get(code, code)
+    if unit_level(code) == "district":
+        district = communes.districts.get(code)
+        return (
+            t("commune.district_label", name=district[0], province=communes.provinces.get(district[1], ""))
+            if district
+            else code
+        )
+    entry = communes.get(code)
+    return commune_label(entry) if entry else code
+
+
+def named_in_sentence(communes: CommuneIndex, code: str) -> Text | str:
+    entry = communes.get(code) if unit_level(code) == "commune" else None
     if entry is None:
-        return unit_name(ctx, code)
+        return named(communes, code)
     return t("commune.label", name=commune_in_sentence(entry), province=entry.province_name)
 
 

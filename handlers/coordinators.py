@@ -3,7 +3,12 @@ registrations to approve or refuse, the invite link and code, and the per-hamlet
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from documents.links import telegram_link
+from handlers import shorthand
 from handlers.access import OFFICERS, CommuneDoor, refuse_unless, unit_in_sentence, unit_name
 from handlers.buttons import (
     Deactivate,
@@ -24,12 +29,13 @@ from handlers.context import Context
 from handlers.menu import home_button
 from handlers.router import Flow, MenuEntry
 from handlers.types import Button, Incoming, Kind, Reply, Step
-from handlers.visits import hamlet_problem, household_shown, read_hamlet
+from handlers.visits import hamlet_problem, household_shown
 from storage import roles, visits, volunteers
 from storage.models import Volunteer
 from storage.roles import Role
 from storage.volunteers import Status
 from texts import Join, Phone, Text, t
+from texts.content import Content
 from texts.formats import local_date
 
 PICKED = "coordinator.commune_picked"
@@ -188,8 +194,7 @@ async def set_active(ctx: Context, volunteer_id: int, active: bool, confirmed: b
         return Step.end(Reply(t("coordinator.deactivate_ask", name=row.display_name, commune=where), rows))
     changed = await volunteers.set_active(ctx.db, row, active, ctx.user.id, ctx.now)
     if changed:
-        notice = "volunteer.reactivated_notice" if active else "volunteer.deactivated_notice"
-        ctx.notify(row.user_id, Reply(t(notice, commune=where), [[home_button()]]))
+        ctx.notify(row.user_id, activity_notice(active, where))
     key = "coordinator.reactivated" if active else "coordinator.deactivated"
     rows = [
         [Button(t("coordinator.volunteers"), payload=DeskVolunteers(row.commune_code, 0).pack())],
@@ -242,17 +247,23 @@ async def decide(msg: Incoming, ctx: Context, button: Verdict) -> Step:
     if not await volunteers.decide(ctx.db, row, verdict == "ok", ctx.user.id, ctx.now):
         status = t(f"coordinator.status.{row.status}")
         return Step.end(Reply(t("coordinator.already_decided", name=row.display_name, status=status), rows))
-    if verdict == "ok":
-        ctx.notify(
-            row.user_id,
-            Reply(
-                t("volunteer.approved_notice", commune=where),
-                [[Button(t("visit.menu"), payload=LogVisit().pack())], [home_button()]],
-            ),
-        )
-        return Step.end(Reply(t("coordinator.approved", name=row.display_name), rows))
-    ctx.notify(row.user_id, Reply(t("volunteer.refused_notice", commune=where), [[home_button()]]))
-    return Step.end(Reply(t("coordinator.refused", name=row.display_name), rows))
+    ctx.notify(row.user_id, verdict_notice(verdict == "ok", where))
+    key = "coordinator.approved" if verdict == "ok" else "coordinator.refused"
+    return Step.end(Reply(t(key, name=row.display_name), rows))
+
+
+def verdict_notice(approved: bool, where: Text | str) -> Reply:
+    """What a volunteer is told of their registration's verdict (in chat or on the dashboard)."""
+    if approved:
+        rows = [[Button(t("visit.menu"), payload=LogVisit().pack())], [home_button()]]
+        return Reply(t("volunteer.approved_notice", commune=where), rows)
+    return Reply(t("volunteer.refused_notice", commune=where), [[home_button()]])
+
+
+def activity_notice(active: bool, where: Text | str) -> Reply:
+    """What a volunteer is told when a coordinator deactivates or reactivates them."""
+    notice = "volunteer.reactivated_notice" if active else "volunteer.deactivated_notice"
+    return Reply(t(notice, commune=where), [[home_button()]])
 
 
 async def invite(ctx: Context, code: str, action: str | None) -> Step:
@@ -377,32 +388,55 @@ async def hamlet_name(msg: Incoming, ctx: Context) -> Step:
     found = await visits.hamlet_by_ref(ctx.db, code, ref)
     if found is None:
         return _hamlet_gone(code)
-    typed = read_hamlet((msg.text or "").strip() if msg.kind is Kind.TEXT else "", ctx, {})
-    problem = typed if isinstance(typed, Text) else hamlet_problem(typed, {})
+    plan = await plan_renaming(ctx.db, ctx.content, code, found, (msg.text or "") if msg.kind is Kind.TEXT else "")
+    if plan.problem is not None:
+        return Step.stay(Reply(t("coordinator.hamlet_retry", reason=plan.problem, hamlet=found[1])))
+    if plan.question is None:
+        return Step.stay(Reply(t("coordinator.hamlet_same", hamlet=plan.target)))
+    ctx.remember(hamlet_new=plan.typed)
+    yes = t("coordinator.hamlet_merge_yes" if plan.merges else "coordinator.hamlet_rename_yes")
+    rows = [
+        [Button(yes, payload=HamletRename(code, ref).pack()), Button(t("common.no"), payload=DeskHamlets(code).pack())]
+    ]
+    return Step.stay(Reply(plan.question, rows))
+
+
+@dataclass(frozen=True)
+class Renaming:
+    """A typed new name for a hamlet, read: why it is none (`problem`), or what it does (`target`,
+    whether it `merges` into another hamlet) and the question confirming it (None: it is the
+    hamlet's own name)."""
+
+    typed: str
+    target: str = ""
+    merges: bool = False
+    problem: Text | None = None
+    question: Text | None = None
+
+
+async def plan_renaming(db: AsyncSession, content: Content, code: str, found: tuple[str, str], text: str) -> Renaming:
+    """What renaming the hamlet `found` (key, name) to `text` would do (chat and the dashboard ask
+    the same question)."""
+    typed = shorthand.parse_hamlet((text or "").strip(), shorthand.vocabulary_of(content)) or ""
+    problem = hamlet_problem(typed, {}) if typed else t("visit.reason.hamlet_empty")
     if problem is not None:
-        return Step.stay(Reply(t("coordinator.hamlet_retry", reason=problem, hamlet=found[1])))
-    assert isinstance(typed, str)
-    target, merges = await visits.rename_target(ctx.db, code, found[0], typed)
+        return Renaming(typed, problem=problem)
+    target, merges = await visits.rename_target(db, code, found[0], typed)
     if target == found[1]:
-        return Step.stay(Reply(t("coordinator.hamlet_same", hamlet=target)))
-    ctx.remember(hamlet_new=typed)
-    households = {h.hamlet: h.households for h in await visits.hamlet_summaries(ctx.db, code)}
+        return Renaming(typed, target)
+    households = {h.hamlet: h.households for h in await visits.hamlet_summaries(db, code)}
     names = {"old": found[1], "new": target, "old_households": households.get(found[1], 0)}
     if merges:
-        shared = await visits.shared_households(ctx.db, code, found[0], visits.hamlet_key(target))
-        text = t(
+        shared = await visits.shared_households(db, code, found[0], visits.hamlet_key(target))
+        question = t(
             "coordinator.hamlet_merge_ask",
             **names,
             new_households=households.get(target, 0),
             shared=t("coordinator.hamlet_merge_shared", count=shared) if shared else "",
         )
     else:
-        text = t("coordinator.hamlet_rename_ask", **names)
-    yes = t("coordinator.hamlet_merge_yes" if merges else "coordinator.hamlet_rename_yes")
-    rows = [
-        [Button(yes, payload=HamletRename(code, ref).pack()), Button(t("common.no"), payload=DeskHamlets(code).pack())]
-    ]
-    return Step.stay(Reply(text, rows))
+        question = t("coordinator.hamlet_rename_ask", **names)
+    return Renaming(typed, target, merges, question=question)
 
 
 async def hamlet_rename(msg: Incoming, ctx: Context, button: HamletRename) -> Step:

@@ -297,7 +297,7 @@ async def on_venue(msg: Incoming, ctx: Context, button: VenueButton) -> Step:
             ]
             return Step.end(Reply(t("venue.revoke_ask", name=venue.name, code=venue.code), rows))
     old = venue.code
-    await venues.revoke(ctx.db, venue, ctx.now)
+    await venues.revoke(ctx.db, venue, ctx.now, by=ctx.user.id)
     revoked = Reply(t("venue.revoked", name=venue.name, old=old, code=venue.code))
     return Step.end(revoked, *await poster_replies(ctx, venue))
 

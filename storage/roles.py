@@ -121,9 +121,12 @@ async def unit_exists(session: AsyncSession, unit_code: str) -> bool:
     return await known_unit(session, unit_code)
 
 
-async def grant(session: AsyncSession, user_id: int, role: Role, unit_code: str, by: int | None = None) -> bool:
+async def grant(
+    session: AsyncSession, user_id: int, role: Role, unit_code: str, by: int | None = None, source: str | None = None
+) -> bool:
     """Give `role` over the unit; False when the person already held it. Raises ValueError when
-    the unit does not exist or is of the wrong kind for the role (a volunteer of a province)."""
+    the unit does not exist or is of the wrong kind for the role (a volunteer of a province).
+    `source` for the audit log: chat when someone gave it, the command line when nobody did."""
     role = Role(role)
     try:
         level = unit_level(unit_code)
@@ -154,7 +157,7 @@ async def grant(session: AsyncSession, user_id: int, role: Role, unit_code: str,
             session,
             "grant",
             actor=by,
-            source="chat" if by else "cli",
+            source=source or ("chat" if by else "cli"),
             unit_code=unit_code,
             user=user_id,
             role=role.value,
@@ -162,7 +165,9 @@ async def grant(session: AsyncSession, user_id: int, role: Role, unit_code: str,
     return granted
 
 
-async def revoke(session: AsyncSession, user_id: int, role: Role, unit_code: str, by: int | None = None) -> bool:
+async def revoke(
+    session: AsyncSession, user_id: int, role: Role, unit_code: str, by: int | None = None, source: str | None = None
+) -> bool:
     """End `role` over the unit; False when the person did not hold it."""
     _forget(session)
     row = await _row(session, user_id, Role(role), unit_code)
@@ -173,7 +178,7 @@ async def revoke(session: AsyncSession, user_id: int, role: Role, unit_code: str
         session,
         "revoke",
         actor=by,
-        source="chat" if by else "cli",
+        source=source or ("chat" if by else "cli"),
         unit_code=unit_code,
         user=user_id,
         role=Role(role).value,

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import ColumnElement, bindparam, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import audit
 from storage.counters import add_counts, as_date, bump, local_day_sql
 from storage.csv_rows import known_communes, read_rows
 from storage.db import is_postgres, rows_of
@@ -124,13 +125,38 @@ async def venues_in_commune(session: AsyncSession, commune_code: str | None) -> 
     return list((await session.scalars(stmt)).all())
 
 
-async def revoke(session: AsyncSession, venue: Venue, now: dt.datetime) -> str:
-    """Retire the venue's code (its posters stop working) and issue a new one."""
-    session.add(RevokedVenueCode(code=venue.code, venue_id=venue.id, revoked_at=now))
+async def revoke(
+    session: AsyncSession, venue: Venue, now: dt.datetime, by: int | None = None, source: str | None = None
+) -> str:
+    """Retire the venue's code (its posters stop working) and issue a new one; audited, by `source`
+    (chat when someone did it, the command line when nobody did)."""
+    old = venue.code
+    session.add(RevokedVenueCode(code=old, venue_id=venue.id, revoked_at=now))
     await session.flush()
     venue.code = await _unused_code(session)
     await session.flush()
+    await audit.record(
+        session,
+        "venue_revoked",
+        actor=by,
+        source=source or ("chat" if by else "cli"),
+        unit_code=venue.commune_code,
+        venue=venue.name,
+        old_code=old,
+        new_code=venue.code,
+    )
     return venue.code
+
+
+async def former_code(session: AsyncSession, venue_id: int) -> str | None:
+    """The venue's code before its latest revocation (None when it was never revoked)."""
+    stmt = (
+        select(RevokedVenueCode.code)
+        .where(RevokedVenueCode.venue_id == venue_id)
+        .order_by(RevokedVenueCode.revoked_at.desc())
+        .limit(1)
+    )
+    return await session.scalar(stmt)
 
 
 # --- check-ins -----------------------------------------------------------------------------------

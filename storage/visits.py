@@ -636,7 +636,13 @@ async def resolve_hamlet(session: AsyncSession, commune_code: str, typed: str) -
 
 
 async def rename_hamlet(
-    session: AsyncSession, commune_code: str, old_key: str, new_name: str, by: int, now: dt.datetime
+    session: AsyncSession,
+    commune_code: str,
+    old_key: str,
+    new_name: str,
+    by: int,
+    now: dt.datetime,
+    source: str = "chat",
 ) -> int:
     """Rename a hamlet, or merge it into the hamlet whose name `new_name` is (its spelling kept):
     every visit of it moves, deleted ones too. Counters are per commune and day, so they do not
@@ -654,7 +660,7 @@ async def rename_hamlet(
         session,
         "hamlet_merged" if merged else "hamlet_renamed",
         actor=by,
-        source="chat",
+        source=source,
         unit_code=commune_code,
         old=known.get(old_key, old_key),
         new=target,

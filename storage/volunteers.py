@@ -227,9 +227,11 @@ async def end_profile(session: AsyncSession, user_id: int, commune_code: str, no
     return True
 
 
-async def decide(session: AsyncSession, volunteer: Volunteer, approve: bool, by: int, now: dt.datetime) -> bool:
+async def decide(
+    session: AsyncSession, volunteer: Volunteer, approve: bool, by: int, now: dt.datetime, source: str = "chat"
+) -> bool:
     """Approve or refuse a pending registration; False when it was no longer pending (another
-    coordinator decided first), so nothing is changed."""
+    coordinator decided first), so nothing is changed. `source`: the door it came by (chat, web)."""
     await _lock(session, volunteer)
     if volunteer.status != Status.PENDING.value:
         return False
@@ -239,16 +241,18 @@ async def decide(session: AsyncSession, volunteer: Volunteer, approve: bool, by:
         session,
         "volunteer_approved" if approve else "volunteer_refused",
         actor=by,
-        source="chat",
+        source=source,
         unit_code=volunteer.commune_code,
         user=volunteer.user_id,
     )
     if approve:
-        await roles.grant(session, volunteer.user_id, Role.VOLUNTEER, volunteer.commune_code, by=by)
+        await roles.grant(session, volunteer.user_id, Role.VOLUNTEER, volunteer.commune_code, by=by, source=source)
     return True
 
 
-async def set_active(session: AsyncSession, volunteer: Volunteer, active: bool, by: int, now: dt.datetime) -> bool:
+async def set_active(
+    session: AsyncSession, volunteer: Volunteer, active: bool, by: int, now: dt.datetime, source: str = "chat"
+) -> bool:
     """Deactivate (past visits stay) or reactivate a volunteer; False when nothing changed."""
     await _lock(session, volunteer)
     wanted = Status.ACTIVE if active else Status.INACTIVE
@@ -262,14 +266,14 @@ async def set_active(session: AsyncSession, volunteer: Volunteer, active: bool, 
         session,
         "volunteer_reactivated" if active else "volunteer_deactivated",
         actor=by,
-        source="chat",
+        source=source,
         unit_code=volunteer.commune_code,
         user=volunteer.user_id,
     )
     if active:
-        await roles.grant(session, volunteer.user_id, Role.VOLUNTEER, volunteer.commune_code, by=by)
+        await roles.grant(session, volunteer.user_id, Role.VOLUNTEER, volunteer.commune_code, by=by, source=source)
     else:
-        await roles.revoke(session, volunteer.user_id, Role.VOLUNTEER, volunteer.commune_code, by=by)
+        await roles.revoke(session, volunteer.user_id, Role.VOLUNTEER, volunteer.commune_code, by=by, source=source)
     return True
 
 

@@ -8,8 +8,6 @@ username Telegram reports for TELEGRAM_BOT_TOKEN (getMe).
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 import sys
 from pathlib import Path
 
@@ -19,11 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.commands.common import in_session, load_settings, own_map, read_csv_text, units_option
 from bot.commands.roles import describe_person, parse_user
 from bot.settings import Settings
+from documents.posters.bundle import INDEX_FILE, poster_files
 from documents.posters.venue import PosterRequest, PosterUnavailable, draw, poster_request, public_handles
 from storage import venues
 from storage.accounts import find_or_create_person
 from storage.csv_rows import commune_code
-from storage.folding import fold
 from storage.models import Commune, Venue, utcnow
 from storage.units import CommuneIndex
 from storage.venue_codes import normalize_code
@@ -31,36 +29,6 @@ from texts.content import Content
 from texts.user_input import clean, is_name
 
 FORMATS = ("pdf", "png")
-INDEX_FILE = "index.csv"
-SLUG_MAX = 60  # characters of the name in a file name: whole words, ASCII letters, digits and "-"
-
-
-def file_stem(venue: Venue) -> str:
-    """A poster's file name without extension: the venue's name folded to ASCII words joined by
-    "-" (safe on Windows, in a zip, in a URL), then its code, which keeps names unique:
-    "cho-dong-xuan-AB23CD7"; the code alone when the name has no Latin letter or digit."""
-    slug = ""
-    for word in fold(venue.name).encode("ascii", "ignore").decode().split():
-        if len(slug) + len(word) + 1 > SLUG_MAX:
-            break
-        slug = f"{slug}-{word}" if slug else word
-    return f"{slug}-{venue.code}" if slug else venue.code
-
-
-def _cell(text: str) -> str:
-    """A cell Excel shows as text: one starting with = + - @ would be read as a formula."""
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@") else text
-
-
-def posters_index(rows: list[tuple[Venue, str]], kinds: tuple[str, ...]) -> str:
-    """The index written beside a commune's posters: one row per venue, its code, name, address and
-    its files; UTF-8 with a BOM, so that Excel shows the diacritics."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(["code", "name", "address", *kinds])
-    for venue, stem in rows:
-        writer.writerow([venue.code, _cell(venue.name), _cell(venue.address), *(f"{stem}.{k}" for k in kinds)])
-    return "\ufeff" + out.getvalue()
 
 
 async def telegram_username(settings: Settings) -> str | None:
@@ -302,17 +270,9 @@ def posters(commune: str, out: Path, formats: str, scheme: str | None) -> None:
     requests = _requests(settings, content, rows, index)
     want = FORMATS if formats == "both" else (formats,)
     out.mkdir(parents=True, exist_ok=True)
-    stems = [file_stem(v) for v in rows]
-    with click.progressbar(
-        list(zip(requests, stems, strict=True)), label=f"{len(requests)} posters", file=sys.stderr
-    ) as bar:
-        for request, stem in bar:
-            drawn = draw(request, pdf="pdf" in want, png="png" in want)
-            for kind in want:
-                data = drawn.pdf if kind == "pdf" else drawn.png
-                assert data is not None  # drawn in the kinds asked for
-                (out / f"{stem}.{kind}").write_bytes(data)
-    (out / INDEX_FILE).write_text(
-        posters_index(list(zip(rows, stems, strict=True)), want), encoding="utf-8", newline=""
-    )
+    files = poster_files(rows, requests, want)
+    with click.progressbar(length=len(requests) * len(want), label=f"{len(requests)} posters", file=sys.stderr) as bar:
+        for name, data in files:
+            (out / name).write_bytes(data)
+            bar.update(1)
     click.echo(f"wrote {len(requests) * len(want)} file(s) and {INDEX_FILE} to {out}")

@@ -13,6 +13,10 @@
     GET  /dashboard/venues            a venue manager's venues and their check-ins
     POST /dashboard/logout            → 303 /dashboard/signed-out
 
+Acting (chat's desks through a second door, same checks, audited with source "web"): a
+coordinator's desk in bot/dashboard/desk.py (/dashboard/desk/...), venues' codes and posters in
+bulk in bot/dashboard/venues_admin.py (/dashboard/venues/...).
+
 Every page reads the session and the person's right to the unit from the database at every
 request, so a revoked role or an erased person is out at their next click.
 """

@@ -34,7 +34,16 @@ ROOT = "/dashboard"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # Problems of someone signed in: their page links back to their units.
-HOME_LINKED = {"not_yours", "no_unit", "expired_form"}
+HOME_LINKED = {
+    "not_yours",
+    "no_unit",
+    "expired_form",
+    "volunteer_gone",
+    "venue_gone",
+    "no_posters",
+    "no_venues",
+    "hamlet_gone",
+}
 
 
 class Problem(Exception):

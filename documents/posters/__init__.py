@@ -5,13 +5,15 @@ that ships with the fontpkg-be-vietnam-pro package."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 from documents.posters.layout import Layout, poster_layout
 from documents.posters.words import PosterWords
 
-__all__ = ["Poster", "PosterWords", "make_poster", "make_poster_async", "poster_layout"]
+__all__ = ["Poster", "PosterWords", "drawing", "make_poster", "make_poster_async", "poster_layout"]
 
 
 @dataclass(frozen=True)
@@ -40,4 +42,9 @@ _worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="poster")
 
 
 async def make_poster_async(words: PosterWords, qr_data: str) -> Poster:
-    return await asyncio.get_running_loop().run_in_executor(_worker, make_poster, words, qr_data)
+    return await drawing(make_poster, words, qr_data)
+
+
+async def drawing[T](work: Callable[..., T], *args: Any) -> T:
+    """Run `work` (which draws posters) on the posters' one thread, off the event loop."""
+    return await asyncio.get_running_loop().run_in_executor(_worker, work, *args)

@@ -13,9 +13,10 @@ from click.testing import CliRunner
 from PIL import Image
 
 from bot.cli import main
-from bot.commands.venues import file_stem, posters_index, telegram_username
+from bot.commands.venues import telegram_username
 from bot.service import Service
 from bot.settings import Secret, Settings
+from documents.posters.bundle import file_stem, posters_index
 from storage.models import Venue
 from storage.venue_codes import is_valid_code
 from tests.documents.posters.tools import decode_qr
