@@ -19,6 +19,7 @@ from bot.webpages import PAGES, add_page, render
 from bot.webpages.csrf import FIELD as CSRF_FIELD
 from bot.webpages.errors import RETRY_AFTER
 from bot.webpages.forms import read_form
+from documents.coverage import coverage
 from documents.tally_exports import to_csv, to_xlsx
 from storage import roles, venues, web_sessions
 from storage.models import utcnow
@@ -139,9 +140,11 @@ class Dashboard:
         def words(key: str, **values: Any) -> str:
             return content.render(t(key, **values))
 
+        row = view.unit.row
         context = {
             "view": view,
             "title": title,
+            "coverage": content.render(coverage(row.communes_with_figures, row.communes, view.kinds)),
             "fmt": fmt,
             "pct": lambda v: None if v is None else Percent(v),
             "target_pct": lambda v: None if v is None else Percent.target(v),
@@ -321,7 +324,7 @@ async def _file(request: web.Request, view: UnitView, title: str, kind: str) -> 
     data = view.as_tally(title)
     name = f"tien-do-{view.code}-{view.as_of.isoformat()}"
     if kind == "xlsx":
-        body = await asyncio.to_thread(to_xlsx, data, content, title)
+        body = await asyncio.to_thread(to_xlsx, data, content, title, view.kinds)
         mime = XLSX
     else:
         body = to_csv(data).encode("utf-8-sig")  # the byte-order mark: Excel reads UTF-8, not its default

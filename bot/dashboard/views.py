@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import visits
@@ -109,6 +110,7 @@ class UnitView:
     hamlets: list[visits.HamletSummary] = field(default_factory=list)
     shown_total: int = 0  # children before filtering
     scheme: str = SCHEME_2025  # the map the database runs on (storage.unit_map): what the codes mean
+    kinds: frozenset[str] = frozenset()  # the division types of its communes, for the coverage's words
 
     def as_tally(self, name: str) -> Tally:
         """The rows on screen, for the exports."""
@@ -227,7 +229,16 @@ async def unit_view(db: AsyncSession, code: str, today: dt.date, query: Query) -
         hamlets,
         len(children),
         result.scheme,
+        await division_types(db, None if level == "country" else communes),
     )
+
+
+async def division_types(db: AsyncSession, communes: list[str] | None) -> frozenset[str]:
+    """The division types of these communes (all of them: None), as the units data writes them."""
+    stmt = select(Commune.division_type).distinct()
+    if communes is not None:
+        stmt = stmt.where(Commune.code.in_(communes))
+    return frozenset((await db.scalars(stmt)).all())
 
 
 def _passes(child: UnitRow, query: Query, today: dt.date) -> bool:

@@ -21,7 +21,7 @@ from storage.accounts import find_or_create_person
 from storage.figures import record_figure, set_target
 from storage.models import utcnow
 from storage.roles import Role
-from texts import t
+from texts import Divisions, t
 from texts.formats import local_date
 
 BAC_NINH, BAC_GIANG, QUE_VO = "24", "07210", "09247"
@@ -96,7 +96,9 @@ async def test_the_table_sorted_and_filtered_and_its_exports(client):
     html = await page.text()
     assert page.status == 200 and len(html.encode()) < 200_000
     assert names_in_table(html)[:2] == [BAC_GIANG, QUE_VO]  # 82,93% then 20,1%; no figures last
-    assert "số liệu của 2/" in html
+    # Chat's coverage words: the province has both communes and wards.
+    coverage = t("tally.coverage", covered=2, total=99, kinds=Divisions(frozenset({"Xã", "Phường"})))
+    assert service_of(client).content.render(coverage) in html
 
     behind = await client.get(f"/dashboard/unit/{BAC_NINH}?behind=1")
     shown = names_in_table(await behind.text())
