@@ -2,29 +2,38 @@
 for a link, opens it, signs in, reads the table, drills down to a commune, downloads the XLSX and
 signs out; a coordinator of one commune is refused another's page; a used link and a link a
 messenger's preview fetched; revoking the role ends the session; the map of a province's communes
-(and none where there are no points); axe-core finds nothing serious on any dashboard page."""
+(and none where there are no points); axe-core finds nothing serious on any dashboard page. On SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import io
+import os
 import re
 import urllib.request
-from collections.abc import Iterator
+import uuid
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
+from typing import Any
 
 import pytest
+from aiohttp import web
 from openpyxl import load_workbook
 
+from bot.service import Service
 from bot.settings import Secret, Settings
-from bot.web import DASHBOARD
+from bot.web import DASHBOARD, init_app
 from storage import roles, venues
 from storage.accounts import find_or_create_person
+from storage.db import create_engine
 from storage.figures import record_figure, set_target
 from storage.models import utcnow
 from tests.browser.conftest import KEY, Site, accessibility_problems, prepare
 from tests.browser.conftest import words as w
 from tests.channels.test_telegram_e2e import TOKEN, exchange
+from tests.conftest import PG_URL, _drop_schema, _pg_reachable, _prepare
 from tests.standins.telegram_api import TelegramStandin
 from texts.formats import local_date
 
@@ -33,7 +42,10 @@ LINK = re.compile(r"http://127\.0\.0\.1:\d+/dashboard/login/[A-Za-z0-9_-]+")
 
 
 class BotSite(Site):
-    """The site with the bot on Telegram: the stand-in runs on the site's loop, its webhook here."""
+    """The site with the bot on Telegram: the stand-in runs on the site's loop, its webhook here;
+    its database on SQLite or in a PostgreSQL schema of its own."""
+
+    schema: str | None = None
 
     async def _start(self) -> None:
         self.tg = TelegramStandin(token=TOKEN, username="bluezone_test_bot")
@@ -47,19 +59,43 @@ class BotSite(Site):
             telegram_api_base_url=self.tg.base_url,
             telegram_webhook_secret=Secret("dashboard-webhook-secret"),
         )
-        await super()._start()
+        self.engine = create_engine(self.settings.database_url, schema=self.schema)
+        self.service = Service(self.settings, db_engine=self.engine)
+        self._runner = web.AppRunner(init_app(self.settings, self.service))
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
 
 
-@pytest.fixture(scope="module")
-def bot_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BotSite]:
-    url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('dashboard') / 'site.db'}"
-    prepare(url)
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def bot_site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BotSite]:
+    """One site a module, on each database (PostgreSQL in a schema of its own)."""
+    if request.param == "sqlite":
+        url, schema = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('dashboard') / 'site.db'}", None
+        prepare(url)
+    else:
+        # In a thread: Playwright's sync API keeps an event loop running in this one.
+        problem = in_thread(_pg_reachable())
+        if problem:
+            if os.environ.get("CI"):
+                pytest.fail(f"PostgreSQL at {PG_URL} is unreachable: {problem}")
+            pytest.skip(f"PostgreSQL at {PG_URL} is unreachable: {problem}")
+        url, schema = PG_URL, f"test_{uuid.uuid4().hex[:10]}"
+        in_thread(_prepare(url, schema))
     running = BotSite(url)
+    running.schema = schema
     running.start()
     running.run(seed(running))
     yield running
     running.run(running.tg.__aexit__(None, None, None))
+    running.run(running.engine.dispose())
     running.stop()
+    if schema:
+        in_thread(_drop_schema(url, schema))
+
+
+def in_thread[T](work: Coroutine[Any, Any, T]) -> T:
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, work).result()
 
 
 async def seed(site: BotSite) -> None:

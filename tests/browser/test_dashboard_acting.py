@@ -5,77 +5,20 @@ an admin reads the audit log those actions wrote. On SQLite and on PostgreSQL.""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import os
-import uuid
-from collections.abc import Coroutine, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
-import pytest
-from aiohttp import web
 from sqlalchemy import select
 
-from bot.service import Service
-from bot.web import init_app
-from storage.db import create_engine
 from storage.models import AuditEntry, OfficialFigure, Target, utcnow
-from tests.browser.conftest import Site, accessibility_problems, prepare
+from tests.browser.conftest import accessibility_problems
 from tests.browser.conftest import words as w
-from tests.browser.test_dashboard import BAC_GIANG, BAC_NINH, OTHER, BotSite, grant, link_from_bot, seed, sign_in
+from tests.browser.test_dashboard import BAC_GIANG, BAC_NINH, OTHER, BotSite, grant, link_from_bot, sign_in
+from tests.browser.test_dashboard import bot_site as dashboard_site
 from tests.channels.test_telegram_e2e import exchange
-from tests.conftest import PG_URL, _drop_schema, _pg_reachable, _prepare
 from texts import t
 from texts.formats import local_date
 
-
-class SchemaSite(Site):
-    """The site on a database in a schema of its own (PostgreSQL's test schema)."""
-
-    schema: str | None = None
-
-    async def _start(self) -> None:
-        self.engine = create_engine(self.settings.database_url, schema=self.schema)
-        self.service = Service(self.settings, db_engine=self.engine)
-        self._runner = web.AppRunner(init_app(self.settings, self.service))
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
-
-
-class ActingSite(BotSite, SchemaSite):
-    pass
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def bot_site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BotSite]:
-    if request.param == "sqlite":
-        url, schema = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('acting') / 'site.db'}", None
-        prepare(url)
-    else:
-        # In a thread: Playwright's sync API keeps an event loop running in this one.
-        problem = in_thread(_pg_reachable())
-        if problem:
-            if os.environ.get("CI"):
-                pytest.fail(f"PostgreSQL at {PG_URL} is unreachable: {problem}")
-            pytest.skip(f"PostgreSQL at {PG_URL} is unreachable: {problem}")
-        url, schema = PG_URL, f"test_{uuid.uuid4().hex[:10]}"
-        in_thread(_prepare(url, schema))
-    running = ActingSite(url)
-    running.schema = schema
-    running.start()
-    running.run(seed(running))
-    yield running
-    running.run(running.tg.__aexit__(None, None, None))
-    running.run(running.engine.dispose())
-    running.stop()
-    if schema:
-        in_thread(_drop_schema(url, schema))
-
-
-def in_thread[T](work: Coroutine[Any, Any, T]) -> T:
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, work).result()
+bot_site = dashboard_site  # the dashboard's site, on SQLite and on PostgreSQL, one for this module
 
 
 def stored(site: BotSite, model, **where) -> list:

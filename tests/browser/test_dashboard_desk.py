@@ -1,6 +1,6 @@
 """Acting on the dashboard in Chromium, role by role: a coordinator approves a volunteer (who is told
 on Telegram) and is refused another commune's desk; a venue manager revokes their venue's code,
-downloads their posters as a ZIP, and sees only their own venues."""
+downloads their posters as a ZIP, and sees only their own venues. On SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from tests.browser.conftest import words as w
 from tests.channels.test_telegram_e2e import exchange
 
 BAC_GIANG, OTHER, HA_NOI_WARD = dashboard.BAC_GIANG, dashboard.OTHER, "00070"
-bot_site = dashboard.bot_site  # the same site with the bot on Telegram, one for this module
+bot_site = dashboard.bot_site  # the same site with the bot on Telegram, one for this module, on each database
 
 
 def person_id(site, telegram_id: int) -> int:
