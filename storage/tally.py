@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage import venues, volunteers
 from storage.counters import METRICS
 from storage.figures import DENOMINATORS, TargetSpec, figures_as_of, known_as_of, target_for, targets_in_force
-from storage.models import Commune, CommuneDailyCount, District, OfficialFigure, Province
+from storage.models import Commune, CommuneCount, CommuneDailyCount, District, OfficialFigure, Province
 from storage.unit_map import COUNTRY_CODE, SCHEMES, carry, check_scheme, unit_level, unit_map
 from storage.units import database_scheme
 
@@ -445,12 +445,20 @@ async def _tally_elsewhere(session: AsyncSession, unit_code: str, as_of: dt.date
 async def _counter_sums(
     session: AsyncSession, codes: Sequence[str] | None, as_of: dt.date
 ) -> dict[str, dict[str, int]]:
-    columns = [func.coalesce(func.sum(getattr(CommuneDailyCount, m)), 0) for m in METRICS]
-    stmt = select(CommuneDailyCount.commune_code, *columns).where(CommuneDailyCount.day <= as_of)
+    """Each commune's counters up to the end of `as_of`: its running total less the days after
+    `as_of` (none for a tally as of today), so not every day row is summed."""
+    totals = select(CommuneCount.commune_code, *(getattr(CommuneCount, m) for m in METRICS))
+    columns = [func.sum(getattr(CommuneDailyCount, m)) for m in METRICS]
+    later = select(CommuneDailyCount.commune_code, *columns).where(CommuneDailyCount.day > as_of)
     if codes is not None:
-        stmt = stmt.where(CommuneDailyCount.commune_code.in_(list(codes)))
-    stmt = stmt.group_by(CommuneDailyCount.commune_code)
-    return {r[0]: {m: int(v) for m, v in zip(METRICS, r[1:], strict=True)} for r in (await session.execute(stmt)).all()}
+        totals = totals.where(CommuneCount.commune_code.in_(list(codes)))
+        later = later.where(CommuneDailyCount.commune_code.in_(list(codes)))
+    sums = {r[0]: dict(zip(METRICS, r[1:], strict=True)) for r in (await session.execute(totals)).all()}
+    for r in (await session.execute(later.group_by(CommuneDailyCount.commune_code))).all():
+        row = sums[r[0]]
+        for metric, value in zip(METRICS, r[1:], strict=True):
+            row[metric] -= int(value)
+    return sums
 
 
 async def province_rollups(session: AsyncSession, as_of: dt.date, national: Tally | None = None) -> list[TallyRow]:
