@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
 from storage.db import BotSession, built_once, dialect_insert
-from storage.models import CommuneDailyCount
+from storage.models import CommuneCount, CommuneDailyCount
 from texts.formats import LOCAL_TIMEZONE
 
 METRICS = (
@@ -32,9 +32,11 @@ METRICS = (
 async def bump(session: AsyncSession, commune_code: str, day: dt.date, **deltas: int) -> None:
     """Add `deltas` (negative to undo: a deleted or corrected visit) to a commune's day.
 
-    One upsert, so concurrent bumps from several workers add up instead of overwriting.
+    Upserts, so concurrent bumps from several workers add up instead of overwriting: the day's
+    row and the commune's running total (what a tally reads), always together.
     """
     await add_counts(session, CommuneDailyCount, {"commune_code": commune_code, "day": day}, METRICS, deltas)
+    await add_counts(session, CommuneCount, {"commune_code": commune_code}, METRICS, deltas)
 
 
 async def add_counts(

@@ -264,7 +264,32 @@ class CommuneDailyCount(Base):
     __tablename__ = "commune_daily_counts"
 
     commune_code: Mapped[str] = mapped_column(ForeignKey("communes.code"), primary_key=True)
-    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    # Indexed on its own for the tally's "days after as_of" (usually none).
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True, index=True)
+    households_visited: Mapped[int] = mapped_column(Integer, default=0)
+    revisits: Mapped[int] = mapped_column(Integer, default=0)
+    smartphones_seen: Mapped[int] = mapped_column(Integer, default=0)
+    installs_helped: Mapped[int] = mapped_column(Integer, default=0)
+    already_installed: Mapped[int] = mapped_column(Integer, default=0)
+    no_smartphone: Mapped[int] = mapped_column(Integer, default=0)
+    refused: Mapped[int] = mapped_column(Integer, default=0)
+    nobody_home: Mapped[int] = mapped_column(Integer, default=0)
+    checkins: Mapped[int] = mapped_column(Integer, default=0)
+    checkins_already_installed: Mapped[int] = mapped_column(Integer, default=0)
+    self_reported_installs: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CommuneCount(Base):
+    """Running totals per commune: commune_daily_counts summed over every day.
+
+    Bumped (storage.counters.bump) together with the commune's day row, so a tally as of a date
+    reads one row per commune and subtracts only the days after that date, instead of summing
+    every day; `tally rebuild` recomputes it with the day counters.
+    """
+
+    __tablename__ = "commune_counts"
+
+    commune_code: Mapped[str] = mapped_column(ForeignKey("communes.code"), primary_key=True)
     households_visited: Mapped[int] = mapped_column(Integer, default=0)
     revisits: Mapped[int] = mapped_column(Integer, default=0)
     smartphones_seen: Mapped[int] = mapped_column(Integer, default=0)

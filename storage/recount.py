@@ -7,13 +7,13 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import installs, venues, visits
 from storage.counters import METRICS
 from storage.db import is_postgres
-from storage.models import CommuneDailyCount
+from storage.models import CommuneCount, CommuneDailyCount
 from storage.privacy import purged_before
 
 PURGEABLE_CHECKIN_METRICS = ("checkins", "checkins_already_installed")
@@ -39,7 +39,7 @@ async def rebuild(session: AsyncSession, *, fix: bool = True) -> list[Drift]:
     and then adds its own bump on top of the recount (which cannot have seen it).
     """
     if is_postgres(session):
-        await session.execute(text("LOCK TABLE commune_daily_counts IN EXCLUSIVE MODE"))
+        await session.execute(text("LOCK TABLE commune_daily_counts, commune_counts IN EXCLUSIVE MODE"))
     expected = await _recount(session)
     actual = await _counters(session)
     # Days whose raw check-ins were purged for retention: their counters are the only record.
@@ -58,7 +58,17 @@ async def rebuild(session: AsyncSession, *, fix: bool = True) -> list[Drift]:
             if any(values.values())
         )
         await session.flush()
+    if fix:
+        await _total_up(session)
     return drift
+
+
+async def _total_up(session: AsyncSession) -> None:
+    """The running totals from the day counters (what the tally reads; they agree with the days)."""
+    await session.execute(delete(CommuneCount))
+    sums = [func.sum(getattr(CommuneDailyCount, m)) for m in METRICS]
+    days = select(CommuneDailyCount.commune_code, *sums).group_by(CommuneDailyCount.commune_code)
+    await session.execute(insert(CommuneCount).from_select(["commune_code", *METRICS], days))
 
 
 async def _recount(session: AsyncSession) -> Counts:

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage import venues, volunteers
 from storage.counters import METRICS
 from storage.figures import DENOMINATORS, TargetSpec, figures_as_of, known_as_of, target_for, targets_in_force
-from storage.models import Commune, CommuneDailyCount, District, OfficialFigure, Province
+from storage.models import Commune, CommuneCount, CommuneDailyCount, District, OfficialFigure, Province
 from storage.unit_map import COUNTRY_CODE, SCHEMES, carry, check_scheme, unit_level, unit_map
 from storage.units import database_scheme
 
@@ -114,11 +114,11 @@ class TallyRow:
     target: TargetSpec | None
     # Official figures (None: nobody entered one yet).
     installed: int | None = None
-    denominators: dict[str, int | None] = field(default_factory=lambda: {d: None for d in DENOMINATORS})
+    denominators: dict[str, int | None] = field(default_factory=lambda: dict.fromkeys(DENOMINATORS))
     installed_on: dt.date | None = None
     baseline: tuple[dt.date, int] | None = None  # the installed count GAIN_WINDOW days earlier
     gain: Fraction | None = None
-    activity: dict[str, int] = field(default_factory=lambda: {m: 0 for m in ACTIVITY})
+    activity: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ACTIVITY, 0))
     communes: int = 1
     communes_with_figures: int = 0
     level: str = "commune"
@@ -202,8 +202,9 @@ def roll_up(
         total.gain = sum(gains, Fraction(0)) if gains else None
         dates = [r.installed_on for r in complete if r.installed_on]
         total.installed_on = max(dates) if dates else None
+    activities = [r.activity for r in rows]
     for metric in ACTIVITY:
-        total.activity[metric] = sum(r.activity[metric] for r in rows)
+        total.activity[metric] = sum([a[metric] for a in activities])
     return total
 
 
@@ -300,10 +301,20 @@ async def tally(session: AsyncSession, unit_code: str, as_of: dt.date, scheme: s
         return await _tally_elsewhere(session, unit_code, as_of, scheme)
     level = unit_level(unit_code)
     name = await unit_name(session, unit_code) or ""
+    # Each commune with its running totals, in the one read of the unit's communes.
     stmt = (
-        select(Commune.code, Commune.name, Commune.province_code, Province.name, Commune.district_code, District.name)
+        select(
+            Commune.code,
+            Commune.name,
+            Commune.province_code,
+            Province.name,
+            Commune.district_code,
+            District.name,
+            *(getattr(CommuneCount, m) for m in METRICS),
+        )
         .join(Province, Province.code == Commune.province_code)
         .outerjoin(District, District.code == Commune.district_code)
+        .outerjoin(CommuneCount, CommuneCount.commune_code == Commune.code)
     )
     if level == "province":
         stmt = stmt.where(Commune.province_code == unit_code)
@@ -319,21 +330,27 @@ async def tally(session: AsyncSession, unit_code: str, as_of: dt.date, scheme: s
 
     targets = await targets_in_force(session, scheme)
     history = await figures_as_of(session, codes, as_of, scheme)
-    counts = await _counter_sums(session, None if codes is None else [c[0] for c in communes], as_of)
+    later = await _counts_after(session, None if codes is None else [c[0] for c in communes], as_of)
     stocks: dict[str, dict[str, int]] = {}
     for provider in STOCK_PROVIDERS:
         for code, values in (await provider(session, as_of)).items():
             stocks.setdefault(code, {}).update(values)
 
     rows = []
-    for code, cname, pcode, pname, dcode, dname in communes:
+    for commune in communes:
+        code, cname, pcode, pname, dcode, dname = commune[:6]
+        counted: list[int] = list(commune[6:])
         row = TallyRow(code, cname, pcode, pname, target_for(code, pcode, targets, *([dcode] if dcode else [])))
         row.district_code, row.district_name = dcode or "", dname or ""
         entries = history.get(code, [])
         if entries:
             apply_figures(row, entries, as_of)
             row.communes_with_figures = int(row.installed is not None and bool(row.denominator))
-        row.activity.update(counts.get(code, {}))
+        if counted[0] is not None:  # a commune with counters: its totals less the days after as_of
+            after = later.get(code)
+            if after:
+                counted = [total - after[metric] for metric, total in zip(METRICS, counted, strict=True)]
+            row.activity.update(zip(METRICS, counted, strict=True))
         row.activity.update(stocks.get(code, {}))
         rows.append(row)
 
@@ -442,11 +459,13 @@ async def _tally_elsewhere(session: AsyncSession, unit_code: str, as_of: dt.date
     return result
 
 
-async def _counter_sums(
+async def _counts_after(
     session: AsyncSession, codes: Sequence[str] | None, as_of: dt.date
 ) -> dict[str, dict[str, int]]:
-    columns = [func.coalesce(func.sum(getattr(CommuneDailyCount, m)), 0) for m in METRICS]
-    stmt = select(CommuneDailyCount.commune_code, *columns).where(CommuneDailyCount.day <= as_of)
+    """Each commune's counters on the days after `as_of` (none for a tally as of today): what to
+    take off its running total, so a tally does not sum every day row."""
+    columns = [func.sum(getattr(CommuneDailyCount, m)) for m in METRICS]
+    stmt = select(CommuneDailyCount.commune_code, *columns).where(CommuneDailyCount.day > as_of)
     if codes is not None:
         stmt = stmt.where(CommuneDailyCount.commune_code.in_(list(codes)))
     stmt = stmt.group_by(CommuneDailyCount.commune_code)

@@ -122,6 +122,15 @@ def counter_rows(counters: dict) -> list[tuple]:
     return [(code, day, *(values.get(m, 0) for m in METRICS)) for (code, day), values in counters.items()]
 
 
+def total_rows(counters: dict) -> list[tuple]:
+    """The running totals (commune_counts) that storage.counters.bump keeps beside the days."""
+    totals: dict = defaultdict(lambda: defaultdict(int))
+    for (code, _day), values in counters.items():
+        for metric, value in values.items():
+            totals[code][metric] += value
+    return [(code, *(values.get(m, 0) for m in METRICS)) for code, values in totals.items()]
+
+
 async def load_postgres(engine, schema, communes, users) -> float:
     counters: dict = defaultdict(lambda: defaultdict(int))
     started = time.perf_counter()
@@ -135,7 +144,12 @@ async def load_postgres(engine, schema, communes, users) -> float:
             columns=["commune_code", "day", *METRICS],
             schema_name=schema,
         )
-        await raw.execute(f'ANALYZE "{schema}".visits; ANALYZE "{schema}".commune_daily_counts')
+        await raw.copy_records_to_table(
+            "commune_counts", records=total_rows(counters), columns=["commune_code", *METRICS], schema_name=schema
+        )
+        await raw.execute(
+            f'ANALYZE "{schema}".visits; ANALYZE "{schema}".commune_daily_counts; ANALYZE "{schema}".commune_counts'
+        )
     return time.perf_counter() - started
 
 
@@ -154,6 +168,10 @@ def load_sqlite(path: str, communes, users) -> float:
     db.executemany(
         f"INSERT INTO commune_daily_counts (commune_code, day, {','.join(METRICS)}) VALUES ({','.join('?' * (2 + len(METRICS)))})",
         [(c, d.isoformat(), *v) for c, d, *v in counter_rows(counters)],
+    )
+    db.executemany(
+        f"INSERT INTO commune_counts (commune_code, {','.join(METRICS)}) VALUES ({','.join('?' * (1 + len(METRICS)))})",
+        total_rows(counters),
     )
     db.commit()
     db.execute("ANALYZE")

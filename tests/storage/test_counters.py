@@ -10,7 +10,8 @@ from sqlalchemy import select
 
 from storage.counters import bump
 from storage.installs import report_install
-from storage.models import CommuneDailyCount, User
+from storage.models import CommuneCount, CommuneDailyCount, User
+from storage.tally import tally
 
 DAY = dt.date(2021, 8, 3)
 
@@ -24,6 +25,21 @@ async def test_bumps_add_up_and_undo(sessions):
     async with sessions() as db:
         row = await db.get(CommuneDailyCount, ("00070", DAY))
         assert (row.households_visited, row.smartphones_seen, row.installs_helped, row.checkins) == (2, 4, 3, 0)
+
+
+async def test_running_total_is_the_days_summed_and_a_tally_leaves_later_days_out(sessions):
+    later = DAY + dt.timedelta(days=2)
+    async with sessions() as db, db.begin():
+        await bump(db, "00070", DAY, households_visited=1, smartphones_seen=4)
+        await bump(db, "00070", later, households_visited=2, refused=1)
+        await bump(db, "00070", later, refused=-1)
+    async with sessions() as db:
+        total = await db.get(CommuneCount, "00070")
+        assert (total.households_visited, total.smartphones_seen, total.refused) == (3, 4, 0)
+        for as_of, visited in ((DAY - dt.timedelta(days=1), 0), (DAY, 1), (later, 3)):
+            result = await tally(db, "VN", as_of)
+            assert result.totals.activity["households_visited"] == visited
+            assert {r.code: r.activity["households_visited"] for r in result.rows}["00070"] == visited
 
 
 async def test_unknown_counter_is_refused(sessions):
@@ -76,3 +92,5 @@ async def test_rebuild_reports_and_repairs_drift(sessions):
         }
     async with sessions() as db, db.begin():
         assert await rebuild(db, fix=False) == []
+        totals = {r.commune_code: (r.self_reported_installs, r.refused) for r in await db.scalars(select(CommuneCount))}
+        assert totals == {"00070": (3, 0)}  # the running totals repaired with the days
