@@ -68,13 +68,14 @@ def test_a_blocked_upgrade_says_what_to_decide(old_db, monkeypatch):
     # Any command that prepares the database stops before changing anything.
     result = CliRunner().invoke(main, ["venue", "list"])
     assert result.exit_code == 1
-    assert "TO DECIDE 00226 Phường Kim Liên (province 01): several matches, 5 stored row(s)" in result.output
+    # Six: its venue, check-ins, day counters and, since issue 22, its running totals.
+    assert "TO DECIDE 00226 Phường Kim Liên (province 01): several matches, 6 stored row(s)" in result.output
     assert "bluezone-bot units upgrade --map OLD=NEW" in result.output
     assert stored(old_db, select(UnitSource.version)) == ["2025.10.1"]
 
     result = CliRunner().invoke(main, ["units", "upgrade", "--map", "226=229"])
     assert result.exit_code == 0, result.output
-    assert "decided 00226 → 00229 Phường Kim Liên (5 stored row(s))" in result.output
+    assert "decided 00226 → 00229 Phường Kim Liên (6 stored row(s))" in result.output
     assert sorted(stored(old_db, select(Venue.commune_code))) == ["00166", "00226", "00229", "01537", "01561"]
 
     assert "write OLD=NEW" in CliRunner().invoke(main, ["units", "upgrade", "--map", "226"]).output
