@@ -135,7 +135,7 @@ def render_step(
         buttons = _buttons(reply, content, caps, menu, numbers)
         extras = _extras(buttons, menu, content)
         # Where the choices are typed numbers, the words say "chọn", not "bấm" (content channel.toml).
-        said = content if _as_buttons(reply, caps) else content.numbered()
+        said = content.numbered() if _typed(reply, replies, caps) else content
         words = _tidy(said.render(reply.text))
         if reply.attachment is None:
             text = words + "\n\n" + extras if words and extras else words or extras
@@ -199,6 +199,13 @@ def _as_buttons(reply: Reply, caps: Capabilities) -> bool:
     """Whether the reply's choices are shown as buttons: too many for one message, and it gets
     the button-less treatment (a reply without buttons goes with the channel's kind)."""
     return caps.buttons and (caps.max_buttons is None or sum(len(row) for row in reply.buttons) <= caps.max_buttons)
+
+
+def _typed(reply: Reply, replies: tuple[Reply, ...], caps: Capabilities) -> bool:
+    """Whether the choices the reply's words may name are typed numbers: its own buttons', else
+    the step's (words above a numbered list), else as the channel shows choices."""
+    shown = [reply] if reply.buttons else [r for r in replies if r.buttons]
+    return not caps.buttons if not shown else not all(_as_buttons(r, caps) for r in shown)
 
 
 def _extras(buttons: _Buttons, menu: Menu, content: Content) -> str:

@@ -191,3 +191,11 @@ def test_the_words_say_press_where_there_are_buttons_and_choose_where_numbers_ar
     few = Capabilities(buttons=True, max_buttons=0)
     (on_few,), _ = render_step((reply,), content, few, None)
     assert on_few.message.text.startswith(choose)
+    # Words without buttons of their own name the step's choices: as those are shown.
+    words = Reply("official.figures.press_save")
+    (above, _), _ = render_step((words, reply), content, few, None)
+    assert above.message.text.startswith(choose)
+    (above, _), _ = render_step((words, reply), content, BUTTONS, None)
+    assert above.message.text.startswith(press)
+    (alone,), _ = render_step((words,), content, few, None)
+    assert alone.message.text.startswith(press)  # buttons, as far as this step shows
