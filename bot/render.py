@@ -134,19 +134,21 @@ def render_step(
     for reply in replies:
         buttons = _buttons(reply, content, caps, menu, numbers)
         extras = _extras(buttons, menu, content)
-        words = _tidy(content.render(reply.text))
+        # Where the choices are typed numbers, the words say "chọn", not "bấm" (content channel.toml).
+        said = content.numbered() if _typed(reply, replies, caps) else content
+        words = _tidy(said.render(reply.text))
         if reply.attachment is None:
             text = words + "\n\n" + extras if words and extras else words or extras
             out.extend(_text_messages(reply, text, buttons.rows, content, caps, message_ref))
         elif not words:
             # A reply whose words are all in its file's caption: one message, the file with its
             # caption and its buttons (or what stands for them).
-            out.append(_file_message(reply, buttons.rows, extras, content))
+            out.append(_file_message(reply, buttons.rows, extras, said))
         else:
             # The words, then the file; buttons stay under the words, what stands for them comes
             # last, under the file, where the person reads on.
             out.extend(_text_messages(reply, words, buttons.rows, content, caps, message_ref))
-            out.append(_file_message(reply, [], extras, content))
+            out.append(_file_message(reply, [], extras, said))
     return out, (menu if menu else None)
 
 
@@ -162,10 +164,7 @@ _BLANK_LINES = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
 def _buttons(reply: Reply, content: Content, caps: Capabilities, menu: Menu, numbers: _Numbers) -> _Buttons:
     """The reply's buttons as the channel can show them; payloads it cannot are added to `menu`."""
     found = _Buttons([], [], [], [])
-    # Too many buttons for one message: this reply gets the button-less treatment.
-    as_buttons = caps.buttons and (
-        caps.max_buttons is None or sum(len(row) for row in reply.buttons) <= caps.max_buttons
-    )
+    as_buttons = _as_buttons(reply, caps)
     labels = [[content.render(b.label) for b in row] for row in reply.buttons]
     # A count's choices ("0" to "5") are typed as they are; the other buttons beside them would
     # take those numbers, so they are left to commands (/menu, /huy) there.
@@ -194,6 +193,19 @@ def _buttons(reply: Reply, content: Content, caps: Capabilities, menu: Menu, num
         if out_row:
             found.rows.append(out_row)
     return found
+
+
+def _as_buttons(reply: Reply, caps: Capabilities) -> bool:
+    """Whether the reply's choices are shown as buttons: too many for one message, and it gets
+    the button-less treatment (a reply without buttons goes with the channel's kind)."""
+    return caps.buttons and (caps.max_buttons is None or sum(len(row) for row in reply.buttons) <= caps.max_buttons)
+
+
+def _typed(reply: Reply, replies: tuple[Reply, ...], caps: Capabilities) -> bool:
+    """Whether the choices the reply's words may name are typed numbers: its own buttons', else
+    the step's (words above a numbered list), else as the channel shows choices."""
+    shown = [reply] if reply.buttons else [r for r in replies if r.buttons]
+    return not caps.buttons if not shown else not all(_as_buttons(r, caps) for r in shown)
 
 
 def _extras(buttons: _Buttons, menu: Menu, content: Content) -> str:

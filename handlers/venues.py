@@ -127,12 +127,13 @@ async def address_typed(msg: Incoming, ctx: Context) -> Step:
     if step := asked_again(address, t("venue.address_no_letter"), t("venue.address_invalid")):
         return step
     ctx.remember(venue_address=address)
-    return Step.to(LOCATION, ask_location())
+    return Step.to(LOCATION, ask_location(ctx))
 
 
-def ask_location() -> Reply:
+def ask_location(ctx: Context) -> Reply:
+    # Where the messenger has no share-location button, the words do not mention one.
     return Reply(
-        "venue.ask_location",
+        "venue.ask_location" if ctx.capabilities.request_location else "venue.ask_location_typed",
         [[Button(t("venue.skip_location"), payload=SkipVenueLocation().pack())], cancel_row()],
         ask=Ask.LOCATION,
     )
@@ -149,7 +150,7 @@ async def location_given(msg: Incoming, ctx: Context) -> Step:
         if lat is None:
             return Step.stay(
                 Reply(
-                    "venue.location_invalid",
+                    "venue.location_invalid" if ctx.capabilities.request_location else "venue.location_invalid_typed",
                     [[Button(t("venue.skip_location"), payload=SkipVenueLocation().pack())], cancel_row()],
                 )
             )

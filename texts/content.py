@@ -3,6 +3,7 @@ and phones in the house formats (texts.formats)."""
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import string
 import tomllib
@@ -21,6 +22,11 @@ from texts import DEFAULT_CONTENT_DIR, Day, Divisions, Join, Percent, Phone, Spo
 # Values of campaign.toml are available to every template, so the app's name or store link is
 # written once: another campaign is a change to that file (and the guide/FAQ), not to code.
 CAMPAIGN_SECTION = "campaign"
+# Words that depend on how the channel shows choices, available to every template the same way:
+# the top-level ones where choices are buttons ("bấm"), NUMBERED_SECTION's where they are typed
+# numbers ("chọn"), so the text says what the person actually does (bot/render.py picks).
+CHANNEL_SECTION = "channel"
+NUMBERED_SECTION = "numbered"
 
 
 T = TypeVar("T")
@@ -58,6 +64,11 @@ def _flatten(prefix: str, node: Any, out: dict[str, Any]) -> None:
         out[prefix] = node
 
 
+def _strings(node: Any) -> dict[str, str]:
+    """A section's text values (not its lists or subsections)."""
+    return {k: v for k, v in node.items() if isinstance(v, str)} if isinstance(node, dict) else {}
+
+
 def _nfc(node: Any) -> Any:
     if isinstance(node, str):
         return unicodedata.normalize("NFC", node)
@@ -80,8 +91,10 @@ class Content:
         for key, value in flat.items():
             if isinstance(value, str):
                 self.templates[key] = Template(key, value, _fields(value))
+        # Every template's globals: the campaign's values and the channel's words.
         self.campaign: dict[str, str] = {
-            k: v for k, v in self.tree.get(CAMPAIGN_SECTION, {}).items() if isinstance(v, str)
+            **_strings(self.tree.get(CAMPAIGN_SECTION, {})),
+            **_strings(self.tree.get(CHANNEL_SECTION, {})),
         }
         self._derived: dict[str, Any] = {}
 
@@ -91,6 +104,19 @@ class Content:
         if name not in self._derived:
             self._derived[name] = build(self)
         return self._derived[name]
+
+    def numbered(self) -> Content:
+        """These words as a channel showing its choices as typed numbers reads them: the
+        channel's words of that kind ("chọn" for "bấm"); the same templates, shared, not copied."""
+
+        def build(content: Content) -> Content:
+            view = copy.copy(content)
+            channel = content.tree.get(CHANNEL_SECTION, {})
+            view.campaign = {**content.campaign, **_strings(channel.get(NUMBERED_SECTION, {}))}
+            view._derived = {"numbered": view}
+            return view
+
+        return self.derived("numbered", build)
 
     @classmethod
     def load(cls, directory: Path | str = DEFAULT_CONTENT_DIR, locale: str = "vi_VN") -> Content:
@@ -111,9 +137,12 @@ class Content:
 
     def validate(self) -> None:
         """Every template may only use campaign values and its own placeholders; checked at start."""
-        for name, value in self.campaign.items():
+        for name, value in self.numbered().campaign.items():
             if _fields(value):
-                raise ContentError(f"campaign.{name} must not contain placeholders")
+                raise ContentError(f"global value {name} must not contain placeholders")
+        channel = self.tree.get(CHANNEL_SECTION, {})
+        if _strings(channel).keys() != _strings(channel.get(NUMBERED_SECTION, {})).keys():
+            raise ContentError(f"{CHANNEL_SECTION}.{NUMBERED_SECTION} must give the same words as {CHANNEL_SECTION}")
 
     # -- structure, for handlers that walk lists of content (guide steps, FAQ entries) --
 

@@ -176,3 +176,26 @@ def test_choices_standing_for_buttons_come_after_the_file(content):
     ]
     rendered, _ = render_step((reply,), content, BUTTONS, None)
     assert rendered[0].message.buttons and not rendered[1].message.buttons
+
+
+def test_the_words_say_press_where_there_are_buttons_and_choose_where_numbers_are_typed(content):
+    """content channel.toml: "{press}" is the buttons' word on Telegram and Zalo OA, the typed
+    numbers' word on the Zalo Bot Platform and the terminal; a reply with more buttons than a
+    message may carry is numbered, and says so too."""
+    reply = Reply("official.figures.press_save", [[Button(t("official.figures.save"), payload="s")]])
+    press, choose = content.campaign["Press"], content.numbered().campaign["Press"]
+    assert press != choose
+    (on_buttons,), _ = render_step((reply,), content, BUTTONS, None)
+    (on_numbers,), _ = render_step((reply,), content, NO_BUTTONS, None)
+    assert on_buttons.message.text.startswith(press) and on_numbers.message.text.startswith(choose)
+    few = Capabilities(buttons=True, max_buttons=0)
+    (on_few,), _ = render_step((reply,), content, few, None)
+    assert on_few.message.text.startswith(choose)
+    # Words without buttons of their own name the step's choices: as those are shown.
+    words = Reply("official.figures.press_save")
+    (above, _), _ = render_step((words, reply), content, few, None)
+    assert above.message.text.startswith(choose)
+    (above, _), _ = render_step((words, reply), content, BUTTONS, None)
+    assert above.message.text.startswith(press)
+    (alone,), _ = render_step((words,), content, few, None)
+    assert alone.message.text.startswith(press)  # buttons, as far as this step shows

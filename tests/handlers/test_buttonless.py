@@ -259,12 +259,65 @@ SHOWN_ELSEWHERE = {
 }
 
 
+CHANNEL_WORDS = "channel."  # the words themselves ("bấm", "chọn"), used by the others
+
+# Keys that say the buttons' word ("bấm") itself rather than {press} (content channel.toml),
+# and why: the button is not one of the bot's choices, so it is pressed on every channel.
+PRESS_ELSEWHERE = {
+    "dashboard.chat.link": "the dashboard's login button, on the web page",
+    "dashboard.login.text": "a web page",
+    "dashboard.login.note": "a web page",
+    "dashboard.desk.invite_state": "a web page",
+    "dashboard.acting.figures.held": "a web page",
+    "dashboard.acting.figures.nothing": "a web page",
+    "faq.questions.6.answer": "the phone's own permission dialog",
+    "faq.questions.7.answer": "the phone's own permission dialog",
+    "faq.questions.12.answer": "the phone's own pairing dialog",
+    "guide.android.steps.0.text": "a link (a link line where there are no link buttons)",
+    "guide.android.steps.1.text": "the store's button",
+    "guide.android.steps.2.text": "the store's button",
+    "guide.android.steps.3.text": "the phone's own permission dialog",
+    "guide.iphone.steps.0.text": "a link (a link line where there are no link buttons)",
+    "landing.intro": "a web page",
+    "landing.install_intro": "a web page and the store's button",
+    "landing.not_counted.text": "a web page",
+    "official.script.help_web": "the store's button, said to citizens",
+    "poster.steps.telegram.second": "Telegram's own Start button, on a poster",
+    "poster.steps.web.second": "a web page, on a poster",
+    "venue.ask_location": "the share-location button, sent only where the messenger has one",
+    "venue.location_invalid": "the share-location button, sent only where the messenger has one",
+    "visit.ask_location": "the share-location button, sent only where the messenger has one",
+    "volunteer.ask_phone_button": "the share-contact button, sent only where the messenger has one",
+    "volunteer.phone_retry_button": "the share-contact button, sent only where the messenger has one",
+    "volunteer.phone_not_own": "after a shared contact, only where the messenger has the button",
+    "web.privacy.cookie": "a web page",
+    "web.privacy.address": "a web page",
+    "web.errors.405.text": "a web page",
+}
+
+
 def test_every_key_that_says_choose_is_walked_or_explained(content):
-    """New words asking to choose need a place in the walk below (or a reason here)."""
+    """New words asking to choose need a place in the walk below (or a reason here). A "{press}"
+    names the choice it means ("{press} “Lưu”"), shown with it: the walk checks those it reaches."""
     saying = {
-        k for k in content.keys() if k != "common.choose_word" and says_choose(content, content.templates[k].source)
+        k
+        for k in content.keys()
+        if k != "common.choose_word"
+        and not k.startswith(CHANNEL_WORDS)
+        and says_choose(content, content.templates[k].source)
     }
     assert saying - WALKED - NOT_ASKING.keys() - SHOWN_ELSEWHERE.keys() == set()
+
+
+def test_the_bots_own_choices_are_pressed_with_the_channels_word(content):
+    """A key saying "bấm" for one of the bot's choices would say it where numbers are typed too:
+    it must say {press} (content channel.toml), or be a button that is not the bot's (reason above)."""
+    press = content.campaign["press"].casefold()
+    saying = {
+        k for k in content.keys() if not k.startswith(CHANNEL_WORDS) and press in content.templates[k].source.casefold()
+    }
+    assert saying - PRESS_ELSEWHERE.keys() == set()
+    assert PRESS_ELSEWHERE.keys() <= saying  # no reason left for words that changed
 
 
 def says_choose(content, text: str) -> bool:
@@ -278,17 +331,22 @@ def render_word(content) -> str:
 async def test_every_message_that_says_choose_shows_its_choices(service):
     """The walk: the forms' questions (a visit, official figures, a target, daily reports), the
     pickers (communes, a coordinator's communes, the FAQ) and the menus, on a channel without
-    buttons. Every message saying "choose" shows choices (numbered, or a count's values)."""
+    buttons. Every message saying "choose" shows choices (numbered, or a count's values), and none
+    says "bấm" for one of the bot's choices."""
     async with service.sessions() as db, db.begin():
         await record_figure(db, BAC_GIANG, YESTERDAY, entered_by=None, source="t", installed=100, subscribers=200)
     seen: set[str] = set()
     problems: list[tuple[str, str]] = []
+    pressed: list[tuple[str, str]] = []  # "bấm" where the bot's choices are typed numbers
+    press = service.content.campaign["press"].casefold()
 
     async def say(chat: ChatDriver, *lines: str) -> None:
         for line in lines:
             await chat.send(line)
             for message in chat.last:
                 seen.add(message.key)
+                if message.key not in PRESS_ELSEWHERE and press in message.text.casefold():
+                    pressed.append((message.key, message.text))
                 if message.key in NOT_ASKING or not says_choose(service.content, message.text):
                     continue
                 if not (options(message.text) or VALUES.search(message.text)):
@@ -324,3 +382,4 @@ async def test_every_message_that_says_choose_shows_its_choices(service):
 
     assert WALKED <= seen, WALKED - seen
     assert not problems, problems
+    assert not pressed, pressed

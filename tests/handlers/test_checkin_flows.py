@@ -38,6 +38,7 @@ async def register(chat: ChatDriver, name: str = "Chợ Hàng Da", kind: str = "
     assert chat.keys == ["venue.ask_address"]
     await chat.send("Phố Hàng Da")
     assert chat.keys == ["venue.ask_location"] and chat.last[0].ask == "location"
+    assert chat.service.content.campaign["press"] in chat.text()  # the buttons' word where there are buttons
     await chat.press("venue:skip")
     assert chat.keys == ["venue.confirm"]
     await chat.press("venue:ok")
@@ -99,9 +100,12 @@ async def test_registration_without_buttons(service):
     await chat.send("7")  # bus_station
     await chat.send("Hoàn Kiếm")
     await chat.send("Km 6 đường Giải Phóng")
-    assert chat.keys == ["venue.ask_location"]
+    # No share-location button there: the words ask for coordinates, and "choose" Skip's number.
+    assert chat.keys == ["venue.ask_location_typed"]
+    choose = service.content.numbered().campaign["press"]
+    assert choose in chat.text() and service.content.campaign["press"] not in chat.text()
     await chat.send("ở đây")
-    assert chat.keys == ["venue.location_invalid"]
+    assert chat.keys == ["venue.location_invalid_typed"]
     await chat.send("21,0285 105,8542")
     assert chat.keys == ["venue.confirm"] and "21.02850, 105.85420" in chat.text()
     await chat.send("1")  # confirm
