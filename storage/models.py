@@ -251,7 +251,23 @@ class SelfReportedInstall(Base):
     reported_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
-class CommuneDailyCount(Base):
+class CommuneMetrics:
+    """A commune's counters (storage.counters.METRICS), for a day or for all time."""
+
+    households_visited: Mapped[int] = mapped_column(Integer, default=0)
+    revisits: Mapped[int] = mapped_column(Integer, default=0)
+    smartphones_seen: Mapped[int] = mapped_column(Integer, default=0)
+    installs_helped: Mapped[int] = mapped_column(Integer, default=0)
+    already_installed: Mapped[int] = mapped_column(Integer, default=0)
+    no_smartphone: Mapped[int] = mapped_column(Integer, default=0)
+    refused: Mapped[int] = mapped_column(Integer, default=0)
+    nobody_home: Mapped[int] = mapped_column(Integer, default=0)
+    checkins: Mapped[int] = mapped_column(Integer, default=0)
+    checkins_already_installed: Mapped[int] = mapped_column(Integer, default=0)
+    self_reported_installs: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CommuneDailyCount(CommuneMetrics, Base):
     """Campaign activity per commune and local day, kept in step with the raw rows.
 
     Updated (storage.counters.bump) in the same transaction as each visit, check-in, correction,
@@ -266,20 +282,9 @@ class CommuneDailyCount(Base):
     commune_code: Mapped[str] = mapped_column(ForeignKey("communes.code"), primary_key=True)
     # Indexed on its own for the tally's "days after as_of" (usually none).
     day: Mapped[dt.date] = mapped_column(Date, primary_key=True, index=True)
-    households_visited: Mapped[int] = mapped_column(Integer, default=0)
-    revisits: Mapped[int] = mapped_column(Integer, default=0)
-    smartphones_seen: Mapped[int] = mapped_column(Integer, default=0)
-    installs_helped: Mapped[int] = mapped_column(Integer, default=0)
-    already_installed: Mapped[int] = mapped_column(Integer, default=0)
-    no_smartphone: Mapped[int] = mapped_column(Integer, default=0)
-    refused: Mapped[int] = mapped_column(Integer, default=0)
-    nobody_home: Mapped[int] = mapped_column(Integer, default=0)
-    checkins: Mapped[int] = mapped_column(Integer, default=0)
-    checkins_already_installed: Mapped[int] = mapped_column(Integer, default=0)
-    self_reported_installs: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class CommuneCount(Base):
+class CommuneCount(CommuneMetrics, Base):
     """Running totals per commune: commune_daily_counts summed over every day.
 
     Bumped (storage.counters.bump) together with the commune's day row, so a tally as of a date
@@ -290,17 +295,6 @@ class CommuneCount(Base):
     __tablename__ = "commune_counts"
 
     commune_code: Mapped[str] = mapped_column(ForeignKey("communes.code"), primary_key=True)
-    households_visited: Mapped[int] = mapped_column(Integer, default=0)
-    revisits: Mapped[int] = mapped_column(Integer, default=0)
-    smartphones_seen: Mapped[int] = mapped_column(Integer, default=0)
-    installs_helped: Mapped[int] = mapped_column(Integer, default=0)
-    already_installed: Mapped[int] = mapped_column(Integer, default=0)
-    no_smartphone: Mapped[int] = mapped_column(Integer, default=0)
-    refused: Mapped[int] = mapped_column(Integer, default=0)
-    nobody_home: Mapped[int] = mapped_column(Integer, default=0)
-    checkins: Mapped[int] = mapped_column(Integer, default=0)
-    checkins_already_installed: Mapped[int] = mapped_column(Integer, default=0)
-    self_reported_installs: Mapped[int] = mapped_column(Integer, default=0)
 
 
 # --- venues and check-ins -----------------------------------------------------------------------

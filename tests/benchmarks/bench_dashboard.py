@@ -11,12 +11,9 @@ under 200 KB.
 from __future__ import annotations
 
 import asyncio
-import random
 import re
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
 from aiohttp.test_utils import TestClient, TestServer
 
@@ -28,8 +25,7 @@ from storage.accounts import find_or_create_person
 from storage.db import create_engine
 from storage.models import utcnow
 from storage.roles import Role
-from tests.benchmarks.bench_official_views import prepare
-from tests.conftest import PG_URL
+from tests.benchmarks.bench_official_views import on_both_databases, prepare
 
 ROUNDS = 5
 PAGES = [
@@ -77,23 +73,7 @@ async def measure(label: str, url: str, schema: str | None) -> None:
 
 
 async def run() -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        await measure("SQLite", f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}", None)
-    schema = f"bench_dashboard_{random.randrange(10**6)}"
-    admin = create_engine(PG_URL)
-    try:
-        async with admin.begin() as conn:
-            await conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    except Exception as exc:
-        print(f"   PostgreSQL skipped: {exc.__class__.__name__}")
-        await admin.dispose()
-        return
-    try:
-        await measure("PostgreSQL", PG_URL, schema)
-    finally:
-        async with admin.begin() as conn:
-            await conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        await admin.dispose()
+    await on_both_databases(measure, "bench_dashboard")
 
 
 def main() -> None:

@@ -123,10 +123,11 @@ async def parts(label: str, service: Service) -> None:
     print(f"   {label}: province {PROVINCE} in parts (median): {shown}; chart {size // 1024} KiB")
 
 
-async def run() -> None:
+async def on_both_databases(measure, prefix: str) -> None:
+    """`measure(label, url, schema)` on SQLite, then on PostgreSQL in a schema of its own."""
     with tempfile.TemporaryDirectory() as tmp:
         await measure("SQLite", f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}", None)
-    schema = f"bench_officials_{random.randrange(10**6)}"
+    schema = f"{prefix}_{random.randrange(10**6)}"
     admin = create_engine(PG_URL)
     try:
         async with admin.begin() as conn:
@@ -141,6 +142,10 @@ async def run() -> None:
         async with admin.begin() as conn:
             await conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
         await admin.dispose()
+
+
+async def run() -> None:
+    await on_both_databases(measure, "bench_officials")
 
 
 def main() -> None:
