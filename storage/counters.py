@@ -6,7 +6,8 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import bindparam, event, func
+from sqlalchemy import bindparam, event, func, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
@@ -88,9 +89,13 @@ def _apply_pending(session: Session) -> None:
     pending = session.info.pop(_PENDING, None)
     if not pending:
         return
-    for key in sorted(pending):
-        model, keys, metrics, deltas = pending[key]
-        if any(deltas.values()):
+    due = [pending[key] for key in sorted(pending) if any(pending[key][3].values())]
+    if len(due) > 1 and session.get_bind().dialect.name == "postgresql":
+        # A check-in bumps three rows (the commune's day, its running total, the venue's day):
+        # one statement instead of three, a round trip and most of a statement's CPU each.
+        session.execute(*_chained_upsert_call(session, due))
+    else:
+        for model, keys, metrics, deltas in due:
             session.execute(*_upsert_call(session, model, keys, metrics, deltas))
     session.info[_PENDING] = {}
 
@@ -135,6 +140,45 @@ def _upsert(
         )
 
     return built_once(session, ("counters", model, keys, metrics, changed), build)
+
+
+def _chained_upsert_call(
+    session: Session, due: list[tuple[Any, dict[str, Any], tuple[str, ...], dict[str, int]]]
+) -> Any:
+    """The upserts of `due`, in its order, as one PostgreSQL statement (data-modifying CTEs).
+
+    Each upsert selects its values FROM the one before it, so PostgreSQL runs them in that order
+    (the sub-statements of a WITH otherwise run in an unspecified order): rows are locked in the
+    same order as by separate statements, and two transactions never wait for each other. An
+    upsert with DO UPDATE returns its row whether it inserted or updated it, so the chain never
+    runs dry."""
+    shapes = tuple(
+        (model, tuple(keys), metrics, tuple(m for m in metrics if deltas.get(m)))
+        for model, keys, metrics, deltas in due
+    )
+
+    def build() -> Any:
+        previous = None
+        for n, (model, keys, metrics, changed) in enumerate(shapes):
+            table = model.__table__
+            columns = (*keys, *metrics)
+            values = select(*(bindparam(f"c{n}_{c}", type_=table.c[c].type).label(c) for c in columns))
+            if previous is not None:
+                values = values.select_from(previous)
+            insert = postgresql.insert(table).from_select(columns, values)
+            upsert = insert.on_conflict_do_update(
+                index_elements=list(keys), set_={m: table.c[m] + insert.excluded[m] for m in changed}
+            )
+            if n == len(shapes) - 1:
+                return upsert
+            previous = upsert.returning(table.c[keys[0]]).cte(f"bumped_{n}")
+        raise AssertionError("a chain of no upserts")
+
+    params: dict[str, Any] = {}
+    for n, (_model, keys, metrics, deltas) in enumerate(due):
+        params |= {f"c{n}_{k}": v for k, v in keys.items()}
+        params |= {f"c{n}_{m}": deltas.get(m, 0) for m in metrics}
+    return built_once(session, ("counters chained", shapes), build), params
 
 
 def local_day_sql(session: AsyncSession, column: Any) -> Any:

@@ -6,9 +6,9 @@ import asyncio
 import datetime as dt
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
-from storage.counters import bump
+from storage.counters import bump, defer_until_commit
 from storage.installs import report_install
 from storage.models import CommuneCount, CommuneDailyCount, User
 from storage.tally import tally
@@ -57,6 +57,38 @@ async def test_concurrent_bumps_are_not_lost(sessions):
     async with sessions() as db:
         row = await db.get(CommuneDailyCount, ("00082", DAY))
         assert (row.checkins, row.checkins_already_installed) == (20, 20)
+
+
+async def test_counters_added_at_commit_add_up_in_one_statement_without_deadlocks(sessions):
+    """An update's counters wait for its COMMIT (defer_until_commit), then go in one order: on
+    PostgreSQL all in one statement. Transactions bumping the same rows in opposite orders must
+    neither deadlock nor lose a bump."""
+    later = DAY + dt.timedelta(days=1)
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:
+        statements.append(statement)
+
+    async def one(days: tuple[dt.date, ...]) -> None:
+        async with sessions() as db, db.begin():
+            defer_until_commit(db)
+            for day in days:
+                await bump(db, "00082", day, checkins=1)
+
+    async with sessions() as db:
+        engine = db.bind.sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        await asyncio.gather(*(one((DAY, later) if n % 2 else (later, DAY)) for n in range(20)))
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    async with sessions() as db:
+        days = [await db.get(CommuneDailyCount, ("00082", day)) for day in (DAY, later)]
+        assert [row.checkins for row in days] == [20, 20]
+        assert (await db.get(CommuneCount, "00082")).checkins == 40
+        # The running total and the two days: one chained upsert, or one upsert each.
+        upserts = [s for s in statements if "INSERT INTO commune" in s]
+        assert len(upserts) == (20 if db.bind.dialect.name == "postgresql" else 60)
 
 
 async def test_self_reported_install_bumps_its_commune_once(sessions):
