@@ -22,7 +22,7 @@ from handlers.context import Capabilities, Context
 from handlers.router import Router
 from handlers.types import Incoming, Kind, Reply, Step
 from storage import broadcasts, counters, updates
-from storage.accounts import accounts_of, created_here, keep_conversation, open_account
+from storage.accounts import accounts_of, created_here, keep_conversation, open_update
 from storage.db import is_infrastructure_error
 from storage.models import Account, OutboxMessage, utcnow
 from storage.units import CommuneIndex
@@ -91,12 +91,11 @@ class Engine:
         caps = self.capabilities[msg.channel]
         async with self.sessions() as db, db.begin():
             counters.defer_until_commit(db)  # the shared counter rows locked for the COMMIT only
-            if not await updates.mark_processed(db, msg.channel, msg.update_id):
+            opened = await open_update(db, msg.channel, msg.update_id, msg.user_id, msg.reply_to)
+            if opened is None:
                 log.info("duplicate update %s/%s skipped", msg.channel, msg.update_id)
                 return await updates.unsent_for_update(db, msg.channel, msg.update_id)
-            account, user, convo = await open_account(
-                db, msg.channel, msg.user_id, msg.reply_to, lazy_conversation=True
-            )
+            account, user, convo = opened
             shown = Menu.load(convo.menu)
             if fixed is None and msg.kind is Kind.TEXT and shown.wants_more(msg.text):
                 # "0": the next page of the choices on screen; the step and its numbers stay.

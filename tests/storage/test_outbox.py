@@ -6,14 +6,14 @@ import asyncio
 import datetime as dt
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from bot.channels.base import OutMessage, SendBlocked, SendFailed, SendRetry
 from bot.courier import Courier
 from handlers.context import Capabilities
 from storage import updates
-from storage.accounts import open_account
-from storage.models import Account, OutboxMessage, utcnow
+from storage.accounts import created_here, open_account, open_update
+from storage.models import Account, OutboxMessage, User, utcnow
 from tests.harness import InProcessChannel
 
 
@@ -177,6 +177,24 @@ async def test_account_opened_once_under_concurrency(sessions):
 
     ids = await asyncio.gather(*(open_one() for _ in range(5)))
     assert len(set(ids)) == 1
+    async with sessions() as db:  # the workers that lost the race left no person behind
+        assert await db.scalar(select(func.count()).select_from(User)) == 1
+
+
+async def test_an_update_opens_its_account_once(sessions):
+    """open_update: the processed mark and the account (a new person's, then the same again);
+    a retried update opens nothing."""
+
+    async def open_one(update_id: str):
+        async with sessions() as db, db.begin():
+            opened = await open_update(db, "test", update_id, "someone", "chat-1")
+            return None if opened is None else (opened[0].id, opened[1].id, created_here(db, opened[0]))
+
+    first = await open_one("1")
+    assert first is not None and first[2]  # created by this update
+    assert await open_one("1") is None
+    again = await open_one("2")
+    assert again == (first[0], first[1], False)
 
 
 async def test_a_message_held_back_behind_one_being_sent_goes_out_when_that_one_is_done(sessions):
