@@ -99,7 +99,7 @@ async def on_answer(msg: Incoming, ctx: Context, button: CheckInAnswer) -> Step:
     """[Already installed] or [Not yet, show me]: stored with the check-in; the second opens the guide."""
     installed = button.answer == "y"
     answered = await venues.answer_installed(ctx.db, button.check_in, visitor_of(ctx), installed)
-    if answered is None:
+    if not answered:
         return await ctx.router.fallbacks.stale_button(msg, ctx)
     if installed:
         return Step.end(Reply("checkin.installed_thanks", [[home_button()]], edit=True))

@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import unicodedata
 from dataclasses import dataclass, field
+from typing import cast
 
-from sqlalchemy import ColumnElement, bindparam, case, func, select
+from sqlalchemy import ColumnElement, Table, bindparam, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from storage import audit
 from storage.counters import add_counts, as_date, bump, local_day_sql
@@ -217,28 +219,60 @@ _CHECK_IN_WITH_COMMUNE = (
 )
 
 
-async def answer_installed(session: AsyncSession, check_in_id: int, visitor: str, installed: bool) -> CheckIn | None:
-    """Store the visitor's answer on their check-in (a changed answer moves the counts); None when
-    the check-in is not this visitor's."""
-    row = (await session.execute(_CHECK_IN_WITH_COMMUNE, {"check_in_id": check_in_id})).one_or_none()
-    if row is None or row[0].visitor != visitor:
-        return None
-    check_in, commune_code = row
-    before = check_in.already_installed
+async def answer_installed(session: AsyncSession, check_in_id: int, visitor: str, installed: bool) -> bool:
+    """Store the visitor's answer on their check-in (a changed answer moves the counts); False
+    when the check-in is not this visitor's."""
+    if is_postgres(session):
+        # One statement: the answer stored, with what it was before and the venue's commune.
+        params = {"a_check_in": check_in_id, "a_visitor": visitor, "a_installed": installed}
+        found = (await session.execute(_ANSWER, params)).one_or_none()
+        if found is None:
+            return False
+        venue_id, checked_in_at, before, commune_code = found
+        stored = session.identity_map.get(session.identity_key(CheckIn, check_in_id))
+        if stored is not None:  # loaded in this session: it sees its new answer
+            set_committed_value(stored, "already_installed", installed)
+    else:
+        row = (await session.execute(_CHECK_IN_WITH_COMMUNE, {"check_in_id": check_in_id})).one_or_none()
+        if row is None or row[0].visitor != visitor:
+            return False
+        check_in, commune_code = row
+        venue_id, checked_in_at, before = check_in.venue_id, check_in.checked_in_at, check_in.already_installed
+        check_in.already_installed = installed
     if before is installed:
-        return check_in
-    check_in.already_installed = installed
-    day = local_date(check_in.checked_in_at)
+        return True
+    day = local_date(checked_in_at)
     delta_installed = int(installed) - int(bool(before))
     await bump(session, commune_code, day, checkins_already_installed=delta_installed)
     await add_counts(
         session,
         VenueDailyCount,
-        {"venue_id": check_in.venue_id, "day": day},
+        {"venue_id": venue_id, "day": day},
         VENUE_METRICS,
         {"answered": int(before is None), "already_installed": delta_installed},
     )
-    return check_in
+    return True
+
+
+_CHECK_IN_TABLE = cast(Table, CheckIn.__table__)
+_BEFORE = (
+    select(_CHECK_IN_TABLE.c.id, _CHECK_IN_TABLE.c.already_installed.label("before"))
+    .where(_CHECK_IN_TABLE.c.id == bindparam("a_check_in"))
+    .with_for_update()
+    .subquery("before")
+)
+# PostgreSQL: the answer stored in one statement, returning the answer it replaced (read from
+# the row, locked, in the subquery: RETURNING sees only the new one) and the venue's commune.
+_ANSWER = (
+    update(_CHECK_IN_TABLE)
+    .where(
+        _CHECK_IN_TABLE.c.id == _BEFORE.c.id,
+        _CHECK_IN_TABLE.c.visitor == bindparam("a_visitor"),
+        Venue.id == _CHECK_IN_TABLE.c.venue_id,
+    )
+    .values(already_installed=bindparam("a_installed"))
+    .returning(_CHECK_IN_TABLE.c.venue_id, _CHECK_IN_TABLE.c.checked_in_at, _BEFORE.c.before, Venue.commune_code)
+)
 
 
 async def latest_check_in(session: AsyncSession, venue_id: int, visitor: str) -> CheckIn | None:

@@ -50,9 +50,10 @@ async def test_answers_move_the_counts_of_the_check_in_day(sessions):
     async with sessions() as db, db.begin():
         venue = await _venue(db)
         check_in = (await venues.record_check_in(db, venue, "u:7", "telegram", late)).check_in
-        assert await venues.answer_installed(db, check_in.id, "u:8", True) is None  # not theirs
-        await venues.answer_installed(db, check_in.id, "u:7", True)
-        await venues.answer_installed(db, check_in.id, "u:7", True)  # the same answer twice
+        assert not await venues.answer_installed(db, check_in.id, "u:8", True)  # not theirs
+        assert await venues.answer_installed(db, check_in.id, "u:7", True)
+        assert await venues.answer_installed(db, check_in.id, "u:7", True)  # the same answer twice
+        assert check_in.already_installed is True
     async with sessions() as db:
         assert (await db.get(CommuneDailyCount, ("00070", DAY))).checkins_already_installed == 1
         row = await db.get(VenueDailyCount, (venue.id, DAY))
