@@ -228,7 +228,10 @@ async def answer_installed(session: AsyncSession, check_in_id: int, visitor: str
         found = (await session.execute(_ANSWER, params)).one_or_none()
         if found is None:
             return False
-        venue_id, checked_in_at, before, commune_code = found
+        venue_id: int = found.venue_id
+        checked_in_at: dt.datetime = found.checked_in_at
+        before: bool | None = found.before
+        commune_code: str = found.commune_code
         stored = session.identity_map.get(session.identity_key(CheckIn, check_in_id))
         if stored is not None:  # loaded in this session: it sees its new answer
             set_committed_value(stored, "already_installed", installed)
