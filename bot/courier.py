@@ -131,18 +131,27 @@ class Courier:
 
     async def _send_in_turn(self, rows: list[Queued]) -> bool:
         """Send these rows in order; False as soon as one is not its turn yet (the chat's queue
-        must be read and sent in order), True when done (or a failed one left to the sweep)."""
-        for n, queued in enumerate(rows):
-            sent = await self._send_one(queued.leased or queued.id)
-            if sent is None:
-                return False
-            if not sent:
-                # The sweep takes over the rest, in order: the replies queued leased to this
-                # worker along with this one must not wait for their lease to run out.
-                await self._release(rows[n + 1 :])
-                self._wake.set()
-                return True
-        return True
+        must be read and sent in order), True when done (or a failed one left to the sweep).
+
+        An update's replies go out one after the other and are marked sent together, in one
+        statement, once the last has gone (or one failed): a statement less per further reply.
+        The price: a crash between two of these sends repeats the earlier ones, which a crash
+        between a send and its own mark does anyway (at least once)."""
+        sent_ones: list[tuple[int, str | None, bool]] = []
+        try:
+            for n, queued in enumerate(rows):
+                sent = await self._send_one(queued.leased or queued.id, sent_ones)
+                if sent is None:
+                    return False
+                if not sent:
+                    # The sweep takes over the rest, in order: the replies queued leased to this
+                    # worker along with this one must not wait for their lease to run out.
+                    await self._release(rows[n + 1 :])
+                    self._wake.set()
+                    return True
+            return True
+        finally:
+            await self._mark_sent(sent_ones)
 
     def _reachable(self) -> dict[str, frozenset[str]]:
         """The channels that reach only some of their chats, with those chats (see Channel.chats)."""
@@ -191,10 +200,13 @@ class Courier:
         except Exception as exc:  # still away: those may be sent again after the lease
             log.warning("outbox %s could not be marked sent: %s", sorted(self._unmarked), exc)
 
-    async def _send_one(self, message: int | Delivery) -> bool | None:
+    async def _send_one(
+        self, message: int | Delivery, sent_ones: list[tuple[int, str | None, bool]] | None = None
+    ) -> bool | None:
         """Send an outbox row by id (claimed first), or one queued already leased to this worker
         (updates.queue_replies). True: sent or settled, go on with the chat's next; False: to be
-        retried later; None: not claimed (leased elsewhere, or behind an unsent message)."""
+        retried later; None: not claimed (leased elsewhere, or behind an unsent message).
+        With `sent_ones`, a sent row is added to it for the caller to mark (`_mark_sent`)."""
         if isinstance(message, Delivery):
             row = message
         else:
@@ -240,19 +252,34 @@ class Courier:
             async with self.sessions() as db, db.begin():
                 await updates.mark_retry(db, row.id, backoff(row.attempts, None), "unexpected error")
             return False
+        if sent_ones is not None:
+            sent_ones.append((row.id, key, forget))
+        else:
+            await self._mark_sent([(row.id, key, forget)])
+        return True
+
+    async def _mark_sent(self, sent_ones: list[tuple[int, str | None, bool]]) -> None:
+        """Mark these rows (id, content key, forget) sent: several in one statement."""
+        if not sent_ones:
+            return
+        together = [message_id for message_id, _, forget in sent_ones if not forget]
         try:
             async with self.single_statements.begin() as conn:
-                await updates.mark_sent(conn, row.id, key, forget=forget)
+                if len(together) > 1:
+                    await updates.mark_sent_together(conn, together)
+                for message_id, key, forget in sent_ones:
+                    if forget or len(together) == 1:
+                        await updates.mark_sent(conn, message_id, key, forget=forget)
         except Exception as exc:
             if not is_infrastructure_error(exc):
                 raise
             # Sent, but the database is away: marked from memory as soon as it answers again,
             # instead of being sent a second time when the row's lease runs out (and holding the
             # chat's later messages back until then).
-            log.warning("outbox %s sent, its mark waits for the database: %s", row.id, exc)
-            self._unmarked[row.id] = (key, forget)
+            log.warning("outbox %s sent, its mark waits for the database: %s", [m for m, _, _ in sent_ones], exc)
+            for message_id, key, forget in sent_ones:
+                self._unmarked[message_id] = (key, forget)
             self._wake.set()
-        return True
 
     async def mark_unmarked(self) -> None:
         """Mark sent what went out while the database was away (see _send_one)."""

@@ -11,7 +11,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
-from storage.db import BotSession, built_once, dialect_insert
+from storage.db import INSERTS_ONLY, BotSession, built_once, dialect_insert
 from storage.models import CommuneCount, CommuneDailyCount
 from texts.formats import LOCAL_TIMEZONE
 
@@ -104,7 +104,7 @@ def _apply_pending(session: Session) -> None:
 def _before_reading(state: ORMExecuteState) -> None:
     # What the transaction reads or changes next sees its counters added up: a read of a
     # counter after a bump, a recount, a correction.
-    if not state.is_insert and state.session.info.get(_PENDING):
+    if not state.is_insert and not state.execution_options.get(INSERTS_ONLY) and state.session.info.get(_PENDING):
         _apply_pending(state.session)
 
 

@@ -117,6 +117,10 @@ def single_statements(engine: AsyncEngine) -> AsyncEngine:
     return engine.execution_options(**{SINGLE_STATEMENT: True})
 
 
+# The execution option of a statement that only inserts, though it is a SELECT (data-modifying
+# CTEs): the counters kept for COMMIT (storage.counters) need not be added before it.
+INSERTS_ONLY = "bluezone_inserts_only"
+
 _BUILT: dict[tuple, Any] = {}
 
 

@@ -7,11 +7,26 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, case, delete, exists, insert, null, or_, select, update
+from sqlalchemy import (
+    Table,
+    and_,
+    bindparam,
+    case,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    null,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import aliased
 
-from storage.db import built_once, claim_row, claim_statement, dialect_insert, rows_changed
+from storage.db import INSERTS_ONLY, built_once, claim_row, claim_statement, dialect_insert, is_postgres, rows_changed
 from storage.models import Account, OutboxMessage, ProcessedUpdate, utcnow
 
 # The tables, for Core statements built once (the declarative attribute is typed as any FromClause).
@@ -162,6 +177,29 @@ async def queue_replies(
     now = utcnow()
     out: list[Queued] = []
     held = False
+    if len(messages) > 1 and is_postgres(session):
+        params: dict[str, Any] = {
+            "q_channel": channel,
+            "q_chat": chat_id,
+            "q_account": account_id,
+            "q_update": update_id,
+            "q_now": now,
+            "q_forget": forget,
+            "q_until": now + lease,
+        }
+        for n, (body, attachment) in enumerate(messages):
+            params |= {_nth("q_body", n): body, _nth("q_attachment", n): attachment}
+        row = (await session.execute(_reply_chain(len(messages)), params)).one()
+        held = row[-1] is not None
+        return [
+            Queued(
+                row[n],
+                channel,
+                chat_id,
+                Delivery(row[n], channel, chat_id, body, attachment, 1, forget) if held else None,
+            )
+            for n, (body, attachment) in enumerate(messages)
+        ]
     for n, (body, attachment) in enumerate(messages):
         params = {
             "q_channel": channel,
@@ -183,6 +221,60 @@ async def queue_replies(
         leased = Delivery(row.id, channel, chat_id, body, attachment, 1, forget) if held else None
         out.append(Queued(row.id, channel, chat_id, leased))
     return out
+
+
+def _nth(name: str, n: int) -> str:
+    """The name of the n-th reply's parameter in _reply_chain (the first's is _FIRST_REPLY's)."""
+    return name if n == 0 else f"{name}_{n}"
+
+
+_REPLY_CHAINS: dict[int, Any] = {}
+
+
+def _reply_chain(count: int) -> Any:
+    """PostgreSQL: an update's `count` replies in one statement (built once per count), for
+    _FIRST_REPLY's parameters and q_body_N / q_attachment_N of the further ones. Each reply is
+    inserted FROM the one before it, so that their ids keep their order and they take the first
+    one's lease (or its wait). Returns their ids in order, then the first's lease (NULL: waiting)."""
+    chain = _REPLY_CHAINS.get(count)
+    if chain is not None:
+        return chain
+    returned = (_OUTBOX.c.id, _OUTBOX.c.claimed_until, _OUTBOX.c.attempts)
+    links = [
+        insert(_OUTBOX)
+        .values(
+            **_REPLY_VALUES,
+            attempts=case((_CHAT_BUSY, 0), else_=1),
+            claimed_until=case((_CHAT_BUSY, null()), else_=_UNTIL),
+        )
+        .returning(*returned)
+        .cte("reply_0")
+    ]
+    columns = list(_REPLY_VALUES)
+    for n in range(1, count):
+        before = links[-1]
+        values = [
+            bindparam(_nth(param.key, n) if param.key in ("q_body", "q_attachment") else param.key, type_=param.type)
+            for param in _REPLY_VALUES.values()
+        ]
+        links.append(
+            insert(_OUTBOX)
+            .from_select(
+                [*columns, "attempts", "claimed_until"],
+                select(*values, before.c.attempts, before.c.claimed_until).select_from(before),
+            )
+            .returning(*returned)
+            .cte(f"reply_{n}")
+        )
+    joined: Any = links[0]
+    for link in links[1:]:
+        joined = joined.join(link, true())
+    chain = _REPLY_CHAINS[count] = (
+        select(*(link.c.id for link in links), links[0].c.claimed_until)
+        .select_from(joined)
+        .execution_options(**{INSERTS_ONLY: True})
+    )
+    return chain
 
 
 async def unsent_for_update(session: AsyncSession, channel: str, update_id: str) -> list[Queued]:
@@ -327,6 +419,33 @@ async def mark_sent(
     nothing may remember whom it went to."""
     params = {"m_id": message_id, "m_now": utcnow(), "m_body": settled_body({"key": key})}
     await session.execute(_FORGET if forget else _MARK_SENT, params)
+
+
+def _settled_in_place(dialect: str) -> Any:
+    """settled_body in SQL, of each row's own body: what a row marked among others keeps."""
+    if dialect == "postgresql":
+        return func.json_build_object(literal("key"), _OUTBOX.c.body.op("->")(literal("key")))
+    return func.json_object(literal("key"), func.json_extract(_OUTBOX.c.body, literal("$.key")))
+
+
+_MARK_ALL_SENT = {
+    dialect: update(_OUTBOX)
+    .where(_OUTBOX.c.id.in_(bindparam("m_ids", expanding=True)))
+    .values(
+        sent_at=bindparam("m_now", type_=_OUTBOX.c.sent_at.type),
+        claimed_until=None,
+        attachment=None,
+        last_error=None,
+        body=_settled_in_place(dialect),
+    )
+    for dialect in ("postgresql", "sqlite")
+}
+
+
+async def mark_sent_together(conn: AsyncConnection, message_ids: Sequence[int]) -> None:
+    """mark_sent for several rows (an update's replies, sent one after the other) in one
+    statement; each keeps its own content key. Not for rows to be forgotten."""
+    await conn.execute(_MARK_ALL_SENT[conn.dialect.name], {"m_ids": list(message_ids), "m_now": utcnow()})
 
 
 async def release(db: AsyncSession | AsyncConnection, ids: Sequence[int]) -> None:

@@ -242,7 +242,7 @@ async def _replies(sessions, texts, chat_id="c1", update_id="u1", lease=dt.timed
             db,
             channel="test",
             chat_id=chat_id,
-            messages=[(OutMessage(text=x, key="k").to_body(), None) for x in texts],
+            messages=[(OutMessage(text=x, key=f"key-{x}").to_body(), None) for x in texts],
             account_id=None,
             update_id=update_id,
             lease=lease,
@@ -263,8 +263,8 @@ async def test_replies_to_a_free_chat_are_queued_leased_and_sent_without_a_claim
         rows = (await db.scalars(select(OutboxMessage).order_by(OutboxMessage.id))).all()
         assert all(r.claimed_until is not None and r.attempts == 1 for r in rows)  # another worker's sweep leaves them
         assert await updates.due(db) == []
-    behind = await _replies(sessions, ["c"], update_id="u2")  # "a" and "b" are not sent yet
-    assert [q.leased is not None for q in behind] == [False]
+    behind = await _replies(sessions, ["c", "e"], update_id="u2")  # "a" and "b" are not sent yet
+    assert [q.leased is not None for q in behind] == [False, False]
     statements: list[str] = []
     listener = lambda *args: statements.append(args[2])
     event.listen(db_engine.sync_engine, "before_cursor_execute", listener)
@@ -273,12 +273,16 @@ async def test_replies_to_a_free_chat_are_queued_leased_and_sent_without_a_claim
     finally:
         event.remove(db_engine.sync_engine, "before_cursor_execute", listener)
     assert channel.sent == [("c1", "a"), ("c1", "b")]
-    assert [s.split()[0] for s in statements if not s.startswith("BEGIN")] == [
-        "UPDATE",
-        "UPDATE",
-    ]  # marked sent, nothing claimed
+    # Both marked sent in one statement, nothing claimed; each keeps its own content key only.
+    assert [s.split()[0] for s in statements if not s.startswith("BEGIN")] == ["UPDATE"]
+    async with sessions() as db:
+        sent = (await db.scalars(select(OutboxMessage).where(OutboxMessage.sent_at.is_not(None)))).all()
+        assert sorted((r.body["key"], r.body, r.claimed_until) for r in sent) == [
+            ("key-a", {"key": "key-a"}, None),
+            ("key-b", {"key": "key-b"}, None),
+        ]
     await courier.deliver(behind)
-    assert channel.sent == [("c1", "a"), ("c1", "b"), ("c1", "c")]
+    assert channel.sent == [("c1", "a"), ("c1", "b"), ("c1", "c"), ("c1", "e")]
     assert [q.leased is not None for q in await _replies(sessions, ["d"], update_id="u3")] == [True]  # free again
     other = await _replies(sessions, ["x"], chat_id="c2", update_id="u4")  # another chat is not held up
     assert [q.leased is not None for q in other] == [True]
