@@ -31,6 +31,7 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Contex
 
 from bot.channels.base import Capabilities, OutMessage, SendBlocked, SendFailed, SendRetry, Wiring
 from bot.channels.common import derive_secret, handle_polled, json_id, junk, same_secret, unavailable
+from bot.channels.telegram_http import AiohttpRequest
 from bot.settings import Secret, Settings
 from bot.untrusted import BadInput, loads
 from documents.links import chat_link
@@ -196,7 +197,8 @@ class TelegramChannel:
             .base_url(settings.telegram_api_base_url)
             .base_file_url(settings.telegram_api_base_url.replace("/bot", "/file/bot"))
             .rate_limiter(rate_limiter(settings.telegram_max_per_second))
-            .read_timeout(settings.telegram_send_timeout)
+            .request(AiohttpRequest(read_timeout=settings.telegram_send_timeout))
+            .get_updates_request(AiohttpRequest(connection_pool_size=1))
             .concurrent_updates(32)
         )
         if settings.telegram_webhook_mode:

@@ -49,6 +49,7 @@ from pathlib import Path
 
 import aiohttp
 from sqlalchemy import func, select, text
+from sqlalchemy.engine import make_url
 
 from bot.commands.common import prepare_database
 from bot.settings import Settings
@@ -455,11 +456,12 @@ async def fresh_pg_database() -> str | None:
         return None
     finally:
         await admin.dispose()
-    return PG_URL.rsplit("/", 1)[0] + "/" + name
+    # Through make_url: a URL naming a Unix socket (?host=/var/run/postgresql) ends in its query.
+    return make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
 
 
 async def drop_pg_database(url: str) -> None:
-    name = url.rsplit("/", 1)[1]
+    name = make_url(url).database
     admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
     async with admin.connect() as conn:
         await conn.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
