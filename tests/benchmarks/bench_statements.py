@@ -8,6 +8,11 @@ Each statement costs about a millisecond of the worker's CPU (SQLAlchemy and the
 these counts, unlike the throughput figures of a shared machine, show the effect of a change
 exactly. The second update of each kind is counted (the first warms caches: the commune index).
 BENCH_STATEMENTS_SHOW=kind prints that kind's statements (e.g. "citizen /start").
+BENCH_STATEMENTS_CPU=N then measures this process's CPU time per update (the engine and the
+courier, without HTTP: the channel records its sends) over N new people of the launch mix (their
+/start by a check-in link and their answer, every other one "not yet") and N/2 citizens of the
+button mix (/start and three guide buttons), one update at a time, on PostgreSQL and on SQLite:
+less noisy on a shared machine than bench_webhook's throughput.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import asyncio
 import itertools
 import os
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Callable
 
@@ -103,6 +109,71 @@ async def count(url: str) -> dict[str, tuple[int, int]]:
     return {kind: (statements[kind], sessions[kind]) for kind in KINDS}
 
 
+async def cpu_per_update(url: str, people: int) -> tuple[float, float]:
+    """CPU milliseconds per update of this process: (launch mix, button mix)."""
+    payloads = await seed(url, [])
+    service = Service(Settings(database_url=url, qr_signing_key=Secret(QR_KEY)))
+    channel = RecordingChannel("telegram", BUTTONS)
+    service.add_channel(channel)
+    ids = itertools.count(1)
+
+    async def handle(user: int, kind: Kind, **fields) -> None:
+        update = Incoming(
+            channel="telegram", user_id=str(user), chat_id=str(user), update_id=str(next(ids)), kind=kind, **fields
+        )
+        await service.receive(update)
+        await service.courier.drain()
+
+    async def newcomer(user: int, n: int) -> None:
+        await handle(user, Kind.TEXT, text=f"/start {payloads[n % len(payloads)]}")
+        answer = f"ci:{'yn'[n % 2]}:"
+        asked = next(
+            button.payload
+            for reply in reversed(channel.sent)
+            if reply.chat_id == str(user)
+            for row in reply.message.buttons
+            for button in row
+            if (button.payload or "").startswith(answer)
+        )
+        await handle(user, Kind.BUTTON, payload=asked, message_ref="1")
+
+    async def citizen(user: int) -> None:
+        await handle(user, Kind.TEXT, text="/start")
+        for payload in ("guide", "guide:android", "guide:android:1"):
+            await handle(user, Kind.BUTTON, payload=payload, message_ref="1")
+
+    try:
+        for n in range(20):  # warm-up: connections, prepared statements, the commune index
+            await newcomer(5_000_000 + n, n)
+            await citizen(5_100_000 + n)
+        started = time.process_time()
+        for n in range(people):
+            await newcomer(6_000_000 + n, n)
+        launch = time.process_time()
+        for n in range(people // 2):
+            await citizen(6_500_000 + n)
+        buttons = time.process_time()
+    finally:
+        await service.stop()
+    return 1000 * (launch - started) / (2 * people), 1000 * (buttons - launch) / (4 * (people // 2))
+
+
+async def cpu_table(people: int) -> None:
+    print(
+        f"   CPU per update in this process (engine and courier, no HTTP), {people} new people, {people // 2} citizens:"
+    )
+    url = await fresh_pg_database()
+    if url is not None:
+        try:
+            launch, buttons = await cpu_per_update(url, people)
+        finally:
+            await drop_pg_database(url)
+        print(f"     postgresql: launch mix {launch:.2f} ms, button mix {buttons:.2f} ms")
+    with tempfile.TemporaryDirectory() as tmp:
+        launch, buttons = await cpu_per_update(f"sqlite+aiosqlite:///{tmp}/cpu.db", people)
+    print(f"     sqlite: launch mix {launch:.2f} ms, button mix {buttons:.2f} ms")
+
+
 async def run() -> None:
     url = await fresh_pg_database()
     tmp = None
@@ -121,6 +192,9 @@ async def run() -> None:
     print("   | --- | --- | --- |")
     for kind, (statements, sessions) in counts.items():
         print(f"   | {kind} | {statements} | {sessions} |")
+    people = int(os.environ.get("BENCH_STATEMENTS_CPU") or 0)
+    if people:
+        await cpu_table(people)
 
 
 def main() -> None:
