@@ -1,8 +1,9 @@
 """python-telegram-bot's HTTP requests made with aiohttp's client instead of httpx.
 
-The library talks to the Bot API through a `BaseRequest`; its own is built on httpx, which on the
-development machine cost about 500 µs of CPU per call against aiohttp's 60 (a sendMessage on
-loopback, `bench_webhook`'s stand-in): a quarter of the bot's CPU per update went into httpx.
+The library talks to the Bot API through a `BaseRequest`; its own is built on httpx, which took a
+quarter of the bot's CPU per update in `bench_webhook` (a small POST on loopback cost 600–670 µs
+of CPU through httpx against 170–185 µs through aiohttp, the answering server included; see
+docs/benchmarks.md).
 aiohttp serves the webhooks already, so it adds nothing to install. The library still builds
 every call and reads every answer (its errors, RetryAfter, the returned objects).
 """

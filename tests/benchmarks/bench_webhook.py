@@ -42,6 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import typing
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -374,16 +375,30 @@ def start_bot(
         command = [sys.executable, "-m", "bot.cli", "run", "--workers", str(workers)]
         if profile:
             command[1:3] = ["-m", "cProfile", "-o", f"{profile}.{url.split('+')[0]}", "-m", "bot.cli"]
+    # Its log goes to a file (a pipe nobody reads would stall a bot that logs much), kept for
+    # `measure` to show what went wrong when an answer was not 200.
+    log = tempfile.TemporaryFile("w+")
     process = subprocess.Popen(
         command,
         env={**full, **(env or {})},
         cwd=PROJECT,
         stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
         text=True,
     )
+    LOGS[process.pid] = log
     return process, base
+
+
+LOGS: dict[int, typing.IO[str]] = {}  # each bot process's log file, by its pid
+
+
+def bot_log(process: subprocess.Popen) -> str:
+    """What the bot wrote to its standard output and error so far."""
+    log = LOGS[process.pid]
+    log.seek(0)
+    return log.read()
 
 
 async def wait_up(base: str, process: subprocess.Popen, workers: int) -> None:
@@ -391,7 +406,7 @@ async def wait_up(base: str, process: subprocess.Popen, workers: int) -> None:
     async with aiohttp.ClientSession() as http:
         for _ in range(600):
             if process.poll() is not None:
-                raise RuntimeError(f"the bot exited with {process.returncode}:\n{process.stdout.read()}")
+                raise RuntimeError(f"the bot exited with {process.returncode}:\n{bot_log(process)}")
             try:
                 async with http.get(f"{base}/healthz", headers={"Connection": "close"}) as response:
                     if response.status == 200:
@@ -517,6 +532,10 @@ async def measure(config: str, url: str | None, workers: int, mix: Mix = MIXES[0
             await stop(process)
             if engine is not None:
                 await engine.dispose()
+        if any(status != 200 for _, _, status in answers):
+            # Why some answers were not 200: the bot's warnings and errors (its log level).
+            print("   the bot's log:\n" + "\n".join("     " + line for line in bot_log(process).splitlines()[-40:]))
+        LOGS.pop(process.pid).close()
         ok = [seconds for _, seconds, status in answers if status == 200]
         for _, _, status in answers:
             if status != 200:
