@@ -395,8 +395,10 @@ LOGS: dict[int, typing.IO[str]] = {}  # each bot process's log file, by its pid
 
 
 def bot_log(process: subprocess.Popen) -> str:
-    """What the bot wrote to its standard output and error so far."""
-    log = LOGS[process.pid]
+    """What the bot wrote to its standard output and error so far (if start_bot started it)."""
+    log = LOGS.get(process.pid)
+    if log is None:
+        return "(its log is kept by whoever started it)"
     log.seek(0)
     return log.read()
 
