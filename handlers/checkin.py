@@ -79,15 +79,14 @@ async def by_code(msg: Incoming, ctx: Context, typed: str) -> Step:
 
 
 async def check_in(msg: Incoming, ctx: Context, code: str) -> Step:
-    found = await venues.find_by_code(ctx.db, code)
+    found, result = await venues.check_in_by_code(
+        ctx.db, code, visitor_of(ctx), msg.channel, ctx.now, first_contact=ctx.first_contact
+    )
     if found.venue is None:
         return Step.to(ASK_CODE, Reply(t("checkin.code_unknown", code=code), [[home_button()]]))
     venue = found.venue
-    if found.revoked:
+    if found.revoked or result is None:
         return Step.end(Reply(t("checkin.revoked", venue=venue.name), [[home_button()]]))
-    result = await venues.record_check_in(
-        ctx.db, venue, visitor_of(ctx), msg.channel, ctx.now, first_contact=ctx.first_contact
-    )
     if result.new:
         return Step.end(Reply(t("checkin.thanks", venue=venue.name), question(result.check_in.id)))
     earlier = result.check_in

@@ -7,14 +7,15 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import cast
 
-from sqlalchemy import ColumnElement, Table, bindparam, case, func, select, update
+from sqlalchemy import ColumnElement, Table, bindparam, case, func, insert, null, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from storage import audit
 from storage.counters import add_counts, as_date, bump, local_day_sql
 from storage.csv_rows import known_communes, read_rows
-from storage.db import is_postgres, rows_of
+from storage.db import INSERTS_ONLY, is_postgres, rows_of
 from storage.models import CheckIn, RevokedVenueCode, Venue, VenueDailyCount
 from storage.venue_codes import new_code
 from texts.formats import LOCAL_TIMEZONE, local_date
@@ -193,10 +194,45 @@ async def record_check_in(
     check_in = CheckIn(venue_id=venue.id, visitor=visitor, channel=channel, checked_in_at=now, already_installed=None)
     session.add(check_in)
     await session.flush()
+    await _count_check_in(session, venue, now)
+    return CheckInResult(check_in, new=True)
+
+
+async def _count_check_in(session: AsyncSession, venue: Venue, now: dt.datetime) -> None:
     day = local_date(now)
     await bump(session, venue.commune_code, day, checkins=1)
     await add_counts(session, VenueDailyCount, {"venue_id": venue.id, "day": day}, VENUE_METRICS, {"checkins": 1})
-    return CheckInResult(check_in, new=True)
+
+
+async def check_in_by_code(
+    session: AsyncSession, code: str, visitor: str, channel: str, now: dt.datetime, *, first_contact: bool = False
+) -> tuple[CodeLookup, CheckInResult | None]:
+    """The venue a code names (find_by_code) and the visitor's check-in there (record_check_in);
+    no check-in at an unknown code or an old poster's (revoked) one.
+
+    A first contact's check-in (a poster scanned by someone new: a campaign's launch) on PostgreSQL
+    reads the venue and inserts the check-in in one statement, a round trip less."""
+    if first_contact and is_postgres(session):
+        params = {"f_code": code, "f_visitor": visitor, "f_channel": channel, "f_now": now}
+        row = (await session.execute(_VENUE_AND_FIRST_CHECK_IN, params)).one_or_none()
+        if row is not None:
+            venue, check_in_id = row
+            check_in = CheckIn(
+                id=check_in_id,
+                venue_id=venue.id,
+                visitor=visitor,
+                channel=channel,
+                checked_in_at=now,
+                already_installed=None,
+            )
+            make_transient_to_detached(check_in)  # the row as inserted, known without reading it back
+            session.add(check_in)
+            await _count_check_in(session, venue, now)
+            return CodeLookup(venue), CheckInResult(check_in, new=True)
+    found = await find_by_code(session, code)
+    if found.venue is None or found.revoked:
+        return found, None
+    return found, await record_check_in(session, found.venue, visitor, channel, now, first_contact=first_contact)
 
 
 # Built once (see storage.db.claim_statement): they run on every check-in.
@@ -210,6 +246,29 @@ _RECENT_CHECK_IN = (
     )
     .order_by(CheckIn.checked_in_at.desc())
     .limit(1)
+)
+_VENUE_OF_CODE = select(Venue).where(Venue.code == bindparam("f_code")).cte("venue_of_code")
+_FIRST_CHECK_IN = (
+    insert(CheckIn)
+    .from_select(
+        ["venue_id", "visitor", "channel", "checked_in_at", "already_installed"],
+        select(
+            _VENUE_OF_CODE.c.id,
+            bindparam("f_visitor", type_=CheckIn.visitor.type),
+            bindparam("f_channel", type_=CheckIn.channel.type),
+            bindparam("f_now", type_=CheckIn.checked_in_at.type),
+            null(),
+        ).select_from(_VENUE_OF_CODE),
+    )
+    .returning(CheckIn.id)
+    .cte("first_check_in")
+)
+# PostgreSQL: the venue of a code, and a check-in there inserted in the same statement (no row:
+# no venue has this code now).
+_VENUE_AND_FIRST_CHECK_IN = (
+    select(aliased(Venue, _VENUE_OF_CODE), _FIRST_CHECK_IN.c.id)
+    .select_from(_VENUE_OF_CODE.join(_FIRST_CHECK_IN, true()))
+    .execution_options(**{INSERTS_ONLY: True})
 )
 _CHECK_IN_WITH_COMMUNE = (
     select(CheckIn, Venue.commune_code)

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from bot.service import Service
 from bot.settings import Secret, Settings
 from handlers.venues import typed_coordinates
-from storage.models import CheckIn, CommuneDailyCount, Venue
+from storage.models import CheckIn, CommuneCount, CommuneDailyCount, Venue, VenueDailyCount
 from storage.venue_codes import ALPHABET, new_code, sign
 from tests.harness import NO_BUTTONS, ChatDriver
 
@@ -195,6 +195,28 @@ async def test_qr_link_checks_in_and_forged_links_store_nothing(service):
     await visitor.send(f"/start {payload}")
     assert visitor.keys == ["checkin.thanks"]
     assert len(await rows(service, CheckIn)) == 1
+
+
+async def test_a_new_persons_first_update_is_the_posters_check_in(service):
+    """Someone who never wrote to the bot scans a poster: the check-in is stored with its counters
+    (on PostgreSQL the venue is read and the check-in inserted in one statement), and the answer
+    moves them; an old poster's code checks nobody in, first update or not."""
+    venue = await register(ChatDriver(service, user_id="5015"))
+    visitor = ChatDriver(service, user_id="6007")
+    await visitor.send(f"/start {sign(KEY, venue.code)}")
+    assert visitor.keys == ["checkin.thanks"]
+    (check_in,) = await rows(service, CheckIn)
+    assert (check_in.venue_id, check_in.channel, check_in.already_installed) == (venue.id, "test", None)
+    await visitor.press(visitor.last[0].buttons[0][0].payload)  # [Already installed]
+    assert visitor.keys == ["checkin.installed_thanks"]
+    async with service.sessions() as db:
+        (day,) = (await db.scalars(select(CommuneDailyCount))).all()
+        total = await db.get(CommuneCount, venue.commune_code)
+        (venue_day,) = (await db.scalars(select(VenueDailyCount))).all()
+    assert (day.checkins, day.checkins_already_installed) == (1, 1)
+    assert (total.checkins, total.checkins_already_installed) == (1, 1)
+    assert (venue_day.checkins, venue_day.answered, venue_day.already_installed) == (1, 1, 1)
+    assert (await rows(service, CheckIn))[0].already_installed is True
 
 
 async def test_manager_sees_counts_exports_and_revokes(service):
