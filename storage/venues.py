@@ -216,7 +216,8 @@ async def check_in_by_code(
         params = {"f_code": code, "f_visitor": visitor, "f_channel": channel, "f_now": now}
         row = (await session.execute(_VENUE_AND_FIRST_CHECK_IN, params)).one_or_none()
         if row is not None:
-            venue, check_in_id = row
+            venue: Venue = row[0]
+            check_in_id: int = row[1]
             check_in = CheckIn(
                 id=check_in_id,
                 venue_id=venue.id,
