@@ -147,7 +147,7 @@ _FIRST_REPLY = (
     .values(
         **_REPLY_VALUES, attempts=case((_CHAT_BUSY, 0), else_=1), claimed_until=case((_CHAT_BUSY, null()), else_=_UNTIL)
     )
-    .returning(_OUTBOX.c.id, _OUTBOX.c.claimed_until)
+    .returning(_OUTBOX.c.id, _OUTBOX.c.claimed_until, _OUTBOX.c.attempts)
 )
 # Its further replies follow the first: leased with it, or waiting with it.
 _NEXT_REPLY = (
@@ -240,16 +240,7 @@ def _reply_chain(count: int) -> Any:
     if chain is not None:
         return chain
     returned = (_OUTBOX.c.id, _OUTBOX.c.claimed_until, _OUTBOX.c.attempts)
-    links = [
-        insert(_OUTBOX)
-        .values(
-            **_REPLY_VALUES,
-            attempts=case((_CHAT_BUSY, 0), else_=1),
-            claimed_until=case((_CHAT_BUSY, null()), else_=_UNTIL),
-        )
-        .returning(*returned)
-        .cte("reply_0")
-    ]
+    links = [_FIRST_REPLY.cte("reply_0")]
     columns = list(_REPLY_VALUES)
     for n in range(1, count):
         before = links[-1]
