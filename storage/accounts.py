@@ -26,7 +26,7 @@ async def open_update(
 
     On PostgreSQL the mark and the account's locked read are one statement, and a new person
     (their account and person) one more: a round trip and most of a statement's CPU saved on every
-    update, three on a person's first."""
+    update, two on a person's first."""
     if not is_postgres(session):
         if not await mark_processed(session, channel, update_id):
             return None
