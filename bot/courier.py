@@ -56,8 +56,9 @@ class Courier:
         self.single_statements = single_statements(sessions.kw["bind"])
         self.channels = channels
         self.lease = lease
-        # Of several workers only one sends announcements, so that together they stay under the
-        # messenger's overall rate (about 30 messages a second on Telegram).
+        # Of several workers one at a time sends announcements (the holder of a lease, see
+        # bot/coordination.py): more would only queue for the same shared send budget, and an
+        # announcement would crowd out the replies of every worker instead of one.
         self.sends_broadcasts = sends_broadcasts
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task] = set()
@@ -65,6 +66,12 @@ class Courier:
         # forgotten instead: the farewell to an erased person, see OutboxMessage.forget_when_settled).
         self._unmarked: dict[int, tuple[str | None, bool]] = {}
         self._chat_locks: dict[tuple[str, str], list] = {}  # chat: [lock, deliveries using it]
+
+    def send_broadcasts(self, on: bool) -> None:
+        """Start (at once) or stop sending announcements, as this worker gains or loses their lease."""
+        self.sends_broadcasts = on
+        if on:
+            self._wake.set()
 
     async def deliver(self, ids: Iterable[int | Queued]) -> None:
         """Send these outbox rows now, and whatever else waits for their chats, in order.

@@ -200,7 +200,7 @@ class Settings:
         29.0,
         "TELEGRAM_MAX_PER_SECOND",
         _number(float, minimum=0),
-        "sends per second this process allows itself, spaced evenly (bursts of 3 at most); `0`: no limit of its own. Telegram allows about 30 a second in all: with several workers, replies are limited per worker (announcements go from worker 1 only)",
+        "Telegram sends per second the bot allows itself in all, spaced evenly (bursts of 3 at most); `0`: no limit of its own. Telegram allows about 30 a second: the workers of one machine share this budget, and several machines through `REDIS_URL`",
     )
     checkin_retention_days: int = setting(
         21,
@@ -295,7 +295,19 @@ class Settings:
         20,
         "FLOOD_BURST",
         _number(minimum=0),
-        'the per-person flood limit: this many updates at once, refilled over 10 s (20 in 10 s); beyond it one "slow down" notice, then updates are dropped unanswered until the person slows down. Counted in each worker. `0` turns the guard off (for benchmarks)',
+        'the per-person flood limit: this many updates at once, refilled over 10 s (20 in 10 s); beyond it one "slow down" notice, then updates are dropped unanswered until the person slows down. Counted across workers, as the send budget. `0` turns the guard off (for benchmarks)',
+    )
+    zalo_max_per_second: float = setting(
+        0.0,
+        "ZALO_MAX_PER_SECOND",
+        _number(float, minimum=0),
+        "messages per second to each Zalo channel (OA, Bot Platform), shared by the workers as Telegram's; `0`: no limit of its own (Zalo publishes none; it answers -32 or 429 when it limits)",
+    )
+    redis_url: Secret | None = setting(
+        None,
+        "REDIS_URL",
+        _secret,
+        "`redis://[:password@]host:6379/0`: machines running the same bot share the send budgets and the flood guard through it; without it, a machine's workers share them alone. If it goes away each worker falls back to its share until it returns (see [docs/deploy.md](docs/deploy.md#running-several-workers))",
     )
     zalo_event_max_age_hours: float = setting(
         24.0,

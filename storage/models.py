@@ -186,6 +186,17 @@ class ProcessedUpdate(Base):
     processed_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
 
 
+class Lease(Base):
+    """A job one worker of many does at a time (sending announcements), held by `holder` until
+    `expires_at` and renewed well before; a holder that dies lets it run out for another to take."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(120))
+    expires_at: Mapped[dt.datetime] = mapped_column()
+
+
 class OutboxMessage(Base):
     """A rendered message waiting to be (or already) sent; written with the update's effects,
     so a crash after commit delivers it later instead of losing or repeating it."""
@@ -758,6 +769,7 @@ __all__ = [
     "DataPurge",
     "District",
     "InboundEvent",
+    "Lease",
     "LinkAttempt",
     "LinkCode",
     "MediaFile",

@@ -13,6 +13,7 @@ import click
 from aiohttp import web
 
 from bot.commands.common import load_settings, log, prepare_database
+from bot.coordination import LocalShared
 from bot.settings import Settings
 
 
@@ -38,14 +39,16 @@ def run(chat: bool | None, workers: int) -> None:
         supervise(settings, workers)
 
 
-async def serve(settings: Settings, chat: bool | None, *, worker: int = 0, workers: int = 1) -> None:
+async def serve(
+    settings: Settings, chat: bool | None, *, worker: int = 0, workers: int = 1, shared: LocalShared | None = None
+) -> None:
     from bot.channels.terminal import TerminalChannel, chat_loop
     from bot.service import Service
     from bot.web import init_app
 
     if workers == 1:
         await prepare_database(settings)  # with several workers the supervisor did it once
-    service = Service(settings, worker=worker + 1)
+    service = Service(settings, worker=worker + 1, workers=workers, shared=shared)
     service.configure_channels()
     if chat is None:
         chat = workers == 1 and not service.channels and sys.stdin.isatty()
@@ -96,8 +99,8 @@ def log_poster_gaps(service) -> None:
         log.info("check-in posters are off: %s", "; ".join(POSTER_GAPS[gap] for gap in gaps))
 
 
-def _worker_main(worker: int, workers: int) -> None:
-    asyncio.run(serve(load_settings(), False, worker=worker, workers=workers))
+def _worker_main(worker: int, workers: int, shared: LocalShared) -> None:
+    asyncio.run(serve(load_settings(), False, worker=worker, workers=workers, shared=shared))
 
 
 def supervise(settings: Settings, workers: int) -> None:
@@ -106,11 +109,14 @@ def supervise(settings: Settings, workers: int) -> None:
         log.warning("several workers on SQLite take turns at its write lock; use PostgreSQL to scale out")
     asyncio.run(prepare_database(settings))
     context = multiprocessing.get_context("spawn")
+    shared = LocalShared(workers)  # the send budgets and flood guard the workers share (bot/coordination.py)
     processes: dict[int, multiprocessing.process.BaseProcess] = {}
     stopping = False
 
     def start(index: int) -> None:
-        process = context.Process(target=_worker_main, args=(index, workers), name=f"bluezone-worker-{index + 1}")
+        process = context.Process(
+            target=_worker_main, args=(index, workers, shared), name=f"bluezone-worker-{index + 1}"
+        )
         process.start()
         processes[index] = process
 
