@@ -11,17 +11,24 @@ from dataclasses import dataclass
 
 
 def pace(next_free: float, now: float, interval: float, slack: float) -> tuple[float, float]:
-    """One send's turn under a pace of one per `interval` seconds, `slack` seconds of turns that
-    may be caught up at once (a GCRA): (when it may go, the next free turn). Kept as one number,
-    the next free turn, so that processes can share it (shared memory, Redis: the same sum in Lua)."""
-    start = max(next_free, now - slack)
-    return start, start + interval
+    """A send's turn under a pace of one per `interval` seconds, with `slack` seconds of turns
+    that may be caught up at once (a GCRA): (0, the next free turn) when it may go now, else (the
+    seconds to wait before asking again, `next_free` unchanged). Kept as one number, the next
+    free turn, so that processes can share it (shared memory; Redis runs the same sum in Lua).
+
+    A turn is taken when the send goes, not booked ahead for a sender to sleep until: a worker
+    whose event loop is busy would wake late, and its booked sends would then go together with
+    the next second's (the messenger counts sends as they arrive)."""
+    start = max(next_free, now)
+    if start - now > slack + 1e-9:  # (a turn that is due but for a rounding error goes)
+        return start - slack - now, next_free
+    return 0.0, start + interval
 
 
 class Pacer:
-    """`per_second` sends, evenly spaced, at most `burst` at once after a pause: every caller
-    takes the next free turn and sleeps until it. A turn taken is spent even if its send is
-    cancelled, so the pace errs on the slow side."""
+    """`per_second` sends, evenly spaced, at most `burst` at once after a pause. One send of this
+    process at a time waits for its turn (in the order they came), so that a queue of sends
+    costs one check per turn, not one per waiting send."""
 
     def __init__(self, per_second: float, burst: int = 1, clock=time.monotonic) -> None:
         self.per_second = per_second
@@ -29,17 +36,21 @@ class Pacer:
         self.slack = (burst - 1) * self.interval
         self.clock = clock
         self._next = 0.0
+        self._turns = asyncio.Lock()
 
-    def reserve(self) -> float:
-        """Take the next turn; the seconds until it."""
-        now = self.clock()
-        start, self._next = pace(self._next, now, self.interval, self.slack)
-        return start - now
+    def try_take(self) -> float:
+        """Take a turn now (0), or the seconds until one may be free."""
+        wait, self._next = pace(self._next, self.clock(), self.interval, self.slack)
+        return wait
+
+    async def _try(self) -> float:
+        return self.try_take()
 
     async def acquire(self) -> None:
-        wait = self.reserve()
-        if wait > 0:
-            await asyncio.sleep(wait)
+        async with self._turns:
+            # Polling, not an event: the turn frees up by time, and in another process too.
+            while (wait := await self._try()) > 0:  # noqa: ASYNC110
+                await asyncio.sleep(wait)
 
 
 class Verdict(enum.Enum):
