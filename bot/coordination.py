@@ -442,6 +442,7 @@ class AnnouncementLease:
         self.duration = duration
         self.renewal = renewal
         self.held = False
+        self._told: bool | None = None  # what on_change last said
         self._task: asyncio.Task | None = None
 
     async def try_once(self) -> bool:
@@ -453,8 +454,9 @@ class AnnouncementLease:
         except Exception as exc:
             log.warning("announcement lease: the database did not answer (%s)", type(exc).__name__)
             held = False
-        if held != self.held:
-            self.held = held
+        self.held = held
+        if held != self._told:
+            self._told = held
             log.info("%s sending announcements", "now" if held else "no longer")
             self.on_change(held)
         return held
@@ -476,8 +478,9 @@ class AnnouncementLease:
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
         if self.held:
+            # The courier is told at the next try, if any: it stops with the service, and a
+            # service stopped but still driven (tests) sends as before.
             self.held = False
-            self.on_change(False)
             try:
                 async with self.engine.begin() as conn:
                     await leases.give_up(conn, ANNOUNCEMENTS, self.holder)
