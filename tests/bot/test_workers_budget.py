@@ -37,10 +37,15 @@ async def _burst(base: str, tg: TelegramStandin, people: range) -> set[str]:
     return served
 
 
-async def test_three_workers_keep_to_one_telegram_budget(fresh_pg_database):
+@pytest.mark.parametrize("through", ["memory", "redis"])
+async def test_three_workers_keep_to_one_telegram_budget(fresh_pg_database, through, request):
+    """Through the memory the supervisor shares, or through Redis (as machines share it)."""
+    env = {"TELEGRAM_MAX_PER_SECOND": "29"}
+    if through == "redis":
+        env["REDIS_URL"] = request.getfixturevalue("redis_url")
     people = range(7000, 7000 + PEOPLE)
     async with TelegramStandin(token=TOKEN, username="bluezone_budget_bot", max_per_second=30) as tg:
-        async with run_workers(tg, fresh_pg_database, SECRET, count=3, TELEGRAM_MAX_PER_SECOND="29") as service:
+        async with run_workers(tg, fresh_pg_database, SECRET, count=3, **env) as service:
             served = await _burst(service.base, tg, people)
             for _ in range(120 * 10):
                 if all(tg.sent(user_id) for user_id in people):
