@@ -6,7 +6,8 @@ commune get an announcement a coordinator writes in chat; right after [Gửi], B
 people (default 600) send /start through the webhook, 40 at a time. When a third of the citizens
 have their copy, the worker holding the announcements' lease is killed (SIGKILL); the supervisor
 starts another, and the lease passes on. Run without and with Redis (`BENCH_BUDGET_MODES`, default
-"local,redis": REDIS_URL=redis://127.0.0.1:6379/9, flushed before).
+"local,redis": REDIS_URL=redis://127.0.0.1:6379/9, flushed before); "main" runs the code of the
+checkout at BENCH_BUDGET_MAIN (default /work/main) for comparison, killing nobody (it has no lease).
 
 Reported: the most sends the stand-in saw in any one second (attempts, 429s included, and those
 it took), the share answered 429, whether every citizen and every new person was reached, and
@@ -39,6 +40,7 @@ NEW = int(os.environ.get("BENCH_BUDGET_NEW") or 600)
 MODES = (os.environ.get("BENCH_BUDGET_MODES") or "local,redis").split(",")
 REDIS_URL = os.environ.get("BENCH_BUDGET_REDIS_URL", "redis://127.0.0.1:6379/9")
 FIRST_NEW = 6_100_000_001
+MAIN = os.environ.get("BENCH_BUDGET_MAIN", "/work/main")
 
 
 def most_in_a_second(times: list[float]) -> int:
@@ -114,7 +116,8 @@ async def one_run(mode: str) -> None:
         citizens = set(chats)
         newcomers = set(range(FIRST_NEW, FIRST_NEW + NEW))
         async with TelegramStandin(token=TOKEN, username="bluezone_budget_bot", max_per_second=30) as tg:
-            async with run_workers(tg, url, SECRET, count=3, **env) as service:
+            cwd = MAIN if mode == "main" else None
+            async with run_workers(tg, url, SECRET, count=3, cwd=cwd, **env) as service:
                 load_before = os.getloadavg()
                 coordinator = tg.user(COORDINATOR)
                 await say(tg, service.base, coordinator.build_text("/thongbao"), COORDINATOR)
@@ -138,7 +141,7 @@ async def one_run(mode: str) -> None:
                 while time.monotonic() < deadline:
                     await asyncio.sleep(1.0)
                     got = len(reached(citizens))
-                    if killed_pid is None and got >= USERS // 3:
+                    if killed_pid is None and got >= USERS // 3 and mode != "main":
                         killed_pid = await lease_holder_pid(url)
                         if killed_pid:
                             os.kill(killed_pid, signal.SIGKILL)
@@ -149,7 +152,7 @@ async def one_run(mode: str) -> None:
                 took = time.monotonic() - started
                 await asyncio.sleep(3)  # anything sent twice shows now
                 load_after = os.getloadavg()
-                new_holder = await lease_holder_pid(url)
+                new_holder = await lease_holder_pid(url) if mode != "main" else None
         sends = [c for c in tg.calls if c.method in SENDING_METHODS and c.at >= started - 1]
         refused = sum(c.failed_with == 429 for c in sends)
         copies = Counter(c.chat_id for c in sends if c.ok and c.method == "sendMessage" and c.chat_id in citizens)
