@@ -457,7 +457,7 @@ class AnnouncementLease:
         self.held = held
         if held != self._told:
             self._told = held
-            log.info("%s sending announcements", "now" if held else "no longer")
+            log.info("%s sending announcements (%s)", "now" if held else "not", self.holder)
             self.on_change(held)
         return held
 

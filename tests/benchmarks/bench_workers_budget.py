@@ -107,7 +107,7 @@ async def one_run(mode: str) -> None:
     if url is None:
         print("   PostgreSQL unreachable: skipped")
         return
-    env = {"TELEGRAM_MAX_PER_SECOND": "29"}
+    env = {"TELEGRAM_MAX_PER_SECOND": "29", "LOG_LEVEL": "INFO"}
     if mode == "redis":
         await flush_redis()
         env["REDIS_URL"] = REDIS_URL
@@ -164,7 +164,9 @@ async def one_run(mode: str) -> None:
         # rows the killed worker had claimed, waiting for their outbox lease).
         around = [at for at in announced if killed_at and at >= killed_at - 0.5]
         pause = max((b - a for a, b in itertools.pairwise(around)), default=float("nan"))
-        problems = [line for line in service.final_log.splitlines() if "WARNING" in line or "ERROR" in line]
+        lines = service.final_log.splitlines()
+        print("   " + "\n   ".join(line for line in lines if "now sending announcements" in line))
+        problems = [line for line in lines if "WARNING" in line or "ERROR" in line]
         if problems:
             print(f"   {len(problems)} warnings in the service's log, the first: {problems[:3]}")
         RETRIED.clear()
