@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import time
 from typing import Any
 
+from bot import metrics
 from bot.channels import messengers
 from bot.channels.base import Capabilities, Channel, Wiring
 from bot.courier import Courier
@@ -38,6 +40,8 @@ class Service:
         self.content = content or Content.load(settings.content_dir)
         self.db = db_engine or create_engine(settings.database_url)
         self._owns_db = db_engine is None
+        if self._owns_db:  # an engine handed in (tests) is watched by whoever made it
+            metrics.watch_database(self.db)
         self.sessions = sessionmaker(self.db)
         self.router = build_router()
         self.channels: dict[str, Channel] = {}
@@ -58,6 +62,9 @@ class Service:
         self.inbox = Inbox(self.sessions, self.receive, concurrency=1 if self.db.dialect.name == "sqlite" else 4)
         self._tasks: list[asyncio.Task] = []
         self._started: list[Channel] = []
+        # /readyz: ready once every channel has started, until a stop begins (SIGTERM's drain).
+        self.started = False
+        self.draining = False
 
     def add_channel(self, channel: Channel) -> None:
         self.channels[channel.name] = channel
@@ -88,7 +95,9 @@ class Service:
         guard = self.flood_guard
         verdict = guard.check(incoming.channel, incoming.user_id) if guard else Verdict.ALLOW
         if verdict is Verdict.DROP:
+            metrics.flood_drop(incoming.channel)
             return
+        began = time.perf_counter()
         try:
             if verdict is Verdict.WARN:
                 ids = await self.engine.handle(incoming, only_reply=Reply("menu.too_fast"))
@@ -98,6 +107,7 @@ class Service:
             if guard:
                 guard.refund(incoming.channel, incoming.user_id)
             raise
+        metrics.update_handled(incoming.channel, time.perf_counter() - began)
         self.courier.deliver_soon(ids)
 
     async def accept(self, incoming: Incoming) -> None:
@@ -118,8 +128,10 @@ class Service:
             asyncio.create_task(DailyReports(self).run()),
             asyncio.create_task(housekeeping.run(self.sessions, self.settings.checkin_retention_days)),
         ]
+        self.started = True
 
     async def stop(self) -> None:
+        self.draining = True
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
