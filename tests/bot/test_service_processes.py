@@ -28,7 +28,7 @@ TOKEN = "4545:service-test-token"
 SECRET = "service-test-secret"
 
 
-async def test_a_worker_that_cannot_start_is_retried_later_each_time_then_the_service_stops(sqlite_database):
+def test_a_worker_that_cannot_start_is_retried_later_each_time_then_the_service_stops(sqlite_database):
     with socket.socket() as taken:  # the port held without SO_REUSEPORT: every worker's bind fails
         taken.bind(("127.0.0.1", 0))
         taken.listen()

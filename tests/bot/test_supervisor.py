@@ -4,6 +4,7 @@ starts again at 1 s, and too many crashes in the window stop the service."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 
 from bot.supervisor import Backoff, WorkerPool
@@ -66,7 +67,7 @@ def run_pool(lifetimes, backoff: Backoff, count: int = 1, until: float = 10_000.
 
 def pauses(starts: list[float], lifetime: float) -> list[float]:
     """The pause before each restart: from the worker's exit to its next start (to the poll)."""
-    return [round(b - (a + lifetime)) for a, b in zip(starts, starts[1:], strict=False)]
+    return [round(b - (a + lifetime)) for a, b in itertools.pairwise(starts)]
 
 
 def test_a_worker_crashing_at_start_waits_longer_each_time_then_stops_the_service(caplog):

@@ -4,6 +4,7 @@ without them the test is skipped with the reason, except under CI=1, where it fa
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import os
 import shutil
@@ -79,20 +80,24 @@ async def test_a_dump_restores_into_a_fresh_database_with_the_same_tally(tools, 
     source = make_url(fresh_pg_database).database
     dump = tmp_path / "bluezone.dump"
     # As docs/deploy.md says: the custom format, compressed, restorable table by table.
-    subprocess.run(["pg_dump", *options, "-Fc", "-f", str(dump), source], env=env, check=True, timeout=120)
+    await asyncio.to_thread(
+        subprocess.run, ["pg_dump", *options, "-Fc", "-f", str(dump), source], env=env, check=True, timeout=120
+    )
     restored = f"bz_restore_{uuid.uuid4().hex[:8]}"
     admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
     try:
         async with admin.connect() as conn:
             await conn.execute(text(f'CREATE DATABASE "{restored}"'))
-        subprocess.run(
+        await asyncio.to_thread(
+            subprocess.run,
             ["pg_restore", *options, "--no-owner", "--exit-on-error", "-d", restored, str(dump)],
             env=env,
             check=True,
             timeout=120,
         )
         # The restored database answers psql's check from the docs too.
-        check = subprocess.run(
+        check = await asyncio.to_thread(
+            subprocess.run,
             ["psql", *options, "-d", restored, "-Atc", "SELECT count(*) FROM communes"],
             env=env,
             check=True,
