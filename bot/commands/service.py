@@ -161,6 +161,8 @@ def supervise(settings: Settings, workers: int) -> None:
     with metrics_folder() as folder:
         pool = WorkerPool(workers, start, Backoff(crash_limit=settings.worker_crash_limit), on_exit=folder.mark_dead)
         log.info("supervising %s workers on http://%s:%s", workers, settings.http_host, settings.http_port)
+        if settings.metrics_address:
+            log.info("metrics on http://%s:%s/metrics", *settings.metrics_address)
         gave_up = pool.watch(lambda: stopping)
         pool.stop(timeout=settings.shutdown_grace_seconds + DRAIN_TIMEOUT + 15)
     log.info("all workers stopped")
