@@ -11,17 +11,21 @@ a few increments in memory.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import functools
 import hmac
 import logging
 import os
-from collections.abc import Iterable
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -113,6 +117,43 @@ def watch_database(engine: AsyncEngine) -> None:
         except Exception:
             DATABASE_ERRORS.labels("connection").inc()
             raise
+
+
+# --- the workers' folder
+
+
+class MetricsFolder:
+    """PROMETHEUS_MULTIPROC_DIR, where every worker keeps its figures (see above)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def mark_dead(self, pid: int | None) -> None:
+        """A dead worker's live gauges go; its counters stay, so that totals never go back."""
+        if pid is not None:
+            mark_process_dead(pid, str(self.path))
+
+
+@contextlib.contextmanager
+def metrics_folder() -> Iterator[MetricsFolder]:
+    """The operator's PROMETHEUS_MULTIPROC_DIR, emptied first (an earlier run's figures must not
+    add up with these), else a temporary folder removed at the end. Set in the environment
+    before any worker starts: a worker's prometheus_client reads it when first imported."""
+    given = os.environ.get(MULTIPROC_DIR)
+    if given:
+        path = Path(given)
+        path.mkdir(parents=True, exist_ok=True)
+        for stale in path.glob("*.db"):
+            stale.unlink()
+        yield MetricsFolder(path)
+        return
+    path = Path(tempfile.mkdtemp(prefix="bluezone-metrics-"))
+    os.environ[MULTIPROC_DIR] = str(path)
+    try:
+        yield MetricsFolder(path)
+    finally:
+        del os.environ[MULTIPROC_DIR]
+        shutil.rmtree(path, ignore_errors=True)
 
 
 # --- the scrape

@@ -81,6 +81,8 @@ class WorkerPool:
             self._start(slot)
         while not stopping():
             self.sleep(self.poll)
+            if stopping():  # a Ctrl-C reaches the workers too: their exit is no crash
+                break
             now = self.clock()
             for slot in self.slots:
                 if slot.process is not None and not slot.process.is_alive() and self._crashed(slot, now):

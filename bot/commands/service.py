@@ -3,24 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import multiprocessing
 import os
-import shutil
 import signal
 import sys
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
 
 import click
 from aiohttp import web
 
 from bot.commands.common import load_settings, log, prepare_database
 from bot.settings import Settings
-
-# The variable prometheus_client reads (bot/metrics.py): one folder for all the workers' figures.
-MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 
 @click.command()
@@ -41,7 +33,12 @@ def run(chat: bool | None, workers: int) -> None:
     settings = load_settings()
     if workers == 1:
         # One process keeps its figures in memory, unless the operator asks for the folder.
-        with metrics_folder() if os.environ.get(MULTIPROC_DIR) else contextlib.nullcontext():
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            from bot.metrics import metrics_folder
+
+            with metrics_folder():
+                asyncio.run(serve(settings, chat))
+        else:
             asyncio.run(serve(settings, chat))
     else:
         supervise(settings, workers)
@@ -138,6 +135,7 @@ def supervise(settings: Settings, workers: int) -> None:
     it keeps crashing; stop them all on SIGTERM (each finishes its sends), or with exit code 1
     when one crashes WORKER_CRASH_LIMIT times in 10 minutes."""
     from bot.courier import DRAIN_TIMEOUT
+    from bot.metrics import metrics_folder
     from bot.supervisor import Backoff, WorkerPool
 
     if settings.database_url.startswith("sqlite"):
@@ -168,42 +166,6 @@ def supervise(settings: Settings, workers: int) -> None:
     log.info("all workers stopped")
     if gave_up:
         sys.exit(1)
-
-
-class MetricsFolder:
-    """PROMETHEUS_MULTIPROC_DIR, where every worker keeps its figures (see bot/metrics.py)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def mark_dead(self, pid: int | None) -> None:
-        """A dead worker's live gauges go; its counters stay, so that totals never go back."""
-        from prometheus_client import multiprocess
-
-        if pid is not None:
-            multiprocess.mark_process_dead(pid, str(self.path))
-
-
-@contextlib.contextmanager
-def metrics_folder() -> Iterator[MetricsFolder]:
-    """The operator's PROMETHEUS_MULTIPROC_DIR, emptied first (an earlier run's figures must not
-    add up with these), else a temporary folder removed at the end. Set in the environment
-    before any worker starts: a worker's prometheus_client reads it when first imported."""
-    given = os.environ.get(MULTIPROC_DIR)
-    if given:
-        path = Path(given)
-        path.mkdir(parents=True, exist_ok=True)
-        for stale in path.glob("*.db"):
-            stale.unlink()
-        yield MetricsFolder(path)
-        return
-    path = Path(tempfile.mkdtemp(prefix="bluezone-metrics-"))
-    os.environ[MULTIPROC_DIR] = str(path)
-    try:
-        yield MetricsFolder(path)
-    finally:
-        del os.environ[MULTIPROC_DIR]
-        shutil.rmtree(path, ignore_errors=True)
 
 
 @click.command()

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.channels.base import OutMessage, SendBlocked, SendRateLimited, SendRetry
 from bot.commands.common import prepare_database
+from bot.metrics import MULTIPROC_DIR, metrics_folder
 from bot.service import Service
 from bot.settings import Secret, Settings
 from bot.web import init_app, init_metrics_app
@@ -139,3 +141,22 @@ async def test_readiness_follows_the_database_liveness_does_not(aiohttp_client, 
         assert during[errors] > before.get(errors, 0)  # the refused connections were counted
         proxy.restore()
         assert (await client.get("/readyz")).status == 200  # recovered by itself
+
+
+def test_the_workers_folder_is_emptied_at_start_and_a_temporary_one_removed(tmp_path, monkeypatch):
+    monkeypatch.delenv(MULTIPROC_DIR, raising=False)
+    with metrics_folder() as folder:  # none given: a temporary one, for the workers to inherit
+        assert os.environ[MULTIPROC_DIR] == str(folder.path) and folder.path.is_dir()
+    assert MULTIPROC_DIR not in os.environ and not folder.path.exists()
+    given = tmp_path / "metrics"
+    given.mkdir()
+    (given / "counter_123.db").write_bytes(b"an earlier run's figures")
+    (given / "README").write_text("not ours")
+    monkeypatch.setenv(MULTIPROC_DIR, str(given))
+    with metrics_folder() as folder:
+        assert folder.path == given and sorted(p.name for p in given.iterdir()) == ["README"]
+        (given / "gauge_livesum_4242.db").write_bytes(b"x")
+        (given / "counter_4242.db").write_bytes(b"x")
+        folder.mark_dead(4242)  # a dead worker's live gauges go, its counters stay
+        assert sorted(p.name for p in given.iterdir()) == ["README", "counter_4242.db"]
+    assert given.is_dir()  # the operator's folder stays
