@@ -112,7 +112,11 @@ async def test_metrics_need_the_token_on_the_main_address(client, aiohttp_client
     assert await scrape(guarded)
 
 
-async def test_readiness_is_lost_while_draining_liveness_is_not(client, service):
+async def test_readiness_is_lost_while_draining_liveness_is_not(client, aiohttp_client, service, settings):
+    unstarted = await aiohttp_client(init_metrics_app(settings, Service(settings, db_engine=service.db)))
+    starting = await unstarted.get("/readyz")  # its channels not started yet
+    assert starting.status == 503 and (await starting.json())["problems"] == ["starting"]
+    assert (await unstarted.get("/healthz")).status == 200
     ready = await client.get("/readyz")
     assert ready.status == 200 and (await ready.json())["status"] == "ok"
     service.draining = True  # what SIGTERM sets first (bot/commands/service.py serve)
