@@ -30,10 +30,13 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.channels.base import SendBlocked, SendFailed, SendRateLimited, SendRetry
+from bot.untrusted import Throttled
 from storage import counters, updates
 from storage.models import utcnow
 
 log = logging.getLogger(__name__)
+# Prometheus scrapes every few seconds: while the database is away, a line a minute says so.
+scrapes = Throttled(log)
 
 MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
 # The text format's media type (version 0.0.4), what Prometheus asks for by default.
@@ -196,7 +199,7 @@ async def _database_figures(sessions: async_sessionmaker[AsyncSession]) -> list[
             backlog = await updates.backlog(db)
             totals = await counters.totals(db)
     except Exception as exc:
-        log.warning("metrics: database figures left out: %s", exc)
+        scrapes.warning("metrics", "metrics: database figures left out: %s", exc or type(exc).__name__)
         reachable.add_metric([], 0)
         return [reachable]
     reachable.add_metric([], 1)

@@ -19,7 +19,7 @@ from bot.landing import add_routes as add_landing_routes
 from bot.media import MEDIA_PATH
 from bot.service import Service
 from bot.settings import Settings
-from bot.untrusted import quiet_malformed_http
+from bot.untrusted import Throttled, quiet_malformed_http
 from storage.db import ping
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,8 @@ async def healthz(request: web.Request) -> web.Response:
 
 # Readiness asks the database for one round trip within this; a slower answer counts as none.
 READY_TIMEOUT = 2.0
+# A load balancer asks every few seconds: while the database is away, a line a minute says so.
+probes = Throttled(log)
 
 
 async def readyz(request: web.Request) -> web.Response:
@@ -54,7 +56,7 @@ async def readyz(request: web.Request) -> web.Response:
         async with asyncio.timeout(READY_TIMEOUT), service.sessions() as db:
             await ping(db)
     except Exception as exc:
-        log.warning("readiness check: database unreachable: %s", exc or type(exc).__name__)
+        probes.warning("readyz", "readiness check: database unreachable: %s", exc or type(exc).__name__)
         problems.append("database unreachable")
     if problems:
         return web.json_response({"status": "unavailable", "problems": problems}, status=503)
