@@ -40,7 +40,7 @@ class Service:
         self.content = content or Content.load(settings.content_dir)
         self.db = db_engine or create_engine(settings.database_url)
         self._owns_db = db_engine is None
-        if self._owns_db:  # an engine handed in (tests) is watched by whoever made it
+        if self._owns_db:  # an engine handed in (tests) may be shared: its errors are not this service's
             metrics.watch_database(self.db)
         self.sessions = sessionmaker(self.db)
         self.router = build_router()
