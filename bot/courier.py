@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot import metrics
 from bot.background import repeat
 from bot.channels.base import Channel, OutMessage, SendBlocked, SendFailed, SendRetry
 from storage import updates
@@ -221,17 +222,20 @@ class Courier:
             return False
         try:
             await channel.send(row.chat_id, OutMessage.from_body(row.body), row.attachment)
-        except SendBlocked:
+        except SendBlocked as exc:
+            metrics.send_outcome(row.channel, exc)
             log.info("%s chat blocked the bot; outbox %s dropped", row.channel, row.id)
             async with self.sessions() as db, db.begin():
                 await updates.mark_blocked(db, row.channel, row.chat_id)
             return True
         except SendFailed as exc:
+            metrics.send_outcome(row.channel, exc)
             log.warning("outbox %s refused by %s: %s", row.id, row.channel, exc)
             async with self.sessions() as db, db.begin():
                 await updates.mark_failed(db, row.id, str(exc), forget=forget)
             return True
         except (TimeoutError, SendRetry) as exc:
+            metrics.send_outcome(row.channel, exc)
             retry_after = getattr(exc, "retry_after", None)
             async with self.sessions() as db, db.begin():
                 if row.attempts >= MAX_ATTEMPTS:
@@ -241,12 +245,14 @@ class Courier:
                 await updates.mark_retry(db, row.id, backoff(row.attempts, retry_after), str(exc))
             log.info("outbox %s will be retried: %s", row.id, exc)
             return False
-        except Exception:
+        except Exception as exc:
             # A bug in a channel must not kill the courier; keep the row for a later retry.
+            metrics.send_outcome(row.channel, exc)
             log.exception("unexpected error sending outbox %s", row.id)
             async with self.sessions() as db, db.begin():
                 await updates.mark_retry(db, row.id, backoff(row.attempts, None), "unexpected error")
             return False
+        metrics.send_outcome(row.channel)
         try:
             async with self.single_statements.begin() as conn:
                 await updates.mark_sent(conn, row.id, key, forget=forget)

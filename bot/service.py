@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import time
 from typing import Any
 
+from bot import metrics
 from bot.channels import messengers
 from bot.channels.base import Capabilities, Channel, Wiring
 from bot.coordination import AnnouncementLease, Coordination, LocalShared
@@ -49,6 +51,8 @@ class Service:
         self.content = content or Content.load(settings.content_dir)
         self.db = db_engine or create_engine(settings.database_url)
         self._owns_db = db_engine is None
+        if self._owns_db:  # an engine handed in (tests) may be shared: its errors are not this service's
+            metrics.watch_database(self.db)
         self.sessions = sessionmaker(self.db)
         self.router = build_router()
         self.channels: dict[str, Channel] = {}
@@ -74,6 +78,9 @@ class Service:
         self.inbox = Inbox(self.sessions, self.receive, concurrency=1 if self.db.dialect.name == "sqlite" else 4)
         self._tasks: list[asyncio.Task] = []
         self._started: list[Channel] = []
+        # /readyz: ready once every channel has started, until a stop begins (SIGTERM's drain).
+        self.started = False
+        self.draining = False
 
     def add_channel(self, channel: Channel) -> None:
         self.channels[channel.name] = channel
@@ -105,7 +112,9 @@ class Service:
         guard = self.flood_guard
         verdict = await guard.check(incoming.channel, incoming.user_id) if guard else Verdict.ALLOW
         if verdict is Verdict.DROP:
+            metrics.flood_drop(incoming.channel)
             return
+        began = time.perf_counter()
         try:
             if verdict is Verdict.WARN:
                 ids = await self.engine.handle(incoming, only_reply=Reply("menu.too_fast"))
@@ -115,6 +124,7 @@ class Service:
             if guard:
                 await guard.refund(incoming.channel, incoming.user_id)
             raise
+        metrics.update_handled(incoming.channel, time.perf_counter() - began)
         self.courier.deliver_soon(ids)
 
     async def accept(self, incoming: Incoming) -> None:
@@ -137,8 +147,10 @@ class Service:
             asyncio.create_task(DailyReports(self).run()),
             asyncio.create_task(housekeeping.run(self.sessions, self.settings.checkin_retention_days)),
         ]
+        self.started = True
 
     async def stop(self) -> None:
+        self.draining = True
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -127,6 +127,17 @@ def _declared_scheme(content_dir: Path) -> str | None:
     return declared
 
 
+def _host_port(env: Mapping[str, str], name: str, default: None = None) -> tuple[str, int] | None:
+    """An optional `host:port` to listen on."""
+    value = _optional(env, name)
+    if value is None:
+        return None
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{name} must be host:port, such as 127.0.0.1:9100, not {value!r}")
+    return host.strip("[]"), int(port)
+
+
 def _base(env: Mapping[str, str], name: str, default: str) -> str:
     return (_optional(env, name) or default).rstrip("/")
 
@@ -158,6 +169,30 @@ class Settings:
         "the address the aiohttp server listens on: `/healthz`, the webhooks and the web pages",
     )
     http_port: int = setting(8080, "HTTP_PORT", _number(), "its port")
+    metrics_address: tuple[str, int] | None = setting(
+        None,
+        "METRICS_ADDRESS",
+        _host_port,
+        "`host:port` of a second, private listener for Prometheus (`/metrics`, `/healthz`, `/readyz`), e.g. `127.0.0.1:9100`; see [docs/deploy.md](docs/deploy.md#metrics-and-health)",
+    )
+    metrics_token: Secret | None = setting(
+        None,
+        "METRICS_TOKEN",
+        _secret,
+        "serves `/metrics` on the main address too, to requests with `Authorization: Bearer <token>`. Without either, no `/metrics`",
+    )
+    shutdown_grace_seconds: float = setting(
+        0.0,
+        "SHUTDOWN_GRACE_SECONDS",
+        _number(float, minimum=0),
+        "on SIGTERM, how long `/readyz` answers 503 while everything is still served, so a load balancer stops sending first; then the sends under way finish",
+    )
+    worker_crash_limit: int = setting(
+        5,
+        "WORKER_CRASH_LIMIT",
+        _number(),
+        "`run --workers N`: a worker that exits this many times in 10 minutes stops the service (exit code 1); each restart waits 1, 2, 4 … 60 s",
+    )
     log_level: str = setting(
         "INFO",
         "LOG_LEVEL",

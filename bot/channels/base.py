@@ -79,6 +79,10 @@ class SendRetry(SendError):
         self.retry_after = retry_after
 
 
+class SendRateLimited(SendRetry):
+    """The messenger answered "too many requests" (HTTP 429): a retry, counted apart (bot.metrics)."""
+
+
 class SendBlocked(SendError):
     """The person blocked the bot or left: stop sending to them."""
 

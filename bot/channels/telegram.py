@@ -29,7 +29,17 @@ from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import Application, ApplicationBuilder, BaseRateLimiter, ContextTypes, TypeHandler
 
-from bot.channels.base import Budget, Capabilities, OutMessage, SendBlocked, SendFailed, SendRetry, Wiring
+from bot import metrics
+from bot.channels.base import (
+    Budget,
+    Capabilities,
+    OutMessage,
+    SendBlocked,
+    SendFailed,
+    SendRateLimited,
+    SendRetry,
+    Wiring,
+)
 from bot.channels.common import derive_secret, handle_polled, json_id, junk, same_secret, unavailable
 from bot.ratelimit import Pacer
 from bot.settings import Secret, Settings
@@ -299,6 +309,7 @@ class TelegramChannel:
             return web.json_response({"ok": False, "error": "not an update"}, status=400)
         sender = _sender_id(data)
         if self.dropping is not None and sender is not None and self.dropping(NAME, sender):
+            metrics.flood_drop(NAME)
             return web.json_response({"ok": True})  # a flood: dropped before parsing, as it would be after
         try:
             update = self.parse(data)
@@ -346,7 +357,7 @@ class TelegramChannel:
         except Forbidden as exc:
             raise SendBlocked(str(exc)) from exc
         except RetryAfter as exc:
-            raise SendRetry("rate limited", retry_after=_seconds(exc.retry_after)) from exc
+            raise SendRateLimited("rate limited", retry_after=_seconds(exc.retry_after)) from exc
         except (TimedOut, NetworkError) as exc:
             if isinstance(exc, BadRequest):
                 if "chat not found" in exc.message.lower():

@@ -24,7 +24,16 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from bot.channels.base import Budget, Capabilities, OutMessage, SendBlocked, SendFailed, SendRetry, Wiring
+from bot.channels.base import (
+    Budget,
+    Capabilities,
+    OutMessage,
+    SendBlocked,
+    SendFailed,
+    SendRateLimited,
+    SendRetry,
+    Wiring,
+)
 from bot.channels.common import age_problem, answer_webhook, derive_secret, handle_polled, json_id, junk, same_secret
 from bot.media import MediaLinks
 from bot.settings import Secret, Settings
@@ -318,7 +327,7 @@ class ZaloBotChannel:
                 )
         except BotApiError as exc:
             if exc.status == 429 or exc.code == 429:
-                raise SendRetry("rate limited", retry_after=exc.retry_after) from exc
+                raise SendRateLimited("rate limited", retry_after=exc.retry_after) from exc
             if exc.status >= 500 or exc.status == 401:  # 401: a token being fixed; keep the messages
                 raise SendRetry(str(exc)) from exc
             if exc.status == 403 or exc.code == 403:

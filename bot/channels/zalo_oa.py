@@ -24,7 +24,16 @@ import aiohttp
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.channels.base import Budget, Capabilities, OutMessage, SendBlocked, SendFailed, SendRetry, Wiring
+from bot.channels.base import (
+    Budget,
+    Capabilities,
+    OutMessage,
+    SendBlocked,
+    SendFailed,
+    SendRateLimited,
+    SendRetry,
+    Wiring,
+)
 from bot.channels.common import age_problem, answer_webhook, json_id
 from bot.channels.zalo_oa_tokens import OaTokens, TokenError
 from bot.media import MediaLinks
@@ -312,7 +321,9 @@ class ZaloOaChannel:
         except TokenError as exc:
             raise SendRetry(f"no access token: {exc}", retry_after=300) from exc
         except ZaloApiError as exc:
-            if exc.status >= 500 or exc.status == 429 or exc.code in RATE_LIMIT_ERRORS or exc.code in TOKEN_ERRORS:
+            if exc.status == 429 or exc.code in RATE_LIMIT_ERRORS:
+                raise SendRateLimited(str(exc)) from exc
+            if exc.status >= 500 or exc.code in TOKEN_ERRORS:
                 raise SendRetry(str(exc)) from exc
             if exc.code in UNREACHABLE_ERRORS:
                 raise SendBlocked(str(exc)) from exc
