@@ -32,7 +32,7 @@ from storage.figures import (
     targets_in_force,
 )
 from storage.models import OfficialFigure
-from storage.unit_list import CommuneUnit, unit_list
+from storage.unit_list import CommuneUnit, UnitList, unit_list
 from storage.unit_map import COUNTRY_CODE, SCHEMES, carry, check_scheme, unit_level, unit_map
 
 # Counts that are not per-day counters but stocks (active volunteers, venues), from the small
@@ -314,8 +314,12 @@ async def unit_name(session: AsyncSession, code: str, scheme: str | None = None)
         if unit is None:
             raise LookupError(code)
         return unit.name
+    return _stored_name(units, code)
+
+
+def _stored_name(units: UnitList, code: str) -> str:
     name = units.names.get(code)
-    if name is None or unit_level(code) != level:
+    if name is None:
         raise LookupError(code)
     return name
 
@@ -330,7 +334,7 @@ async def tally(session: AsyncSession, unit_code: str, as_of: dt.date, scheme: s
     if scheme != units.scheme:
         return await _tally_elsewhere(session, unit_code, as_of, scheme)
     level = unit_level(unit_code)
-    name = "" if level == "country" else await unit_name(session, unit_code) or ""
+    name = "" if level == "country" else _stored_name(units, unit_code)  # named by the content
     communes = units.of(unit_code, level)
 
     counts = await _commune_counts(session, unit_code, level, as_of)
