@@ -18,7 +18,7 @@ from storage.units import load_units
 
 PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 # Tables that hold reference data, loaded once per test session and kept between tests.
-KEEP = {"provinces", "districts", "communes", "unit_sources"}
+KEEP = {"provinces", "districts", "communes", "unit_sources", "unit_list_versions"}
 
 
 # What kind of test each directory holds, for `-m` (see the markers in pyproject.toml): `make
