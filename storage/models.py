@@ -125,6 +125,15 @@ class UnitSource(Base):
     loaded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
+class UnitListVersion(Base):
+    """One row: a random token that database triggers change whenever provinces, districts or
+    communes change (migration 0017). A process keeps the unit list keyed by it
+    (storage/unit_list.py), so a tally reads the token instead of 3,321 communes' names."""
+
+    __tablename__ = "unit_list_versions"
+    token: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
 # --- people and their messenger accounts --------------------------------------------------------
 
 

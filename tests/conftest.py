@@ -20,7 +20,7 @@ PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.
 # Redis's address, without a database number: each xdist worker uses its own (see redis_url).
 REDIS_SERVER = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
 # Tables that hold reference data, loaded once per test session and kept between tests.
-KEEP = {"provinces", "districts", "communes", "unit_sources"}
+KEEP = {"provinces", "districts", "communes", "unit_sources", "unit_list_versions"}
 
 
 # What kind of test each directory holds, for `-m` (see the markers in pyproject.toml): `make
