@@ -1,8 +1,10 @@
 """leases: a job one worker of many does at a time (sending announcements), passed on when its
 holder stops renewing it
 
+After 0017 (merged first, from 0015): databases already at 0017 take this one next.
+
 Revision ID: 0016
-Revises: 0015
+Revises: 0017
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from alembic import op
 from storage.models import UTCDateTime
 
 revision = "0016"
-down_revision = "0015"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
