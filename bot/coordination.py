@@ -46,6 +46,9 @@ KEY_PREFIX = "bluezone:"
 HEARTBEAT = 1.0  # seconds between a worker's checks in with Redis (also how soon a return is noticed)
 PEER_TIMEOUT = 10  # seconds after its last check-in a worker no longer counts among the peers
 REDIS_TIMEOUT = 1.0  # seconds a Redis call may take before Redis counts as gone: sends must not hang
+# Seconds a worker waits for the shared memory's lock, held for microseconds, before it counts as
+# stuck (held by a worker that was killed holding it).
+LOCK_TIMEOUT = 0.2
 
 
 # --- one machine: shared memory ---------------------------------------------------------------
@@ -63,6 +66,22 @@ class LocalShared:
         self.next_free = context.RawArray("d", len(SHARED_BUDGETS))
         self.flood_keys = context.RawArray("Q", FLOOD_SLOTS)
         self.flood_values = context.RawArray("d", FLOOD_SLOTS * FLOOD_FIELDS)
+        self.stuck = False  # this process's own (each gets a copy): see `locked`
+
+    def locked(self) -> bool:
+        """Take the lock, unless it is stuck: a worker killed while holding it (SIGKILL, the OOM
+        killer) never lets go, and the others must not stop sending with it. Then this process
+        keeps its own limits (its share of each budget) until it is restarted, and says so once."""
+        if self.stuck:
+            return False
+        if self.lock.acquire(timeout=LOCK_TIMEOUT):
+            return True
+        self.stuck = True
+        log.warning(
+            "the limits this machine's workers share are stuck (a worker died holding their lock): "
+            "this worker keeps its share of the send budgets and its own flood guard until restarted"
+        )
+        return False
 
 
 class SharedPacer(Pacer):
@@ -73,14 +92,19 @@ class SharedPacer(Pacer):
         super().__init__(per_second, burst)
         self.shared = shared
         self.slot = SHARED_BUDGETS.index(name)
+        self.own_share = Pacer(per_second / shared.workers)
 
     def try_take(self) -> float:
         # A lock between processes, held for a few arithmetic operations: cheaper than a hop to
         # a thread, so taken on the event loop.
-        with self.shared.lock:
+        if not self.shared.locked():
+            return self.own_share.try_take()
+        try:
             wait, self.shared.next_free[self.slot] = pace(
                 self.shared.next_free[self.slot], self.clock(), self.interval, self.slack
             )
+        finally:
+            self.shared.lock.release()
         return wait
 
 
@@ -99,6 +123,7 @@ class SharedFloodGuard(FloodGuard):
     def __init__(self, shared: LocalShared, burst: int = 20, window: float = 10.0) -> None:
         super().__init__(burst, window)
         self.shared = shared
+        self.own = FloodGuard(burst, window)  # while the shared memory's lock is stuck
 
     def _load(self, key: tuple[str, str]) -> _Bucket | None:
         slot, tag = _slot_key(key)
@@ -115,18 +140,33 @@ class SharedFloodGuard(FloodGuard):
         self.shared.flood_values[base : base + FLOOD_FIELDS] = [bucket.tokens, bucket.at, float(bucket.warned)]
 
     def check(self, channel: str, user_id: str) -> Verdict:
-        with self.shared.lock:  # load, count, store: one step for every worker
+        if not self.shared.locked():
+            return self.own.check(channel, user_id)
+        try:  # load, count, store: one step for every worker
             return super().check(channel, user_id)
+        finally:
+            self.shared.lock.release()
+
+    def dropping(self, channel: str, user_id: str) -> bool:
+        if self.shared.stuck:
+            return self.own.dropping(channel, user_id)
+        return super().dropping(channel, user_id)  # a read: no lock (a torn read only errs once)
 
     def refund(self, channel: str, user_id: str) -> None:
-        with self.shared.lock:
+        if not self.shared.locked():
+            self.own.refund(channel, user_id)
+            return
+        try:
             super().refund(channel, user_id)
+        finally:
+            self.shared.lock.release()
 
 
 # --- several machines: Redis ------------------------------------------------------------------
 
-# A send's turn (bot.ratelimit.pace, in microseconds of Redis's clock): 0 when taken, else the wait. The next free turn is kept as a
-# string: Lua's own number-to-string conversion keeps 14 digits, too few for microseconds since 1970.
+# A send's turn (bot.ratelimit.pace, in microseconds of Redis's clock): 0 when taken, else the
+# wait. The next free turn is kept as a string: Lua's own number-to-string conversion keeps 14
+# digits, too few for microseconds since 1970.
 PACE_SCRIPT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])

@@ -130,6 +130,23 @@ def test_a_machines_workers_count_one_flood_per_person():
     assert one.check("telegram", "7") is ALLOW
 
 
+def test_a_worker_killed_holding_the_lock_does_not_stop_the_others(caplog):
+    """SIGKILL (or the OOM killer) inside the few operations under the lock leaves it held for
+    good: the others go on at their share of the budget, each with its own flood guard."""
+    shared = LocalShared(3)
+    clock = Clock()
+    pacer = SharedPacer(shared, "telegram", 30)
+    pacer.clock = pacer.own_share.clock = clock
+    guard = SharedFloodGuard(shared, burst=2)
+    assert shared.lock.acquire()  # the worker that was killed holding it
+    started = time.monotonic()
+    assert _turns([pacer], clock, 3) == pytest.approx([0, 0.1, 0.2])  # 10 a second: a third of 30
+    assert [guard.check("telegram", "5") for _ in range(3)] == [ALLOW, ALLOW, WARN]
+    assert guard.dropping("telegram", "5")
+    assert time.monotonic() - started < 2  # one wait for the lock, not one per send
+    assert sum("stuck" in r.getMessage() for r in caplog.records) == 1
+
+
 def test_a_single_process_keeps_its_own_limits():
     coordination = Coordination(None)
     assert type(coordination.budget("telegram", 29, 3)) is Pacer and not coordination.shared
