@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot import metrics
 from bot.background import repeat
 from bot.channels.base import Channel, OutMessage, SendBlocked, SendFailed, SendRetry
 from storage import updates
@@ -56,8 +57,9 @@ class Courier:
         self.single_statements = single_statements(sessions.kw["bind"])
         self.channels = channels
         self.lease = lease
-        # Of several workers only one sends announcements, so that together they stay under the
-        # messenger's overall rate (about 30 messages a second on Telegram).
+        # Of several workers one at a time sends announcements (the holder of a lease, see
+        # bot/coordination.py): more would only queue for the same shared send budget, and an
+        # announcement would crowd out the replies of every worker instead of one.
         self.sends_broadcasts = sends_broadcasts
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task] = set()
@@ -65,6 +67,12 @@ class Courier:
         # forgotten instead: the farewell to an erased person, see OutboxMessage.forget_when_settled).
         self._unmarked: dict[int, tuple[str | None, bool]] = {}
         self._chat_locks: dict[tuple[str, str], list] = {}  # chat: [lock, deliveries using it]
+
+    def send_broadcasts(self, on: bool) -> None:
+        """Start (at once) or stop sending announcements, as this worker gains or loses their lease."""
+        self.sends_broadcasts = on
+        if on:
+            self._wake.set()
 
     async def deliver(self, ids: Iterable[int | Queued]) -> None:
         """Send these outbox rows now, and whatever else waits for their chats, in order.
@@ -226,17 +234,20 @@ class Courier:
             return False
         try:
             await channel.send(row.chat_id, OutMessage.from_body(row.body), row.attachment)
-        except SendBlocked:
+        except SendBlocked as exc:
+            metrics.send_outcome(row.channel, exc)
             log.info("%s chat blocked the bot; outbox %s dropped", row.channel, row.id)
             async with self.sessions() as db, db.begin():
                 await updates.mark_blocked(db, row.channel, row.chat_id)
             return True
         except SendFailed as exc:
+            metrics.send_outcome(row.channel, exc)
             log.warning("outbox %s refused by %s: %s", row.id, row.channel, exc)
             async with self.sessions() as db, db.begin():
                 await updates.mark_failed(db, row.id, str(exc), forget=forget)
             return True
         except (TimeoutError, SendRetry) as exc:
+            metrics.send_outcome(row.channel, exc)
             retry_after = getattr(exc, "retry_after", None)
             async with self.sessions() as db, db.begin():
                 if row.attempts >= MAX_ATTEMPTS:
@@ -246,12 +257,14 @@ class Courier:
                 await updates.mark_retry(db, row.id, backoff(row.attempts, retry_after), str(exc))
             log.info("outbox %s will be retried: %s", row.id, exc)
             return False
-        except Exception:
+        except Exception as exc:
             # A bug in a channel must not kill the courier; keep the row for a later retry.
+            metrics.send_outcome(row.channel, exc)
             log.exception("unexpected error sending outbox %s", row.id)
             async with self.sessions() as db, db.begin():
                 await updates.mark_retry(db, row.id, backoff(row.attempts, None), "unexpected error")
             return False
+        metrics.send_outcome(row.channel)
         if sent_ones is not None:
             sent_ones.append((row.id, key, forget))
         else:

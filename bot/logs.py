@@ -116,5 +116,3 @@ def setup_logging(level: str, secrets: Iterable[str] = ()) -> None:
     # httpx logs every request URL at INFO, and Telegram URLs carry the token.
     for noisy in ("httpx", "httpcore", "aiohttp.access", "alembic"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
-    # The rate limiter logs every 429 it passes on with a traceback; the courier logs the retry.
-    logging.getLogger("telegram.ext.AIORateLimiter").setLevel(logging.CRITICAL)

@@ -127,6 +127,17 @@ def _declared_scheme(content_dir: Path) -> str | None:
     return declared
 
 
+def _host_port(env: Mapping[str, str], name: str, default: None = None) -> tuple[str, int] | None:
+    """An optional `host:port` to listen on."""
+    value = _optional(env, name)
+    if value is None:
+        return None
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{name} must be host:port, such as 127.0.0.1:9100, not {value!r}")
+    return host.strip("[]"), int(port)
+
+
 def _base(env: Mapping[str, str], name: str, default: str) -> str:
     return (_optional(env, name) or default).rstrip("/")
 
@@ -158,6 +169,30 @@ class Settings:
         "the address the aiohttp server listens on: `/healthz`, the webhooks and the web pages",
     )
     http_port: int = setting(8080, "HTTP_PORT", _number(), "its port")
+    metrics_address: tuple[str, int] | None = setting(
+        None,
+        "METRICS_ADDRESS",
+        _host_port,
+        "`host:port` of a second, private listener for Prometheus (`/metrics`, `/healthz`, `/readyz`), e.g. `127.0.0.1:9100`; see [docs/deploy.md](docs/deploy.md#metrics-and-health)",
+    )
+    metrics_token: Secret | None = setting(
+        None,
+        "METRICS_TOKEN",
+        _secret,
+        "serves `/metrics` on the main address too, to requests with `Authorization: Bearer <token>`. Without either, no `/metrics`",
+    )
+    shutdown_grace_seconds: float = setting(
+        0.0,
+        "SHUTDOWN_GRACE_SECONDS",
+        _number(float, minimum=0),
+        "on SIGTERM, how long `/readyz` answers 503 while everything is still served, so a load balancer stops sending first; then the sends under way finish",
+    )
+    worker_crash_limit: int = setting(
+        5,
+        "WORKER_CRASH_LIMIT",
+        _number(),
+        "`run --workers N`: a worker that exits this many times in 10 minutes stops the service (exit code 1); each restart waits 1, 2, 4 … 60 s",
+    )
     log_level: str = setting(
         "INFO",
         "LOG_LEVEL",
@@ -200,7 +235,7 @@ class Settings:
         29.0,
         "TELEGRAM_MAX_PER_SECOND",
         _number(float, minimum=0),
-        "sends per second this process allows itself, spaced evenly (bursts of 3 at most); `0`: no limit of its own. Telegram allows about 30 a second in all: with several workers, replies are limited per worker (announcements go from worker 1 only)",
+        "Telegram sends per second the bot allows itself in all, spaced evenly (bursts of 3 at most); `0`: no limit of its own. Telegram allows about 30 a second: the workers of one machine share this budget, and several machines through `REDIS_URL`",
     )
     checkin_retention_days: int = setting(
         21,
@@ -295,7 +330,19 @@ class Settings:
         20,
         "FLOOD_BURST",
         _number(minimum=0),
-        'the per-person flood limit: this many updates at once, refilled over 10 s (20 in 10 s); beyond it one "slow down" notice, then updates are dropped unanswered until the person slows down. Counted in each worker. `0` turns the guard off (for benchmarks)',
+        'the per-person flood limit: this many updates at once, refilled over 10 s (20 in 10 s); beyond it one "slow down" notice, then updates are dropped unanswered until the person slows down. Counted across workers, as the send budget. `0` turns the guard off (for benchmarks)',
+    )
+    zalo_max_per_second: float = setting(
+        0.0,
+        "ZALO_MAX_PER_SECOND",
+        _number(float, minimum=0),
+        "messages per second to each Zalo channel (OA, Bot Platform), shared by the workers as Telegram's; `0`: no limit of its own (Zalo publishes none; it answers -32 or 429 when it limits)",
+    )
+    redis_url: Secret | None = setting(
+        None,
+        "REDIS_URL",
+        _secret,
+        "`redis://[:password@]host:6379/0`: machines running the same bot share the send budgets and the flood guard through it; without it, a machine's workers share them alone. If it goes away each worker falls back to its share until it returns (see [docs/deploy.md](docs/deploy.md#running-several-workers))",
     )
     zalo_event_max_age_hours: float = setting(
         24.0,

@@ -194,3 +194,12 @@ def local_day_sql(session: AsyncSession, column: Any) -> Any:
 def as_date(value: Any) -> dt.date:
     """A day from local_day_sql: a date on PostgreSQL, ISO text on SQLite."""
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(value)
+
+
+async def totals(session: AsyncSession) -> dict[str, int]:
+    """Every counter summed over all communes, from the running totals: one row a commune, so it
+    stays cheap at any number of visits (the service's metrics read it at every scrape)."""
+    row = (
+        await session.execute(select(*(func.coalesce(func.sum(getattr(CommuneCount, m)), 0) for m in METRICS)))
+    ).one()
+    return {m: int(value) for m, value in zip(METRICS, row, strict=True)}

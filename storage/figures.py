@@ -308,6 +308,17 @@ async def figures_as_of(
     return history
 
 
+async def figures_of_every_scheme(session: AsyncSession, as_of: dt.date) -> dict[str, dict[str, list[OfficialFigure]]]:
+    """figures_as_of for every unit of every scheme, by scheme, in one read (the country's tally
+    shows its own map's and carries the other's)."""
+    stmt = select(OfficialFigure).where(OfficialFigure.as_of <= as_of)
+    stmt = stmt.order_by(OfficialFigure.unit_code, OfficialFigure.as_of, OfficialFigure.entered_at, OfficialFigure.id)
+    out: dict[str, dict[str, list[OfficialFigure]]] = {}
+    for row in (await session.scalars(stmt)).all():
+        out.setdefault(row.scheme, {}).setdefault(row.unit_code, []).append(row)
+    return out
+
+
 def known_as_of(history: Sequence[OfficialFigure], as_of: dt.date) -> Known:
     values: dict[str, int | None] = {f: None for f in FIGURE_FIELDS}
     installed_on = None

@@ -125,6 +125,15 @@ class UnitSource(Base):
     loaded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
+class UnitListVersion(Base):
+    """One row: a random token that database triggers change whenever provinces, districts or
+    communes change (migration 0017). A process keeps the unit list keyed by it
+    (storage/unit_list.py), so a tally reads the token instead of 3,321 communes' names."""
+
+    __tablename__ = "unit_list_versions"
+    token: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
 # --- people and their messenger accounts --------------------------------------------------------
 
 
@@ -184,6 +193,17 @@ class ProcessedUpdate(Base):
     channel: Mapped[str] = mapped_column(String(20), primary_key=True)
     update_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     processed_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+
+
+class Lease(Base):
+    """A job one worker of many does at a time (sending announcements), held by `holder` until
+    `expires_at` and renewed well before; a holder that dies lets it run out for another to take."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(120))
+    expires_at: Mapped[dt.datetime] = mapped_column()
 
 
 class OutboxMessage(Base):
@@ -758,6 +778,7 @@ __all__ = [
     "DataPurge",
     "District",
     "InboundEvent",
+    "Lease",
     "LinkAttempt",
     "LinkCode",
     "MediaFile",

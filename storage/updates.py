@@ -488,3 +488,14 @@ async def mark_blocked(session: AsyncSession, channel: str, chat_id: str) -> Non
         .where(*unsent)
         .values(failed_at=now, attachment=None, last_error="blocked by the user", body=settled_body(None))
     )
+
+
+async def backlog(session: AsyncSession) -> list[tuple[str, int, dt.datetime]]:
+    """Per channel, the messages not yet sent nor given up, and when the oldest of them was queued
+    (the service's metrics, at every scrape: an index on sent_at keeps it to the unsent rows)."""
+    stmt = (
+        select(OutboxMessage.channel, func.count(), func.min(OutboxMessage.created_at))
+        .where(OutboxMessage.sent_at.is_(None), OutboxMessage.failed_at.is_(None))
+        .group_by(OutboxMessage.channel)
+    )
+    return [(channel, int(count), oldest) for channel, count, oldest in (await session.execute(stmt)).all()]

@@ -17,8 +17,10 @@ from storage.models import Base
 from storage.units import load_units
 
 PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+# Redis's address, without a database number: each xdist worker uses its own (see redis_url).
+REDIS_SERVER = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
 # Tables that hold reference data, loaded once per test session and kept between tests.
-KEEP = {"provinces", "districts", "communes", "unit_sources"}
+KEEP = {"provinces", "districts", "communes", "unit_sources", "unit_list_versions"}
 
 
 # What kind of test each directory holds, for `-m` (see the markers in pyproject.toml): `make
@@ -219,3 +221,31 @@ async def fresh_pg_database(postgresql_database) -> str:
         await conn.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
         await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
     await admin.dispose()
+
+
+def redis_database_number() -> int:
+    """9 for the first xdist worker (or none), 10, 11, 12 for the next: tests running at once
+    never share a Redis database, and 0–8 stay for whatever else uses this Redis."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    return 9 + (int(worker) if worker.isdigit() else 0) % 4
+
+
+@pytest.fixture
+async def redis_url():
+    """The URL of a Redis database of this test's own, flushed before and after."""
+    import redis.asyncio
+
+    url = f"{REDIS_SERVER}/{redis_database_number()}"
+    client = redis.asyncio.from_url(url)
+    try:
+        await client.ping()
+    except Exception as exc:
+        await client.aclose()
+        message = f"Redis at {REDIS_SERVER} is unreachable: {type(exc).__name__}"
+        if os.environ.get("CI"):
+            pytest.fail(message)  # CI has Redis: a missing one is a failure, not a skip
+        pytest.skip(message)
+    await client.flushdb()
+    yield url
+    await client.flushdb()
+    await client.aclose()

@@ -90,10 +90,11 @@ class Workers:
 
 @contextlib.asynccontextmanager
 async def run_workers(
-    tg: TelegramStandin, database_url: str, secret: str | None, count: int = 2, **env: str
+    tg: TelegramStandin, database_url: str, secret: str | None, count: int = 2, cwd: str | None = None, **env: str
 ) -> AsyncIterator[Workers]:
     """The service with `count` workers, receiving Telegram by webhook and sending to `tg`;
-    without a `secret`, the webhook's is derived from the token."""
+    without a `secret`, the webhook's is derived from the token. `cwd`: another checkout's code
+    (a benchmark's "before")."""
     port = free_port()
     environment = {
         **{k: v for k, v in os.environ.items() if k != "TELEGRAM_WEBHOOK_SECRET"},
@@ -112,6 +113,7 @@ async def run_workers(
             process = subprocess.Popen(
                 [sys.executable, "-m", "bot.cli", "run", "--workers", str(count)],
                 env=environment,
+                cwd=cwd,
                 stdin=subprocess.DEVNULL,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,

@@ -20,7 +20,17 @@ if TYPE_CHECKING:
     from bot.media import MediaLinks
     from bot.settings import Settings
 
-__all__ = ["Capabilities", "Channel", "OutButton", "OutMessage", "SendBlocked", "SendFailed", "SendRetry", "Wiring"]
+__all__ = [
+    "Budget",
+    "Capabilities",
+    "Channel",
+    "OutButton",
+    "OutMessage",
+    "SendBlocked",
+    "SendFailed",
+    "SendRetry",
+    "Wiring",
+]
 
 
 @dataclass(frozen=True)
@@ -69,6 +79,10 @@ class SendRetry(SendError):
         self.retry_after = retry_after
 
 
+class SendRateLimited(SendRetry):
+    """The messenger answered "too many requests" (HTTP 429): a retry, counted apart (bot.metrics)."""
+
+
 class SendBlocked(SendError):
     """The person blocked the bot or left: stop sending to them."""
 
@@ -78,6 +92,21 @@ class SendFailed(SendError):
 
 
 Receive = Callable[[Incoming], Awaitable[None]]
+
+
+class Budget(Protocol):
+    """A messenger's send budget (bot/coordination.py: this process's, or shared by workers)."""
+
+    async def acquire(self) -> None:
+        """Wait for this send's turn."""
+        ...
+
+
+def own_budget(name: str, per_second: float, burst: int = 1) -> Budget | None:
+    """A budget of this process's own (`per_second`; 0: none), for a channel built alone."""
+    from bot.ratelimit import Pacer
+
+    return Pacer(per_second, burst) if per_second > 0 else None
 
 
 @dataclass(frozen=True)
@@ -92,6 +121,8 @@ class Wiring:
     primary: bool  # of several workers, the one that polls or registers the webhook
     # The flood guard's cheap check, before an update is parsed: True drops it (channel, sender).
     dropping: Callable[[str, str], bool] | None = None
+    # A messenger's send budget by name, `per_second` in all workers (bot/coordination.py).
+    budget: Callable[[str, float, int], Budget | None] = own_budget
 
 
 class Channel(Protocol):

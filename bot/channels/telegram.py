@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 # Opt in to the library's coming behaviour (RetryAfter.retry_after as a timedelta) now, which
@@ -27,11 +27,22 @@ from telegram import (
 )
 from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
+from telegram.ext import Application, ApplicationBuilder, BaseRateLimiter, ContextTypes, TypeHandler
 
-from bot.channels.base import Capabilities, OutMessage, SendBlocked, SendFailed, SendRetry, Wiring
+from bot import metrics
+from bot.channels.base import (
+    Budget,
+    Capabilities,
+    OutMessage,
+    SendBlocked,
+    SendFailed,
+    SendRateLimited,
+    SendRetry,
+    Wiring,
+)
 from bot.channels.common import derive_secret, handle_polled, json_id, junk, same_secret, unavailable
 from bot.channels.telegram_http import AiohttpRequest
+from bot.ratelimit import Pacer
 from bot.settings import Secret, Settings
 from bot.untrusted import BadInput, loads
 from documents.links import chat_link
@@ -52,7 +63,13 @@ def configured(settings: Settings) -> bool:
 
 
 def build(wiring: Wiring) -> TelegramChannel:
-    return TelegramChannel(wiring.settings, wiring.receive, primary=wiring.primary, dropping=wiring.dropping)
+    return TelegramChannel(
+        wiring.settings,
+        wiring.receive,
+        primary=wiring.primary,
+        dropping=wiring.dropping,
+        budget=wiring.budget(NAME, wiring.settings.telegram_max_per_second, RATE_BURST),
+    )
 
 
 def _sender_id(data: dict[str, Any]) -> str | None:
@@ -131,33 +148,52 @@ def _inline(buttons: list) -> InlineKeyboardMarkup | None:
     )
 
 
-class _RetriedRateLimits(logging.Filter):
-    """The rate limiter logs every 429 it passes on as an error with a traceback; the courier
-    retries it after Telegram's retry_after and logs that itself, so the traceback is noise."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not record.getMessage().startswith("Rate limit hit after maximum of 0 retries")
-
-
-logging.getLogger("telegram.ext.AIORateLimiter").addFilter(_RetriedRateLimits())
-
-
 def _seconds(retry_after: int | dt.timedelta) -> float:
     return retry_after.total_seconds() if isinstance(retry_after, dt.timedelta) else float(retry_after)
 
 
-# Sends the rate limiter lets go at once after a pause: enough to make up for an event loop that
-# woke a waiting send late, too few to go over Telegram's limit in any one second.
+# Sends the pace lets go at once after a pause: enough to make up for an event loop that woke a
+# waiting send late, too few to go over Telegram's limit in any one second.
 RATE_BURST = 3
+# Calls that are not sends: the long poll must not queue behind an announcement.
+UNPACED = frozenset({"getUpdates"})
 
 
-def rate_limiter(per_second: float) -> AIORateLimiter:
-    """`per_second` sends, evenly spaced (0: no limit of our own). The library's default (30 a
-    second) lets 30 go at once and 30 more within that second, and Telegram answers what goes
-    over its limit with 429 and a pause."""
-    if per_second <= 0:
-        return AIORateLimiter(overall_max_rate=0)
-    return AIORateLimiter(overall_max_rate=RATE_BURST, overall_time_period=RATE_BURST / per_second)
+class PacedLimiter(BaseRateLimiter[int]):
+    """Every Bot API call but the long poll waits for its turn in `budget` (this process's, or
+    one shared by every worker: bot/coordination.py). A 429 is not retried here: the courier
+    retries the message after Telegram's retry_after and logs it."""
+
+    def __init__(self, budget: Budget | None) -> None:
+        self.budget = budget
+
+    async def initialize(self) -> None:
+        pass
+
+    async def shutdown(self) -> None:
+        pass
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> bool | dict[str, Any] | list[dict[str, Any]]:
+        if self.budget is not None and endpoint not in UNPACED:
+            await self.budget.acquire()
+        return await callback(*args, **kwargs)
+
+
+def rate_limiter(per_second: float, budget: Budget | None = None) -> PacedLimiter:
+    """`budget` when the workers share one; else `per_second` sends of this process's own, evenly
+    spaced (0: no limit of its own). The library's AIORateLimiter (30 a second) lets 30 go at once
+    and 30 more within that second, and Telegram answers what goes over its limit with 429."""
+    if budget is None and per_second > 0:
+        budget = Pacer(per_second, RATE_BURST)
+    return PacedLimiter(budget)
 
 
 class TelegramChannel:
@@ -181,6 +217,7 @@ class TelegramChannel:
         *,
         primary: bool = True,
         dropping: Callable[[str, str], bool] | None = None,
+        budget: Budget | None = None,
     ) -> None:
         if settings.telegram_bot_token is None:
             raise ValueError("TELEGRAM_BOT_TOKEN is not set")
@@ -196,7 +233,7 @@ class TelegramChannel:
             .token(settings.telegram_bot_token.reveal())
             .base_url(settings.telegram_api_base_url)
             .base_file_url(settings.telegram_api_base_url.replace("/bot", "/file/bot"))
-            .rate_limiter(rate_limiter(settings.telegram_max_per_second))
+            .rate_limiter(rate_limiter(settings.telegram_max_per_second, budget))
             .request(AiohttpRequest(read_timeout=settings.telegram_send_timeout))
             .get_updates_request(AiohttpRequest(connection_pool_size=1))
             .concurrent_updates(32)
@@ -274,6 +311,7 @@ class TelegramChannel:
             return web.json_response({"ok": False, "error": "not an update"}, status=400)
         sender = _sender_id(data)
         if self.dropping is not None and sender is not None and self.dropping(NAME, sender):
+            metrics.flood_drop(NAME)
             return web.json_response({"ok": True})  # a flood: dropped before parsing, as it would be after
         try:
             update = self.parse(data)
@@ -321,7 +359,7 @@ class TelegramChannel:
         except Forbidden as exc:
             raise SendBlocked(str(exc)) from exc
         except RetryAfter as exc:
-            raise SendRetry("rate limited", retry_after=_seconds(exc.retry_after)) from exc
+            raise SendRateLimited("rate limited", retry_after=_seconds(exc.retry_after)) from exc
         except (TimedOut, NetworkError) as exc:
             if isinstance(exc, BadRequest):
                 if "chat not found" in exc.message.lower():

@@ -24,7 +24,16 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from bot.channels.base import Capabilities, OutMessage, SendBlocked, SendFailed, SendRetry, Wiring
+from bot.channels.base import (
+    Budget,
+    Capabilities,
+    OutMessage,
+    SendBlocked,
+    SendFailed,
+    SendRateLimited,
+    SendRetry,
+    Wiring,
+)
 from bot.channels.common import age_problem, answer_webhook, derive_secret, handle_polled, json_id, junk, same_secret
 from bot.media import MediaLinks
 from bot.settings import Secret, Settings
@@ -111,8 +120,18 @@ def configured(settings: Settings) -> bool:
     return settings.zalo_bot_token is not None
 
 
+# The calls that count against ZALO_MAX_PER_SECOND: what reaches a person's chat.
+SENDS = frozenset({"sendMessage", "sendPhoto", "sendChatAction"})
+
+
 def build(wiring: Wiring) -> ZaloBotChannel:
-    return ZaloBotChannel(wiring.settings, wiring.accept, wiring.media, primary=wiring.primary)
+    return ZaloBotChannel(
+        wiring.settings,
+        wiring.accept,
+        wiring.media,
+        primary=wiring.primary,
+        budget=wiring.budget(NAME, wiring.settings.zalo_max_per_second, 1),
+    )
 
 
 class ZaloBotChannel:
@@ -137,6 +156,7 @@ class ZaloBotChannel:
         poll_timeout: int = POLL_TIMEOUT,
         *,
         primary: bool = True,
+        budget: Budget | None = None,
     ) -> None:
         if settings.zalo_bot_token is None:
             raise ValueError("ZALO_BOT_TOKEN is not set")
@@ -146,6 +166,7 @@ class ZaloBotChannel:
         self.token = settings.zalo_bot_token
         self.receive = receive
         self.media = media
+        self.budget = budget  # paces the sends (SENDS), shared by the workers
         self.max_age = dt.timedelta(hours=settings.zalo_event_max_age_hours)
         self.poll_timeout = poll_timeout
         self.webhook_secret = settings.zalo_bot_webhook_secret or derive_webhook_secret(self.token)
@@ -186,6 +207,8 @@ class ZaloBotChannel:
 
     async def call(self, method: str, http_timeout: float = 30, **params: Any) -> Any:
         """One Bot API method; its result, or BotApiError with the platform's code and description."""
+        if self.budget is not None and method in SENDS:
+            await self.budget.acquire()
         url = f"{self.settings.zalo_bot_api_base_url}/bot{self.token.reveal()}/{method}"
         timeout = aiohttp.ClientTimeout(total=http_timeout)
         async with self.http().post(url, json=params, timeout=timeout) as response:
@@ -304,7 +327,7 @@ class ZaloBotChannel:
                 )
         except BotApiError as exc:
             if exc.status == 429 or exc.code == 429:
-                raise SendRetry("rate limited", retry_after=exc.retry_after) from exc
+                raise SendRateLimited("rate limited", retry_after=exc.retry_after) from exc
             if exc.status >= 500 or exc.status == 401:  # 401: a token being fixed; keep the messages
                 raise SendRetry(str(exc)) from exc
             if exc.status == 403 or exc.code == 403:

@@ -24,7 +24,16 @@ import aiohttp
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.channels.base import Capabilities, OutMessage, SendBlocked, SendFailed, SendRetry, Wiring
+from bot.channels.base import (
+    Budget,
+    Capabilities,
+    OutMessage,
+    SendBlocked,
+    SendFailed,
+    SendRateLimited,
+    SendRetry,
+    Wiring,
+)
 from bot.channels.common import age_problem, answer_webhook, json_id
 from bot.channels.zalo_oa_tokens import OaTokens, TokenError
 from bot.media import MediaLinks
@@ -184,7 +193,13 @@ def configured(settings: Settings) -> bool:
 
 def build(wiring: Wiring) -> ZaloOaChannel:
     # Events are stored at once and handled right after: Zalo wants its answer within seconds.
-    return ZaloOaChannel(wiring.settings, wiring.accept, wiring.sessions, wiring.media)
+    return ZaloOaChannel(
+        wiring.settings,
+        wiring.accept,
+        wiring.sessions,
+        wiring.media,
+        budget=wiring.budget(NAME, wiring.settings.zalo_max_per_second, 1),
+    )
 
 
 class ZaloOaChannel:
@@ -208,6 +223,8 @@ class ZaloOaChannel:
         receive: Receive,
         sessions: async_sessionmaker[AsyncSession],
         media: MediaLinks,
+        *,
+        budget: Budget | None = None,
     ) -> None:
         if not settings.zalo_oa_configured:
             raise ValueError("ZALO_OA_APP_ID, ZALO_OA_APP_SECRET and ZALO_OA_SECRET_KEY are needed")
@@ -215,6 +232,7 @@ class ZaloOaChannel:
         self.receive = receive
         self.sessions = sessions
         self.media = media
+        self.budget = budget  # paces the messages sent (not uploads), shared by the workers
         self.max_age = dt.timedelta(hours=settings.zalo_event_max_age_hours)
         self._http: aiohttp.ClientSession | None = None
         self.tokens = OaTokens(settings, sessions, self.http)
@@ -303,7 +321,9 @@ class ZaloOaChannel:
         except TokenError as exc:
             raise SendRetry(f"no access token: {exc}", retry_after=300) from exc
         except ZaloApiError as exc:
-            if exc.status >= 500 or exc.status == 429 or exc.code in RATE_LIMIT_ERRORS or exc.code in TOKEN_ERRORS:
+            if exc.status == 429 or exc.code in RATE_LIMIT_ERRORS:
+                raise SendRateLimited(str(exc)) from exc
+            if exc.status >= 500 or exc.code in TOKEN_ERRORS:
                 raise SendRetry(str(exc)) from exc
             if exc.code in UNREACHABLE_ERRORS:
                 raise SendBlocked(str(exc)) from exc
@@ -349,6 +369,8 @@ class ZaloOaChannel:
         await self._message(user_id, {"text": text})
 
     async def _message(self, user_id: str, message: dict[str, Any]) -> dict[str, Any]:
+        if self.budget is not None:
+            await self.budget.acquire()
         return await self._api(SEND_PATH, json_body={"recipient": {"user_id": user_id}, "message": message})
 
     async def _api(

@@ -7,12 +7,12 @@ import multiprocessing
 import os
 import signal
 import sys
-import time
 
 import click
 from aiohttp import web
 
 from bot.commands.common import load_settings, log, prepare_database
+from bot.coordination import LocalShared
 from bot.settings import Settings
 
 
@@ -33,19 +33,28 @@ def run(chat: bool | None, workers: int) -> None:
     """Serve: the web server (health check, webhooks) and every configured messenger."""
     settings = load_settings()
     if workers == 1:
-        asyncio.run(serve(settings, chat))
+        # One process keeps its figures in memory, unless the operator asks for the folder.
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            from bot.metrics import metrics_folder
+
+            with metrics_folder():
+                asyncio.run(serve(settings, chat))
+        else:
+            asyncio.run(serve(settings, chat))
     else:
         supervise(settings, workers)
 
 
-async def serve(settings: Settings, chat: bool | None, *, worker: int = 0, workers: int = 1) -> None:
+async def serve(
+    settings: Settings, chat: bool | None, *, worker: int = 0, workers: int = 1, shared: LocalShared | None = None
+) -> None:
     from bot.channels.terminal import TerminalChannel, chat_loop
     from bot.service import Service
     from bot.web import init_app
 
     if workers == 1:
         await prepare_database(settings)  # with several workers the supervisor did it once
-    service = Service(settings, worker=worker + 1)
+    service = Service(settings, worker=worker + 1, workers=workers, shared=shared)
     service.configure_channels()
     if chat is None:
         chat = workers == 1 and not service.channels and sys.stdin.isatty()
@@ -55,6 +64,7 @@ async def serve(settings: Settings, chat: bool | None, *, worker: int = 0, worke
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, settings.http_host, settings.http_port, reuse_port=workers > 1).start()
+    private = await serve_metrics(settings, service, reuse_port=workers > 1)
     name = f"worker {worker + 1}/{workers} (pid {os.getpid()}) " if workers > 1 else ""
     log.info("%sserving on http://%s:%s (health check: /healthz)", name, settings.http_host, settings.http_port)
     if set(service.channels) <= {"terminal"}:
@@ -74,8 +84,31 @@ async def serve(settings: Settings, chat: bool | None, *, worker: int = 0, worke
         else:
             await stop.wait()
     finally:
+        # Draining: /readyz answers 503 while everything is still served, for a load balancer to
+        # stop sending here; then the listeners close and the sends under way finish (Service.stop).
+        service.draining = True
+        if settings.shutdown_grace_seconds:
+            log.info("%sdraining: not ready for %g s before stopping", name, settings.shutdown_grace_seconds)
+            await asyncio.sleep(settings.shutdown_grace_seconds)
         log.info("%sshutting down", name)
         await runner.cleanup()
+        if private is not None:
+            await private.cleanup()
+
+
+async def serve_metrics(settings: Settings, service, *, reuse_port: bool) -> web.AppRunner | None:
+    """The private listener at METRICS_ADDRESS (/metrics, /healthz, /readyz), when set."""
+    from bot.web import init_metrics_app
+
+    if settings.metrics_address is None:
+        return None
+    host, port = settings.metrics_address
+    runner = web.AppRunner(init_metrics_app(settings, service), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port, reuse_port=reuse_port).start()
+    if not reuse_port:
+        log.info("metrics on http://%s:%s/metrics", host, port)
+    return runner
 
 
 # What an operator sets when posters cannot be made (see documents.posters.venue.poster_gaps).
@@ -96,23 +129,32 @@ def log_poster_gaps(service) -> None:
         log.info("check-in posters are off: %s", "; ".join(POSTER_GAPS[gap] for gap in gaps))
 
 
-def _worker_main(worker: int, workers: int) -> None:
-    asyncio.run(serve(load_settings(), False, worker=worker, workers=workers))
+def _worker_main(worker: int, workers: int, shared: LocalShared) -> None:
+    asyncio.run(serve(load_settings(), False, worker=worker, workers=workers, shared=shared))
 
 
 def supervise(settings: Settings, workers: int) -> None:
-    """Run `workers` processes on one port; restart any that dies; stop them all on SIGTERM."""
+    """Run `workers` processes on one port; restart one that exits, after a pause that grows while
+    it keeps crashing; stop them all on SIGTERM (each finishes its sends), or with exit code 1
+    when one crashes WORKER_CRASH_LIMIT times in 10 minutes."""
+    from bot.courier import DRAIN_TIMEOUT
+    from bot.metrics import metrics_folder
+    from bot.supervisor import Backoff, WorkerPool
+
     if settings.database_url.startswith("sqlite"):
         log.warning("several workers on SQLite take turns at its write lock; use PostgreSQL to scale out")
     asyncio.run(prepare_database(settings))
     context = multiprocessing.get_context("spawn")
-    processes: dict[int, multiprocessing.process.BaseProcess] = {}
-    stopping = False
+    shared = LocalShared(workers)  # the send budgets and flood guard the workers share (bot/coordination.py)
 
-    def start(index: int) -> None:
-        process = context.Process(target=_worker_main, args=(index, workers), name=f"bluezone-worker-{index + 1}")
+    def start(index: int) -> multiprocessing.process.BaseProcess:
+        process = context.Process(
+            target=_worker_main, args=(index, workers, shared), name=f"bluezone-worker-{index + 1}"
+        )
         process.start()
-        processes[index] = process
+        return process
+
+    stopping = False
 
     def stop(signum: int, _frame: object) -> None:
         nonlocal stopping
@@ -120,25 +162,16 @@ def supervise(settings: Settings, workers: int) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    for index in range(workers):
-        start(index)
-    log.info("supervising %s workers on http://%s:%s", workers, settings.http_host, settings.http_port)
-    while not stopping:
-        time.sleep(0.5)
-        for index, process in list(processes.items()):
-            if not process.is_alive() and not stopping:
-                log.warning(
-                    "worker %s (pid %s) exited with %s; restarting it", index + 1, process.pid, process.exitcode
-                )
-                start(index)
-    for process in processes.values():
-        if process.is_alive():
-            process.terminate()
-    for process in processes.values():
-        process.join(timeout=20)
-        if process.is_alive():
-            process.kill()
+    with metrics_folder() as folder:
+        pool = WorkerPool(workers, start, Backoff(crash_limit=settings.worker_crash_limit), on_exit=folder.mark_dead)
+        log.info("supervising %s workers on http://%s:%s", workers, settings.http_host, settings.http_port)
+        if settings.metrics_address:
+            log.info("metrics on http://%s:%s/metrics", *settings.metrics_address)
+        gave_up = pool.watch(lambda: stopping)
+        pool.stop(timeout=settings.shutdown_grace_seconds + DRAIN_TIMEOUT + 15)
     log.info("all workers stopped")
+    if gave_up:
+        sys.exit(1)
 
 
 @click.command()

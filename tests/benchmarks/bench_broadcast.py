@@ -2,8 +2,8 @@
 
 BENCH_BROADCAST_USERS citizens (default 10,000) of one commune are seeded in a fresh PostgreSQL
 database (SQLite when there is none); `bluezone-bot run` serves in its own process, through
-python-telegram-bot and its AIORateLimiter, against a TelegramStandin that answers 429
-(retry_after=1) to sends beyond 30 in any second. A coordinator writes the announcement in chat
+python-telegram-bot and the bot's own pace (bot/channels/telegram.py), against a TelegramStandin
+that answers 429 (retry_after=1) to sends beyond 30 in any second. A coordinator writes the announcement in chat
 (/thongbao, the text, [Gửi]) through the webhook. Reported: the rate over the send window, the
 429s the stand-in answered, and per citizen how many copies arrived (each must get exactly one).
 

@@ -155,7 +155,7 @@ async def test_a_flood_on_the_webhook_is_turned_away_before_parsing(aiohttp_clie
         parsed = []
         real_parse = channel.parse
         monkeypatch.setattr(channel, "parse", lambda data: parsed.append(data["update_id"]) or real_parse(data))
-        service.flood_guard.clock = Clock()  # no refill while the posts go in, however slow the machine
+        service.flood_guard.guard.clock = Clock()  # no refill while the posts go in, however slow the machine
         flooder = tg.user(4242)
         for _ in range(40):
             response = await client.post(

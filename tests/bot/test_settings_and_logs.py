@@ -121,12 +121,16 @@ def test_the_command_line_says_which_setting_is_bad_without_a_traceback():
 
 def test_telegram_send_rate():
     from bot.channels.telegram import RATE_BURST, rate_limiter
+    from bot.ratelimit import Pacer
 
     assert Settings.from_env({}).telegram_max_per_second == 29
     assert Settings.from_env({"TELEGRAM_MAX_PER_SECOND": "0"}).telegram_max_per_second == 0
-    paced = rate_limiter(29)._base_limiter
-    assert paced.max_rate == RATE_BURST and abs(paced.max_rate / paced.time_period - 29) < 1e-9
-    assert rate_limiter(0)._base_limiter is None
+    paced = rate_limiter(29).budget
+    assert isinstance(paced, Pacer) and abs(paced.per_second - 29) < 1e-9
+    assert abs(paced.slack - (RATE_BURST - 1) / 29) < 1e-9  # bursts of 3 at most
+    assert rate_limiter(0).budget is None
+    shared = Pacer(30)
+    assert rate_limiter(29, shared).budget is shared  # the workers' budget when they share one
 
 
 def test_the_campaign_map_from_the_setting_or_the_content_pack(tmp_path):

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 from aiohttp import web
+from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
 from bot.service import Service
@@ -145,14 +146,19 @@ async def test_polling_media_and_unknown_buttons(tg, polling_bot):
 SEND_TIMEOUT = 0.5  # TELEGRAM_SEND_TIMEOUT in the fault tests: a slower answer is a time-out
 
 # How the first attempts at sendMessage fail: the fault, the answers the stand-in records for
-# them (499: the client gave up waiting), and the least pause before each retry (Telegram's
-# retry_after; else the courier's back-off, 1 s then 2 s less 20% jitter, after the time-out).
+# them (499: the client gave up waiting), the least pause before each retry (Telegram's
+# retry_after; else the courier's back-off, 1 s then 2 s less 20% jitter, after the time-out), and
+# the outcome /metrics counts for them (bluezone_sends_total).
 SEND_FAULTS = {
-    "429": (lambda tg: tg.fail_next("sendMessage", 429, retry_after=2), [429], [2.0]),
-    "500 twice": (lambda tg: tg.fail_next("sendMessage", 500, times=2), [500, 500], [0.8, 1.6]),
-    "502": (lambda tg: tg.fail_next("sendMessage", 502), [502], [0.8]),
-    "time-out": (lambda tg: tg.delay("sendMessage", 6 * SEND_TIMEOUT), [499], [SEND_TIMEOUT + 0.8]),
+    "429": (lambda tg: tg.fail_next("sendMessage", 429, retry_after=2), [429], [2.0], "rate_limited"),
+    "500 twice": (lambda tg: tg.fail_next("sendMessage", 500, times=2), [500, 500], [0.8, 1.6], "retry"),
+    "502": (lambda tg: tg.fail_next("sendMessage", 502), [502], [0.8], "retry"),
+    "time-out": (lambda tg: tg.delay("sendMessage", 6 * SEND_TIMEOUT), [499], [SEND_TIMEOUT + 0.8], "retry"),
 }
+
+
+def sends_counted(outcome: str) -> float:
+    return REGISTRY.get_sample_value("bluezone_sends_total", {"channel": "telegram", "outcome": outcome}) or 0.0
 
 
 async def _settled(service: Service) -> list[OutboxMessage]:
@@ -168,7 +174,8 @@ async def _settled(service: Service) -> list[OutboxMessage]:
 
 @pytest.mark.parametrize("fault", SEND_FAULTS)
 async def test_polling_send_retried_after_a_fault_arrives_once(tg, database, db_engine, fault):
-    inject, answers, pauses = SEND_FAULTS[fault]
+    inject, answers, pauses, outcome = SEND_FAULTS[fault]
+    counted = sends_counted(outcome), sends_counted("sent")
     async with polling_service(tg, database, db_engine, telegram_send_timeout=SEND_TIMEOUT) as service:
         vy = tg.user(7004)
         inject(tg)
@@ -181,6 +188,7 @@ async def test_polling_send_retried_after_a_fault_arrives_once(tg, database, db_
     for pause, (earlier, later) in zip(pauses, itertools.pairwise(attempts), strict=False):
         assert later.at - earlier.at >= pause, (fault, [c.at for c in attempts])  # backed off
     assert row.sent_at is not None and row.attempts == len(answers) + 1 and row.last_error is None
+    assert sends_counted(outcome) - counted[0] == len(answers) and sends_counted("sent") - counted[1] == 1
 
 
 @pytest.mark.xfail(

@@ -344,3 +344,23 @@ async def test_a_file_goes_with_its_caption_and_choices_in_one_message(zbot, pol
     assert choices.splitlines()[0] == service.content.render(
         t("common.numbered_option", number=1, label=t("common.home"))
     )
+
+
+async def test_sends_take_their_turn_in_the_shared_budget(zbot):
+    """ZALO_MAX_PER_SECOND: every message to a chat waits for its turn in the budget the workers
+    share (bot/coordination.py); other calls (getMe, the poll) do not."""
+    settings = bot_settings(zbot, {"url": "sqlite+aiosqlite:///:memory:"}, free_port(), webhook=False)
+    turns: list[str] = []
+
+    class Budget:
+        async def acquire(self) -> None:
+            turns.append("turn")
+
+    channel = ZaloBotChannel(settings, receive=None, media=None, budget=Budget())  # type: ignore[arg-type]
+    zbot.known_chats.add("6002")  # someone who wrote to the bot: it may answer them
+    try:
+        await channel.call("getMe")
+        await channel.send("6002", OutMessage(text="xin chào", key="k"), None)
+    finally:
+        await channel.stop()
+    assert turns == ["turn"] and zbot.calls_of("sendMessage")

@@ -13,9 +13,11 @@ from sqlalchemy import select
 
 from storage import venues, visits
 from storage.accounts import find_or_create_person
+from storage.counters import METRICS
 from storage.installs import report_install
 from storage.models import CheckIn, Visit
-from storage.recount import rebuild
+from storage.recount import _recount, rebuild
+from storage.tally import tally
 from tests.conftest import _clear
 from tests.storage.test_visits import figures
 
@@ -84,3 +86,19 @@ async def test_counters_equal_a_raw_recount(db_engine, sessions, ops, rng):
                 await report_install(db, people[n % 3].id, COMMUNES[n % 2])
     async with sessions() as db, db.begin():
         assert await rebuild(db, fix=False) == []
+    # And a tally of any unit as of any day says what the raw rows say up to that day.
+    async with sessions() as db:
+        recounted = await _recount(db)
+        days = sorted({day for _, day in recounted})
+        for as_of in [d - dt.timedelta(days=1) for d in days[:1]] + days:
+            expected = {
+                code: {m: sum(v[m] for (c, d), v in recounted.items() if c == code and d <= as_of) for m in METRICS}
+                for code in COMMUNES
+            }
+            for unit in ("VN", "01", COMMUNES[0]):
+                result = await tally(db, unit, as_of)
+                got = {r.code: {m: r.activity[m] for m in METRICS} for r in result.rows if r.code in COMMUNES}
+                assert got == {c: expected[c] for c in got}, (unit, as_of)
+                assert {m: result.totals.activity[m] for m in METRICS} == {
+                    m: sum(expected[c][m] for c in got) for m in METRICS
+                }

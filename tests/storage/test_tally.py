@@ -8,11 +8,15 @@ from fractions import Fraction
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sqlalchemy import text
 
 from storage.counters import bump
 from storage.figures import TargetSpec, import_rows, record_figure, set_target
 from storage.tally import (
+    ACTIVITY,
+    Tally,
     TallyRow,
+    commune_row,
     daily_gain,
     people_gap,
     people_needed,
@@ -210,3 +214,84 @@ def test_province_pace_from_the_communes_that_have_one():
     b.gain = None
     a.gain = None
     assert roll_up([a, b], "24", "P", SIXTY).gain is None
+
+
+def test_a_commune_row_built_fast_is_the_dataclass_row():
+    activity = dict.fromkeys(ACTIVITY, 0) | {"households_visited": 4, "venues": 1}
+    fast = commune_row("07654", "Xã An Lạc", "24", "Bắc Ninh", SIXTY, dict(activity), "213", "TP. Bắc Giang")
+    slow = TallyRow("07654", "Xã An Lạc", "24", "Bắc Ninh", SIXTY, activity=dict(activity))
+    slow.district_code, slow.district_name = "213", "TP. Bắc Giang"
+    assert fast == slow  # every field compared: one the fast path forgot fails here
+    fast.denominators["subscribers"] = 10
+    assert commune_row("x", "x", "24", "x", None, {}, "", "").denominators["subscribers"] is None  # its own dict
+
+
+def assert_rolled_up_from_the_rows(result: Tally, below: str) -> None:
+    """Each child of `result` is roll_up over its built commune rows (the tally sums most
+    communes from their counts, without building their rows)."""
+    rows = list(result.rows)
+    assert len(result.children) > 1
+    for child in result.children:
+        members = [r for r in rows if getattr(r, below) == child.code]
+        expected = roll_up(members, child.code, child.name, child.target, child.province_code, child.province_name)
+        got = (
+            child.installed,
+            child.denominators,
+            child.gain,
+            child.installed_on,
+            child.activity,
+            child.communes,
+            child.communes_with_figures,
+        )
+        assert got == (
+            expected.installed,
+            expected.denominators,
+            expected.gain,
+            expected.installed_on,
+            expected.activity,
+            expected.communes,
+            expected.communes_with_figures,
+        ), child.code
+    whole = roll_up(rows, result.unit_code, "", result.totals.target)
+    assert (result.totals.activity, result.totals.installed, result.totals.communes) == (
+        whole.activity,
+        whole.installed,
+        whole.communes,
+    )
+
+
+async def test_the_provinces_sum_their_communes_counts_and_figures(sessions):
+    async with sessions() as db, db.begin():
+        await set_target(db, "01", Fraction(3, 5), AUG31, set_by=None, source="test")
+        stmt = text("SELECT min(code) FROM communes WHERE province_code IN ('24', '79', '92') GROUP BY province_code")
+        elsewhere = sorted((await db.scalars(stmt)).all())
+        for n, code in enumerate(("00070", "00082", *elsewhere[:2])):
+            await record_figure(
+                db, code, AUG3 - dt.timedelta(days=7), entered_by=None, source="t", installed=n, subscribers=100
+            )
+            await record_figure(db, code, AUG3, entered_by=None, source="t", installed=10 * n + 5)
+        for n, code in enumerate(("00070", "00103", *elsewhere)):
+            await bump(db, code, AUG3, households_visited=n + 1, installs_helped=n, checkins=2 * n)
+            await bump(db, code, AUG3 + dt.timedelta(days=1), households_visited=50)  # after the date
+    async with sessions() as db:
+        country = await tally(db, "VN", AUG3)
+        hanoi = await tally(db, "01", AUG3)
+    assert_rolled_up_from_the_rows(country, "province_code")
+    assert country.totals.activity["households_visited"] == 15 and country.totals.activity["checkins"] == 20
+    assert len(hanoi.children) == 126 and hanoi.totals.activity["households_visited"] == 1 + 2
+
+
+async def test_the_districts_sum_their_communes_on_the_pre2025_map(pre2025_sessions):
+    async with pre2025_sessions() as db, db.begin():
+        communes = (await db.execute(text("SELECT code FROM communes WHERE province_code = '24' ORDER BY code"))).all()
+        for n, (code,) in enumerate(communes[:40]):
+            await bump(db, code, AUG3, households_visited=n + 1, smartphones_seen=n)
+            if n % 7 == 0:
+                await record_figure(db, code, AUG3, entered_by=None, source="t", installed=n, subscribers=100 + n)
+    async with pre2025_sessions() as db:
+        province = await tally(db, "24", AUG3)
+        country = await tally(db, "VN", AUG3)
+    assert_rolled_up_from_the_rows(province, "district_code")
+    assert province.totals.activity["households_visited"] == sum(range(1, 41))
+    assert country.totals.activity["households_visited"] == sum(range(1, 41))
+    assert_rolled_up_from_the_rows(country, "province_code")
