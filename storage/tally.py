@@ -438,6 +438,15 @@ class CommuneRows(Sequence[TallyRow]):
         self._build_all()
         return iter(cast(list[TallyRow], self._built))
 
+    def __eq__(self, other: object) -> bool:
+        # Compared as the list of rows it stands for (a tally compared with another, e.g. after a
+        # restore): without this, two tallies of the same data were unequal by identity.
+        if isinstance(other, CommuneRows | list):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like the list it stands for
+
     def __repr__(self) -> str:
         return f"CommuneRows({len(self)} communes)"
 

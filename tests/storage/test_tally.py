@@ -295,3 +295,19 @@ async def test_the_districts_sum_their_communes_on_the_pre2025_map(pre2025_sessi
     assert province.totals.activity["households_visited"] == sum(range(1, 41))
     assert country.totals.activity["households_visited"] == sum(range(1, 41))
     assert_rolled_up_from_the_rows(country, "province_code")
+
+
+async def test_two_tallies_of_the_same_data_are_equal_and_a_visit_tells_them_apart(sessions):
+    """A tally's rows compare as the list they stand for (a restored backup's tally is checked
+    against the original's this way), whether or not each row was built yet."""
+    async with sessions() as db, db.begin():
+        await bump(db, "00070", AUG3, households_visited=3)
+    async with sessions() as db:
+        first, second = await tally(db, "01", AUG3), await tally(db, "01", AUG3)
+    assert first.rows[5] is not None  # one row built before comparing, the rest not
+    assert first.rows == second.rows and first.rows == list(second.rows)
+    async with sessions() as db, db.begin():
+        await bump(db, "00082", AUG3, households_visited=1)
+    async with sessions() as db:
+        third = await tally(db, "01", AUG3)
+    assert third.rows != first.rows

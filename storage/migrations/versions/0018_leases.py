@@ -1,9 +1,7 @@
 """leases: a job one worker of many does at a time (sending announcements), passed on when its
 holder stops renewing it
 
-After 0017 (merged first, from 0015): databases already at 0017 take this one next.
-
-Revision ID: 0016
+Revision ID: 0018
 Revises: 0017
 """
 
@@ -14,7 +12,7 @@ from alembic import op
 
 from storage.models import UTCDateTime
 
-revision = "0016"
+revision = "0018"
 down_revision = "0017"
 branch_labels = None
 depends_on = None
