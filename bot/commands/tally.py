@@ -24,6 +24,16 @@ def _date(value: str | None) -> dt.date:
         raise click.BadParameter("use YYYY-MM-DD") from None
 
 
+def _unit_code(unit: str, scheme: str) -> str:
+    """`--unit` as stored: padded to its level's width on this map ("1" → "01")."""
+    from storage.unit_map import pad_unit_code
+
+    try:
+        return pad_unit_code(unit, scheme)
+    except ValueError:
+        raise click.BadParameter(f"{unit!r} is not a unit code", param_hint="--unit") from None
+
+
 @click.group("tally", invoke_without_command=True)
 @click.option("--unit", help="A commune (00070), a district (213, pre2025), a province (01) or VN.")
 @units_option
@@ -45,17 +55,13 @@ def tally(
     from documents.tally_exports import to_csv, to_json, to_table, to_xlsx
     from handlers.progress import division_kinds
     from storage.tally import tally as compute
-    from storage.unit_map import pad_unit_code
     from storage.units import CommuneIndex
     from texts import t
     from texts.content import Content
 
     settings = load_settings()
     scheme = scheme or settings.unit_scheme
-    try:
-        code = pad_unit_code(unit, scheme)
-    except ValueError:
-        raise click.BadParameter(f"{unit!r} is not a unit code", param_hint="--unit") from None
+    code = _unit_code(unit, scheme)
     content = Content.load(settings.content_dir)
     as_of = _date(day)
 
@@ -159,14 +165,10 @@ def target() -> None:
 def target_set(unit: str, scheme: str | None, rate: str, deadline: str, denominator: str) -> None:
     """Set the target in force for a unit (earlier ones are kept as history)."""
     from storage.figures import parse_rate, set_target
-    from storage.unit_map import pad_unit_code
 
     settings = load_settings()
     scheme = scheme or settings.unit_scheme
-    try:
-        code = pad_unit_code(unit, scheme)
-    except ValueError:
-        raise click.BadParameter(f"{unit!r} is not a unit code", param_hint="--unit") from None
+    code = _unit_code(unit, scheme)
     try:
         value = parse_rate(rate)
     except ValueError:

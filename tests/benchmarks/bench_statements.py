@@ -45,6 +45,19 @@ KINDS = [
 ]
 
 
+def asked(channel: RecordingChannel, user: int, prefix: str) -> str:
+    """The payload of the latest button sent to `user` that starts with `prefix`: a question's
+    answer carries the check-in's id, known only once the question was asked."""
+    return next(
+        button.payload
+        for reply in reversed(channel.sent)
+        if reply.chat_id == str(user)
+        for row in reply.message.buttons
+        for button in row
+        if (button.payload or "").startswith(prefix)
+    )
+
+
 async def count(url: str) -> dict[str, tuple[int, int]]:
     volunteers = [7_200_000_001, 7_200_000_002]
     payloads = await seed(url, volunteers)
@@ -88,15 +101,7 @@ async def count(url: str) -> dict[str, tuple[int, int]]:
 
     def answer(user: int) -> Incoming:
         """The press on the check-in's own question (its id known only once it was asked)."""
-        asked = next(
-            button.payload
-            for reply in reversed(channel.sent)
-            if reply.chat_id == str(user)
-            for row in reply.message.buttons
-            for button in row
-            if (button.payload or "").startswith("ci:n:")
-        )
-        return incoming(user, Kind.BUTTON, payload=asked, message_ref="1")
+        return incoming(user, Kind.BUTTON, payload=asked(channel, user, "ci:n:"), message_ref="1")
 
     try:
         for round_, (citizen, volunteer) in enumerate([(6_200_000_001, volunteers[0]), (6_200_000_002, volunteers[1])]):
@@ -126,16 +131,7 @@ async def cpu_per_update(url: str, people: int) -> tuple[float, float]:
 
     async def newcomer(user: int, n: int) -> None:
         await handle(user, Kind.TEXT, text=f"/start {payloads[n % len(payloads)]}")
-        answer = f"ci:{'yn'[n % 2]}:"
-        asked = next(
-            button.payload
-            for reply in reversed(channel.sent)
-            if reply.chat_id == str(user)
-            for row in reply.message.buttons
-            for button in row
-            if (button.payload or "").startswith(answer)
-        )
-        await handle(user, Kind.BUTTON, payload=asked, message_ref="1")
+        await handle(user, Kind.BUTTON, payload=asked(channel, user, f"ci:{'yn'[n % 2]}:"), message_ref="1")
 
     async def citizen(user: int) -> None:
         await handle(user, Kind.TEXT, text="/start")
