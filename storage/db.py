@@ -13,6 +13,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session
 
+from storage import sqlite_driver
 from storage.models import utcnow
 
 
@@ -28,17 +29,18 @@ def rows_of(result: Result[Any]) -> list[Any]:
     return list(result.all())
 
 
-DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/bluezone.db"
+DEFAULT_DATABASE_URL = "sqlite:///./data/bluezone.db"
 
 
 def normalize_url(url: str) -> str:
-    """Accept the URLs people paste (postgres://, postgresql://, sqlite:///) and pick the async driver."""
+    """Accept the URLs people paste (postgres://, postgresql://, sqlite:///, sqlite+aiosqlite:///)
+    and pick the async driver: asyncpg, or SQLite on the event loop's thread (storage.sqlite_driver)."""
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     if backend in ("postgres", "postgresql"):
         parsed = parsed.set(drivername="postgresql+asyncpg")
     elif backend == "sqlite":
-        parsed = parsed.set(drivername="sqlite+aiosqlite")
+        parsed = parsed.set(drivername=f"sqlite+{sqlite_driver.DRIVER}")
     else:
         raise ValueError(f"unsupported database {backend!r}: use SQLite or PostgreSQL")
     return parsed.render_as_string(hide_password=False)
@@ -53,7 +55,10 @@ def create_engine(url: str = DEFAULT_DATABASE_URL, *, schema: str | None = None,
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+        # How long a statement waits for another connection's write lock (in asyncio sleeps, not
+        # sqlite3's busy handler, which would hold the event loop: see storage.sqlite_driver).
+        waits = {"timeout": 30, **kwargs.pop("connect_args", {})}
+        engine = create_async_engine(url, connect_args=waits, **kwargs)
         _configure_sqlite(engine)
         return engine
     connect_args: dict[str, Any] = {}
@@ -77,7 +82,6 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")

@@ -481,8 +481,9 @@ async def _commune_counts(
     if dialect == "postgresql":
         totals, after = await driver.fetch(totals_sql, *by_unit), await driver.fetch(after_sql, as_of, *by_unit)
     else:
-        totals = await driver.execute_fetchall(totals_sql, by_unit)
-        after = await driver.execute_fetchall(after_sql, (as_of.isoformat(), *by_unit))
+        # sqlite3 itself (storage.sqlite_driver): a statement of this transaction, no lock to wait for.
+        totals = driver.execute(totals_sql, by_unit).fetchall()
+        after = driver.execute(after_sql, (as_of.isoformat(), *by_unit)).fetchall()
     counts = {r[0]: tuple(r[1:]) for r in totals}
     for code, *later in after:
         if code in counts:  # a commune with counters has its running total

@@ -83,7 +83,7 @@ async def _pg_reachable() -> str | None:
 @pytest.fixture(scope="session")
 def sqlite_database(tmp_path_factory: pytest.TempPathFactory) -> dict:
     path = tmp_path_factory.mktemp("db") / "test.db"
-    url = f"sqlite+aiosqlite:///{path}"
+    url = f"sqlite:///{path}"
     asyncio.run(_prepare(url, None))
     return {"url": url, "schema": None}
 
@@ -111,7 +111,7 @@ def postgresql_database() -> dict:
 @pytest.fixture(scope="session")
 def pre2025_sqlite_database(tmp_path_factory: pytest.TempPathFactory) -> dict:
     path = tmp_path_factory.mktemp("db") / "pre2025.db"
-    url = f"sqlite+aiosqlite:///{path}"
+    url = f"sqlite:///{path}"
     asyncio.run(_prepare(url, None, "pre2025"))
     return {"url": url, "schema": None}
 

@@ -145,7 +145,7 @@ def test_the_tour_works_as_written(tmp_path, monkeypatch):
     from texts import t
     from texts.content import Content
 
-    url = f"sqlite+aiosqlite:///{tmp_path}/tour.db"
+    url = f"sqlite:///{tmp_path}/tour.db"
     for name in [n for n in os.environ if n.startswith(("TELEGRAM_", "ZALO_", "PUBLIC_", "QR_", "MEDIA_"))]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("DATABASE_URL", url)

@@ -250,7 +250,7 @@ async def run() -> None:
     tmp = None
     if url is None:
         tmp = tempfile.TemporaryDirectory()
-        url = f"sqlite+aiosqlite:///{tmp.name}/broadcast.db"
+        url = f"sqlite:///{tmp.name}/broadcast.db"
     print(f"   database: {'PostgreSQL' if url.startswith('postgres') else 'SQLite'}")
     try:
         started = time.monotonic()

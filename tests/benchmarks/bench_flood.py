@@ -256,7 +256,7 @@ async def run() -> None:
         finally:
             await drop_pg_database(url)
     with tempfile.TemporaryDirectory() as tmp:
-        results += await measure("SQLite", f"sqlite+aiosqlite:///{tmp}/flood.db")
+        results += await measure("SQLite", f"sqlite:///{tmp}/flood.db")
     table(results)
 
 

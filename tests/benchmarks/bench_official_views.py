@@ -126,7 +126,7 @@ async def parts(label: str, service: Service) -> None:
 async def on_both_databases(measure, prefix: str) -> None:
     """`measure(label, url, schema)` on SQLite, then on PostgreSQL in a schema of its own."""
     with tempfile.TemporaryDirectory() as tmp:
-        await measure("SQLite", f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}", None)
+        await measure("SQLite", f"sqlite:///{Path(tmp) / 'bench.db'}", None)
     schema = f"{prefix}_{random.randrange(10**6)}"
     admin = create_engine(PG_URL)
     try:

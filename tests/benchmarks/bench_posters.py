@@ -65,7 +65,7 @@ def one_poster() -> None:
 def commune_of_a_thousand() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         env = {
-            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/bench.db",
+            "DATABASE_URL": f"sqlite:///{tmp}/bench.db",
             "QR_SIGNING_KEY": "bench-signing-key-16",
             "TELEGRAM_BOT_USERNAME": "bluezone_vn_bot",
             "LOG_LEVEL": "WARNING",

@@ -166,7 +166,7 @@ async def cpu_table(people: int) -> None:
             await drop_pg_database(url)
         print(f"     postgresql: launch mix {launch:.2f} ms, button mix {buttons:.2f} ms")
     with tempfile.TemporaryDirectory() as tmp:
-        launch, buttons = await cpu_per_update(f"sqlite+aiosqlite:///{tmp}/cpu.db", people)
+        launch, buttons = await cpu_per_update(f"sqlite:///{tmp}/cpu.db", people)
     print(f"     sqlite: launch mix {launch:.2f} ms, button mix {buttons:.2f} ms")
 
 
@@ -175,7 +175,7 @@ async def run() -> None:
     tmp = None
     if url is None:
         tmp = tempfile.TemporaryDirectory()
-        url = f"sqlite+aiosqlite:///{tmp.name}/statements.db"
+        url = f"sqlite:///{tmp.name}/statements.db"
     try:
         counts = await count(url)
     finally:

@@ -354,7 +354,7 @@ async def run() -> None:
                 for leftover in path.parent.glob(path.name + "*"):
                     leftover.unlink()
 
-            url = f"sqlite+aiosqlite:///{path}"
+            url = f"sqlite:///{path}"
             seconds = await seeded(url, None, load_lite, wipe_lite)
             engine = create_engine(url)
             await measure(engine, url, None, "SQLite", seconds, base)

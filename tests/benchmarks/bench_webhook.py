@@ -608,7 +608,7 @@ async def one_round(mix: Mix) -> list[Result]:
         for workers in (1, 2):
             config = f"SQLite, {workers} worker{'s' * (workers > 1)}"
             if wanted(config):
-                results.append(await measure(config, f"sqlite+aiosqlite:///{tmp}/bench{workers}.db", workers, mix))
+                results.append(await measure(config, f"sqlite:///{tmp}/bench{workers}.db", workers, mix))
     for workers in (1, 2):
         config = f"PostgreSQL, {workers} worker{'s' * (workers > 1)}"
         if not wanted(config):

@@ -138,7 +138,7 @@ async def _wait_up(oa: ZaloOaStandin) -> None:
 
 async def sqlite() -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        database = {"url": f"sqlite+aiosqlite:///{tmp}/bench.db", "schema": None}
+        database = {"url": f"sqlite:///{tmp}/bench.db", "schema": None}
         await prepare_database(Settings(database_url=database["url"]))
         await run(database, "SQLite (WAL, one file)")
 

@@ -15,7 +15,7 @@ from storage.models import SupportPoint
 
 @pytest.fixture
 def env(tmp_path, monkeypatch):
-    url = f"sqlite+aiosqlite:///{tmp_path}/cli.db"
+    url = f"sqlite:///{tmp_path}/cli.db"
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
     return url

@@ -14,7 +14,7 @@ from texts import t
 
 @pytest.fixture
 def env(tmp_path, monkeypatch):
-    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/cli.db")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/cli.db")
     monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
     return tmp_path
 

@@ -18,7 +18,7 @@ from tests.storage.test_unit_upgrade import fill_as_under_2025_10_1
 @pytest.fixture
 def old_db(tmp_path, monkeypatch):
     """A SQLite file at revision 0008 filled under vietnam-provinces 2025.10.1."""
-    url = f"sqlite+aiosqlite:///{tmp_path}/old.db"
+    url = f"sqlite:///{tmp_path}/old.db"
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
 

@@ -26,7 +26,7 @@ from tests.standins.telegram_api import TelegramStandin
 
 @pytest.fixture
 def env(tmp_path, monkeypatch):
-    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/cli.db")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/cli.db")
     monkeypatch.setenv("QR_SIGNING_KEY", "cli-tests-signing-key")
     monkeypatch.setenv("TELEGRAM_BOT_USERNAME", "@bluezone_vn_bot")
     for name in ("TELEGRAM_BOT_TOKEN", "PUBLIC_BASE_URL"):

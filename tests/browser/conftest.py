@@ -128,7 +128,7 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture(scope="package")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('browser') / 'site.db'}"
+    url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'site.db'}"
     prepare(url)
     running = Site(url).start()
     yield running

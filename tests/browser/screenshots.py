@@ -91,7 +91,7 @@ def main() -> int:
         print("note: no colour emoji font (apt-get install fonts-noto-color-emoji)", file=sys.stderr)
     OUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as folder:
-        url = f"sqlite+aiosqlite:///{folder}/screenshots.db"
+        url = f"sqlite:///{folder}/screenshots.db"
         prepare(url)
         site = Site(url).start()
         try:

@@ -70,7 +70,7 @@ class BotSite(Site):
 def bot_site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BotSite]:
     """One site a module, on each database (PostgreSQL in a schema of its own)."""
     if request.param == "sqlite":
-        url, schema = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('dashboard') / 'site.db'}", None
+        url, schema = f"sqlite:///{tmp_path_factory.mktemp('dashboard') / 'site.db'}", None
         prepare(url)
     else:
         # In a thread: Playwright's sync API keeps an event loop running in this one.

@@ -236,7 +236,7 @@ async def test_server_errors_are_retried_and_the_answer_arrives_once(zbot, polli
 async def test_a_polled_update_survives_a_database_outage(zbot):
     """Polling confirms an update by fetching it; a database outage is waited out, not dropped."""
 
-    settings = bot_settings(zbot, {"url": "sqlite+aiosqlite:///:memory:"}, free_port(), webhook=False)
+    settings = bot_settings(zbot, {"url": "sqlite:///:memory:"}, free_port(), webhook=False)
     got: list = []
     failures = iter([True, False])
 
@@ -349,7 +349,7 @@ async def test_a_file_goes_with_its_caption_and_choices_in_one_message(zbot, pol
 async def test_sends_take_their_turn_in_the_shared_budget(zbot):
     """ZALO_MAX_PER_SECOND: every message to a chat waits for its turn in the budget the workers
     share (bot/coordination.py); other calls (getMe, the poll) do not."""
-    settings = bot_settings(zbot, {"url": "sqlite+aiosqlite:///:memory:"}, free_port(), webhook=False)
+    settings = bot_settings(zbot, {"url": "sqlite:///:memory:"}, free_port(), webhook=False)
     turns: list[str] = []
 
     class Budget:

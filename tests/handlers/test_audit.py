@@ -48,7 +48,7 @@ async def test_actions_are_recorded_and_admins_read_them(service):
 def test_the_cli_prints_the_log(tmp_path, monkeypatch):
     from bot.cli import main
 
-    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/a.db")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/a.db")
     runner = CliRunner()
     assert runner.invoke(main, ["target", "set", "--unit", "01", "--rate", "0.6", "--by", "2030-08-31"]).exit_code == 0
     result = runner.invoke(main, ["audit"])

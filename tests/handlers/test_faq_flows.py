@@ -136,7 +136,7 @@ def test_faq_misses_command_lists_phrasings_of_three_people(tmp_path, monkeypatc
     from storage.db import create_engine, sessionmaker
     from storage.migrate import upgrade
 
-    url = f"sqlite+aiosqlite:///{tmp_path}/misses.db"
+    url = f"sqlite:///{tmp_path}/misses.db"
     monkeypatch.setenv("DATABASE_URL", url)
     now = dt.datetime.now(dt.UTC)
 

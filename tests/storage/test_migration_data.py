@@ -16,7 +16,7 @@ WHEN = dt.datetime(2021, 8, 3, 3, 0)
 
 
 async def test_hamlet_keys_and_granted_volunteers_are_brought_up_to_date(tmp_path):
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")
+    engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
     await upgrade(engine, "0010")
     async with engine.begin() as conn:
         await conn.execute(text("INSERT INTO provinces (code, name, division_type) VALUES ('01', 'P', 'p')"))

@@ -232,7 +232,7 @@ async def test_figures_of_the_old_map_imported_into_todays_deployment_are_histor
 
 
 async def test_a_database_keeps_the_map_its_data_is_on(tmp_path):
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'switch.db'}")
+    engine = create_engine(f"sqlite:///{tmp_path / 'switch.db'}")
     await upgrade(engine)
     try:
         async with sessionmaker(engine)() as db, db.begin():

@@ -56,7 +56,7 @@ async def old_engine(database: dict, tmp_path: Path):
     """A database of its own at revision 0008 (before units knew their version), on each backend."""
     schema = None
     if database["schema"] is None:
-        url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
+        url = f"sqlite:///{tmp_path / 'old.db'}"
     else:
         url, schema = database["url"], f"test_old_{uuid.uuid4().hex[:8]}"
         admin = create_engine(url)
