@@ -72,7 +72,7 @@ async def count(url: str) -> dict[str, tuple[int, int]]:
     def on_statement(_conn, _cursor, statement, *_args) -> None:
         statements[current[0]] += 1
         if current[0] == os.environ.get("BENCH_STATEMENTS_SHOW"):
-            print("     ", " ".join(statement.split())[:160])
+            print("     ", " ".join(statement.split())[: int(os.environ.get("BENCH_STATEMENTS_WIDTH", "160"))])
 
     @event.listens_for(service.db.sync_engine.pool, "checkout")
     def on_checkout(*_args) -> None:
