@@ -160,9 +160,9 @@ def _chained_upsert_call(
     shapes = _shapes(due)
 
     def build() -> Any:
-        *before, (model, keys, _metrics, changed) = shapes
-        previous = _chain(before)
-        return _chained_upsert(model, keys, (*keys, *_metrics), changed, len(before), previous)
+        *before, (model, keys, metrics, changed) = shapes
+        previous = _chain(tuple(before))
+        return _chained_upsert(model, keys, (*keys, *metrics), changed, len(before), previous)
 
     return built_once(session, ("counters chained", shapes), build), _chain_params(due)
 

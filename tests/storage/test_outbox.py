@@ -197,6 +197,24 @@ async def test_an_update_opens_its_account_once(sessions):
     assert again == (first[0], first[1], False)
 
 
+async def test_a_new_persons_updates_at_once_open_one_account(sessions):
+    """Updates of someone never seen, handled at once (on PostgreSQL open_update inserts the
+    person in its first statement): one person and one account; the updates that lost the race
+    left no person behind, and only one of them is the person's first."""
+
+    async def open_one(update_id: str):
+        async with sessions() as db, db.begin():
+            opened = await open_update(db, "test", update_id, "newcomer", "chat-9")
+            assert opened is not None
+            return opened[0].id, opened[1].id, created_here(db, opened[0])
+
+    opened = await asyncio.gather(*(open_one(str(n)) for n in range(6)))
+    assert len({(account, user) for account, user, _ in opened}) == 1
+    assert sum(first for *_, first in opened) == 1
+    async with sessions() as db:
+        assert await db.scalar(select(func.count()).select_from(User)) == 1
+
+
 async def test_a_message_held_back_behind_one_being_sent_goes_out_when_that_one_is_done(sessions):
     """The person writes again while the previous reply is still being sent: the new reply waits
     for it (order per chat), then goes at once, not at the next periodic sweep."""
