@@ -191,22 +191,28 @@ _NEW_PERSON = (
     .returning(User.id)
     .cte("new_person")
 )
-_NEW_ACCOUNT = (
-    postgresql.insert(Account)
-    .from_select(
-        ["channel", "external_id", "chat_id", "user_id", "created_at", "last_seen_at"],
-        select(
-            bindparam("channel", type_=Account.channel.type),
-            bindparam("external_id", type_=Account.external_id.type),
-            bindparam("chat_id", type_=Account.chat_id.type),
-            _NEW_PERSON.c.id,
-            bindparam("created_at", type_=Account.created_at.type),
-            bindparam("last_seen_at", type_=Account.last_seen_at.type),
-        ),
+
+
+def _account_of_new_person(person: Any, names: tuple[str, str, str, str, str], cte_name: str) -> Any:
+    """The INSERT of the account of the person just inserted by `person` (a CTE returning their
+    id), its values the parameters `names` (channel, external id, chat id, created at, last seen
+    at), as a CTE returning its id: none when another worker's account of the same messenger id
+    is there (then the person is deleted again, see _adopt_new_account)."""
+    columns = ("channel", "external_id", "chat_id", "created_at", "last_seen_at")
+    values = [
+        bindparam(name, type_=Account.__table__.c[column].type) for name, column in zip(names, columns, strict=True)
+    ]
+    return (
+        postgresql.insert(Account)
+        .from_select([*columns[:3], "user_id", *columns[3:]], select(*values[:3], person.c.id, *values[3:]))
+        .on_conflict_do_nothing(index_elements=["channel", "external_id"])
+        .returning(Account.id)
+        .cte(cte_name)
     )
-    .on_conflict_do_nothing(index_elements=["channel", "external_id"])
-    .returning(Account.id)
-    .cte("new_account")
+
+
+_NEW_ACCOUNT = _account_of_new_person(
+    _NEW_PERSON, ("channel", "external_id", "chat_id", "created_at", "last_seen_at"), "new_account"
 )
 # The person's id, and the account's (NULL when another worker's account of the same messenger
 # id was inserted first: then the person just inserted is deleted again).
@@ -273,22 +279,8 @@ _PERSON_IF_NEW = (
     .returning(User.id)
     .cte("person_if_new")
 )
-_ACCOUNT_IF_NEW = (
-    postgresql.insert(Account)
-    .from_select(
-        ["channel", "external_id", "chat_id", "user_id", "created_at", "last_seen_at"],
-        select(
-            bindparam("a_channel", type_=Account.channel.type),
-            bindparam("a_external", type_=Account.external_id.type),
-            bindparam("a_chat", type_=Account.chat_id.type),
-            _PERSON_IF_NEW.c.id,
-            bindparam("p_now", type_=Account.created_at.type),
-            bindparam("p_now", type_=Account.last_seen_at.type),
-        ),
-    )
-    .on_conflict_do_nothing(index_elements=["channel", "external_id"])
-    .returning(Account.id)
-    .cte("account_if_new")
+_ACCOUNT_IF_NEW = _account_of_new_person(
+    _PERSON_IF_NEW, ("a_channel", "a_external", "a_chat", "p_now", "p_now"), "account_if_new"
 )
 # mark_processed, _LOCKED_ACCOUNT and _INSERT_PERSON_AND_ACCOUNT in one statement (PostgreSQL):
 # whether the update is new (1: marked now, 0: marked before), then the account with its person

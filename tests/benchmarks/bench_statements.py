@@ -7,7 +7,8 @@ and their replies through the courier, on a fresh PostgreSQL database (SQLite wh
 Each statement costs about a millisecond of the worker's CPU (SQLAlchemy and the driver), so
 these counts, unlike the throughput figures of a shared machine, show the effect of a change
 exactly. The second update of each kind is counted (the first warms caches: the commune index).
-BENCH_STATEMENTS_SHOW=kind prints that kind's statements (e.g. "citizen /start").
+BENCH_STATEMENTS_SHOW=kind prints that kind's statements (e.g. "citizen /start"), each cut at
+BENCH_STATEMENTS_WIDTH characters (160).
 BENCH_STATEMENTS_CPU=N then measures this process's CPU time per update (the engine and the
 courier, without HTTP: the channel records its sends) over N new people of the launch mix (their
 /start by a check-in link and their answer, every other one "not yet") and N/2 citizens of the

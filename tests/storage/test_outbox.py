@@ -6,7 +6,7 @@ import asyncio
 import datetime as dt
 
 import pytest
-from sqlalchemy import event, func, select, update
+from sqlalchemy import func, select, update
 
 from bot.channels.base import OutMessage, SendBlocked, SendFailed, SendRetry
 from bot.courier import Courier
@@ -14,7 +14,7 @@ from handlers.context import Capabilities
 from storage import updates
 from storage.accounts import created_here, open_account, open_update
 from storage.models import Account, OutboxMessage, User, utcnow
-from tests.harness import InProcessChannel
+from tests.harness import InProcessChannel, statements_run
 
 
 class FlakyChannel(InProcessChannel):
@@ -174,14 +174,6 @@ async def test_marks_asked_for_at_once_go_together_and_each_sender_waits_for_its
     go together in the next statement; every row ends marked once, with its own content key,
     and no delivery returns before its rows are marked."""
     ids = [(await _queue(sessions, [f"hello {n}"], chat_id=f"chat-{n}", update_id=f"u{n}"))[0] for n in range(12)]
-    statements: list[str] = []
-
-    def count(_conn, _cursor, statement, *_args) -> None:
-        if statement.startswith("UPDATE outbox SET") and "sent_at=" in statement:
-            statements.append(statement)
-
-    async with sessions() as db:
-        engine = db.bind.sync_engine
     courier = Courier(sessions, {"test": FlakyChannel()})
     unmarked_at_return = []
 
@@ -191,13 +183,11 @@ async def test_marks_asked_for_at_once_go_together_and_each_sender_waits_for_its
             if (await db.get(OutboxMessage, message_id)).sent_at is None:
                 unmarked_at_return.append(message_id)
 
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    async with statements_run(sessions) as statements:
         await asyncio.gather(*(deliver(message_id) for message_id in ids))
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
     assert unmarked_at_return == []
-    assert 1 < len(statements) < len(ids)  # the first alone, the others waiting behind it together
+    marks = [s for s in statements if s.startswith("UPDATE outbox SET") and "sent_at=" in s]
+    assert 1 < len(marks) < len(ids)  # the first alone, the others waiting behind it together
     async with sessions() as db:
         rows = (await db.scalars(select(OutboxMessage).order_by(OutboxMessage.id))).all()
         assert [(r.sent_at is not None, r.body) for r in rows] == [(True, {"key": "k"})] * len(ids)
