@@ -174,7 +174,21 @@ async def test_marks_asked_for_at_once_go_together_and_each_sender_waits_for_its
     go together in the next statement; every row ends marked once, with its own content key,
     and no delivery returns before its rows are marked."""
     ids = [(await _queue(sessions, [f"hello {n}"], chat_id=f"chat-{n}", update_id=f"u{n}"))[0] for n in range(12)]
-    courier = Courier(sessions, {"test": FlakyChannel()})
+
+    class TogetherChannel(FlakyChannel):
+        """Answers each send once all of them were made: the marks are then asked for at once."""
+
+        def __init__(self):
+            super().__init__()
+            self.all_sending = asyncio.Event()
+
+        async def send(self, chat_id, message, attachment):
+            await super().send(chat_id, message, attachment)
+            if len(self.sent) == len(ids):
+                self.all_sending.set()
+            await self.all_sending.wait()
+
+    courier = Courier(sessions, {"test": TogetherChannel()})
     unmarked_at_return = []
 
     async def deliver(message_id: int) -> None:
