@@ -170,9 +170,9 @@ async def _adopt_new_account(
     session: AsyncSession, user_id: Any, account_id: Any, values: dict[str, Any]
 ) -> tuple[Account, User] | None:
     """The person and account a statement has just inserted (`values`: the account's columns
-    but its ids; the person's created_at is the account's), added to the session as they are, without reading them back. None when the
-    account was not inserted (another worker's account of the same messenger id came first): the
-    person inserted with it is deleted again."""
+    but its ids; the person's created_at is the account's), added to the session as they are,
+    without reading them back. None when the account was not inserted (another worker's account
+    of the same messenger id came first): the person inserted with it is deleted again."""
     if account_id is None:
         await session.execute(delete(User).where(User.id == user_id))
         return None
