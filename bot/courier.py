@@ -288,15 +288,17 @@ class Courier:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._marks.append((sent_ones, future))
         if not self._marking:
-            await self._write_marks_waiting()
+            await self._write_marks_waiting(until=future)
         await future
 
-    async def _write_marks_waiting(self) -> None:
-        """Write the waiting marks, a statement for all those waiting at a time, until none waits."""
+    async def _write_marks_waiting(self, until: asyncio.Future[None] | None = None) -> None:
+        """Write the waiting marks, a statement for all those waiting at a time, until none waits
+        or `until` (the caller's own marks) is done: a sender holds its chat's turn, so the marks
+        asked for after its own are left to a task of their own."""
         self._marking = True
         batch: list[tuple[list[tuple[int, str | None, bool]], asyncio.Future[None]]] = []
         try:
-            while self._marks:
+            while self._marks and not (until is not None and until.done()):
                 batch, self._marks = self._marks, []
                 try:
                     await self._write_marks([one for ones, _ in batch for one in ones])
@@ -310,10 +312,11 @@ class Courier:
                             waiting.set_result(None)
                 batch = []
         finally:
-            self._marking = False
             for _, waiting in batch:  # cancelled while writing them: so are those senders
                 waiting.cancel()
-            if self._marks:  # and the marks asked for meanwhile are written by another task
+            # The marks asked for meanwhile are written by a task of their own.
+            self._marking = bool(self._marks)
+            if self._marking:
                 task = asyncio.create_task(self._write_marks_waiting())
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)

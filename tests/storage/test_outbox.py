@@ -207,6 +207,31 @@ async def test_marks_asked_for_at_once_go_together_and_each_sender_waits_for_its
         assert [(r.sent_at is not None, r.body) for r in rows] == [(True, {"key": "k"})] * len(ids)
 
 
+async def test_a_sender_goes_on_once_its_own_marks_are_written(sessions):
+    """Marks asked for while a sender's own are on their way are written by a task of their own:
+    the sender, which holds its chat's turn, goes on without writing them."""
+    first, second = [(await _queue(sessions, ["hi"], chat_id=f"chat-{n}", update_id=f"u{n}"))[0] for n in (1, 2)]
+    courier = Courier(sessions, {"test": FlakyChannel()})
+    write = courier._write_marks
+    behind: list[asyncio.Task] = []
+    writers: dict[int, asyncio.Task | None] = {}  # row: the task that wrote its mark
+
+    async def writing(sent_ones):
+        if not behind:  # another sender asks while these are on their way
+            behind.append(asyncio.create_task(courier._mark_sent([(second, "k", False)])))
+        await write(sent_ones)
+        writers.update({message_id: asyncio.current_task() for message_id, _, _ in sent_ones})
+
+    courier._write_marks = writing
+    await courier._mark_sent([(first, "k", False)])
+    await behind[0]
+    await courier.drain()
+    me = asyncio.current_task()
+    assert writers[first] is me and writers[second] not in (me, behind[0])
+    async with sessions() as db:
+        assert [(await db.get(OutboxMessage, i)).sent_at is not None for i in (first, second)] == [True, True]
+
+
 async def test_account_opened_once_under_concurrency(sessions):
     async def open_one():
         async with sessions() as db, db.begin():
