@@ -67,6 +67,10 @@ class Courier:
         # forgotten instead: the farewell to an erased person, see OutboxMessage.forget_when_settled).
         self._unmarked: dict[int, tuple[str | None, bool]] = {}
         self._chat_locks: dict[tuple[str, str], list] = {}  # chat: [lock, deliveries using it]
+        # "Sent" marks waiting for the one on its way to the database, each with its sender's
+        # future (see _mark_sent), and whether one is on its way.
+        self._marks: list[tuple[list[tuple[int, str | None, bool]], asyncio.Future[None]]] = []
+        self._marking = False
 
     def send_broadcasts(self, on: bool) -> None:
         """Start (at once) or stop sending announcements, as this worker gains or loses their lease."""
@@ -272,9 +276,53 @@ class Courier:
         return True
 
     async def _mark_sent(self, sent_ones: list[tuple[int, str | None, bool]]) -> None:
-        """Mark these rows (id, content key, forget) sent: several in one statement."""
+        """Mark these rows (id, content key, forget) sent; returns once they are marked.
+
+        Marks asked for while another statement of marks is on its way to the database wait
+        for it, then go together in the next one (as a database's group commit): under load one
+        statement marks the replies of several chats, and none waits longer than one statement.
+        Each sender still goes on only once its own rows are marked (the chat's next message is
+        claimed behind them)."""
         if not sent_ones:
             return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._marks.append((sent_ones, future))
+        if not self._marking:
+            await self._write_marks_waiting(until=future)
+        await future
+
+    async def _write_marks_waiting(self, until: asyncio.Future[None] | None = None) -> None:
+        """Write the waiting marks, a statement for all those waiting at a time, until none waits
+        or `until` (the caller's own marks) is done: a sender holds its chat's turn, so the marks
+        asked for after its own are left to a task of their own."""
+        self._marking = True
+        batch: list[tuple[list[tuple[int, str | None, bool]], asyncio.Future[None]]] = []
+        try:
+            while self._marks and not (until is not None and until.done()):
+                batch, self._marks = self._marks, []
+                try:
+                    await self._write_marks([one for ones, _ in batch for one in ones])
+                except Exception as exc:
+                    for _, waiting in batch:
+                        if not waiting.done():
+                            waiting.set_exception(exc)
+                else:
+                    for _, waiting in batch:
+                        if not waiting.done():
+                            waiting.set_result(None)
+                batch = []
+        finally:
+            for _, waiting in batch:  # cancelled while writing them: so are those senders
+                waiting.cancel()
+            # The marks asked for meanwhile are written by a task of their own.
+            self._marking = bool(self._marks)
+            if self._marking:
+                task = asyncio.create_task(self._write_marks_waiting())
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
+    async def _write_marks(self, sent_ones: list[tuple[int, str | None, bool]]) -> None:
+        """Mark these rows (id, content key, forget) sent: several in one statement."""
         together = [message_id for message_id, _, forget in sent_ones if not forget]
         try:
             async with self.single_statements.begin() as conn:

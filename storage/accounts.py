@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal, cast
+from typing import Any, Literal, cast
 
-from sqlalchemy import LABEL_STYLE_TABLENAME_PLUS_COL, Table, bindparam, delete, func, insert, inspect, select, true
+from sqlalchemy import (
+    LABEL_STYLE_TABLENAME_PLUS_COL,
+    Table,
+    bindparam,
+    delete,
+    func,
+    insert,
+    inspect,
+    null,
+    select,
+    true,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, make_transient_to_detached
@@ -24,9 +35,9 @@ async def open_update(
     """Mark the update processed and open its person's account (`open_account`, lazy
     conversation); None when it was processed already (a retried webhook), then nothing is opened.
 
-    On PostgreSQL the mark and the account's locked read are one statement, and a new person
-    (their account and person) one more: a round trip and most of a statement's CPU saved on every
-    update, two on a person's first."""
+    On PostgreSQL the mark, the account's locked read and, for a person never seen, their new
+    person and account are one statement: a round trip and most of a statement's CPU saved on
+    every update, two on a person's first."""
     if not is_postgres(session):
         if not await mark_processed(session, channel, update_id):
             return None
@@ -37,12 +48,20 @@ async def open_update(
         "p_now": utcnow(),
         "a_channel": channel,
         "a_external": external_id,
+        "a_chat": chat_id,
     }
     row = (await session.execute(_PROCESSED_AND_LOCKED_ACCOUNT, params)).one()
     if not row[0]:
         return None
-    found = None if row[1] is None else (row[1], row[2], row[3])
-    return await open_account(session, channel, external_id, chat_id, lazy_conversation=True, found=found)
+    if row[1] is not None:
+        found = (row[1], row[2], row[3])
+        return await open_account(session, channel, external_id, chat_id, lazy_conversation=True, found=found)
+    now = params["p_now"]
+    values = dict(channel=channel, external_id=external_id, chat_id=chat_id, created_at=now, last_seen_at=now)
+    created = await _adopt_new_account(session, row[4], row[5], values)
+    if created is None:  # another worker's account of this person came first: it is read, locked
+        return await open_account(session, channel, external_id, chat_id, lazy_conversation=True)
+    return await open_account(session, channel, external_id, chat_id, lazy_conversation=True, created=created)
 
 
 async def open_account(
@@ -53,6 +72,7 @@ async def open_account(
     *,
     lazy_conversation: bool = False,
     found: tuple[Account, User, Conversation | None] | Literal[False] | None = False,
+    created: tuple[Account, User] | None = None,
 ) -> tuple[Account, User, Conversation]:
     """The account (created on first contact) with its person and conversation, row-locked.
 
@@ -66,18 +86,19 @@ async def open_account(
     update ends where it started (a poster's /start) costs no conversation row.
 
     `found`: the locked read, made already by the caller (`open_update`); None, no account.
+    `created`: the new account and person, inserted already by the caller (`open_update`).
     """
-    if found is False:
-        found = await _locked_account(session, channel, external_id)
-    if found is None:
-        created = await _new_account(session, channel, external_id, chat_id)
-        if created is None:  # another worker created it first; its person is the one
+    if created is None:
+        if found is False:
             found = await _locked_account(session, channel, external_id)
-            assert found is not None
-            account, user, convo = found
-        else:
-            (account, user), convo = created, None
+        if found is None:
+            created = await _new_account(session, channel, external_id, chat_id)
+            if created is None:  # another worker created it first; its person is the one
+                found = await _locked_account(session, channel, external_id)
+    if created is not None:
+        (account, user), convo = created, None
     else:
+        assert found is not None and found is not False
         account, user, convo = found
         now = utcnow()
         if account.last_seen_at is None or now - account.last_seen_at >= SEEN_TO_WITHIN:
@@ -142,13 +163,21 @@ async def _new_account_at_once(
     """_new_account on PostgreSQL: the person and the account in one statement (CTEs)."""
     values = dict(channel=channel, external_id=external_id, chat_id=chat_id, created_at=now, last_seen_at=now)
     row = (await session.execute(_INSERT_PERSON_AND_ACCOUNT, values)).one()
-    user_id, account_id = row
+    return await _adopt_new_account(session, row[0], row[1], values)
+
+
+async def _adopt_new_account(
+    session: AsyncSession, user_id: Any, account_id: Any, values: dict[str, Any]
+) -> tuple[Account, User] | None:
+    """The person and account a statement has just inserted (`values`: the account's columns
+    but its ids; the person's created_at is the account's), added to the session as they are,
+    without reading them back. None when the account was not inserted (another worker's account
+    of the same messenger id came first): the person inserted with it is deleted again."""
     if account_id is None:
         await session.execute(delete(User).where(User.id == user_id))
         return None
     session.info.setdefault(_CREATED, set()).add(account_id)
-    # The rows as inserted, known without reading them back.
-    user = User(id=user_id, commune_code=None, created_at=now, opted_out_at=None, erased_at=None)
+    user = User(id=user_id, commune_code=None, created_at=values["created_at"], opted_out_at=None, erased_at=None)
     account = Account(id=account_id, user_id=user_id, blocked_at=None, **values)
     for new in (user, account):
         make_transient_to_detached(new)
@@ -162,22 +191,28 @@ _NEW_PERSON = (
     .returning(User.id)
     .cte("new_person")
 )
-_NEW_ACCOUNT = (
-    postgresql.insert(Account)
-    .from_select(
-        ["channel", "external_id", "chat_id", "user_id", "created_at", "last_seen_at"],
-        select(
-            bindparam("channel", type_=Account.channel.type),
-            bindparam("external_id", type_=Account.external_id.type),
-            bindparam("chat_id", type_=Account.chat_id.type),
-            _NEW_PERSON.c.id,
-            bindparam("created_at", type_=Account.created_at.type),
-            bindparam("last_seen_at", type_=Account.last_seen_at.type),
-        ),
+
+
+def _account_of_new_person(person: Any, names: tuple[str, str, str, str, str], cte_name: str) -> Any:
+    """The INSERT of the account of the person just inserted by `person` (a CTE returning their
+    id), its values the parameters `names` (channel, external id, chat id, created at, last seen
+    at), as a CTE returning its id: none when another worker's account of the same messenger id
+    is there (then the person is deleted again, see _adopt_new_account)."""
+    columns = ("channel", "external_id", "chat_id", "created_at", "last_seen_at")
+    values = [
+        bindparam(name, type_=Account.__table__.c[column].type) for name, column in zip(names, columns, strict=True)
+    ]
+    return (
+        postgresql.insert(Account)
+        .from_select([*columns[:3], "user_id", *columns[3:]], select(*values[:3], person.c.id, *values[3:]))
+        .on_conflict_do_nothing(index_elements=["channel", "external_id"])
+        .returning(Account.id)
+        .cte(cte_name)
     )
-    .on_conflict_do_nothing(index_elements=["channel", "external_id"])
-    .returning(Account.id)
-    .cte("new_account")
+
+
+_NEW_ACCOUNT = _account_of_new_person(
+    _NEW_PERSON, ("channel", "external_id", "chat_id", "created_at", "last_seen_at"), "new_account"
 )
 # The person's id, and the account's (NULL when another worker's account of the same messenger
 # id was inserted first: then the person just inserted is deleted again).
@@ -218,7 +253,7 @@ _LOCKED = (
     .where(Account.channel == bindparam("a_channel"), Account.external_id == bindparam("a_external"))
     .with_for_update(of=Account)
     .set_label_style(LABEL_STYLE_TABLENAME_PLUS_COL)
-    .subquery("locked")
+    .cte("locked")
 )
 _PROCESSED_NOW = (
     postgresql.insert(_PROCESSED)
@@ -232,13 +267,38 @@ _PROCESSED_NOW = (
     .cte("processed_now")
 )
 _FRESH = select(func.count().label("fresh")).select_from(_PROCESSED_NOW).subquery("fresh")
-# mark_processed and _LOCKED_ACCOUNT in one statement (PostgreSQL): whether the update is new
-# (1: marked now, 0: marked before), then the account with its person and conversation, locked,
-# or NULLs. The lock sits in a subquery: FOR UPDATE may not name the nullable side of an outer
-# join, and the join is outer so that a person never seen before still gets the first column.
+# A person never seen (the update marked now, no account found): their person and account.
+_PERSON_IF_NEW = (
+    insert(User)
+    .from_select(
+        ["commune_code", "created_at", "opted_out_at", "erased_at"],
+        select(null(), bindparam("p_now", type_=User.created_at.type), null(), null()).where(
+            select(_PROCESSED_NOW.c.channel).exists(), ~select(_LOCKED.c.accounts_id).exists()
+        ),
+    )
+    .returning(User.id)
+    .cte("person_if_new")
+)
+_ACCOUNT_IF_NEW = _account_of_new_person(
+    _PERSON_IF_NEW, ("a_channel", "a_external", "a_chat", "p_now", "p_now"), "account_if_new"
+)
+# mark_processed, _LOCKED_ACCOUNT and _INSERT_PERSON_AND_ACCOUNT in one statement (PostgreSQL):
+# whether the update is new (1: marked now, 0: marked before), then the account with its person
+# and conversation, locked, or NULLs; then, for a new update of a person never seen, the ids of
+# the person and account inserted for them (the account's NULL when another worker's account of
+# the same messenger id came first: see _adopt_new_account). The lock sits in a CTE, which the
+# new person's condition reads too: FOR UPDATE may not name the nullable side of an outer join,
+# and the joins are outer so that a person never seen before still gets the first column.
 _PROCESSED_AND_LOCKED_ACCOUNT = (
-    select(_FRESH.c.fresh, aliased(Account, _LOCKED), aliased(User, _LOCKED), aliased(Conversation, _LOCKED))
-    .select_from(_FRESH.outerjoin(_LOCKED, true()))
+    select(
+        _FRESH.c.fresh,
+        aliased(Account, _LOCKED),
+        aliased(User, _LOCKED),
+        aliased(Conversation, _LOCKED),
+        _PERSON_IF_NEW.c.id,
+        _ACCOUNT_IF_NEW.c.id,
+    )
+    .select_from(_FRESH.outerjoin(_LOCKED, true()).outerjoin(_PERSON_IF_NEW, true()).outerjoin(_ACCOUNT_IF_NEW, true()))
     .execution_options(populate_existing=True)
 )
 

@@ -85,11 +85,16 @@ def defer_until_commit(session: AsyncSession) -> None:
     session.info[_PENDING] = {}
 
 
+def _due(pending: dict) -> list[tuple[Any, dict[str, Any], tuple[str, ...], dict[str, int]]]:
+    """The kept counter rows that change, in the one order they are always locked in."""
+    return [pending[key] for key in sorted(pending) if any(pending[key][3].values())]
+
+
 def _apply_pending(session: Session) -> None:
     pending = session.info.pop(_PENDING, None)
     if not pending:
         return
-    due = [pending[key] for key in sorted(pending) if any(pending[key][3].values())]
+    due = _due(pending)
     if len(due) > 1 and session.get_bind().dialect.name == "postgresql":
         # A check-in bumps three rows (the commune's day, its running total, the venue's day):
         # one statement instead of three, a round trip and most of a statement's CPU each.
@@ -152,33 +157,76 @@ def _chained_upsert_call(
     same order as by separate statements, and two transactions never wait for each other. An
     upsert with DO UPDATE returns its row whether it inserted or updated it, so the chain never
     runs dry."""
-    shapes = tuple(
+    shapes = _shapes(due)
+
+    def build() -> Any:
+        *before, (model, keys, metrics, changed) = shapes
+        previous = _chain(tuple(before))
+        return _chained_upsert(model, keys, (*keys, *metrics), changed, len(before), previous)
+
+    return built_once(session, ("counters chained", shapes), build), _chain_params(due)
+
+
+def with_pending_counters(session: AsyncSession, key: Any, statement: Any, params: dict[str, Any]) -> tuple[Any, dict]:
+    """`statement` (a PostgreSQL SELECT, `key` naming its shape) with the counters kept for COMMIT
+    added to it as data-modifying CTEs, which are then no longer kept: for the statement an update
+    runs last before COMMIT (its replies queued). A round trip less, and the counter rows are still
+    locked from the update's last statement to its COMMIT only. As it is when nothing is kept, or
+    on SQLite (whose counters stay separate statements, added at COMMIT)."""
+    pending = session.info.get(_PENDING)
+    if not pending or session.get_bind().dialect.name != "postgresql":
+        return statement, params
+    due = _due(pending)
+    if not due:
+        return statement, params
+    shapes = _shapes(due)
+    # add_cte: no part of the SELECT reads the chain, which PostgreSQL runs to completion anyway.
+    combined = built_once(session, ("counters with", key, shapes), lambda: statement.add_cte(_chain(shapes)))
+    session.info[_PENDING] = {}
+    return combined, params | _chain_params(due)
+
+
+_Shape = tuple[Any, tuple[str, ...], tuple[str, ...], tuple[str, ...]]
+
+
+def _shapes(due: list[tuple[Any, dict[str, Any], tuple[str, ...], dict[str, int]]]) -> tuple[_Shape, ...]:
+    """Each due row's model, key columns, metrics and the metrics it changes: what its upsert's SQL depends on."""
+    return tuple(
         (model, tuple(keys), metrics, tuple(m for m in metrics if deltas.get(m)))
         for model, keys, metrics, deltas in due
     )
 
-    def build() -> Any:
-        previous = None
-        for n, (model, keys, metrics, changed) in enumerate(shapes):
-            table = model.__table__
-            columns = (*keys, *metrics)
-            values = select(*(bindparam(f"c{n}_{c}", type_=table.c[c].type).label(c) for c in columns))
-            if previous is not None:
-                values = values.select_from(previous)
-            insert = postgresql.insert(table).from_select(columns, values)
-            upsert = insert.on_conflict_do_update(
-                index_elements=list(keys), set_={m: table.c[m] + insert.excluded[m] for m in changed}
-            )
-            if n == len(shapes) - 1:
-                return upsert
-            previous = upsert.returning(table.c[keys[0]]).cte(f"bumped_{n}")
-        raise AssertionError("a chain of no upserts")
 
+def _chain_params(due: list[tuple[Any, dict[str, Any], tuple[str, ...], dict[str, int]]]) -> dict[str, Any]:
     params: dict[str, Any] = {}
     for n, (_model, keys, metrics, deltas) in enumerate(due):
         params |= {f"c{n}_{k}": v for k, v in keys.items()}
         params |= {f"c{n}_{m}": deltas.get(m, 0) for m in metrics}
-    return built_once(session, ("counters chained", shapes), build), params
+    return params
+
+
+def _chain(shapes: tuple[_Shape, ...]) -> Any:
+    """The upserts of `shapes` as CTEs, each selecting FROM the one before (see
+    _chained_upsert_call): the last of them, or None for no shapes."""
+    previous = None
+    for n, (model, keys, metrics, changed) in enumerate(shapes):
+        upsert = _chained_upsert(model, keys, (*keys, *metrics), changed, n, previous)
+        previous = upsert.returning(model.__table__.c[keys[0]]).cte(f"bumped_{n}")
+    return previous
+
+
+def _chained_upsert(
+    model: Any, keys: tuple[str, ...], columns: tuple[str, ...], changed: tuple[str, ...], n: int, previous: Any
+) -> Any:
+    """The n-th upsert of a chain, its values (parameters c<n>_<column>) selected FROM `previous`."""
+    table = model.__table__
+    values = select(*(bindparam(f"c{n}_{c}", type_=table.c[c].type).label(c) for c in columns))
+    if previous is not None:
+        values = values.select_from(previous)
+    insert = postgresql.insert(table).from_select(columns, values)
+    return insert.on_conflict_do_update(
+        index_elements=list(keys), set_={m: table.c[m] + insert.excluded[m] for m in changed}
+    )
 
 
 def local_day_sql(session: AsyncSession, column: Any) -> Any:

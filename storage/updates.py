@@ -26,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import aliased
 
+from storage.counters import with_pending_counters
 from storage.db import INSERTS_ONLY, built_once, claim_row, claim_statement, dialect_insert, is_postgres, rows_changed
 from storage.models import Account, OutboxMessage, ProcessedUpdate, utcnow
 
@@ -173,11 +174,14 @@ async def queue_replies(
     When nothing else waits for that chat, they are queued already leased to this worker (`held`),
     so the courier sends them without a claim of its own (a transaction less per reply); when
     something does, they wait behind it and are claimed in turn as any other row. The person's
-    account lock serialises their updates, so two replies cannot both find the chat free."""
+    account lock serialises their updates, so two replies cannot both find the chat free.
+
+    On PostgreSQL the replies are one statement, which also adds the counters kept for COMMIT
+    (`counters.with_pending_counters`): queuing its replies is the last thing an update does."""
     now = utcnow()
     out: list[Queued] = []
     held = False
-    if len(messages) > 1 and is_postgres(session):
+    if messages and is_postgres(session):
         params: dict[str, Any] = {
             "q_channel": channel,
             "q_chat": chat_id,
@@ -189,7 +193,8 @@ async def queue_replies(
         }
         for n, (body, attachment) in enumerate(messages):
             params |= {_nth("q_body", n): body, _nth("q_attachment", n): attachment}
-        row = (await session.execute(_reply_chain(len(messages)), params)).one()
+        chain, params = with_pending_counters(session, ("replies", len(messages)), _reply_chain(len(messages)), params)
+        row = (await session.execute(chain, params)).one()
         held = row[-1] is not None
         return [
             Queued(

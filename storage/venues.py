@@ -317,7 +317,10 @@ async def answer_installed(session: AsyncSession, check_in_id: int, visitor: str
     return True
 
 
+# Core tables, not the ORM classes: an UPDATE naming a mapped class goes through the ORM's bulk
+# update, which copies the statement and computes its cache key again on every execution.
 _CHECK_IN_TABLE = cast(Table, CheckIn.__table__)
+_VENUE_TABLE = cast(Table, Venue.__table__)
 _BEFORE = (
     select(_CHECK_IN_TABLE.c.id, _CHECK_IN_TABLE.c.already_installed.label("before"))
     .where(_CHECK_IN_TABLE.c.id == bindparam("a_check_in"))
@@ -331,10 +334,12 @@ _ANSWER = (
     .where(
         _CHECK_IN_TABLE.c.id == _BEFORE.c.id,
         _CHECK_IN_TABLE.c.visitor == bindparam("a_visitor"),
-        Venue.id == _CHECK_IN_TABLE.c.venue_id,
+        _VENUE_TABLE.c.id == _CHECK_IN_TABLE.c.venue_id,
     )
     .values(already_installed=bindparam("a_installed"))
-    .returning(_CHECK_IN_TABLE.c.venue_id, _CHECK_IN_TABLE.c.checked_in_at, _BEFORE.c.before, Venue.commune_code)
+    .returning(
+        _CHECK_IN_TABLE.c.venue_id, _CHECK_IN_TABLE.c.checked_in_at, _BEFORE.c.before, _VENUE_TABLE.c.commune_code
+    )
 )
 
 

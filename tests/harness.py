@@ -3,12 +3,14 @@ so flow tests assert on reply keys and stored rows, not on wording."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
-from collections.abc import Hashable
+from collections.abc import AsyncIterator, Hashable
 from dataclasses import dataclass, field
 from typing import ClassVar
 
 from aiohttp import web
+from sqlalchemy import event
 
 from bot.channels.base import OutMessage
 from handlers.context import Capabilities
@@ -131,3 +133,20 @@ def words_by_label(labels: dict[str, list[Hashable]], got: dict[str, list[str]])
                 words.setdefault(label, set()).add(text)
     assert words and all(len(texts) == 1 for texts in words.values()), words
     return {label: texts.pop() for label, texts in words.items()}
+
+
+@contextlib.asynccontextmanager
+async def statements_run(sessions) -> AsyncIterator[list[str]]:
+    """The SQL statements the engine of `sessions` runs inside the block, in order."""
+    async with sessions() as db:
+        engine = db.bind.sync_engine
+    statements: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)

@@ -7,7 +7,8 @@ and their replies through the courier, on a fresh PostgreSQL database (SQLite wh
 Each statement costs about a millisecond of the worker's CPU (SQLAlchemy and the driver), so
 these counts, unlike the throughput figures of a shared machine, show the effect of a change
 exactly. The second update of each kind is counted (the first warms caches: the commune index).
-BENCH_STATEMENTS_SHOW=kind prints that kind's statements (e.g. "citizen /start").
+BENCH_STATEMENTS_SHOW=kind prints that kind's statements (e.g. "citizen /start"), each cut at
+BENCH_STATEMENTS_WIDTH characters (160).
 BENCH_STATEMENTS_CPU=N then measures this process's CPU time per update (the engine and the
 courier, without HTTP: the channel records its sends) over N new people of the launch mix (their
 /start by a check-in link and their answer, every other one "not yet") and N/2 citizens of the
@@ -72,7 +73,7 @@ async def count(url: str) -> dict[str, tuple[int, int]]:
     def on_statement(_conn, _cursor, statement, *_args) -> None:
         statements[current[0]] += 1
         if current[0] == os.environ.get("BENCH_STATEMENTS_SHOW"):
-            print("     ", " ".join(statement.split())[:160])
+            print("     ", " ".join(statement.split())[: int(os.environ.get("BENCH_STATEMENTS_WIDTH", "160"))])
 
     @event.listens_for(service.db.sync_engine.pool, "checkout")
     def on_checkout(*_args) -> None:

@@ -6,12 +6,14 @@ import asyncio
 import datetime as dt
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from storage.counters import bump, defer_until_commit
 from storage.installs import report_install
-from storage.models import CommuneCount, CommuneDailyCount, User
+from storage.models import CommuneCount, CommuneDailyCount, OutboxMessage, User
 from storage.tally import tally
+from storage.updates import queue_replies
+from tests.harness import statements_run
 
 DAY = dt.date(2021, 8, 3)
 
@@ -64,10 +66,6 @@ async def test_counters_added_at_commit_add_up_in_one_statement_without_deadlock
     PostgreSQL all in one statement. Transactions bumping the same rows in opposite orders must
     neither deadlock nor lose a bump."""
     later = DAY + dt.timedelta(days=1)
-    statements: list[str] = []
-
-    def count(_conn, _cursor, statement, *_args) -> None:
-        statements.append(statement)
 
     async def one(days: tuple[dt.date, ...]) -> None:
         async with sessions() as db, db.begin():
@@ -75,13 +73,8 @@ async def test_counters_added_at_commit_add_up_in_one_statement_without_deadlock
             for day in days:
                 await bump(db, "00082", day, checkins=1)
 
-    async with sessions() as db:
-        engine = db.bind.sync_engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    async with statements_run(sessions) as statements:
         await asyncio.gather(*(one((DAY, later) if n % 2 else (later, DAY)) for n in range(20)))
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
     async with sessions() as db:
         days = [await db.get(CommuneDailyCount, ("00082", day)) for day in (DAY, later)]
         assert [row.checkins for row in days] == [20, 20]
@@ -89,6 +82,43 @@ async def test_counters_added_at_commit_add_up_in_one_statement_without_deadlock
         # The running total and the two days: one chained upsert, or one upsert each.
         upserts = [s for s in statements if "INSERT INTO commune" in s]
         assert len(upserts) == (20 if db.bind.dialect.name == "postgresql" else 60)
+
+
+async def test_counters_go_with_the_replies_queued_last(sessions):
+    """On PostgreSQL an update's kept counters go in the statement that queues its replies, its
+    last before COMMIT (a round trip less); on both databases they add up, from transactions
+    bumping two days in opposite orders at once, and every reply is queued."""
+    later = DAY + dt.timedelta(days=1)
+
+    async def one(n: int) -> int:
+        async with sessions() as db, db.begin():
+            defer_until_commit(db)
+            for day in (DAY, later) if n % 2 else (later, DAY):
+                await bump(db, "00082", day, checkins=1)
+            replies = [({"text": f"reply {k}", "key": "k"}, None) for k in range(1 + n % 2)]
+            queued = await queue_replies(
+                db,
+                channel="telegram",
+                chat_id=str(n),
+                messages=replies,
+                account_id=None,
+                update_id=f"u{n}",
+                lease=dt.timedelta(seconds=30),
+            )
+            return len(queued)
+
+    async with statements_run(sessions) as statements:
+        queued = await asyncio.gather(*(one(n) for n in range(20)))
+    async with sessions() as db:
+        days = [await db.get(CommuneDailyCount, ("00082", day)) for day in (DAY, later)]
+        assert [row.checkins for row in days] == [20, 20]
+        assert (await db.get(CommuneCount, "00082")).checkins == 40
+        assert sum(queued) == 30 == len((await db.scalars(select(OutboxMessage))).all())
+        upserts = [s for s in statements if "INSERT INTO commune" in s]
+        if db.bind.dialect.name == "postgresql":
+            assert len(upserts) == 20 and all("INSERT INTO outbox" in s for s in upserts)
+        else:
+            assert len(upserts) == 60 and not any("INSERT INTO outbox" in s for s in upserts)
 
 
 async def test_self_reported_install_bumps_its_commune_once(sessions):

@@ -14,7 +14,7 @@ from handlers.context import Capabilities
 from storage import updates
 from storage.accounts import created_here, open_account, open_update
 from storage.models import Account, OutboxMessage, User, utcnow
-from tests.harness import InProcessChannel
+from tests.harness import InProcessChannel, statements_run
 
 
 class FlakyChannel(InProcessChannel):
@@ -169,6 +169,69 @@ async def test_gives_up_after_many_attempts(sessions):
         assert row.failed_at is not None and "gave up" in row.last_error
 
 
+async def test_marks_asked_for_at_once_go_together_and_each_sender_waits_for_its_own(sessions):
+    """Chats sent to at the same time: their "sent" marks, asked for while another is on its way,
+    go together in the next statement; every row ends marked once, with its own content key,
+    and no delivery returns before its rows are marked."""
+    ids = [(await _queue(sessions, [f"hello {n}"], chat_id=f"chat-{n}", update_id=f"u{n}"))[0] for n in range(12)]
+
+    class TogetherChannel(FlakyChannel):
+        """Answers each send once all of them were made: the marks are then asked for at once."""
+
+        def __init__(self):
+            super().__init__()
+            self.all_sending = asyncio.Event()
+
+        async def send(self, chat_id, message, attachment):
+            await super().send(chat_id, message, attachment)
+            if len(self.sent) == len(ids):
+                self.all_sending.set()
+            await self.all_sending.wait()
+
+    courier = Courier(sessions, {"test": TogetherChannel()})
+    unmarked_at_return = []
+
+    async def deliver(message_id: int) -> None:
+        await courier.deliver([message_id])
+        async with sessions() as db:
+            if (await db.get(OutboxMessage, message_id)).sent_at is None:
+                unmarked_at_return.append(message_id)
+
+    async with statements_run(sessions) as statements:
+        await asyncio.gather(*(deliver(message_id) for message_id in ids))
+    assert unmarked_at_return == []
+    marks = [s for s in statements if s.startswith("UPDATE outbox SET") and "sent_at=" in s]
+    assert 1 < len(marks) < len(ids)  # the first alone, the others waiting behind it together
+    async with sessions() as db:
+        rows = (await db.scalars(select(OutboxMessage).order_by(OutboxMessage.id))).all()
+        assert [(r.sent_at is not None, r.body) for r in rows] == [(True, {"key": "k"})] * len(ids)
+
+
+async def test_a_sender_goes_on_once_its_own_marks_are_written(sessions):
+    """Marks asked for while a sender's own are on their way are written by a task of their own:
+    the sender, which holds its chat's turn, goes on without writing them."""
+    first, second = [(await _queue(sessions, ["hi"], chat_id=f"chat-{n}", update_id=f"u{n}"))[0] for n in (1, 2)]
+    courier = Courier(sessions, {"test": FlakyChannel()})
+    write = courier._write_marks
+    behind: list[asyncio.Task] = []
+    writers: dict[int, asyncio.Task | None] = {}  # row: the task that wrote its mark
+
+    async def writing(sent_ones):
+        if not behind:  # another sender asks while these are on their way
+            behind.append(asyncio.create_task(courier._mark_sent([(second, "k", False)])))
+        await write(sent_ones)
+        writers.update({message_id: asyncio.current_task() for message_id, _, _ in sent_ones})
+
+    courier._write_marks = writing
+    await courier._mark_sent([(first, "k", False)])
+    await behind[0]
+    await courier.drain()
+    me = asyncio.current_task()
+    assert writers[first] is me and writers[second] not in (me, behind[0])
+    async with sessions() as db:
+        assert [(await db.get(OutboxMessage, i)).sent_at is not None for i in (first, second)] == [True, True]
+
+
 async def test_account_opened_once_under_concurrency(sessions):
     async def open_one():
         async with sessions() as db, db.begin():
@@ -195,6 +258,24 @@ async def test_an_update_opens_its_account_once(sessions):
     assert await open_one("1") is None
     again = await open_one("2")
     assert again == (first[0], first[1], False)
+
+
+async def test_a_new_persons_updates_at_once_open_one_account(sessions):
+    """Updates of someone never seen, handled at once (on PostgreSQL open_update inserts the
+    person in its first statement): one person and one account; the updates that lost the race
+    left no person behind, and only one of them is the person's first."""
+
+    async def open_one(update_id: str):
+        async with sessions() as db, db.begin():
+            opened = await open_update(db, "test", update_id, "newcomer", "chat-9")
+            assert opened is not None
+            return opened[0].id, opened[1].id, created_here(db, opened[0])
+
+    opened = await asyncio.gather(*(open_one(str(n)) for n in range(6)))
+    assert len({(account, user) for account, user, _ in opened}) == 1
+    assert sum(first for *_, first in opened) == 1
+    async with sessions() as db:
+        assert await db.scalar(select(func.count()).select_from(User)) == 1
 
 
 async def test_a_message_held_back_behind_one_being_sent_goes_out_when_that_one_is_done(sessions):
