@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import multiprocessing
 import os
 import signal
@@ -70,6 +71,7 @@ async def serve(
     if set(service.channels) <= {"terminal"}:
         log.info("no messenger configured (set TELEGRAM_BOT_TOKEN to serve Telegram)")
     log_poster_gaps(service)
+    settle_garbage_collector()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -94,6 +96,22 @@ async def serve(
         await runner.cleanup()
         if private is not None:
             await private.cleanup()
+
+
+# Python's default collects its youngest objects every 700 allocations, and each update allocates
+# thousands (SQLAlchemy's rows and states, python-telegram-bot's objects): measured in process on
+# the launch mix, collections took 0.13-0.29 ms of CPU per update, mostly re-reading what start-up
+# made (settings, content, statements, the units). Start-up's objects are frozen out of every
+# later collection, and the youngest are collected every 10,000 allocations: about 0.02 ms an
+# update. Reference cycles are still collected; they wait a little longer.
+GC_YOUNGEST_THRESHOLD = 10_000
+
+
+def settle_garbage_collector() -> None:
+    gc.collect()
+    gc.freeze()
+    _, middle, oldest = gc.get_threshold()
+    gc.set_threshold(GC_YOUNGEST_THRESHOLD, middle, oldest)
 
 
 async def serve_metrics(settings: Settings, service, *, reuse_port: bool) -> web.AppRunner | None:
