@@ -60,8 +60,9 @@ class _Connection(sqlite3.Connection):
         return super().cursor(factory or _Cursor)
 
     def commit(self) -> None:
-        # COMMIT can find readers it must wait for (outside WAL mode): the transaction stays open
-        # and COMMIT may be tried again.
+        # In WAL mode COMMIT never waits. Where SQLite refuses WAL (a network file system keeps the
+        # rollback journal) COMMIT waits for readers: the transaction stays open and COMMIT may be
+        # tried again.
         _retrying(self, super().commit)
 
 

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
-from storage.db import create_engine, normalize_url
+from storage.db import create_engine
 
 
 def _url(tmp_path) -> str:
@@ -71,8 +71,8 @@ class LoopWatch:
         await self._task
 
 
-def test_every_sqlite_url_gets_the_loop_driver():
-    assert normalize_url("sqlite:////tmp/x.db").startswith("sqlite+bluezone:")
+def test_every_sqlite_engine_gets_the_loop_driver():
+    # (the URLs themselves: tests/bot/test_settings_and_logs.py)
     assert create_engine("sqlite:///:memory:").dialect.driver == "bluezone"
 
 
