@@ -57,7 +57,8 @@ async def configured(ctx: Context) -> bool:
 
 
 async def manages(ctx: Context) -> bool:
-    return await venues.manages_venues(ctx.db, ctx.user.id)
+    # Someone writing for the first time has registered nothing: no query on a poster's launch.
+    return not ctx.first_contact and await venues.manages_venues(ctx.db, ctx.user.id)
 
 
 def cancel_row() -> list[Button]:
