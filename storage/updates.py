@@ -10,6 +10,7 @@ from typing import Any, cast
 from sqlalchemy import (
     Table,
     and_,
+    any_,
     bindparam,
     case,
     delete,
@@ -23,9 +24,11 @@ from sqlalchemy import (
     true,
     update,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import aliased
 
+from storage import direct
 from storage.counters import with_pending_counters
 from storage.db import INSERTS_ONLY, built_once, claim_row, claim_statement, dialect_insert, is_postgres, rows_changed
 from storage.models import Account, OutboxMessage, ProcessedUpdate, utcnow
@@ -194,7 +197,7 @@ async def queue_replies(
         for n, (body, attachment) in enumerate(messages):
             params |= {_nth("q_body", n): body, _nth("q_attachment", n): attachment}
         chain, params = with_pending_counters(session, ("replies", len(messages)), _reply_chain(len(messages)), params)
-        row = (await session.execute(chain, params)).one()
+        row = (await direct.rows(session, chain, params))[0]
         held = row[-1] is not None
         return [
             Queued(
@@ -414,7 +417,10 @@ async def mark_sent(
     forget_when_settled: a farewell to someone who erased their data) it is deleted instead:
     nothing may remember whom it went to."""
     params = {"m_id": message_id, "m_now": utcnow(), "m_body": settled_body({"key": key})}
-    await session.execute(_FORGET if forget else _MARK_SENT, params)
+    if isinstance(session, AsyncConnection):
+        await direct.run(session, _FORGET if forget else _MARK_SENT, params)
+    else:
+        await session.execute(_FORGET if forget else _MARK_SENT, params)
 
 
 def _settled_in_place(dialect: str) -> Any:
@@ -426,7 +432,12 @@ def _settled_in_place(dialect: str) -> Any:
 
 _MARK_ALL_SENT = {
     dialect: update(_OUTBOX)
-    .where(_OUTBOX.c.id.in_(bindparam("m_ids", expanding=True)))
+    .where(
+        # PostgreSQL: one array parameter, so that one statement (prepared once) marks any number.
+        _OUTBOX.c.id == any_(bindparam("m_ids", type_=postgresql.ARRAY(_OUTBOX.c.id.type)))
+        if dialect == "postgresql"
+        else _OUTBOX.c.id.in_(bindparam("m_ids", expanding=True))
+    )
     .values(
         sent_at=bindparam("m_now", type_=_OUTBOX.c.sent_at.type),
         claimed_until=None,
@@ -441,7 +452,7 @@ _MARK_ALL_SENT = {
 async def mark_sent_together(conn: AsyncConnection, message_ids: Sequence[int]) -> None:
     """mark_sent for several rows (an update's replies, sent one after the other) in one
     statement; each keeps its own content key. Not for rows to be forgotten."""
-    await conn.execute(_MARK_ALL_SENT[conn.dialect.name], {"m_ids": list(message_ids), "m_now": utcnow()})
+    await direct.run(conn, _MARK_ALL_SENT[conn.dialect.name], {"m_ids": list(message_ids), "m_now": utcnow()})
 
 
 async def release(db: AsyncSession | AsyncConnection, ids: Sequence[int]) -> None:

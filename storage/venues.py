@@ -9,10 +9,10 @@ from typing import cast
 
 from sqlalchemy import ColumnElement, Table, bindparam, case, func, insert, null, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased, make_transient_to_detached
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
-from storage import audit
+from storage import audit, direct
 from storage.counters import add_counts, as_date, bump, local_day_sql
 from storage.csv_rows import known_communes, read_rows
 from storage.db import INSERTS_ONLY, is_postgres, rows_of
@@ -214,10 +214,10 @@ async def check_in_by_code(
     reads the venue and inserts the check-in in one statement, a round trip less."""
     if first_contact and is_postgres(session):
         params = {"f_code": code, "f_visitor": visitor, "f_channel": channel, "f_now": now}
-        row = (await session.execute(_VENUE_AND_FIRST_CHECK_IN, params)).one_or_none()
-        if row is not None:
-            venue: Venue = row[0]
-            check_in_id: int = row[1]
+        inserted = await direct.rows(session, _VENUE_AND_FIRST_CHECK_IN, params, inserts_only=True)
+        if inserted:
+            venue: Venue = direct.entity(session, Venue, inserted[0][:-1])
+            check_in_id: int = inserted[0][-1]
             check_in = CheckIn(
                 id=check_in_id,
                 venue_id=venue.id,
@@ -267,7 +267,8 @@ _FIRST_CHECK_IN = (
 # PostgreSQL: the venue of a code, and a check-in there inserted in the same statement (no row:
 # no venue has this code now).
 _VENUE_AND_FIRST_CHECK_IN = (
-    select(aliased(Venue, _VENUE_OF_CODE), _FIRST_CHECK_IN.c.id)
+    # The venue's columns in its table's order (see direct.entity), then the check-in's id.
+    select(*(_VENUE_OF_CODE.c[column.name] for column in Venue.__table__.columns), _FIRST_CHECK_IN.c.id)
     .select_from(_VENUE_OF_CODE.join(_FIRST_CHECK_IN, true()))
     .execution_options(**{INSERTS_ONLY: True})
 )
@@ -285,13 +286,13 @@ async def answer_installed(session: AsyncSession, check_in_id: int, visitor: str
     if is_postgres(session):
         # One statement: the answer stored, with what it was before and the venue's commune.
         params = {"a_check_in": check_in_id, "a_visitor": visitor, "a_installed": installed}
-        found = (await session.execute(_ANSWER, params)).one_or_none()
-        if found is None:
+        found = await direct.rows(session, _ANSWER, params)
+        if not found:
             return False
-        venue_id: int = found.venue_id
-        checked_in_at: dt.datetime = found.checked_in_at
-        before: bool | None = found.before
-        commune_code: str = found.commune_code
+        venue_id: int = found[0][0]
+        checked_in_at: dt.datetime = found[0][1]
+        before: bool | None = found[0][2]
+        commune_code: str = found[0][3]
         stored = session.identity_map.get(session.identity_key(CheckIn, check_in_id))
         if stored is not None:  # loaded in this session: it sees its new answer
             set_committed_value(stored, "already_installed", installed)

@@ -8,12 +8,14 @@ Each statement costs about a millisecond of the worker's CPU (SQLAlchemy and the
 these counts, unlike the throughput figures of a shared machine, show the effect of a change
 exactly. The second update of each kind is counted (the first warms caches: the commune index).
 BENCH_STATEMENTS_SHOW=kind prints that kind's statements (e.g. "citizen /start"), each cut at
-BENCH_STATEMENTS_WIDTH characters (160).
+BENCH_STATEMENTS_WIDTH characters (160). Counting them listens to the engine's statements, which
+sends those storage.direct would give asyncpg directly through SQLAlchemy: the same SQL, counted.
 BENCH_STATEMENTS_CPU=N then measures this process's CPU time per update (the engine and the
 courier, without HTTP: the channel records its sends) over N new people of the launch mix (their
 /start by a check-in link and their answer, every other one "not yet") and N/2 citizens of the
 button mix (/start and three guide buttons), one update at a time, on PostgreSQL and on SQLite:
-less noisy on a shared machine than bench_webhook's throughput.
+less noisy on a shared machine than bench_webhook's throughput. Nothing listens there: the hot
+statements go to asyncpg directly, as in the service.
 """
 
 from __future__ import annotations

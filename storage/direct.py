@@ -1,0 +1,156 @@
+"""The statements every update runs, sent to asyncpg directly on PostgreSQL.
+
+SQLAlchemy costs far more CPU per statement than the round trip itself: 230 µs of the worker's
+CPU for a one-row SELECT through a connection against 80 µs through asyncpg's own prepared
+statement, measured in one process (docs/benchmarks.md). The statements of every update (its
+replies queued, their "sent" marks, a check-in's answer) are still written with SQLAlchemy and
+compiled by it, once per statement; here they are executed on the driver's connection of the
+session's transaction, with SQLAlchemy's bind processors applied to their parameters.
+
+The session's pending changes are flushed first, as its autoflush would. The statement goes
+through the session as any other, with the same result, when counters are kept for COMMIT that
+storage.counters would add before it (it reads or updates), when the transaction's connection
+has not begun yet (SQLAlchemy begins with its first statement), while something listens to the
+engine's statements (`before_cursor_execute`: tests and bench_statements count them), and on
+SQLite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    sql: str
+    names: tuple[str, ...]  # the parameters in their positional order ($1, $2 ...)
+    processors: tuple[Callable[[Any], Any] | None, ...]
+    fixed: dict[str, Any]  # the values bound in the statement itself
+    columns: tuple[Any, ...]  # the columns it returns, whose result processors apply
+
+
+_COMPILED: dict[Any, _Compiled] = {}
+
+
+def compiled(statement: Any, dialect: Dialect) -> _Compiled:
+    """`statement` compiled for asyncpg, once (the hot statements are built once: a few dozen)."""
+    found = _COMPILED.get(statement)
+    if found is not None:
+        return found
+    sql = statement.compile(dialect=dialect)
+    if sql.literal_execute_params or sql.post_compile_params:
+        raise ValueError("a statement rendered per execution (an expanding IN) cannot be run directly")
+    names = tuple(sql.positiontup or ())
+    processors = tuple(sql.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names)
+    fixed = sql.construct_params(_check=False)
+    columns = tuple(getattr(statement, "exported_columns", ()))
+    found = _COMPILED[statement] = _Compiled(sql.string, names, processors, fixed, columns)
+    return found
+
+
+def arguments(plan: _Compiled, params: dict[str, Any]) -> list[Any]:
+    values = plan.fixed | params
+    return [
+        value if process is None else process(value)
+        for value, process in zip((values[name] for name in plan.names), plan.processors, strict=True)
+    ]
+
+
+async def rows(
+    session: AsyncSession, statement: Any, params: dict[str, Any], *, inserts_only: bool = False
+) -> Sequence[Any]:
+    """The rows `statement` returns in the session's transaction (index access: `row[0]`), their
+    values as SQLAlchemy would hand them back (its result processors applied).
+
+    `inserts_only`: the statement only inserts, so counters kept for COMMIT need not be added
+    before it (storage.db.INSERTS_ONLY)."""
+    driver = await _driver(session, inserts_only)
+    if driver is None:
+        return (await session.execute(statement, params)).all()
+    plan = compiled(statement, session.get_bind().dialect)
+    results = _RESULTS.get(plan.sql)
+    if results is None:
+        results = _RESULTS[plan.sql] = await _result_processors(driver, plan, session.get_bind().dialect)
+    records = await driver.fetch(plan.sql, *arguments(plan, params))
+    if not any(results):
+        return records
+    return [
+        tuple(value if process is None else process(value) for value, process in zip(record, results, strict=True))
+        for record in records
+    ]
+
+
+# The result processors of each statement's columns, as SQLAlchemy chooses them from the types
+# the database describes (a float8 needs none, a numeric one): learnt on its first execution.
+_RESULTS: dict[str, tuple[Callable[[Any], Any] | None, ...]] = {}
+
+
+async def _result_processors(driver: Any, plan: _Compiled, dialect: Dialect) -> tuple[Callable[[Any], Any] | None, ...]:
+    described = (await driver.prepare(plan.sql)).get_attributes()
+    return tuple(
+        column.type.dialect_impl(dialect).result_processor(dialect, attribute.type.oid)
+        for column, attribute in zip(plan.columns, described, strict=True)
+    )
+
+
+def entity(session: AsyncSession, model: Any, values: Sequence[Any]) -> Any:
+    """The `model` row whose columns, in its table's order, are `values` (read by `rows`), as the
+    session's persistent object: the one it holds already, else one built from them."""
+    sync = session.sync_session
+    row = dict(zip((column.key for column in model.__table__.columns), values, strict=True))
+    held = sync.identity_map.get(sync.identity_key(model, tuple(row[c.key] for c in model.__table__.primary_key)))
+    if held is not None:
+        return held
+    obj = model(**row)
+    make_transient_to_detached(obj)  # the row as read: nothing of it to write back
+    sync.add(obj)
+    return obj
+
+
+async def run(conn: AsyncConnection, statement: Any, params: dict[str, Any]) -> None:
+    """Execute `statement` on `conn`: in autocommit (storage.db.single_statements) its own
+    transaction, else in the connection's, once begun."""
+    if conn.dialect.name != "postgresql":
+        await conn.execute(statement, params)
+        return
+    if conn.sync_connection.dispatch.before_cursor_execute:  # type: ignore[union-attr]
+        await conn.execute(statement, params)  # something counts the statements: see _driver
+        return
+    raw = await conn.get_raw_connection()
+    driver: Any = raw.driver_connection
+    if not (driver.is_in_transaction() or getattr(raw.dbapi_connection, "autocommit", False)):
+        await conn.execute(statement, params)  # its BEGIN comes with its first statement: see _driver
+        return
+    plan = compiled(statement, conn.dialect)
+    await driver.execute(plan.sql, *arguments(plan, params))
+
+
+async def _driver(session: AsyncSession, inserts_only: bool) -> Any:
+    """The asyncpg connection of the session's transaction, when a statement may go to it directly."""
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    if not inserts_only and session.info.get(_COUNTERS_PENDING):
+        return None  # storage.counters adds them first
+    sync = session.sync_session
+    if sync.new or sync.dirty or sync.deleted:
+        await session.flush()  # as the session's autoflush would before the statement
+    conn = (await session.connection()).sync_connection
+    assert conn is not None
+    if conn.dispatch.before_cursor_execute:
+        # Something listens to the statements run (tests and bench_statements count them): they
+        # would not see this one.
+        return None
+    driver: Any = conn.connection.driver_connection
+    if not driver.is_in_transaction():
+        return None  # SQLAlchemy's BEGIN comes with its first statement
+    return driver
+
+
+# storage.counters' key for the counters kept for COMMIT (not imported: counters imports this module).
+_COUNTERS_PENDING = "counters.pending"
