@@ -140,8 +140,14 @@ async def _driver(session: AsyncSession, inserts_only: bool) -> Any:
     sync = session.sync_session
     if sync.new or sync.dirty or sync.deleted:
         await session.flush()  # as the session's autoflush would before the statement
-    conn = (await session.connection()).sync_connection
-    assert conn is not None
+    # The transaction's connection, asked of the session once per transaction (a greenlet each time).
+    held = session.info.get(_CONNECTION)
+    if held is not None and held[0] is sync.get_transaction():
+        conn = held[1]
+    else:
+        conn = (await session.connection()).sync_connection
+        assert conn is not None
+        session.info[_CONNECTION] = (sync.get_transaction(), conn)
     if conn.dispatch.before_cursor_execute:
         # Something listens to the statements run (tests and bench_statements count them): they
         # would not see this one.
@@ -152,5 +158,6 @@ async def _driver(session: AsyncSession, inserts_only: bool) -> Any:
     return driver
 
 
+_CONNECTION = "direct.connection"  # session.info: (its transaction, that transaction's connection)
 # storage.counters' key for the counters kept for COMMIT (not imported: counters imports this module).
 _COUNTERS_PENDING = "counters.pending"
