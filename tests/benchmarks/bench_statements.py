@@ -15,7 +15,8 @@ courier, without HTTP: the channel records its sends) over N new people of the l
 /start by a check-in link and their answer, every other one "not yet") and N/2 citizens of the
 button mix (/start and three guide buttons), one update at a time, on PostgreSQL and on SQLite:
 less noisy on a shared machine than bench_webhook's throughput. Nothing listens there: the hot
-statements go to asyncpg directly, as in the service.
+statements go to asyncpg directly, as in the service. It also gives the CPU of one statement
+through the session against the same sent directly (storage.direct).
 """
 
 from __future__ import annotations
@@ -157,6 +158,36 @@ async def cpu_per_update(url: str, people: int) -> tuple[float, float]:
     return 1000 * (launch - started) / (2 * people), 1000 * (buttons - launch) / (4 * (people // 2))
 
 
+async def statement_cpu(url: str, n: int = 2000) -> tuple[float, float]:
+    """CPU microseconds of one statement (a one-row SELECT by a parameter, in a transaction) through
+    the session, and sent to asyncpg directly (storage.direct), alternating by hundreds."""
+    from sqlalchemy import bindparam, select
+
+    from storage import direct
+    from storage.db import create_engine, sessionmaker
+    from storage.models import Commune
+
+    engine = create_engine(url)
+    statement = select(Commune.code, Commune.name).where(Commune.code == bindparam("code"))
+    spent = {"session": 0.0, "direct": 0.0}
+    try:
+        async with sessionmaker(engine)() as db, db.begin():
+            await db.execute(statement, {"code": "00004"})  # BEGIN, and the prepared statements
+            await direct.rows(db, statement, {"code": "00004"})
+            for _ in range(n // 100):
+                started = time.process_time()
+                for _ in range(100):
+                    (await db.execute(statement, {"code": "00004"})).all()
+                middle = time.process_time()
+                for _ in range(100):
+                    await direct.rows(db, statement, {"code": "00004"})
+                spent["session"] += middle - started
+                spent["direct"] += time.process_time() - middle
+    finally:
+        await engine.dispose()
+    return 1e6 * spent["session"] / n, 1e6 * spent["direct"] / n
+
+
 async def cpu_table(people: int) -> None:
     print(
         f"   CPU per update in this process (engine and courier, no HTTP), {people} new people, {people // 2} citizens:"
@@ -165,9 +196,14 @@ async def cpu_table(people: int) -> None:
     if url is not None:
         try:
             launch, buttons = await cpu_per_update(url, people)
+            through_session, sent_directly = await statement_cpu(url)
         finally:
             await drop_pg_database(url)
         print(f"     postgresql: launch mix {launch:.2f} ms, button mix {buttons:.2f} ms")
+        print(
+            f"     postgresql, one SELECT in a transaction: {through_session:.0f} µs through the session,"
+            f" {sent_directly:.0f} µs sent to asyncpg directly (storage.direct)"
+        )
     with tempfile.TemporaryDirectory() as tmp:
         launch, buttons = await cpu_per_update(f"sqlite:///{tmp}/cpu.db", people)
     print(f"     sqlite: launch mix {launch:.2f} ms, button mix {buttons:.2f} ms")
