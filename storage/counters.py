@@ -85,6 +85,12 @@ def defer_until_commit(session: AsyncSession) -> None:
     session.info[_PENDING] = {}
 
 
+def kept(session: AsyncSession) -> bool:
+    """Whether counters are kept for COMMIT that a statement reading or updating rows would see
+    added first (storage.direct sends such a statement through the session)."""
+    return bool(session.info.get(_PENDING))
+
+
 def _due(pending: dict) -> list[tuple[Any, dict[str, Any], tuple[str, ...], dict[str, int]]]:
     """The kept counter rows that change, in the one order they are always locked in."""
     return [pending[key] for key in sorted(pending) if any(pending[key][3].values())]

@@ -1,11 +1,12 @@
 """The statements every update runs, sent to asyncpg directly on PostgreSQL.
 
-SQLAlchemy costs far more CPU per statement than the round trip itself: 230 µs of the worker's
-CPU for a one-row SELECT through a connection against 80 µs through asyncpg's own prepared
-statement, measured in one process (docs/benchmarks.md). The statements of every update (its
-replies queued, their "sent" marks, a check-in's answer) are still written with SQLAlchemy and
-compiled by it, once per statement; here they are executed on the driver's connection of the
-session's transaction, with SQLAlchemy's bind processors applied to their parameters.
+SQLAlchemy costs far more CPU per statement than the round trip itself: a one-row SELECT took
+271–283 µs of the worker's CPU through the session against 91–93 µs this way, measured in one
+process (bench_statements; docs/benchmarks.md). The statements of every update (its replies
+queued with its counters, their "sent" marks, a new person's check-in, a check-in's answer) are
+still written with SQLAlchemy and compiled by it, once per statement; here they are executed on
+the driver's connection of the session's transaction, with SQLAlchemy's bind processors applied
+to their parameters and its result processors to what they return.
 
 The session's pending changes are flushed first, as its autoflush would. The statement goes
 through the session as any other, with the same result, when counters are kept for COMMIT that
@@ -24,6 +25,8 @@ from typing import Any
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
+
+from storage import counters
 
 
 @dataclass(frozen=True)
@@ -135,7 +138,7 @@ async def _driver(session: AsyncSession, inserts_only: bool) -> Any:
     """The asyncpg connection of the session's transaction, when a statement may go to it directly."""
     if session.get_bind().dialect.name != "postgresql":
         return None
-    if not inserts_only and session.info.get(_COUNTERS_PENDING):
+    if not inserts_only and counters.kept(session):
         return None  # storage.counters adds them first
     sync = session.sync_session
     if sync.new or sync.dirty or sync.deleted:
@@ -159,5 +162,3 @@ async def _driver(session: AsyncSession, inserts_only: bool) -> Any:
 
 
 _CONNECTION = "direct.connection"  # session.info: (its transaction, that transaction's connection)
-# storage.counters' key for the counters kept for COMMIT (not imported: counters imports this module).
-_COUNTERS_PENDING = "counters.pending"
