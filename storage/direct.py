@@ -8,7 +8,8 @@ still written with SQLAlchemy and compiled by it, once per statement; here they 
 the driver's connection of the session's transaction, with SQLAlchemy's bind processors applied
 to their parameters and its result processors to what they return.
 
-The session's pending changes are flushed first, as its autoflush would. The statement goes
+The session's pending changes are flushed first, as its autoflush would (the bot's sessions
+always autoflush). The statement goes
 through the session as any other, with the same result, when counters are kept for COMMIT that
 storage.counters would add before it (it reads or updates), when the transaction's connection
 has not begun yet (SQLAlchemy begins with its first statement), while something listens to the
@@ -27,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 
 from storage import counters
+from storage.db import INSERTS_ONLY
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ class _Compiled:
     names: tuple[str, ...]  # the parameters in their positional order ($1, $2 ...)
     processors: tuple[Callable[[Any], Any] | None, ...]
     fixed: dict[str, Any]  # the values bound in the statement itself
+    required: frozenset[str]  # the parameters each execution must give
     columns: tuple[Any, ...]  # the columns it returns, whose result processors apply
 
 
@@ -43,7 +46,8 @@ _COMPILED: dict[Any, _Compiled] = {}
 
 def compiled(statement: Any, dialect: Dialect) -> _Compiled:
     """`statement` compiled for asyncpg, once (the hot statements are built once: a few dozen)."""
-    found = _COMPILED.get(statement)
+    key = (statement, dialect.name)
+    found = _COMPILED.get(key)
     if found is not None:
         return found
     sql = statement.compile(dialect=dialect)
@@ -52,12 +56,18 @@ def compiled(statement: Any, dialect: Dialect) -> _Compiled:
     names = tuple(sql.positiontup or ())
     processors = tuple(sql.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names)
     fixed = sql.construct_params(_check=False)
+    required = frozenset(name for name in names if sql.binds[name].required)
     columns = tuple(getattr(statement, "exported_columns", ()))
-    found = _COMPILED[statement] = _Compiled(sql.string, names, processors, fixed, columns)
+    found = _COMPILED[key] = _Compiled(sql.string, names, processors, fixed, required, columns)
     return found
 
 
 def arguments(plan: _Compiled, params: dict[str, Any]) -> list[Any]:
+    """The statement's positional arguments: a parameter missing is an error, as through SQLAlchemy
+    (an UPDATE without its values, or a misspelt name, would otherwise write NULL)."""
+    missing = plan.required - params.keys()
+    if missing:
+        raise ValueError(f"a value is required for the parameters {sorted(missing)}")
     values = plan.fixed | params
     return [
         value if process is None else process(value)
@@ -72,7 +82,8 @@ async def rows(
     values as SQLAlchemy would hand them back (its result processors applied).
 
     `inserts_only`: the statement only inserts, so counters kept for COMMIT need not be added
-    before it (storage.db.INSERTS_ONLY)."""
+    before it; also read from the statement's own execution option (storage.db.INSERTS_ONLY)."""
+    inserts_only = inserts_only or bool(statement.get_execution_options().get(INSERTS_ONLY))
     driver = await _driver(session, inserts_only)
     if driver is None:
         return (await session.execute(statement, params)).all()
@@ -80,7 +91,7 @@ async def rows(
     results = _RESULTS.get(plan.sql)
     if results is None:
         results = _RESULTS[plan.sql] = await _result_processors(driver, plan, session.get_bind().dialect)
-    records = await driver.fetch(plan.sql, *arguments(plan, params))
+    records = await driver.fetch(plan.sql, *arguments(plan, params))  # on failure, see _driver
     if not any(results):
         return records
     return [
@@ -127,11 +138,20 @@ async def run(conn: AsyncConnection, statement: Any, params: dict[str, Any]) -> 
         return
     raw = await conn.get_raw_connection()
     driver: Any = raw.driver_connection
-    if not (driver.is_in_transaction() or getattr(raw.dbapi_connection, "autocommit", False)):
-        await conn.execute(statement, params)  # its BEGIN comes with its first statement: see _driver
+    if driver.is_closed() or not (driver.is_in_transaction() or getattr(raw.dbapi_connection, "autocommit", False)):
+        # Closed: SQLAlchemy raises, and throws the connection out of its pool. Not begun: its
+        # BEGIN comes with its first statement (see _driver).
+        await conn.execute(statement, params)
         return
     plan = compiled(statement, conn.dialect)
-    await driver.execute(plan.sql, *arguments(plan, params))
+    try:
+        await driver.execute(plan.sql, *arguments(plan, params))
+    except Exception:
+        if driver.is_closed():
+            # Lost (the server restarted): SQLAlchemy did not see it fail, so the connection would
+            # go back to the pool and fail the next statement too. A session's rollback does this.
+            await conn.invalidate()
+        raise
 
 
 async def _driver(session: AsyncSession, inserts_only: bool) -> Any:
@@ -142,7 +162,7 @@ async def _driver(session: AsyncSession, inserts_only: bool) -> Any:
         return None  # storage.counters adds them first
     sync = session.sync_session
     if sync.new or sync.dirty or sync.deleted:
-        await session.flush()  # as the session's autoflush would before the statement
+        await session.flush()  # as the session's autoflush would (on in every session of the bot)
     # The transaction's connection, asked of the session once per transaction (a greenlet each time).
     held = session.info.get(_CONNECTION)
     if held is not None and held[0] is sync.get_transaction():
@@ -157,7 +177,9 @@ async def _driver(session: AsyncSession, inserts_only: bool) -> Any:
         return None
     driver: Any = conn.connection.driver_connection
     if not driver.is_in_transaction():
-        return None  # SQLAlchemy's BEGIN comes with its first statement
+        # SQLAlchemy's BEGIN comes with its first statement. (A statement that fails here is
+        # followed by the session's rollback, through SQLAlchemy: a lost connection leaves the pool.)
+        return None
     return driver
 
 

@@ -214,7 +214,7 @@ async def check_in_by_code(
     reads the venue and inserts the check-in in one statement, a round trip less."""
     if first_contact and is_postgres(session):
         params = {"f_code": code, "f_visitor": visitor, "f_channel": channel, "f_now": now}
-        inserted = await direct.rows(session, _VENUE_AND_FIRST_CHECK_IN, params, inserts_only=True)
+        inserted = await direct.rows(session, _VENUE_AND_FIRST_CHECK_IN, params)
         if inserted:
             venue: Venue = direct.entity(session, Venue, inserted[0][:-1])
             check_in_id: int = inserted[0][-1]

@@ -3,14 +3,16 @@ and handed back; through the session wherever SQLAlchemy has something to do fir
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 import pytest
-from sqlalchemy import bindparam, event, insert, select
+from sqlalchemy import bindparam, event, insert, select, text
 
 from storage import direct, updates, venues
 from storage.accounts import open_account
 from storage.counters import bump, defer_until_commit
+from storage.db import create_engine, is_infrastructure_error, single_statements
 from storage.models import CheckIn, CommuneCount, OutboxMessage, Venue, utcnow
 from tests.harness import statements_run
 
@@ -187,8 +189,6 @@ async def test_entity_is_the_sessions_own_object_or_a_persistent_one_built_from_
 async def test_marks_on_a_connection_outside_a_transaction(sessions, db_engine):
     _, statements = await _hot_statements(sessions)
     (_, marks), (_, all_marks) = statements[-2:]
-    from storage.db import single_statements
-
     async with single_statements(db_engine).begin() as conn:
         await updates.mark_sent_together(conn, all_marks["m_ids"])
     async with sessions() as db:
@@ -206,3 +206,39 @@ async def test_marks_in_a_transaction_are_rolled_back_with_it(sessions, db_engin
             await transaction.rollback()
     async with sessions() as db:
         assert await db.scalar(select(OutboxMessage.id).where(OutboxMessage.sent_at.is_not(None))) is None
+
+
+async def test_a_connection_lost_under_the_marks_leaves_the_pool(database):
+    """The server restarted under a pool of one: the marks fail once (an infrastructure error: the
+    courier keeps them in memory), and the next ones go on a new connection."""
+    if "postgresql" not in database["url"]:
+        pytest.skip("SQLite has no connection to lose")
+    engine = create_engine(database["url"], schema=database["schema"], pool_size=1, max_overflow=0)
+    single = single_statements(engine)
+    try:
+        async with single.connect() as conn:
+            backend = await conn.scalar(text("SELECT pg_backend_pid()"))
+        async with create_engine(database["url"]).connect() as admin:
+            await admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+            await admin.commit()
+        await asyncio.sleep(0.2)  # the connection hears it is closed
+        outcomes = []
+        for _ in range(3):
+            try:
+                async with single.begin() as conn:
+                    await updates.mark_sent_together(conn, [1, 2])
+                outcomes.append("ok")
+            except Exception as exc:
+                outcomes.append(f"infrastructure={is_infrastructure_error(exc)}")
+        assert outcomes == ["infrastructure=True", "ok", "ok"]
+    finally:
+        await engine.dispose()
+
+
+async def test_a_parameter_missing_is_an_error_not_a_null(db_engine):
+    plan = direct.compiled(select(Venue.id).where(Venue.code == bindparam("code")), db_engine.dialect)
+    with pytest.raises(ValueError, match="code"):
+        direct.arguments(plan, {"cod": "QC86ECE"})
+    without_values = direct.compiled(Venue.__table__.update().where(Venue.id == bindparam("v")), db_engine.dialect)
+    with pytest.raises(ValueError, match="required"):
+        direct.arguments(without_values, {"v": 1, "name": "Chợ"})  # every other column would be NULL
