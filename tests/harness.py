@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-from collections.abc import AsyncIterator, Hashable
+from collections.abc import AsyncIterator, Hashable, Iterator
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -135,18 +135,32 @@ def words_by_label(labels: dict[str, list[Hashable]], got: dict[str, list[str]])
     return {label: texts.pop() for label, texts in words.items()}
 
 
-@contextlib.asynccontextmanager
-async def statements_run(sessions) -> AsyncIterator[list[str]]:
-    """The SQL statements the engine of `sessions` runs inside the block, in order."""
-    async with sessions() as db:
-        engine = db.bind.sync_engine
+@contextlib.contextmanager
+def _recording(engine, moment: str) -> Iterator[list[str]]:
     statements: list[str] = []
 
     def record(_conn, _cursor, statement, *_args) -> None:
         statements.append(statement)
 
-    event.listen(engine, "before_cursor_execute", record)
+    event.listen(engine, moment, record)
     try:
         yield statements
     finally:
-        event.remove(engine, "before_cursor_execute", record)
+        event.remove(engine, moment, record)
+
+
+@contextlib.asynccontextmanager
+async def statements_run(sessions) -> AsyncIterator[list[str]]:
+    """The SQL statements the engine of `sessions` runs inside the block, in order: all of them,
+    since while this listens storage.direct sends its statements through SQLAlchemy too."""
+    async with sessions() as db:
+        engine = db.bind.sync_engine
+    with _recording(engine, "before_cursor_execute") as statements:
+        yield statements
+
+
+def statements_seen(engine) -> contextlib.AbstractContextManager[list[str]]:
+    """The SQL statements SQLAlchemy's cursor runs on `engine` (an AsyncEngine) inside the block:
+    those storage.direct sends to asyncpg directly are not among them, and still go there (it
+    only steps aside for a listener of before_cursor_execute, as statements_run is)."""
+    return _recording(engine.sync_engine, "after_cursor_execute")

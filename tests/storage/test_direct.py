@@ -14,28 +14,9 @@ from storage.accounts import open_account
 from storage.counters import bump, defer_until_commit
 from storage.db import create_engine, is_infrastructure_error, single_statements
 from storage.models import CheckIn, CommuneCount, OutboxMessage, Venue, utcnow
-from tests.harness import statements_run
+from tests.harness import statements_run, statements_seen
 
 NOW = dt.datetime(2026, 12, 6, 13, 17, tzinfo=dt.UTC)
-
-
-class SeenBySQLAlchemy:
-    """The statements SQLAlchemy's cursor runs (after_cursor_execute: a listener of
-    before_cursor_execute would send every statement through SQLAlchemy, see storage.direct)."""
-
-    def __init__(self, engine) -> None:
-        self.engine = engine.sync_engine
-        self.statements: list[str] = []
-
-    def _record(self, _conn, _cursor, statement, *_args) -> None:
-        self.statements.append(" ".join(statement.split()))
-
-    def __enter__(self) -> list[str]:
-        event.listen(self.engine, "after_cursor_execute", self._record)
-        return self.statements
-
-    def __exit__(self, *_exc) -> None:
-        event.remove(self.engine, "after_cursor_execute", self._record)
 
 
 async def _venue(sessions) -> Venue:
@@ -114,7 +95,7 @@ async def test_in_a_transaction_they_bypass_sqlalchemy_and_read_back_what_it_wou
     async with sessions() as db, db.begin():
         await open_account(db, "telegram", "43", "43")  # the transaction's first statement: its BEGIN
         expected = (await db.execute(read, {"code": venue.code})).all()
-        with SeenBySQLAlchemy(db_engine) as seen:
+        with statements_seen(db_engine) as seen:
             got = await direct.rows(db, read, {"code": venue.code})
     assert [tuple(row) for row in got] == [tuple(row) for row in expected]
     assert got[0][3] == venue.created_at and got[0][3].tzinfo is not None  # UTCDateTime's processor applied
